@@ -1,0 +1,76 @@
+"""Where the store is and the settings that shape every query (no magic numbers elsewhere)."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_STORE_PATH = ROOT / "data" / "cjm.duckdb"
+ENV_URL = "CJM_DATABASE_URL"
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return int(raw) if raw not in (None, "") else default
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    return float(raw) if raw not in (None, "") else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Tunable limits. Each can be set by the environment variable named in the README."""
+
+    min_n: int = _env_int("CJM_MIN_N", 30)  # below this a figure is "not enough data"
+    first_run_customers: int = _env_int("CJM_SAMPLE_CUSTOMERS", 3000)  # size of the first-run sample store
+    cache_ttl_seconds: int = _env_int("CJM_CACHE_TTL", 600)
+    cache_max_entries: int = _env_int("CJM_CACHE_MAX_ENTRIES", 64)
+    lock_timeout_seconds: float = _env_float("CJM_LOCK_TIMEOUT", 15.0)  # waiting for a DuckDB file lock
+    ingest_chunk_rows: int = _env_int("CJM_INGEST_CHUNK_ROWS", 200_000)
+    max_errors_shown: int = 20  # validation errors listed per load (the total is always given)
+
+
+SETTINGS = Settings()
+
+
+@dataclass(frozen=True)
+class StoreLocation:
+    url: str
+    source: str  # "--db", "CJM_DATABASE_URL", ".streamlit/secrets.toml" or "embedded default"
+
+    @property
+    def is_default(self) -> bool:
+        return self.source == "embedded default"
+
+
+def default_url() -> str:
+    return f"duckdb:///{DEFAULT_STORE_PATH}"
+
+
+def _secrets_url() -> tuple[str, str] | None:
+    for path in (Path.cwd() / ".streamlit" / "secrets.toml", Path.home() / ".streamlit" / "secrets.toml"):
+        if path.is_file():
+            with path.open("rb") as fh:
+                data = tomllib.load(fh)
+            url = data.get("connections", {}).get("cjm", {}).get("url")
+            if url:
+                return str(url), str(path)
+    return None
+
+
+def resolve_store(cli_url: str | None = None) -> StoreLocation:
+    """--db, else CJM_DATABASE_URL, else .streamlit/secrets.toml [connections.cjm] url, else the embedded file."""
+    if cli_url:
+        return StoreLocation(cli_url, "--db")
+    env = os.environ.get(ENV_URL)
+    if env:
+        return StoreLocation(env, ENV_URL)
+    found = _secrets_url()
+    if found:
+        return StoreLocation(found[0], found[1])
+    return StoreLocation(default_url(), "embedded default")

@@ -1,0 +1,133 @@
+"""The global filters: one object that every query accepts, that builds its WHERE clauses with bound
+parameters and says in words what it selects (the caption shown under every chart)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.sql.elements import ColumnElement
+
+from data_access import schema
+
+
+class FilterError(ValueError):
+    """A filter value that cannot be understood (a bad date, an empty period)."""
+
+
+def to_utc_naive(value: datetime) -> datetime:
+    """A timestamp as stored: UTC without tzinfo. An aware value is converted; a naive one is taken as UTC."""
+    if value.tzinfo is not None:
+        return value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
+def _parse(text: str) -> tuple[datetime, bool]:
+    """(timestamp, had_a_time_part) from an ISO date or date-time."""
+    raw = text.strip()
+    try:
+        if len(raw) == 10:
+            return datetime.combine(date.fromisoformat(raw), time()), False
+        return to_utc_naive(datetime.fromisoformat(raw)), True
+    except ValueError as exc:
+        raise FilterError(f"Not a date: {text!r} (use YYYY-MM-DD or an ISO date-time such as 2026-01-31T18:00)") from exc
+
+
+@dataclass(frozen=True)
+class Period:
+    """A time range. ``start`` is inclusive. ``end`` is inclusive when ``end_inclusive`` (an instant was given),
+    exclusive otherwise (a date was given: its end is the next midnight, exclusive)."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+    end_inclusive: bool = False
+
+    def __post_init__(self) -> None:
+        if self.start is not None and self.end is not None:
+            empty = self.end < self.start if self.end_inclusive else self.end <= self.start
+            if empty:
+                raise FilterError("The period ends before it starts")
+
+    @classmethod
+    def parse(cls, start: str | None, end: str | None) -> Period:
+        """``--from`` is the start of that day (or that instant); ``--to`` a date is the end of that day, a
+        date-time is that instant; both inclusive."""
+        lo = _parse(start)[0] if start else None
+        if not end:
+            return cls(lo, None)
+        hi, instant = _parse(end)
+        return cls(lo, hi if instant else hi + timedelta(days=1), instant)
+
+    @classmethod
+    def days(cls, first: date, last: date) -> Period:
+        """Whole days, both inclusive."""
+        return cls(datetime.combine(first, time()), datetime.combine(last + timedelta(days=1), time()))
+
+    def clause(self, column: ColumnElement) -> ColumnElement[bool]:
+        parts: list[ColumnElement[bool]] = []
+        if self.start is not None:
+            parts.append(column >= sa.bindparam(None, self.start, type_=schema.TIMESTAMP))
+        if self.end is not None:
+            bound = sa.bindparam(None, self.end, type_=schema.TIMESTAMP)
+            parts.append(column <= bound if self.end_inclusive else column < bound)
+        return sa.and_(sa.true(), *parts)
+
+    @property
+    def last_day(self) -> date | None:
+        if self.end is None:
+            return None
+        if self.end_inclusive:
+            return self.end.date()
+        return (self.end - timedelta(microseconds=1)).date()
+
+    def caption(self) -> str:
+        if self.start is None and self.end is None:
+            return "all time"
+        lo = self.start.date().isoformat() if self.start else "the beginning"
+        last = self.last_day
+        hi = last.isoformat() if last else "now"
+        if self.end_inclusive and self.end is not None:
+            hi = self.end.isoformat(sep=" ")
+        return f"{lo} to {hi}"
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Period plus customer attributes; an empty tuple means "any". Hashable, so it can key a cache."""
+
+    period: Period = field(default_factory=Period)
+    segment: tuple[str, ...] = ()
+    persona: tuple[str, ...] = ()
+    channel: tuple[str, ...] = ()
+    region: tuple[str, ...] = ()
+    plan: tuple[str, ...] = ()
+
+    def dimension_values(self) -> dict[str, tuple[str, ...]]:
+        return {d: getattr(self, d) for d in schema.FILTER_DIMENSIONS if getattr(self, d)}
+
+    def with_period(self, period: Period) -> Filters:
+        return replace(self, period=period)
+
+    def customer_clause(self, customer_column: ColumnElement) -> ColumnElement[bool]:
+        """Restricts a table's customer column to the customers the attribute filters select."""
+        chosen = self.dimension_values()
+        if not chosen:
+            return sa.true()
+        c = schema.customers.c
+        subquery = sa.select(c.customer_id).where(*(c[d].in_(values) for d, values in chosen.items()))
+        return customer_column.in_(subquery)
+
+    def where(self, time_column: ColumnElement, customer_column: ColumnElement) -> ColumnElement[bool]:
+        """Period on ``time_column`` and the attribute filters on ``customer_column``."""
+        return sa.and_(self.period.clause(time_column), self.customer_clause(customer_column))
+
+    def caption(self) -> str:
+        parts = [", ".join(self.segment)] if self.segment else []
+        parts.append(self.period.caption())
+        for dim, values in self.dimension_values().items():
+            if dim != "segment":
+                parts.append(f"{dim} = {' or '.join(values)}")
+        if not self.segment:
+            parts.insert(0, "all segments")
+        return ", ".join(parts)

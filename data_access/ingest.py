@@ -1,0 +1,373 @@
+"""Loading a company's own files (CSV, Parquet, Excel named after the tables) and the sample data.
+
+Every file is read and validated before anything is written; the write runs in one transaction that also
+checks the references between tables, so a rejected load leaves the store exactly as it was. Rows whose key
+already exists are replaced, so loading the same file twice does not duplicate anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from data_access import metrics, schema, store
+from data_access.config import SETTINGS
+
+Progress = Callable[[float, str], None]
+SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".xlsx": "excel", ".xls": "excel"}
+MODES = ("append", "replace")
+_TRUE = ("true", "t", "1", "yes", "y")
+_FALSE = ("false", "f", "0", "no", "n")
+_TIME_FORMATS_TZ = ("%Y-%m-%dT%H:%M:%S%.f%#z", "%Y-%m-%dT%H:%M%#z")
+_TIME_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d")
+
+
+def _quiet(_fraction: float, _message: str) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One reason a load was refused. ``row`` counts data rows from 1 (the header is not a row)."""
+
+    file: str
+    reason: str
+    column: str | None = None
+    row: int | None = None
+
+    def __str__(self) -> str:
+        where = [self.file]
+        if self.row is not None:
+            where.append(f"row {self.row}")
+        if self.column is not None:
+            where.append(f"column {self.column}")
+        return f"{', '.join(where)}: {self.reason}"
+
+
+@dataclass
+class Problems:
+    """The first problems found (up to the display limit) and how many there are in all."""
+
+    shown: list[Problem] = field(default_factory=list)
+    total: int = 0
+
+    def add(self, problem: Problem, count: int = 1) -> None:
+        self.total += count
+        if len(self.shown) < SETTINGS.max_errors_shown:
+            self.shown.append(problem)
+
+    def add_rows(self, file: str, column: str | None, mask: pl.Series, reason: Callable[[int], str]) -> None:
+        """One problem per failing row (``mask`` true), each worded by ``reason(row_index)``."""
+        bad = mask.fill_null(False).arg_true()
+        room = max(SETTINGS.max_errors_shown - len(self.shown), 0)
+        for index in bad.head(room).to_list():
+            self.shown.append(Problem(file, reason(index), column, index + 1))
+        self.total += bad.len()
+
+
+class LoadRejected(Exception):
+    """The load was refused; nothing was written."""
+
+    def __init__(self, problems: Problems) -> None:
+        self.problems = problems
+        super().__init__(f"{problems.total} problem(s) found; nothing was loaded")
+
+    def report(self) -> str:
+        lines = [str(self)]
+        lines += [f"  {p}" for p in self.problems.shown]
+        if self.problems.total > len(self.problems.shown):
+            lines.append(f"  ... and {self.problems.total - len(self.problems.shown)} more")
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Source:
+    """A file to load: its name (which names the table) and its bytes."""
+
+    name: str
+    data: bytes
+
+    @classmethod
+    def from_path(cls, path: Path) -> Source:
+        return cls(path.name, path.read_bytes())
+
+
+def table_for(name: str) -> sa.Table | None:
+    stem = Path(name).name.split(".")[0]
+    return schema.TABLES_BY_NAME.get(stem)
+
+
+def read_source(source: Source, problems: Problems) -> pl.DataFrame | None:
+    """The file's rows as a frame, or None with the reason added to ``problems``."""
+    kind = SUFFIXES.get(Path(source.name).suffix.lower())
+    if kind is None:
+        problems.add(Problem(source.name, "unsupported file type (use .csv, .parquet or .xlsx)"))
+        return None
+    if not source.data:
+        problems.add(Problem(source.name, "the file is empty"))
+        return None
+    try:
+        if kind == "csv":
+            try:
+                text = source.data.decode("utf-8-sig")
+            except UnicodeDecodeError as exc:
+                line = source.data[: exc.start].count(b"\n")  # data row of the bad byte (header is line 0)
+                problems.add(Problem(source.name, "not UTF-8 text: save the file as UTF-8 CSV", row=line or None))
+                return None
+            frame = pl.read_csv(io.StringIO(text), infer_schema=False)
+        elif kind == "parquet":
+            frame = pl.read_parquet(io.BytesIO(source.data))
+        else:
+            frame = pl.read_excel(io.BytesIO(source.data), engine="calamine")
+    except Exception as exc:  # noqa: BLE001 - any reader failure is reported as a problem with the file
+        problems.add(Problem(source.name, f"cannot be read as {kind}: {str(exc).splitlines()[0]}"))
+        return None
+    if frame.height == 0:
+        problems.add(Problem(source.name, "the file has a header but no rows"))
+        return None
+    return frame
+
+
+def _as_text(series: pl.Series) -> pl.Series:
+    text = series.cast(pl.String).str.strip_chars()
+    return pl.select(pl.when(text != "").then(text).alias(series.name)).to_series()
+
+
+def _coerce(series: pl.Series, kind: str) -> pl.Series:
+    """The column converted to the contract's type; values that do not convert become null."""
+    if kind == "timestamp" and isinstance(series.dtype, pl.Datetime):
+        if series.dtype.time_zone is not None:
+            series = series.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+        return series.cast(pl.Datetime("us"))
+    if kind == "timestamp" and isinstance(series.dtype, pl.Date):
+        return series.cast(pl.Datetime("us"))
+    if kind == "boolean" and series.dtype == pl.Boolean:
+        return series
+    if kind in ("integer", "number") and series.dtype.is_numeric():
+        if kind == "integer":
+            as_float = series.cast(pl.Float64)
+            return pl.Series(series.name, as_float).cast(pl.Int64, strict=False).set(as_float != as_float.round(), None)
+        return series.cast(pl.Float64)
+    text = _as_text(series)
+    if kind == "text":
+        return text
+    if kind == "integer":
+        as_float = text.cast(pl.Float64, strict=False)
+        whole = as_float == as_float.round()
+        return as_float.cast(pl.Int64, strict=False).set(~whole.fill_null(True), None)
+    if kind == "number":
+        return text.cast(pl.Float64, strict=False)
+    if kind == "boolean":
+        low = text.str.to_lowercase()
+        return pl.select(
+            pl.when(low.is_in(_TRUE)).then(True).when(low.is_in(_FALSE)).then(False).otherwise(None).alias(text.name)
+        ).to_series()
+    # timestamp: "2025-03-02 10:15" and "2025-03-02T10:15" alike; an offset is converted, a naive value is UTC.
+    iso = text.str.replace(r"^(\d{4}-\d{2}-\d{2}) ", "${1}T").str.replace(r"Z$", "+00:00")
+    parsed = [iso.str.to_datetime(f, strict=False, time_zone="UTC").dt.replace_time_zone(None) for f in
+              _TIME_FORMATS_TZ] + [iso.str.to_datetime(f, strict=False) for f in _TIME_FORMATS]
+    return pl.select(pl.coalesce([p.cast(pl.Datetime("us")) for p in parsed]).alias(text.name)).to_series()
+
+
+def _made_up_event_ids(frame: pl.DataFrame) -> pl.Series:
+    """A key from the row's content (and its rank among identical rows), so a re-load makes the same keys."""
+    content = ("customer_id", "stage_id", "occurred_at", "touchpoint", "action")
+    parts = frame.select(
+        pl.concat_str([pl.col(c).cast(pl.String).fill_null("") for c in content], separator="|").alias("k")
+    ).with_columns(pl.int_range(pl.len()).over("k").cast(pl.String).alias("nth"))
+    keys = [f"{k}|{nth}" for k, nth in parts.iter_rows()]
+    return pl.Series("event_id", ["h" + hashlib.blake2b(k.encode(), digest_size=10).hexdigest() for k in keys])
+
+
+def validate(table: sa.Table, frame: pl.DataFrame, file: str, problems: Problems) -> pl.DataFrame | None:
+    """The frame with the contract's columns and types, or None when any row is refused."""
+    before = problems.total
+    names = {c.name for c in table.columns}
+    given = list(frame.columns)
+    for extra in sorted(set(given) - names):
+        problems.add(Problem(file, f"unknown column (expected: {', '.join(c.name for c in table.columns)})", extra))
+    for c in table.columns:
+        if c.name not in given and c.info["required"]:
+            problems.add(Problem(file, "required column is missing", c.name))
+    if problems.total > before:
+        return None
+    out: dict[str, pl.Series] = {}
+    for c in table.columns:
+        kind = schema.type_name(c)
+        if c.name not in given:
+            out[c.name] = pl.Series(c.name, [None] * frame.height, dtype=_DTYPES[kind])
+            continue
+        raw = frame[c.name]
+        value = _coerce(raw, kind).alias(c.name)
+        present = _as_text(raw).is_not_null() if raw.dtype == pl.String else raw.is_not_null()
+        problems.add_rows(file, c.name, present & value.is_null(),
+                          lambda i, r=raw, k=kind: f"{r[i]!r} is not a valid {k}")
+        if c.info["required"] or (c.primary_key and not c.info["made_up"]):
+            problems.add_rows(file, c.name, ~present, lambda _i: "required value is missing")
+        allowed = c.info["enum"]
+        if allowed is not None:
+            problems.add_rows(file, c.name, value.is_not_null() & ~value.is_in(list(allowed)),
+                              lambda i, v=value, a=allowed: f"{v[i]!r} is not one of {', '.join(map(str, a))}")
+        bounds = c.info["range"]
+        if bounds is not None:
+            lo, hi = bounds
+            outside = pl.Series([False] * frame.height)
+            if lo is not None:
+                outside = outside | (value < lo)
+            if hi is not None:
+                outside = outside | (value > hi)
+            words = f">= {lo}" if hi is None else f"between {lo} and {hi}"
+            problems.add_rows(file, c.name, outside, lambda i, v=value, w=words: f"{v[i]} is not {w}")
+        out[c.name] = value
+    clean = pl.DataFrame(out)
+    if problems.total > before:
+        return None
+    if table is schema.survey_responses:
+        for name, (lo, hi) in schema.SURVEY_RANGES.items():
+            wrong = (clean["survey"] == name) & ((clean["score"] < lo) | (clean["score"] > hi))
+            problems.add_rows(file, "score", wrong, lambda i, n=name, a=lo, b=hi: (
+                f"{clean['score'][i]} is outside the {n} range {a}-{b}"))
+    if table is schema.kpi_targets:
+        unknown = ~clean["metric"].is_in(list(metrics.METRICS))
+        problems.add_rows(file, "metric", unknown, lambda i: (
+            f"{clean['metric'][i]!r} is not a known metric ({', '.join(metrics.METRICS)})"))
+    if table is schema.journey_events:
+        clean = clean.with_columns(pl.coalesce(pl.col("event_id"), _made_up_event_ids(clean)).alias("event_id"))
+    keys = schema.key_columns(table)
+    first_row = clean.select(keys).with_row_index("i").group_by(keys, maintain_order=True).agg(pl.col("i").min())
+    dupes = clean.select(keys).join(first_row, on=keys, how="left", nulls_equal=True).with_row_index("row")
+    repeated = dupes["i"] != dupes["row"]
+    problems.add_rows(file, ", ".join(keys), repeated, lambda i: f"duplicate key: same as row {dupes['i'][i] + 1}")
+    return None if problems.total > before else clean
+
+
+_DTYPES = {"text": pl.String, "integer": pl.Int64, "number": pl.Float64, "boolean": pl.Boolean,
+           "timestamp": pl.Datetime("us")}
+
+
+def _reference_problems(conn: sa.Connection, loaded: dict[str, tuple[str, pl.DataFrame]], problems: Problems) -> None:
+    """References between tables, checked in the database after the write and before the commit."""
+    for (child, column), (parent, _) in schema.REFERENCES.items():
+        if child not in loaded and parent not in loaded:
+            continue
+        total, first = store.orphans(conn, child, column, SETTINGS.max_errors_shown)
+        if not total:
+            continue
+        if child in loaded:
+            file, frame = loaded[child]
+            mask = frame[column].is_in(first)
+            problems.add_rows(file, column, mask, lambda i, f=frame: f"{f[column][i]!r} is not a known {parent}")
+            problems.total += max(total - int(mask.sum()), 0)
+        else:
+            file = loaded[parent][0]
+            problems.add(Problem(file, f"{total} {child} value(s) would lose their {parent} row, e.g. "
+                                       f"{', '.join(map(repr, first[:5]))}", column), total)
+
+
+def write(
+    engine: Engine,
+    frames: Iterable[tuple[str, pl.DataFrame]],
+    *,
+    mode: str = "append",
+    files: dict[str, str] | None = None,
+    total_rows: int | None = None,
+    progress: Progress = _quiet,
+) -> dict[str, int]:
+    """Writes validated frames in one transaction, in chunks; returns rows written per table. In ``replace``
+    mode each table is emptied before its first frame; in ``append`` mode rows with an existing key are
+    replaced. Raises :class:`LoadRejected` (and writes nothing) when a reference points nowhere."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}")
+    written: dict[str, int] = {}
+    kept: dict[str, tuple[str, pl.DataFrame]] = {}
+    done = 0
+    chunk = SETTINGS.ingest_chunk_rows
+    with store.connect(engine, write=True) as conn:
+        schema.metadata.create_all(conn, checkfirst=True)
+        for name, frame in frames:
+            table = schema.TABLES_BY_NAME[name]
+            if name not in written and mode == "replace":
+                conn.execute(sa.delete(table))
+            for start in range(0, max(frame.height, 1), chunk):
+                part = frame.slice(start, chunk)
+                if mode == "append":
+                    store.delete_rows_with_keys(conn, table, part)
+                store.bulk_insert(conn, table, part)
+                done += part.height
+                if total_rows:
+                    progress(min(done / total_rows, 1.0), f"{name}: {done:,} of {total_rows:,} rows written")
+            written[name] = written.get(name, 0) + frame.height
+            if files is not None:
+                kept[name] = (files.get(name, name), frame)
+        if files is not None:  # files from outside; the generator's own rows need no check
+            problems = Problems()
+            _reference_problems(conn, kept, problems)
+            if problems.total:
+                raise LoadRejected(problems)  # leaving the block rolls the transaction back
+    return written
+
+
+def ingest(engine: Engine, sources: list[Source], *, mode: str = "append", progress: Progress = _quiet) -> dict[str, int]:
+    """Validates every file, then loads them all or nothing. Raises :class:`LoadRejected`."""
+    problems = Problems()
+    if not sources:
+        problems.add(Problem("(no files)", "give at least one file named after a table, e.g. customers.csv"))
+    frames: dict[str, tuple[str, pl.DataFrame]] = {}
+    for i, source in enumerate(sources):
+        progress(0.3 * i / max(len(sources), 1), f"checking {source.name}")
+        table = table_for(source.name)
+        if table is None:
+            problems.add(Problem(source.name, f"the file name names no table (use one of: "
+                                              f"{', '.join(schema.TABLES_BY_NAME)})"))
+            continue
+        if table.name in frames:
+            problems.add(Problem(source.name, f"a second file for table {table.name} ({frames[table.name][0]})"))
+            continue
+        raw = read_source(source, problems)
+        if raw is None:
+            continue
+        clean = validate(table, raw, source.name, problems)
+        if clean is not None:
+            frames[table.name] = (source.name, clean)
+    if problems.total:
+        raise LoadRejected(problems)
+    ordered = [(t.name, frames[t.name][1]) for t in schema.TABLES if t.name in frames]
+    total = sum(f.height for _, f in ordered)
+
+    def scaled(fraction: float, message: str) -> None:
+        progress(0.3 + 0.65 * fraction, message)
+
+    written = write(engine, ordered, mode=mode, files={n: f for n, (f, _) in frames.items()}, total_rows=total,
+                    progress=scaled)
+    progress(1.0, f"loaded {total:,} rows")
+    return written
+
+
+def seed(engine: Engine, customers: int, seed_value: int, progress: Progress = _quiet) -> dict[str, int]:
+    """Replaces the store's contents with the generated sample company."""
+    from sample_data.generate import BLOCK, generate
+
+    blocks = max((customers + BLOCK - 1) // BLOCK, 1)
+    seen = {"blocks": 0}
+
+    def frames() -> Iterable[tuple[str, pl.DataFrame]]:
+        for name, frame in generate(customers, seed_value):
+            if name == "customers":
+                seen["blocks"] += 1
+                progress(min(seen["blocks"] / blocks, 1.0) * 0.95,
+                         f"generating customers: {min(seen['blocks'] * BLOCK, customers):,} of {customers:,}")
+            yield name, frame
+
+    with store.connect(engine, write=True) as conn:
+        schema.metadata.create_all(conn, checkfirst=True)
+    written = write(engine, frames(), mode="replace")
+    progress(1.0, f"sample store ready: {customers:,} customers")
+    return written
+

@@ -1,0 +1,228 @@
+"""The metrics layer: each metric's definition and formula, once.
+
+Counting happens in the database: a metric's ``aggregates`` are SQL aggregate expressions over its source
+table, grouped however the caller likes, and its ``value`` is SQL over those aggregates. Only the confidence
+interval and the status are finished in Polars, on the result-sized frame. Percentages are 0-100.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy.sql.elements import ColumnElement
+
+from data_access import schema
+
+Z95 = 1.959963984540054  # two-sided 95% normal quantile
+
+survey = schema.survey_responses
+ticket = schema.tickets
+
+
+def count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    """Number of rows where ``condition`` holds (portable: no FILTER clause, no boolean sums)."""
+    return sa.func.sum(sa.case((condition, 1), else_=0))
+
+
+def share(part: ColumnElement, whole: ColumnElement) -> ColumnElement[float]:
+    """100 * part / whole, NULL when whole is 0."""
+    return sa.cast(100.0 * part, sa.Float(53)) / sa.func.nullif(whole, 0)
+
+
+def _is_survey(name: str) -> ColumnElement[bool]:
+    return survey.c.survey == sa.literal(name)
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    label: str
+    unit: str  # "%", "points" or "score"
+    higher_is_better: bool
+    source: sa.Table
+    time_column: str
+    description: str
+    aggregates: Callable[[], dict[str, ColumnElement]]  # SQL aggregate pieces; "n" is always one of them
+    value: Callable[[dict[str, ColumnElement]], ColumnElement]  # SQL over the aggregated pieces
+    interval: str  # "wilson", "nps" or "mean"
+
+
+METRICS: dict[str, Metric] = {
+    m.name: m
+    for m in (
+        Metric(
+            name="csat",
+            label="CSAT",
+            unit="%",
+            higher_is_better=True,
+            source=survey,
+            time_column="responded_at",
+            description="Share of csat answers scoring 4 or 5 (of 1-5)",
+            aggregates=lambda: {
+                "n": count_if(_is_survey("csat")),
+                "k": count_if(sa.and_(_is_survey("csat"), survey.c.score >= 4)),
+            },
+            value=lambda a: share(a["k"], a["n"]),
+            interval="wilson",
+        ),
+        Metric(
+            name="nps",
+            label="NPS",
+            unit="points",
+            higher_is_better=True,
+            source=survey,
+            time_column="responded_at",
+            description="Share of nps answers 9-10 minus share 0-6 (-100..100)",
+            aggregates=lambda: {
+                "n": count_if(_is_survey("nps")),
+                "promoters": count_if(sa.and_(_is_survey("nps"), survey.c.score >= 9)),
+                "detractors": count_if(sa.and_(_is_survey("nps"), survey.c.score <= 6)),
+            },
+            value=lambda a: share(a["promoters"] - a["detractors"], a["n"]),
+            interval="nps",
+        ),
+        Metric(
+            name="ces",
+            label="CES",
+            unit="score",
+            higher_is_better=True,
+            source=survey,
+            time_column="responded_at",
+            description="Mean ces score (1-7, 7 = it was very easy)",
+            aggregates=lambda: {
+                "n": count_if(_is_survey("ces")),
+                "sum": sa.func.sum(sa.case((_is_survey("ces"), survey.c.score), else_=0)),
+                "sumsq": sa.func.sum(sa.case((_is_survey("ces"), survey.c.score * survey.c.score), else_=0)),
+            },
+            value=lambda a: sa.cast(a["sum"], sa.Float(53)) / sa.func.nullif(a["n"], 0),
+            interval="mean",
+        ),
+        Metric(
+            name="fcr",
+            label="FCR",
+            unit="%",
+            higher_is_better=True,
+            source=ticket,
+            time_column="opened_at",
+            description="Share of resolved tickets with one contact and not reopened",
+            aggregates=lambda: {
+                "n": count_if(ticket.c.resolved_at.is_not(None)),
+                "k": count_if(
+                    sa.and_(ticket.c.resolved_at.is_not(None), ticket.c.contacts == 1, ticket.c.reopened.is_(False))
+                ),
+            },
+            value=lambda a: share(a["k"], a["n"]),
+            interval="wilson",
+        ),
+    )
+}
+SURVEY_METRICS = tuple(name for name, m in METRICS.items() if m.source is survey)
+
+
+def aggregate_columns(metric: Metric) -> list[sa.Label]:
+    """The metric's aggregate pieces as labelled columns ``{metric}__{piece}`` for an inner GROUP BY query."""
+    return [expr.label(f"{metric.name}__{piece}") for piece, expr in metric.aggregates().items()]
+
+
+def value_columns(metric: Metric, inner: sa.Subquery) -> list[sa.Label]:
+    """Over a subquery built with :func:`aggregate_columns`: the metric's value and its n and pieces."""
+    pieces = {piece: inner.c[f"{metric.name}__{piece}"] for piece in metric.aggregates()}
+    cols = [metric.value(pieces).label(metric.name), sa.func.coalesce(pieces["n"], 0).label(f"{metric.name}_n")]
+    cols += [col.label(f"{metric.name}__{piece}") for piece, col in pieces.items() if piece != "n"]
+    return cols
+
+
+def wilson(k: pl.Expr, n: pl.Expr, z: float = Z95) -> tuple[pl.Expr, pl.Expr]:
+    """Wilson score interval for a share k/n, in percent."""
+    p = k / n
+    denom = 1 + z**2 / n
+    centre = (p + z**2 / (2 * n)) / denom
+    half = z / denom * ((p * (1 - p) / n + z**2 / (4 * n**2)).sqrt())
+    return 100 * (centre - half), 100 * (centre + half)
+
+
+def nps_interval(promoters: pl.Expr, detractors: pl.Expr, n: pl.Expr, z: float = Z95) -> tuple[pl.Expr, pl.Expr]:
+    """NPS +/- 100 z sqrt((p+ + p- - (p+ - p-)^2) / n)."""
+    pp, pd = promoters / n, detractors / n
+    nps = 100 * (pp - pd)
+    half = 100 * z * ((pp + pd - (pp - pd) ** 2) / n).sqrt()
+    return nps - half, nps + half
+
+
+def mean_interval(total: pl.Expr, total_sq: pl.Expr, n: pl.Expr, z: float = Z95) -> tuple[pl.Expr, pl.Expr]:
+    """Normal interval of a mean from its sum and sum of squares (sample standard deviation)."""
+    mean = total / n
+    var = (total_sq - n * mean**2) / (n - 1)
+    half = z * (var.clip(lower_bound=0) / n).sqrt()
+    return mean - half, mean + half
+
+
+def with_intervals(frame: pl.DataFrame, metric: Metric, min_n: int) -> pl.DataFrame:
+    """Adds ``{m}_lo``, ``{m}_hi`` and ``{m}_enough`` (n >= min_n) and drops the helper pieces."""
+    m = metric.name
+    n = pl.col(f"{m}_n").cast(pl.Float64)
+
+    def piece(name: str) -> pl.Expr:
+        return pl.col(f"{m}__{name}").cast(pl.Float64)
+
+    if metric.interval == "wilson":
+        lo, hi = wilson(piece("k"), n)
+    elif metric.interval == "nps":
+        lo, hi = nps_interval(piece("promoters"), piece("detractors"), n)
+    else:
+        lo, hi = mean_interval(piece("sum"), piece("sumsq"), n)
+    has = pl.col(f"{m}_n") > 0
+    frame = frame.with_columns(
+        pl.when(has).then(lo).alias(f"{m}_lo"),
+        pl.when(has).then(hi).alias(f"{m}_hi"),
+        (pl.col(f"{m}_n") >= min_n).alias(f"{m}_enough"),
+    )
+    return frame.drop([c for c in frame.columns if c.startswith(f"{m}__")])
+
+
+STATUS_GOOD, STATUS_WARN, STATUS_BAD, STATUS_NO_DATA, STATUS_NO_TARGET = (
+    "on target",
+    "watch",
+    "off target",
+    "not enough data",
+    "no target",
+)
+
+
+def status_expr(value: pl.Expr, enough: pl.Expr, target: pl.Expr, warn: pl.Expr, higher_is_better: bool) -> pl.Expr:
+    """Green/amber/red against a target, never judged on too little data."""
+    sign = 1.0 if higher_is_better else -1.0
+    v, t, w = value * sign, target * sign, warn * sign
+    return (
+        pl.when(value.is_null() | ~enough)
+        .then(pl.lit(STATUS_NO_DATA))
+        .when(target.is_null())
+        .then(pl.lit(STATUS_NO_TARGET))
+        .when(v >= t)
+        .then(pl.lit(STATUS_GOOD))
+        .when(v >= w)
+        .then(pl.lit(STATUS_WARN))
+        .otherwise(pl.lit(STATUS_BAD))
+    )
+
+
+def with_status(frame: pl.DataFrame, targets: pl.DataFrame, metric: Metric, key: str = "stage_id") -> pl.DataFrame:
+    """Adds ``{m}_target``, ``{m}_warn`` and ``{m}_status``. A stage's own target wins over the ``*`` one."""
+    m = metric.name
+    mine = targets.filter(pl.col("metric") == m).select(key, "target", "warn")
+    general = mine.filter(pl.col(key) == schema.ALL_STAGES)
+    specific = mine.filter(pl.col(key) != schema.ALL_STAGES)
+    frame = frame.join(specific, on=key, how="left")
+    if general.height:
+        frame = frame.with_columns(
+            pl.col("target").fill_null(general["target"][0]), pl.col("warn").fill_null(general["warn"][0])
+        )
+    frame = frame.rename({"target": f"{m}_target", "warn": f"{m}_warn"})
+    return frame.with_columns(
+        status_expr(
+            pl.col(m), pl.col(f"{m}_enough"), pl.col(f"{m}_target"), pl.col(f"{m}_warn"), metric.higher_is_better
+        ).alias(f"{m}_status")
+    )

@@ -1,0 +1,78 @@
+"""Per-stage KPIs: customers at each stage and every metric of the metrics layer, with n, interval and status."""
+
+from __future__ import annotations
+
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from data_access import metrics, schema
+from data_access.config import SETTINGS
+from data_access.filters import Filters
+from data_access.store import connect, fetch_frame
+
+STAGE_COLUMNS = ("stage_id", "name", "position", "in_funnel")
+CLI_COLUMNS = ("stage_id", "customers", "csat", "csat_n", "nps", "nps_n", "ces", "ces_n", "fcr", "fcr_n")
+
+
+def stages_query() -> sa.Select:
+    s = schema.stages.c
+    return sa.select(*(s[c] for c in STAGE_COLUMNS)).order_by(s.position, s.stage_id)
+
+
+def customers_per_stage_query(filters: Filters) -> sa.Select:
+    """Customers at a stage = distinct customers with a journey event at that stage in the period."""
+    e = schema.journey_events.c
+    return (
+        sa.select(e.stage_id, sa.func.count(sa.distinct(e.customer_id)).label("customers"))
+        .where(filters.where(e.occurred_at, e.customer_id))
+        .group_by(e.stage_id)
+    )
+
+
+def metric_per_stage_query(source: sa.Table, chosen: list[metrics.Metric], filters: Filters) -> sa.Select:
+    """All metrics of one source table, per stage, in one scan."""
+    time_column = source.c[chosen[0].time_column]
+    inner = (
+        sa.select(source.c.stage_id, *(c for m in chosen for c in metrics.aggregate_columns(m)))
+        .where(filters.where(time_column, source.c.customer_id), source.c.stage_id.is_not(None))
+        .group_by(source.c.stage_id)
+        .subquery("agg")
+    )
+    return sa.select(inner.c.stage_id, *(c for m in chosen for c in metrics.value_columns(m, inner)))
+
+
+def targets_query() -> sa.Select:
+    t = schema.kpi_targets.c
+    return sa.select(t.stage_id, t.metric, t.target, t.warn)
+
+
+def stage_kpis(engine: Engine, filters: Filters, min_n: int = SETTINGS.min_n) -> pl.DataFrame:
+    """One row per stage in map order: customers, then value, n, interval, target and status of every metric."""
+    by_source: dict[str, list[metrics.Metric]] = {}
+    for metric in metrics.METRICS.values():
+        by_source.setdefault(metric.source.name, []).append(metric)
+    with connect(engine) as conn:
+        frame = fetch_frame(conn, stages_query(), {"stage_id": pl.String, "name": pl.String, "position": pl.Int64,
+                                                   "in_funnel": pl.Boolean})
+        customers = fetch_frame(conn, customers_per_stage_query(filters), {"stage_id": pl.String,
+                                                                            "customers": pl.Int64})
+        parts = [
+            fetch_frame(conn, metric_per_stage_query(schema.TABLES_BY_NAME[source], chosen, filters),
+                        {"stage_id": pl.String})
+            for source, chosen in by_source.items()
+        ]
+        targets = fetch_frame(conn, targets_query(), {"stage_id": pl.String, "metric": pl.String,
+                                                      "target": pl.Float64, "warn": pl.Float64})
+    frame = frame.join(customers, on="stage_id", how="left").with_columns(pl.col("customers").fill_null(0))
+    for part in parts:
+        frame = frame.join(part, on="stage_id", how="left")
+    for metric in metrics.METRICS.values():
+        m = metric.name
+        frame = frame.with_columns(
+            pl.col(m).cast(pl.Float64), pl.col(f"{m}_n").cast(pl.Int64).fill_null(0),
+            *(pl.col(c).cast(pl.Float64) for c in frame.columns if c.startswith(f"{m}__")),
+        )
+        frame = metrics.with_intervals(frame, metric, min_n)
+        frame = metrics.with_status(frame, targets, metric)
+    return frame.sort("position", "stage_id")

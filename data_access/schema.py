@@ -1,0 +1,263 @@
+"""The data contract: every table and column name of the store, declared once.
+
+Each column carries its documentation in ``info`` (meaning, example, allowed values), so the README table,
+the Data page and the ingestion validator all read the contract from here. Timestamps are stored as naive
+UTC (``DateTime`` without time zone) so that every supported dialect stores them the same way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
+
+metadata = sa.MetaData()
+
+# Allowed values, shared by the validator, the generator and the metrics layer.
+SURVEY_RANGES: dict[str, tuple[int, int]] = {"csat": (1, 5), "nps": (0, 10), "ces": (1, 7)}
+TICKET_CATEGORIES = ("technical", "financial", "emotional", "other")
+SUPPORT_LINES = (1, 2, 3)
+MAP_LANES = (
+    "actions",
+    "thoughts",
+    "feelings",
+    "touchpoints",
+    "company_actions",
+    "pains",
+    "opportunities",
+    "departments",
+    "jtbd",
+    "moments_of_truth",
+    "expectations",
+)
+ALL_STAGES = "*"
+
+ID = sa.String(64)
+NAME = sa.String(200)
+# MySQL/MariaDB DATETIME drops fractions of a second unless told otherwise.
+TIMESTAMP = sa.DateTime(timezone=False).with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+
+
+def col(
+    name: str,
+    type_: Any,
+    *,
+    required: bool = True,
+    doc: str,
+    example: str,
+    key: bool = False,
+    enum: tuple[Any, ...] | None = None,
+    range_: tuple[float | None, float | None] | None = None,
+    made_up: bool = False,
+) -> sa.Column:
+    """A contract column. ``made_up``: optional in input files, filled in by ingestion, never null when stored."""
+    return sa.Column(
+        name,
+        type_,
+        primary_key=key,
+        nullable=not (required or key or made_up),
+        info={
+            "doc": doc,
+            "example": example,
+            "required": required and not made_up,
+            "enum": enum,
+            "range": range_,
+            "made_up": made_up,
+        },
+    )
+
+
+stages = sa.Table(
+    "stages",
+    metadata,
+    col("stage_id", ID, key=True, doc="Stage key, referenced by every other table", example="onboarding"),
+    col("name", NAME, doc="Name shown on the map", example="Onboarding"),
+    col("position", sa.Integer, doc="Order on the map (left to right)", example="4"),
+    col("in_funnel", sa.Boolean, doc="Whether the stage is a step of the main funnel", example="true"),
+    col("description", sa.Text, required=False, doc="What happens at this stage", example="First week of use"),
+)
+
+customers = sa.Table(
+    "customers",
+    metadata,
+    col("customer_id", ID, key=True, doc="Customer key", example="C000042"),
+    col("signup_at", TIMESTAMP, doc="When the customer signed up (UTC)", example="2025-03-02T10:15:00Z"),
+    col("segment", NAME, doc="Customer segment", example="B2C"),
+    col("persona", NAME, required=False, doc="Persona from the CX team's research", example="Busy parent"),
+    col("channel", NAME, doc="Acquisition channel", example="ads"),
+    col("region", NAME, doc="Region", example="EU"),
+    col("plan", NAME, doc="Plan or tariff", example="basic"),
+    col("churned_at", TIMESTAMP, required=False, doc="When the customer cancelled; empty while active",
+        example="2026-01-20T08:00:00Z"),
+)
+
+journey_events = sa.Table(
+    "journey_events",
+    metadata,
+    col("event_id", ID, key=True, made_up=True,
+        doc="Event key; made up from the row's content when absent, so a re-load is idempotent", example="E0000001"),
+    col("customer_id", ID, doc="The customer (customers.customer_id)", example="C000042"),
+    col("stage_id", ID, doc="The journey stage (stages.stage_id)", example="onboarding"),
+    col("occurred_at", TIMESTAMP, doc="When it happened (UTC)", example="2025-03-03T09:00:00Z"),
+    col("touchpoint", NAME, required=False, doc="Where: web, app, email, chat, phone, store, ads, social...",
+        example="app"),
+    col("action", NAME, required=False, doc="What the customer did (free text)", example="login"),
+)
+
+survey_responses = sa.Table(
+    "survey_responses",
+    metadata,
+    col("response_id", ID, key=True, doc="Response key", example="R0000001"),
+    col("customer_id", ID, doc="The customer (customers.customer_id)", example="C000042"),
+    col("stage_id", ID, doc="The stage the answer is about (stages.stage_id)", example="onboarding"),
+    col("survey", sa.String(8), doc="csat (1-5), nps (0-10) or ces (1-7)", example="nps",
+        enum=tuple(SURVEY_RANGES)),
+    col("score", sa.Integer, doc="The score, in that survey's range", example="9"),
+    col("responded_at", TIMESTAMP, doc="When the answer was given (UTC)", example="2025-03-10T12:00:00Z"),
+    col("touchpoint", NAME, required=False, doc="Where the survey was answered", example="email"),
+    col("comment", sa.Text, required=False, doc="Free-text comment", example="Setup took too long"),
+)
+
+tickets = sa.Table(
+    "tickets",
+    metadata,
+    col("ticket_id", ID, key=True, doc="Ticket key", example="T0000001"),
+    col("customer_id", ID, doc="The customer (customers.customer_id)", example="C000042"),
+    col("stage_id", ID, required=False, doc="Stage where the problem arose (stages.stage_id)", example="onboarding"),
+    col("opened_at", TIMESTAMP, doc="When the ticket was opened (UTC)", example="2025-03-11T08:00:00Z"),
+    col("first_response_at", TIMESTAMP, required=False, doc="First answer to the customer (UTC)",
+        example="2025-03-11T08:02:00Z"),
+    col("resolved_at", TIMESTAMP, required=False, doc="When it was resolved; empty = still open",
+        example="2025-03-11T09:30:00Z"),
+    col("entry_channel", NAME, doc="Where it came in: bot, chat, phone, email, web...", example="bot"),
+    col("final_line", sa.Integer, doc="Highest support line that worked on it (1, 2 or 3)", example="2",
+        enum=SUPPORT_LINES),
+    col("bot_resolved", sa.Boolean, doc="Closed by the bot with no hand-off to a person", example="false"),
+    col("contacts", sa.Integer, doc="Customer contacts until resolved (>= 1)", example="1", range_=(1, None)),
+    col("reopened", sa.Boolean, doc="Whether the ticket was reopened", example="false"),
+    col("category", NAME, doc="technical, financial, emotional or other", example="financial",
+        enum=TICKET_CATEGORIES),
+    col("agent_id", ID, required=False, doc="The agent who handled it last", example="A017"),
+    col("csat", sa.Integer, required=False, doc="The customer's 1-5 rating of this ticket", example="4",
+        range_=(1, 5)),
+)
+
+orders = sa.Table(
+    "orders",
+    metadata,
+    col("order_id", ID, key=True, doc="Order key", example="O0000001"),
+    col("customer_id", ID, doc="The customer (customers.customer_id)", example="C000042"),
+    col("ordered_at", TIMESTAMP, doc="When the order was placed (UTC)", example="2025-03-05T18:20:00Z"),
+    col("amount", sa.Float(53), doc="Order value (>= 0)", example="49.90", range_=(0, None)),
+)
+
+kpi_targets = sa.Table(
+    "kpi_targets",
+    metadata,
+    col("stage_id", ID, key=True, doc="The stage, or * for every stage", example="*"),
+    col("metric", sa.String(64), key=True, doc="Metric name from the metrics layer (csat, nps, ces, fcr...)",
+        example="csat"),
+    col("target", sa.Float(53), doc="Value that counts as good", example="80"),
+    col("warn", sa.Float(53), doc="Amber threshold: between target and warn is amber, beyond it red", example="70"),
+)
+
+journey_map = sa.Table(
+    "journey_map",
+    metadata,
+    col("map", NAME, key=True, doc="Name of the map", example="B2C - current state"),
+    col("stage_id", ID, key=True, doc="The stage (stages.stage_id)", example="onboarding"),
+    col("lane", sa.String(32), key=True, doc="One of: " + ", ".join(MAP_LANES), example="pains", enum=MAP_LANES),
+    col("text", sa.Text, doc="What the CX team wrote in this cell", example="Setup wizard is confusing"),
+)
+
+business_events = sa.Table(
+    "business_events",
+    metadata,
+    col("occurred_at", TIMESTAMP, key=True, doc="When it happened (UTC)", example="2026-02-01T00:00:00Z"),
+    col("name", NAME, key=True, doc="A release, a price change, a campaign...", example="Release 5.0"),
+    col("description", sa.Text, required=False, doc="What changed", example="New navigation"),
+    col("segment", NAME, required=False, doc="Segment it applies to; empty = everyone", example="B2C"),
+)
+
+sa.Index("ix_journey_events_stage_time", journey_events.c.stage_id, journey_events.c.occurred_at)
+sa.Index("ix_journey_events_customer_time", journey_events.c.customer_id, journey_events.c.occurred_at)
+sa.Index("ix_survey_responses_stage_time", survey_responses.c.stage_id, survey_responses.c.responded_at)
+sa.Index("ix_tickets_opened", tickets.c.opened_at)
+sa.Index("ix_orders_customer_time", orders.c.customer_id, orders.c.ordered_at)
+
+# Load order: parents before children.
+TABLES: tuple[sa.Table, ...] = (
+    stages,
+    customers,
+    journey_events,
+    survey_responses,
+    tickets,
+    orders,
+    kpi_targets,
+    journey_map,
+    business_events,
+)
+TABLES_BY_NAME: dict[str, sa.Table] = {t.name: t for t in TABLES}
+
+# Foreign references checked on ingestion (child table, column) -> (parent table, column). Not declared as
+# FOREIGN KEY constraints so that bulk loads stay fast on every dialect; ingestion enforces them instead.
+REFERENCES: dict[tuple[str, str], tuple[str, str]] = {
+    ("journey_events", "customer_id"): ("customers", "customer_id"),
+    ("journey_events", "stage_id"): ("stages", "stage_id"),
+    ("survey_responses", "customer_id"): ("customers", "customer_id"),
+    ("survey_responses", "stage_id"): ("stages", "stage_id"),
+    ("tickets", "customer_id"): ("customers", "customer_id"),
+    ("tickets", "stage_id"): ("stages", "stage_id"),
+    ("orders", "customer_id"): ("customers", "customer_id"),
+    ("journey_map", "stage_id"): ("stages", "stage_id"),
+    ("kpi_targets", "stage_id"): ("stages", "stage_id"),
+}
+# A value that a reference accepts without a parent row.
+REFERENCE_WILDCARDS: dict[tuple[str, str], str] = {("kpi_targets", "stage_id"): ALL_STAGES}
+
+# The timestamp that places a row in time, per table (for freshness and the default period).
+TIME_COLUMNS: dict[str, str] = {
+    "customers": "signup_at",
+    "journey_events": "occurred_at",
+    "survey_responses": "responded_at",
+    "tickets": "opened_at",
+    "orders": "ordered_at",
+    "business_events": "occurred_at",
+}
+
+# Customer attributes that the global filters can narrow on.
+FILTER_DIMENSIONS: tuple[str, ...] = ("segment", "persona", "channel", "region", "plan")
+
+
+def key_columns(table: sa.Table) -> list[str]:
+    return [c.name for c in table.primary_key.columns]
+
+
+def type_name(column: sa.Column) -> str:
+    """The contract's name for a column's type: text, integer, number, boolean or timestamp."""
+    t = column.type
+    if isinstance(t, sa.DateTime):
+        return "timestamp"
+    if isinstance(t, sa.Boolean):
+        return "boolean"
+    if isinstance(t, sa.Integer):
+        return "integer"
+    if isinstance(t, sa.Float):
+        return "number"
+    return "text"
+
+
+def contract_markdown() -> str:
+    """The data contract as Markdown tables, one per table (used by the README and the Data page)."""
+    out: list[str] = []
+    for table in TABLES:
+        out.append(f"#### `{table.name}`\n")
+        out.append("| column | type | required | meaning | example |")
+        out.append("|---|---|---|---|---|")
+        for c in table.columns:
+            info = c.info
+            need = "key" if c.primary_key and not info["made_up"] else ("yes" if info["required"] else "optional")
+            out.append(f"| `{c.name}` | {type_name(c)} | {need} | {info['doc']} | `{info['example']}` |")
+        out.append("")
+    return "\n".join(out)

@@ -1,0 +1,248 @@
+"""The SQL store: engines (read-only where the dialect allows it), connections that wait out a DuckDB file
+lock, schema creation, and small status queries. The only module that knows how each dialect opens."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine, make_url
+
+from data_access import schema
+from data_access.config import SETTINGS
+
+
+class StoreError(Exception):
+    """A problem with the store, worded for the person at the keyboard (shown as one line, never a traceback)."""
+
+
+class StoreBusy(StoreError):
+    """The embedded DuckDB file is locked by another process for longer than the lock timeout."""
+
+
+def safe_url(url: str) -> str:
+    """The URL with any password masked, for messages and the Data page."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - an unparsable URL is shown as given, it holds no parsed password
+        return url
+
+
+def _file_path(url: sa.URL) -> Path | None:
+    db = url.database
+    if not db or db == ":memory:":
+        return None
+    return Path(db)
+
+
+def create_store_engine(url: str, *, read_only: bool = False) -> Engine:
+    """An engine for ``url``. ``read_only`` asks the database itself to refuse writes where it can."""
+    try:
+        u = make_url(url)
+    except sa.exc.ArgumentError as exc:
+        raise StoreError(f"Not a database URL: {url!r} (expected e.g. duckdb:///path/cjm.duckdb)") from exc
+    backend = u.get_backend_name()
+    try:
+        if backend == "duckdb":
+            path = _file_path(u)
+            if read_only and path is not None and not path.exists():
+                raise StoreError(f"No store at {path}. Create it with: python -m data_access seed --db {url}")
+            # Short-lived connections: DuckDB lets one process write or many read, so the dashboard must not
+            # keep the file open between queries, or a load from the command line could never start.
+            return sa.create_engine(u, poolclass=sa.NullPool, connect_args={"read_only": read_only})
+        if backend == "sqlite":
+            path = _file_path(u)
+            if read_only and path is not None:
+                if not path.exists():
+                    raise StoreError(f"No store at {path}. Create it with: python -m data_access seed --db {url}")
+                uri = f"file:{path}?mode=ro"
+                return sa.create_engine("sqlite://", creator=lambda: sqlite3.connect(uri, uri=True))
+            return sa.create_engine(u)
+        if backend == "postgresql":
+            args: dict[str, Any] = {"connect_timeout": 5}
+            if read_only:
+                args["options"] = "-c default_transaction_read_only=on"
+            return sa.create_engine(u, connect_args=args, pool_pre_ping=True)
+        if backend in ("mysql", "mariadb"):
+            engine = sa.create_engine(u, connect_args={"connect_timeout": 5}, pool_pre_ping=True, pool_recycle=3600)
+            if read_only:
+
+                @sa.event.listens_for(engine, "connect")
+                def _read_only(dbapi_conn: Any, _record: Any) -> None:
+                    with dbapi_conn.cursor() as cur:
+                        cur.execute("SET SESSION TRANSACTION READ ONLY")
+
+            return engine
+        return sa.create_engine(u, pool_pre_ping=True)
+    except ModuleNotFoundError as exc:
+        raise StoreError(f"The driver for {backend} is not installed ({exc.name}); see requirements.txt") from exc
+
+
+def _is_lock_error(exc: BaseException) -> bool:
+    text = str(getattr(exc, "orig", exc))
+    return "Could not set lock on file" in text or "database is locked" in text
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+@contextmanager
+def connect(engine: Engine, *, write: bool = False) -> Iterator[Connection]:
+    """A connection (in a transaction when ``write``), waiting up to the lock timeout while another process
+    holds the embedded file. Connection failures become :class:`StoreError` with one readable line."""
+    deadline = time.monotonic() + SETTINGS.lock_timeout_seconds
+    delay = 0.05
+    while True:
+        try:
+            conn = engine.connect()
+            break
+        except sa.exc.DBAPIError as exc:
+            if _is_lock_error(exc):
+                if time.monotonic() < deadline:
+                    time.sleep(delay)
+                    delay = min(delay * 2, 1.0)
+                    continue
+                raise StoreBusy(
+                    f"The store {safe_url(str(engine.url))} is in use by another process that is writing to it "
+                    f"(for example `python -m data_access ingest` or `seed`). Wait for it to finish and retry; "
+                    f"waited {SETTINGS.lock_timeout_seconds:.0f} s."
+                ) from exc
+            raise StoreError(f"Cannot reach the store {safe_url(str(engine.url))}: {_first_line(exc)}") from exc
+    try:
+        if write:
+            with conn.begin():
+                yield conn
+        else:
+            yield conn
+    finally:
+        conn.close()
+
+
+def init_store(engine: Engine) -> None:
+    """Create every table of the contract that is missing (existing tables and rows are left alone)."""
+    with connect(engine, write=True) as conn:
+        schema.metadata.create_all(conn, checkfirst=True)
+
+
+def missing_tables(engine: Engine) -> list[str]:
+    with connect(engine) as conn:
+        inspector = sa.inspect(conn)
+        return [t.name for t in schema.TABLES if not inspector.has_table(t.name)]
+
+
+def fetch_frame(conn: Connection, stmt: sa.Executable, schema_overrides: dict[str, Any] | None = None) -> pl.DataFrame:
+    """Run a (result-sized) statement and return its rows as a Polars frame, with columns even when empty."""
+    result = conn.execute(stmt)
+    columns = list(result.keys())
+    rows = result.fetchall()
+    if not rows:
+        return pl.DataFrame(schema={c: (schema_overrides or {}).get(c, pl.Null) for c in columns})
+    return pl.DataFrame(
+        [tuple(r) for r in rows], schema=columns, orient="row", infer_schema_length=None,
+        schema_overrides=schema_overrides,
+    )
+
+
+def row_counts(engine: Engine) -> dict[str, int]:
+    """Rows per table (0 for a table that does not exist yet)."""
+    missing = set(missing_tables(engine))
+    counts: dict[str, int] = {}
+    with connect(engine) as conn:
+        for table in schema.TABLES:
+            if table.name in missing:
+                counts[table.name] = 0
+            else:
+                counts[table.name] = int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
+    return counts
+
+
+def time_range(engine: Engine, table_name: str = "journey_events") -> tuple[datetime, datetime] | None:
+    """Earliest and latest timestamp of a table's time column, or None when it is empty."""
+    table = schema.TABLES_BY_NAME[table_name]
+    column = table.c[schema.TIME_COLUMNS[table_name]]
+    with connect(engine) as conn:
+        lo, hi = conn.execute(sa.select(sa.func.min(column), sa.func.max(column))).one()
+    return None if lo is None else (lo, hi)
+
+
+def freshness(engine: Engine) -> datetime | None:
+    """The newest timestamp in any table: how recent the data is."""
+    latest: list[datetime] = []
+    for name in schema.TIME_COLUMNS:
+        found = time_range(engine, name)
+        if found:
+            latest.append(found[1])
+    return max(latest) if latest else None
+
+
+_GENERIC_BATCH = 5_000  # rows per executemany batch on server databases
+
+
+def delete_rows_with_keys(conn: Connection, table: sa.Table, frame: pl.DataFrame) -> None:
+    """Deletes the rows of ``table`` whose primary key appears in ``frame`` (what makes a re-load idempotent)."""
+    keys = schema.key_columns(table)
+    if conn.dialect.name == "duckdb":
+        with _registered(conn, frame.select(keys)) as chunk:
+            match = sa.and_(*(chunk.c[k] == table.c[k] for k in keys))
+            conn.execute(sa.delete(table).where(sa.exists(sa.select(sa.literal(1)).select_from(chunk).where(match))))
+        return
+    key_tuple = sa.tuple_(*(table.c[k] for k in keys)) if len(keys) > 1 else table.c[keys[0]]
+    for start in range(0, frame.height, 1_000):
+        part = frame.slice(start, 1_000).select(keys)
+        values = list(part.iter_rows()) if len(keys) > 1 else part.to_series().to_list()
+        conn.execute(sa.delete(table).where(key_tuple.in_(values)))
+
+
+@contextmanager
+def _registered(conn: Connection, frame: pl.DataFrame) -> Iterator[sa.TableClause]:
+    """DuckDB only: ``frame`` visible to SQL as a table for the duration (zero-copy through Arrow)."""
+    raw = conn.connection.dbapi_connection
+    name = "_cjm_chunk"
+    raw.register(name, frame.to_arrow())
+    try:
+        yield sa.table(name, *(sa.column(c) for c in frame.columns))
+    finally:
+        raw.unregister(name)
+
+
+def bulk_insert(conn: Connection, table: sa.Table, frame: pl.DataFrame) -> None:
+    """Inserts ``frame`` (columns named as in the contract, types already coerced) into ``table``."""
+    if frame.height == 0:
+        return
+    if conn.dialect.name == "duckdb":
+        with _registered(conn, frame) as chunk:
+            conn.execute(sa.insert(table).from_select(frame.columns, sa.select(*(chunk.c[c] for c in frame.columns))))
+        return
+    for start in range(0, frame.height, _GENERIC_BATCH):
+        conn.execute(table.insert(), frame.slice(start, _GENERIC_BATCH).to_dicts())
+
+
+def clear_tables(conn: Connection, tables: list[sa.Table]) -> None:
+    """Empties tables, children first."""
+    for table in reversed(tables):
+        conn.execute(sa.delete(table))
+
+
+def orphans(conn: Connection, child: str, column: str, limit: int) -> tuple[int, list[str]]:
+    """(how many, first values) of ``child.column`` values with no matching parent row."""
+    parent_name, parent_column = schema.REFERENCES[(child, column)]
+    c = schema.TABLES_BY_NAME[child].c[column]
+    p = schema.TABLES_BY_NAME[parent_name].c[parent_column]
+    wildcard = schema.REFERENCE_WILDCARDS.get((child, column))
+    allowed = c != sa.literal(wildcard) if wildcard is not None else sa.true()
+    missing = (
+        sa.select(c.label("value")).where(c.is_not(None), allowed, ~sa.exists().where(p == c)).distinct().subquery()
+    )
+    total = int(conn.execute(sa.select(sa.func.count()).select_from(missing)).scalar_one())
+    first = [] if not total else list(conn.execute(
+        sa.select(missing.c.value).order_by(missing.c.value).limit(limit)).scalars())
+    return total, first
