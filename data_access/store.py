@@ -159,9 +159,9 @@ def row_counts(engine: Engine) -> dict[str, int]:
     with connect(engine) as conn:
         for table in schema.TABLES:
             if table.name in missing:
-                counts[table.name] = 0
+                counts[str(table.name)] = 0
             else:
-                counts[table.name] = int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
+                counts[str(table.name)] = int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
     return counts
 
 

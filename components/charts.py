@@ -1,0 +1,61 @@
+"""Chart builders: each takes result-sized frames and returns a Plotly figure (no Streamlit here)."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import polars as pl
+
+from components import status
+from data_access import metrics
+
+
+def _fmt(value: float | None, unit: str) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.1f}%" if unit == "%" else f"{value:+.0f}" if unit == "points" else f"{value:.2f}"
+
+
+def metric_by_stage(frame: pl.DataFrame, metric_name: str) -> go.Figure:
+    """One bar per stage (map order) with its 95% interval, n, target marker and a status colour + word."""
+    metric = metrics.METRICS[metric_name]
+    m = metric_name
+    rows = frame.filter(pl.col(f"{m}_n") > 0)
+    fig = go.Figure()
+    if rows.height == 0:
+        fig.add_annotation(text=f"No {metric.label} answers in this selection", showarrow=False,
+                           xref="paper", yref="paper", x=0.5, y=0.5, font={"size": 16})
+        fig.update_xaxes(visible=False)
+        fig.update_yaxes(visible=False)
+        return fig.update_layout(height=380, margin={"l": 10, "r": 10, "t": 30, "b": 10})
+    values = rows[m].to_list()
+    lo, hi = rows[f"{m}_lo"].to_list(), rows[f"{m}_hi"].to_list()
+    statuses = rows[f"{m}_status"].to_list()
+    labels = [
+        f"{_fmt(v, metric.unit)}<br>n={n:,}<br>{status.badge(s)}"
+        for v, n, s in zip(values, rows[f"{m}_n"].to_list(), statuses, strict=True)
+    ]
+    fig.add_bar(
+        x=rows["name"].to_list(),
+        y=values,
+        marker_color=[status.colour(s) for s in statuses],
+        marker_pattern_shape=["/" if s == metrics.STATUS_NO_DATA else "" for s in statuses],
+        error_y={"type": "data", "symmetric": False, "array": [h - v for h, v in zip(hi, values, strict=True)],
+                 "arrayminus": [v - low for v, low in zip(values, lo, strict=True)], "color": "#333"},
+        text=labels,
+        textposition="inside",
+        insidetextanchor="middle",
+        name=metric.label,
+        hovertemplate="%{x}<br>" + metric.label + " %{y:.1f}<extra></extra>",
+    )
+    targets = rows[f"{m}_target"].to_list()
+    if any(t is not None for t in targets):
+        fig.add_scatter(
+            x=rows["name"].to_list(), y=targets, mode="markers", name="target",
+            marker={"symbol": "line-ew-open", "size": 40, "color": "#000", "line": {"width": 3, "color": "#000"}},
+            hovertemplate="target %{y}<extra></extra>",
+        )
+    fig.update_layout(
+        height=420, margin={"l": 10, "r": 10, "t": 30, "b": 10}, showlegend=False,
+        yaxis_title=f"{metric.label} ({metric.unit})", bargap=0.25,
+    )
+    return fig

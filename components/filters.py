@@ -1,0 +1,95 @@
+"""The global filters in the sidebar: kept across pages (widgets live in the entry script) and mirrored in
+the URL's query parameters, so a view can be shared as a link."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import streamlit as st
+
+from data_access import schema
+from data_access import streamlit_cache as cache
+from data_access.filters import FilterError, Filters, Period
+from components.session import guarded
+
+STATE_KEY = "cjm_filters"
+_PERIOD = "f_period"
+_READ_URL = "f_read_from_url"
+
+
+def _key(dim: str) -> str:
+    return f"f_{dim}"
+
+
+def _from_url(bounds: tuple[date, date] | None, options: dict[str, list[str]]) -> None:
+    """Once per session: widget state from the link's query parameters (unknown values are ignored)."""
+    params = st.query_params
+    if bounds and ("from" in params or "to" in params):
+        try:
+            lo = date.fromisoformat(params.get("from", bounds[0].isoformat()))
+            hi = date.fromisoformat(params.get("to", bounds[1].isoformat()))
+            if lo <= hi:
+                st.session_state[_PERIOD] = (lo, hi)
+        except ValueError:
+            st.toast("The link's period could not be read; showing all data.")
+    for dim in schema.FILTER_DIMENSIONS:
+        chosen = [v for v in params.get_all(dim) if v in options.get(dim, [])]
+        if chosen:
+            st.session_state[_key(dim)] = chosen
+
+
+def _to_url(filters: Filters, bounds: tuple[date, date] | None) -> None:
+    wanted: dict[str, str | list[str]] = {}
+    period = filters.period
+    if bounds and period.start is not None and period.last_day is not None:
+        if (period.start.date(), period.last_day) != bounds:
+            wanted["from"] = period.start.date().isoformat()
+            wanted["to"] = period.last_day.isoformat()
+    for dim, values in filters.dimension_values().items():
+        wanted[dim] = list(values)
+    current = {k: (st.query_params.get_all(k) if k in schema.FILTER_DIMENSIONS else st.query_params.get(k))
+               for k in st.query_params}
+    if current != wanted:
+        st.query_params.from_dict(wanted)
+
+
+def render_sidebar(url: str) -> Filters:
+    """Draws the filters and returns them; pages read the same object with :func:`current`."""
+    span = guarded(cache.data_range, url)
+    options = guarded(cache.dimension_values, url)
+    bounds = (span[0].date(), span[1].date()) if span else None
+    if not st.session_state.get(_READ_URL):
+        st.session_state[_READ_URL] = True
+        _from_url(bounds, options)
+    with st.sidebar:
+        st.header("Filters")
+        period = Period()
+        if bounds:
+            picked = st.date_input("Period", value=bounds, min_value=bounds[0], max_value=bounds[1], key=_PERIOD,
+                                   help="Both days included. Defaults to all the data.")
+            days = picked if isinstance(picked, tuple) else (picked,)
+            if len(days) == 2:
+                period = Period.days(days[0], days[1])
+            elif len(days) == 1:
+                period = Period.days(days[0], days[0])
+        else:
+            st.caption("No journey events yet: the period filter appears once there is data.")
+        chosen: dict[str, tuple[str, ...]] = {}
+        for dim in schema.FILTER_DIMENSIONS:
+            if options.get(dim):
+                chosen[dim] = tuple(st.multiselect(dim.capitalize(), options[dim], key=_key(dim),
+                                                   placeholder="All"))
+        try:
+            filters = Filters(period=period, **chosen)
+        except FilterError as exc:
+            st.error(str(exc))
+            filters = Filters(**chosen)
+        st.caption(filters.caption())
+    st.session_state[STATE_KEY] = filters
+    _to_url(filters, bounds)
+    return filters
+
+
+def current() -> Filters:
+    """The filters drawn by the entry script on this run."""
+    return st.session_state.get(STATE_KEY, Filters())

@@ -1,0 +1,207 @@
+"""The command line: ``python -m data_access init|seed|ingest|kpis|bench|contract``.
+
+Every failure the user can cause (a bad argument, an unreachable store, a refused load) ends in one clear line
+on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from data_access import ingest, schema, store
+from data_access.config import SETTINGS, StoreLocation, resolve_store
+from data_access.filters import FilterError, Filters, Period
+from data_access.queries import kpis
+
+FORMATS = ("table", "json", "csv")
+EXIT_USAGE, EXIT_FAILED = 2, 1
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"error: {message} (see: {self.prog} --help)\n")
+
+
+class Console:
+    """Progress on stderr: one updating line on a terminal, a line per tenth otherwise."""
+
+    def __init__(self) -> None:
+        self.tty = sys.stderr.isatty()
+        self.last = -1
+
+    def __call__(self, fraction: float, message: str) -> None:
+        step = int(fraction * 10)
+        if self.tty:
+            sys.stderr.write(f"\r{fraction:5.0%}  {message[:90]:<90}")
+            if fraction >= 1:
+                sys.stderr.write("\n")
+        elif step != self.last or fraction >= 1:
+            sys.stderr.write(f"{fraction:5.0%}  {message}\n")
+        self.last = step
+        sys.stderr.flush()
+
+
+def _store_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", metavar="URL", help="SQLAlchemy URL of the store (default: CJM_DATABASE_URL, "
+                        ".streamlit/secrets.toml, else the embedded DuckDB file)")
+
+
+def _filter_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--from", dest="start", metavar="DATE", help="start, inclusive (YYYY-MM-DD: start of day)")
+    parser.add_argument("--to", dest="end", metavar="DATE",
+                        help="end, inclusive (YYYY-MM-DD: the whole day; an ISO date-time: that instant)")
+    for dim in schema.FILTER_DIMENSIONS:
+        parser.add_argument(f"--{dim}", action="append", default=[], metavar=dim.upper(),
+                            help=f"only customers with this {dim} (repeat for several)")
+    parser.add_argument("--format", choices=FORMATS, default="table")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m data_access", description="CJM retention dashboard: the store and its data.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = commands.add_parser("init", help="create the tables of the data contract (existing rows are kept)")
+    _store_args(p)
+
+    p = commands.add_parser("seed", help="replace the store's contents with the generated sample company")
+    _store_args(p)
+    p.add_argument("--customers", type=int, default=10_000, metavar="N")
+    p.add_argument("--seed", type=int, default=42, metavar="S")
+
+    p = commands.add_parser("ingest", help="load CSV, Parquet or Excel files named after the tables")
+    _store_args(p)
+    p.add_argument("paths", nargs="+", metavar="PATH", help="files, or folders holding them")
+    p.add_argument("--mode", choices=ingest.MODES, default="append",
+                   help="append: add rows, replacing rows with the same key; replace: empty those tables first")
+
+    p = commands.add_parser("kpis", help="per-stage customers, CSAT, NPS, CES and FCR")
+    _store_args(p)
+    _filter_args(p)
+
+    p = commands.add_parser("bench", help="time each page's queries, cold and cached, on generated data")
+    _store_args(p)
+    p.add_argument("--customers", type=int, default=100_000, metavar="N")
+    p.add_argument("--seed", type=int, default=42, metavar="S")
+    p.add_argument("--reuse", action="store_true", help="do not re-seed when the store already has N customers")
+
+    commands.add_parser("contract", help="print the data contract as Markdown")
+    return parser
+
+
+def open_store(location: StoreLocation, *, read_only: bool, console: Console) -> Engine:
+    """The engine; on first use of the embedded default, the store is created and filled with sample data."""
+    path = Path(make_path(location.url))
+    if location.is_default and not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if read_only:
+            sys.stderr.write(f"No store configured: creating the sample store at {path}\n")
+            ingest.seed(store.create_store_engine(location.url), SETTINGS.first_run_customers, 42, console)
+    engine = store.create_store_engine(location.url, read_only=read_only)
+    if read_only:
+        missing = store.missing_tables(engine)
+        if missing:
+            raise store.StoreError(
+                f"The store {store.safe_url(location.url)} has no {', '.join(missing)} table(s); "
+                f"create them with: python -m data_access init --db URL"
+            )
+    return engine
+
+
+def make_path(url: str) -> str:
+    return sa.make_url(url).database or ""
+
+
+def emit(frame: pl.DataFrame, fmt: str) -> str:
+    frame = frame.with_columns(pl.col(pl.Float64).round(2))
+    if fmt == "json":
+        return json.dumps(frame.to_dicts(), default=str, indent=2) + "\n"
+    if fmt == "csv":
+        buf = io.StringIO()
+        frame.write_csv(buf)
+        return buf.getvalue()
+    with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=400, tbl_hide_dataframe_shape=True,
+                   tbl_hide_column_data_types=True, tbl_formatting="ASCII_MARKDOWN", float_precision=2):
+        return f"{frame}\n"
+
+
+def filters_from(args: argparse.Namespace) -> Filters:
+    return Filters(
+        period=Period.parse(args.start, args.end),
+        **{dim: tuple(getattr(args, dim)) for dim in schema.FILTER_DIMENSIONS},
+    )
+
+
+def _expand(paths: Sequence[str]) -> list[Path]:
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            files += sorted(p for p in path.iterdir() if p.suffix.lower() in ingest.SUFFIXES)
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise FileNotFoundError(f"No such file or folder: {raw}")
+    return files
+
+
+def run(args: argparse.Namespace) -> int:
+    console = Console()
+    if args.command == "contract":
+        sys.stdout.write(schema.contract_markdown())
+        return 0
+    location = resolve_store(args.db)
+    if args.command == "kpis":
+        filters = filters_from(args)
+        engine = open_store(location, read_only=True, console=console)
+        frame = kpis.stage_kpis(engine, filters).select(kpis.CLI_COLUMNS)
+        sys.stdout.write(emit(frame, args.format))
+        return 0
+    if args.command == "bench":
+        from data_access import bench
+
+        return bench.main(location, args.customers, args.seed, reuse=args.reuse, progress=console)
+    engine = open_store(location, read_only=False, console=console)
+    if args.command == "init":
+        store.init_store(engine)
+        sys.stdout.write(f"Store ready at {store.safe_url(location.url)} ({location.source})\n")
+        return 0
+    if args.command == "seed":
+        if args.customers < 1:
+            raise ValueError("--customers must be at least 1")
+        written = ingest.seed(engine, args.customers, args.seed, console)
+    else:
+        sources = [ingest.Source.from_path(p) for p in _expand(args.paths)]
+        written = ingest.ingest(engine, sources, mode=args.mode, progress=console)
+    for table, rows in written.items():
+        sys.stdout.write(f"{table}: {rows:,} rows\n")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return run(args)
+    except ingest.LoadRejected as exc:
+        sys.stderr.write(exc.report() + "\n")
+        return EXIT_FAILED
+    except (store.StoreError, FilterError, ValueError, FileNotFoundError) as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return EXIT_USAGE if isinstance(exc, FilterError | ValueError) else EXIT_FAILED
+    except sa.exc.SQLAlchemyError as exc:
+        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        sys.stderr.write(f"error: the store {store.safe_url(location_of(args))} failed: {detail}\n")
+        return EXIT_FAILED
+
+
+def location_of(args: argparse.Namespace) -> str:
+    return resolve_store(getattr(args, "db", None)).url

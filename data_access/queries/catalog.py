@@ -1,0 +1,20 @@
+"""What the store holds: the values each filter can take, the stages, the period the data covers."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from data_access import schema
+from data_access.store import connect
+
+
+def dimension_values(engine: Engine) -> dict[str, list[str]]:
+    """Distinct non-empty values of each customer attribute the global filters offer."""
+    c = schema.customers.c
+    out: dict[str, list[str]] = {}
+    with connect(engine) as conn:
+        for dim in schema.FILTER_DIMENSIONS:
+            rows = conn.execute(sa.select(c[dim]).where(c[dim].is_not(None)).distinct().order_by(c[dim]))
+            out[dim] = [str(v) for v in rows.scalars()]
+    return out

@@ -1,0 +1,55 @@
+"""The one place where data_access meets Streamlit: the shared engine and the cached query results.
+
+``st.cache_resource`` holds one read-only engine per store URL; ``st.cache_data`` holds result-sized frames,
+keyed by the URL and the (hashable) filters, with a time-to-live and a bound on entries.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import polars as pl
+import streamlit as st
+from sqlalchemy.engine import Engine
+
+from data_access import store
+from data_access.config import SETTINGS
+from data_access.filters import Filters
+from data_access.queries import catalog, kpis
+
+_TTL, _MAX = SETTINGS.cache_ttl_seconds, SETTINGS.cache_max_entries
+
+
+@st.cache_resource(show_spinner=False)
+def read_engine(url: str) -> Engine:
+    return store.create_store_engine(url, read_only=True)
+
+
+@st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner="Computing stage KPIs...")
+def stage_kpis(url: str, filters: Filters, min_n: int) -> pl.DataFrame:
+    return kpis.stage_kpis(read_engine(url), filters, min_n)
+
+
+@st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner=False)
+def dimension_values(url: str) -> dict[str, list[str]]:
+    return catalog.dimension_values(read_engine(url))
+
+
+@st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner=False)
+def data_range(url: str) -> tuple[datetime, datetime] | None:
+    return store.time_range(read_engine(url))
+
+
+@st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner=False)
+def row_counts(url: str) -> dict[str, int]:
+    return store.row_counts(read_engine(url))
+
+
+@st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner=False)
+def freshness(url: str) -> datetime | None:
+    return store.freshness(read_engine(url))
+
+
+def forget_results() -> None:
+    """After a load: every cached result may be stale."""
+    st.cache_data.clear()
