@@ -22,8 +22,15 @@ def metric_by_stage(frame: pl.DataFrame, metric_name: str) -> go.Figure:
     rows = frame.filter(pl.col(f"{m}_n") > 0)
     fig = go.Figure()
     if rows.height == 0:
-        fig.add_annotation(text=f"No {metric.label} answers in this selection", showarrow=False,
-                           xref="paper", yref="paper", x=0.5, y=0.5, font={"size": 16})
+        fig.add_annotation(
+            text=f"No {metric.label} answers in this selection",
+            showarrow=False,
+            xref="paper",
+            yref="paper",
+            x=0.5,
+            y=0.5,
+            font={"size": 16},
+        )
         fig.update_xaxes(visible=False)
         fig.update_yaxes(visible=False)
         return fig.update_layout(height=380, margin={"l": 10, "r": 10, "t": 30, "b": 10})
@@ -39,8 +46,13 @@ def metric_by_stage(frame: pl.DataFrame, metric_name: str) -> go.Figure:
         y=values,
         marker_color=[status.colour(s) for s in statuses],
         marker_pattern_shape=["/" if s == metrics.STATUS_NO_DATA else "" for s in statuses],
-        error_y={"type": "data", "symmetric": False, "array": [h - v for h, v in zip(hi, values, strict=True)],
-                 "arrayminus": [v - low for v, low in zip(values, lo, strict=True)], "color": "#333"},
+        error_y={
+            "type": "data",
+            "symmetric": False,
+            "array": [h - v for h, v in zip(hi, values, strict=True)],
+            "arrayminus": [v - low for v, low in zip(values, lo, strict=True)],
+            "color": "#333",
+        },
         text=labels,
         textposition="inside",
         insidetextanchor="middle",
@@ -50,12 +62,18 @@ def metric_by_stage(frame: pl.DataFrame, metric_name: str) -> go.Figure:
     targets = rows[f"{m}_target"].to_list()
     if any(t is not None for t in targets):
         fig.add_scatter(
-            x=rows["name"].to_list(), y=targets, mode="markers", name="target",
+            x=rows["name"].to_list(),
+            y=targets,
+            mode="markers",
+            name="target",
             marker={"symbol": "line-ew-open", "size": 40, "color": "#000", "line": {"width": 3, "color": "#000"}},
             hovertemplate="target %{y}<extra></extra>",
         )
     fig.update_layout(
-        height=420, margin={"l": 10, "r": 10, "t": 30, "b": 10}, showlegend=False,
-        yaxis_title=f"{metric.label} ({metric.unit})", bargap=0.25,
+        height=420,
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        showlegend=False,
+        yaxis_title=f"{metric.label} ({metric.unit})",
+        bargap=0.25,
     )
     return fig

@@ -22,7 +22,8 @@ def store_status(where: StoreLocation, fresh: datetime | None, counts: dict[str,
         f"| Newest data | {fresh.strftime('%Y-%m-%d %H:%M UTC') if fresh else 'no data yet'} |\n"
     )
     st.dataframe(
-        pl.DataFrame({"table": list(counts), "rows": list(counts.values())}), hide_index=True,
+        pl.DataFrame({"table": list(counts), "rows": list(counts.values())}),
+        hide_index=True,
         column_config={"rows": st.column_config.NumberColumn(format="localized")},
     )
 
@@ -55,7 +56,8 @@ def contract() -> None:
                 {
                     "column": c.name,
                     "type": schema.type_name(c),
-                    "required": "key" if c.primary_key and not c.info["made_up"]
+                    "required": "key"
+                    if c.primary_key and not c.info["made_up"]
                     else ("yes" if c.info["required"] else "optional"),
                     "meaning": c.info["doc"],
                     "example": c.info["example"],

@@ -7,10 +7,10 @@ from datetime import date
 
 import streamlit as st
 
+from components.session import guarded
 from data_access import schema
 from data_access import streamlit_cache as cache
 from data_access.filters import FilterError, Filters, Period
-from components.session import guarded
 
 STATE_KEY = "cjm_filters"
 _PERIOD = "f_period"
@@ -41,14 +41,16 @@ def _from_url(bounds: tuple[date, date] | None, options: dict[str, list[str]]) -
 def _to_url(filters: Filters, bounds: tuple[date, date] | None) -> None:
     wanted: dict[str, str | list[str]] = {}
     period = filters.period
-    if bounds and period.start is not None and period.last_day is not None:
-        if (period.start.date(), period.last_day) != bounds:
-            wanted["from"] = period.start.date().isoformat()
-            wanted["to"] = period.last_day.isoformat()
+    shown = (period.start.date(), period.last_day) if period.start is not None and period.last_day else None
+    if bounds and shown and shown != bounds:
+        wanted["from"] = shown[0].isoformat()
+        wanted["to"] = shown[1].isoformat()
     for dim, values in filters.dimension_values().items():
         wanted[dim] = list(values)
-    current = {k: (st.query_params.get_all(k) if k in schema.FILTER_DIMENSIONS else st.query_params.get(k))
-               for k in st.query_params}
+    current = {
+        k: (st.query_params.get_all(k) if k in schema.FILTER_DIMENSIONS else st.query_params.get(k))
+        for k in st.query_params
+    }
     if current != wanted:
         st.query_params.from_dict(wanted)
 
@@ -65,8 +67,14 @@ def render_sidebar(url: str) -> Filters:
         st.header("Filters")
         period = Period()
         if bounds:
-            picked = st.date_input("Period", value=bounds, min_value=bounds[0], max_value=bounds[1], key=_PERIOD,
-                                   help="Both days included. Defaults to all the data.")
+            picked = st.date_input(
+                "Period",
+                value=bounds,
+                min_value=bounds[0],
+                max_value=bounds[1],
+                key=_PERIOD,
+                help="Both days included. Defaults to all the data.",
+            )
             days = picked if isinstance(picked, tuple) else (picked,)
             if len(days) == 2:
                 period = Period.days(days[0], days[1])
@@ -77,8 +85,7 @@ def render_sidebar(url: str) -> Filters:
         chosen: dict[str, tuple[str, ...]] = {}
         for dim in schema.FILTER_DIMENSIONS:
             if options.get(dim):
-                chosen[dim] = tuple(st.multiselect(dim.capitalize(), options[dim], key=_key(dim),
-                                                   placeholder="All"))
+                chosen[dim] = tuple(st.multiselect(dim.capitalize(), options[dim], key=_key(dim), placeholder="All"))
         try:
             filters = Filters(period=period, **chosen)
         except FilterError as exc:

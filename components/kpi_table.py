@@ -14,8 +14,7 @@ def _cell(metric: metrics.Metric) -> pl.Expr:
     suffix = "%" if metric.unit == "%" else ""
     value = pl.col(m).round(digits).cast(pl.String) + pl.lit(suffix)
     icon = pl.col(f"{m}_status").replace_strict({k: v[1] for k, v in status.STYLE.items()}, default="")
-    text = pl.concat_str([icon, pl.lit(" "), value, pl.lit("  (n="), pl.col(f"{m}_n").cast(pl.String),
-                          pl.lit(")")])
+    text = pl.concat_str([icon, pl.lit(" "), value, pl.lit("  (n="), pl.col(f"{m}_n").cast(pl.String), pl.lit(")")])
     return pl.when(pl.col(f"{m}_n") > 0).then(text).otherwise(pl.lit("–")).alias(metric.label)
 
 

@@ -30,8 +30,12 @@ def ensure_store() -> StoreLocation:
             path.parent.mkdir(parents=True, exist_ok=True)
             bar = st.progress(0.0, text="No store configured yet: creating the sample store...")
             try:
-                ingest.seed(store.create_store_engine(where.url), SETTINGS.first_run_customers, 42,
-                            lambda fraction, message: bar.progress(min(fraction, 1.0), text=message))
+                ingest.seed(
+                    store.create_store_engine(where.url),
+                    SETTINGS.first_run_customers,
+                    42,
+                    lambda fraction, message: bar.progress(min(fraction, 1.0), text=message),
+                )
             except Exception:
                 path.unlink(missing_ok=True)  # never leave a half-filled store behind
                 raise

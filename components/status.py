@@ -24,6 +24,4 @@ def badge(status: str) -> str:
 
 
 def legend_markdown() -> str:
-    return " · ".join(
-        f"<span style='color:{c}'>■</span> {icon} {name}" for name, (c, icon) in STYLE.items()
-    )
+    return " · ".join(f"<span style='color:{c}'>■</span> {icon} {name}" for name, (c, icon) in STYLE.items())

@@ -52,17 +52,30 @@ class Console:
 
 
 def _store_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", metavar="URL", help="SQLAlchemy URL of the store (default: CJM_DATABASE_URL, "
-                        ".streamlit/secrets.toml, else the embedded DuckDB file)")
+    parser.add_argument(
+        "--db",
+        metavar="URL",
+        help="SQLAlchemy URL of the store (default: CJM_DATABASE_URL, "
+        ".streamlit/secrets.toml, else the embedded DuckDB file)",
+    )
 
 
 def _filter_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--from", dest="start", metavar="DATE", help="start, inclusive (YYYY-MM-DD: start of day)")
-    parser.add_argument("--to", dest="end", metavar="DATE",
-                        help="end, inclusive (YYYY-MM-DD: the whole day; an ISO date-time: that instant)")
+    parser.add_argument(
+        "--to",
+        dest="end",
+        metavar="DATE",
+        help="end, inclusive (YYYY-MM-DD: the whole day; an ISO date-time: that instant)",
+    )
     for dim in schema.FILTER_DIMENSIONS:
-        parser.add_argument(f"--{dim}", action="append", default=[], metavar=dim.upper(),
-                            help=f"only customers with this {dim} (repeat for several)")
+        parser.add_argument(
+            f"--{dim}",
+            action="append",
+            default=[],
+            metavar=dim.upper(),
+            help=f"only customers with this {dim} (repeat for several)",
+        )
     parser.add_argument("--format", choices=FORMATS, default="table")
 
 
@@ -81,8 +94,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("ingest", help="load CSV, Parquet or Excel files named after the tables")
     _store_args(p)
     p.add_argument("paths", nargs="+", metavar="PATH", help="files, or folders holding them")
-    p.add_argument("--mode", choices=ingest.MODES, default="append",
-                   help="append: add rows, replacing rows with the same key; replace: empty those tables first")
+    p.add_argument(
+        "--mode",
+        choices=ingest.MODES,
+        default="append",
+        help="append: add rows, replacing rows with the same key; replace: empty those tables first",
+    )
 
     p = commands.add_parser("kpis", help="per-stage customers, CSAT, NPS, CES and FCR")
     _store_args(p)
@@ -129,8 +146,15 @@ def emit(frame: pl.DataFrame, fmt: str) -> str:
         buf = io.StringIO()
         frame.write_csv(buf)
         return buf.getvalue()
-    with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=400, tbl_hide_dataframe_shape=True,
-                   tbl_hide_column_data_types=True, tbl_formatting="ASCII_MARKDOWN", float_precision=2):
+    with pl.Config(
+        tbl_rows=-1,
+        tbl_cols=-1,
+        tbl_width_chars=400,
+        tbl_hide_dataframe_shape=True,
+        tbl_hide_column_data_types=True,
+        tbl_formatting="ASCII_MARKDOWN",
+        float_precision=2,
+    ):
         return f"{frame}\n"
 
 

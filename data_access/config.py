@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_STORE_PATH = ROOT / "data" / "cjm.duckdb"
+DEFAULT_STORE_PATH = Path(os.environ.get("CJM_DATA_DIR") or ROOT / "data") / "cjm.duckdb"
 ENV_URL = "CJM_DATABASE_URL"
 
 

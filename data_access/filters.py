@@ -31,7 +31,9 @@ def _parse(text: str) -> tuple[datetime, bool]:
             return datetime.combine(date.fromisoformat(raw), time()), False
         return to_utc_naive(datetime.fromisoformat(raw)), True
     except ValueError as exc:
-        raise FilterError(f"Not a date: {text!r} (use YYYY-MM-DD or an ISO date-time such as 2026-01-31T18:00)") from exc
+        raise FilterError(
+            f"Not a date: {text!r} (use YYYY-MM-DD or an ISO date-time such as 2026-01-31T18:00)"
+        ) from exc
 
 
 @dataclass(frozen=True)

@@ -171,8 +171,9 @@ def _coerce(series: pl.Series, kind: str) -> pl.Series:
         ).to_series()
     # timestamp: "2025-03-02 10:15" and "2025-03-02T10:15" alike; an offset is converted, a naive value is UTC.
     iso = text.str.replace(r"^(\d{4}-\d{2}-\d{2}) ", "${1}T").str.replace(r"Z$", "+00:00")
-    parsed = [iso.str.to_datetime(f, strict=False, time_zone="UTC").dt.replace_time_zone(None) for f in
-              _TIME_FORMATS_TZ] + [iso.str.to_datetime(f, strict=False) for f in _TIME_FORMATS]
+    parsed = [
+        iso.str.to_datetime(f, strict=False, time_zone="UTC").dt.replace_time_zone(None) for f in _TIME_FORMATS_TZ
+    ] + [iso.str.to_datetime(f, strict=False) for f in _TIME_FORMATS]
     return pl.select(pl.coalesce([p.cast(pl.Datetime("us")) for p in parsed]).alias(text.name)).to_series()
 
 
@@ -207,14 +208,19 @@ def validate(table: sa.Table, frame: pl.DataFrame, file: str, problems: Problems
         raw = frame[c.name]
         value = _coerce(raw, kind).alias(c.name)
         present = _as_text(raw).is_not_null() if raw.dtype == pl.String else raw.is_not_null()
-        problems.add_rows(file, c.name, present & value.is_null(),
-                          lambda i, r=raw, k=kind: f"{r[i]!r} is not a valid {k}")
+        problems.add_rows(
+            file, c.name, present & value.is_null(), lambda i, r=raw, k=kind: f"{r[i]!r} is not a valid {k}"
+        )
         if c.info["required"] or (c.primary_key and not c.info["made_up"]):
             problems.add_rows(file, c.name, ~present, lambda _i: "required value is missing")
         allowed = c.info["enum"]
         if allowed is not None:
-            problems.add_rows(file, c.name, value.is_not_null() & ~value.is_in(list(allowed)),
-                              lambda i, v=value, a=allowed: f"{v[i]!r} is not one of {', '.join(map(str, a))}")
+            problems.add_rows(
+                file,
+                c.name,
+                value.is_not_null() & ~value.is_in(list(allowed)),
+                lambda i, v=value, a=allowed: f"{v[i]!r} is not one of {', '.join(map(str, a))}",
+            )
         bounds = c.info["range"]
         if bounds is not None:
             lo, hi = bounds
@@ -232,12 +238,20 @@ def validate(table: sa.Table, frame: pl.DataFrame, file: str, problems: Problems
     if table is schema.survey_responses:
         for name, (lo, hi) in schema.SURVEY_RANGES.items():
             wrong = (clean["survey"] == name) & ((clean["score"] < lo) | (clean["score"] > hi))
-            problems.add_rows(file, "score", wrong, lambda i, n=name, a=lo, b=hi: (
-                f"{clean['score'][i]} is outside the {n} range {a}-{b}"))
+            problems.add_rows(
+                file,
+                "score",
+                wrong,
+                lambda i, n=name, a=lo, b=hi: f"{clean['score'][i]} is outside the {n} range {a}-{b}",
+            )
     if table is schema.kpi_targets:
         unknown = ~clean["metric"].is_in(list(metrics.METRICS))
-        problems.add_rows(file, "metric", unknown, lambda i: (
-            f"{clean['metric'][i]!r} is not a known metric ({', '.join(metrics.METRICS)})"))
+        problems.add_rows(
+            file,
+            "metric",
+            unknown,
+            lambda i: f"{clean['metric'][i]!r} is not a known metric ({', '.join(metrics.METRICS)})",
+        )
     if table is schema.journey_events:
         clean = clean.with_columns(pl.coalesce(pl.col("event_id"), _made_up_event_ids(clean)).alias("event_id"))
     keys = schema.key_columns(table)
@@ -248,8 +262,13 @@ def validate(table: sa.Table, frame: pl.DataFrame, file: str, problems: Problems
     return None if problems.total > before else clean
 
 
-_DTYPES = {"text": pl.String, "integer": pl.Int64, "number": pl.Float64, "boolean": pl.Boolean,
-           "timestamp": pl.Datetime("us")}
+_DTYPES = {
+    "text": pl.String,
+    "integer": pl.Int64,
+    "number": pl.Float64,
+    "boolean": pl.Boolean,
+    "timestamp": pl.Datetime("us"),
+}
 
 
 def _reference_problems(conn: sa.Connection, loaded: dict[str, tuple[str, pl.DataFrame]], problems: Problems) -> None:
@@ -263,12 +282,20 @@ def _reference_problems(conn: sa.Connection, loaded: dict[str, tuple[str, pl.Dat
         if child in loaded:
             file, frame = loaded[child]
             mask = frame[column].is_in(first)
-            problems.add_rows(file, column, mask, lambda i, f=frame: f"{f[column][i]!r} is not a known {parent}")
+            problems.add_rows(
+                file, column, mask, lambda i, f=frame, c=column, p=parent: f"{f[c][i]!r} is not a known {p}"
+            )
             problems.total += max(total - int(mask.sum()), 0)
         else:
             file = loaded[parent][0]
-            problems.add(Problem(file, f"{total} {child} value(s) would lose their {parent} row, e.g. "
-                                       f"{', '.join(map(repr, first[:5]))}", column), total)
+            problems.add(
+                Problem(
+                    file,
+                    f"{total} {child} value(s) would lose their {parent} row, e.g. {', '.join(map(repr, first[:5]))}",
+                    column,
+                ),
+                total,
+            )
 
 
 def write(
@@ -314,7 +341,9 @@ def write(
     return written
 
 
-def ingest(engine: Engine, sources: list[Source], *, mode: str = "append", progress: Progress = _quiet) -> dict[str, int]:
+def ingest(
+    engine: Engine, sources: list[Source], *, mode: str = "append", progress: Progress = _quiet
+) -> dict[str, int]:
     """Validates every file, then loads them all or nothing. Raises :class:`LoadRejected`."""
     problems = Problems()
     if not sources:
@@ -324,8 +353,9 @@ def ingest(engine: Engine, sources: list[Source], *, mode: str = "append", progr
         progress(0.3 * i / max(len(sources), 1), f"checking {source.name}")
         table = table_for(source.name)
         if table is None:
-            problems.add(Problem(source.name, f"the file name names no table (use one of: "
-                                              f"{', '.join(schema.TABLES_BY_NAME)})"))
+            problems.add(
+                Problem(source.name, f"the file name names no table (use one of: {', '.join(schema.TABLES_BY_NAME)})")
+            )
             continue
         if table.name in frames:
             problems.add(Problem(source.name, f"a second file for table {table.name} ({frames[table.name][0]})"))
@@ -344,8 +374,9 @@ def ingest(engine: Engine, sources: list[Source], *, mode: str = "append", progr
     def scaled(fraction: float, message: str) -> None:
         progress(0.3 + 0.65 * fraction, message)
 
-    written = write(engine, ordered, mode=mode, files={n: f for n, (f, _) in frames.items()}, total_rows=total,
-                    progress=scaled)
+    written = write(
+        engine, ordered, mode=mode, files={n: f for n, (f, _) in frames.items()}, total_rows=total, progress=scaled
+    )
     progress(1.0, f"loaded {total:,} rows")
     return written
 
@@ -361,8 +392,10 @@ def seed(engine: Engine, customers: int, seed_value: int, progress: Progress = _
         for name, frame in generate(customers, seed_value):
             if name == "customers":
                 seen["blocks"] += 1
-                progress(min(seen["blocks"] / blocks, 1.0) * 0.95,
-                         f"generating customers: {min(seen['blocks'] * BLOCK, customers):,} of {customers:,}")
+                progress(
+                    min(seen["blocks"] / blocks, 1.0) * 0.95,
+                    f"generating customers: {min(seen['blocks'] * BLOCK, customers):,} of {customers:,}",
+                )
             yield name, frame
 
     with store.connect(engine, write=True) as conn:
@@ -370,4 +403,3 @@ def seed(engine: Engine, customers: int, seed_value: int, progress: Progress = _
     written = write(engine, frames(), mode="replace")
     progress(1.0, f"sample store ready: {customers:,} customers")
     return written
-

@@ -147,7 +147,10 @@ def fetch_frame(conn: Connection, stmt: sa.Executable, schema_overrides: dict[st
     if not rows:
         return pl.DataFrame(schema={c: (schema_overrides or {}).get(c, pl.Null) for c in columns})
     return pl.DataFrame(
-        [tuple(r) for r in rows], schema=columns, orient="row", infer_schema_length=None,
+        [tuple(r) for r in rows],
+        schema=columns,
+        orient="row",
+        infer_schema_length=None,
         schema_overrides=schema_overrides,
     )
 
@@ -243,6 +246,9 @@ def orphans(conn: Connection, child: str, column: str, limit: int) -> tuple[int,
         sa.select(c.label("value")).where(c.is_not(None), allowed, ~sa.exists().where(p == c)).distinct().subquery()
     )
     total = int(conn.execute(sa.select(sa.func.count()).select_from(missing)).scalar_one())
-    first = [] if not total else list(conn.execute(
-        sa.select(missing.c.value).order_by(missing.c.value).limit(limit)).scalars())
+    first = (
+        []
+        if not total
+        else list(conn.execute(sa.select(missing.c.value).order_by(missing.c.value).limit(limit)).scalars())
+    )
     return total, first

@@ -22,8 +22,9 @@ st.markdown(
 )
 with st.form("upload", clear_on_submit=False):
     files = st.file_uploader("Files", accept_multiple_files=True, type=sorted(s.lstrip(".") for s in ingest.SUFFIXES))
-    mode = st.radio("Mode", ingest.MODES, horizontal=True,
-                    captions=["add rows; same key = replaced", "empty these tables first"])
+    mode = st.radio(
+        "Mode", ingest.MODES, horizontal=True, captions=["add rows; same key = replaced", "empty these tables first"]
+    )
     submitted = st.form_submit_button("Validate and load", type="primary")
 if submitted:
     if not files:
@@ -33,7 +34,9 @@ if submitted:
         bar = st.progress(0.0, text="Checking files...")
         try:
             written = ingest.ingest(
-                store.create_store_engine(where.url), sources, mode=mode,
+                store.create_store_engine(where.url),
+                sources,
+                mode=mode,
                 progress=lambda fraction, message: bar.progress(min(fraction, 1.0), text=message),
             )
         except ingest.LoadRejected as exc:

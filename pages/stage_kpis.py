@@ -22,12 +22,20 @@ if answers == 0 and int(frame["customers"].sum()) == 0:
     st.info("No journey events, survey answers or tickets in this selection. Widen the period or the filters.")
     st.stop()
 
-metric = st.segmented_control(
-    "Metric", list(metrics.METRICS), default="csat", format_func=lambda m: metrics.METRICS[m].label,
-    key="kpi_metric",
-) or "csat"
-st.markdown(f"**{metrics.METRICS[metric].label}**: {metrics.METRICS[metric].description}. "
-            "Bars show the 95% interval; the black tick is the target.")
+metric = (
+    st.segmented_control(
+        "Metric",
+        list(metrics.METRICS),
+        default="csat",
+        format_func=lambda m: metrics.METRICS[m].label,
+        key="kpi_metric",
+    )
+    or "csat"
+)
+st.markdown(
+    f"**{metrics.METRICS[metric].label}**: {metrics.METRICS[metric].description}. "
+    "Bars show the 95% interval; the black tick is the target."
+)
 st.plotly_chart(charts.metric_by_stage(frame, metric), width="stretch")
 st.markdown(status.legend_markdown(), unsafe_allow_html=True)
 

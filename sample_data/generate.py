@@ -82,8 +82,17 @@ def reference_tables() -> dict[str, pl.DataFrame]:
     )
     targets = pl.DataFrame(story.TARGETS, schema=["stage_id", "metric", "target", "warn"], orient="row")
     lanes = (
-        "actions", "thoughts", "feelings", "touchpoints", "company_actions", "pains", "opportunities",
-        "departments", "jtbd", "moments_of_truth", "expectations",
+        "actions",
+        "thoughts",
+        "feelings",
+        "touchpoints",
+        "company_actions",
+        "pains",
+        "opportunities",
+        "departments",
+        "jtbd",
+        "moments_of_truth",
+        "expectations",
     )
     rows = []
     for segment, personas in story.PERSONAS.items():
@@ -149,7 +158,9 @@ def generate_block(seed: int, block: int, size: int) -> dict[str, pl.DataFrame]:
 
     def event(who: np.ndarray, when: np.ndarray, stage: str, actions: tuple[str, ...] | None = None) -> None:
         events.add(
-            who=who, when=when, stage=np.full(len(who), stage, dtype=object),
+            who=who,
+            when=when,
+            stage=np.full(len(who), stage, dtype=object),
             touchpoint=_pick(rng, story.TOUCHPOINTS[stage], len(who)),
             action=_pick(rng, actions or story.ACTIONS[stage], len(who)),
         )
@@ -230,23 +241,44 @@ def generate_block(seed: int, block: int, size: int) -> dict[str, pl.DataFrame]:
 
     # --- Surveys.
     def survey(who: np.ndarray, at: np.ndarray, stage: str, kind: str, score: np.ndarray) -> None:
-        surveys.add(who=who, when=at, stage=np.full(len(who), stage, dtype=object),
-                    survey=np.full(len(who), kind, dtype=object), score=score)
+        surveys.add(
+            who=who,
+            when=at,
+            stage=np.full(len(who), stage, dtype=object),
+            survey=np.full(len(who), kind, dtype=object),
+            score=score,
+        )
 
     onb = np.flatnonzero((reached >= 4) & (rng.random(n) < 0.45))
     onb_at = when[onb, 3] + rng.uniform(1, 7, len(onb))
-    survey(onb, onb_at, "onboarding", "csat",
-           _scores(rng, _csat_probs(np.where(b2c[onb], 0.52, 0.86)), np.arange(1, 6)))
+    survey(
+        onb, onb_at, "onboarding", "csat", _scores(rng, _csat_probs(np.where(b2c[onb], 0.52, 0.86)), np.arange(1, 6))
+    )
     onb2 = np.flatnonzero((reached >= 4) & (rng.random(n) < 0.3))
     ces_mean = np.where(b2c[onb2], 3.9, 5.7)
-    survey(onb2, when[onb2, 3] + rng.uniform(1, 7, len(onb2)), "onboarding", "ces",
-           np.clip(np.rint(rng.normal(ces_mean, 1.2)), 1, 7).astype(np.int64))
+    survey(
+        onb2,
+        when[onb2, 3] + rng.uniform(1, 7, len(onb2)),
+        "onboarding",
+        "ces",
+        np.clip(np.rint(rng.normal(ces_mean, 1.2)), 1, 7).astype(np.int64),
+    )
     dec = np.flatnonzero(buyer & (rng.random(n) < 0.35))
-    survey(dec, first_order[dec] + rng.uniform(0, 2, len(dec)), "decision", "csat",
-           _scores(rng, _csat_probs(np.full(len(dec), 0.84)), np.arange(1, 6)))
+    survey(
+        dec,
+        first_order[dec] + rng.uniform(0, 2, len(dec)),
+        "decision",
+        "csat",
+        _scores(rng, _csat_probs(np.full(len(dec), 0.84)), np.arange(1, 6)),
+    )
     con = np.flatnonzero((reached >= 2) & (rng.random(n) < 0.15))
-    survey(con, when[con, 1] + rng.uniform(0, 2, len(con)), "consideration", "csat",
-           _scores(rng, _csat_probs(np.full(len(con), 0.78)), np.arange(1, 6)))
+    survey(
+        con,
+        when[con, 1] + rng.uniform(0, 2, len(con)),
+        "consideration",
+        "csat",
+        _scores(rng, _csat_probs(np.full(len(con), 0.78)), np.arange(1, 6)),
+    )
     nps_who = np.repeat(np.flatnonzero(regular), rng.poisson(0.8, int(regular.sum())))
     nps_at = rng.uniform(when[nps_who, 4], np.maximum(use_end[nps_who], when[nps_who, 4] + 1))
     survey(nps_who, nps_at, "regular_use", "nps", _scores(rng, _nps_probs(nps_at, 0.52, 0.18), np.arange(11)))
@@ -257,8 +289,13 @@ def generate_block(seed: int, block: int, size: int) -> dict[str, pl.DataFrame]:
     leave_at = attempt_at[leaving] + rng.uniform(0, 2, len(leaving))
     survey(leaving, leave_at, "churn_attempt", "nps", _scores(rng, _nps_probs(leave_at, 0.08, 0.7), np.arange(11)))
     react = returned[rng.random(len(returned)) < 0.5]
-    survey(react, back_at[react] + rng.uniform(1, 5, len(react)), "reactivation", "csat",
-           _scores(rng, _csat_probs(np.full(len(react), 0.8)), np.arange(1, 6)))
+    survey(
+        react,
+        back_at[react] + rng.uniform(1, 5, len(react)),
+        "reactivation",
+        "csat",
+        _scores(rng, _csat_probs(np.full(len(react), 0.8)), np.arange(1, 6)),
+    )
 
     # --- Tickets across the three support lines.
     per_customer = np.where(buyer, rng.poisson(np.where(b2c & (reached == 4), 0.9, 0.45)), 0)
@@ -291,13 +328,17 @@ def generate_block(seed: int, block: int, size: int) -> dict[str, pl.DataFrame]:
         [rng.uniform(0.01, 0.1, m), rng.exponential(4, m), rng.exponential(3, m)],
         rng.exponential(240, m),
     )
-    resolve_hours = np.select([bot_resolved, line == 1, line == 2], [
-        rng.uniform(0.02, 0.3, m), rng.exponential(3, m), rng.exponential(20, m)], rng.exponential(72, m))
+    resolve_hours = np.select(
+        [bot_resolved, line == 1, line == 2],
+        [rng.uniform(0.02, 0.3, m), rng.exponential(3, m), rng.exponential(20, m)],
+        rng.exponential(72, m),
+    )
     t_first = t_open + response_minutes / 1440
     t_resolved = t_open + response_minutes / 1440 + resolve_hours / 24 + (contacts - 1) * rng.uniform(0.5, 2, m)
     still_open = (t_resolved >= SPAN_DAYS) | (rng.random(m) < 0.02)
-    agent_pool = np.select([line == 1, line == 2], [rng.integers(1, 41, m), rng.integers(41, 56, m)],
-                           rng.integers(56, 64, m))
+    agent_pool = np.select(
+        [line == 1, line == 2], [rng.integers(1, 41, m), rng.integers(41, 56, m)], rng.integers(56, 64, m)
+    )
     agent = pl.Series(agent_pool).cast(pl.String).str.zfill(3)
     agent = pl.Series(np.where(bot_resolved, None, ("A" + agent).to_numpy()).tolist(), dtype=pl.String)
     rated = rng.random(m) < 0.5
@@ -306,33 +347,42 @@ def generate_block(seed: int, block: int, size: int) -> dict[str, pl.DataFrame]:
     sup_t = np.flatnonzero(rng.random(m) < 0.6)
     event(t_who[sup_t], t_open[sup_t], "support")
     sup = np.flatnonzero(rng.random(m) < 0.2)
-    survey(t_who[sup], t_open[sup] + rng.uniform(0.1, 2, len(sup)), "support", "ces",
-           np.clip(np.rint(rng.normal(np.where(first_contact[sup], 5.8, 3.6), 1.0)), 1, 7).astype(np.int64))
+    survey(
+        t_who[sup],
+        t_open[sup] + rng.uniform(0.1, 2, len(sup)),
+        "support",
+        "ces",
+        np.clip(np.rint(rng.normal(np.where(first_contact[sup], 5.8, 3.6), 1.0)), 1, 7).astype(np.int64),
+    )
 
     # --- Assemble the frames, dropping anything that would lie after the end of the data.
     ticket_id = _ids(f"T{block:04d}", 0, m, 6)
     keep_t = t_open < SPAN_DAYS
-    tickets = pl.DataFrame(
-        {
-            "ticket_id": ticket_id,
-            "customer_id": cid.gather(t_who),
-            "stage_id": pl.Series(t_stage, dtype=pl.String),
-            "opened_at": _ts(t_open),
-            "first_response_at": _ts(np.minimum(t_first, SPAN_DAYS - 1e-6)),
-            "resolved_at": _ts(np.where(still_open, 0, t_resolved)),
-            "entry_channel": pl.Series(entry, dtype=pl.String),
-            "final_line": pl.Series(line, dtype=pl.Int64),
-            "bot_resolved": pl.Series(bot_resolved),
-            "contacts": pl.Series(contacts, dtype=pl.Int64),
-            "reopened": pl.Series(reopened),
-            "category": pl.Series(category, dtype=pl.String),
-            "agent_id": agent,
-            "csat": pl.Series(np.where(rated & ~still_open, t_csat, 0), dtype=pl.Int64),
-        }
-    ).with_columns(
-        pl.when(pl.Series(still_open)).then(None).otherwise(pl.col("resolved_at")).alias("resolved_at"),
-        pl.when(pl.col("csat") > 0).then(pl.col("csat")).alias("csat"),
-    ).filter(pl.Series(keep_t))
+    tickets = (
+        pl.DataFrame(
+            {
+                "ticket_id": ticket_id,
+                "customer_id": cid.gather(t_who),
+                "stage_id": pl.Series(t_stage, dtype=pl.String),
+                "opened_at": _ts(t_open),
+                "first_response_at": _ts(np.minimum(t_first, SPAN_DAYS - 1e-6)),
+                "resolved_at": _ts(np.where(still_open, 0, t_resolved)),
+                "entry_channel": pl.Series(entry, dtype=pl.String),
+                "final_line": pl.Series(line, dtype=pl.Int64),
+                "bot_resolved": pl.Series(bot_resolved),
+                "contacts": pl.Series(contacts, dtype=pl.Int64),
+                "reopened": pl.Series(reopened),
+                "category": pl.Series(category, dtype=pl.String),
+                "agent_id": agent,
+                "csat": pl.Series(np.where(rated & ~still_open, t_csat, 0), dtype=pl.Int64),
+            }
+        )
+        .with_columns(
+            pl.when(pl.Series(still_open)).then(None).otherwise(pl.col("resolved_at")).alias("resolved_at"),
+            pl.when(pl.col("csat") > 0).then(pl.col("csat")).alias("csat"),
+        )
+        .filter(pl.Series(keep_t))
+    )
 
     e_who, e_when = events.column("who").astype(np.int64), events.column("when")
     keep_e = e_when < SPAN_DAYS

@@ -53,24 +53,33 @@ def stage_kpis(engine: Engine, filters: Filters, min_n: int = SETTINGS.min_n) ->
     for metric in metrics.METRICS.values():
         by_source.setdefault(metric.source.name, []).append(metric)
     with connect(engine) as conn:
-        frame = fetch_frame(conn, stages_query(), {"stage_id": pl.String, "name": pl.String, "position": pl.Int64,
-                                                   "in_funnel": pl.Boolean})
-        customers = fetch_frame(conn, customers_per_stage_query(filters), {"stage_id": pl.String,
-                                                                            "customers": pl.Int64})
+        frame = fetch_frame(
+            conn,
+            stages_query(),
+            {"stage_id": pl.String, "name": pl.String, "position": pl.Int64, "in_funnel": pl.Boolean},
+        )
+        customers = fetch_frame(
+            conn, customers_per_stage_query(filters), {"stage_id": pl.String, "customers": pl.Int64}
+        )
         parts = [
-            fetch_frame(conn, metric_per_stage_query(schema.TABLES_BY_NAME[source], chosen, filters),
-                        {"stage_id": pl.String})
+            fetch_frame(
+                conn, metric_per_stage_query(schema.TABLES_BY_NAME[source], chosen, filters), {"stage_id": pl.String}
+            )
             for source, chosen in by_source.items()
         ]
-        targets = fetch_frame(conn, targets_query(), {"stage_id": pl.String, "metric": pl.String,
-                                                      "target": pl.Float64, "warn": pl.Float64})
+        targets = fetch_frame(
+            conn,
+            targets_query(),
+            {"stage_id": pl.String, "metric": pl.String, "target": pl.Float64, "warn": pl.Float64},
+        )
     frame = frame.join(customers, on="stage_id", how="left").with_columns(pl.col("customers").fill_null(0))
     for part in parts:
         frame = frame.join(part, on="stage_id", how="left")
     for metric in metrics.METRICS.values():
         m = metric.name
         frame = frame.with_columns(
-            pl.col(m).cast(pl.Float64), pl.col(f"{m}_n").cast(pl.Int64).fill_null(0),
+            pl.col(m).cast(pl.Float64),
+            pl.col(f"{m}_n").cast(pl.Int64).fill_null(0),
             *(pl.col(c).cast(pl.Float64) for c in frame.columns if c.startswith(f"{m}__")),
         )
         frame = metrics.with_intervals(frame, metric, min_n)
