@@ -29,6 +29,22 @@ _TIME_FORMATS_TZ = ("%Y-%m-%dT%H:%M:%S%.f%#z", "%Y-%m-%dT%H:%M%#z")
 _TIME_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d")
 
 
+_DTYPES = {
+    "text": pl.String,
+    "integer": pl.Int64,
+    "number": pl.Float64,
+    "boolean": pl.Boolean,
+    "timestamp": pl.Datetime("us"),
+}
+
+
+def typed_frame(table_name: str, rows: list[dict[str, object]]) -> pl.DataFrame:
+    """Rows (dicts, absent keys = null) as a frame with every column of the table in the contract's types."""
+    table = schema.TABLES_BY_NAME[table_name]
+    dtypes = {c.name: _DTYPES[schema.type_name(c)] for c in table.columns}
+    return pl.DataFrame([{name: row.get(name) for name in dtypes} for row in rows], schema=dtypes, orient="row")
+
+
 def _quiet(_fraction: float, _message: str) -> None:
     return None
 
@@ -262,13 +278,6 @@ def validate(table: sa.Table, frame: pl.DataFrame, file: str, problems: Problems
     return None if problems.total > before else clean
 
 
-_DTYPES = {
-    "text": pl.String,
-    "integer": pl.Int64,
-    "number": pl.Float64,
-    "boolean": pl.Boolean,
-    "timestamp": pl.Datetime("us"),
-}
 
 
 def _reference_problems(conn: sa.Connection, loaded: dict[str, tuple[str, pl.DataFrame]], problems: Problems) -> None:

@@ -29,7 +29,7 @@ def count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
 
 def share(part: ColumnElement, whole: ColumnElement) -> ColumnElement[float]:
     """100 * part / whole, NULL when whole is 0."""
-    return sa.cast(100.0 * part, sa.Float(53)) / sa.func.nullif(whole, 0)
+    return (sa.literal(100.0, sa.Float(53)) * part) / sa.func.nullif(whole, 0)
 
 
 def _is_survey(name: str) -> ColumnElement[bool]:
@@ -97,7 +97,7 @@ METRICS: dict[str, Metric] = {
                 "sum": sa.func.sum(sa.case((_is_survey("ces"), survey.c.score), else_=0)),
                 "sumsq": sa.func.sum(sa.case((_is_survey("ces"), survey.c.score * survey.c.score), else_=0)),
             },
-            value=lambda a: sa.cast(a["sum"], sa.Float(53)) / sa.func.nullif(a["n"], 0),
+            value=lambda a: (sa.literal(1.0, sa.Float(53)) * a["sum"]) / sa.func.nullif(a["n"], 0),
             interval="mean",
         ),
         Metric(

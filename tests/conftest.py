@@ -1,0 +1,195 @@
+"""Fixtures: a store of every supported kind, and tiny hand-checkable data sets.
+
+PostgreSQL and MariaDB are used over loopback (default ports). Where they are not running, their tests are
+skipped with the reason; with CJM_REQUIRE_SERVERS=1 (set by .ci/run) a missing server fails the run instead.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import datetime
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from data_access import ingest, schema, store
+
+SERVER_URLS = {
+    "postgresql": os.environ.get("CJM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"),
+    "mariadb": os.environ.get("CJM_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/mysql"),
+}
+BACKENDS = ("duckdb", "sqlite", "postgresql", "mariadb")
+_server_dbs: dict[str, str] = {}
+
+
+def _server_database(kind: str) -> str:
+    """A fresh database on the server for this test session (made once, dropped at exit)."""
+    if kind in _server_dbs:
+        return _server_dbs[kind]
+    admin = sa.make_url(SERVER_URLS[kind])
+    name = f"cjm_test_{uuid.uuid4().hex[:8]}"
+    engine = sa.create_engine(admin, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text(f"CREATE DATABASE {name}"))  # name is ours, not user input
+    except sa.exc.OperationalError as exc:
+        reason = f"{kind} is not reachable at {admin.render_as_string(hide_password=True)}: {exc.orig}"
+        if os.environ.get("CJM_REQUIRE_SERVERS") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    finally:
+        engine.dispose()
+    _server_dbs[kind] = admin.set(database=name).render_as_string(hide_password=False)
+    return _server_dbs[kind]
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    for kind, url in _server_dbs.items():
+        name = sa.make_url(url).database
+        engine = sa.create_engine(SERVER_URLS[kind], isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))
+        engine.dispose()
+
+
+def make_store_url(kind: str, tmp_path) -> str:  # noqa: ANN001 - pytest's path type
+    if kind == "duckdb":
+        return f"duckdb:///{tmp_path / 'store.duckdb'}"
+    if kind == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.sqlite'}"
+    url = _server_database(kind)
+    engine = sa.create_engine(url)
+    schema.metadata.drop_all(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(params=BACKENDS)
+def store_url(request: pytest.FixtureRequest, tmp_path) -> str:  # noqa: ANN001
+    """An empty store (tables created) of each supported kind."""
+    url = make_store_url(request.param, tmp_path)
+    engine = store.create_store_engine(url)
+    store.init_store(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def engine(store_url: str) -> Iterator[Engine]:
+    e = store.create_store_engine(store_url)
+    yield e
+    e.dispose()
+
+
+@pytest.fixture
+def duck_url(tmp_path) -> str:  # noqa: ANN001
+    url = f"duckdb:///{tmp_path / 'store.duckdb'}"
+    e = store.create_store_engine(url)
+    store.init_store(e)
+    e.dispose()
+    return url
+
+
+def put(engine: Engine, **tables: list[dict[str, object]]) -> None:
+    """Writes rows (dicts) into tables, in contract order."""
+    frames = [(t.name, ingest.typed_frame(t.name, tables[t.name])) for t in schema.TABLES if t.name in tables]
+    ingest.write(engine, frames, mode="append")
+
+
+def ts(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+# A tiny company, small enough to check every figure by hand (see test_metrics.py for the arithmetic).
+TINY = {
+    "stages": [
+        {"stage_id": "a", "name": "Stage A", "position": 1, "in_funnel": True},
+        {"stage_id": "b", "name": "Stage B", "position": 2, "in_funnel": True},
+        {"stage_id": "c", "name": "Stage C", "position": 3, "in_funnel": False},
+    ],
+    "customers": [
+        {"customer_id": "c1", "signup_at": ts("2025-01-01"), "segment": "B2C", "channel": "ads", "region": "EU",
+         "plan": "basic", "persona": "P1"},
+        {"customer_id": "c2", "signup_at": ts("2025-01-01"), "segment": "B2C", "channel": "web", "region": "EU",
+         "plan": "basic"},
+        {"customer_id": "c3", "signup_at": ts("2025-01-01"), "segment": "B2B", "channel": "sales", "region": "NA",
+         "plan": "team"},
+        {"customer_id": "c4", "signup_at": ts("2025-01-01"), "segment": "B2B", "channel": "sales", "region": "NA",
+         "plan": "team"},
+    ],
+    "journey_events": [
+        {"event_id": "e1", "customer_id": "c1", "stage_id": "a", "occurred_at": ts("2025-03-01 10:00")},
+        {"event_id": "e2", "customer_id": "c1", "stage_id": "a", "occurred_at": ts("2025-03-02 10:00")},
+        {"event_id": "e3", "customer_id": "c2", "stage_id": "a", "occurred_at": ts("2025-03-31 23:59:59")},
+        {"event_id": "e4", "customer_id": "c3", "stage_id": "b", "occurred_at": ts("2025-03-05 00:00")},
+        {"event_id": "e5", "customer_id": "c4", "stage_id": "a", "occurred_at": ts("2025-04-01 00:00")},
+    ],
+    "survey_responses": [
+        # stage a CSAT: 5, 4, 3, 2, 5 -> 3 of 5 score 4-5 = 60 %
+        {"response_id": "r1", "customer_id": "c1", "stage_id": "a", "survey": "csat", "score": 5,
+         "responded_at": ts("2025-03-01")},
+        {"response_id": "r2", "customer_id": "c1", "stage_id": "a", "survey": "csat", "score": 4,
+         "responded_at": ts("2025-03-02")},
+        {"response_id": "r3", "customer_id": "c2", "stage_id": "a", "survey": "csat", "score": 3,
+         "responded_at": ts("2025-03-03")},
+        {"response_id": "r4", "customer_id": "c3", "stage_id": "a", "survey": "csat", "score": 2,
+         "responded_at": ts("2025-03-04")},
+        {"response_id": "r5", "customer_id": "c4", "stage_id": "a", "survey": "csat", "score": 5,
+         "responded_at": ts("2025-03-31 23:59:59")},
+        # stage a NPS: 10, 9, 8, 6, 0 -> 2 promoters, 2 detractors of 5 = 0
+        {"response_id": "r6", "customer_id": "c1", "stage_id": "a", "survey": "nps", "score": 10,
+         "responded_at": ts("2025-03-01")},
+        {"response_id": "r7", "customer_id": "c2", "stage_id": "a", "survey": "nps", "score": 9,
+         "responded_at": ts("2025-03-01")},
+        {"response_id": "r8", "customer_id": "c2", "stage_id": "a", "survey": "nps", "score": 8,
+         "responded_at": ts("2025-03-01")},
+        {"response_id": "r9", "customer_id": "c3", "stage_id": "a", "survey": "nps", "score": 6,
+         "responded_at": ts("2025-03-01")},
+        {"response_id": "r10", "customer_id": "c4", "stage_id": "a", "survey": "nps", "score": 0,
+         "responded_at": ts("2025-03-01")},
+        # stage b NPS: 10, 10, 9, 7 -> 3 promoters of 4 = 75
+        *[
+            {"response_id": f"r{11 + i}", "customer_id": "c3", "stage_id": "b", "survey": "nps", "score": s,
+             "responded_at": ts("2025-03-10")}
+            for i, s in enumerate((10, 10, 9, 7))
+        ],
+        # stage b CES: 7, 5, 6 -> mean 6, sd 1
+        *[
+            {"response_id": f"r{15 + i}", "customer_id": "c3", "stage_id": "b", "survey": "ces", "score": s,
+             "responded_at": ts("2025-03-10")}
+            for i, s in enumerate((7, 5, 6))
+        ],
+        # outside March: must not count in a March period
+        {"response_id": "r18", "customer_id": "c1", "stage_id": "a", "survey": "csat", "score": 1,
+         "responded_at": ts("2025-04-01 00:00")},
+    ],
+    "tickets": [
+        # stage a FCR: t1 yes; t2 two contacts; t3 reopened; t4 still open (not counted) -> 1 of 3
+        {"ticket_id": "t1", "customer_id": "c1", "stage_id": "a", "opened_at": ts("2025-03-01"),
+         "resolved_at": ts("2025-03-01 02:00"), "entry_channel": "chat", "final_line": 1, "bot_resolved": False,
+         "contacts": 1, "reopened": False, "category": "technical"},
+        {"ticket_id": "t2", "customer_id": "c2", "stage_id": "a", "opened_at": ts("2025-03-02"),
+         "resolved_at": ts("2025-03-03"), "entry_channel": "phone", "final_line": 2, "bot_resolved": False,
+         "contacts": 2, "reopened": False, "category": "financial"},
+        {"ticket_id": "t3", "customer_id": "c3", "stage_id": "a", "opened_at": ts("2025-03-03"),
+         "resolved_at": ts("2025-03-04"), "entry_channel": "bot", "final_line": 1, "bot_resolved": True,
+         "contacts": 1, "reopened": True, "category": "technical"},
+        {"ticket_id": "t4", "customer_id": "c4", "stage_id": "a", "opened_at": ts("2025-03-04"),
+         "entry_channel": "email", "final_line": 3, "bot_resolved": False, "contacts": 1, "reopened": False,
+         "category": "other"},
+    ],
+    "kpi_targets": [
+        {"stage_id": "*", "metric": "csat", "target": 80.0, "warn": 70.0},
+        {"stage_id": "*", "metric": "nps", "target": 30.0, "warn": -10.0},
+        {"stage_id": "b", "metric": "nps", "target": 70.0, "warn": 50.0},
+    ],
+}
+
+
+@pytest.fixture
+def tiny(engine: Engine) -> Engine:
+    put(engine, **TINY)
+    return engine
