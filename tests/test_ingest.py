@@ -1,0 +1,208 @@
+"""Loading files: each kind of bad file is refused with file, row, column and reason, and a refused load
+leaves the store exactly as it was; a good load is idempotent. Runs on every supported store."""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime
+
+import openpyxl
+import polars as pl
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from data_access import ingest, schema, store
+from data_access.ingest import LoadRejected, Source
+
+STAGES = b"stage_id,name,position,in_funnel\nawareness,Awareness,1,true\nonboarding,Onboarding,2,yes\n"
+CUSTOMERS = (
+    b"customer_id,signup_at,segment,persona,channel,region,plan,churned_at\n"
+    b"c1,2025-01-01T10:00:00Z,B2C,,ads,EU,basic,\n"
+    b"c2,2025-01-02 08:00:00+02:00,B2B,Lead,sales,NA,team,2025-06-01\n"
+)
+EVENTS = (
+    b"customer_id,stage_id,occurred_at,touchpoint,action\n"
+    b"c1,awareness,2025-01-01T10:00:00,web,page_view\n"
+    b"c1,awareness,2025-01-01T10:00:00,web,page_view\n"
+    b"c2,onboarding,2025-01-03,app,\n"
+)
+
+
+def csv(name: str, data: bytes) -> Source:
+    return Source(name, data)
+
+
+def good_sources() -> list[Source]:
+    return [csv("stages.csv", STAGES), csv("customers.csv", CUSTOMERS), csv("journey_events.csv", EVENTS)]
+
+
+def rejected(engine: Engine, sources: list[Source]) -> list[str]:
+    with pytest.raises(LoadRejected) as info:
+        ingest.ingest(engine, sources)
+    return [str(p) for p in info.value.problems.shown]
+
+
+def snapshot(engine: Engine) -> dict[str, list[tuple]]:
+    out = {}
+    with store.connect(engine) as conn:
+        for table in schema.TABLES:
+            keys = [table.c[k] for k in schema.key_columns(table)]
+            out[table.name] = [tuple(r) for r in conn.execute(sa.select(table).order_by(*keys))]
+    return out
+
+
+def test_good_files_load_with_types_and_utc(engine: Engine) -> None:
+    written = ingest.ingest(engine, good_sources())
+    assert written == {"stages": 2, "customers": 2, "journey_events": 3}
+    rows = snapshot(engine)
+    customers = {r[0]: r for r in rows["customers"]}
+    assert customers["c1"][1] == datetime(2025, 1, 1, 10, 0)  # Z
+    assert customers["c2"][1] == datetime(2025, 1, 2, 6, 0)  # +02:00 converted to UTC
+    assert customers["c2"][7] == datetime(2025, 6, 1)  # a date alone is midnight UTC
+    assert customers["c1"][3] is None and customers["c1"][7] is None  # empty optional cells are null
+    assert [bool(r[3]) for r in rows["stages"]] == [True, True]  # "true" and "yes"
+    events = rows["journey_events"]
+    assert len(events) == 3  # two identical rows stay two events
+    assert len({e[0] for e in events}) == 3 and all(e[0].startswith("h") for e in events)
+
+
+def test_reloading_the_same_files_duplicates_nothing(engine: Engine) -> None:
+    ingest.ingest(engine, good_sources())
+    first = snapshot(engine)
+    ingest.ingest(engine, good_sources())
+    assert snapshot(engine) == first
+
+
+def test_append_replaces_rows_with_the_same_key_and_replace_empties(engine: Engine) -> None:
+    ingest.ingest(engine, good_sources())
+    changed = CUSTOMERS.replace(b"c1,2025-01-01T10:00:00Z,B2C", b"c1,2025-01-01T10:00:00Z,VIP")
+    ingest.ingest(engine, [csv("customers.csv", changed)])
+    segments = {r[0]: r[2] for r in snapshot(engine)["customers"]}
+    assert segments == {"c1": "VIP", "c2": "B2B"}
+    # replace mode: the events table is emptied first, then gets the one row given
+    one = b"event_id,customer_id,stage_id,occurred_at\nx1,c2,awareness,2025-02-01\n"
+    ingest.ingest(engine, [csv("journey_events.csv", one)], mode="replace")
+    assert [r[0] for r in snapshot(engine)["journey_events"]] == ["x1"]
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "expected"),
+    [
+        ("customers.csv", b"", "customers.csv: the file is empty"),
+        ("customers.csv", b"customer_id,signup_at,segment,channel,region,plan\n", "has a header but no rows"),
+        ("clients.csv", b"a\n1\n", "clients.csv: the file name names no table"),
+        ("customers.txt", b"a\n1\n", "unsupported file type"),
+        ("customers.csv", "customer_id,signup_at,segment,channel,region,plan\nc1,2025-01-01,Bär,ads,EU,x\n"
+         .encode("latin-1"), "customers.csv, row 1: not UTF-8 text"),
+        ("customers.csv", b"customer_id,signup_at,segment,channel,region\nc1,2025-01-01,B2C,ads,EU\n",
+         "customers.csv, column plan: required column is missing"),
+        ("customers.csv", b"customer_id,signup_at,segment,channel,region,plan,age\nc1,2025-01-01,B2C,ads,EU,x,3\n",
+         "customers.csv, column age: unknown column"),
+        ("customers.csv", b"customer_id,signup_at,segment,channel,region,plan\nc1,yesterday,B2C,ads,EU,x\n",
+         "customers.csv, row 1, column signup_at: 'yesterday' is not a valid timestamp"),
+        ("customers.csv", b"customer_id,signup_at,segment,channel,region,plan\nc1,2025-02-30,B2C,ads,EU,x\n",
+         "column signup_at: '2025-02-30' is not a valid timestamp"),
+        ("customers.csv", b"customer_id,signup_at,segment,channel,region,plan\nc1,2025-01-01,,ads,EU,x\n",
+         "customers.csv, row 1, column segment: required value is missing"),
+        ("customers.csv",
+         b"customer_id,signup_at,segment,channel,region,plan\nc1,2025-01-01,B2C,ads,EU,x\nc1,2025-01-01,B,a,E,x\n",
+         "customers.csv, row 2, column customer_id: duplicate key: same as row 1"),
+        ("stages.csv", b"stage_id,name,position,in_funnel\nx,X,first,true\n",
+         "stages.csv, row 1, column position: 'first' is not a valid integer"),
+        ("stages.csv", b"stage_id,name,position,in_funnel\nx,X,1,maybe\n",
+         "stages.csv, row 1, column in_funnel: 'maybe' is not a valid boolean"),
+        ("orders.csv", b"order_id,customer_id,ordered_at,amount\no1,c1,2025-01-01,-5\n",
+         "orders.csv, row 1, column amount: -5.0 is not >= 0"),
+        ("tickets.csv",
+         b"ticket_id,customer_id,opened_at,entry_channel,final_line,bot_resolved,contacts,reopened,category\n"
+         b"t1,c1,2025-01-01,bot,4,false,1,false,technical\n",
+         "tickets.csv, row 1, column final_line: 4 is not one of 1, 2, 3"),
+        ("tickets.csv",
+         b"ticket_id,customer_id,opened_at,entry_channel,final_line,bot_resolved,contacts,reopened,category\n"
+         b"t1,c1,2025-01-01,bot,1,false,0,false,legal\n",
+         "tickets.csv, row 1, column contacts: 0 is not >= 1"),
+        ("survey_responses.csv",
+         b"response_id,customer_id,stage_id,survey,score,responded_at\nr1,c1,awareness,csat,9,2025-01-01\n",
+         "survey_responses.csv, row 1, column score: 9 is outside the csat range 1-5"),
+        ("survey_responses.csv",
+         b"response_id,customer_id,stage_id,survey,score,responded_at\nr1,c1,awareness,star,3,2025-01-01\n",
+         "column survey: 'star' is not one of csat, nps, ces"),
+        ("kpi_targets.csv", b"stage_id,metric,target,warn\n*,happiness,80,70\n",
+         "kpi_targets.csv, row 1, column metric: 'happiness' is not a known metric"),
+        ("kpi_targets.csv", b"stage_id,metric,target,warn\n*,csat,high,70\n",
+         "column target: 'high' is not a valid number"),
+    ],
+)
+def test_each_kind_of_bad_file_is_refused(engine: Engine, name: str, data: bytes, expected: str) -> None:
+    before = snapshot(engine)
+    problems = rejected(engine, [csv(name, data)])
+    assert any(expected in p for p in problems), problems
+    assert snapshot(engine) == before
+
+
+def test_references_to_unknown_customers_and_stages(engine: Engine) -> None:
+    ingest.ingest(engine, good_sources())
+    before = snapshot(engine)
+    bad = b"customer_id,stage_id,occurred_at\nc1,awareness,2025-01-05\nc9,awareness,2025-01-05\nc1,nowhere,2025-01-05\n"
+    problems = rejected(engine, [csv("journey_events.csv", bad)])
+    assert "journey_events.csv, row 2, column customer_id: 'c9' is not a known customers" in problems
+    assert "journey_events.csv, row 3, column stage_id: 'nowhere' is not a known stages" in problems
+    assert snapshot(engine) == before
+    # a "*" target needs no stage; an unknown stage does
+    ok = b"stage_id,metric,target,warn\n*,csat,80,70\nonboarding,fcr,75,65\n"
+    assert ingest.ingest(engine, [csv("kpi_targets.csv", ok)]) == {"kpi_targets": 2}
+    problems = rejected(engine, [csv("kpi_targets.csv", b"stage_id,metric,target,warn\nghost,csat,80,70\n")])
+    assert "kpi_targets.csv, row 1, column stage_id: 'ghost' is not a known stages" in problems
+
+
+def test_a_load_is_all_or_nothing(engine: Engine) -> None:
+    ingest.ingest(engine, good_sources()[:2])
+    before = snapshot(engine)
+    more_customers = CUSTOMERS + b"c3,2025-01-05,B2C,,ads,EU,basic,\n"
+    broken_events = b"customer_id,stage_id,occurred_at\nc3,awareness,2025-01-06\nc3,awareness,not a date\n"
+    problems = rejected(engine, [csv("customers.csv", more_customers), csv("journey_events.csv", broken_events)])
+    assert problems == ["journey_events.csv, row 2, column occurred_at: 'not a date' is not a valid timestamp"]
+    assert snapshot(engine) == before
+    # replacing customers with a file that drops c2 would orphan c2's events: refused, store untouched
+    ingest.ingest(engine, good_sources())
+    before = snapshot(engine)
+    only_c1 = b"customer_id,signup_at,segment,channel,region,plan\nc1,2025-01-01,B2C,ads,EU,basic\n"
+    with pytest.raises(LoadRejected) as info:
+        ingest.ingest(engine, [csv("customers.csv", only_c1)], mode="replace")
+    assert "journey_events value(s) would lose their customers row" in str(info.value.problems.shown[0])
+    assert snapshot(engine) == before
+
+
+def test_error_report_shows_the_first_problems_and_the_total(engine: Engine) -> None:
+    rows = "".join(f"c{i},someday,B2C,ads,EU,basic\n" for i in range(45))
+    data = ("customer_id,signup_at,segment,channel,region,plan\n" + rows).encode()
+    with pytest.raises(LoadRejected) as info:
+        ingest.ingest(engine, [csv("customers.csv", data)])
+    assert info.value.problems.total == 45
+    assert len(info.value.problems.shown) == 20
+    assert "... and 25 more" in info.value.report()
+
+
+def test_parquet_and_excel_files(engine: Engine, tmp_path) -> None:  # noqa: ANN001
+    stages = pl.DataFrame({"stage_id": ["a"], "name": ["A"], "position": [1], "in_funnel": [True]})
+    buf = io.BytesIO()
+    stages.write_parquet(buf)
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["customer_id", "signup_at", "segment", "channel", "region", "plan"])
+    sheet.append(["c1", datetime(2025, 1, 1, 9, 30), "B2C", "ads", "EU", "basic"])
+    sheet.append(["c2", "2025-01-02T00:00:00+01:00", "B2B", "sales", "NA", "team"])
+    xlsx = tmp_path / "customers.xlsx"
+    book.save(xlsx)
+    written = ingest.ingest(engine, [Source("stages.parquet", buf.getvalue()), Source.from_path(xlsx)])
+    assert written == {"stages": 1, "customers": 2}
+    signups = {r[0]: r[1] for r in snapshot(engine)["customers"]}
+    assert signups == {"c1": datetime(2025, 1, 1, 9, 30), "c2": datetime(2025, 1, 1, 23, 0)}
+
+
+def test_progress_is_reported_to_the_end(engine: Engine) -> None:
+    seen: list[float] = []
+    ingest.ingest(engine, good_sources(), progress=lambda fraction, _message: seen.append(fraction))
+    assert seen == sorted(seen)
+    assert seen[-1] == 1.0
