@@ -4,7 +4,6 @@ store problems shown as a message instead of a traceback."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import TypeVar
 
 import sqlalchemy as sa
@@ -24,22 +23,21 @@ def ensure_store() -> StoreLocation:
     """The configured store; when none is configured and the embedded file is missing, it is created and
     filled with the sample company, with a progress bar."""
     where = location()
-    if where.is_default:
-        path = Path(sa.make_url(where.url).database or "")
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            bar = st.progress(0.0, text="No store configured yet: creating the sample store...")
-            try:
-                ingest.seed(
-                    store.create_store_engine(where.url),
-                    SETTINGS.first_run_customers,
-                    42,
-                    lambda fraction, message: bar.progress(min(fraction, 1.0), text=message),
-                )
-            except Exception:
-                path.unlink(missing_ok=True)  # never leave a half-filled store behind
-                raise
-            bar.empty()
+    path = store.file_path(where.url) if where.is_default else None
+    if path is not None and not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        bar = st.progress(0.0, text="No store configured yet: creating the sample store...")
+        try:
+            ingest.seed(
+                store.create_store_engine(where.url),
+                SETTINGS.first_run_customers,
+                42,
+                lambda fraction, message: bar.progress(min(fraction, 1.0), text=message),
+            )
+        except Exception:
+            path.unlink(missing_ok=True)  # never leave a half-filled store behind
+            raise
+        bar.empty()
     return where
 
 

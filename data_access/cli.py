@@ -117,8 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def open_store(location: StoreLocation, *, read_only: bool, console: Console) -> Engine:
     """The engine; on first use of the embedded default, the store is created and filled with sample data."""
-    path = Path(make_path(location.url))
-    if location.is_default and not path.exists():
+    path = store.file_path(location.url)
+    if location.is_default and path is not None and not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         if read_only:
             sys.stderr.write(f"No store configured: creating the sample store at {path}\n")
@@ -132,10 +132,6 @@ def open_store(location: StoreLocation, *, read_only: bool, console: Console) ->
                 f"create them with: python -m data_access init --db URL"
             )
     return engine
-
-
-def make_path(url: str) -> str:
-    return sa.make_url(url).database or ""
 
 
 def emit(frame: pl.DataFrame, fmt: str) -> str:

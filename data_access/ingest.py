@@ -278,8 +278,6 @@ def validate(table: sa.Table, frame: pl.DataFrame, file: str, problems: Problems
     return None if problems.total > before else clean
 
 
-
-
 def _reference_problems(conn: sa.Connection, loaded: dict[str, tuple[str, pl.DataFrame]], problems: Problems) -> None:
     """References between tables, checked in the database after the write and before the commit."""
     for (child, column), (parent, _) in schema.REFERENCES.items():

@@ -35,19 +35,28 @@ def safe_url(url: str) -> str:
         return url
 
 
+def parse_url(url: str) -> sa.URL:
+    try:
+        return make_url(url)
+    except sa.exc.ArgumentError as exc:
+        raise StoreError(f"Not a database URL: {url!r} (expected e.g. duckdb:///path/cjm.duckdb)") from exc
+
+
 def _file_path(url: sa.URL) -> Path | None:
     db = url.database
-    if not db or db == ":memory:":
+    if not db or db == ":memory:" or url.get_backend_name() not in ("duckdb", "sqlite"):
         return None
     return Path(db)
 
 
+def file_path(url: str) -> Path | None:
+    """The file of an embedded store (DuckDB, SQLite), None for a server database."""
+    return _file_path(parse_url(url))
+
+
 def create_store_engine(url: str, *, read_only: bool = False) -> Engine:
     """An engine for ``url``. ``read_only`` asks the database itself to refuse writes where it can."""
-    try:
-        u = make_url(url)
-    except sa.exc.ArgumentError as exc:
-        raise StoreError(f"Not a database URL: {url!r} (expected e.g. duckdb:///path/cjm.duckdb)") from exc
+    u = parse_url(url)
     backend = u.get_backend_name()
     try:
         if backend == "duckdb":

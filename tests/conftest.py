@@ -55,7 +55,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         engine.dispose()
 
 
-def make_store_url(kind: str, tmp_path) -> str:  # noqa: ANN001 - pytest's path type
+def make_store_url(kind: str, tmp_path) -> str:
     if kind == "duckdb":
         return f"duckdb:///{tmp_path / 'store.duckdb'}"
     if kind == "sqlite":
@@ -68,7 +68,7 @@ def make_store_url(kind: str, tmp_path) -> str:  # noqa: ANN001 - pytest's path 
 
 
 @pytest.fixture(params=BACKENDS)
-def store_url(request: pytest.FixtureRequest, tmp_path) -> str:  # noqa: ANN001
+def store_url(request: pytest.FixtureRequest, tmp_path) -> str:
     """An empty store (tables created) of each supported kind."""
     url = make_store_url(request.param, tmp_path)
     engine = store.create_store_engine(url)
@@ -85,7 +85,7 @@ def engine(store_url: str) -> Iterator[Engine]:
 
 
 @pytest.fixture
-def duck_url(tmp_path) -> str:  # noqa: ANN001
+def duck_url(tmp_path) -> str:
     url = f"duckdb:///{tmp_path / 'store.duckdb'}"
     e = store.create_store_engine(url)
     store.init_store(e)
@@ -111,14 +111,39 @@ TINY = {
         {"stage_id": "c", "name": "Stage C", "position": 3, "in_funnel": False},
     ],
     "customers": [
-        {"customer_id": "c1", "signup_at": ts("2025-01-01"), "segment": "B2C", "channel": "ads", "region": "EU",
-         "plan": "basic", "persona": "P1"},
-        {"customer_id": "c2", "signup_at": ts("2025-01-01"), "segment": "B2C", "channel": "web", "region": "EU",
-         "plan": "basic"},
-        {"customer_id": "c3", "signup_at": ts("2025-01-01"), "segment": "B2B", "channel": "sales", "region": "NA",
-         "plan": "team"},
-        {"customer_id": "c4", "signup_at": ts("2025-01-01"), "segment": "B2B", "channel": "sales", "region": "NA",
-         "plan": "team"},
+        {
+            "customer_id": "c1",
+            "signup_at": ts("2025-01-01"),
+            "segment": "B2C",
+            "channel": "ads",
+            "region": "EU",
+            "plan": "basic",
+            "persona": "P1",
+        },
+        {
+            "customer_id": "c2",
+            "signup_at": ts("2025-01-01"),
+            "segment": "B2C",
+            "channel": "web",
+            "region": "EU",
+            "plan": "basic",
+        },
+        {
+            "customer_id": "c3",
+            "signup_at": ts("2025-01-01"),
+            "segment": "B2B",
+            "channel": "sales",
+            "region": "NA",
+            "plan": "team",
+        },
+        {
+            "customer_id": "c4",
+            "signup_at": ts("2025-01-01"),
+            "segment": "B2B",
+            "channel": "sales",
+            "region": "NA",
+            "plan": "team",
+        },
     ],
     "journey_events": [
         {"event_id": "e1", "customer_id": "c1", "stage_id": "a", "occurred_at": ts("2025-03-01 10:00")},
@@ -129,57 +154,174 @@ TINY = {
     ],
     "survey_responses": [
         # stage a CSAT: 5, 4, 3, 2, 5 -> 3 of 5 score 4-5 = 60 %
-        {"response_id": "r1", "customer_id": "c1", "stage_id": "a", "survey": "csat", "score": 5,
-         "responded_at": ts("2025-03-01")},
-        {"response_id": "r2", "customer_id": "c1", "stage_id": "a", "survey": "csat", "score": 4,
-         "responded_at": ts("2025-03-02")},
-        {"response_id": "r3", "customer_id": "c2", "stage_id": "a", "survey": "csat", "score": 3,
-         "responded_at": ts("2025-03-03")},
-        {"response_id": "r4", "customer_id": "c3", "stage_id": "a", "survey": "csat", "score": 2,
-         "responded_at": ts("2025-03-04")},
-        {"response_id": "r5", "customer_id": "c4", "stage_id": "a", "survey": "csat", "score": 5,
-         "responded_at": ts("2025-03-31 23:59:59")},
+        {
+            "response_id": "r1",
+            "customer_id": "c1",
+            "stage_id": "a",
+            "survey": "csat",
+            "score": 5,
+            "responded_at": ts("2025-03-01"),
+        },
+        {
+            "response_id": "r2",
+            "customer_id": "c1",
+            "stage_id": "a",
+            "survey": "csat",
+            "score": 4,
+            "responded_at": ts("2025-03-02"),
+        },
+        {
+            "response_id": "r3",
+            "customer_id": "c2",
+            "stage_id": "a",
+            "survey": "csat",
+            "score": 3,
+            "responded_at": ts("2025-03-03"),
+        },
+        {
+            "response_id": "r4",
+            "customer_id": "c3",
+            "stage_id": "a",
+            "survey": "csat",
+            "score": 2,
+            "responded_at": ts("2025-03-04"),
+        },
+        {
+            "response_id": "r5",
+            "customer_id": "c4",
+            "stage_id": "a",
+            "survey": "csat",
+            "score": 5,
+            "responded_at": ts("2025-03-31 23:59:59"),
+        },
         # stage a NPS: 10, 9, 8, 6, 0 -> 2 promoters, 2 detractors of 5 = 0
-        {"response_id": "r6", "customer_id": "c1", "stage_id": "a", "survey": "nps", "score": 10,
-         "responded_at": ts("2025-03-01")},
-        {"response_id": "r7", "customer_id": "c2", "stage_id": "a", "survey": "nps", "score": 9,
-         "responded_at": ts("2025-03-01")},
-        {"response_id": "r8", "customer_id": "c2", "stage_id": "a", "survey": "nps", "score": 8,
-         "responded_at": ts("2025-03-01")},
-        {"response_id": "r9", "customer_id": "c3", "stage_id": "a", "survey": "nps", "score": 6,
-         "responded_at": ts("2025-03-01")},
-        {"response_id": "r10", "customer_id": "c4", "stage_id": "a", "survey": "nps", "score": 0,
-         "responded_at": ts("2025-03-01")},
+        {
+            "response_id": "r6",
+            "customer_id": "c1",
+            "stage_id": "a",
+            "survey": "nps",
+            "score": 10,
+            "responded_at": ts("2025-03-01"),
+        },
+        {
+            "response_id": "r7",
+            "customer_id": "c2",
+            "stage_id": "a",
+            "survey": "nps",
+            "score": 9,
+            "responded_at": ts("2025-03-01"),
+        },
+        {
+            "response_id": "r8",
+            "customer_id": "c2",
+            "stage_id": "a",
+            "survey": "nps",
+            "score": 8,
+            "responded_at": ts("2025-03-01"),
+        },
+        {
+            "response_id": "r9",
+            "customer_id": "c3",
+            "stage_id": "a",
+            "survey": "nps",
+            "score": 6,
+            "responded_at": ts("2025-03-01"),
+        },
+        {
+            "response_id": "r10",
+            "customer_id": "c4",
+            "stage_id": "a",
+            "survey": "nps",
+            "score": 0,
+            "responded_at": ts("2025-03-01"),
+        },
         # stage b NPS: 10, 10, 9, 7 -> 3 promoters of 4 = 75
         *[
-            {"response_id": f"r{11 + i}", "customer_id": "c3", "stage_id": "b", "survey": "nps", "score": s,
-             "responded_at": ts("2025-03-10")}
+            {
+                "response_id": f"r{11 + i}",
+                "customer_id": "c3",
+                "stage_id": "b",
+                "survey": "nps",
+                "score": s,
+                "responded_at": ts("2025-03-10"),
+            }
             for i, s in enumerate((10, 10, 9, 7))
         ],
         # stage b CES: 7, 5, 6 -> mean 6, sd 1
         *[
-            {"response_id": f"r{15 + i}", "customer_id": "c3", "stage_id": "b", "survey": "ces", "score": s,
-             "responded_at": ts("2025-03-10")}
+            {
+                "response_id": f"r{15 + i}",
+                "customer_id": "c3",
+                "stage_id": "b",
+                "survey": "ces",
+                "score": s,
+                "responded_at": ts("2025-03-10"),
+            }
             for i, s in enumerate((7, 5, 6))
         ],
         # outside March: must not count in a March period
-        {"response_id": "r18", "customer_id": "c1", "stage_id": "a", "survey": "csat", "score": 1,
-         "responded_at": ts("2025-04-01 00:00")},
+        {
+            "response_id": "r18",
+            "customer_id": "c1",
+            "stage_id": "a",
+            "survey": "csat",
+            "score": 1,
+            "responded_at": ts("2025-04-01 00:00"),
+        },
     ],
     "tickets": [
         # stage a FCR: t1 yes; t2 two contacts; t3 reopened; t4 still open (not counted) -> 1 of 3
-        {"ticket_id": "t1", "customer_id": "c1", "stage_id": "a", "opened_at": ts("2025-03-01"),
-         "resolved_at": ts("2025-03-01 02:00"), "entry_channel": "chat", "final_line": 1, "bot_resolved": False,
-         "contacts": 1, "reopened": False, "category": "technical"},
-        {"ticket_id": "t2", "customer_id": "c2", "stage_id": "a", "opened_at": ts("2025-03-02"),
-         "resolved_at": ts("2025-03-03"), "entry_channel": "phone", "final_line": 2, "bot_resolved": False,
-         "contacts": 2, "reopened": False, "category": "financial"},
-        {"ticket_id": "t3", "customer_id": "c3", "stage_id": "a", "opened_at": ts("2025-03-03"),
-         "resolved_at": ts("2025-03-04"), "entry_channel": "bot", "final_line": 1, "bot_resolved": True,
-         "contacts": 1, "reopened": True, "category": "technical"},
-        {"ticket_id": "t4", "customer_id": "c4", "stage_id": "a", "opened_at": ts("2025-03-04"),
-         "entry_channel": "email", "final_line": 3, "bot_resolved": False, "contacts": 1, "reopened": False,
-         "category": "other"},
+        {
+            "ticket_id": "t1",
+            "customer_id": "c1",
+            "stage_id": "a",
+            "opened_at": ts("2025-03-01"),
+            "resolved_at": ts("2025-03-01 02:00"),
+            "entry_channel": "chat",
+            "final_line": 1,
+            "bot_resolved": False,
+            "contacts": 1,
+            "reopened": False,
+            "category": "technical",
+        },
+        {
+            "ticket_id": "t2",
+            "customer_id": "c2",
+            "stage_id": "a",
+            "opened_at": ts("2025-03-02"),
+            "resolved_at": ts("2025-03-03"),
+            "entry_channel": "phone",
+            "final_line": 2,
+            "bot_resolved": False,
+            "contacts": 2,
+            "reopened": False,
+            "category": "financial",
+        },
+        {
+            "ticket_id": "t3",
+            "customer_id": "c3",
+            "stage_id": "a",
+            "opened_at": ts("2025-03-03"),
+            "resolved_at": ts("2025-03-04"),
+            "entry_channel": "bot",
+            "final_line": 1,
+            "bot_resolved": True,
+            "contacts": 1,
+            "reopened": True,
+            "category": "technical",
+        },
+        {
+            "ticket_id": "t4",
+            "customer_id": "c4",
+            "stage_id": "a",
+            "opened_at": ts("2025-03-04"),
+            "entry_channel": "email",
+            "final_line": 3,
+            "bot_resolved": False,
+            "contacts": 1,
+            "reopened": False,
+            "category": "other",
+        },
     ],
     "kpi_targets": [
         {"stage_id": "*", "metric": "csat", "target": 80.0, "warn": 70.0},

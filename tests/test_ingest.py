@@ -93,45 +93,88 @@ def test_append_replaces_rows_with_the_same_key_and_replace_empties(engine: Engi
         ("customers.csv", b"customer_id,signup_at,segment,channel,region,plan\n", "has a header but no rows"),
         ("clients.csv", b"a\n1\n", "clients.csv: the file name names no table"),
         ("customers.txt", b"a\n1\n", "unsupported file type"),
-        ("customers.csv", "customer_id,signup_at,segment,channel,region,plan\nc1,2025-01-01,Bär,ads,EU,x\n"
-         .encode("latin-1"), "customers.csv, row 1: not UTF-8 text"),
-        ("customers.csv", b"customer_id,signup_at,segment,channel,region\nc1,2025-01-01,B2C,ads,EU\n",
-         "customers.csv, column plan: required column is missing"),
-        ("customers.csv", b"customer_id,signup_at,segment,channel,region,plan,age\nc1,2025-01-01,B2C,ads,EU,x,3\n",
-         "customers.csv, column age: unknown column"),
-        ("customers.csv", b"customer_id,signup_at,segment,channel,region,plan\nc1,yesterday,B2C,ads,EU,x\n",
-         "customers.csv, row 1, column signup_at: 'yesterday' is not a valid timestamp"),
-        ("customers.csv", b"customer_id,signup_at,segment,channel,region,plan\nc1,2025-02-30,B2C,ads,EU,x\n",
-         "column signup_at: '2025-02-30' is not a valid timestamp"),
-        ("customers.csv", b"customer_id,signup_at,segment,channel,region,plan\nc1,2025-01-01,,ads,EU,x\n",
-         "customers.csv, row 1, column segment: required value is missing"),
-        ("customers.csv",
-         b"customer_id,signup_at,segment,channel,region,plan\nc1,2025-01-01,B2C,ads,EU,x\nc1,2025-01-01,B,a,E,x\n",
-         "customers.csv, row 2, column customer_id: duplicate key: same as row 1"),
-        ("stages.csv", b"stage_id,name,position,in_funnel\nx,X,first,true\n",
-         "stages.csv, row 1, column position: 'first' is not a valid integer"),
-        ("stages.csv", b"stage_id,name,position,in_funnel\nx,X,1,maybe\n",
-         "stages.csv, row 1, column in_funnel: 'maybe' is not a valid boolean"),
-        ("orders.csv", b"order_id,customer_id,ordered_at,amount\no1,c1,2025-01-01,-5\n",
-         "orders.csv, row 1, column amount: -5.0 is not >= 0"),
-        ("tickets.csv",
-         b"ticket_id,customer_id,opened_at,entry_channel,final_line,bot_resolved,contacts,reopened,category\n"
-         b"t1,c1,2025-01-01,bot,4,false,1,false,technical\n",
-         "tickets.csv, row 1, column final_line: 4 is not one of 1, 2, 3"),
-        ("tickets.csv",
-         b"ticket_id,customer_id,opened_at,entry_channel,final_line,bot_resolved,contacts,reopened,category\n"
-         b"t1,c1,2025-01-01,bot,1,false,0,false,legal\n",
-         "tickets.csv, row 1, column contacts: 0 is not >= 1"),
-        ("survey_responses.csv",
-         b"response_id,customer_id,stage_id,survey,score,responded_at\nr1,c1,awareness,csat,9,2025-01-01\n",
-         "survey_responses.csv, row 1, column score: 9 is outside the csat range 1-5"),
-        ("survey_responses.csv",
-         b"response_id,customer_id,stage_id,survey,score,responded_at\nr1,c1,awareness,star,3,2025-01-01\n",
-         "column survey: 'star' is not one of csat, nps, ces"),
-        ("kpi_targets.csv", b"stage_id,metric,target,warn\n*,happiness,80,70\n",
-         "kpi_targets.csv, row 1, column metric: 'happiness' is not a known metric"),
-        ("kpi_targets.csv", b"stage_id,metric,target,warn\n*,csat,high,70\n",
-         "column target: 'high' is not a valid number"),
+        (
+            "customers.csv",
+            "customer_id,signup_at,segment,channel,region,plan\nc1,2025-01-01,Bär,ads,EU,x\n".encode("latin-1"),
+            "customers.csv, row 1: not UTF-8 text",
+        ),
+        (
+            "customers.csv",
+            b"customer_id,signup_at,segment,channel,region\nc1,2025-01-01,B2C,ads,EU\n",
+            "customers.csv, column plan: required column is missing",
+        ),
+        (
+            "customers.csv",
+            b"customer_id,signup_at,segment,channel,region,plan,age\nc1,2025-01-01,B2C,ads,EU,x,3\n",
+            "customers.csv, column age: unknown column",
+        ),
+        (
+            "customers.csv",
+            b"customer_id,signup_at,segment,channel,region,plan\nc1,yesterday,B2C,ads,EU,x\n",
+            "customers.csv, row 1, column signup_at: 'yesterday' is not a valid timestamp",
+        ),
+        (
+            "customers.csv",
+            b"customer_id,signup_at,segment,channel,region,plan\nc1,2025-02-30,B2C,ads,EU,x\n",
+            "column signup_at: '2025-02-30' is not a valid timestamp",
+        ),
+        (
+            "customers.csv",
+            b"customer_id,signup_at,segment,channel,region,plan\nc1,2025-01-01,,ads,EU,x\n",
+            "customers.csv, row 1, column segment: required value is missing",
+        ),
+        (
+            "customers.csv",
+            b"customer_id,signup_at,segment,channel,region,plan\nc1,2025-01-01,B2C,ads,EU,x\nc1,2025-01-01,B,a,E,x\n",
+            "customers.csv, row 2, column customer_id: duplicate key: same as row 1",
+        ),
+        (
+            "stages.csv",
+            b"stage_id,name,position,in_funnel\nx,X,first,true\n",
+            "stages.csv, row 1, column position: 'first' is not a valid integer",
+        ),
+        (
+            "stages.csv",
+            b"stage_id,name,position,in_funnel\nx,X,1,maybe\n",
+            "stages.csv, row 1, column in_funnel: 'maybe' is not a valid boolean",
+        ),
+        (
+            "orders.csv",
+            b"order_id,customer_id,ordered_at,amount\no1,c1,2025-01-01,-5\n",
+            "orders.csv, row 1, column amount: -5.0 is not >= 0",
+        ),
+        (
+            "tickets.csv",
+            b"ticket_id,customer_id,opened_at,entry_channel,final_line,bot_resolved,contacts,reopened,category\n"
+            b"t1,c1,2025-01-01,bot,4,false,1,false,technical\n",
+            "tickets.csv, row 1, column final_line: 4 is not one of 1, 2, 3",
+        ),
+        (
+            "tickets.csv",
+            b"ticket_id,customer_id,opened_at,entry_channel,final_line,bot_resolved,contacts,reopened,category\n"
+            b"t1,c1,2025-01-01,bot,1,false,0,false,legal\n",
+            "tickets.csv, row 1, column contacts: 0 is not >= 1",
+        ),
+        (
+            "survey_responses.csv",
+            b"response_id,customer_id,stage_id,survey,score,responded_at\nr1,c1,awareness,csat,9,2025-01-01\n",
+            "survey_responses.csv, row 1, column score: 9 is outside the csat range 1-5",
+        ),
+        (
+            "survey_responses.csv",
+            b"response_id,customer_id,stage_id,survey,score,responded_at\nr1,c1,awareness,star,3,2025-01-01\n",
+            "column survey: 'star' is not one of csat, nps, ces",
+        ),
+        (
+            "kpi_targets.csv",
+            b"stage_id,metric,target,warn\n*,happiness,80,70\n",
+            "kpi_targets.csv, row 1, column metric: 'happiness' is not a known metric",
+        ),
+        (
+            "kpi_targets.csv",
+            b"stage_id,metric,target,warn\n*,csat,high,70\n",
+            "column target: 'high' is not a valid number",
+        ),
     ],
 )
 def test_each_kind_of_bad_file_is_refused(engine: Engine, name: str, data: bytes, expected: str) -> None:
@@ -184,7 +227,7 @@ def test_error_report_shows_the_first_problems_and_the_total(engine: Engine) -> 
     assert "... and 25 more" in info.value.report()
 
 
-def test_parquet_and_excel_files(engine: Engine, tmp_path) -> None:  # noqa: ANN001
+def test_parquet_and_excel_files(engine: Engine, tmp_path) -> None:
     stages = pl.DataFrame({"stage_id": ["a"], "name": ["A"], "position": [1], "in_funnel": [True]})
     buf = io.BytesIO()
     stages.write_parquet(buf)

@@ -1,0 +1,160 @@
+"""The command line, run as a user runs it: ``python -m data_access ...`` in a subprocess."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from data_access import store
+from tests.conftest import TINY, put
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("CJM_")}
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "data_access", *args],
+        cwd=ROOT,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.fixture
+def tiny_duck(duck_url: str) -> str:
+    engine = store.create_store_engine(duck_url)
+    put(engine, **TINY)
+    engine.dispose()
+    return duck_url
+
+
+def test_kpis_in_every_format(tiny_duck: str) -> None:
+    args = ("kpis", "--db", tiny_duck, "--from", "2025-03-01", "--to", "2025-03-31")
+    as_json = json.loads(cli(*args, "--format", "json").stdout)
+    assert [r["stage_id"] for r in as_json] == ["a", "b", "c"]
+    assert list(as_json[0]) == [
+        "stage_id",
+        "customers",
+        "csat",
+        "csat_n",
+        "nps",
+        "nps_n",
+        "ces",
+        "ces_n",
+        "fcr",
+        "fcr_n",
+    ]
+    assert as_json[0] | {} == {
+        "stage_id": "a",
+        "customers": 2,
+        "csat": 60.0,
+        "csat_n": 5,
+        "nps": 0.0,
+        "nps_n": 5,
+        "ces": None,
+        "ces_n": 0,
+        "fcr": 33.33,
+        "fcr_n": 3,
+    }
+    rows = list(csv.DictReader(io.StringIO(cli(*args, "--format", "csv").stdout)))
+    assert rows[1]["nps"] == "75.0" and rows[1]["ces"] == "6.0" and rows[2]["csat"] == ""
+    table = cli(*args).stdout
+    assert "| stage_id" in table and "| a " in table
+    b2b = json.loads(cli(*args, "--segment", "B2B", "--format", "json").stdout)
+    assert b2b[0]["csat_n"] == 2
+
+
+def test_bad_arguments_give_one_line_and_a_non_zero_exit(tiny_duck: str) -> None:
+    for args in (
+        ("kpis", "--db", tiny_duck, "--from", "yesterday"),
+        ("kpis", "--bogus"),
+        ("kpis", "--db", tiny_duck, "--format", "xml"),
+        ("seed", "--customers", "many"),
+    ):
+        done = cli(*args)
+        assert done.returncode == 2, args
+        assert "Traceback" not in done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+def test_an_unreachable_or_empty_store_is_one_clear_line(tmp_path: Path) -> None:
+    for url, words in (
+        ("postgresql+psycopg://nobody@127.0.0.1:9/nowhere", "Cannot reach the store"),
+        ("mysql+pymysql://nobody@127.0.0.1:9/nowhere", "Cannot reach the store"),
+        (f"duckdb:///{tmp_path / 'missing.duckdb'}", "No store at"),
+        ("not a url", "Not a database URL"),
+    ):
+        done = cli("kpis", "--db", url)
+        assert done.returncode == 1, url
+        assert "Traceback" not in done.stderr
+        assert words in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    empty = f"sqlite:///{tmp_path / 'empty.sqlite'}"
+    Path(tmp_path / "empty.sqlite").touch()
+    done = cli("kpis", "--db", empty)
+    assert done.returncode == 1 and "has no stages" in done.stderr and "init" in done.stderr
+
+
+def test_init_seed_ingest(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 's.sqlite'}"
+    assert cli("init", "--db", url).returncode == 0
+    done = cli("seed", "--db", url, "--customers", "300", "--seed", "3")
+    assert done.returncode == 0, done.stderr
+    assert "customers: 300 rows" in done.stdout
+    assert "100%" in done.stderr  # progress was shown
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "kpi_targets.csv").write_text("stage_id,metric,target,warn\n*,csat,90,80\n")
+    done = cli("ingest", str(folder), "--db", url)
+    assert done.returncode == 0 and "kpi_targets: 1 rows" in done.stdout
+    (folder / "orders.csv").write_text("order_id,customer_id,ordered_at,amount\no1,nobody,2025-01-01,5\n")
+    done = cli("ingest", str(folder / "orders.csv"), "--db", url)
+    assert done.returncode == 1
+    assert "orders.csv, row 1, column customer_id: 'nobody' is not a known customers" in done.stderr
+    assert cli("ingest", str(tmp_path / "nope.csv"), "--db", url).returncode == 1
+
+
+def test_first_run_creates_the_sample_store(tmp_path: Path) -> None:
+    env = {"CJM_DATA_DIR": str(tmp_path), "CJM_SAMPLE_CUSTOMERS": "400", "HOME": str(tmp_path)}
+    done = cli("kpis", "--format", "json", env=env)
+    assert done.returncode == 0, done.stderr
+    assert "creating the sample store" in done.stderr
+    assert (tmp_path / "cjm.duckdb").exists()
+    stages = [r["stage_id"] for r in json.loads(done.stdout)]
+    assert stages[:3] == ["awareness", "consideration", "decision"] and len(stages) == 10
+    again = cli("kpis", "--format", "json", env=env)
+    assert "creating" not in again.stderr and again.stdout == done.stdout
+
+
+def test_store_url_precedence(tmp_path: Path, tiny_duck: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from data_access.config import resolve_store
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CJM_DATABASE_URL", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert resolve_store(None).is_default
+    (tmp_path / ".streamlit").mkdir()
+    (tmp_path / ".streamlit" / "secrets.toml").write_text('[connections.cjm]\nurl = "sqlite:///s.sqlite"\n')
+    assert resolve_store(None).url == "sqlite:///s.sqlite"
+    monkeypatch.setenv("CJM_DATABASE_URL", tiny_duck)
+    assert resolve_store(None).url == tiny_duck
+    assert resolve_store("sqlite://").source == "--db"
+
+
+def test_kpis_cli_agrees_with_the_library(tiny: Engine, store_url: str) -> None:
+    """The same figures from every store through the command line."""
+    done = cli("kpis", "--db", store_url, "--from", "2025-03-01", "--to", "2025-03-31", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    first = json.loads(done.stdout)[0]
+    assert (first["csat"], first["csat_n"], first["fcr"], first["customers"]) == (60.0, 5, 33.33, 2)
