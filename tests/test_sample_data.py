@@ -1,0 +1,109 @@
+"""The sample company: seeded, valid against the contract, and telling the stories the dashboard must find."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import polars as pl
+import pytest
+
+from data_access import ingest, schema
+from sample_data import story
+from sample_data.generate import BLOCK, generate
+
+
+def tables(customers: int, seed: int = 42) -> dict[str, pl.DataFrame]:
+    parts: dict[str, list[pl.DataFrame]] = {}
+    for name, frame in generate(customers, seed):
+        parts.setdefault(name, []).append(frame)
+    return {name: pl.concat(frames) for name, frames in parts.items()}
+
+
+@pytest.fixture(scope="module")
+def company() -> dict[str, pl.DataFrame]:
+    return tables(30_000)
+
+
+def test_same_seed_same_rows_and_blocks_do_not_depend_on_size() -> None:
+    a, b = tables(1_500, seed=7), tables(1_500, seed=7)
+    for name in a:
+        assert a[name].equals(b[name]), name
+    assert not tables(1_500, seed=8)["customers"].equals(a["customers"])
+    small, large = tables(BLOCK, seed=1), tables(BLOCK + 10, seed=1)
+    assert large["customers"].head(BLOCK).equals(small["customers"])
+
+
+def test_every_table_of_the_contract_and_every_row_valid(company: dict[str, pl.DataFrame]) -> None:
+    assert set(company) == set(schema.TABLES_BY_NAME)
+    for name, frame in company.items():
+        problems = ingest.Problems()
+        checked = ingest.validate(schema.TABLES_BY_NAME[name], frame, name, problems)
+        assert checked is not None, [str(p) for p in problems.shown]
+    customers = set(company["customers"]["customer_id"])
+    for name in ("journey_events", "survey_responses", "tickets", "orders"):
+        assert set(company[name]["customer_id"]) <= customers, name
+        assert company[name].height > 0, name
+    stages = set(company["stages"]["stage_id"])
+    assert set(company["journey_events"]["stage_id"]) == stages  # all ten stages are lived through
+    assert company["journey_events"]["occurred_at"].max() < story.END
+    assert set(company["customers"]["segment"]) == {"B2B", "B2C"}
+    assert company["journey_map"]["map"].n_unique() == 5  # one map per persona
+
+
+def _reached(events: pl.DataFrame, stage: str) -> pl.DataFrame:
+    return events.filter(pl.col("stage_id") == stage).select("customer_id").unique()
+
+
+def test_story_b2c_leaks_at_onboarding(company: dict[str, pl.DataFrame]) -> None:
+    events, customers = company["journey_events"], company["customers"]
+    onboarded = _reached(events, "onboarding").join(customers, on="customer_id")
+    regular = set(_reached(events, "regular_use")["customer_id"])
+    rate = onboarded.group_by("segment").agg(pl.col("customer_id").is_in(list(regular)).mean().alias("r"))
+    by = dict(rate.iter_rows())
+    assert by["B2C"] < 0.5 < 0.75 < by["B2B"]
+
+
+def test_story_nps_drops_after_the_release(company: dict[str, pl.DataFrame]) -> None:
+    nps = company["survey_responses"].filter(pl.col("survey") == "nps", pl.col("stage_id") == "regular_use")
+
+    def score(frame: pl.DataFrame) -> float:
+        return 100 * ((frame["score"] >= 9).mean() - (frame["score"] <= 6).mean())
+
+    before = score(nps.filter(pl.col("responded_at") < story.RELEASE_5))
+    after = score(nps.filter(pl.col("responded_at") >= story.RELEASE_5))
+    assert before - after > 25
+
+
+def test_story_second_line_fcr_is_weak_on_financial_tickets(company: dict[str, pl.DataFrame]) -> None:
+    resolved = company["tickets"].filter(pl.col("resolved_at").is_not_null())
+    fcr = resolved.group_by("final_line", "category").agg(
+        ((pl.col("contacts") == 1) & ~pl.col("reopened")).mean().alias("fcr"), pl.len().alias("n")
+    )
+    weak = fcr.filter(pl.col("final_line") == 2, pl.col("category") == "financial")["fcr"][0]
+    others = fcr.filter(~((pl.col("final_line") == 2) & (pl.col("category") == "financial")))
+    assert weak < 0.45
+    assert others["fcr"].min() > 0.55
+
+
+def test_story_unsubscribe_spike_after_the_price_change(company: dict[str, pl.DataFrame]) -> None:
+    unsub = company["journey_events"].filter(pl.col("action") == "unsubscribe").join(
+        company["customers"], on="customer_id"
+    )
+    window = timedelta(days=14)
+
+    def count(segment: str, lo: object, hi: object) -> int:
+        return unsub.filter(pl.col("segment") == segment, pl.col("occurred_at").is_between(lo, hi, "left")).height
+
+    p = story.PRICE_CHANGE
+    assert count("B2C", p, p + window) > 4 * count("B2C", p - window, p)
+    assert count("B2B", p, p + window) < 2 * max(count("B2B", p - window, p), 1)
+
+
+def test_story_the_win_back_campaign_works(company: dict[str, pl.DataFrame]) -> None:
+    churned = company["customers"].filter(pl.col("churned_at").is_not_null())
+    back = set(_reached(company["journey_events"], "reactivation")["customer_id"])
+    churned = churned.with_columns(pl.col("customer_id").is_in(list(back)).alias("back"))
+    c = story.WIN_BACK
+    before = churned.filter(pl.col("churned_at") < c - timedelta(days=60))["back"].mean()
+    after = churned.filter(pl.col("churned_at").is_between(c, c + timedelta(days=150)))["back"].mean()
+    assert after > 3 * before

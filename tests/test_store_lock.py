@@ -1,0 +1,89 @@
+"""DuckDB allows one writing process or many reading ones. The dashboard keeps no connection open between
+queries, so a load from the command line can start while it runs, and a page that asks while a load is
+writing waits for it (up to the lock timeout) and then says plainly what is going on."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from data_access import schema, store
+from data_access.filters import Filters
+from data_access.queries.kpis import stage_kpis
+from tests.conftest import TINY, put
+from tests.test_cli import cli
+
+
+def hold_write_lock(path: str, seconds: float) -> subprocess.Popen[str]:
+    """Another process with the file open for writing, like a running ``ingest``."""
+    code = textwrap.dedent(f"""
+        import duckdb, sys, time
+        con = duckdb.connect({path!r})
+        print("locked", flush=True)
+        time.sleep({seconds})
+        con.close()
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "locked"
+    return proc
+
+
+@pytest.fixture
+def filled(duck_url: str) -> str:
+    engine = store.create_store_engine(duck_url)
+    put(engine, **TINY)
+    engine.dispose()
+    return duck_url
+
+
+def test_the_dashboard_waits_for_a_short_write(filled: str) -> None:
+    reader = store.create_store_engine(filled, read_only=True)
+    writer = hold_write_lock(str(store.file_path(filled)), 1.5)
+    started = time.monotonic()
+    frame = stage_kpis(reader, Filters())
+    assert time.monotonic() - started >= 0.5  # it waited for the lock ...
+    assert frame.height == 3  # ... and then answered
+    writer.wait()
+
+
+def test_a_long_write_gives_a_plain_message(filled: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(store, "SETTINGS", dataclasses.replace(store.SETTINGS, lock_timeout_seconds=0.5))
+    reader = store.create_store_engine(filled, read_only=True)
+    writer = hold_write_lock(str(store.file_path(filled)), 5)
+    try:
+        with pytest.raises(store.StoreBusy, match="in use by another process that is writing"):
+            stage_kpis(reader, Filters())
+    finally:
+        writer.kill()
+        writer.wait()
+
+
+def test_ingest_from_the_command_line_while_the_dashboard_runs(filled: str, tmp_path: Path) -> None:
+    reader = store.create_store_engine(filled, read_only=True)
+    assert stage_kpis(reader, Filters()).height == 3  # the dashboard has read ...
+    (tmp_path / "stages.csv").write_text("stage_id,name,position,in_funnel\nd,Stage D,4,false\n")
+    done = cli("ingest", str(tmp_path / "stages.csv"), "--db", filled)  # ... and a load still gets in
+    assert done.returncode == 0, done.stderr
+    assert stage_kpis(reader, Filters()).height == 4  # the next page view sees the new row
+
+
+def test_the_dashboard_cannot_write(filled: str) -> None:
+    reader = store.create_store_engine(filled, read_only=True)
+    with pytest.raises(sa.exc.DBAPIError), store.connect(reader, write=True) as conn:
+        conn.execute(sa.delete(schema.stages))
+
+
+def test_read_only_on_every_store(tiny: sa.Engine, store_url: str) -> None:
+    reader = store.create_store_engine(store_url, read_only=True)
+    with pytest.raises(sa.exc.DBAPIError), store.connect(reader, write=True) as conn:
+        conn.execute(sa.delete(schema.stages))
+    assert stage_kpis(reader, Filters()).height == 3
+    reader.dispose()
