@@ -37,12 +37,13 @@ def metric_by_stage(frame: pl.DataFrame, metric_name: str) -> go.Figure:
     values = rows[m].to_list()
     lo, hi = rows[f"{m}_lo"].to_list(), rows[f"{m}_hi"].to_list()
     statuses = rows[f"{m}_status"].to_list()
+    # Value, n and status go under each bar, so they stay readable however short the bar is.
     labels = [
-        f"{_fmt(v, metric.unit)}<br>n={n:,}<br>{status.badge(s)}"
-        for v, n, s in zip(values, rows[f"{m}_n"].to_list(), statuses, strict=True)
+        f"{name}<br><b>{_fmt(v, metric.unit)}</b> · n={n:,}<br>{status.badge(s)}"
+        for name, v, n, s in zip(rows["name"].to_list(), values, rows[f"{m}_n"].to_list(), statuses, strict=True)
     ]
     fig.add_bar(
-        x=rows["name"].to_list(),
+        x=labels,
         y=values,
         marker_color=[status.colour(s) for s in statuses],
         marker_pattern_shape=["/" if s == metrics.STATUS_NO_DATA else "" for s in statuses],
@@ -53,16 +54,13 @@ def metric_by_stage(frame: pl.DataFrame, metric_name: str) -> go.Figure:
             "arrayminus": [v - low for v, low in zip(values, lo, strict=True)],
             "color": "#333",
         },
-        text=labels,
-        textposition="inside",
-        insidetextanchor="middle",
         name=metric.label,
-        hovertemplate="%{x}<br>" + metric.label + " %{y:.1f}<extra></extra>",
+        hovertemplate=metric.label + " %{y:.1f}<extra></extra>",
     )
     targets = rows[f"{m}_target"].to_list()
     if any(t is not None for t in targets):
         fig.add_scatter(
-            x=rows["name"].to_list(),
+            x=labels,
             y=targets,
             mode="markers",
             name="target",
@@ -70,7 +68,7 @@ def metric_by_stage(frame: pl.DataFrame, metric_name: str) -> go.Figure:
             hovertemplate="target %{y}<extra></extra>",
         )
     fig.update_layout(
-        height=420,
+        height=460,
         margin={"l": 10, "r": 10, "t": 30, "b": 10},
         showlegend=False,
         yaxis_title=f"{metric.label} ({metric.unit})",

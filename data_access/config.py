@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_STORE_PATH = Path(os.environ.get("CJM_DATA_DIR") or ROOT / "data") / "cjm.duckdb"
 ENV_URL = "CJM_DATABASE_URL"
 
 
@@ -48,8 +47,13 @@ class StoreLocation:
         return self.source == "embedded default"
 
 
+def default_store_path() -> Path:
+    """The embedded store: ``data/cjm.duckdb`` in the project, or in ``CJM_DATA_DIR`` when that is set."""
+    return Path(os.environ.get("CJM_DATA_DIR") or ROOT / "data") / "cjm.duckdb"
+
+
 def default_url() -> str:
-    return f"duckdb:///{DEFAULT_STORE_PATH}"
+    return f"duckdb:///{default_store_path()}"
 
 
 def _secrets_url() -> tuple[str, str] | None:

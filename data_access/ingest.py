@@ -41,7 +41,7 @@ _DTYPES = {
 def typed_frame(table_name: str, rows: list[dict[str, object]]) -> pl.DataFrame:
     """Rows (dicts, absent keys = null) as a frame with every column of the table in the contract's types."""
     table = schema.TABLES_BY_NAME[table_name]
-    dtypes = {c.name: _DTYPES[schema.type_name(c)] for c in table.columns}
+    dtypes = {str(c.name): _DTYPES[schema.type_name(c)] for c in table.columns}
     return pl.DataFrame([{name: row.get(name) for name in dtypes} for row in rows], schema=dtypes, orient="row")
 
 
@@ -57,6 +57,11 @@ class Problem:
     reason: str
     column: str | None = None
     row: int | None = None
+
+    def __post_init__(self) -> None:
+        # SQLAlchemy names are str subclasses that Polars would mistake for rows; keep plain strings.
+        if self.column is not None:
+            object.__setattr__(self, "column", str(self.column))
 
     def __str__(self) -> str:
         where = [self.file]
@@ -375,7 +380,7 @@ def ingest(
             frames[table.name] = (source.name, clean)
     if problems.total:
         raise LoadRejected(problems)
-    ordered = [(t.name, frames[t.name][1]) for t in schema.TABLES if t.name in frames]
+    ordered = [(str(t.name), frames[t.name][1]) for t in schema.TABLES if t.name in frames]
     total = sum(f.height for _, f in ordered)
 
     def scaled(fraction: float, message: str) -> None:

@@ -1,0 +1,156 @@
+"""Every page through Streamlit's AppTest, and what a user does on it: filters, links, uploads, empty and
+broken stores."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+import streamlit.testing.v1.app_test as app_test_module
+from streamlit.runtime.pages_manager import PagesManager
+from streamlit.testing.v1 import AppTest
+
+from components import session
+from data_access import ingest, store
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+PAGES = ("pages/stage_kpis.py", "pages/data.py")
+
+
+class _NavigationPages(PagesManager):
+    """AppTest resets ``PagesManager.uses_pages_directory`` before every run, and with a ``pages/`` folder beside
+    app.py it then runs the page script alone on reruns, skipping app.py (the sidebar filters). The real server
+    sets the flag to False for good once ``st.navigation`` runs. Resetting this subclass instead keeps the
+    server's behaviour: every run goes through app.py."""
+
+
+@pytest.fixture(autouse=True)
+def _runs_like_the_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(app_test_module, "PagesManager", _NavigationPages)
+    monkeypatch.setattr(PagesManager, "uses_pages_directory", False)
+
+
+@pytest.fixture(scope="module")
+def sample_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = f"duckdb:///{tmp_path_factory.mktemp('pages') / 'sample.duckdb'}"
+    ingest.seed(store.create_store_engine(url), 3_000, 42)
+    return url
+
+
+@pytest.fixture
+def app(sample_url: str, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    monkeypatch.setenv("CJM_DATABASE_URL", sample_url)
+    return AppTest.from_file(APP, default_timeout=60)
+
+
+def texts(at: AppTest) -> str:
+    return "\n".join(str(e.value) for kind in ("markdown", "caption", "info", "error", "warning", "success")
+                     for e in getattr(at, kind))
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders(app: AppTest, page: str) -> None:
+    app.run()
+    if page != PAGES[0]:
+        app.switch_page(page).run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert not app.error
+    assert app.title[0].value in ("Stage KPIs", "Data")
+
+
+def test_stage_kpis_shows_every_stage_with_n(app: AppTest) -> None:
+    app.run()
+    table = app.dataframe[0].value
+    assert list(table["Stage"])[:2] == ["Awareness", "Consideration"]
+    assert len(table) == 10
+    onboarding = table[table["Stage"] == "Onboarding"].iloc[0]
+    assert "(n=" in onboarding["CSAT"]
+    assert "all segments" in app.caption[0].value
+
+
+def test_a_segment_filter_changes_the_figures_and_the_link(app: AppTest) -> None:
+    app.run()
+    everyone = app.dataframe[0].value
+    app.sidebar.multiselect(key="f_segment").select("B2B").run()
+    assert not app.exception
+    b2b = app.dataframe[0].value
+    assert app.caption[0].value.startswith("B2B, ")
+    assert app.query_params["segment"] == "B2B"
+    assert int(b2b["Customers"].iloc[0]) < int(everyone["Customers"].iloc[0])
+
+
+def test_a_shared_link_restores_the_filters(sample_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CJM_DATABASE_URL", sample_url)
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["segment"] = ["B2C"]
+    at.query_params["from"] = "2026-01-01"
+    at.query_params["to"] = "2026-06-30"
+    at.run()
+    assert not at.exception
+    assert at.caption[0].value.startswith("B2C, 2026-01-01 to 2026-06-30")
+    assert at.sidebar.multiselect(key="f_segment").value == ["B2C"]
+
+
+def test_choosing_another_metric(app: AppTest) -> None:
+    app.run()
+    app.segmented_control(key="kpi_metric").set_value("nps").run()
+    assert not app.exception
+    assert "**NPS**" in texts(app)
+
+
+def test_data_page_counts_contract_and_upload(app: AppTest) -> None:
+    app.run()
+    app.switch_page("pages/data.py").run()
+    counts = app.dataframe[0].value
+    assert int(counts[counts["table"] == "customers"]["rows"].iloc[0]) == 3_000
+    assert len(app.expander) == 9  # one per table of the contract
+    bad = b"order_id,customer_id,ordered_at,amount\no1,C000000001,someday,5\n"
+    app.file_uploader[0].set_value(("orders.csv", bad, "text/csv"))
+    app.form_submit_button[0].click().run()
+    assert not app.exception
+    assert any("Nothing was loaded: 1 problem" in e.value for e in app.error)
+    report = app.dataframe[1].value
+    assert report.iloc[0]["problem"] == "'someday' is not a valid timestamp"
+
+
+def test_upload_loads_and_the_figures_follow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"duckdb:///{tmp_path / 'small.duckdb'}"
+    ingest.seed(store.create_store_engine(url), 200, 1)
+    monkeypatch.setenv("CJM_DATABASE_URL", url)
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    at.switch_page("pages/data.py").run()
+    good = b"order_id,customer_id,ordered_at,amount\nnew1,C000000001,2026-01-01T10:00:00+01:00,5\n"
+    at.file_uploader[0].set_value(("orders.csv", good, "text/csv"))
+    at.form_submit_button[0].click().run()
+    assert not at.exception
+    assert any("orders 1 rows" in s.value for s in at.success)
+
+
+def test_empty_store_shows_a_message_not_a_crash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"sqlite:///{tmp_path / 'empty.sqlite'}"
+    store.init_store(store.create_store_engine(url))
+    monkeypatch.setenv("CJM_DATABASE_URL", url)
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception
+    assert any("no stages yet" in i.value for i in at.info)
+    at.switch_page("pages/data.py").run()
+    assert not at.exception
+
+
+def test_unreachable_store_shows_what_to_do(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CJM_DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:9/nowhere")
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception
+    assert any("Cannot reach the store" in e.value for e in at.error)
+
+
+def test_first_run_creates_the_sample_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CJM_DATABASE_URL", raising=False)
+    monkeypatch.setenv("CJM_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setattr(session, "SETTINGS", dataclasses.replace(session.SETTINGS, first_run_customers=300))
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    assert not at.exception
+    assert (tmp_path / "cjm.duckdb").exists()
+    assert len(at.dataframe[0].value) == 10
