@@ -1,4 +1,4 @@
-"""CJM retention dashboard: the entry point. Sets up the page, the store, the global filters and the menu."""
+"""CJM retention dashboard: the entry point. Sets up the page, the menu, the store and the global filters."""
 
 import streamlit as st
 
@@ -6,9 +6,9 @@ from components import filters, session
 
 st.set_page_config(page_title="CJM retention dashboard", page_icon=":material/route:", layout="wide")
 
-where = session.ensure_store()
-filters.render_sidebar(where.url)
-
+# The menu is declared before any widget: with a pages/ folder beside this file, Streamlit runs the very first
+# script run of a new server in its older multipage mode until st.navigation is called, and widgets drawn
+# before that call would lose their first change.
 menu = st.navigation(
     {
         "Analysis": [
@@ -17,4 +17,6 @@ menu = st.navigation(
         "Data": [st.Page("pages/data.py", title="Data", icon=":material/database:")],
     }
 )
+where = session.ensure_store()
+filters.render_sidebar(where.url)
 menu.run()

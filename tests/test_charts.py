@@ -11,9 +11,15 @@ from data_access import metrics
 def frame() -> pl.DataFrame:
     base = {"stage_id": ["a", "b"], "name": ["A", "B"], "customers": [10, 0]}
     for m in metrics.METRICS:
-        base |= {m: [60.0, None], f"{m}_n": [5, 0], f"{m}_lo": [23.07, None], f"{m}_hi": [88.24, None],
-                 f"{m}_target": [80.0, None], f"{m}_warn": [70.0, None],
-                 f"{m}_status": [metrics.STATUS_BAD, metrics.STATUS_NO_DATA]}
+        base |= {
+            m: [60.0, None],
+            f"{m}_n": [5, 0],
+            f"{m}_lo": [23.07, None],
+            f"{m}_hi": [88.24, None],
+            f"{m}_target": [80.0, None],
+            f"{m}_warn": [70.0, None],
+            f"{m}_status": [metrics.STATUS_BAD, metrics.STATUS_NO_DATA],
+        }
     return pl.DataFrame(base)
 
 
@@ -40,5 +46,15 @@ def test_table_cells_carry_value_n_and_status() -> None:
     assert table["CES"].to_list()[0] == "✖ 60.0  (n=5)"
     long = kpi_table.long(frame())
     assert long.height == 2 * len(metrics.METRICS)
-    assert long.columns == ["stage_id", "stage", "metric", "value", "ci95_low", "ci95_high", "n", "target", "warn",
-                            "status"]
+    assert long.columns == [
+        "stage_id",
+        "stage",
+        "metric",
+        "value",
+        "ci95_low",
+        "ci95_high",
+        "n",
+        "target",
+        "warn",
+        "status",
+    ]

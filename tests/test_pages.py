@@ -45,8 +45,11 @@ def app(sample_url: str, monkeypatch: pytest.MonkeyPatch) -> AppTest:
 
 
 def texts(at: AppTest) -> str:
-    return "\n".join(str(e.value) for kind in ("markdown", "caption", "info", "error", "warning", "success")
-                     for e in getattr(at, kind))
+    return "\n".join(
+        str(e.value)
+        for kind in ("markdown", "caption", "info", "error", "warning", "success")
+        for e in getattr(at, kind)
+    )
 
 
 @pytest.mark.parametrize("page", PAGES)

@@ -86,8 +86,8 @@ def test_story_second_line_fcr_is_weak_on_financial_tickets(company: dict[str, p
 
 
 def test_story_unsubscribe_spike_after_the_price_change(company: dict[str, pl.DataFrame]) -> None:
-    unsub = company["journey_events"].filter(pl.col("action") == "unsubscribe").join(
-        company["customers"], on="customer_id"
+    unsub = (
+        company["journey_events"].filter(pl.col("action") == "unsubscribe").join(company["customers"], on="customer_id")
     )
     window = timedelta(days=14)
 

@@ -1,0 +1,162 @@
+"""The real thing: ``streamlit run app.py`` driven by headless Chromium (Playwright with Debian's chromium).
+
+Screenshots of every page land in test-artifacts/ to be looked at. Skipped with the reason where there is no
+Chromium; with CJM_REQUIRE_BROWSER=1 (set by .ci/run) a missing browser fails the run instead.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from data_access import ingest, store
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = os.environ.get("CJM_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PAGES = {"": "Stage KPIs", "data": "Data"}
+
+pytestmark = pytest.mark.browser
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if not Path(CHROMIUM).exists():
+        reason = f"no Chromium at {CHROMIUM} (apt-get install chromium)"
+        if os.environ.get("CJM_REQUIRE_BROWSER") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    url = f"duckdb:///{tmp_path_factory.mktemp('browser') / 'sample.duckdb'}"
+    ingest.seed(store.create_store_engine(url), 3_000, 42)
+    port = _free_port()
+    env = {**os.environ, "CJM_DATABASE_URL": url}
+    log = (tmp_path_factory.getbasetemp() / "streamlit.log").open("w")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.port",
+            str(port),
+            "--server.headless",
+            "true",
+            "--server.address",
+            "127.0.0.1",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as answer:
+                if answer.status == 200:
+                    break
+        except OSError:
+            pass
+        if time.monotonic() > deadline or proc.poll() is not None:
+            proc.kill()
+            pytest.fail("streamlit run did not start; see streamlit.log in the pytest temp folder")
+        time.sleep(0.5)
+    yield base
+    proc.terminate()
+    proc.wait(timeout=20)
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def browser(server: str) -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def _settled(page: object) -> None:
+    """Waits until the app has finished running (no status widget, charts drawn)."""
+    page.wait_for_selector("h1", timeout=60_000)
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
+    page.wait_for_timeout(1_000)
+
+
+def test_filters_travel_in_the_link(server: str, browser: object) -> None:
+    """Runs first on a fresh server: the first change of the first visitor must stick."""
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    page.goto(server)
+    _settled(page)
+    segment = page.locator("[data-testid='stSidebar'] [data-testid='stMultiSelect']").first
+    segment.click()
+    page.get_by_role("option", name="B2B").click()
+    page.wait_for_function("() => location.search.includes('segment=B2B')", timeout=30_000)
+    link = page.url
+    shared = browser.new_page(viewport={"width": 1440, "height": 900})
+    shared.goto(link)
+    _settled(shared)
+    caption = shared.locator("[data-testid='stCaptionContainer']").first.inner_text()
+    assert caption.startswith("B2B, ")
+    shared.get_by_role("link", name="Data").click()  # the menu keeps the filters
+    shared.locator("h1", has_text="Data").wait_for(timeout=30_000)
+    shared.wait_for_function("() => location.search.includes('segment=B2B')", timeout=30_000)
+    assert shared.locator("h1").first.inner_text() == "Data"
+    page.close()
+    shared.close()
+
+
+@pytest.mark.parametrize(("path", "title"), PAGES.items())
+def test_every_page_loads_in_chromium(server: str, browser: object, path: str, title: str) -> None:
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{server}/{path}")
+    _settled(page)
+    assert page.locator("h1").first.inner_text() == title
+    assert page.locator("[data-testid='stException']").count() == 0
+    assert "Traceback" not in page.content()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / f"{path or 'stage_kpis'}.png", full_page=True)
+    assert not errors, errors
+    page.close()
+
+
+def test_a_bad_upload_is_explained(server: str, browser: object, tmp_path: Path) -> None:
+    bad = tmp_path / "orders.csv"
+    bad.write_text("order_id,customer_id,ordered_at,amount\no1,C000000001,someday,-1\n")
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    page.goto(f"{server}/data")
+    _settled(page)
+    page.locator("input[type='file']").set_input_files(str(bad))
+    page.get_by_role("button", name="Validate and load").click()
+    page.get_by_text("Nothing was loaded: 2 problem(s) found.").wait_for(timeout=30_000)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "data_rejected.png", full_page=True)
+    page.close()
