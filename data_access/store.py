@@ -65,7 +65,8 @@ def create_store_engine(url: str, *, read_only: bool = False) -> Engine:
                 raise StoreError(f"No store at {path}. Create it with: python -m data_access seed --db {url}")
             # Short-lived connections: DuckDB lets one process write or many read, so the dashboard must not
             # keep the file open between queries, or a load from the command line could never start.
-            return sa.create_engine(u, poolclass=sa.NullPool, connect_args={"read_only": read_only})
+            args = {"read_only": read_only, "config": {"enable_progress_bar": False}}
+            return sa.create_engine(u, poolclass=sa.NullPool, connect_args=args)
         if backend == "sqlite":
             path = _file_path(u)
             if read_only and path is not None:

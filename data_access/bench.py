@@ -1,0 +1,180 @@
+"""The benchmark: ``python -m data_access bench --customers N``. Not a timed test: a measurement to read.
+
+It seeds a store of N customers (in a child process, so its memory is counted apart), loads a million-row
+file through ingestion, then times every query each page runs: cold (a new engine, so a fresh DuckDB
+connection with nothing cached in the database) and cached (the second call through the dashboard's
+``st.cache_data`` layer). Later pages add their queries to ``PAGES``.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import resource
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import polars as pl
+from sqlalchemy.engine import Engine
+
+from data_access import ingest, store
+from data_access.config import SETTINGS, StoreLocation, default_store_path
+from data_access.filters import Filters, Period
+from data_access.queries import catalog, kpis
+
+Query = Callable[[Engine, str, Filters], object]  # (engine for the cold run, url for the cached run, filters)
+COLD_BUDGET_MS, CACHED_BUDGET_MS = 1000.0, 50.0
+
+
+def _cache() -> object:
+    from streamlit import logger  # imported late: only the cached runs need Streamlit
+
+    logger.set_log_level("error")  # outside `streamlit run` the cache warns that it runs in bare mode
+    from data_access import streamlit_cache
+
+    return streamlit_cache
+
+
+# page -> [(query name, cold call, cached call)]
+PAGES: dict[str, list[tuple[str, Callable[[Engine, Filters], object], Callable[[str, Filters], object]]]] = {
+    "Sidebar (every page)": [
+        ("data_range", lambda e, f: store.time_range(e), lambda u, f: _cache().data_range(u)),
+        ("dimension_values", lambda e, f: catalog.dimension_values(e), lambda u, f: _cache().dimension_values(u)),
+    ],
+    "Stage KPIs": [
+        (
+            "stage_kpis",
+            lambda e, f: kpis.stage_kpis(e, f, SETTINGS.min_n),
+            lambda u, f: _cache().stage_kpis(u, f, SETTINGS.min_n),
+        ),
+    ],
+    "Data": [
+        ("row_counts", lambda e, f: store.row_counts(e), lambda u, f: _cache().row_counts(u)),
+        ("freshness", lambda e, f: store.freshness(e), lambda u, f: _cache().freshness(u)),
+    ],
+}
+FILTER_CASES = {
+    "all data": Filters(),
+    "B2C, 2026-H1": Filters(period=Period.parse("2026-01-01", "2026-06-30"), segment=("B2C",)),
+}
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def _seed_child(url: str, customers: int, seed: int) -> None:
+    ingest.seed(store.create_store_engine(url), customers, seed)
+
+
+def _ingest_child(url: str, folder: str) -> None:
+    sources = [ingest.Source.from_path(p) for p in sorted(Path(folder).iterdir())]
+    ingest.ingest(store.create_store_engine(url), sources, mode="replace")
+
+
+def _child(target: Callable[..., None], args: tuple[object, ...], peak: object) -> None:
+    target(*args)
+    peak.value = _peak_mb()
+
+
+def _in_child(target: Callable[..., None], *args: object) -> tuple[float, float]:
+    """(seconds, peak MB) of ``target`` run in a fresh process."""
+    context = multiprocessing.get_context("spawn")
+    peak = context.Value("d", 0.0)
+    started = time.perf_counter()
+    proc = context.Process(target=_child, args=(target, args, peak))
+    proc.start()
+    proc.join()
+    if proc.exitcode != 0:
+        raise store.StoreError(f"benchmark step {target.__name__} failed (exit {proc.exitcode})")
+    return time.perf_counter() - started, peak.value
+
+
+def _ingest_files(folder: Path, seed: int, rows: int) -> int:
+    """Writes stages, customers and journey_events CSVs holding about ``rows`` event rows; returns that count."""
+    from sample_data.generate import generate
+
+    parts: dict[str, list[pl.DataFrame]] = {}
+    events = 0
+    for name, frame in generate(rows, seed):  # each customer has several events: far more than enough blocks
+        if name in ("stages", "customers", "journey_events"):
+            parts.setdefault(name, []).append(frame)
+        if name == "journey_events":
+            events += frame.height
+            if events >= rows:
+                break
+    for name, frames in parts.items():
+        pl.concat(frames).write_csv(folder / f"{name}.csv")
+    return events
+
+
+def _time(call: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    call()
+    return (time.perf_counter() - started) * 1000
+
+
+def main(
+    location: StoreLocation,
+    customers: int,
+    seed: int,
+    *,
+    reuse: bool = False,
+    progress: Callable[[float, str], None],
+) -> int:
+    url = location.url
+    if location.is_default:  # never overwrite the user's store: the benchmark gets its own file
+        path = default_store_path().with_name(f"bench-{customers}.duckdb")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        url = f"duckdb:///{path}"
+    out = sys.stdout.write
+    out(f"Benchmark: {customers:,} customers, store {store.safe_url(url)}\n")
+    have = 0
+    if reuse:
+        try:
+            have = store.row_counts(store.create_store_engine(url, read_only=True)).get("customers", 0)
+        except store.StoreError:
+            have = 0
+    if have != customers:
+        progress(0.0, f"seeding {customers:,} customers")
+        seconds, peak = _in_child(_seed_child, url, customers, seed)
+        counts = store.row_counts(store.create_store_engine(url, read_only=True))
+        rows = sum(counts.values())
+        out(f"seed: {seconds:.1f} s for {rows:,} rows ({rows / seconds:,.0f} rows/s), peak memory {peak:,.0f} MB\n")
+    progress(0.5, "ingesting a million-row file")
+    with tempfile.TemporaryDirectory() as folder:
+        events = _ingest_files(Path(folder), seed + 1, 1_000_000)
+        target = f"duckdb:///{Path(folder) / 'ingest.duckdb'}"
+        seconds, peak = _in_child(_ingest_child, target, folder)
+    out(
+        f"ingest: {seconds:.1f} s for a CSV of {events:,} journey events plus their customers "
+        f"(validated, one transaction), peak memory {peak:,.0f} MB\n"
+    )
+
+    failures = 0
+    for case, filters in FILTER_CASES.items():
+        out(f"\nqueries, filters: {case}\n")
+        out(f"{'page':<22} {'query':<18} {'cold ms':>9} {'cached ms':>10}\n")
+        for page, queries in PAGES.items():
+            cold_total = cached_total = 0.0
+            for name, cold, cached in queries:
+                engine = store.create_store_engine(url, read_only=True)
+                cold_ms = _time(lambda c=cold, e=engine, f=filters: c(e, f))
+                engine.dispose()
+                cached(url, filters)  # fill the cache
+                cached_ms = _time(lambda c=cached, f=filters: c(url, f))
+                cold_total += cold_ms
+                cached_total += cached_ms
+                out(f"{page:<22} {name:<18} {cold_ms:>9.1f} {cached_ms:>10.2f}\n")
+            ok = cold_total < COLD_BUDGET_MS and cached_total < CACHED_BUDGET_MS
+            failures += not ok
+            out(
+                f"{page:<22} {'= page total':<18} {cold_total:>9.1f} {cached_total:>10.2f}  "
+                f"{'within' if ok else 'OVER'} budget "
+                f"({COLD_BUDGET_MS:.0f} ms cold, {CACHED_BUDGET_MS:.0f} ms cached)\n"
+            )
+    out(f"\npeak memory of the query process: {_peak_mb():,.0f} MB\n")
+    progress(1.0, "benchmark done")
+    return 0 if failures == 0 else 1
