@@ -65,8 +65,13 @@ def create_store_engine(url: str, *, read_only: bool = False) -> Engine:
                 raise StoreError(f"No store at {path}. Create it with: python -m data_access seed --db {url}")
             # Short-lived connections: DuckDB lets one process write or many read, so the dashboard must not
             # keep the file open between queries, or a load from the command line could never start.
-            args = {"read_only": read_only, "config": {"enable_progress_bar": False}}
-            return sa.create_engine(u, poolclass=sa.NullPool, connect_args=args)
+            engine = sa.create_engine(u, poolclass=sa.NullPool, connect_args={"read_only": read_only})
+
+            @sa.event.listens_for(engine, "connect")
+            def _quiet(dbapi_conn: Any, _record: Any) -> None:
+                dbapi_conn.execute("SET enable_progress_bar = false")  # it would draw on the user's terminal
+
+            return engine
         if backend == "sqlite":
             path = _file_path(u)
             if read_only and path is not None:
