@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 
 import polars as pl
-import sqlalchemy as sa
 import streamlit as st
 
 from data_access import ingest, schema, store
@@ -13,10 +12,9 @@ from data_access.config import StoreLocation
 
 
 def store_status(where: StoreLocation, fresh: datetime | None, counts: dict[str, int]) -> None:
-    url = sa.make_url(where.url)
     st.markdown(
         f"| | |\n|---|---|\n"
-        f"| Database | {url.get_backend_name()} (`{store.safe_url(where.url)}`) |\n"
+        f"| Database | {store.backend_name(where.url)} (`{store.safe_url(where.url)}`) |\n"
         f"| Configured by | {where.source} |\n"
         f"| Access | read-only for the dashboard; the loads below write |\n"
         f"| Newest data | {fresh.strftime('%Y-%m-%d %H:%M UTC') if fresh else 'no data yet'} |\n"

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-import sqlalchemy as sa
 import streamlit as st
 
 from data_access import ingest, store
@@ -52,9 +51,5 @@ def guarded(load: Callable[..., T], *args: object) -> T:
     except store.StoreError as exc:
         st.error(f"{exc}", icon=":material/error:")
         st.caption("Set the store with CJM_DATABASE_URL or .streamlit/secrets.toml; see the Data page and README.")
-        st.stop()
-    except sa.exc.SQLAlchemyError as exc:
-        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        st.error(f"The store could not answer: {detail}", icon=":material/error:")
         st.stop()
     raise AssertionError("unreachable")

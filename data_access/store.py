@@ -27,6 +27,11 @@ class StoreBusy(StoreError):
     """The embedded DuckDB file is locked by another process for longer than the lock timeout."""
 
 
+def backend_name(url: str) -> str:
+    """The database kind of a URL: duckdb, sqlite, postgresql, mysql..."""
+    return parse_url(url).get_backend_name()
+
+
 def safe_url(url: str) -> str:
     """The URL with any password masked, for messages and the Data page."""
     try:
@@ -138,6 +143,8 @@ def connect(engine: Engine, *, write: bool = False) -> Iterator[Connection]:
                 yield conn
         else:
             yield conn
+    except sa.exc.DBAPIError as exc:
+        raise StoreError(f"The store {safe_url(str(engine.url))} could not answer: {_first_line(exc)}") from exc
     finally:
         conn.close()
 
