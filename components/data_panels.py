@@ -13,7 +13,7 @@ from data_access.config import StoreLocation
 
 def store_status(where: StoreLocation, fresh: datetime | None, counts: dict[str, int]) -> None:
     st.markdown(
-        f"| | |\n|---|---|\n"
+        f"| store | |\n|---|---|\n"
         f"| Database | {store.backend_name(where.url)} (`{store.safe_url(where.url)}`) |\n"
         f"| Configured by | {where.source} |\n"
         f"| Access | read-only for the dashboard; the loads below write |\n"
