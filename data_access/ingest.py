@@ -410,8 +410,17 @@ def seed(engine: Engine, customers: int, seed_value: int, progress: Progress = _
                 )
             yield name, frame
 
-    with store.connect(engine, write=True) as conn:
+    written: dict[str, int] = {}
+    with store.connect(engine) as conn:
+        # Emptied in one transaction, then a commit per generated block: memory stays bounded at any size
+        # (one transaction holding every row would grow with N). An interrupted seed leaves part of the
+        # sample; running it again starts over.
         schema.metadata.create_all(conn, checkfirst=True)
-    written = write(engine, frames(), mode="replace")
+        store.clear_tables(conn, list(schema.TABLES))
+        conn.commit()
+        for name, frame in frames():
+            store.bulk_insert(conn, schema.TABLES_BY_NAME[name], frame)
+            conn.commit()
+            written[name] = written.get(name, 0) + frame.height
     progress(1.0, f"sample store ready: {customers:,} customers")
     return written

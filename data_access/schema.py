@@ -294,3 +294,16 @@ def contract_markdown() -> str:
             out.append(f"| `{c.name}` | {type_name(c)} | {need} | {info['doc']} | `{info['example']}` |")
         out.append("")
     return "\n".join(out)
+
+
+def _not_on_duckdb(ddl: object, target: object, bind: object, dialect: sa.Dialect | None = None, **kw: object) -> bool:
+    return dialect is None or dialect.name != "duckdb"
+
+
+# DuckDB keeps primary keys and indexes as in-memory ART trees and rewrites them at every checkpoint, which makes
+# bulk loads slow and memory-hungry, and its scans do not need them. There they are left out; ingestion keeps the
+# keys unique on every store (duplicates in a file are refused, an existing key is replaced).
+for _table in TABLES:
+    _table.primary_key.ddl_if(callable_=_not_on_duckdb)
+    for _index in _table.indexes:
+        _index.ddl_if(callable_=_not_on_duckdb)

@@ -28,8 +28,9 @@ def test_ci_runs_the_readme_test_command() -> None:
 
 
 def test_ruff_is_clean() -> None:
-    done = subprocess.run([sys.executable, "-m", "ruff", "check", "--output-format", "concise", str(ROOT)],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--output-format", "concise", str(ROOT)], capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stdout
 
 
