@@ -8,6 +8,7 @@ import polars as pl
 import streamlit as st
 
 from data_access import ingest, schema, store
+from data_access import streamlit_cache as cache
 from data_access.config import StoreLocation
 
 
@@ -24,6 +25,55 @@ def store_status(where: StoreLocation, fresh: datetime | None, counts: dict[str,
         hide_index=True,
         column_config={"rows": st.column_config.NumberColumn(format="localized")},
     )
+
+
+_LAST_LOAD = "data_last_load"
+
+
+def upload(url: str) -> None:
+    """The upload form: validates and loads the files, or shows why nothing was loaded."""
+    done = st.session_state.pop(_LAST_LOAD, None)
+    if done:
+        st.success(done)
+    with st.form("upload", clear_on_submit=False):
+        files = st.file_uploader(
+            "Files", accept_multiple_files=True, type=sorted(s.lstrip(".") for s in ingest.SUFFIXES)
+        )
+        mode = st.radio(
+            "Mode",
+            ingest.MODES,
+            horizontal=True,
+            captions=["add rows; same key = replaced", "empty these tables first"],
+        )
+        submitted = st.form_submit_button("Validate and load", type="primary")
+    if not submitted:
+        return
+    if not files:
+        st.warning("Choose at least one file first.")
+        return
+    sources = [ingest.Source(f.name, f.getvalue()) for f in files]
+    bar = st.progress(0.0, text="Checking files...")
+    try:
+        writer = store.create_store_engine(url)
+        try:
+            written = ingest.ingest(
+                writer,
+                sources,
+                mode=mode,
+                progress=lambda fraction, message: bar.progress(min(fraction, 1.0), text=message),
+            )
+        finally:
+            writer.dispose()
+    except ingest.LoadRejected as exc:
+        bar.empty()
+        rejected(exc)
+    except store.StoreError as exc:
+        bar.empty()
+        st.error(str(exc))
+    else:
+        cache.forget_results()
+        st.session_state[_LAST_LOAD] = "Loaded: " + ", ".join(f"{t} {n:,} rows" for t, n in written.items())
+        st.rerun()  # every figure on the page, the row counts included, now shows the new data
 
 
 def rejected(exc: ingest.LoadRejected) -> None:

@@ -343,13 +343,11 @@ def write(
                 if total_rows:
                     progress(min(done / total_rows, 1.0), f"{name}: {done:,} of {total_rows:,} rows written")
             written[name] = written.get(name, 0) + frame.height
-            if files is not None:
-                kept[name] = (files.get(name, name), frame)
-        if files is not None:  # files from outside; the generator's own rows need no check
-            problems = Problems()
-            _reference_problems(conn, kept, problems)
-            if problems.total:
-                raise LoadRejected(problems)  # leaving the block rolls the transaction back
+            kept[name] = ((files or {}).get(name, name), frame)
+        problems = Problems()
+        _reference_problems(conn, kept, problems)
+        if problems.total:
+            raise LoadRejected(problems)  # leaving the block rolls the transaction back
     return written
 
 

@@ -17,6 +17,7 @@ from datetime import datetime
 import numpy as np
 import polars as pl
 
+from data_access import schema
 from sample_data import story
 
 BLOCK = 50_000  # customers per block; fixed so the data does not depend on the requested size
@@ -81,24 +82,11 @@ def reference_tables() -> dict[str, pl.DataFrame]:
         }
     )
     targets = pl.DataFrame(story.TARGETS, schema=["stage_id", "metric", "target", "warn"], orient="row")
-    lanes = (
-        "actions",
-        "thoughts",
-        "feelings",
-        "touchpoints",
-        "company_actions",
-        "pains",
-        "opportunities",
-        "departments",
-        "jtbd",
-        "moments_of_truth",
-        "expectations",
-    )
     rows = []
     for segment, personas in story.PERSONAS.items():
         for persona in personas:
             for stage_id, texts in story.MAP_TEXT.items():
-                for lane, text in zip(lanes, texts, strict=True):
+                for lane, text in zip(schema.MAP_LANES, texts, strict=True):
                     if lane == "feelings":
                         text = f"{text}; {story.PERSONA_FEELINGS[persona]}"
                     rows.append((f"{persona} ({segment}) - current state", stage_id, lane, text))
@@ -249,11 +237,16 @@ def generate_block(seed: int, block: int, size: int) -> dict[str, pl.DataFrame]:
             score=score,
         )
 
+    def csat(who: np.ndarray, at: np.ndarray, stage: str, good: np.ndarray | float) -> None:
+        shares = np.broadcast_to(np.asarray(good, dtype=float), len(who))
+        survey(who, at, stage, "csat", _scores(rng, _csat_probs(shares), np.arange(1, 6)))
+
+    def nps(who: np.ndarray, at: np.ndarray, stage: str, promoters: float, detractors: float) -> None:
+        survey(who, at, stage, "nps", _scores(rng, _nps_probs(at, promoters, detractors), np.arange(11)))
+
     onb = np.flatnonzero((reached >= 4) & (rng.random(n) < 0.45))
     onb_at = when[onb, 3] + rng.uniform(1, 7, len(onb))
-    survey(
-        onb, onb_at, "onboarding", "csat", _scores(rng, _csat_probs(np.where(b2c[onb], 0.52, 0.86)), np.arange(1, 6))
-    )
+    csat(onb, onb_at, "onboarding", np.where(b2c[onb], 0.52, 0.86))
     onb2 = np.flatnonzero((reached >= 4) & (rng.random(n) < 0.3))
     ces_mean = np.where(b2c[onb2], 3.9, 5.7)
     survey(
@@ -264,38 +257,20 @@ def generate_block(seed: int, block: int, size: int) -> dict[str, pl.DataFrame]:
         np.clip(np.rint(rng.normal(ces_mean, 1.2)), 1, 7).astype(np.int64),
     )
     dec = np.flatnonzero(buyer & (rng.random(n) < 0.35))
-    survey(
-        dec,
-        first_order[dec] + rng.uniform(0, 2, len(dec)),
-        "decision",
-        "csat",
-        _scores(rng, _csat_probs(np.full(len(dec), 0.84)), np.arange(1, 6)),
-    )
+    csat(dec, first_order[dec] + rng.uniform(0, 2, len(dec)), "decision", 0.84)
     con = np.flatnonzero((reached >= 2) & (rng.random(n) < 0.15))
-    survey(
-        con,
-        when[con, 1] + rng.uniform(0, 2, len(con)),
-        "consideration",
-        "csat",
-        _scores(rng, _csat_probs(np.full(len(con), 0.78)), np.arange(1, 6)),
-    )
+    csat(con, when[con, 1] + rng.uniform(0, 2, len(con)), "consideration", 0.78)
     nps_who = np.repeat(np.flatnonzero(regular), rng.poisson(0.8, int(regular.sum())))
     nps_at = rng.uniform(when[nps_who, 4], np.maximum(use_end[nps_who], when[nps_who, 4] + 1))
-    survey(nps_who, nps_at, "regular_use", "nps", _scores(rng, _nps_probs(nps_at, 0.52, 0.18), np.arange(11)))
+    nps(nps_who, nps_at, "regular_use", 0.52, 0.18)
     loyal = np.flatnonzero((reached >= 6) & (rng.random(n) < 0.5))
     loyal_at = when[loyal, 5] + rng.uniform(0, 30, len(loyal))
-    survey(loyal, loyal_at, "loyalty", "nps", _scores(rng, _nps_probs(loyal_at, 0.72, 0.08), np.arange(11)))
+    nps(loyal, loyal_at, "loyalty", 0.72, 0.08)
     leaving = tried[rng.random(len(tried)) < 0.4]
     leave_at = attempt_at[leaving] + rng.uniform(0, 2, len(leaving))
-    survey(leaving, leave_at, "churn_attempt", "nps", _scores(rng, _nps_probs(leave_at, 0.08, 0.7), np.arange(11)))
+    nps(leaving, leave_at, "churn_attempt", 0.08, 0.7)
     react = returned[rng.random(len(returned)) < 0.5]
-    survey(
-        react,
-        back_at[react] + rng.uniform(1, 5, len(react)),
-        "reactivation",
-        "csat",
-        _scores(rng, _csat_probs(np.full(len(react), 0.8)), np.arange(1, 6)),
-    )
+    csat(react, back_at[react] + rng.uniform(1, 5, len(react)), "reactivation", 0.8)
 
     # --- Tickets across the three support lines.
     per_customer = np.where(buyer, rng.poisson(np.where(b2c & (reached == 4), 0.9, 0.45)), 0)

@@ -332,6 +332,15 @@ TINY = {
 
 
 @pytest.fixture
+def tiny_duck(duck_url: str) -> str:
+    """The tiny company in an embedded DuckDB file (for tests that run other processes against it)."""
+    engine = store.create_store_engine(duck_url)
+    put(engine, **TINY)
+    engine.dispose()
+    return duck_url
+
+
+@pytest.fixture
 def tiny(engine: Engine) -> Engine:
     put(engine, **TINY)
     return engine

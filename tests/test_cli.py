@@ -13,9 +13,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
-from data_access import store
-from tests.conftest import TINY, put
-
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -30,14 +27,6 @@ def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
         text=True,
         timeout=300,
     )
-
-
-@pytest.fixture
-def tiny_duck(duck_url: str) -> str:
-    engine = store.create_store_engine(duck_url)
-    put(engine, **TINY)
-    engine.dispose()
-    return duck_url
 
 
 def test_kpis_in_every_format(tiny_duck: str) -> None:

@@ -123,11 +123,15 @@ def test_upload_loads_and_the_figures_follow(tmp_path: Path, monkeypatch: pytest
     monkeypatch.setenv("CJM_DATABASE_URL", url)
     at = AppTest.from_file(APP, default_timeout=60).run()
     at.switch_page("pages/data.py").run()
+    before = at.dataframe[0].value
+    orders_before = int(before[before["table"] == "orders"]["rows"].iloc[0])
     good = b"order_id,customer_id,ordered_at,amount\nnew1,C000000001,2026-01-01T10:00:00+01:00,5\n"
     at.file_uploader[0].set_value(("orders.csv", good, "text/csv"))
     at.form_submit_button[0].click().run()
     assert not at.exception
     assert any("orders 1 rows" in s.value for s in at.success)
+    after = at.dataframe[0].value
+    assert int(after[after["table"] == "orders"]["rows"].iloc[0]) == orders_before + 1  # counts follow at once
 
 
 def test_empty_store_shows_a_message_not_a_crash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

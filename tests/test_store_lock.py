@@ -17,7 +17,6 @@ import sqlalchemy as sa
 from data_access import schema, store
 from data_access.filters import Filters
 from data_access.queries.kpis import stage_kpis
-from tests.conftest import TINY, put
 from tests.test_cli import cli
 
 
@@ -36,17 +35,9 @@ def hold_write_lock(path: str, seconds: float) -> subprocess.Popen[str]:
     return proc
 
 
-@pytest.fixture
-def filled(duck_url: str) -> str:
-    engine = store.create_store_engine(duck_url)
-    put(engine, **TINY)
-    engine.dispose()
-    return duck_url
-
-
-def test_the_dashboard_waits_for_a_short_write(filled: str) -> None:
-    reader = store.create_store_engine(filled, read_only=True)
-    writer = hold_write_lock(str(store.file_path(filled)), 1.5)
+def test_the_dashboard_waits_for_a_short_write(tiny_duck: str) -> None:
+    reader = store.create_store_engine(tiny_duck, read_only=True)
+    writer = hold_write_lock(str(store.file_path(tiny_duck)), 1.5)
     started = time.monotonic()
     frame = stage_kpis(reader, Filters())
     assert time.monotonic() - started >= 0.5  # it waited for the lock ...
@@ -54,10 +45,10 @@ def test_the_dashboard_waits_for_a_short_write(filled: str) -> None:
     writer.wait()
 
 
-def test_a_long_write_gives_a_plain_message(filled: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_long_write_gives_a_plain_message(tiny_duck: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(store, "SETTINGS", dataclasses.replace(store.SETTINGS, lock_timeout_seconds=0.5))
-    reader = store.create_store_engine(filled, read_only=True)
-    writer = hold_write_lock(str(store.file_path(filled)), 5)
+    reader = store.create_store_engine(tiny_duck, read_only=True)
+    writer = hold_write_lock(str(store.file_path(tiny_duck)), 5)
     try:
         with pytest.raises(store.StoreBusy, match="in use by another process that is writing"):
             stage_kpis(reader, Filters())
@@ -66,17 +57,17 @@ def test_a_long_write_gives_a_plain_message(filled: str, monkeypatch: pytest.Mon
         writer.wait()
 
 
-def test_ingest_from_the_command_line_while_the_dashboard_runs(filled: str, tmp_path: Path) -> None:
-    reader = store.create_store_engine(filled, read_only=True)
+def test_ingest_from_the_command_line_while_the_dashboard_runs(tiny_duck: str, tmp_path: Path) -> None:
+    reader = store.create_store_engine(tiny_duck, read_only=True)
     assert stage_kpis(reader, Filters()).height == 3  # the dashboard has read ...
     (tmp_path / "stages.csv").write_text("stage_id,name,position,in_funnel\nd,Stage D,4,false\n")
-    done = cli("ingest", str(tmp_path / "stages.csv"), "--db", filled)  # ... and a load still gets in
+    done = cli("ingest", str(tmp_path / "stages.csv"), "--db", tiny_duck)  # ... and a load still gets in
     assert done.returncode == 0, done.stderr
     assert stage_kpis(reader, Filters()).height == 4  # the next page view sees the new row
 
 
-def test_the_dashboard_cannot_write(filled: str) -> None:
-    reader = store.create_store_engine(filled, read_only=True)
+def test_the_dashboard_cannot_write(tiny_duck: str) -> None:
+    reader = store.create_store_engine(tiny_duck, read_only=True)
     with pytest.raises(store.StoreError, match="could not answer"), store.connect(reader, write=True) as conn:
         conn.execute(sa.delete(schema.stages))
 
