@@ -37,9 +37,10 @@ def _cache() -> object:
     return streamlit_cache
 
 
-# page -> [(query name, cold call, cached call)]
+# page -> [(query name, cold call, cached call)]; the sidebar's queries run on every page and count in each total
+SIDEBAR = "Sidebar (every page)"
 PAGES: dict[str, list[tuple[str, Callable[[Engine, Filters], object], Callable[[str, Filters], object]]]] = {
-    "Sidebar (every page)": [
+    SIDEBAR: [
         ("data_range", lambda e, f: store.time_range(e), lambda u, f: _cache().data_range(u)),
         ("dimension_values", lambda e, f: catalog.dimension_values(e), lambda u, f: _cache().dimension_values(u)),
     ],
@@ -157,6 +158,7 @@ def main(
     for case, filters in FILTER_CASES.items():
         out(f"\nqueries, filters: {case}\n")
         out(f"{'page':<22} {'query':<18} {'cold ms':>9} {'cached ms':>10}\n")
+        sidebar = (0.0, 0.0)
         for page, queries in PAGES.items():
             cold_total = cached_total = 0.0
             for name, cold, cached in queries:
@@ -168,10 +170,14 @@ def main(
                 cold_total += cold_ms
                 cached_total += cached_ms
                 out(f"{page:<22} {name:<18} {cold_ms:>9.1f} {cached_ms:>10.2f}\n")
+            if page == SIDEBAR:
+                sidebar = (cold_total, cached_total)
+                continue
+            cold_total, cached_total = cold_total + sidebar[0], cached_total + sidebar[1]
             ok = cold_total < COLD_BUDGET_MS and cached_total < CACHED_BUDGET_MS
             failures += not ok
             out(
-                f"{page:<22} {'= page total':<18} {cold_total:>9.1f} {cached_total:>10.2f}  "
+                f"{page:<22} {'= with sidebar':<18} {cold_total:>9.1f} {cached_total:>10.2f}  "
                 f"{'within' if ok else 'OVER'} budget "
                 f"({COLD_BUDGET_MS:.0f} ms cold, {CACHED_BUDGET_MS:.0f} ms cached)\n"
             )
