@@ -18,5 +18,6 @@ menu = st.navigation(
     }
 )
 where = session.ensure_store()
-filters.render_sidebar(where.url)
+if session.has_tables(where.url, explain=False):
+    filters.render_sidebar(where.url)
 menu.run()

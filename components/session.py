@@ -9,6 +9,7 @@ from typing import TypeVar
 import streamlit as st
 
 from data_access import ingest, store
+from data_access import streamlit_cache as cache
 from data_access.config import SETTINGS, StoreLocation, resolve_store
 
 T = TypeVar("T")
@@ -38,6 +39,19 @@ def ensure_store() -> StoreLocation:
             raise
         bar.empty()
     return where
+
+
+def has_tables(url: str, *, explain: bool = True) -> bool:
+    """Whether the store holds the contract's tables; if not, says how to get them (the Data page still works)."""
+    missing = guarded(cache.missing_tables, url)
+    if missing and explain:
+        st.info(
+            f"The store has no {', '.join(missing)} table(s) yet. Load your files on the Data page (that creates "
+            "them), or run `python -m data_access init` (empty tables) or `seed` (the sample company) "
+            "with `--db` set to this store.",
+            icon=":material/info:",
+        )
+    return not missing
 
 
 def guarded(load: Callable[..., T], *args: object) -> T:

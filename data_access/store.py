@@ -202,7 +202,8 @@ def time_range(engine: Engine, table_name: str = "journey_events") -> tuple[date
 def freshness(engine: Engine) -> datetime | None:
     """The newest timestamp in any table: how recent the data is."""
     latest: list[datetime] = []
-    for name in schema.TIME_COLUMNS:
+    missing = set(missing_tables(engine))
+    for name in (n for n in schema.TIME_COLUMNS if n not in missing):
         found = time_range(engine, name)
         if found:
             latest.append(found[1])

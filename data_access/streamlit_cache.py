@@ -41,6 +41,11 @@ def data_range(url: str) -> tuple[datetime, datetime] | None:
 
 
 @st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner=False)
+def missing_tables(url: str) -> list[str]:
+    return store.missing_tables(read_engine(url))
+
+
+@st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner=False)
 def row_counts(url: str) -> dict[str, int]:
     return store.row_counts(read_engine(url))
 

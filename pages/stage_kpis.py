@@ -8,6 +8,8 @@ from data_access import streamlit_cache as cache
 from data_access.config import SETTINGS
 
 url = session.location().url
+if not session.has_tables(url):
+    st.stop()
 chosen = filters.current()
 frame = session.guarded(cache.stage_kpis, url, chosen, SETTINGS.min_n)
 

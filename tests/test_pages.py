@@ -145,6 +145,23 @@ def test_empty_store_shows_a_message_not_a_crash(tmp_path: Path, monkeypatch: py
     assert not at.exception
 
 
+def test_a_database_without_tables_says_how_to_fill_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"sqlite:///{tmp_path / 'bare.sqlite'}"
+    store.create_store_engine(url).connect().close()  # an existing database with none of our tables
+    monkeypatch.setenv("CJM_DATABASE_URL", url)
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception
+    assert not at.error
+    assert any("Load your files on the Data page" in i.value for i in at.info)
+    at.switch_page("pages/data.py").run()
+    assert not at.exception
+    assert not at.error
+    good = b"stage_id,name,position,in_funnel\na,A,1,true\n"
+    at.file_uploader[0].set_value(("stages.csv", good, "text/csv"))
+    at.form_submit_button[0].click().run()
+    assert any("stages 1 rows" in s.value for s in at.success)
+
+
 def test_unreachable_store_shows_what_to_do(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CJM_DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:9/nowhere")
     at = AppTest.from_file(APP, default_timeout=60).run()
