@@ -285,7 +285,7 @@ def validate(table: sa.Table, frame: pl.DataFrame, file: str, problems: Problems
 
 def _reference_problems(conn: sa.Connection, loaded: dict[str, tuple[str, pl.DataFrame]], problems: Problems) -> None:
     """References between tables, checked in the database after the write and before the commit."""
-    for (child, column), (parent, _) in schema.REFERENCES.items():
+    for (child, column), (parent, parent_column) in schema.REFERENCES.items():
         if child not in loaded and parent not in loaded:
             continue
         total, first = store.orphans(conn, child, column, SETTINGS.max_errors_shown)
@@ -294,10 +294,9 @@ def _reference_problems(conn: sa.Connection, loaded: dict[str, tuple[str, pl.Dat
         if child in loaded:
             file, frame = loaded[child]
             mask = frame[column].is_in(first)
-            problems.add_rows(
-                file, column, mask, lambda i, f=frame, c=column, p=parent: f"{f[c][i]!r} is not a known {p}"
-            )
-            problems.total += max(total - int(mask.sum()), 0)
+            where = f"{parent}.{parent_column}"
+            problems.add_rows(file, column, mask, lambda i, f=frame, c=column, w=where: f"{f[c][i]!r} is not in {w}")
+            problems.total += max(total - int(mask.sum()), 0)  # rows whose values lie beyond the first ones
         else:
             file = loaded[parent][0]
             problems.add(

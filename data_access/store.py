@@ -259,19 +259,15 @@ def clear_tables(conn: Connection, tables: list[sa.Table]) -> None:
 
 
 def orphans(conn: Connection, child: str, column: str, limit: int) -> tuple[int, list[str]]:
-    """(how many, first values) of ``child.column`` values with no matching parent row."""
+    """(how many rows, first distinct values) of ``child.column`` with no matching parent row."""
     parent_name, parent_column = schema.REFERENCES[(child, column)]
     c = schema.TABLES_BY_NAME[child].c[column]
     p = schema.TABLES_BY_NAME[parent_name].c[parent_column]
     wildcard = schema.REFERENCE_WILDCARDS.get((child, column))
     allowed = c != sa.literal(wildcard) if wildcard is not None else sa.true()
-    missing = (
-        sa.select(c.label("value")).where(c.is_not(None), allowed, ~sa.exists().where(p == c)).distinct().subquery()
-    )
-    total = int(conn.execute(sa.select(sa.func.count()).select_from(missing)).scalar_one())
-    first = (
-        []
-        if not total
-        else list(conn.execute(sa.select(missing.c.value).order_by(missing.c.value).limit(limit)).scalars())
-    )
-    return total, first
+    orphan = sa.and_(c.is_not(None), allowed, ~sa.exists().where(p == c))
+    total = int(conn.execute(sa.select(sa.func.count()).where(orphan)).scalar_one())
+    if not total:
+        return 0, []
+    first = conn.execute(sa.select(c).where(orphan).distinct().order_by(c).limit(limit)).scalars()
+    return total, [str(v) for v in first]

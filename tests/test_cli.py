@@ -110,7 +110,7 @@ def test_init_seed_ingest(tmp_path: Path) -> None:
     (folder / "orders.csv").write_text("order_id,customer_id,ordered_at,amount\no1,nobody,2025-01-01,5\n")
     done = cli("ingest", str(folder / "orders.csv"), "--db", url)
     assert done.returncode == 1
-    assert "orders.csv, row 1, column customer_id: 'nobody' is not a known customers" in done.stderr
+    assert "orders.csv, row 1, column customer_id: 'nobody' is not in customers.customer_id" in done.stderr
     assert cli("ingest", str(tmp_path / "nope.csv"), "--db", url).returncode == 1
 
 

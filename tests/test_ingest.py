@@ -189,14 +189,14 @@ def test_references_to_unknown_customers_and_stages(engine: Engine) -> None:
     before = snapshot(engine)
     bad = b"customer_id,stage_id,occurred_at\nc1,awareness,2025-01-05\nc9,awareness,2025-01-05\nc1,nowhere,2025-01-05\n"
     problems = rejected(engine, [csv("journey_events.csv", bad)])
-    assert "journey_events.csv, row 2, column customer_id: 'c9' is not a known customers" in problems
-    assert "journey_events.csv, row 3, column stage_id: 'nowhere' is not a known stages" in problems
+    assert "journey_events.csv, row 2, column customer_id: 'c9' is not in customers.customer_id" in problems
+    assert "journey_events.csv, row 3, column stage_id: 'nowhere' is not in stages.stage_id" in problems
     assert snapshot(engine) == before
     # a "*" target needs no stage; an unknown stage does
     ok = b"stage_id,metric,target,warn\n*,csat,80,70\nonboarding,fcr,75,65\n"
     assert ingest.ingest(engine, [csv("kpi_targets.csv", ok)]) == {"kpi_targets": 2}
     problems = rejected(engine, [csv("kpi_targets.csv", b"stage_id,metric,target,warn\nghost,csat,80,70\n")])
-    assert "kpi_targets.csv, row 1, column stage_id: 'ghost' is not a known stages" in problems
+    assert "kpi_targets.csv, row 1, column stage_id: 'ghost' is not in stages.stage_id" in problems
 
 
 def test_a_load_is_all_or_nothing(engine: Engine) -> None:
@@ -215,6 +215,15 @@ def test_a_load_is_all_or_nothing(engine: Engine) -> None:
         ingest.ingest(engine, [csv("customers.csv", only_c1)], mode="replace")
     assert "journey_events value(s) would lose their customers row" in str(info.value.problems.shown[0])
     assert snapshot(engine) == before
+
+
+def test_reference_problems_count_every_row(engine: Engine) -> None:
+    ingest.ingest(engine, good_sources())
+    rows = "".join(f"x{i},awareness,2025-01-05\n" for i in range(30))  # 30 unknown customers, one row each
+    with pytest.raises(LoadRejected) as info:
+        ingest.ingest(engine, [csv("journey_events.csv", ("customer_id,stage_id,occurred_at\n" + rows).encode())])
+    assert info.value.problems.total == 30
+    assert len(info.value.problems.shown) == 20
 
 
 def test_error_report_shows_the_first_problems_and_the_total(engine: Engine) -> None:

@@ -44,6 +44,13 @@ def app(sample_url: str, monkeypatch: pytest.MonkeyPatch) -> AppTest:
     return AppTest.from_file(APP, default_timeout=60)
 
 
+def upload(at: AppTest, name: str, data: bytes) -> None:
+    """Puts a file in the Data page's form and submits it."""
+    at.file_uploader[0].set_value((name, data, "text/csv"))
+    at.form_submit_button[0].click().run()
+    assert not at.exception
+
+
 def texts(at: AppTest) -> str:
     return "\n".join(
         str(e.value)
@@ -109,9 +116,7 @@ def test_data_page_counts_contract_and_upload(app: AppTest) -> None:
     assert int(counts[counts["table"] == "customers"]["rows"].iloc[0]) == 3_000
     assert len(app.expander) == 9  # one per table of the contract
     bad = b"order_id,customer_id,ordered_at,amount\no1,C000000001,someday,5\n"
-    app.file_uploader[0].set_value(("orders.csv", bad, "text/csv"))
-    app.form_submit_button[0].click().run()
-    assert not app.exception
+    upload(app, "orders.csv", bad)
     assert any("Nothing was loaded: 1 problem" in e.value for e in app.error)
     report = app.dataframe[1].value
     assert report.iloc[0]["problem"] == "'someday' is not a valid timestamp"
@@ -126,9 +131,7 @@ def test_upload_loads_and_the_figures_follow(tmp_path: Path, monkeypatch: pytest
     before = at.dataframe[0].value
     orders_before = int(before[before["table"] == "orders"]["rows"].iloc[0])
     good = b"order_id,customer_id,ordered_at,amount\nnew1,C000000001,2026-01-01T10:00:00+01:00,5\n"
-    at.file_uploader[0].set_value(("orders.csv", good, "text/csv"))
-    at.form_submit_button[0].click().run()
-    assert not at.exception
+    upload(at, "orders.csv", good)
     assert any("orders 1 rows" in s.value for s in at.success)
     after = at.dataframe[0].value
     assert int(after[after["table"] == "orders"]["rows"].iloc[0]) == orders_before + 1  # counts follow at once
@@ -157,8 +160,7 @@ def test_a_database_without_tables_says_how_to_fill_it(tmp_path: Path, monkeypat
     assert not at.exception
     assert not at.error
     good = b"stage_id,name,position,in_funnel\na,A,1,true\n"
-    at.file_uploader[0].set_value(("stages.csv", good, "text/csv"))
-    at.form_submit_button[0].click().run()
+    upload(at, "stages.csv", good)
     assert any("stages 1 rows" in s.value for s in at.success)
 
 
