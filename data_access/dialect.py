@@ -1,0 +1,89 @@
+"""SQL that differs by database, each piece once, as a SQLAlchemy construct with one ``@compiles`` hook per dialect.
+
+- ``epoch_ms(ts)``: a naive UTC timestamp as whole milliseconds since 1970 (integer arithmetic on time, exact on
+  every store, for conversion windows and durations).
+- ``period_start(ts, grain)``: the first day (as a date or ``YYYY-MM-DD`` text) of the week (Monday) or month.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
+
+GRAINS = ("week", "month")
+
+
+class epoch_ms(FunctionElement):
+    type = sa.BigInteger()
+    inherit_cache = True
+
+
+@compiles(epoch_ms)
+def _epoch_ms_default(element: epoch_ms, compiler: Any, **kw: Any) -> str:
+    return f"CAST(FLOOR(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)}) * 1000) AS BIGINT)"
+
+
+@compiles(epoch_ms, "duckdb")
+def _epoch_ms_duckdb(element: epoch_ms, compiler: Any, **kw: Any) -> str:
+    return f"epoch_ms({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(epoch_ms, "mysql")
+@compiles(epoch_ms, "mariadb")
+def _epoch_ms_mysql(element: epoch_ms, compiler: Any, **kw: Any) -> str:
+    return f"(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', {compiler.process(element.clauses, **kw)}) DIV 1000)"
+
+
+@compiles(epoch_ms, "sqlite")
+def _epoch_ms_sqlite(element: epoch_ms, compiler: Any, **kw: Any) -> str:
+    ts = compiler.process(element.clauses, **kw)
+    return f"(CAST(strftime('%s', {ts}) AS INTEGER) * 1000 + CAST(substr(strftime('%f', {ts}), 4, 3) AS INTEGER))"
+
+
+class week_start(FunctionElement):
+    inherit_cache = True
+
+
+class month_start(FunctionElement):
+    inherit_cache = True
+
+
+def period_start(ts: ColumnElement, grain: str) -> ColumnElement:
+    """First day of the timestamp's week (Monday) or month."""
+    if grain not in GRAINS:
+        raise ValueError(f"grain must be one of {GRAINS}")
+    return week_start(ts) if grain == "week" else month_start(ts)
+
+
+@compiles(week_start)
+@compiles(month_start)
+def _period_start_default(element: FunctionElement, compiler: Any, **kw: Any) -> str:
+    grain = "week" if isinstance(element, week_start) else "month"
+    return f"CAST(date_trunc('{grain}', {compiler.process(element.clauses, **kw)}) AS DATE)"
+
+
+@compiles(week_start, "mysql")
+@compiles(week_start, "mariadb")
+def _week_start_mysql(element: week_start, compiler: Any, **kw: Any) -> str:
+    ts = compiler.process(element.clauses, **kw)
+    return f"DATE_SUB(DATE({ts}), INTERVAL WEEKDAY({ts}) DAY)"
+
+
+@compiles(month_start, "mysql")
+@compiles(month_start, "mariadb")
+def _month_start_mysql(element: month_start, compiler: Any, **kw: Any) -> str:
+    return f"DATE_FORMAT({compiler.process(element.clauses, **kw)}, '%%Y-%%m-01')"
+
+
+@compiles(week_start, "sqlite")
+def _week_start_sqlite(element: week_start, compiler: Any, **kw: Any) -> str:
+    return f"date({compiler.process(element.clauses, **kw)}, '-6 days', 'weekday 1')"
+
+
+@compiles(month_start, "sqlite")
+def _month_start_sqlite(element: month_start, compiler: Any, **kw: Any) -> str:
+    return f"strftime('%Y-%m-01', {compiler.process(element.clauses, **kw)})"

@@ -1,0 +1,368 @@
+"""Ordered funnels computed from raw journey events, in the database (PostHog's ordered-funnel semantics).
+
+1. Only events inside the period count, for every step.
+2. Every event of the first step starts an attempt. The attempt reaches step k when events of steps 2..k follow in
+   order, each at or after the previous one (equal timestamps are in order) and each no later than the attempt's
+   first-step event plus the window (boundary included). The earliest qualifying event fills each step, which
+   never reaches fewer steps than any other choice. Steps are distinct stages, so an event fills one step at most.
+3. A customer counts once, at the furthest step any attempt reaches; counts are cumulative.
+4. Exclusion (X, i, j): an attempt is tainted when an X event falls strictly after its step-i event and strictly
+   before its step-j event, or, when it never reaches step j, strictly after step i and within the window.
+   A customer whose furthest-reaching attempts are all tainted leaves the funnel.
+
+Times are compared in whole milliseconds (``dialect.epoch_ms``). The customer's *chosen* attempt is the
+furthest-reaching untainted one, the earliest of those; times to convert are read from it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from data_access import schema
+from data_access.dialect import epoch_ms, period_start
+from data_access.filters import Filters, Period
+from data_access.store import connect, fetch_frame
+
+UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
+DEFAULT_WINDOW = "30d"
+MIN_STEPS = 2
+# Buckets of the time-to-convert histogram: (label, upper bound in seconds, exclusive); the last is open.
+TIME_BUCKETS: tuple[tuple[str, float], ...] = (
+    ("< 1 h", 3_600),
+    ("1-6 h", 6 * 3_600),
+    ("6-24 h", 86_400),
+    ("1-3 d", 3 * 86_400),
+    ("3-7 d", 7 * 86_400),
+    ("1-2 w", 14 * 86_400),
+    ("2-4 w", 28 * 86_400),
+    ("4 w +", float("inf")),
+)
+RETURNING = "new_vs_returning"  # the breakdown that is not a customer column
+BREAKDOWNS = (*schema.FILTER_DIMENSIONS, RETURNING)
+
+ev = schema.journey_events
+cu = schema.customers
+od = schema.orders
+
+
+class FunnelError(ValueError):
+    """A funnel that cannot be computed as asked (unknown stage, bad window, invalid exclusion)."""
+
+
+def parse_window(text: str) -> int:
+    """'15s', '90m', '12h', '30d', '2w' -> seconds."""
+    found = re.fullmatch(r"\s*(\d+)\s*([smhdw])\s*", text or "")
+    if not found or int(found.group(1)) <= 0:
+        raise FunnelError(f"Not a window: {text!r} (a positive number and a unit: 15s, 90m, 12h, 30d or 2w)")
+    return int(found.group(1)) * UNITS[found.group(2)]
+
+
+def format_window(seconds: int) -> str:
+    for unit, size in sorted(UNITS.items(), key=lambda u: -u[1]):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    stage_id: str
+    after_step: int  # i, 0-based
+    before_step: int  # j, 0-based
+
+    @classmethod
+    def parse(cls, text: str) -> Exclusion:
+        """'X:i:j' with 0-based step indexes."""
+        parts = text.rsplit(":", 2)
+        if len(parts) != 3 or not parts[1].strip().isdigit() or not parts[2].strip().isdigit():
+            raise FunnelError(f"Not an exclusion: {text!r} (STAGE:i:j with 0-based step indexes, e.g. support:1:3)")
+        return cls(parts[0].strip(), int(parts[1]), int(parts[2]))
+
+    def caption(self, steps: tuple[str, ...]) -> str:
+        return f"without {self.stage_id} between {steps[self.after_step]} and {steps[self.before_step]}"
+
+
+@dataclass(frozen=True)
+class FunnelSpec:
+    steps: tuple[str, ...]
+    window_seconds: int = parse_window(DEFAULT_WINDOW)
+    exclusions: tuple[Exclusion, ...] = field(default_factory=tuple)
+
+    def check(self, known_stages: list[str]) -> None:
+        """Refuses a funnel that cannot be computed, with a message that says why."""
+        if len(self.steps) < MIN_STEPS:
+            raise FunnelError(f"A funnel needs at least {MIN_STEPS} steps")
+        if len(set(self.steps)) != len(self.steps):
+            raise FunnelError("Each stage can be a step only once")
+        unknown = [s for s in self.steps if s not in known_stages]
+        if unknown:
+            raise FunnelError(f"Unknown stage(s): {', '.join(unknown)} (known: {', '.join(known_stages)})")
+        for x in self.exclusions:
+            where = f"exclusion {x.stage_id}:{x.after_step}:{x.before_step}"
+            if x.stage_id not in known_stages:
+                raise FunnelError(f"{where}: unknown stage {x.stage_id}")
+            if x.stage_id in self.steps:
+                raise FunnelError(f"{where}: {x.stage_id} is a step of the funnel; exclude a stage that is not")
+            if x.after_step >= x.before_step:
+                raise FunnelError(f"{where}: the first step must come before the second (i < j)")
+            if x.before_step >= len(self.steps):
+                raise FunnelError(f"{where}: there is no step {x.before_step} (steps are 0..{len(self.steps) - 1})")
+
+    def caption(self) -> str:
+        text = f"{' → '.join(self.steps)}, window {format_window(self.window_seconds)}"
+        for x in self.exclusions:
+            text += f", {x.caption(self.steps)}"
+        return text
+
+
+def _t(k: int) -> str:
+    return f"t{k}"
+
+
+def chosen_attempts(spec: FunnelSpec, filters: Filters) -> sa.Subquery:
+    """One row per customer in the funnel: ``customer_id``, ``depth`` (steps reached, 1..K), ``entered_at``
+    (timestamp of the first step), ``t0..t{K-1}`` (epoch ms of each step reached, null beyond ``depth``)."""
+    window_ms = spec.window_seconds * 1000
+    stages = set(spec.steps) | {x.stage_id for x in spec.exclusions}
+    events = (
+        sa.select(ev.c.customer_id, ev.c.stage_id, ev.c.occurred_at, epoch_ms(ev.c.occurred_at).label("ms"))
+        .where(ev.c.stage_id.in_(sorted(stages)), filters.where(ev.c.occurred_at, ev.c.customer_id))
+        .cte("funnel_events")
+    )
+    attempts = (
+        sa.select(events.c.customer_id, events.c.occurred_at.label("entered_at"), events.c.ms.label(_t(0)))
+        .where(events.c.stage_id == spec.steps[0])
+        .cte("attempt_0")
+    )
+    for k in range(1, len(spec.steps)):
+        e = events.alias(f"step_{k}")
+        kept = [attempts.c.customer_id, attempts.c.entered_at, *(attempts.c[_t(i)] for i in range(k))]
+        attempts = (
+            sa.select(*kept, sa.func.min(e.c.ms).label(_t(k)))
+            .select_from(
+                attempts.outerjoin(
+                    e,
+                    sa.and_(
+                        e.c.customer_id == attempts.c.customer_id,
+                        e.c.stage_id == spec.steps[k],
+                        e.c.ms >= attempts.c[_t(k - 1)],
+                        e.c.ms <= attempts.c[_t(0)] + window_ms,
+                    ),
+                )
+            )
+            .group_by(*kept)
+            .cte(f"attempt_{k}")
+        )
+    depth = 1 + sum(
+        (sa.case((attempts.c[_t(k)].is_not(None), 1), else_=0) for k in range(1, len(spec.steps))), sa.literal(0)
+    )
+    taints = []
+    for x in spec.exclusions:
+        hit = events.alias(f"excluded_{x.stage_id}_{x.after_step}_{x.before_step}")
+        after, before = attempts.c[_t(x.after_step)], attempts.c[_t(x.before_step)]
+        taints.append(
+            sa.exists().where(
+                hit.c.customer_id == attempts.c.customer_id,
+                hit.c.stage_id == x.stage_id,
+                hit.c.ms > after,
+                sa.case((before.is_not(None), hit.c.ms < before), else_=hit.c.ms <= attempts.c[_t(0)] + window_ms),
+            )
+        )
+    tainted = sa.case((sa.or_(*taints), 1), else_=0) if taints else sa.literal(0)
+    scored = sa.select(attempts, depth.label("depth"), tainted.label("tainted")).cte("scored_attempts")
+    ranked = sa.select(
+        scored,
+        sa.func.row_number()
+        .over(
+            partition_by=scored.c.customer_id,
+            order_by=(scored.c.depth.desc(), scored.c.tainted.asc(), scored.c[_t(0)].asc()),
+        )
+        .label("rank"),
+    ).cte("ranked_attempts")
+    columns = [ranked.c.customer_id, ranked.c.depth, ranked.c.entered_at]
+    columns += [ranked.c[_t(k)] for k in range(len(spec.steps))]
+    return sa.select(*columns).where(ranked.c.rank == 1, ranked.c.tainted == 0).subquery("funnel_customers")
+
+
+def _breakdown_column(by: str, chosen: sa.Subquery, filters: Filters) -> sa.ColumnElement:
+    if by == RETURNING:
+        before = sa.exists().where(od.c.customer_id == chosen.c.customer_id)
+        if filters.period.start is not None:
+            before = before.where(od.c.ordered_at < sa.bindparam(None, filters.period.start, type_=schema.TIMESTAMP))
+        return sa.case((before, "returning"), else_="new")
+    return sa.select(cu.c[by]).where(cu.c.customer_id == chosen.c.customer_id).scalar_subquery()
+
+
+def counts_query(spec: FunnelSpec, filters: Filters, by: str | None = None) -> sa.Select:
+    """Customers reaching each step (cumulative), optionally per value of a breakdown."""
+    chosen = chosen_attempts(spec, filters)
+    reached = [
+        sa.func.coalesce(sa.func.sum(sa.case((chosen.c.depth >= k + 1, 1), else_=0)), 0).label(f"step_{k}")
+        for k in range(len(spec.steps))
+    ]
+    if by is None:
+        return sa.select(*reached)
+    if by not in BREAKDOWNS:
+        raise FunnelError(f"Cannot break down by {by!r} (choose from {', '.join(BREAKDOWNS)})")
+    group = sa.func.coalesce(_breakdown_column(by, chosen, filters), "(none)").label("value")
+    inner = sa.select(group, chosen.c.depth).subquery("with_value")
+    reached = [
+        sa.func.sum(sa.case((inner.c.depth >= k + 1, 1), else_=0)).label(f"step_{k}") for k in range(len(spec.steps))
+    ]
+    return sa.select(inner.c.value, *reached).group_by(inner.c.value).order_by(inner.c.value)
+
+
+def _steps_frame(spec: FunnelSpec, counts: list[int]) -> pl.DataFrame:
+    frame = pl.DataFrame({"step": list(range(len(spec.steps))), "stage_id": list(spec.steps), "customers": counts})
+    first = pl.col("customers").first()
+    previous = pl.col("customers").shift(1)
+    return frame.with_columns(
+        pl.when(previous > 0).then(100 * pl.col("customers") / previous).alias("conversion_from_previous"),
+        pl.when(first > 0).then(100 * pl.col("customers") / first).alias("conversion_from_first"),
+        (previous - pl.col("customers")).alias("dropped"),
+    )
+
+
+def steps(conn: Connection, spec: FunnelSpec, filters: Filters) -> pl.DataFrame:
+    """One row per step: customers, conversion from the previous step and from the first (%), drop-off."""
+    row = conn.execute(counts_query(spec, filters)).one()
+    return _steps_frame(spec, [int(v or 0) for v in row])
+
+
+def breakdown(conn: Connection, spec: FunnelSpec, filters: Filters, by: str) -> pl.DataFrame:
+    """Per value of ``by``: customers at each step (``step_0``..)."""
+    frame = fetch_frame(conn, counts_query(spec, filters, by), {"value": pl.String})
+    return frame.with_columns(
+        pl.col("value").cast(pl.String), *(pl.col(f"step_{k}").cast(pl.Int64) for k in range(len(spec.steps)))
+    )
+
+
+def durations_query(spec: FunnelSpec, filters: Filters) -> sa.Select:
+    """Seconds from step k-1 to step k on each customer's chosen attempt: median, p90 and histogram counts."""
+    chosen = chosen_attempts(spec, filters)
+    parts = [
+        sa.select(sa.literal(k).label("step"), (chosen.c[_t(k)] - chosen.c[_t(k - 1)]).label("ms")).where(
+            chosen.c[_t(k)].is_not(None)
+        )
+        for k in range(1, len(spec.steps))
+    ]
+    gaps = sa.union_all(*parts).subquery("gaps")
+    ordered = sa.select(
+        gaps.c.step,
+        gaps.c.ms,
+        sa.func.row_number().over(partition_by=gaps.c.step, order_by=gaps.c.ms).label("rn"),
+        sa.func.count().over(partition_by=gaps.c.step).label("n"),
+    ).subquery("ordered_gaps")
+    columns = [ordered.c.step, sa.func.max(ordered.c.n).label("n")]
+    for name, p in (("p50", 0.5), ("p90", 0.9)):
+        pos = (ordered.c.n - 1) * p  # linear interpolation between the ranks around pos (0-based)
+        low = sa.func.floor(pos) + 1
+        columns += [
+            sa.func.max(sa.case((ordered.c.rn == low, ordered.c.ms))).label(f"{name}_low"),
+            sa.func.max(sa.case((ordered.c.rn == low + 1, ordered.c.ms))).label(f"{name}_high"),
+            sa.func.max(pos - sa.func.floor(pos)).label(f"{name}_frac"),
+        ]
+    bounds = [b for _, b in TIME_BUCKETS[:-1]]
+    for i, (label, upper) in enumerate(TIME_BUCKETS):
+        lower = bounds[i - 1] if i else None
+        inside = ordered.c.ms < upper * 1000 if upper != float("inf") else sa.true()
+        if lower is not None:
+            inside = sa.and_(inside, ordered.c.ms >= lower * 1000)
+        columns.append(sa.func.sum(sa.case((inside, 1), else_=0)).label(f"bucket_{i}"))
+    return sa.select(*columns).group_by(ordered.c.step).order_by(ordered.c.step)
+
+
+def time_to_convert(conn: Connection, spec: FunnelSpec, filters: Filters) -> pl.DataFrame:
+    """Per step k >= 1: n, median and p90 seconds from step k-1, and the histogram counts."""
+    raw = fetch_frame(conn, durations_query(spec, filters))
+    rows = []
+    for r in raw.iter_rows(named=True):
+        out = {"step": int(r["step"]), "n": int(r["n"])}
+        for name in ("p50", "p90"):
+            low, high, frac = r[f"{name}_low"], r[f"{name}_high"], float(r[f"{name}_frac"] or 0)
+            value = float(low) if high is None or frac == 0 else float(low) + frac * (float(high) - float(low))
+            out[f"{name}_seconds"] = value / 1000
+        for i in range(len(TIME_BUCKETS)):
+            out[f"bucket_{i}"] = int(r[f"bucket_{i}"] or 0)
+        rows.append(out)
+    schema_ = {"step": pl.Int64, "n": pl.Int64, "p50_seconds": pl.Float64, "p90_seconds": pl.Float64}
+    schema_ |= {f"bucket_{i}": pl.Int64 for i in range(len(TIME_BUCKETS))}
+    return pl.DataFrame(rows, schema=schema_, orient="row")
+
+
+def over_time_query(spec: FunnelSpec, filters: Filters, grain: str) -> sa.Select:
+    chosen = chosen_attempts(spec, filters)
+    start = period_start(chosen.c.entered_at, grain).label("period")
+    last = len(spec.steps)
+    inner = sa.select(start, chosen.c.depth).subquery("by_period")
+    return (
+        sa.select(
+            inner.c.period,
+            sa.func.count().label("entered"),
+            sa.func.sum(sa.case((inner.c.depth >= last, 1), else_=0)).label("converted"),
+        )
+        .group_by(inner.c.period)
+        .order_by(inner.c.period)
+    )
+
+
+def over_time(conn: Connection, spec: FunnelSpec, filters: Filters, grain: str) -> pl.DataFrame:
+    """By week or month of entering the first step (the chosen attempt's): entered, converted, share (%)."""
+    raw = fetch_frame(conn, over_time_query(spec, filters, grain))
+    if raw.height == 0:
+        return pl.DataFrame(
+            schema={"period": pl.Date, "entered": pl.Int64, "converted": pl.Int64, "conversion": pl.Float64}
+        )
+    return raw.select(
+        pl.col("period").cast(pl.String).str.slice(0, 10).str.to_date().alias("period"),
+        pl.col("entered").cast(pl.Int64),
+        pl.col("converted").cast(pl.Int64),
+    ).with_columns((100 * pl.col("converted") / pl.col("entered")).alias("conversion"))
+
+
+def dropped_query(spec: FunnelSpec, filters: Filters, step: int, limit: int) -> sa.Select:
+    """Customers whose furthest step is ``step`` (they never reached the next one), with their attributes."""
+    chosen = chosen_attempts(spec, filters)
+    return (
+        sa.select(
+            chosen.c.customer_id,
+            *(cu.c[d] for d in schema.FILTER_DIMENSIONS),
+            cu.c.signup_at,
+            chosen.c.entered_at,
+        )
+        .join(cu, cu.c.customer_id == chosen.c.customer_id)
+        .where(chosen.c.depth == step + 1)
+        .order_by(chosen.c.customer_id)
+        .limit(limit)
+    )
+
+
+def dropped(conn: Connection, spec: FunnelSpec, filters: Filters, step: int, limit: int) -> pl.DataFrame:
+    if not 0 <= step < len(spec.steps) - 1:
+        raise FunnelError(f"Step {step} has no next step to drop before")
+    return fetch_frame(conn, dropped_query(spec, filters, step, limit), {"customer_id": pl.String})
+
+
+def previous_period(period: Period) -> Period:
+    """The period of equal length that ends where this one starts (needs both ends)."""
+    if period.start is None or period.end is None:
+        raise FunnelError("The previous period needs a period with a start and an end")
+    return Period(period.start - (period.end - period.start), period.start, False)
+
+
+def default_steps(engine: Engine) -> tuple[str, ...]:
+    s = schema.stages.c
+    with connect(engine) as conn:
+        rows = conn.execute(sa.select(s.stage_id).where(s.in_funnel.is_(True)).order_by(s.position, s.stage_id))
+        return tuple(str(r) for r in rows.scalars())
+
+
+def stage_ids(engine: Engine) -> list[str]:
+    s = schema.stages.c
+    with connect(engine) as conn:
+        return [str(r) for r in conn.execute(sa.select(s.stage_id).order_by(s.position, s.stage_id)).scalars()]

@@ -1,0 +1,195 @@
+"""The funnel's rules, each on hand-made data, on every store. Window 1 h unless said; times in minutes after
+2025-01-01 00:00 (UTC). Customers of segment S1 test the ordering rules, S2 the exclusions."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from data_access import store
+from data_access.filters import Filters, Period
+from data_access.queries import funnel
+from data_access.queries.funnel import Exclusion, FunnelError, FunnelSpec
+from tests.conftest import put
+
+T = datetime(2025, 1, 1)
+JANUARY = Period.parse("2025-01-01", "2025-01-31")
+HOUR = funnel.parse_window("1h")
+ABC = FunnelSpec(("a", "b", "c"), HOUR)
+
+
+def at(minutes: float) -> datetime:
+    return T + timedelta(minutes=minutes)
+
+
+# customer -> (segment, channel, [(stage, minutes), ...])
+PEOPLE = {
+    "u1": ("S1", "web", [("a", 0), ("b", 10), ("c", 20)]),  # straight through
+    "u2": ("S1", "ads", [("b", 0), ("a", 5), ("c", 10)]),  # b before a: out of order, stays at a
+    "u3": ("S1", "web", [("a", 0), ("b", 0), ("c", 0)]),  # equal timestamps are in order
+    "u4": ("S1", "ads", [("a", 0), ("b", 30), ("c", 60)]),  # c exactly at the window's end: counts
+    "u5": ("S1", "ads", [("a", 0), ("b", 30), ("c", 60 + 1 / 60)]),  # c one second too late
+    "u6": ("S1", "ads", [("a", 0), ("b", 120), ("a", 180), ("b", 190)]),  # the second attempt reaches b
+    "u7": ("S1", "ads", [("a", -60), ("b", 10), ("c", 20)]),  # first step before the period: not in the funnel
+    "u8": ("S1", "ads", [("b", 10)]),  # never starts
+    "u9": ("S2", "ads", [("a", 0), ("x", 5), ("b", 10), ("c", 15)]),  # x between a and b: tainted
+    "u10": ("S2", "ads", [("a", 0), ("x", 0), ("b", 10)]),  # x at the same time as a: not strictly after
+    "u11": ("S2", "ads", [("a", 0), ("x", 5)]),  # never reaches b, x within the window: tainted
+    "u12": ("S2", "ads", [("a", 0), ("x", 120)]),  # never reaches b, x after the window: clean
+    "u13": ("S2", "ads", [("a", 0), ("x", 5), ("b", 10), ("a", 180), ("b", 190)]),  # one clean furthest attempt
+    "u14": ("S2", "ads", [("a", 0), ("x", 5), ("b", 10), ("c", 20), ("a", 180), ("b", 190)]),  # furthest tainted
+}
+
+
+@pytest.fixture
+def journeys(engine: Engine) -> Engine:
+    put(
+        engine,
+        stages=[
+            {"stage_id": s, "name": s.upper(), "position": i, "in_funnel": s != "x"}
+            for i, s in enumerate(("a", "b", "c", "x"), start=1)
+        ],
+        customers=[
+            {
+                "customer_id": c,
+                "signup_at": T - timedelta(days=30),
+                "segment": seg,
+                "channel": ch,
+                "region": "EU",
+                "plan": "p",
+            }
+            for c, (seg, ch, _) in PEOPLE.items()
+        ],
+        journey_events=[
+            {"event_id": f"{c}-{n}", "customer_id": c, "stage_id": s, "occurred_at": at(m)}
+            for c, (_, _, events) in PEOPLE.items()
+            for n, (s, m) in enumerate(events)
+        ],
+        orders=[{"order_id": "o1", "customer_id": "u1", "ordered_at": T - timedelta(days=3), "amount": 10.0}],
+    )
+    return engine
+
+
+def counts(engine: Engine, spec: FunnelSpec, segment: str) -> list[int]:
+    with store.connect(engine) as conn:
+        return funnel.steps(conn, spec, Filters(period=JANUARY, segment=(segment,)))["customers"].to_list()
+
+
+def test_order_window_equal_times_and_repeated_attempts(journeys: Engine) -> None:
+    assert counts(journeys, ABC, "S1") == [6, 5, 3]  # u1..u6 start; u2 stays; u5, u6 stop at b
+
+
+def test_conversion_and_drop_off(journeys: Engine) -> None:
+    with store.connect(journeys) as conn:
+        frame = funnel.steps(conn, ABC, Filters(period=JANUARY, segment=("S1",)))
+    assert frame["conversion_from_previous"].to_list() == [None, pytest.approx(500 / 6), pytest.approx(60.0)]
+    assert frame["conversion_from_first"].to_list() == [
+        pytest.approx(100.0),
+        pytest.approx(500 / 6),
+        pytest.approx(50.0),
+    ]
+    assert frame["dropped"].to_list() == [None, 1, 2]
+
+
+def test_the_window_is_inclusive_and_strict_beyond(journeys: Engine) -> None:
+    exactly = FunnelSpec(("a", "c"), HOUR)
+    assert counts(journeys, exactly, "S1")[1] == 4  # u1, u2 (c at +5 min after its a), u3, u4; not u5
+    tighter = FunnelSpec(("a", "b", "c"), funnel.parse_window("59m"))
+    assert counts(journeys, tighter, "S1") == [6, 5, 2]  # u4's c at 60 min now falls outside
+
+
+def test_exclusion_between_two_steps(journeys: Engine) -> None:
+    plain = counts(journeys, ABC, "S2")
+    assert plain == [6, 4, 2]
+    spec = FunnelSpec(("a", "b", "c"), HOUR, (Exclusion("x", 0, 1),))
+    # u9 (x between a and b), u11 (no b, x in the window) and u14 (its furthest attempt is tainted) leave the
+    # funnel at every step; u10 (x not strictly after a), u12 (x after the window), u13 (a clean furthest
+    # attempt) stay.
+    assert counts(journeys, spec, "S2") == [3, 2, 0]
+
+
+def test_exclusion_spanning_more_steps(journeys: Engine) -> None:
+    spec = FunnelSpec(("a", "b", "c"), HOUR, (Exclusion("x", 0, 2),))
+    # u9 and u14 (x before their c) and u11 (no c, x in the window) leave; u13's second attempt (a at 180 min)
+    # has no x after it, so it stays at b; u10 and u12 stay as before
+    assert counts(journeys, spec, "S2") == [3, 2, 0]
+
+
+def test_invalid_funnels_are_refused_with_a_reason() -> None:
+    known = ["a", "b", "c", "x"]
+    cases = {
+        FunnelSpec(("a",)): "at least 2 steps",
+        FunnelSpec(("a", "a")): "only once",
+        FunnelSpec(("a", "zz")): "Unknown stage(s): zz",
+        FunnelSpec(("a", "b"), HOUR, (Exclusion("x", 1, 1),)): "i < j",
+        FunnelSpec(("a", "b"), HOUR, (Exclusion("x", 1, 0),)): "i < j",
+        FunnelSpec(("a", "b"), HOUR, (Exclusion("x", 0, 2),)): "there is no step 2",
+        FunnelSpec(("a", "b", "c"), HOUR, (Exclusion("b", 0, 2),)): "is a step of the funnel",
+    }
+    for spec, words in cases.items():
+        with pytest.raises(FunnelError, match=re.escape(words)):
+            spec.check(known)
+    FunnelSpec(("a", "b", "c"), HOUR, (Exclusion("x", 0, 2),)).check(known)
+
+
+def test_windows_and_exclusions_parse() -> None:
+    assert [funnel.parse_window(w) for w in ("15s", "90m", "12h", "30d", "2w")] == [
+        15,
+        5400,
+        43_200,
+        2_592_000,
+        1_209_600,
+    ]
+    for bad in ("30", "d", "-1d", "0h", "3y", ""):
+        with pytest.raises(FunnelError, match="Not a window"):
+            funnel.parse_window(bad)
+    assert Exclusion.parse("support:1:3") == Exclusion("support", 1, 3)
+    with pytest.raises(FunnelError, match="Not an exclusion"):
+        Exclusion.parse("support:1")
+    assert funnel.format_window(2_592_000) == "30d"
+    assert funnel.format_window(5400) == "90m"
+
+
+def test_time_to_convert_from_the_chosen_attempt(journeys: Engine) -> None:
+    with store.connect(journeys) as conn:
+        frame = funnel.time_to_convert(conn, ABC, Filters(period=JANUARY, segment=("S1",)))
+    a_to_b, b_to_c = frame.row(0, named=True), frame.row(1, named=True)
+    # a -> b: u1 600 s, u3 0, u4 1800, u5 1800, u6 600 (its second attempt) -> median 600, p90 1800
+    assert (a_to_b["step"], a_to_b["n"], a_to_b["p50_seconds"], a_to_b["p90_seconds"]) == (1, 5, 600, 1800)
+    # b -> c: 0, 600, 1800 -> median 600, p90 at rank 1.8: 600 + 0.8 * 1200 = 1560
+    assert (b_to_c["n"], b_to_c["p50_seconds"], b_to_c["p90_seconds"]) == (3, 600, pytest.approx(1560))
+    histogram = [a_to_b[f"bucket_{i}"] for i in range(len(funnel.TIME_BUCKETS))]
+    assert histogram == [5, 0, 0, 0, 0, 0, 0, 0]
+
+
+def test_conversion_over_time_and_who_dropped(journeys: Engine) -> None:
+    filters = Filters(period=JANUARY, segment=("S1",))
+    with store.connect(journeys) as conn:
+        monthly = funnel.over_time(conn, ABC, filters, "month")
+        weekly = funnel.over_time(conn, ABC, filters, "week")
+        at_a = funnel.dropped(conn, ABC, filters, 0, 100)
+        at_b = funnel.dropped(conn, ABC, filters, 1, 100)
+    assert monthly.rows() == [(datetime(2025, 1, 1).date(), 6, 3, 50.0)]
+    assert weekly["period"].to_list() == [datetime(2024, 12, 30).date()]  # the Monday of that week
+    assert at_a["customer_id"].to_list() == ["u2"]
+    assert at_b["customer_id"].to_list() == ["u5", "u6"]
+    assert at_b["channel"].to_list() == ["ads", "ads"]
+
+
+def test_breakdowns(journeys: Engine) -> None:
+    filters = Filters(period=JANUARY, segment=("S1",))
+    with store.connect(journeys) as conn:
+        by_channel = funnel.breakdown(conn, ABC, filters, "channel")
+        by_history = funnel.breakdown(conn, ABC, filters, funnel.RETURNING)
+    assert by_channel.rows() == [("ads", 4, 3, 1), ("web", 2, 2, 2)]
+    assert by_history.rows() == [("new", 5, 4, 2), ("returning", 1, 1, 1)]  # u1 ordered before January
+
+
+def test_previous_period() -> None:
+    prev = funnel.previous_period(JANUARY)
+    assert (prev.start, prev.end) == (datetime(2024, 12, 1), datetime(2025, 1, 1))
+    with pytest.raises(FunnelError):
+        funnel.previous_period(Period())
