@@ -268,7 +268,7 @@ def durations_query(spec: FunnelSpec, filters: Filters) -> sa.Select:
             sa.func.max(pos - sa.func.floor(pos)).label(f"{name}_frac"),
         ]
     bounds = [b for _, b in TIME_BUCKETS[:-1]]
-    for i, (label, upper) in enumerate(TIME_BUCKETS):
+    for i, (_label, upper) in enumerate(TIME_BUCKETS):
         lower = bounds[i - 1] if i else None
         inside = ordered.c.ms < upper * 1000 if upper != float("inf") else sa.true()
         if lower is not None:
