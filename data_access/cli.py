@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 from data_access import ingest, schema, store
 from data_access.config import SETTINGS, StoreLocation, resolve_store
 from data_access.filters import FilterError, Filters, Period
-from data_access.queries import kpis
+from data_access.queries import funnel, kpis
 
 FORMATS = ("table", "json", "csv")
 EXIT_USAGE, EXIT_FAILED = 2, 1
@@ -105,6 +105,24 @@ def build_parser() -> argparse.ArgumentParser:
     _store_args(p)
     _filter_args(p)
 
+    p = commands.add_parser("funnel", help="ordered funnel from journey events, one row per step")
+    _store_args(p)
+    p.add_argument("--stages", metavar="A,B,C", help="the steps in order (default: the map's funnel stages)")
+    p.add_argument(
+        "--window",
+        default=funnel.DEFAULT_WINDOW,
+        metavar="W",
+        help="conversion window: 15s, 90m, 12h, 30d, 2w (default %(default)s)",
+    )
+    p.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="X:i:j",
+        help="drop customers who hit stage X between step i and step j (0-based); repeatable",
+    )
+    _filter_args(p)
+
     p = commands.add_parser("bench", help="time each page's queries, cold and cached, on generated data")
     _store_args(p)
     p.add_argument("--customers", type=int, default=100_000, metavar="N")
@@ -184,6 +202,14 @@ def run(args: argparse.Namespace) -> int:
         filters = filters_from(args)
         engine = open_store(location, read_only=True, console=console)
         frame = kpis.stage_kpis(engine, filters).select(kpis.CLI_COLUMNS)
+        sys.stdout.write(emit(frame, args.format))
+        return 0
+    if args.command == "funnel":
+        filters = filters_from(args)
+        engine = open_store(location, read_only=True, console=console)
+        chosen = tuple(s.strip() for s in args.stages.split(",") if s.strip()) if args.stages else None
+        spec = funnel.checked_spec(engine, chosen, args.window, tuple(args.exclude))
+        frame = funnel.report(engine, spec, filters).select(funnel.CLI_COLUMNS)
         sys.stdout.write(emit(frame, args.format))
         return 0
     if args.command == "bench":

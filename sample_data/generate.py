@@ -169,7 +169,7 @@ def generate_block(seed: int, block: int, size: int) -> dict[str, pl.DataFrame]:
             rng.exponential(6, n) + np.where(b2c, 0, 14),  # to decision (B2B buys slower)
             rng.exponential(1, n),  # to onboarding
             rng.exponential(12, n) + 3,  # to regular use
-            rng.exponential(60, n) + 20,  # to loyalty
+            rng.exponential(30, n) + 10,  # to loyalty
         ]
     )
     when = signup[:, None] + gaps.cumsum(axis=1)

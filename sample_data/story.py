@@ -47,7 +47,7 @@ REGIONS = {"EU": 0.45, "NA": 0.3, "APAC": 0.15, "LATAM": 0.1}
 # Probability of reaching the next funnel step, by segment:
 # awareness->consideration, ->decision, ->onboarding, ->regular_use, ->loyalty.
 # B2C onboarding -> regular use is the planted leak.
-STEP_P = {"B2C": (0.72, 0.55, 0.93, 0.42, 0.40), "B2B": (0.80, 0.50, 0.95, 0.82, 0.45)}
+STEP_P = {"B2C": (0.72, 0.55, 0.93, 0.38, 0.68), "B2B": (0.80, 0.50, 0.95, 0.82, 0.68)}
 CHANNEL_LIFT = {"referral": 0.08, "partner": 0.05, "sales": 0.04, "organic": 0.02, "ads": -0.04, "social": -0.02}
 
 TOUCHPOINTS = {

@@ -29,7 +29,7 @@ from data_access.filters import Filters, Period
 from data_access.store import connect, fetch_frame
 
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
-DEFAULT_WINDOW = "30d"
+DEFAULT_WINDOW = "90d"  # awareness to advocacy takes weeks to months
 MIN_STEPS = 2
 # Buckets of the time-to-convert histogram: (label, upper bound in seconds, exclusive); the last is open.
 TIME_BUCKETS: tuple[tuple[str, float], ...] = (
@@ -44,6 +44,13 @@ TIME_BUCKETS: tuple[tuple[str, float], ...] = (
 )
 RETURNING = "new_vs_returning"  # the breakdown that is not a customer column
 BREAKDOWNS = (*schema.FILTER_DIMENSIONS, RETURNING)
+CLI_COLUMNS = (
+    "stage_id",
+    "customers",
+    "conversion_from_previous",
+    "conversion_from_first",
+    "median_seconds_to_convert",
+)
 
 ev = schema.journey_events
 cu = schema.customers
@@ -366,3 +373,43 @@ def stage_ids(engine: Engine) -> list[str]:
     s = schema.stages.c
     with connect(engine) as conn:
         return [str(r) for r in conn.execute(sa.select(s.stage_id).order_by(s.position, s.stage_id)).scalars()]
+
+
+def checked_spec(
+    engine: Engine, stages: tuple[str, ...] | None, window: str, exclusions: tuple[str, ...]
+) -> FunnelSpec:
+    """A spec from user input (``stages`` None = the map's funnel stages), checked against the store."""
+    spec = FunnelSpec(
+        stages if stages else default_steps(engine),
+        parse_window(window),
+        tuple(Exclusion.parse(x) for x in exclusions),
+    )
+    spec.check(stage_ids(engine))
+    return spec
+
+
+def report(engine: Engine, spec: FunnelSpec, filters: Filters) -> pl.DataFrame:
+    """The command line's table: per step customers, conversions (%) and the median seconds from the step before."""
+    with connect(engine) as conn:
+        frame = steps(conn, spec, filters)
+        timing = time_to_convert(conn, spec, filters)
+    return frame.join(
+        timing.select("step", pl.col("p50_seconds").alias("median_seconds_to_convert")), on="step", how="left"
+    ).sort("step")
+
+
+def biggest_leak(frame: pl.DataFrame, names: dict[str, str], who: str) -> str | None:
+    """The step with the largest share lost, in words: "42% of B2C customers who reach Onboarding never reach
+    Regular use"."""
+    lost = frame.with_columns((100 - pl.col("conversion_from_previous")).alias("lost")).filter(
+        pl.col("lost").is_not_null()
+    )
+    if lost.height == 0:
+        return None
+    worst = lost.sort("lost", descending=True).row(0, named=True)
+    before = frame.filter(pl.col("step") == worst["step"] - 1).row(0, named=True)
+    return (
+        f"{worst['lost']:.0f}% of {who} customers who reach {names.get(before['stage_id'], before['stage_id'])} "
+        f"never reach {names.get(worst['stage_id'], worst['stage_id'])} ({before['customers'] - worst['customers']:,} "
+        f"of {before['customers']:,})"
+    )
