@@ -12,7 +12,8 @@ st.set_page_config(page_title="CJM retention dashboard", page_icon=":material/ro
 menu = st.navigation(
     {
         "Analysis": [
-            st.Page("pages/stage_kpis.py", title="Stage KPIs", icon=":material/leaderboard:", default=True),
+            st.Page("pages/funnel.py", title="Funnel", icon=":material/filter_alt:", default=True),
+            st.Page("pages/stage_kpis.py", title="Stage KPIs", icon=":material/leaderboard:"),
         ],
         "Data": [st.Page("pages/data.py", title="Data", icon=":material/database:")],
     }

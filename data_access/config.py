@@ -31,6 +31,7 @@ class Settings:
     cache_max_entries: int = _env_int("CJM_CACHE_MAX_ENTRIES", 64)
     lock_timeout_seconds: float = _env_float("CJM_LOCK_TIMEOUT", 15.0)  # waiting for a DuckDB file lock
     ingest_chunk_rows: int = _env_int("CJM_INGEST_CHUNK_ROWS", 200_000)
+    export_row_limit: int = _env_int("CJM_EXPORT_ROW_LIMIT", 100_000)  # rows in a list of customers to download
     max_errors_shown: int = 20  # validation errors listed per load (the total is always given)
 
 

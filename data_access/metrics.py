@@ -7,6 +7,7 @@ interval and the status are finished in Polars, on the result-sized frame. Perce
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -226,3 +227,18 @@ def with_status(frame: pl.DataFrame, targets: pl.DataFrame, metric: Metric, key:
             pl.col(m), pl.col(f"{m}_enough"), pl.col(f"{m}_target"), pl.col(f"{m}_warn"), metric.higher_is_better
         ).alias(f"{m}_status")
     )
+
+
+SIGNIFICANCE_LEVEL = 0.05
+
+
+def two_proportion_p_value(k1: int, n1: int, k2: int, n2: int) -> float | None:
+    """Two-sided p-value of the pooled two-proportion z-test of k1/n1 against k2/n2 (None without data)."""
+    if n1 == 0 or n2 == 0:
+        return None
+    pooled = (k1 + k2) / (n1 + n2)
+    spread = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+    if spread == 0:
+        return 1.0
+    z = (k1 / n1 - k2 / n2) / spread
+    return math.erfc(abs(z) / math.sqrt(2))

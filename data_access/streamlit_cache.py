@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 from data_access import store
 from data_access.config import SETTINGS
 from data_access.filters import Filters
-from data_access.queries import catalog, kpis
+from data_access.queries import catalog, funnel, kpis
 
 _TTL, _MAX = SETTINGS.cache_ttl_seconds, SETTINGS.cache_max_entries
 
@@ -58,3 +58,38 @@ def freshness(url: str) -> datetime | None:
 def forget_results() -> None:
     """After a load: every cached result may be stale."""
     st.cache_data.clear()
+
+
+@st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner=False)
+def stages(url: str) -> pl.DataFrame:
+    return kpis.stage_list(read_engine(url))
+
+
+@st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner="Counting the funnel...")
+def funnel_steps(url: str, spec: funnel.FunnelSpec, filters: Filters) -> pl.DataFrame:
+    with store.connect(read_engine(url)) as conn:
+        return funnel.steps(conn, spec, filters)
+
+
+@st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner="Breaking the funnel down...")
+def funnel_breakdown(url: str, spec: funnel.FunnelSpec, filters: Filters, by: str) -> pl.DataFrame:
+    with store.connect(read_engine(url)) as conn:
+        return funnel.breakdown(conn, spec, filters, by)
+
+
+@st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner="Timing the conversions...")
+def funnel_timing(url: str, spec: funnel.FunnelSpec, filters: Filters) -> pl.DataFrame:
+    with store.connect(read_engine(url)) as conn:
+        return funnel.time_to_convert(conn, spec, filters)
+
+
+@st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner=False)
+def funnel_over_time(url: str, spec: funnel.FunnelSpec, filters: Filters, grain: str) -> pl.DataFrame:
+    with store.connect(read_engine(url)) as conn:
+        return funnel.over_time(conn, spec, filters, grain)
+
+
+@st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner="Listing the customers...")
+def funnel_dropped(url: str, spec: funnel.FunnelSpec, filters: Filters, step: int, limit: int) -> pl.DataFrame:
+    with store.connect(read_engine(url)) as conn:
+        return funnel.dropped(conn, spec, filters, step, limit)

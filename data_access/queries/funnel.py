@@ -17,13 +17,13 @@ furthest-reaching untainted one, the earliest of those; times to convert are rea
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from data_access import schema
+from data_access import metrics, schema
 from data_access.dialect import epoch_ms, period_start
 from data_access.filters import Filters, Period
 from data_access.store import connect, fetch_frame
@@ -412,4 +412,43 @@ def biggest_leak(frame: pl.DataFrame, names: dict[str, str], who: str) -> str | 
         f"{worst['lost']:.0f}% of {who} customers who reach {names.get(before['stage_id'], before['stage_id'])} "
         f"never reach {names.get(worst['stage_id'], worst['stage_id'])} ({before['customers'] - worst['customers']:,} "
         f"of {before['customers']:,})"
+    )
+
+
+def without_filter_on(filters: Filters, by: str) -> Filters:
+    """The filters a breakdown runs on: a filter on the broken-down attribute itself is lifted, so that every
+    group can be set against the rest."""
+    return replace(filters, **{by: ()}) if by in schema.FILTER_DIMENSIONS else filters
+
+
+def against_the_rest(frame: pl.DataFrame, last_step: int) -> pl.DataFrame:
+    """Each breakdown value against all the other customers: conversion from the first step to the last, the
+    difference in points, the two-proportion test's p-value and a verdict that is only a win or a loss when
+    the difference is significant."""
+    total_in, total_out = int(frame["step_0"].sum()), int(frame[f"step_{last_step}"].sum())
+    rows = []
+    for r in frame.iter_rows(named=True):
+        n, k = int(r["step_0"]), int(r[f"step_{last_step}"])
+        rest_n, rest_k = total_in - n, total_out - k
+        p = metrics.two_proportion_p_value(k, n, rest_k, rest_n)
+        share = 100 * k / n if n else None
+        rest = 100 * rest_k / rest_n if rest_n else None
+        diff = share - rest if share is not None and rest is not None else None
+        significant = p is not None and p < metrics.SIGNIFICANCE_LEVEL
+        verdict = "no clear difference" if not significant else ("higher" if diff > 0 else "lower")
+        rows.append((r["value"], n, k, share, rest, diff, p, significant, verdict))
+    return pl.DataFrame(
+        rows,
+        schema={
+            "value": pl.String,
+            "entered": pl.Int64,
+            "converted": pl.Int64,
+            "conversion": pl.Float64,
+            "rest_conversion": pl.Float64,
+            "difference": pl.Float64,
+            "p_value": pl.Float64,
+            "significant": pl.Boolean,
+            "verdict": pl.String,
+        },
+        orient="row",
     )

@@ -12,12 +12,19 @@ from data_access.filters import Filters
 from data_access.store import connect, fetch_frame
 
 STAGE_COLUMNS = ("stage_id", "name", "position", "in_funnel")
+_STAGE_TYPES = {"stage_id": pl.String, "name": pl.String, "position": pl.Int64, "in_funnel": pl.Boolean}
 CLI_COLUMNS = ("stage_id", "customers", "csat", "csat_n", "nps", "nps_n", "ces", "ces_n", "fcr", "fcr_n")
 
 
 def stages_query() -> sa.Select:
     s = schema.stages.c
     return sa.select(*(s[c] for c in STAGE_COLUMNS)).order_by(s.position, s.stage_id)
+
+
+def stage_list(engine: Engine) -> pl.DataFrame:
+    """The stages in map order: stage_id, name, position, in_funnel."""
+    with connect(engine) as conn:
+        return fetch_frame(conn, stages_query(), _STAGE_TYPES)
 
 
 def customers_per_stage_query(filters: Filters) -> sa.Select:
@@ -53,11 +60,7 @@ def stage_kpis(engine: Engine, filters: Filters, min_n: int = SETTINGS.min_n) ->
     for metric in metrics.METRICS.values():
         by_source.setdefault(metric.source.name, []).append(metric)
     with connect(engine) as conn:
-        frame = fetch_frame(
-            conn,
-            stages_query(),
-            {"stage_id": pl.String, "name": pl.String, "position": pl.Int64, "in_funnel": pl.Boolean},
-        )
+        frame = fetch_frame(conn, stages_query(), _STAGE_TYPES)
         customers = fetch_frame(
             conn, customers_per_stage_query(filters), {"stage_id": pl.String, "customers": pl.Int64}
         )
