@@ -13,6 +13,9 @@ if not session.has_tables(url):
     st.stop()
 chosen = filters.current()
 stages = session.guarded(cache.stages, url)
+if stages.height == 0:
+    st.info("The store has no stages yet. Load `stages` (and the other tables) on the Data page.")
+    st.stop()
 names = dict(zip(stages["stage_id"], stages["name"], strict=True))
 spec = funnel_view.spec_picker(stages)
 if spec is None:

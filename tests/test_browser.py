@@ -31,7 +31,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-PAGES = {"": "Stage KPIs", "data": "Data"}
+PAGES = {"": "Funnel", "stage_kpis": "Stage KPIs", "data": "Data"}
 
 pytestmark = pytest.mark.browser
 
@@ -143,7 +143,7 @@ def test_every_page_loads_in_chromium(server: str, browser: object, path: str, t
     assert page.locator("[data-testid='stException']").count() == 0
     assert "Traceback" not in page.content()
     ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=ARTIFACTS / f"{path or 'stage_kpis'}.png", full_page=True)
+    page.screenshot(path=ARTIFACTS / f"{path or 'funnel'}.png", full_page=True)
     assert not errors, errors
     page.close()
 

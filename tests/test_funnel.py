@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
+import polars as pl
 import pytest
 from sqlalchemy.engine import Engine
 
@@ -193,3 +194,80 @@ def test_previous_period() -> None:
     assert (prev.start, prev.end) == (datetime(2024, 12, 1), datetime(2025, 1, 1))
     with pytest.raises(FunnelError):
         funnel.previous_period(Period())
+
+
+def test_the_biggest_leak_in_words(journeys: Engine) -> None:
+    with store.connect(journeys) as conn:
+        frame = funnel.steps(conn, ABC, Filters(period=JANUARY, segment=("S1",)))
+    text = funnel.biggest_leak(frame, {"a": "Start", "b": "Middle", "c": "End"}, "S1")
+    assert text == "40% of S1 customers who reach Middle never reach End (2 of 5)"  # 1 of 6 lost before
+
+
+def test_each_group_against_the_rest() -> None:
+    groups = pl.DataFrame({"value": ["B2B", "B2C"], "step_0": [100, 100], "step_1": [45, 30]})
+    # 45/100 against 30/100: pooled 0.375, z = 0.15 / sqrt(0.375 * 0.625 * 0.02) = 2.191, p = 0.0285
+    compared = funnel.against_the_rest(groups, 1)
+    b2b, b2c = compared.row(0, named=True), compared.row(1, named=True)
+    assert (b2b["conversion"], b2b["rest_conversion"], b2b["difference"]) == (45.0, 30.0, 15.0)
+    assert b2b["p_value"] == pytest.approx(0.0285, abs=1e-4)
+    assert (b2b["verdict"], b2c["verdict"]) == ("higher", "lower")
+    close = funnel.against_the_rest(pl.DataFrame({"value": ["x", "y"], "step_0": [50, 50], "step_1": [20, 18]}), 1)
+    assert close["verdict"].to_list() == ["no clear difference", "no clear difference"]
+    assert funnel.without_filter_on(Filters(segment=("B2C",)), "segment").segment == ()
+    assert funnel.without_filter_on(Filters(segment=("B2C",)), "channel").segment == ("B2C",)
+
+
+def test_funnel_command_line(journeys: Engine, store_url: str) -> None:
+    from tests.test_cli import cli
+
+    args = (
+        "funnel",
+        "--db",
+        store_url,
+        "--stages",
+        "a,b,c",
+        "--window",
+        "1h",
+        "--from",
+        "2025-01-01",
+        "--to",
+        "2025-01-31",
+        "--segment",
+        "S1",
+        "--format",
+        "json",
+    )
+    done = cli(*args)
+    assert done.returncode == 0, done.stderr
+    rows = __import__("json").loads(done.stdout)
+    assert [r["customers"] for r in rows] == [6, 5, 3]
+    assert rows[0]["conversion_from_previous"] is None
+    assert rows[1]["conversion_from_previous"] == 83.33
+    assert rows[2]["conversion_from_first"] == 50.0
+    assert (rows[1]["median_seconds_to_convert"], rows[2]["median_seconds_to_convert"]) == (600.0, 600.0)
+    excluded = cli(
+        "funnel",
+        "--db",
+        store_url,
+        "--stages",
+        "a,b,c",
+        "--window",
+        "1h",
+        "--exclude",
+        "x:0:1",
+        "--segment",
+        "S2",
+        "--format",
+        "csv",
+    )
+    assert excluded.returncode == 0, excluded.stderr
+    assert [line.split(",")[1] for line in excluded.stdout.splitlines()[1:]] == ["3", "2", "0"]
+    for bad, words in (
+        (("--exclude", "x:1:1"), "i < j"),
+        (("--window", "soon"), "Not a window"),
+        (("--stages", "a,nope"), "Unknown stage"),
+    ):
+        done = cli("funnel", "--db", store_url, "--stages", "a,b,c", *bad)
+        assert done.returncode == 2, bad
+        assert words in done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1
