@@ -55,7 +55,8 @@ def metric_by_stage(frame: pl.DataFrame, metric_name: str) -> go.Figure:
             "color": "#333",
         },
         name=metric.label,
-        hovertemplate=metric.label + " %{y:.1f}<extra></extra>",
+        customdata=rows["stage_id"].to_list(),
+        hovertemplate=metric.label + " %{y:.1f}<br>click for this stage's trend and answers<extra></extra>",
     )
     targets = rows[f"{m}_target"].to_list()
     if any(t is not None for t in targets):
@@ -75,3 +76,61 @@ def metric_by_stage(frame: pl.DataFrame, metric_name: str) -> go.Figure:
         bargap=0.25,
     )
     return fig
+
+
+def clicked_stage(event: object) -> str | None:
+    """The stage of the bar clicked in :func:`metric_by_stage` (Streamlit's selection event), if any."""
+    points = (getattr(event, "selection", None) or {}).get("points", [])
+    for point in points:
+        data = point.get("customdata")
+        if isinstance(data, list):
+            data = data[0] if data else None
+        if data:
+            return str(data)
+    return None
+
+
+def stage_trend(trend: pl.DataFrame, metric_name: str, target: float | None, stage_name: str) -> go.Figure:
+    """A stage's metric by month: the value with its 95% band, n in the hover, the target as a dashed line."""
+    metric = metrics.METRICS[metric_name]
+    m = metric_name
+    fig = go.Figure()
+    if trend.height == 0:
+        fig.add_annotation(
+            text=f"No {metric.label} figures for {stage_name} in this selection",
+            showarrow=False,
+            xref="paper",
+            yref="paper",
+            x=0.5,
+            y=0.5,
+            font={"size": 14},
+        )
+        return fig.update_layout(height=300, xaxis_visible=False, yaxis_visible=False)
+    months = trend["month"].to_list()
+    fig.add_scatter(
+        x=months + months[::-1],
+        y=trend[f"{m}_hi"].to_list() + trend[f"{m}_lo"].to_list()[::-1],
+        fill="toself",
+        fillcolor="rgba(0,114,178,0.15)",
+        line={"width": 0},
+        hoverinfo="skip",
+        name="95% interval",
+    )
+    fig.add_scatter(
+        x=months,
+        y=trend[m].to_list(),
+        mode="lines+markers",
+        name=metric.label,
+        line={"color": "#0072B2"},
+        marker={"symbol": ["circle" if e else "circle-open" for e in trend[f"{m}_enough"].to_list()], "size": 8},
+        customdata=trend[f"{m}_n"].to_list(),
+        hovertemplate="%{x|%b %Y}: %{y:.1f} (n=%{customdata})<extra></extra>",
+    )
+    if target is not None:
+        fig.add_hline(y=target, line_dash="dash", line_color="#000", annotation_text=f"target {target:g}")
+    return fig.update_layout(
+        height=320,
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        showlegend=False,
+        yaxis_title=f"{metric.label} ({metric.unit})",
+    )

@@ -93,3 +93,13 @@ def funnel_over_time(url: str, spec: funnel.FunnelSpec, filters: Filters, grain:
 def funnel_dropped(url: str, spec: funnel.FunnelSpec, filters: Filters, step: int, limit: int) -> pl.DataFrame:
     with store.connect(read_engine(url)) as conn:
         return funnel.dropped(conn, spec, filters, step, limit)
+
+
+@st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner=False)
+def stage_trend(url: str, stage_id: str, metric: str, filters: Filters, min_n: int) -> pl.DataFrame:
+    return kpis.stage_trend(read_engine(url), stage_id, metric, filters, min_n)
+
+
+@st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner=False)
+def stage_rows(url: str, stage_id: str, metric: str, filters: Filters, limit: int) -> pl.DataFrame:
+    return kpis.stage_rows(read_engine(url), stage_id, metric, filters, limit)

@@ -2,8 +2,10 @@
 
 import streamlit as st
 
-from components import data_panels, session
+from components import data_panels, session, shell
 from data_access import streamlit_cache as cache
+
+shell.through_app()  # first: a visit straight to this page still runs app.py
 
 where = session.location()
 st.title("Data")

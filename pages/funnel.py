@@ -2,10 +2,12 @@
 
 import streamlit as st
 
-from components import filters, funnel_view, session
+from components import filters, funnel_view, session, shell
 from data_access import streamlit_cache as cache
 from data_access.config import SETTINGS
 from data_access.queries import funnel
+
+shell.through_app()  # first: a visit straight to this page still runs app.py
 
 url = session.location().url
 st.title("Funnel")

@@ -2,10 +2,12 @@
 
 import streamlit as st
 
-from components import charts, filters, kpi_table, session, status
+from components import charts, filters, kpi_table, session, shell, status
 from data_access import metrics
 from data_access import streamlit_cache as cache
 from data_access.config import SETTINGS
+
+shell.through_app()  # first: a visit straight to this page still runs app.py
 
 url = session.location().url
 if not session.has_tables(url):
@@ -38,7 +40,16 @@ st.markdown(
     f"**{metrics.METRICS[metric].label}**: {metrics.METRICS[metric].description}. "
     "Bars show the 95% interval; the black tick is the target."
 )
-st.plotly_chart(charts.metric_by_stage(frame, metric), width="stretch")
+event = st.plotly_chart(
+    charts.metric_by_stage(frame, metric),
+    width="stretch",
+    on_select="rerun",
+    selection_mode="points",
+    key="kpi_chart",
+)
+clicked = charts.clicked_stage(event)
+if clicked:
+    st.session_state["kpi_stage"] = clicked  # the stage picker below follows the click
 st.markdown(status.legend_markdown(), unsafe_allow_html=True)
 
 st.subheader("All stages")
@@ -47,3 +58,20 @@ detail = kpi_table.long(frame)
 with st.expander("Every figure with its interval and target"):
     st.dataframe(detail, hide_index=True, width="stretch")
 st.download_button("Download CSV", detail.write_csv(), file_name="stage_kpis.csv", mime="text/csv")
+
+st.subheader("One stage up close")
+names = dict(zip(frame["stage_id"], frame["name"], strict=True))
+stage = st.selectbox("Stage (or click its bar above)", list(names), format_func=names.get, key="kpi_stage")
+row = frame.filter(frame["stage_id"] == stage).row(0, named=True)
+trend = session.guarded(cache.stage_trend, url, stage, metric, chosen, SETTINGS.min_n)
+st.plotly_chart(charts.stage_trend(trend, metric, row[f"{metric}_target"], names[stage]), width="stretch")
+behind = session.guarded(cache.stage_rows, url, stage, metric, chosen, SETTINGS.export_row_limit)
+what = "tickets, those not resolved at first contact first" if metric == "fcr" else "answers, the unhappiest first"
+st.caption(
+    f"{names[stage]}: {behind.height:,} {what} · {chosen.caption()} · hollow points rest on fewer than "
+    f"{SETTINGS.min_n} answers"
+)
+st.dataframe(behind.head(1_000), hide_index=True, width="stretch")
+st.download_button(
+    "Download these rows", behind.write_csv(), file_name=f"{stage}_{metric}.csv", mime="text/csv", key="kpi_rows_csv"
+)

@@ -13,6 +13,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -43,7 +44,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def sample_store(tmp_path_factory: pytest.TempPathFactory) -> str:
     if not Path(CHROMIUM).exists():
         reason = f"no Chromium at {CHROMIUM} (apt-get install chromium)"
         if os.environ.get("CJM_REQUIRE_BROWSER") == "1":
@@ -51,45 +52,58 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         pytest.skip(reason)
     url = f"duckdb:///{tmp_path_factory.mktemp('browser') / 'sample.duckdb'}"
     ingest.seed(store.create_store_engine(url), 3_000, 42)
+    return url
+
+
+@contextmanager
+def running_app(store_url: str, log_path: Path) -> Iterator[str]:
+    """``streamlit run app.py`` on a free port until the block ends; yields its address."""
     port = _free_port()
-    env = {**os.environ, "CJM_DATABASE_URL": url}
-    log = (tmp_path_factory.getbasetemp() / "streamlit.log").open("w")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "app.py",
-            "--server.port",
-            str(port),
-            "--server.headless",
-            "true",
-            "--server.address",
-            "127.0.0.1",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
+    env = {**os.environ, "CJM_DATABASE_URL": store_url}
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                "app.py",
+                "--server.port",
+                str(port),
+                "--server.headless",
+                "true",
+                "--server.address",
+                "127.0.0.1",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                pytest.fail(f"streamlit run did not start; see {log_path}")
+            time.sleep(0.5)
         try:
-            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as answer:
-                if answer.status == 200:
-                    break
-        except OSError:
-            pass
-        if time.monotonic() > deadline or proc.poll() is not None:
-            proc.kill()
-            pytest.fail("streamlit run did not start; see streamlit.log in the pytest temp folder")
-        time.sleep(0.5)
-    yield base
-    proc.terminate()
-    proc.wait(timeout=20)
-    log.close()
+            yield base
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def server(sample_store: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with running_app(sample_store, tmp_path_factory.getbasetemp() / "streamlit.log") as base:
+        yield base
 
 
 @pytest.fixture(scope="module")
@@ -160,3 +174,26 @@ def test_a_bad_upload_is_explained(server: str, browser: object, tmp_path: Path)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=ARTIFACTS / "data_rejected.png", full_page=True)
     page.close()
+
+
+def test_a_first_visit_straight_to_a_page_gets_the_whole_app(
+    sample_store: str, browser: object, tmp_path: Path
+) -> None:
+    """A fresh server whose first visitor opens /stage_kpis: the menu and the filters are there, and a click on
+    a bar opens that stage's trend and answers."""
+    with running_app(sample_store, tmp_path / "streamlit.log") as base:
+        page = browser.new_page(viewport={"width": 1440, "height": 1400})
+        page.goto(f"{base}/stage_kpis")
+        _settled(page)
+        assert page.locator("h1").first.inner_text() == "Stage KPIs"
+        assert page.get_by_role("link", name="Funnel").count() == 1
+        assert page.locator("[data-testid='stSidebar']").get_by_text("Filters").count() == 1
+        bars = page.locator(".barlayer .point path")
+        box = bars.nth(2).bounding_box()  # CSAT bars: consideration, decision, onboarding, reactivation
+        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        # the drill-down's caption names the clicked stage (the picker starts on the first stage, Awareness)
+        page.get_by_text("Onboarding: ", exact=False).first.wait_for(timeout=30_000)
+        assert "answers, the unhappiest first" in page.get_by_text("Onboarding: ", exact=False).first.inner_text()
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=ARTIFACTS / "stage_drilldown.png", full_page=True)
+        page.close()

@@ -118,3 +118,22 @@ def test_interval_formulas_at_the_edges() -> None:
     assert out["lo"][0] == pytest.approx(0.0, abs=1e-9)
     assert out["hi"][1] == pytest.approx(100.0, abs=1e-9)
     assert out["hi"][0] == pytest.approx(27.75, abs=0.01)  # Wilson upper bound of 0 of 10
+
+
+def test_a_stage_by_month_and_the_rows_behind_it(tiny: Engine) -> None:
+    from data_access.queries.kpis import stage_rows, stage_trend
+
+    trend = stage_trend(tiny, "a", "csat", Filters(), min_n=1)
+    assert trend["month"].cast(pl.String).to_list() == ["2025-03-01", "2025-04-01"]
+    assert trend["csat"].to_list() == [pytest.approx(60.0), pytest.approx(0.0)]
+    assert trend["csat_n"].to_list() == [5, 1]
+    assert trend["csat_lo"][0] == pytest.approx(23.07, abs=0.01)
+    fcr = stage_trend(tiny, "a", "fcr", Filters(period=MARCH), min_n=1)
+    assert (fcr["fcr"][0], fcr["fcr_n"][0]) == (pytest.approx(100 / 3), 3)
+    assert stage_trend(tiny, "c", "nps", Filters(), min_n=1).height == 0
+
+    answers = stage_rows(tiny, "a", "csat", Filters(), limit=10)
+    assert answers["score"].to_list() == [1, 2, 3, 4, 5, 5]  # the unhappiest first
+    tickets = stage_rows(tiny, "a", "fcr", Filters(), limit=10)
+    assert tickets["ticket_id"].to_list() == ["t2", "t4", "t3", "t1"]  # not resolved at first contact first
+    assert stage_rows(tiny, "a", "nps", Filters(segment=("B2B",)), limit=1)["score"].to_list() == [0]

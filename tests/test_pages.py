@@ -51,7 +51,7 @@ def upload(at: AppTest, name: str, data: bytes) -> None:
     assert not at.exception
 
 
-def table_with(at: AppTest, column: str):  # noqa: ANN201 - a pandas frame, as AppTest gives it
+def table_with(at: AppTest, column: str):
     """The first table on the page that has ``column``."""
     return next(d.value for d in at.dataframe if column in d.value.columns)
 

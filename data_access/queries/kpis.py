@@ -8,6 +8,7 @@ from sqlalchemy.engine import Engine
 
 from data_access import metrics, schema
 from data_access.config import SETTINGS
+from data_access.dialect import period_start
 from data_access.filters import Filters
 from data_access.store import connect, fetch_frame
 
@@ -37,16 +38,79 @@ def customers_per_stage_query(filters: Filters) -> sa.Select:
     )
 
 
-def metric_per_stage_query(source: sa.Table, chosen: list[metrics.Metric], filters: Filters) -> sa.Select:
-    """All metrics of one source table, per stage, in one scan."""
+def metric_query(
+    source: sa.Table, chosen: list[metrics.Metric], filters: Filters, key: sa.ColumnElement, *where: sa.ColumnElement
+) -> sa.Select:
+    """All ``chosen`` metrics of one source table per value of ``key`` (labelled), in one scan."""
     time_column = source.c[chosen[0].time_column]
     inner = (
-        sa.select(source.c.stage_id, *(c for m in chosen for c in metrics.aggregate_columns(m)))
-        .where(filters.where(time_column, source.c.customer_id), source.c.stage_id.is_not(None))
-        .group_by(source.c.stage_id)
+        sa.select(key, *(c for m in chosen for c in metrics.aggregate_columns(m)))
+        .where(filters.where(time_column, source.c.customer_id), *where)
+        .group_by(key)
         .subquery("agg")
     )
-    return sa.select(inner.c.stage_id, *(c for m in chosen for c in metrics.value_columns(m, inner)))
+    return sa.select(inner.c[key.name], *(c for m in chosen for c in metrics.value_columns(m, inner)))
+
+
+def metric_per_stage_query(source: sa.Table, chosen: list[metrics.Metric], filters: Filters) -> sa.Select:
+    """All metrics of one source table, per stage."""
+    return metric_query(source, chosen, filters, source.c.stage_id.label("stage_id"), source.c.stage_id.is_not(None))
+
+
+def stage_trend(engine: Engine, stage_id: str, metric_name: str, filters: Filters, min_n: int) -> pl.DataFrame:
+    """One metric of one stage by month: month, value, n, interval, enough."""
+    metric = metrics.METRICS[metric_name]
+    source = metric.source
+    month = period_start(source.c[metric.time_column], "month").label("month")
+    stmt = metric_query(source, [metric], filters, month, source.c.stage_id == stage_id).order_by("month")
+    with connect(engine) as conn:
+        frame = fetch_frame(conn, stmt)
+    if frame.height == 0:
+        return pl.DataFrame(schema={"month": pl.Date, metric_name: pl.Float64, f"{metric_name}_n": pl.Int64})
+    frame = frame.with_columns(
+        pl.col("month").cast(pl.String).str.slice(0, 10).str.to_date(),
+        pl.col(metric_name).cast(pl.Float64),
+        pl.col(f"{metric_name}_n").cast(pl.Int64),
+        *(pl.col(c).cast(pl.Float64) for c in frame.columns if c.startswith(f"{metric_name}__")),
+    ).filter(pl.col(f"{metric_name}_n") > 0)
+    return metrics.with_intervals(frame, metric, min_n)
+
+
+def stage_rows(engine: Engine, stage_id: str, metric_name: str, filters: Filters, limit: int) -> pl.DataFrame:
+    """The rows behind a stage's metric, worst first: survey answers by score (detractors and low CSAT first,
+    those with a comment before those without), or for FCR the tickets not resolved at first contact first."""
+    metric = metrics.METRICS[metric_name]
+    c = schema.customers.c
+    if metric.source is schema.survey_responses:
+        r = schema.survey_responses.c
+        stmt = (
+            sa.select(r.responded_at, r.score, r.comment, r.touchpoint, r.customer_id, c.segment)
+            .join_from(schema.survey_responses, schema.customers, c.customer_id == r.customer_id)
+            .where(r.stage_id == stage_id, r.survey == metric_name, filters.where(r.responded_at, r.customer_id))
+            .order_by(r.score.asc(), sa.case((r.comment.is_(None), 1), else_=0), r.responded_at.desc())
+        )
+    else:
+        t = schema.tickets.c
+        first_contact = sa.and_(t.resolved_at.is_not(None), t.contacts == 1, t.reopened.is_(False))
+        stmt = (
+            sa.select(
+                t.opened_at,
+                t.ticket_id,
+                t.final_line,
+                t.category,
+                t.contacts,
+                t.reopened,
+                t.resolved_at,
+                t.csat,
+                t.customer_id,
+                c.segment,
+            )
+            .join_from(schema.tickets, schema.customers, c.customer_id == t.customer_id)
+            .where(t.stage_id == stage_id, filters.where(t.opened_at, t.customer_id))
+            .order_by(sa.case((first_contact, 1), else_=0), t.contacts.desc(), t.opened_at.desc())
+        )
+    with connect(engine) as conn:
+        return fetch_frame(conn, stmt.limit(limit))
 
 
 def targets_query() -> sa.Select:
