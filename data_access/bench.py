@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine
 from data_access import ingest, store
 from data_access.config import SETTINGS, StoreLocation, default_store_path
 from data_access.filters import Filters, Period
-from data_access.queries import catalog, kpis
+from data_access.queries import catalog, funnel, kpis
 
 Query = Callable[[Engine, str, Filters], object]  # (engine for the cold run, url for the cached run, filters)
 COLD_BUDGET_MS, CACHED_BUDGET_MS = 1000.0, 50.0
@@ -44,6 +44,34 @@ PAGES: dict[str, list[tuple[str, Callable[[Engine, Filters], object], Callable[[
         ("data_range", lambda e, f: store.time_range(e), lambda u, f: _cache().data_range(u)),
         ("dimension_values", lambda e, f: catalog.dimension_values(e), lambda u, f: _cache().dimension_values(u)),
     ],
+    "Funnel": [
+        ("steps", lambda e, f: _funnel(e, funnel.steps, f), lambda u, f: _cache().funnel_steps(u, _spec(u), f)),
+        (
+            "steps, previous",
+            lambda e, f: _funnel(e, funnel.steps, _previous(f)),
+            lambda u, f: _cache().funnel_steps(u, _spec(u), _previous(f)),
+        ),
+        (
+            "breakdown",
+            lambda e, f: _funnel(e, funnel.breakdown, f, "segment"),
+            lambda u, f: _cache().funnel_breakdown(u, _spec(u), f, "segment"),
+        ),
+        (
+            "time to convert",
+            lambda e, f: _funnel(e, funnel.time_to_convert, f),
+            lambda u, f: _cache().funnel_timing(u, _spec(u), f),
+        ),
+        (
+            "over time",
+            lambda e, f: _funnel(e, funnel.over_time, f, "month"),
+            lambda u, f: _cache().funnel_over_time(u, _spec(u), f, "month"),
+        ),
+        (
+            "dropped",
+            lambda e, f: _funnel(e, funnel.dropped, f, 3, SETTINGS.export_row_limit),
+            lambda u, f: _cache().funnel_dropped(u, _spec(u), f, 3, SETTINGS.export_row_limit),
+        ),
+    ],
     "Stage KPIs": [
         (
             "stage_kpis",
@@ -56,8 +84,33 @@ PAGES: dict[str, list[tuple[str, Callable[[Engine, Filters], object], Callable[[
         ("freshness", lambda e, f: store.freshness(e), lambda u, f: _cache().freshness(u)),
     ],
 }
+# The funnel's own budget (issue 3): all steps with the previous period, cold.
+FUNNEL_BUDGET_MS = 2000.0
+
+
+_SPECS: dict[str, funnel.FunnelSpec] = {}
+
+
+def _spec(url: str) -> funnel.FunnelSpec:
+    """The page's default funnel, looked up once (the page holds it in its widgets)."""
+    if url not in _SPECS:
+        engine = store.create_store_engine(url, read_only=True)
+        _SPECS[url] = funnel.FunnelSpec(funnel.default_steps(engine), funnel.parse_window(funnel.DEFAULT_WINDOW))
+    return _SPECS[url]
+
+
+def _funnel(engine: Engine, query: Callable[..., object], filters: Filters, *args: object) -> object:
+    spec = funnel.FunnelSpec(funnel.default_steps(engine), funnel.parse_window(funnel.DEFAULT_WINDOW))
+    with store.connect(engine) as conn:
+        return query(conn, spec, filters, *args)
+
+
+def _previous(filters: Filters) -> Filters:
+    return filters.with_period(funnel.previous_period(filters.period))
+
+
 FILTER_CASES = {
-    "all data": Filters(),
+    "2025-01-01 to 2026-10-31 (all data)": Filters(period=Period.parse("2025-01-01", "2026-10-31")),
     "B2C, 2026-H1": Filters(period=Period.parse("2026-01-01", "2026-06-30"), segment=("B2C",)),
 }
 
@@ -161,26 +214,39 @@ def main(
         sidebar = (0.0, 0.0)
         for page, queries in PAGES.items():
             cold_total = cached_total = 0.0
+            timings: dict[str, float] = {}
             for name, cold, cached in queries:
                 engine = store.create_store_engine(url, read_only=True)
                 cold_ms = _time(lambda c=cold, e=engine, f=filters: c(e, f))
                 engine.dispose()
                 cached(url, filters)  # fill the cache
                 cached_ms = _time(lambda c=cached, f=filters: c(url, f))
+                timings[name] = cold_ms
                 cold_total += cold_ms
                 cached_total += cached_ms
                 out(f"{page:<22} {name:<18} {cold_ms:>9.1f} {cached_ms:>10.2f}\n")
             if page == SIDEBAR:
                 sidebar = (cold_total, cached_total)
                 continue
+            if page == "Funnel":
+                both = sum(timings[n] for n in ("steps", "steps, previous"))
+                ok = both < FUNNEL_BUDGET_MS
+                failures += not ok
+                out(
+                    f"{page:<22} {'= steps + previous':<18} {both:>9.1f} {'':>10}  "
+                    f"{'within' if ok else 'OVER'} the funnel's budget ({FUNNEL_BUDGET_MS:.0f} ms cold)\n"
+                )
             cold_total, cached_total = cold_total + sidebar[0], cached_total + sidebar[1]
-            ok = cold_total < COLD_BUDGET_MS and cached_total < CACHED_BUDGET_MS
+            whole = page == "Funnel"  # judged above on its own budget; every section's total is information
+            ok = (whole or cold_total < COLD_BUDGET_MS) and cached_total < CACHED_BUDGET_MS
             failures += not ok
-            out(
-                f"{page:<22} {'= with sidebar':<18} {cold_total:>9.1f} {cached_total:>10.2f}  "
-                f"{'within' if ok else 'OVER'} budget "
-                f"({COLD_BUDGET_MS:.0f} ms cold, {CACHED_BUDGET_MS:.0f} ms cached)\n"
+            verdict = "within" if ok else "OVER"
+            budget = (
+                f"{verdict} budget ({CACHED_BUDGET_MS:.0f} ms cached; every section cold, for information)"
+                if whole
+                else f"{verdict} budget ({COLD_BUDGET_MS:.0f} ms cold, {CACHED_BUDGET_MS:.0f} ms cached)"
             )
+            out(f"{page:<22} {'= with sidebar':<18} {cold_total:>9.1f} {cached_total:>10.2f}  {budget}\n")
     out(f"\npeak memory of the query process: {_peak_mb():,.0f} MB\n")
     progress(1.0, "benchmark done")
     return 0 if failures == 0 else 1
