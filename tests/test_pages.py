@@ -220,3 +220,17 @@ def test_first_run_creates_the_sample_store(tmp_path: Path, monkeypatch: pytest.
     assert not at.exception
     assert (tmp_path / "cjm.duckdb").exists()
     assert len(table_with(at, "Step")) == 6  # the funnel's six steps
+
+
+def test_funnel_sets_the_previous_half_year_beside_this_one(sample_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CJM_DATABASE_URL", sample_url)
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["from"] = "2026-01-01"
+    at.query_params["to"] = "2026-06-30"
+    at.run()
+    assert not at.exception
+    steps = table_with(at, "Step")
+    assert int(steps["Customers, previous"].iloc[0]) > 0
+    assert "Change, points" in steps.columns
+    # 181 days (1 January to 30 June) before 1 January
+    assert any("Previous period of equal length: 2025-07-04 to 2025-12-31" in c.value for c in at.caption)
