@@ -15,6 +15,15 @@ def _fmt(value: float | None, unit: str) -> str:
     return f"{value:.1f}%" if unit == "%" else f"{value:+.0f}" if unit == "points" else f"{value:.2f}"
 
 
+def empty(text: str, height: int) -> go.Figure:
+    """The empty state of a chart: a sentence where the chart would be."""
+    fig = go.Figure()
+    fig.add_annotation(text=text, showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5, font={"size": 15})
+    return fig.update_layout(
+        height=height, xaxis_visible=False, yaxis_visible=False, margin={"l": 10, "r": 10, "t": 30, "b": 10}
+    )
+
+
 def metric_by_stage(frame: pl.DataFrame, metric_name: str) -> go.Figure:
     """One bar per stage (map order) with its 95% interval, n, target marker and a status colour + word."""
     metric = metrics.METRICS[metric_name]
@@ -22,18 +31,7 @@ def metric_by_stage(frame: pl.DataFrame, metric_name: str) -> go.Figure:
     rows = frame.filter(pl.col(f"{m}_n") > 0)
     fig = go.Figure()
     if rows.height == 0:
-        fig.add_annotation(
-            text=f"No {metric.label} answers in this selection",
-            showarrow=False,
-            xref="paper",
-            yref="paper",
-            x=0.5,
-            y=0.5,
-            font={"size": 16},
-        )
-        fig.update_xaxes(visible=False)
-        fig.update_yaxes(visible=False)
-        return fig.update_layout(height=380, margin={"l": 10, "r": 10, "t": 30, "b": 10})
+        return empty(f"No {metric.label} answers in this selection", 380)
     values = rows[m].to_list()
     lo, hi = rows[f"{m}_lo"].to_list(), rows[f"{m}_hi"].to_list()
     statuses = rows[f"{m}_status"].to_list()
@@ -96,16 +94,7 @@ def stage_trend(trend: pl.DataFrame, metric_name: str, target: float | None, sta
     m = metric_name
     fig = go.Figure()
     if trend.height == 0:
-        fig.add_annotation(
-            text=f"No {metric.label} figures for {stage_name} in this selection",
-            showarrow=False,
-            xref="paper",
-            yref="paper",
-            x=0.5,
-            y=0.5,
-            font={"size": 14},
-        )
-        return fig.update_layout(height=300, xaxis_visible=False, yaxis_visible=False)
+        return empty(f"No {metric.label} figures for {stage_name} in this selection", 300)
     months = trend["month"].to_list()
     fig.add_scatter(
         x=months + months[::-1],

@@ -119,8 +119,10 @@ def browser(server: str) -> Iterator[object]:
 def _settled(page: object) -> None:
     """Waits until the app has finished running (no status widget, charts drawn)."""
     page.wait_for_selector("h1", timeout=60_000)
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
-    page.wait_for_timeout(1_000)
+    idle = "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+    for _ in range(2):  # idle twice, a second apart: a rerun that starts late is waited for too
+        page.wait_for_function(idle, timeout=60_000)
+        page.wait_for_timeout(1_000)
 
 
 def test_filters_travel_in_the_link(server: str, browser: object) -> None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime, timedelta
 
@@ -220,46 +221,16 @@ def test_each_group_against_the_rest() -> None:
 def test_funnel_command_line(journeys: Engine, store_url: str) -> None:
     from tests.test_cli import cli
 
-    args = (
-        "funnel",
-        "--db",
-        store_url,
-        "--stages",
-        "a,b,c",
-        "--window",
-        "1h",
-        "--from",
-        "2025-01-01",
-        "--to",
-        "2025-01-31",
-        "--segment",
-        "S1",
-        "--format",
-        "json",
-    )
-    done = cli(*args)
+    base = ("funnel", "--db", store_url, "--stages", "a,b,c", "--window", "1h")
+    done = cli(*base, "--from", "2025-01-01", "--to", "2025-01-31", "--segment", "S1", "--format", "json")
     assert done.returncode == 0, done.stderr
-    rows = __import__("json").loads(done.stdout)
+    rows = json.loads(done.stdout)
     assert [r["customers"] for r in rows] == [6, 5, 3]
     assert rows[0]["conversion_from_previous"] is None
     assert rows[1]["conversion_from_previous"] == 83.33
     assert rows[2]["conversion_from_first"] == 50.0
     assert (rows[1]["median_seconds_to_convert"], rows[2]["median_seconds_to_convert"]) == (600.0, 600.0)
-    excluded = cli(
-        "funnel",
-        "--db",
-        store_url,
-        "--stages",
-        "a,b,c",
-        "--window",
-        "1h",
-        "--exclude",
-        "x:0:1",
-        "--segment",
-        "S2",
-        "--format",
-        "csv",
-    )
+    excluded = cli(*base, "--exclude", "x:0:1", "--segment", "S2", "--format", "csv")
     assert excluded.returncode == 0, excluded.stderr
     assert [line.split(",")[1] for line in excluded.stdout.splitlines()[1:]] == ["3", "2", "0"]
     for bad, words in (

@@ -205,23 +205,27 @@ def _breakdown_column(by: str, chosen: sa.Subquery, filters: Filters) -> sa.Colu
     return sa.select(cu.c[by]).where(cu.c.customer_id == chosen.c.customer_id).scalar_subquery()
 
 
+def _reached(depth: sa.ColumnElement, steps: int) -> list[sa.Label]:
+    """Per step k, how many rows have ``depth`` > k: the cumulative counts of the funnel."""
+    return [
+        sa.func.coalesce(sa.func.sum(sa.case((depth >= k + 1, 1), else_=0)), 0).label(f"step_{k}") for k in range(steps)
+    ]
+
+
 def counts_query(spec: FunnelSpec, filters: Filters, by: str | None = None) -> sa.Select:
     """Customers reaching each step (cumulative), optionally per value of a breakdown."""
     chosen = chosen_attempts(spec, filters)
-    reached = [
-        sa.func.coalesce(sa.func.sum(sa.case((chosen.c.depth >= k + 1, 1), else_=0)), 0).label(f"step_{k}")
-        for k in range(len(spec.steps))
-    ]
     if by is None:
-        return sa.select(*reached)
+        return sa.select(*_reached(chosen.c.depth, len(spec.steps)))
     if by not in BREAKDOWNS:
         raise FunnelError(f"Cannot break down by {by!r} (choose from {', '.join(BREAKDOWNS)})")
     group = sa.func.coalesce(_breakdown_column(by, chosen, filters), "(none)").label("value")
     inner = sa.select(group, chosen.c.depth).subquery("with_value")
-    reached = [
-        sa.func.sum(sa.case((inner.c.depth >= k + 1, 1), else_=0)).label(f"step_{k}") for k in range(len(spec.steps))
-    ]
-    return sa.select(inner.c.value, *reached).group_by(inner.c.value).order_by(inner.c.value)
+    return (
+        sa.select(inner.c.value, *_reached(inner.c.depth, len(spec.steps)))
+        .group_by(inner.c.value)
+        .order_by(inner.c.value)
+    )
 
 
 def _steps_frame(spec: FunnelSpec, counts: list[int]) -> pl.DataFrame:
