@@ -242,3 +242,45 @@ def two_proportion_p_value(k1: int, n1: int, k2: int, n2: int) -> float | None:
         return 1.0
     z = (k1 / n1 - k2 / n2) / spread
     return math.erfc(abs(z) / math.sqrt(2))
+
+
+PERCENTILES: tuple[tuple[str, float], ...] = (("p50", 0.5), ("p90", 0.9))
+
+
+def percentile_query(
+    values: sa.Subquery,
+    groups: list[str],
+    value: str,
+    extra: Callable[[sa.Subquery], list[sa.Label]] = lambda _ordered: [],
+) -> sa.Select:
+    """Per group: ``n`` and, for each of :data:`PERCENTILES`, the two ranked values around the percentile and the
+    fraction between them (``p50_low``, ``p50_high``, ``p50_frac``...), finished by :func:`with_percentiles`.
+    Window functions only, so it is exact on every store. ``extra`` adds aggregates over the ranked rows (column
+    ``x``)."""
+    ordered = sa.select(
+        *(values.c[g] for g in groups),
+        values.c[value].label("x"),
+        sa.func.row_number().over(partition_by=[values.c[g] for g in groups], order_by=values.c[value]).label("rn"),
+        sa.func.count().over(partition_by=[values.c[g] for g in groups]).label("n"),
+    ).subquery("ranked_values")
+    columns = [*(ordered.c[g] for g in groups), sa.func.max(ordered.c.n).label("n")]
+    for name, p in PERCENTILES:
+        pos = (ordered.c.n - 1) * p  # linear interpolation between the ranks around pos (0-based)
+        low = sa.func.floor(pos) + 1
+        columns += [
+            sa.func.max(sa.case((ordered.c.rn == low, ordered.c.x))).label(f"{name}_low"),
+            sa.func.max(sa.case((ordered.c.rn == low + 1, ordered.c.x))).label(f"{name}_high"),
+            sa.func.max(pos - sa.func.floor(pos)).label(f"{name}_frac"),
+        ]
+    return sa.select(*columns, *extra(ordered)).group_by(*(ordered.c[g] for g in groups))
+
+
+def with_percentiles(frame: pl.DataFrame, scale: float = 1.0, suffix: str = "") -> pl.DataFrame:
+    """Finishes :func:`percentile_query`: ``p50{suffix}``, ``p90{suffix}`` = interpolated value / ``scale``."""
+    pieces = []
+    for name, _ in PERCENTILES:
+        low, high, frac = (pl.col(f"{name}_{part}").cast(pl.Float64) for part in ("low", "high", "frac"))
+        value = pl.when(high.is_null() | (frac.fill_null(0) == 0)).then(low).otherwise(low + frac * (high - low))
+        pieces.append((value / scale).alias(f"{name}{suffix}"))
+    helpers = [f"{name}_{part}" for name, _ in PERCENTILES for part in ("low", "high", "frac")]
+    return frame.with_columns(pieces).drop(helpers)

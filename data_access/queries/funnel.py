@@ -263,47 +263,28 @@ def durations_query(spec: FunnelSpec, filters: Filters) -> sa.Select:
         for k in range(1, len(spec.steps))
     ]
     gaps = sa.union_all(*parts).subquery("gaps")
-    ordered = sa.select(
-        gaps.c.step,
-        gaps.c.ms,
-        sa.func.row_number().over(partition_by=gaps.c.step, order_by=gaps.c.ms).label("rn"),
-        sa.func.count().over(partition_by=gaps.c.step).label("n"),
-    ).subquery("ordered_gaps")
-    columns = [ordered.c.step, sa.func.max(ordered.c.n).label("n")]
-    for name, p in (("p50", 0.5), ("p90", 0.9)):
-        pos = (ordered.c.n - 1) * p  # linear interpolation between the ranks around pos (0-based)
-        low = sa.func.floor(pos) + 1
-        columns += [
-            sa.func.max(sa.case((ordered.c.rn == low, ordered.c.ms))).label(f"{name}_low"),
-            sa.func.max(sa.case((ordered.c.rn == low + 1, ordered.c.ms))).label(f"{name}_high"),
-            sa.func.max(pos - sa.func.floor(pos)).label(f"{name}_frac"),
-        ]
-    bounds = [b for _, b in TIME_BUCKETS[:-1]]
-    for i, (_label, upper) in enumerate(TIME_BUCKETS):
-        lower = bounds[i - 1] if i else None
-        inside = ordered.c.ms < upper * 1000 if upper != float("inf") else sa.true()
-        if lower is not None:
-            inside = sa.and_(inside, ordered.c.ms >= lower * 1000)
-        columns.append(sa.func.sum(sa.case((inside, 1), else_=0)).label(f"bucket_{i}"))
-    return sa.select(*columns).group_by(ordered.c.step).order_by(ordered.c.step)
+
+    def buckets(ordered: sa.Subquery) -> list[sa.Label]:
+        columns = []
+        for i, (_label, upper) in enumerate(TIME_BUCKETS):
+            inside = ordered.c.x < upper * 1000 if upper != float("inf") else sa.true()
+            if i:
+                inside = sa.and_(inside, ordered.c.x >= TIME_BUCKETS[i - 1][1] * 1000)
+            columns.append(sa.func.sum(sa.case((inside, 1), else_=0)).label(f"bucket_{i}"))
+        return columns
+
+    return metrics.percentile_query(gaps, ["step"], "ms", buckets).order_by("step")
 
 
 def time_to_convert(conn: Connection, spec: FunnelSpec, filters: Filters) -> pl.DataFrame:
     """Per step k >= 1: n, median and p90 seconds from step k-1, and the histogram counts."""
-    raw = fetch_frame(conn, durations_query(spec, filters))
-    rows = []
-    for r in raw.iter_rows(named=True):
-        out = {"step": int(r["step"]), "n": int(r["n"])}
-        for name in ("p50", "p90"):
-            low, high, frac = r[f"{name}_low"], r[f"{name}_high"], float(r[f"{name}_frac"] or 0)
-            value = float(low) if high is None or frac == 0 else float(low) + frac * (float(high) - float(low))
-            out[f"{name}_seconds"] = value / 1000
-        for i in range(len(TIME_BUCKETS)):
-            out[f"bucket_{i}"] = int(r[f"bucket_{i}"] or 0)
-        rows.append(out)
     schema_ = {"step": pl.Int64, "n": pl.Int64, "p50_seconds": pl.Float64, "p90_seconds": pl.Float64}
     schema_ |= {f"bucket_{i}": pl.Int64 for i in range(len(TIME_BUCKETS))}
-    return pl.DataFrame(rows, schema=schema_, orient="row")
+    raw = fetch_frame(conn, durations_query(spec, filters))
+    if raw.height == 0:
+        return pl.DataFrame(schema=schema_)
+    done = metrics.with_percentiles(raw, scale=1000, suffix="_seconds")
+    return done.select(pl.col(c).cast(t) for c, t in schema_.items())
 
 
 def over_time_query(spec: FunnelSpec, filters: Filters, grain: str) -> sa.Select:
