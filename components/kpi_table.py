@@ -23,14 +23,14 @@ def summary(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.select(
         pl.col("name").alias("Stage"),
         pl.col("customers").alias("Customers"),
-        *(_cell(m) for m in metrics.METRICS.values()),
+        *(_cell(m) for m in metrics.STAGE_METRICS.values()),
     )
 
 
 def long(frame: pl.DataFrame) -> pl.DataFrame:
     """One row per stage and metric with value, interval, n, target and status (also the CSV download)."""
     parts = []
-    for metric in metrics.METRICS.values():
+    for metric in metrics.STAGE_METRICS.values():
         m = metric.name
         parts.append(
             frame.select(

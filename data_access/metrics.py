@@ -10,12 +10,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
 from data_access import schema
+from data_access.dialect import epoch_ms
 
 Z95 = 1.959963984540054  # two-sided 95% normal quantile
 
@@ -46,9 +48,11 @@ class Metric:
     source: sa.Table
     time_column: str
     description: str
-    aggregates: Callable[[], dict[str, ColumnElement]]  # SQL aggregate pieces; "n" is always one of them
+    # SQL aggregate pieces from the metric's parameters; "n" is always one of them
+    aggregates: Callable[[dict[str, Any]], dict[str, ColumnElement]]
     value: Callable[[dict[str, ColumnElement]], ColumnElement]  # SQL over the aggregated pieces
     interval: str  # "wilson", "nps" or "mean"
+    per_stage: bool = True  # shown per journey stage on the Stage KPIs page
 
 
 METRICS: dict[str, Metric] = {
@@ -62,7 +66,7 @@ METRICS: dict[str, Metric] = {
             source=survey,
             time_column="responded_at",
             description="Share of csat answers scoring 4 or 5 (of 1-5)",
-            aggregates=lambda: {
+            aggregates=lambda _p: {
                 "n": count_if(_is_survey("csat")),
                 "k": count_if(sa.and_(_is_survey("csat"), survey.c.score >= 4)),
             },
@@ -77,7 +81,7 @@ METRICS: dict[str, Metric] = {
             source=survey,
             time_column="responded_at",
             description="Share of nps answers 9-10 minus share 0-6 (-100..100)",
-            aggregates=lambda: {
+            aggregates=lambda _p: {
                 "n": count_if(_is_survey("nps")),
                 "promoters": count_if(sa.and_(_is_survey("nps"), survey.c.score >= 9)),
                 "detractors": count_if(sa.and_(_is_survey("nps"), survey.c.score <= 6)),
@@ -93,7 +97,7 @@ METRICS: dict[str, Metric] = {
             source=survey,
             time_column="responded_at",
             description="Mean ces score (1-7, 7 = it was very easy)",
-            aggregates=lambda: {
+            aggregates=lambda _p: {
                 "n": count_if(_is_survey("ces")),
                 "sum": sa.func.sum(sa.case((_is_survey("ces"), survey.c.score), else_=0)),
                 "sumsq": sa.func.sum(sa.case((_is_survey("ces"), survey.c.score * survey.c.score), else_=0)),
@@ -109,7 +113,7 @@ METRICS: dict[str, Metric] = {
             source=ticket,
             time_column="opened_at",
             description="Share of resolved tickets with one contact and not reopened",
-            aggregates=lambda: {
+            aggregates=lambda _p: {
                 "n": count_if(ticket.c.resolved_at.is_not(None)),
                 "k": count_if(
                     sa.and_(ticket.c.resolved_at.is_not(None), ticket.c.contacts == 1, ticket.c.reopened.is_(False))
@@ -122,15 +126,112 @@ METRICS: dict[str, Metric] = {
 }
 SURVEY_METRICS = tuple(name for name, m in METRICS.items() if m.source is survey)
 
+resolved = ticket.c.resolved_at.is_not(None)
+from_bot = ticket.c.entry_channel == sa.literal("bot")
+later = ticket.alias("later_ticket")
 
-def aggregate_columns(metric: Metric) -> list[sa.Label]:
+
+def _bot_kept(params: dict[str, Any]) -> ColumnElement[bool]:
+    """A bot resolution that holds: the customer opens no other ticket within ``verify_days`` after it."""
+    days = int(params.get("verify_days", VERIFY_DAYS))
+    return sa.and_(
+        from_bot,
+        ticket.c.bot_resolved.is_(True),
+        resolved,
+        ~sa.exists().where(
+            later.c.customer_id == ticket.c.customer_id,
+            later.c.ticket_id != ticket.c.ticket_id,
+            epoch_ms(later.c.opened_at) > epoch_ms(ticket.c.resolved_at),
+            epoch_ms(later.c.opened_at) <= epoch_ms(ticket.c.resolved_at) + days * 86_400_000,
+        ),
+    )
+
+
+VERIFY_DAYS = 7
+for _metric in (
+    Metric(
+        name="ticket_csat",
+        label="Ticket CSAT",
+        unit="%",
+        higher_is_better=True,
+        source=ticket,
+        time_column="opened_at",
+        description="Share of rated tickets rated 4 or 5 (of 1-5)",
+        aggregates=lambda _p: {"n": count_if(ticket.c.csat.is_not(None)), "k": count_if(ticket.c.csat >= 4)},
+        value=lambda a: share(a["k"], a["n"]),
+        interval="wilson",
+        per_stage=False,
+    ),
+    Metric(
+        name="reopen_rate",
+        label="Reopen rate",
+        unit="%",
+        higher_is_better=False,
+        source=ticket,
+        time_column="opened_at",
+        description="Share of resolved tickets that were reopened",
+        aggregates=lambda _p: {"n": count_if(resolved), "k": count_if(sa.and_(resolved, ticket.c.reopened.is_(True)))},
+        value=lambda a: share(a["k"], a["n"]),
+        interval="wilson",
+        per_stage=False,
+    ),
+    Metric(
+        name="escalation_rate",
+        label="Escalation rate",
+        unit="%",
+        higher_is_better=False,
+        source=ticket,
+        time_column="opened_at",
+        description="Share of tickets that a line above the first worked on",
+        aggregates=lambda _p: {"n": sa.func.count(), "k": count_if(ticket.c.final_line > 1)},
+        value=lambda a: share(a["k"], a["n"]),
+        interval="wilson",
+        per_stage=False,
+    ),
+    Metric(
+        name="containment",
+        label="Bot containment",
+        unit="%",
+        higher_is_better=True,
+        source=ticket,
+        time_column="opened_at",
+        description="Share of tickets entering through the bot that the bot closed with no hand-off",
+        aggregates=lambda _p: {
+            "n": count_if(from_bot),
+            "k": count_if(sa.and_(from_bot, ticket.c.bot_resolved.is_(True))),
+        },
+        value=lambda a: share(a["k"], a["n"]),
+        interval="wilson",
+        per_stage=False,
+    ),
+    Metric(
+        name="verified_containment",
+        label="Verified containment",
+        unit="%",
+        higher_is_better=True,
+        source=ticket,
+        time_column="opened_at",
+        description="Bot containment that does not count a bot resolution when the customer opens another ticket "
+        "within the verification days after it",
+        aggregates=lambda p: {"n": count_if(from_bot), "k": count_if(_bot_kept(p))},
+        value=lambda a: share(a["k"], a["n"]),
+        interval="wilson",
+        per_stage=False,
+    ),
+):
+    METRICS[_metric.name] = _metric
+STAGE_METRICS = {name: m for name, m in METRICS.items() if m.per_stage}
+
+
+def aggregate_columns(metric: Metric, params: dict[str, Any] | None = None) -> list[sa.Label]:
     """The metric's aggregate pieces as labelled columns ``{metric}__{piece}`` for an inner GROUP BY query."""
-    return [expr.label(f"{metric.name}__{piece}") for piece, expr in metric.aggregates().items()]
+    return [expr.label(f"{metric.name}__{piece}") for piece, expr in metric.aggregates(params or {}).items()]
 
 
 def value_columns(metric: Metric, inner: sa.Subquery) -> list[sa.Label]:
     """Over a subquery built with :func:`aggregate_columns`: the metric's value and its n and pieces."""
-    pieces = {piece: inner.c[f"{metric.name}__{piece}"] for piece in metric.aggregates()}
+    names = [c.name.split("__", 1)[1] for c in inner.c if c.name.startswith(f"{metric.name}__")]
+    pieces = {piece: inner.c[f"{metric.name}__{piece}"] for piece in names}
     cols = [metric.value(pieces).label(metric.name), sa.func.coalesce(pieces["n"], 0).label(f"{metric.name}_n")]
     cols += [col.label(f"{metric.name}__{piece}") for piece, col in pieces.items() if piece != "n"]
     return cols

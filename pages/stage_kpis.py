@@ -21,7 +21,7 @@ st.caption(f"{chosen.caption()} · figures on fewer than {SETTINGS.min_n} answer
 if frame.height == 0:
     st.info("The store has no stages yet. Load `stages` (and the other tables) on the Data page.")
     st.stop()
-answers = sum(int(frame[f"{m}_n"].sum()) for m in metrics.METRICS)
+answers = sum(int(frame[f"{m}_n"].sum()) for m in metrics.STAGE_METRICS)
 if answers == 0 and int(frame["customers"].sum()) == 0:
     st.info("No journey events, survey answers or tickets in this selection. Widen the period or the filters.")
     st.stop()
@@ -29,7 +29,7 @@ if answers == 0 and int(frame["customers"].sum()) == 0:
 metric = (
     st.segmented_control(
         "Metric",
-        list(metrics.METRICS),
+        list(metrics.STAGE_METRICS),
         default="csat",
         format_func=lambda m: metrics.METRICS[m].label,
         key="kpi_metric",

@@ -10,7 +10,7 @@ from data_access import metrics
 
 def frame() -> pl.DataFrame:
     base = {"stage_id": ["a", "b"], "name": ["A", "B"], "customers": [10, 0]}
-    for m in metrics.METRICS:
+    for m in metrics.STAGE_METRICS:
         base |= {
             m: [60.0, None],
             f"{m}_n": [5, 0],
@@ -45,7 +45,7 @@ def test_table_cells_carry_value_n_and_status() -> None:
     assert table["CSAT"].to_list() == ["✖ 60.0%  (n=5)", "–"]
     assert table["CES"].to_list()[0] == "✖ 60.0  (n=5)"
     long = kpi_table.long(frame())
-    assert long.height == 2 * len(metrics.METRICS)
+    assert long.height == 2 * len(metrics.STAGE_METRICS)
     assert long.columns == [
         "stage_id",
         "stage",

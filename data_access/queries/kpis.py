@@ -121,7 +121,7 @@ def targets_query() -> sa.Select:
 def stage_kpis(engine: Engine, filters: Filters, min_n: int = SETTINGS.min_n) -> pl.DataFrame:
     """One row per stage in map order: customers, then value, n, interval, target and status of every metric."""
     by_source: dict[str, list[metrics.Metric]] = {}
-    for metric in metrics.METRICS.values():
+    for metric in metrics.STAGE_METRICS.values():
         by_source.setdefault(metric.source.name, []).append(metric)
     with connect(engine) as conn:
         frame = fetch_frame(conn, stages_query(), _STAGE_TYPES)
@@ -142,7 +142,7 @@ def stage_kpis(engine: Engine, filters: Filters, min_n: int = SETTINGS.min_n) ->
     frame = frame.join(customers, on="stage_id", how="left").with_columns(pl.col("customers").fill_null(0))
     for part in parts:
         frame = frame.join(part, on="stage_id", how="left")
-    for metric in metrics.METRICS.values():
+    for metric in metrics.STAGE_METRICS.values():
         m = metric.name
         frame = frame.with_columns(
             pl.col(m).cast(pl.Float64),
