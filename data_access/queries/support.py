@@ -1,0 +1,391 @@
+"""Support quality by line, agent and problem cluster; the escalation flow; support and churn.
+
+Tickets count in the period by ``opened_at``. A ticket belongs to line 1, 2 or 3 by ``final_line`` (the highest line
+that worked on it), to the ``bot`` row when it entered through the bot (whatever line it ended on), and to ``all``.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from data_access import metrics, schema
+from data_access.dialect import epoch_ms, period_start
+from data_access.filters import Filters
+from data_access.store import fetch_frame
+
+t = schema.tickets
+cu = schema.customers
+LINES = ("1", "2", "3", "bot", "all")
+LINE_METRICS = ("fcr", "ticket_csat", "reopen_rate", "escalation_rate", "containment", "verified_containment")
+MEASURES = {"first_response": t.c.first_response_at, "resolution": t.c.resolved_at}
+# Service levels per line, in seconds: first response and resolution (breaches are counted against them).
+SLA_SECONDS: dict[str, dict[str, int]] = {
+    "1": {"first_response": 5 * 60, "resolution": 4 * 3600},
+    "2": {"first_response": 60 * 60, "resolution": 24 * 3600},
+    "3": {"first_response": 4 * 3600, "resolution": 72 * 3600},
+}
+CLI_COLUMNS = (
+    "line", "tickets", "fcr", "fcr_n", "csat", "csat_n", "median_first_response_seconds", "median_resolution_seconds",
+    "p90_resolution_seconds", "reopen_rate", "escalation_rate", "containment", "verified_containment",
+)  # fmt: skip
+
+
+def _slices() -> sa.Subquery:
+    """(ticket_id, line) for every row a ticket belongs to."""
+    parts = [sa.select(t.c.ticket_id, sa.literal(str(n)).label("line")).where(t.c.final_line == n) for n in (1, 2, 3)]
+    parts.append(sa.select(t.c.ticket_id, sa.literal("bot").label("line")).where(t.c.entry_channel == "bot"))
+    parts.append(sa.select(t.c.ticket_id, sa.literal("all").label("line")))
+    return sa.union_all(*parts).subquery("line_slices")
+
+
+def _in_period(filters: Filters) -> sa.ColumnElement[bool]:
+    return filters.where(t.c.opened_at, t.c.customer_id)
+
+
+def lines_query(filters: Filters, verify_days: int) -> sa.Select:
+    """Per line: tickets, backlog, SLA breaches and every line metric's value and n."""
+    slices = _slices()
+    chosen = [metrics.METRICS[m] for m in LINE_METRICS]
+    params = {"verify_days": verify_days}
+    breaches = []
+    for measure, column in MEASURES.items():
+        limit = sa.case(
+            *((slices.c.line == line, sla[measure] * 1000) for line, sla in SLA_SECONDS.items()), else_=None
+        )
+        late = sa.and_(column.is_not(None), epoch_ms(column) - epoch_ms(t.c.opened_at) > limit)
+        breaches.append(metrics.count_if(late).label(f"{measure}_breaches"))
+    inner = (
+        sa.select(
+            slices.c.line,
+            sa.func.count().label("tickets"),
+            metrics.count_if(t.c.resolved_at.is_(None)).label("open"),
+            sa.func.min(sa.case((t.c.resolved_at.is_(None), t.c.opened_at))).label("oldest_open"),
+            *breaches,
+            *(c for m in chosen for c in metrics.aggregate_columns(m, params)),
+        )
+        .select_from(t.join(slices, slices.c.ticket_id == t.c.ticket_id))
+        .where(_in_period(filters))
+        .group_by(slices.c.line)
+        .subquery("line_aggregates")
+    )
+    passed = [inner.c[c] for c in ("line", "tickets", "open", "oldest_open", *(f"{m}_breaches" for m in MEASURES))]
+    return sa.select(*passed, *(c for m in chosen for c in metrics.value_columns(m, inner)))
+
+
+def durations_query(filters: Filters, groups: list[sa.ColumnElement], from_: sa.FromClause) -> sa.Select:
+    """Median and p90 of seconds to first response and to resolution, per ``groups`` and measure."""
+    parts = [
+        sa.select(*groups, sa.literal(name).label("measure"), (epoch_ms(col) - epoch_ms(t.c.opened_at)).label("ms"))
+        .select_from(from_)
+        .where(_in_period(filters), col.is_not(None))
+        for name, col in MEASURES.items()
+    ]
+    values = sa.union_all(*parts).subquery("durations")
+    return metrics.percentile_query(values, [*(g.name for g in groups), "measure"], "ms")
+
+
+def _durations_wide(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    """Long (keys, measure, p50, p90) -> one row per key with median/p90 seconds per measure."""
+    if frame.height == 0:
+        return pl.DataFrame(schema=dict.fromkeys(keys, pl.String))
+    done = metrics.with_percentiles(frame, scale=1000).with_columns(pl.col(k).cast(pl.String) for k in keys)
+    wide = None
+    for name in MEASURES:
+        part = done.filter(pl.col("measure") == name).select(
+            *keys,
+            pl.col("p50").alias(f"median_{name}_seconds"),
+            pl.col("p90").alias(f"p90_{name}_seconds"),
+        )
+        wide = part if wide is None else wide.join(part, on=keys, how="full", coalesce=True)
+    return wide
+
+
+def _finish(frame: pl.DataFrame, chosen: tuple[str, ...], min_n: int) -> pl.DataFrame:
+    for name in chosen:
+        metric = metrics.METRICS[name]
+        frame = frame.with_columns(
+            pl.col(name).cast(pl.Float64),
+            pl.col(f"{name}_n").cast(pl.Int64),
+            *(pl.col(c).cast(pl.Float64) for c in frame.columns if c.startswith(f"{name}__")),
+        )
+        frame = metrics.with_intervals(frame, metric, min_n)
+    return frame
+
+
+def lines(conn: Connection, filters: Filters, verify_days: int = metrics.VERIFY_DAYS, min_n: int = 30) -> pl.DataFrame:
+    """One row per line in LINES order (lines without tickets included, with nulls)."""
+    raw = fetch_frame(conn, lines_query(filters, verify_days), {"line": pl.String})
+    slices = _slices()
+    timing = _durations_wide(
+        fetch_frame(
+            conn,
+            durations_query(filters, [slices.c.line], t.join(slices, slices.c.ticket_id == t.c.ticket_id)),
+            {"line": pl.String},
+        ),
+        ["line"],
+    )
+    frame = pl.DataFrame({"line": list(LINES)}).join(
+        raw.with_columns(pl.col("line").cast(pl.String)), on="line", how="left"
+    )
+    frame = (
+        frame.join(timing, on="line", how="left")
+        if timing.height
+        else frame.with_columns(
+            *(pl.lit(None, pl.Float64).alias(f"{s}_{m}_seconds") for m in MEASURES for s in ("median", "p90"))
+        )
+    )
+    frame = frame.with_columns(
+        pl.col("tickets").fill_null(0).cast(pl.Int64),
+        pl.col("open").fill_null(0).cast(pl.Int64),
+        *(pl.col(f"{m}_breaches").fill_null(0).cast(pl.Int64) for m in MEASURES),
+    )
+    total = frame.filter(pl.col("line") == "all")["tickets"][0]
+    frame = frame.with_columns(
+        pl.when(pl.lit(total) > 0).then(100 * pl.col("tickets") / pl.lit(total)).alias("share"),
+        # containment speaks of the tickets that entered through the bot only
+        *(pl.when(pl.col("line") == "bot").then(pl.col(c)).alias(c) for c in ("containment", "verified_containment")),
+    )
+    return _finish(frame, LINE_METRICS, min_n)
+
+
+def trend_query(filters: Filters, grain: str, verify_days: int) -> sa.Select:
+    slices = _slices()
+    chosen = [metrics.METRICS[m] for m in LINE_METRICS]
+    when = period_start(t.c.opened_at, grain).label("period")
+    inner = (
+        sa.select(
+            slices.c.line,
+            when,
+            sa.func.count().label("tickets"),
+            *(c for m in chosen for c in metrics.aggregate_columns(m, {"verify_days": verify_days})),
+        )
+        .select_from(t.join(slices, slices.c.ticket_id == t.c.ticket_id))
+        .where(_in_period(filters))
+        .group_by(slices.c.line, when)
+        .subquery("line_trend")
+    )
+    return sa.select(
+        inner.c.line, inner.c.period, inner.c.tickets, *(c for m in chosen for c in metrics.value_columns(m, inner))
+    )
+
+
+def trend(conn: Connection, filters: Filters, grain: str, verify_days: int, min_n: int) -> pl.DataFrame:
+    """Per line and week or month: tickets and every line metric."""
+    raw = fetch_frame(conn, trend_query(filters, grain, verify_days), {"line": pl.String})
+    if raw.height == 0:
+        return raw
+    raw = raw.with_columns(
+        pl.col("period").cast(pl.String).str.slice(0, 10).str.to_date(), pl.col("tickets").cast(pl.Int64)
+    )
+    return _finish(raw, LINE_METRICS, min_n).sort("line", "period")
+
+
+def agents(conn: Connection, filters: Filters, min_n: int) -> pl.DataFrame:
+    """Per line and agent: tickets, FCR, CSAT, reopen rate (with n and interval), median and p90 resolution, and
+    whether the agent leaves requests unresolved: FCR significantly below the rest of the line's agents."""
+    chosen = ("fcr", "ticket_csat", "reopen_rate")
+    line = t.c.final_line.label("final_line")
+    inner = (
+        sa.select(
+            line,
+            t.c.agent_id,
+            sa.func.count().label("tickets"),
+            *(c for m in chosen for c in metrics.aggregate_columns(metrics.METRICS[m])),
+        )
+        .where(_in_period(filters), t.c.agent_id.is_not(None))
+        .group_by(t.c.final_line, t.c.agent_id)
+        .subquery("agent_aggregates")
+    )
+    stmt = sa.select(
+        inner.c.final_line,
+        inner.c.agent_id,
+        inner.c.tickets,
+        *(c for m in chosen for c in metrics.value_columns(metrics.METRICS[m], inner)),
+    )
+    raw = fetch_frame(conn, stmt, {"agent_id": pl.String})
+    if raw.height == 0:
+        return raw
+    timing = _durations_wide(
+        fetch_frame(conn, durations_query(filters, [t.c.final_line, t.c.agent_id], t)), ["final_line", "agent_id"]
+    )
+    raw = raw.with_columns(pl.col("final_line").cast(pl.String), pl.col("tickets").cast(pl.Int64))
+    k = raw.select("final_line", "agent_id", "fcr__k", "fcr_n")
+    frame = _finish(raw.join(timing, on=["final_line", "agent_id"], how="left"), chosen, min_n)
+    flags = []
+    for r in k.iter_rows(named=True):
+        line_rows = k.filter(pl.col("final_line") == r["final_line"])
+        rest_k = int(line_rows["fcr__k"].sum() - (r["fcr__k"] or 0))
+        rest_n = int(line_rows["fcr_n"].sum() - r["fcr_n"])
+        n, hits = int(r["fcr_n"]), int(r["fcr__k"] or 0)
+        p = metrics.two_proportion_p_value(hits, n, rest_k, rest_n)
+        worse = (
+            n >= min_n
+            and rest_n > 0
+            and p is not None
+            and p < metrics.SIGNIFICANCE_LEVEL
+            and hits / n < rest_k / rest_n
+        )
+        flags.append(worse)
+    frame = frame.with_columns(pl.Series("leaves_unresolved", flags))
+    return frame.sort("final_line", "agent_id")
+
+
+def clusters(conn: Connection, filters: Filters, min_n: int) -> pl.DataFrame:
+    """Per problem category and line (and ``all``): tickets, FCR, CSAT, median resolution."""
+    chosen = ("fcr", "ticket_csat")
+    line = sa.cast(t.c.final_line, sa.String(8)).label("line")
+    inner = (
+        sa.select(
+            t.c.category,
+            line,
+            sa.func.count().label("tickets"),
+            *(c for m in chosen for c in metrics.aggregate_columns(metrics.METRICS[m])),
+        )
+        .where(_in_period(filters))
+        .group_by(t.c.category, t.c.final_line)
+        .subquery("cluster_aggregates")
+    )
+    stmt = sa.select(
+        inner.c.category,
+        inner.c.line,
+        inner.c.tickets,
+        *(c for m in chosen for c in metrics.value_columns(metrics.METRICS[m], inner)),
+    )
+    raw = fetch_frame(conn, stmt, {"category": pl.String, "line": pl.String})
+    if raw.height == 0:
+        return raw
+    timing = _durations_wide(
+        fetch_frame(
+            conn, durations_query(filters, [t.c.category, sa.cast(t.c.final_line, sa.String(8)).label("line")], t)
+        ),
+        ["category", "line"],
+    )
+    raw = raw.with_columns(pl.col("line").cast(pl.String).str.replace(r"\.0$", ""), pl.col("tickets").cast(pl.Int64))
+    timing = timing.with_columns(pl.col("line").str.replace(r"\.0$", "")) if timing.height else timing
+    frame = _finish(raw.join(timing, on=["category", "line"], how="left"), chosen, min_n)
+    return frame.sort("category", "line")
+
+
+def cluster_sources(conn: Connection, filters: Filters) -> pl.DataFrame:
+    """Tickets per category and the journey stage where the problem arose."""
+    stmt = (
+        sa.select(t.c.category, t.c.stage_id, sa.func.count().label("tickets"))
+        .where(_in_period(filters))
+        .group_by(t.c.category, t.c.stage_id)
+        .order_by(t.c.category, sa.func.count().desc())
+    )
+    return fetch_frame(conn, stmt, {"category": pl.String, "stage_id": pl.String, "tickets": pl.Int64})
+
+
+def cluster_spikes(conn: Connection, filters: Filters, weeks: int = 8, z_alert: float = 3.0) -> pl.DataFrame:
+    """A spike of one category in one segment: tickets in the period's last week against the ``weeks`` before
+    (z-score of the last week's count over the mean and standard deviation of those weeks)."""
+    week = period_start(t.c.opened_at, "week").label("week")
+    segment = sa.select(cu.c.segment).where(cu.c.customer_id == t.c.customer_id).scalar_subquery().label("segment")
+    inner = sa.select(segment, t.c.category, week).where(_in_period(filters)).subquery("weekly")
+    stmt = sa.select(inner.c.segment, inner.c.category, inner.c.week, sa.func.count().label("tickets")).group_by(
+        inner.c.segment, inner.c.category, inner.c.week
+    )
+    raw = fetch_frame(conn, stmt, {"segment": pl.String, "category": pl.String})
+    if raw.height == 0:
+        return pl.DataFrame(
+            schema={
+                "segment": pl.String,
+                "category": pl.String,
+                "last_week": pl.Date,
+                "tickets": pl.Int64,
+                "baseline": pl.Float64,
+                "z": pl.Float64,
+            }
+        )
+    raw = raw.with_columns(
+        pl.col("week").cast(pl.String).str.slice(0, 10).str.to_date(), pl.col("tickets").cast(pl.Int64)
+    )
+    last = raw["week"].max()
+    rows = []
+    for (segment, category), group in raw.group_by("segment", "category"):
+        counts = dict(zip(group["week"].to_list(), group["tickets"].to_list(), strict=True))
+        history = [counts.get(last - timedelta(weeks=i), 0) for i in range(1, weeks + 1)]
+        mean = sum(history) / weeks
+        sd = math.sqrt(sum((h - mean) ** 2 for h in history) / (weeks - 1)) if weeks > 1 else 0.0
+        now = counts.get(last, 0)
+        z = (now - mean) / sd if sd > 0 else (math.inf if now > mean else 0.0)
+        rows.append((segment, category, last, now, mean, z))
+    frame = pl.DataFrame(
+        rows,
+        schema={
+            "segment": pl.String,
+            "category": pl.String,
+            "last_week": pl.Date,
+            "tickets": pl.Int64,
+            "baseline": pl.Float64,
+            "z": pl.Float64,
+        },
+        orient="row",
+    )
+    return frame.filter(pl.col("z") >= z_alert).sort("z", descending=True)
+
+
+def flow(conn: Connection, filters: Filters) -> pl.DataFrame:
+    """Tickets per entry channel, final line, bot resolution and whether resolved: the escalation flow."""
+    resolved = sa.case((t.c.resolved_at.is_not(None), "resolved"), else_="still open").label("outcome")
+    stmt = (
+        sa.select(t.c.entry_channel, t.c.final_line, t.c.bot_resolved, resolved, sa.func.count().label("tickets"))
+        .where(_in_period(filters))
+        .group_by(t.c.entry_channel, t.c.final_line, t.c.bot_resolved, resolved)
+    )
+    return fetch_frame(conn, stmt, {"entry_channel": pl.String, "outcome": pl.String}).with_columns(
+        pl.col("final_line").cast(pl.Int64), pl.col("bot_resolved").cast(pl.Boolean), pl.col("tickets").cast(pl.Int64)
+    )
+
+
+def churn_effect(conn: Connection, filters: Filters, low_csat: int = 2) -> pl.DataFrame:
+    """Churn in the period of customers with a problem ticket (unresolved, reopened or rated ``low_csat`` or
+    below) against the other customers with a ticket, with the difference and its 95% (Wald) interval."""
+    problem = sa.or_(t.c.resolved_at.is_(None), t.c.reopened.is_(True), t.c.csat <= low_csat)
+    per_customer = (
+        sa.select(t.c.customer_id, sa.func.max(sa.case((problem, 1), else_=0)).label("problem"))
+        .where(_in_period(filters))
+        .group_by(t.c.customer_id)
+        .subquery("ticket_customers")
+    )
+    churned = sa.and_(cu.c.churned_at.is_not(None), filters.period.clause(cu.c.churned_at))
+    stmt = (
+        sa.select(
+            per_customer.c.problem, sa.func.count().label("customers"), metrics.count_if(churned).label("churned")
+        )
+        .select_from(per_customer.join(cu, cu.c.customer_id == per_customer.c.customer_id))
+        .group_by(per_customer.c.problem)
+    )
+    raw = {int(r.problem): (int(r.customers), int(r.churned or 0)) for r in conn.execute(stmt)}
+    (n1, k1), (n0, k0) = raw.get(1, (0, 0)), raw.get(0, (0, 0))
+    r1 = k1 / n1 if n1 else None
+    r0 = k0 / n0 if n0 else None
+    diff = lo = hi = None
+    if r1 is not None and r0 is not None:
+        diff = r1 - r0
+        half = metrics.Z95 * math.sqrt(r1 * (1 - r1) / n1 + r0 * (1 - r0) / n0)
+        lo, hi = 100 * (diff - half), 100 * (diff + half)
+        diff *= 100
+    return pl.DataFrame(
+        [
+            ("with a problem ticket", n1, k1, None if r1 is None else 100 * r1),
+            ("other customers with a ticket", n0, k0, None if r0 is None else 100 * r0),
+        ],
+        schema={"group": pl.String, "customers": pl.Int64, "churned": pl.Int64, "churn_rate": pl.Float64},
+        orient="row",
+    ).with_columns(
+        pl.lit(diff, pl.Float64).alias("difference"),
+        pl.lit(lo, pl.Float64).alias("difference_lo"),
+        pl.lit(hi, pl.Float64).alias("difference_hi"),
+    )
+
+
+def cli_rows(conn: Connection, filters: Filters, verify_days: int = metrics.VERIFY_DAYS) -> pl.DataFrame:
+    frame = lines(conn, filters, verify_days).rename({"ticket_csat": "csat", "ticket_csat_n": "csat_n"})
+    return frame.select(CLI_COLUMNS)
