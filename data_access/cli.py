@@ -18,10 +18,10 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from data_access import ingest, schema, store
+from data_access import ingest, metrics, schema, store
 from data_access.config import SETTINGS, StoreLocation, resolve_store
 from data_access.filters import FilterError, Filters, Period
-from data_access.queries import funnel, kpis
+from data_access.queries import funnel, kpis, support
 
 FORMATS = ("table", "json", "csv")
 EXIT_USAGE, EXIT_FAILED = 2, 1
@@ -123,6 +123,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _filter_args(p)
 
+    p = commands.add_parser("support", help="support quality per line (1, 2, 3, bot, all)")
+    _store_args(p)
+    p.add_argument(
+        "--verify-days",
+        type=int,
+        default=metrics.VERIFY_DAYS,
+        metavar="D",
+        help="a bot resolution counts as verified when no new ticket follows within D days (default 7)",
+    )
+    _filter_args(p)
+
     p = commands.add_parser("bench", help="time each page's queries, cold and cached, on generated data")
     _store_args(p)
     p.add_argument("--customers", type=int, default=100_000, metavar="N")
@@ -210,6 +221,14 @@ def run(args: argparse.Namespace) -> int:
         chosen = tuple(s.strip() for s in args.stages.split(",") if s.strip()) if args.stages else None
         spec = funnel.checked_spec(engine, chosen, args.window, tuple(args.exclude))
         frame = funnel.report(engine, spec, filters).select(funnel.CLI_COLUMNS)
+        sys.stdout.write(emit(frame, args.format))
+        return 0
+    if args.command == "support":
+        if args.verify_days < 0:
+            raise ValueError("--verify-days must be 0 or more")
+        engine = open_store(location, read_only=True, console=console)
+        with store.connect(engine) as conn:
+            frame = support.cli_rows(conn, filters_from(args), args.verify_days)
         sys.stdout.write(emit(frame, args.format))
         return 0
     if args.command == "bench":

@@ -190,3 +190,28 @@ def test_a_cluster_spike_in_one_segment(engine: Engine) -> None:
     with store.connect(engine) as conn:
         spikes = support.cluster_spikes(conn, Filters())
     assert spikes.select("segment", "category", "tickets", "baseline").rows() == [("B2C", "technical", 5, 1.0)]
+
+
+def test_support_command_line(desk: Engine, store_url: str) -> None:
+    import json
+
+    from tests.test_cli import cli
+
+    done = cli("support", "--db", store_url, "--from", "2025-03-01", "--to", "2025-03-31", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    rows = {r["line"]: r for r in json.loads(done.stdout)}
+    assert list(rows) == ["1", "2", "3", "bot", "all"]
+    assert list(rows["all"]) == list(support.CLI_COLUMNS)
+    assert (rows["all"]["tickets"], rows["all"]["fcr"], rows["all"]["csat"], rows["all"]["csat_n"]) == (
+        6,
+        60.0,
+        75.0,
+        4,
+    )
+    assert (rows["bot"]["containment"], rows["bot"]["verified_containment"]) == (66.67, 33.33)
+    assert rows["3"]["csat"] is None
+    looser = json.loads(cli("support", "--db", store_url, "--verify-days", "1", "--format", "json").stdout)
+    assert looser[3]["verified_containment"] == 66.67
+    bad = cli("support", "--db", store_url, "--verify-days", "-1")
+    assert bad.returncode == 2
+    assert "--verify-days" in bad.stderr
