@@ -15,6 +15,7 @@ menu = st.navigation(
             st.Page("pages/funnel.py", title="Funnel", icon=":material/filter_alt:", default=True),
             st.Page("pages/stage_kpis.py", title="Stage KPIs", icon=":material/leaderboard:"),
         ],
+        "Support": [st.Page("pages/support.py", title="Support quality", icon=":material/support_agent:")],
         "Data": [st.Page("pages/data.py", title="Data", icon=":material/database:")],
     }
 )

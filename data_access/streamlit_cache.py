@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 from data_access import store
 from data_access.config import SETTINGS
 from data_access.filters import Filters
-from data_access.queries import catalog, funnel, kpis
+from data_access.queries import catalog, funnel, kpis, support
 
 _TTL, _MAX = SETTINGS.cache_ttl_seconds, SETTINGS.cache_max_entries
 
@@ -103,3 +103,43 @@ def stage_trend(url: str, stage_id: str, metric: str, filters: Filters, min_n: i
 @st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner=False)
 def stage_rows(url: str, stage_id: str, metric: str, filters: Filters, limit: int) -> pl.DataFrame:
     return kpis.stage_rows(read_engine(url), stage_id, metric, filters, limit)
+
+
+@st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner=False)
+def business_events(url: str) -> pl.DataFrame:
+    return catalog.business_events(read_engine(url))
+
+
+@st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner="Measuring the support lines...")
+def support_lines(url: str, filters: Filters, verify_days: int, min_n: int) -> pl.DataFrame:
+    with store.connect(read_engine(url)) as conn:
+        return support.lines(conn, filters, verify_days, min_n)
+
+
+@st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner=False)
+def support_trend(url: str, filters: Filters, grain: str, verify_days: int, min_n: int) -> pl.DataFrame:
+    with store.connect(read_engine(url)) as conn:
+        return support.trend(conn, filters, grain, verify_days, min_n)
+
+
+@st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner=False)
+def support_agents(url: str, filters: Filters, min_n: int) -> pl.DataFrame:
+    with store.connect(read_engine(url)) as conn:
+        return support.agents(conn, filters, min_n)
+
+
+@st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner=False)
+def support_clusters(url: str, filters: Filters, grain: str, min_n: int) -> dict[str, pl.DataFrame]:
+    with store.connect(read_engine(url)) as conn:
+        return {
+            "clusters": support.clusters(conn, filters, min_n),
+            "sources": support.cluster_sources(conn, filters),
+            "spikes": support.cluster_spikes(conn, filters),
+            "trend": support.cluster_trend(conn, filters, grain),
+        }
+
+
+@st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner=False)
+def support_flow_and_churn(url: str, filters: Filters) -> dict[str, pl.DataFrame]:
+    with store.connect(read_engine(url)) as conn:
+        return {"flow": support.flow(conn, filters), "churn": support.churn_effect(conn, filters)}

@@ -32,7 +32,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-PAGES = {"": "Funnel", "stage_kpis": "Stage KPIs", "data": "Data"}
+PAGES = {"": "Funnel", "stage_kpis": "Stage KPIs", "support": "Support quality", "data": "Data"}
 
 pytestmark = pytest.mark.browser
 

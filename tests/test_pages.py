@@ -15,7 +15,7 @@ from components import session
 from data_access import ingest, store
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
-PAGES = ("pages/funnel.py", "pages/stage_kpis.py", "pages/data.py")
+PAGES = ("pages/funnel.py", "pages/stage_kpis.py", "pages/support.py", "pages/data.py")
 
 
 class _NavigationPages(PagesManager):
@@ -71,7 +71,7 @@ def test_every_page_renders(app: AppTest, page: str) -> None:
         app.switch_page(page).run()
     assert not app.exception, [e.value for e in app.exception]
     assert not app.error
-    assert app.title[0].value in ("Funnel", "Stage KPIs", "Data")
+    assert app.title[0].value in ("Funnel", "Stage KPIs", "Support quality", "Data")
 
 
 def test_funnel_finds_the_b2c_onboarding_leak(app: AppTest) -> None:
@@ -234,3 +234,38 @@ def test_funnel_sets_the_previous_half_year_beside_this_one(sample_url: str, mon
     assert "Change, points" in steps.columns
     # 181 days (1 January to 30 June) before 1 January
     assert any("Previous period of equal length: 2025-07-04 to 2025-12-31" in c.value for c in at.caption)
+
+
+def test_support_shows_the_weak_second_line_on_financial_tickets(app: AppTest) -> None:
+    app.run()
+    app.switch_page("pages/support.py").run()
+    assert not app.exception
+    lines = table_with(app, "Line")
+    assert list(lines["Line"]) == [
+        "Line 1 (bot and operators)",
+        "  of which entered via the bot",
+        "Line 2 (managers)",
+        "Line 3 (experts)",
+        "All tickets",
+    ]
+    assert "%" in lines.iloc[1]["Bot containment"]
+    agents = table_with(app, "Agent")
+    assert len(agents) > 0
+    app.number_input(key="support_verify_days").set_value(1).run()
+    assert not app.exception
+    app.segmented_control(key="support_metric").set_value("reopen_rate").run()
+    app.segmented_control(key="support_grain").set_value("week").run()
+    assert not app.exception
+    assert any("churned" in m.value for m in app.markdown)
+
+
+def test_support_figures_are_the_library_figures(sample_url: str) -> None:
+    """The page's heat map reads the same clusters as the query: line 2 financial has the lowest FCR."""
+    from data_access import store
+    from data_access.filters import Filters
+    from data_access.queries import support
+
+    with store.connect(store.create_store_engine(sample_url, read_only=True)) as conn:
+        clusters = support.clusters(conn, Filters(), 30)
+    worst = clusters.filter(clusters["fcr_n"] >= 30).sort("fcr").row(0, named=True)
+    assert (worst["category"], worst["line"]) == ("financial", "2")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from data_access import schema
-from data_access.store import connect
+from data_access.store import connect, fetch_frame
 
 
 def dimension_values(engine: Engine) -> dict[str, list[str]]:
@@ -18,3 +19,14 @@ def dimension_values(engine: Engine) -> dict[str, list[str]]:
             rows = conn.execute(sa.select(c[dim]).where(c[dim].is_not(None)).distinct().order_by(c[dim]))
             out[dim] = [str(v) for v in rows.scalars()]
     return out
+
+
+def business_events(engine: Engine) -> pl.DataFrame:
+    """Releases, price changes, campaigns: drawn on the trends."""
+    b = schema.business_events.c
+    with connect(engine) as conn:
+        return fetch_frame(
+            conn,
+            sa.select(b.occurred_at, b.name, b.segment).order_by(b.occurred_at),
+            {"name": pl.String, "segment": pl.String},
+        )

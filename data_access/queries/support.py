@@ -389,3 +389,18 @@ def churn_effect(conn: Connection, filters: Filters, low_csat: int = 2) -> pl.Da
 def cli_rows(conn: Connection, filters: Filters, verify_days: int = metrics.VERIFY_DAYS) -> pl.DataFrame:
     frame = lines(conn, filters, verify_days).rename({"ticket_csat": "csat", "ticket_csat_n": "csat_n"})
     return frame.select(CLI_COLUMNS)
+
+
+def cluster_trend(conn: Connection, filters: Filters, grain: str) -> pl.DataFrame:
+    """Tickets per problem category by week or month."""
+    when = period_start(t.c.opened_at, grain).label("period")
+    inner = sa.select(t.c.category, when).where(_in_period(filters)).subquery("cluster_periods")
+    stmt = sa.select(inner.c.category, inner.c.period, sa.func.count().label("tickets")).group_by(
+        inner.c.category, inner.c.period
+    )
+    raw = fetch_frame(conn, stmt, {"category": pl.String})
+    if raw.height == 0:
+        return pl.DataFrame(schema={"category": pl.String, "period": pl.Date, "tickets": pl.Int64})
+    return raw.with_columns(
+        pl.col("period").cast(pl.String).str.slice(0, 10).str.to_date(), pl.col("tickets").cast(pl.Int64)
+    ).sort("period", "category")
