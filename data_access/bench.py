@@ -19,10 +19,10 @@ from pathlib import Path
 import polars as pl
 from sqlalchemy.engine import Engine
 
-from data_access import ingest, store
+from data_access import ingest, metrics, store
 from data_access.config import SETTINGS, StoreLocation, default_store_path
 from data_access.filters import Filters, Period
-from data_access.queries import catalog, funnel, kpis
+from data_access.queries import catalog, funnel, kpis, support
 
 Query = Callable[[Engine, str, Filters], object]  # (engine for the cold run, url for the cached run, filters)
 COLD_BUDGET_MS, CACHED_BUDGET_MS = 1000.0, 50.0
@@ -79,6 +79,37 @@ PAGES: dict[str, list[tuple[str, Callable[[Engine, Filters], object], Callable[[
             lambda u, f: _cache().stage_kpis(u, f, SETTINGS.min_n),
         ),
     ],
+    "Support quality": [
+        ("business_events", lambda e, f: catalog.business_events(e), lambda u, f: _cache().business_events(u)),
+        (
+            "lines",
+            lambda e, f: _with_conn(e, support.lines, f, metrics.VERIFY_DAYS, SETTINGS.min_n),
+            lambda u, f: _cache().support_lines(u, f, metrics.VERIFY_DAYS, SETTINGS.min_n),
+        ),
+        (
+            "trend",
+            lambda e, f: _with_conn(e, support.trend, f, "month", metrics.VERIFY_DAYS, SETTINGS.min_n),
+            lambda u, f: _cache().support_trend(u, f, "month", metrics.VERIFY_DAYS, SETTINGS.min_n),
+        ),
+        (
+            "clusters",
+            lambda e, f: (
+                [_with_conn(e, q, f) for q in (support.cluster_sources, support.cluster_spikes)]
+                + [_with_conn(e, support.clusters, f, SETTINGS.min_n), _with_conn(e, support.cluster_trend, f, "month")]
+            ),
+            lambda u, f: _cache().support_clusters(u, f, "month", SETTINGS.min_n),
+        ),
+        (
+            "agents",
+            lambda e, f: _with_conn(e, support.agents, f, SETTINGS.min_n),
+            lambda u, f: _cache().support_agents(u, f, SETTINGS.min_n),
+        ),
+        (
+            "flow and churn",
+            lambda e, f: [_with_conn(e, support.flow, f), _with_conn(e, support.churn_effect, f)],
+            lambda u, f: _cache().support_flow_and_churn(u, f),
+        ),
+    ],
     "Data": [
         ("row_counts", lambda e, f: store.row_counts(e), lambda u, f: _cache().row_counts(u)),
         ("freshness", lambda e, f: store.freshness(e), lambda u, f: _cache().freshness(u)),
@@ -103,6 +134,11 @@ def _funnel(engine: Engine, query: Callable[..., object], filters: Filters, *arg
     spec = funnel.FunnelSpec(funnel.default_steps(engine), funnel.parse_window(funnel.DEFAULT_WINDOW))
     with store.connect(engine) as conn:
         return query(conn, spec, filters, *args)
+
+
+def _with_conn(engine: Engine, query: Callable[..., object], *args: object) -> object:
+    with store.connect(engine) as conn:
+        return query(conn, *args)
 
 
 def _previous(filters: Filters) -> Filters:
