@@ -87,3 +87,26 @@ def _week_start_sqlite(element: week_start, compiler: Any, **kw: Any) -> str:
 @compiles(month_start, "sqlite")
 def _month_start_sqlite(element: month_start, compiler: Any, **kw: Any) -> str:
     return f"strftime('%Y-%m-01', {compiler.process(element.clauses, **kw)})"
+
+
+class quantile_cont(FunctionElement):
+    """The interpolated quantile of a column, as an aggregate, where the database has one (see NATIVE_QUANTILE)."""
+
+    type = sa.Float()
+    inherit_cache = True
+
+
+# Databases with an interpolating quantile aggregate; elsewhere the metrics layer ranks rows with window functions.
+NATIVE_QUANTILE = frozenset({"duckdb", "postgresql"})
+
+
+@compiles(quantile_cont, "duckdb")
+def _quantile_duckdb(element: quantile_cont, compiler: Any, **kw: Any) -> str:
+    x, p = list(element.clauses)
+    return f"quantile_cont({compiler.process(x, **kw)}, {compiler.process(p, **kw)})"
+
+
+@compiles(quantile_cont, "postgresql")
+def _quantile_postgresql(element: quantile_cont, compiler: Any, **kw: Any) -> str:
+    x, p = list(element.clauses)
+    return f"percentile_cont({compiler.process(p, **kw)}) WITHIN GROUP (ORDER BY {compiler.process(x, **kw)})"

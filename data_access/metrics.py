@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
 from data_access import schema
-from data_access.dialect import epoch_ms
+from data_access.dialect import NATIVE_QUANTILE, epoch_ms, quantile_cont
 
 Z95 = 1.959963984540054  # two-sided 95% normal quantile
 
@@ -353,11 +353,22 @@ def percentile_query(
     groups: list[str],
     value: str,
     extra: Callable[[sa.Subquery], list[sa.Label]] = lambda _ordered: [],
+    dialect: str = "",
 ) -> sa.Select:
     """Per group: ``n`` and, for each of :data:`PERCENTILES`, the two ranked values around the percentile and the
     fraction between them (``p50_low``, ``p50_high``, ``p50_frac``...), finished by :func:`with_percentiles`.
-    Window functions only, so it is exact on every store. ``extra`` adds aggregates over the ranked rows (column
-    ``x``)."""
+    Exact on every store: an interpolating quantile aggregate where the database has one (``dialect``), else
+    window functions. ``extra`` adds aggregates over the rows (their value is column ``x``)."""
+    if dialect in NATIVE_QUANTILE:
+        rows = sa.select(*(values.c[g] for g in groups), values.c[value].label("x")).subquery("quantile_values")
+        native = [*(rows.c[g] for g in groups), sa.func.count().label("n")]
+        for name, p in PERCENTILES:
+            native += [
+                quantile_cont(rows.c.x, sa.literal(p, sa.Float())).label(f"{name}_low"),
+                sa.null().label(f"{name}_high"),
+                sa.literal(0.0, sa.Float()).label(f"{name}_frac"),
+            ]
+        return sa.select(*native, *extra(rows)).group_by(*(rows.c[g] for g in groups))
     ordered = sa.select(
         *(values.c[g] for g in groups),
         values.c[value].label("x"),

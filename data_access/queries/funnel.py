@@ -253,7 +253,7 @@ def breakdown(conn: Connection, spec: FunnelSpec, filters: Filters, by: str) -> 
     )
 
 
-def durations_query(spec: FunnelSpec, filters: Filters) -> sa.Select:
+def durations_query(spec: FunnelSpec, filters: Filters, dialect: str = "") -> sa.Select:
     """Seconds from step k-1 to step k on each customer's chosen attempt: median, p90 and histogram counts."""
     chosen = chosen_attempts(spec, filters)
     parts = [
@@ -273,14 +273,14 @@ def durations_query(spec: FunnelSpec, filters: Filters) -> sa.Select:
             columns.append(sa.func.sum(sa.case((inside, 1), else_=0)).label(f"bucket_{i}"))
         return columns
 
-    return metrics.percentile_query(gaps, ["step"], "ms", buckets).order_by("step")
+    return metrics.percentile_query(gaps, ["step"], "ms", buckets, dialect).order_by("step")
 
 
 def time_to_convert(conn: Connection, spec: FunnelSpec, filters: Filters) -> pl.DataFrame:
     """Per step k >= 1: n, median and p90 seconds from step k-1, and the histogram counts."""
     schema_ = {"step": pl.Int64, "n": pl.Int64, "p50_seconds": pl.Float64, "p90_seconds": pl.Float64}
     schema_ |= {f"bucket_{i}": pl.Int64 for i in range(len(TIME_BUCKETS))}
-    raw = fetch_frame(conn, durations_query(spec, filters))
+    raw = fetch_frame(conn, durations_query(spec, filters, conn.dialect.name))
     if raw.height == 0:
         return pl.DataFrame(schema=schema_)
     done = metrics.with_percentiles(raw, scale=1000, suffix="_seconds")

@@ -77,7 +77,9 @@ def lines_query(filters: Filters, verify_days: int) -> sa.Select:
     return sa.select(*passed, *(c for m in chosen for c in metrics.value_columns(m, inner)))
 
 
-def durations_query(filters: Filters, groups: list[sa.ColumnElement], from_: sa.FromClause) -> sa.Select:
+def durations_query(
+    filters: Filters, groups: list[sa.ColumnElement], from_: sa.FromClause, dialect: str = ""
+) -> sa.Select:
     """Median and p90 of seconds to first response and to resolution, per ``groups`` and measure."""
     parts = [
         sa.select(*groups, sa.literal(name).label("measure"), (epoch_ms(col) - epoch_ms(t.c.opened_at)).label("ms"))
@@ -86,7 +88,7 @@ def durations_query(filters: Filters, groups: list[sa.ColumnElement], from_: sa.
         for name, col in MEASURES.items()
     ]
     values = sa.union_all(*parts).subquery("durations")
-    return metrics.percentile_query(values, [*(g.name for g in groups), "measure"], "ms")
+    return metrics.percentile_query(values, [*(g.name for g in groups), "measure"], "ms", dialect=dialect)
 
 
 def _durations_wide(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
@@ -124,7 +126,9 @@ def lines(conn: Connection, filters: Filters, verify_days: int = metrics.VERIFY_
     timing = _durations_wide(
         fetch_frame(
             conn,
-            durations_query(filters, [slices.c.line], t.join(slices, slices.c.ticket_id == t.c.ticket_id)),
+            durations_query(
+                filters, [slices.c.line], t.join(slices, slices.c.ticket_id == t.c.ticket_id), conn.dialect.name
+            ),
             {"line": pl.String},
         ),
         ["line"],
@@ -211,7 +215,8 @@ def agents(conn: Connection, filters: Filters, min_n: int) -> pl.DataFrame:
     if raw.height == 0:
         return raw
     timing = _durations_wide(
-        fetch_frame(conn, durations_query(filters, [t.c.final_line, t.c.agent_id], t)), ["final_line", "agent_id"]
+        fetch_frame(conn, durations_query(filters, [t.c.final_line, t.c.agent_id], t, conn.dialect.name)),
+        ["final_line", "agent_id"],
     )
     raw = raw.with_columns(pl.col("final_line").cast(pl.String), pl.col("tickets").cast(pl.Int64))
     k = raw.select("final_line", "agent_id", "fcr__k", "fcr_n")
@@ -261,7 +266,10 @@ def clusters(conn: Connection, filters: Filters, min_n: int) -> pl.DataFrame:
         return raw
     timing = _durations_wide(
         fetch_frame(
-            conn, durations_query(filters, [t.c.category, sa.cast(t.c.final_line, sa.String(8)).label("line")], t)
+            conn,
+            durations_query(
+                filters, [t.c.category, sa.cast(t.c.final_line, sa.String(8)).label("line")], t, conn.dialect.name
+            ),
         ),
         ["category", "line"],
     )
@@ -286,8 +294,12 @@ def cluster_spikes(conn: Connection, filters: Filters, weeks: int = 8, z_alert: 
     """A spike of one category in one segment: tickets in the period's last week against the ``weeks`` before
     (z-score of the last week's count over the mean and standard deviation of those weeks)."""
     week = period_start(t.c.opened_at, "week").label("week")
-    segment = sa.select(cu.c.segment).where(cu.c.customer_id == t.c.customer_id).scalar_subquery().label("segment")
-    inner = sa.select(segment, t.c.category, week).where(_in_period(filters)).subquery("weekly")
+    inner = (
+        sa.select(cu.c.segment, t.c.category, week)
+        .join_from(t, cu, cu.c.customer_id == t.c.customer_id)
+        .where(_in_period(filters))
+        .subquery("weekly")
+    )
     stmt = sa.select(inner.c.segment, inner.c.category, inner.c.week, sa.func.count().label("tickets")).group_by(
         inner.c.segment, inner.c.category, inner.c.week
     )
