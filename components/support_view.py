@@ -50,9 +50,11 @@ def lines_table(frame: pl.DataFrame, reference: datetime | None, min_n: int) -> 
         pl.col("open").alias("Open"),
         age.alias("Oldest open, days"),
         (pl.col("median_first_response_seconds") / 60).round(1).alias("First response, median min"),
+        (pl.col("p90_first_response_seconds") / 60).round(1).alias("First response, p90 min"),
         _hours("median_resolution_seconds").alias("Resolution, median h"),
         _hours("p90_resolution_seconds").alias("Resolution, p90 h"),
-        (pl.col("first_response_breaches") + pl.col("resolution_breaches")).alias("SLA breaches"),
+        pl.col("first_response_breaches").alias("SLA breaches, response"),
+        pl.col("resolution_breaches").alias("SLA breaches, resolution"),
         _rate("fcr", min_n).alias("FCR"),
         _rate("reopen_rate", min_n).alias("Reopened"),
         _rate("ticket_csat", min_n).alias("CSAT"),
@@ -229,4 +231,27 @@ def agents_table(agents: pl.DataFrame, min_n: int) -> pl.DataFrame:
         .then(pl.lit("leaves requests unresolved"))
         .otherwise(pl.when(pl.col("fcr_n") < min_n).then(pl.lit(NOT_ENOUGH)).otherwise(pl.lit("")))
         .alias("Note"),
+    )
+
+
+def escalation_sentence(frame: pl.DataFrame) -> str:
+    """How many tickets line 1 handed to line 2, and line 2 to line 3 (by the highest line that worked on them)."""
+    count = dict(zip(frame["line"].to_list(), frame["tickets"].to_list(), strict=True))
+    total, beyond_1, at_3 = count.get("all", 0), count.get("2", 0) + count.get("3", 0), count.get("3", 0)
+    if not total:
+        return "No tickets."
+    up = f"{100 * beyond_1 / total:.1f}% of tickets went from line 1 to line 2 ({beyond_1:,} of {total:,})"
+    if not beyond_1:
+        return up + "."
+    return up + f"; {100 * at_3 / beyond_1:.1f}% of those went on to line 3 ({at_3:,} of {beyond_1:,})."
+
+
+def clusters_table(clusters: pl.DataFrame, min_n: int) -> pl.DataFrame:
+    return clusters.select(
+        pl.col("category").alias("Cluster"),
+        pl.col("line").alias("Line"),
+        pl.col("tickets").alias("Tickets"),
+        _rate("fcr", min_n).alias("FCR"),
+        _rate("ticket_csat", min_n).alias("CSAT"),
+        _hours("median_resolution_seconds").alias("Resolution, median h"),
     )

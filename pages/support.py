@@ -38,6 +38,7 @@ fresh = session.guarded(cache.freshness, url)
 reference = chosen.period.end if chosen.period.end is not None else fresh
 st.subheader("Per line")
 st.dataframe(support_view.lines_table(lines, reference, SETTINGS.min_n), hide_index=True, width="stretch")
+st.markdown(support_view.escalation_sentence(lines))
 st.caption(
     "SLA: first response within 5 min / 1 h / 4 h and resolution within 4 h / 24 h / 72 h on lines 1 / 2 / 3. "
     "FCR = resolved with one contact and not reopened. Escalated = ended above line 1."
@@ -67,6 +68,7 @@ for spike in clusters["spikes"].iter_rows(named=True):
     )
 st.plotly_chart(support_view.cluster_heatmap(clusters["clusters"], SETTINGS.min_n), width="stretch")
 st.caption("First contact resolution by problem cluster and support line.")
+st.dataframe(support_view.clusters_table(clusters["clusters"], SETTINGS.min_n), hide_index=True, width="stretch")
 a, b = st.columns(2)
 a.plotly_chart(support_view.cluster_trend_figure(clusters["trend"], events), width="stretch")
 b.dataframe(clusters["sources"], hide_index=True, width="stretch")

@@ -215,3 +215,14 @@ def test_support_command_line(desk: Engine, store_url: str) -> None:
     bad = cli("support", "--db", store_url, "--verify-days", "-1")
     assert bad.returncode == 2
     assert "--verify-days" in bad.stderr
+
+
+def test_escalation_in_words(desk: Engine) -> None:
+    from components import support_view
+
+    with store.connect(desk) as conn:
+        frame = support.lines(conn, MARCH, 7, 1)
+    # s3, s4, s6 went beyond line 1 (3 of 6); s4 went on to line 3 (1 of 3)
+    assert support_view.escalation_sentence(frame) == (
+        "50.0% of tickets went from line 1 to line 2 (3 of 6); 33.3% of those went on to line 3 (1 of 3)."
+    )
