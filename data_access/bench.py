@@ -88,8 +88,8 @@ PAGES: dict[str, list[tuple[str, Callable[[Engine, Filters], object], Callable[[
         ),
         (
             "trend",
-            lambda e, f: _with_conn(e, support.trend, f, "month", metrics.VERIFY_DAYS, SETTINGS.min_n),
-            lambda u, f: _cache().support_trend(u, f, "month", metrics.VERIFY_DAYS, SETTINGS.min_n),
+            lambda e, f: _with_conn(e, support.trend, f, "month", metrics.VERIFY_DAYS, SETTINGS.min_n, "fcr"),
+            lambda u, f: _cache().support_trend(u, f, "month", metrics.VERIFY_DAYS, SETTINGS.min_n, "fcr"),
         ),
         (
             "clusters",

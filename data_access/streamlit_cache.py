@@ -117,9 +117,9 @@ def support_lines(url: str, filters: Filters, verify_days: int, min_n: int) -> p
 
 
 @st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner=False)
-def support_trend(url: str, filters: Filters, grain: str, verify_days: int, min_n: int) -> pl.DataFrame:
+def support_trend(url: str, filters: Filters, grain: str, verify_days: int, min_n: int, metric: str) -> pl.DataFrame:
     with store.connect(read_engine(url)) as conn:
-        return support.trend(conn, filters, grain, verify_days, min_n)
+        return support.trend(conn, filters, grain, verify_days, min_n, metric)
 
 
 @st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner=False)

@@ -55,7 +55,7 @@ metric = (
 )
 st.plotly_chart(support_view.rate_by_line(lines, metric, SETTINGS.min_n), width="stretch")
 events = session.guarded(cache.business_events, url)
-trend = session.guarded(cache.support_trend, url, chosen, grain, int(verify_days), SETTINGS.min_n)
+trend = session.guarded(cache.support_trend, url, chosen, grain, int(verify_days), SETTINGS.min_n, metric)
 st.plotly_chart(support_view.trend_figure(trend, metric, events), width="stretch")
 
 st.subheader("Problem clusters")

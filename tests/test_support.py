@@ -108,6 +108,7 @@ def test_every_line_figure_by_hand(desk: Engine) -> None:
     assert two["median_first_response_seconds"] == pytest.approx(3605)  # between 10 and 7200
     assert (two["escalation_rate"], two["open"], two["first_response_breaches"]) == (100.0, 1, 1)
     assert two["resolution_breaches"] == 0  # exactly 24 h is within line 2's 24 h
+    assert (every["first_response_breaches"], bot["first_response_breaches"]) == (1, 0)  # each by its own line
     assert (three["fcr"], three["reopen_rate"], three["ticket_csat"], three["ticket_csat_n"]) == (0.0, 100.0, None, 0)
     assert (bot["fcr"], bot["ticket_csat"]) == (pytest.approx(200 / 3), pytest.approx(200 / 3))
     assert bot["escalation_rate"] == pytest.approx(100 / 3)

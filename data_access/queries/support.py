@@ -35,12 +35,24 @@ CLI_COLUMNS = (
 )  # fmt: skip
 
 
-def _slices() -> sa.Subquery:
-    """(ticket_id, line) for every row a ticket belongs to."""
-    parts = [sa.select(t.c.ticket_id, sa.literal(str(n)).label("line")).where(t.c.final_line == n) for n in (1, 2, 3)]
-    parts.append(sa.select(t.c.ticket_id, sa.literal("bot").label("line")).where(t.c.entry_channel == "bot"))
-    parts.append(sa.select(t.c.ticket_id, sa.literal("all").label("line")))
-    return sa.union_all(*parts).subquery("line_slices")
+def _line_keys() -> list[tuple[sa.ColumnElement, sa.ColumnElement[bool], list[sa.ColumnElement]]]:
+    """(line label, which tickets, group by) for the rows of the line table: the three lines in one scan grouped
+    by ``final_line``, then the tickets that entered through the bot, then all tickets."""
+    return [
+        (sa.cast(t.c.final_line, sa.String(8)), sa.true(), [t.c.final_line]),
+        (sa.literal("bot"), t.c.entry_channel == "bot", []),
+        (sa.literal("all"), sa.true(), []),
+    ]
+
+
+def _line_label(frame: pl.DataFrame, column: str = "line") -> pl.DataFrame:
+    """Line labels as text ("1", not "1.0", whatever the database's cast gives)."""
+    return frame.with_columns(pl.col(column).cast(pl.String).str.replace(r"\.0$", ""))
+
+
+def _sla_limit_ms(measure: str) -> sa.ColumnElement:
+    """The ticket's service level for ``measure`` in ms, by the line it ended on."""
+    return sa.case(*((t.c.final_line == int(line), sla[measure] * 1000) for line, sla in SLA_SECONDS.items()))
 
 
 def _in_period(filters: Filters) -> sa.ColumnElement[bool]:
@@ -49,32 +61,43 @@ def _in_period(filters: Filters) -> sa.ColumnElement[bool]:
 
 def lines_query(filters: Filters, verify_days: int) -> sa.Select:
     """Per line: tickets, backlog, SLA breaches and every line metric's value and n."""
-    slices = _slices()
     chosen = [metrics.METRICS[m] for m in LINE_METRICS]
     params = {"verify_days": verify_days}
-    breaches = []
-    for measure, column in MEASURES.items():
-        limit = sa.case(
-            *((slices.c.line == line, sla[measure] * 1000) for line, sla in SLA_SECONDS.items()), else_=None
-        )
-        late = sa.and_(column.is_not(None), epoch_ms(column) - epoch_ms(t.c.opened_at) > limit)
-        breaches.append(metrics.count_if(late).label(f"{measure}_breaches"))
-    inner = (
+    breaches = [
+        metrics.count_if(
+            sa.and_(column.is_not(None), epoch_ms(column) - epoch_ms(t.c.opened_at) > _sla_limit_ms(measure))
+        ).label(f"{measure}_breaches")
+        for measure, column in MEASURES.items()
+    ]
+    parts = [
         sa.select(
-            slices.c.line,
+            key.label("line"),
             sa.func.count().label("tickets"),
             metrics.count_if(t.c.resolved_at.is_(None)).label("open"),
             sa.func.min(sa.case((t.c.resolved_at.is_(None), t.c.opened_at))).label("oldest_open"),
             *breaches,
             *(c for m in chosen for c in metrics.aggregate_columns(m, params)),
         )
-        .select_from(t.join(slices, slices.c.ticket_id == t.c.ticket_id))
-        .where(_in_period(filters))
-        .group_by(slices.c.line)
-        .subquery("line_aggregates")
-    )
+        .where(_in_period(filters), which)
+        .group_by(*group)
+        for key, which, group in _line_keys()
+    ]
+    inner = sa.union_all(*parts).subquery("line_aggregates")
     passed = [inner.c[c] for c in ("line", "tickets", "open", "oldest_open", *(f"{m}_breaches" for m in MEASURES))]
     return sa.select(*passed, *(c for m in chosen for c in metrics.value_columns(m, inner)))
+
+
+def line_durations_query(filters: Filters, dialect: str = "") -> sa.Select:
+    """Median and p90 seconds to first response and to resolution per line row."""
+    parts = [
+        sa.select(
+            key.label("line"), sa.literal(name).label("measure"), (epoch_ms(col) - epoch_ms(t.c.opened_at)).label("ms")
+        ).where(_in_period(filters), which, col.is_not(None))
+        for key, which, _group in _line_keys()
+        for name, col in MEASURES.items()
+    ]
+    values = sa.union_all(*parts).subquery("line_durations")
+    return metrics.percentile_query(values, ["line", "measure"], "ms", dialect=dialect)
 
 
 def durations_query(
@@ -121,21 +144,10 @@ def _finish(frame: pl.DataFrame, chosen: tuple[str, ...], min_n: int) -> pl.Data
 
 def lines(conn: Connection, filters: Filters, verify_days: int = metrics.VERIFY_DAYS, min_n: int = 30) -> pl.DataFrame:
     """One row per line in LINES order (lines without tickets included, with nulls)."""
-    raw = fetch_frame(conn, lines_query(filters, verify_days), {"line": pl.String})
-    slices = _slices()
-    timing = _durations_wide(
-        fetch_frame(
-            conn,
-            durations_query(
-                filters, [slices.c.line], t.join(slices, slices.c.ticket_id == t.c.ticket_id), conn.dialect.name
-            ),
-            {"line": pl.String},
-        ),
-        ["line"],
-    )
-    frame = pl.DataFrame({"line": list(LINES)}).join(
-        raw.with_columns(pl.col("line").cast(pl.String)), on="line", how="left"
-    )
+    raw = _line_label(fetch_frame(conn, lines_query(filters, verify_days), {"line": pl.String}))
+    timing = fetch_frame(conn, line_durations_query(filters, conn.dialect.name), {"line": pl.String})
+    timing = _durations_wide(_line_label(timing) if timing.height else timing, ["line"])
+    frame = pl.DataFrame({"line": list(LINES)}).join(raw, on="line", how="left")
     frame = (
         frame.join(timing, on="line", how="left")
         if timing.height
@@ -157,36 +169,37 @@ def lines(conn: Connection, filters: Filters, verify_days: int = metrics.VERIFY_
     return _finish(frame, LINE_METRICS, min_n)
 
 
-def trend_query(filters: Filters, grain: str, verify_days: int) -> sa.Select:
-    slices = _slices()
-    chosen = [metrics.METRICS[m] for m in LINE_METRICS]
-    when = period_start(t.c.opened_at, grain).label("period")
-    inner = (
+def trend_query(filters: Filters, grain: str, verify_days: int, metric: str) -> sa.Select:
+    chosen = metrics.METRICS[metric]
+    when = period_start(t.c.opened_at, grain)
+    parts = [
         sa.select(
-            slices.c.line,
-            when,
+            key.label("line"),
+            when.label("period"),
             sa.func.count().label("tickets"),
-            *(c for m in chosen for c in metrics.aggregate_columns(m, {"verify_days": verify_days})),
+            *metrics.aggregate_columns(chosen, {"verify_days": verify_days}),
         )
-        .select_from(t.join(slices, slices.c.ticket_id == t.c.ticket_id))
-        .where(_in_period(filters))
-        .group_by(slices.c.line, when)
-        .subquery("line_trend")
-    )
-    return sa.select(
-        inner.c.line, inner.c.period, inner.c.tickets, *(c for m in chosen for c in metrics.value_columns(m, inner))
-    )
+        .where(_in_period(filters), which)
+        .group_by(*group, when)
+        for key, which, group in _line_keys()
+    ]
+    inner = sa.union_all(*parts).subquery("line_trend")
+    return sa.select(inner.c.line, inner.c.period, inner.c.tickets, *metrics.value_columns(chosen, inner))
 
 
-def trend(conn: Connection, filters: Filters, grain: str, verify_days: int, min_n: int) -> pl.DataFrame:
-    """Per line and week or month: tickets and every line metric."""
-    raw = fetch_frame(conn, trend_query(filters, grain, verify_days), {"line": pl.String})
+def trend(
+    conn: Connection, filters: Filters, grain: str, verify_days: int, min_n: int, metric: str = "fcr"
+) -> pl.DataFrame:
+    """Per line and week or month: tickets and one line metric (value, n, interval)."""
+    if metric not in LINE_METRICS:
+        raise ValueError(f"metric must be one of {LINE_METRICS}")
+    raw = fetch_frame(conn, trend_query(filters, grain, verify_days, metric), {"line": pl.String})
     if raw.height == 0:
         return raw
-    raw = raw.with_columns(
+    raw = _line_label(raw).with_columns(
         pl.col("period").cast(pl.String).str.slice(0, 10).str.to_date(), pl.col("tickets").cast(pl.Int64)
     )
-    return _finish(raw, LINE_METRICS, min_n).sort("line", "period")
+    return _finish(raw, (metric,), min_n).sort("line", "period")
 
 
 def agents(conn: Connection, filters: Filters, min_n: int) -> pl.DataFrame:
@@ -273,8 +286,8 @@ def clusters(conn: Connection, filters: Filters, min_n: int) -> pl.DataFrame:
         ),
         ["category", "line"],
     )
-    raw = raw.with_columns(pl.col("line").cast(pl.String).str.replace(r"\.0$", ""), pl.col("tickets").cast(pl.Int64))
-    timing = timing.with_columns(pl.col("line").str.replace(r"\.0$", "")) if timing.height else timing
+    raw = _line_label(raw).with_columns(pl.col("tickets").cast(pl.Int64))
+    timing = _line_label(timing) if timing.height else timing
     frame = _finish(raw.join(timing, on=["category", "line"], how="left"), chosen, min_n)
     return frame.sort("category", "line")
 
