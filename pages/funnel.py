@@ -2,18 +2,12 @@
 
 import streamlit as st
 
-from components import filters, funnel_view, session, shell
+from components import funnel_view, session, shell
 from data_access import streamlit_cache as cache
 from data_access.config import SETTINGS
 from data_access.queries import funnel
 
-shell.through_app()  # first: a visit straight to this page still runs app.py
-
-url = session.location().url
-st.title("Funnel")
-if not session.has_tables(url):
-    st.stop()
-chosen = filters.current()
+url, chosen = shell.start("Funnel")
 stages = session.guarded(cache.stages, url)
 if stages.height == 0:
     st.info("The store has no stages yet. Load `stages` (and the other tables) on the Data page.")

@@ -2,20 +2,13 @@
 
 import streamlit as st
 
-from components import charts, filters, kpi_table, session, shell, status
+from components import charts, kpi_table, session, shell, status
 from data_access import metrics
 from data_access import streamlit_cache as cache
 from data_access.config import SETTINGS
 
-shell.through_app()  # first: a visit straight to this page still runs app.py
-
-url = session.location().url
-if not session.has_tables(url):
-    st.stop()
-chosen = filters.current()
+url, chosen = shell.start("Stage KPIs")
 frame = session.guarded(cache.stage_kpis, url, chosen, SETTINGS.min_n)
-
-st.title("Stage KPIs")
 st.caption(f"{chosen.caption()} · figures on fewer than {SETTINGS.min_n} answers are marked not enough data")
 
 if frame.height == 0:

@@ -2,18 +2,12 @@
 
 import streamlit as st
 
-from components import filters, session, shell, support_view
+from components import session, shell, support_view
 from data_access import metrics
 from data_access import streamlit_cache as cache
 from data_access.config import SETTINGS
 
-shell.through_app()  # first: a visit straight to this page still runs app.py
-
-url = session.location().url
-st.title("Support quality")
-if not session.has_tables(url):
-    st.stop()
-chosen = filters.current()
+url, chosen = shell.start("Support quality")
 left, right = st.columns([1, 1])
 verify_days = left.number_input(
     "Verify a bot resolution for (days)",

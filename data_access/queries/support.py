@@ -202,29 +202,41 @@ def trend(
     return _finish(raw, (metric,), min_n).sort("line", "period")
 
 
+def _grouped(
+    conn: Connection,
+    filters: Filters,
+    keys: list[sa.ColumnElement],
+    group_by: list[sa.ColumnElement],
+    chosen: tuple[str, ...],
+    *where: sa.ColumnElement[bool],
+) -> pl.DataFrame:
+    """Tickets and the ``chosen`` metrics (value, n, pieces) per ``keys`` in the period."""
+    inner = (
+        sa.select(
+            *keys,
+            sa.func.count().label("tickets"),
+            *(c for m in chosen for c in metrics.aggregate_columns(metrics.METRICS[m])),
+        )
+        .where(_in_period(filters), *where)
+        .group_by(*group_by)
+        .subquery("grouped_tickets")
+    )
+    stmt = sa.select(
+        *(inner.c[k.name] for k in keys),
+        inner.c.tickets,
+        *(c for m in chosen for c in metrics.value_columns(metrics.METRICS[m], inner)),
+    )
+    return fetch_frame(conn, stmt, {k.name: pl.String for k in keys if k.name != "final_line"})
+
+
 def agents(conn: Connection, filters: Filters, min_n: int) -> pl.DataFrame:
     """Per line and agent: tickets, FCR, CSAT, reopen rate (with n and interval), median and p90 resolution, and
     whether the agent leaves requests unresolved: FCR significantly below the rest of the line's agents."""
     chosen = ("fcr", "ticket_csat", "reopen_rate")
     line = t.c.final_line.label("final_line")
-    inner = (
-        sa.select(
-            line,
-            t.c.agent_id,
-            sa.func.count().label("tickets"),
-            *(c for m in chosen for c in metrics.aggregate_columns(metrics.METRICS[m])),
-        )
-        .where(_in_period(filters), t.c.agent_id.is_not(None))
-        .group_by(t.c.final_line, t.c.agent_id)
-        .subquery("agent_aggregates")
+    raw = _grouped(
+        conn, filters, [line, t.c.agent_id], [t.c.final_line, t.c.agent_id], chosen, t.c.agent_id.is_not(None)
     )
-    stmt = sa.select(
-        inner.c.final_line,
-        inner.c.agent_id,
-        inner.c.tickets,
-        *(c for m in chosen for c in metrics.value_columns(metrics.METRICS[m], inner)),
-    )
-    raw = fetch_frame(conn, stmt, {"agent_id": pl.String})
     if raw.height == 0:
         return raw
     timing = _durations_wide(
@@ -257,24 +269,7 @@ def clusters(conn: Connection, filters: Filters, min_n: int) -> pl.DataFrame:
     """Per problem category and line (and ``all``): tickets, FCR, CSAT, median resolution."""
     chosen = ("fcr", "ticket_csat")
     line = sa.cast(t.c.final_line, sa.String(8)).label("line")
-    inner = (
-        sa.select(
-            t.c.category,
-            line,
-            sa.func.count().label("tickets"),
-            *(c for m in chosen for c in metrics.aggregate_columns(metrics.METRICS[m])),
-        )
-        .where(_in_period(filters))
-        .group_by(t.c.category, t.c.final_line)
-        .subquery("cluster_aggregates")
-    )
-    stmt = sa.select(
-        inner.c.category,
-        inner.c.line,
-        inner.c.tickets,
-        *(c for m in chosen for c in metrics.value_columns(metrics.METRICS[m], inner)),
-    )
-    raw = fetch_frame(conn, stmt, {"category": pl.String, "line": pl.String})
+    raw = _grouped(conn, filters, [t.c.category, line], [t.c.category, t.c.final_line], chosen)
     if raw.height == 0:
         return raw
     timing = _durations_wide(
