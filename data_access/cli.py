@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 from data_access import ingest, metrics, schema, store
 from data_access.config import SETTINGS, StoreLocation, resolve_store
 from data_access.filters import FilterError, Filters, Period
-from data_access.queries import funnel, kpis, support
+from data_access.queries import funnel, kpis, retention, support
 
 FORMATS = ("table", "json", "csv")
 EXIT_USAGE, EXIT_FAILED = 2, 1
@@ -134,6 +134,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _filter_args(p)
 
+    p = commands.add_parser("retention", help="retention by signup cohort and age")
+    _store_args(p)
+    p.add_argument("--period", choices=retention.GRAINS, default="month", help="cohort and age unit (default month)")
+    p.add_argument(
+        "--mode",
+        choices=retention.MODES,
+        default="in",
+        help="in: active in that period; or_later: active in it or any later one",
+    )
+    _filter_args(p)
+
     p = commands.add_parser("bench", help="time each page's queries, cold and cached, on generated data")
     _store_args(p)
     p.add_argument("--customers", type=int, default=100_000, metavar="N")
@@ -229,6 +240,12 @@ def run(args: argparse.Namespace) -> int:
         engine = open_store(location, read_only=True, console=console)
         with store.connect(engine) as conn:
             frame = support.cli_rows(conn, filters_from(args), args.verify_days)
+        sys.stdout.write(emit(frame, args.format))
+        return 0
+    if args.command == "retention":
+        engine = open_store(location, read_only=True, console=console)
+        with store.connect(engine) as conn:
+            frame = retention.cohorts(conn, filters_from(args), args.period, args.mode)
         sys.stdout.write(emit(frame, args.format))
         return 0
     if args.command == "bench":

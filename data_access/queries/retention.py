@@ -1,0 +1,155 @@
+"""Retention cohorts. A customer is active in a period when they have a journey event or an order in it. A cohort
+is the customers who signed up in one calendar month (or week, Monday first); age 0 is that period itself, age 1 the
+next calendar period, and so on. The filters' period selects the cohorts by signup; activity counts up to the end of
+the data."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from data_access import schema
+from data_access.dialect import GRAINS, period_start
+from data_access.filters import Filters
+from data_access.store import fetch_frame
+
+cu = schema.customers
+ev = schema.journey_events
+od = schema.orders
+GRAINS = GRAINS
+MODES = ("in", "or_later")  # active in period n; active in period n or any later one
+CLI_COLUMNS = ("cohort", "age", "cohort_size", "active", "retention")
+
+
+def _cohort_customers(filters: Filters, grain: str, by: str | None) -> sa.CTE:
+    columns = [cu.c.customer_id, period_start(cu.c.signup_at, grain).label("cohort")]
+    if by is not None:
+        columns.append(cu.c[by].label("grp"))
+    return sa.select(*columns).where(filters.where(cu.c.signup_at, cu.c.customer_id)).cte("cohort_customers")
+
+
+def _activity(grain: str, cohort: sa.CTE) -> sa.Subquery:
+    """Distinct (customer, period) pairs with an event or an order, for the cohorts' customers only."""
+    parts = [
+        sa.select(table.c.customer_id, period_start(table.c[column], grain).label("active_period")).where(
+            table.c.customer_id.in_(sa.select(cohort.c.customer_id))
+        )
+        for table, column in ((ev, "occurred_at"), (od, "ordered_at"))
+    ]
+    return sa.union(*parts).subquery("activity")  # UNION: each (customer, period) once
+
+
+def cohorts_query(filters: Filters, grain: str, by: str | None = None) -> tuple[sa.Select, sa.Select, sa.Select]:
+    """(sizes, active per cohort and period, customers per cohort and last active period)."""
+    cohort = _cohort_customers(filters, grain, by)
+    keys = [cohort.c.cohort] + ([cohort.c.grp] if by else [])
+    sizes = sa.select(*keys, sa.func.count().label("cohort_size")).group_by(*keys)
+    activity = _activity(grain, cohort)
+    joined = cohort.join(activity, activity.c.customer_id == cohort.c.customer_id)
+    active = (
+        sa.select(*keys, activity.c.active_period, sa.func.count().label("active"))
+        .select_from(joined)
+        .group_by(*keys, activity.c.active_period)
+    )
+    last = (
+        sa.select(cohort.c.customer_id, *keys, sa.func.max(activity.c.active_period).label("last_period"))
+        .select_from(joined)
+        .group_by(cohort.c.customer_id, *keys)
+        .subquery("last_activity")
+    )
+    latest = sa.select(
+        *(last.c[k.name] for k in keys), last.c.last_period, sa.func.count().label("customers")
+    ).group_by(*(last.c[k.name] for k in keys), last.c.last_period)
+    return sizes, active, latest
+
+
+def _last_period(conn: Connection, grain: str) -> date | None:
+    """The period of the newest event or order in the store: every cohort's ages run up to it."""
+    newest = [conn.execute(sa.select(sa.func.max(c))).scalar() for c in (ev.c.occurred_at, od.c.ordered_at)]
+    newest = [v for v in newest if v is not None]
+    if not newest:
+        return None
+    day = max(newest if isinstance(newest[0], datetime) else [datetime.fromisoformat(str(v)) for v in newest]).date()
+    return day.replace(day=1) if grain == "month" else day - timedelta(days=day.weekday())
+
+
+def _as_date(column: str) -> pl.Expr:
+    return pl.col(column).cast(pl.String).str.slice(0, 10).str.to_date()
+
+
+def _age(grain: str) -> pl.Expr:
+    """Calendar periods from the cohort to the active period."""
+    if grain == "month":
+        return (
+            (pl.col("active_period").dt.year() - pl.col("cohort").dt.year()) * 12
+            + pl.col("active_period").dt.month()
+            - pl.col("cohort").dt.month()
+        ).cast(pl.Int64)
+    return ((pl.col("active_period") - pl.col("cohort")).dt.total_days() // 7).cast(pl.Int64)
+
+
+def cohorts(
+    conn: Connection, filters: Filters, grain: str = "month", mode: str = "in", by: str | None = None
+) -> pl.DataFrame:
+    """One row per cohort (and group) and age: cohort, age, cohort_size, active, retention (%). ``mode`` "in":
+    active in that period; "or_later": active in that period or any later one."""
+    if grain not in GRAINS:
+        raise ValueError(f"--period must be one of {', '.join(GRAINS)}")
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}")
+    if by is not None and by not in schema.FILTER_DIMENSIONS:
+        raise ValueError(f"cannot group cohorts by {by!r}")
+    sizes_q, active_q, latest_q = cohorts_query(filters, grain, by)
+    keys = ["cohort"] + (["grp"] if by else [])
+    sizes = fetch_frame(conn, sizes_q)
+    if sizes.height == 0:
+        return pl.DataFrame(
+            schema={
+                "cohort": pl.Date,
+                "age": pl.Int64,
+                "cohort_size": pl.Int64,
+                "active": pl.Int64,
+                "retention": pl.Float64,
+            }
+        )
+    sizes = sizes.with_columns(_as_date("cohort"), pl.col("cohort_size").cast(pl.Int64))
+    if mode == "in":
+        counts = fetch_frame(conn, active_q).with_columns(
+            _as_date("cohort"), _as_date("active_period"), pl.col("active").cast(pl.Int64)
+        )
+    else:
+        latest = fetch_frame(conn, latest_q).with_columns(
+            _as_date("cohort"), _as_date("last_period").alias("active_period"), pl.col("customers").cast(pl.Int64)
+        )
+        # active in period n or later = customers whose last active period is n or later
+        counts = latest.select(*keys, "active_period", pl.col("customers").alias("active"))
+    counts = counts.with_columns(_age(grain).alias("age")).filter(pl.col("age") >= 0)
+    last_period = _last_period(conn, grain) or sizes["cohort"].max()
+    # every age each cohort has lived through up to the data's last period, zero where nobody was active
+    grid = sizes.select(*keys).with_columns(pl.lit(last_period).alias("active_period"))
+    grid = grid.with_columns(pl.int_ranges(0, _age(grain) + 1).alias("age")).explode("age").select(*keys, "age")
+    grid = grid.with_columns(pl.col("age").cast(pl.Int64))
+    counts = grid.join(counts.group_by(*keys, "age").agg(pl.col("active").sum()), on=[*keys, "age"], how="left")
+    counts = counts.with_columns(pl.col("active").fill_null(0))
+    if mode == "or_later":
+        counts = counts.sort([*keys, "age"], descending=[False] * len(keys) + [True]).with_columns(
+            pl.col("active").cum_sum().over(keys)
+        )
+    frame = counts.join(sizes, on=keys, how="left")
+    frame = frame.with_columns((100 * pl.col("active") / pl.col("cohort_size")).alias("retention"))
+    order = [*keys, "age"]
+    columns = (["grp"] if by else []) + list(CLI_COLUMNS)
+    return frame.sort(order).select(columns).rename({"grp": by} if by else {})
+
+
+def curves(frame: pl.DataFrame, by: str) -> pl.DataFrame:
+    """Retention by age per group, weighting every cohort by its size (cohorts too young for an age leave it)."""
+    return (
+        frame.group_by(by, "age")
+        .agg(pl.col("active").sum(), pl.col("cohort_size").sum())
+        .with_columns((100 * pl.col("active") / pl.col("cohort_size")).alias("retention"))
+        .sort(by, "age")
+    )

@@ -1,0 +1,109 @@
+"""Retention cohorts against a hand count, on every store.
+
+r1 signs up 10 Jan (events 12 Jan and 5 Mar, an order 20 Feb), r2 on 20 Jan (an event 21 Jan), r3 on 1 Feb (an
+event 2 Feb, an order 1 Apr), r4 on 15 Feb (nothing). The data ends in April.
+January cohort (2): active in Jan 2, Feb 1, Mar 1, Apr 0. February cohort (2): Feb 1, Mar 0, Apr 1.
+"Or later": January 2, 1, 1, 0; February 1, 1, 1 (r3 is last seen in April).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from data_access import store
+from data_access.filters import Filters, Period
+from data_access.queries import retention
+from tests.conftest import put
+
+
+@pytest.fixture
+def cohorts(engine: Engine) -> Engine:
+    def when(text: str) -> datetime:
+        return datetime.fromisoformat(text)
+
+    put(
+        engine,
+        stages=[{"stage_id": "a", "name": "A", "position": 1, "in_funnel": True}],
+        customers=[
+            {"customer_id": c, "signup_at": when(d), "segment": seg, "channel": "web", "region": "EU", "plan": "p"}
+            for c, d, seg in (
+                ("r1", "2025-01-10", "B2C"),
+                ("r2", "2025-01-20", "B2B"),
+                ("r3", "2025-02-01", "B2C"),
+                ("r4", "2025-02-15", "B2C"),
+            )
+        ],
+        journey_events=[
+            {"event_id": f"e{i}", "customer_id": c, "stage_id": "a", "occurred_at": when(d)}
+            for i, (c, d) in enumerate(
+                (("r1", "2025-01-12"), ("r1", "2025-03-05"), ("r2", "2025-01-21"), ("r3", "2025-02-02"))
+            )
+        ],
+        orders=[
+            {"order_id": "o1", "customer_id": "r1", "ordered_at": when("2025-02-20"), "amount": 10.0},
+            {"order_id": "o2", "customer_id": "r3", "ordered_at": when("2025-04-01"), "amount": 10.0},
+        ],
+    )
+    return engine
+
+
+def table(engine: Engine, **kw: object) -> list[tuple]:
+    with store.connect(engine) as conn:
+        return retention.cohorts(conn, Filters(), **kw).rows()
+
+
+def test_active_in_each_month(cohorts: Engine) -> None:
+    assert table(cohorts) == [
+        (date(2025, 1, 1), 0, 2, 2, 100.0),
+        (date(2025, 1, 1), 1, 2, 1, 50.0),
+        (date(2025, 1, 1), 2, 2, 1, 50.0),
+        (date(2025, 1, 1), 3, 2, 0, 0.0),
+        (date(2025, 2, 1), 0, 2, 1, 50.0),
+        (date(2025, 2, 1), 1, 2, 0, 0.0),
+        (date(2025, 2, 1), 2, 2, 1, 50.0),
+    ]
+
+
+def test_active_in_that_month_or_later(cohorts: Engine) -> None:
+    assert [(c.month, age, active) for c, age, _n, active, _r in table(cohorts, mode="or_later")] == [
+        (1, 0, 2),
+        (1, 1, 1),
+        (1, 2, 1),
+        (1, 3, 0),
+        (2, 0, 1),
+        (2, 1, 1),
+        (2, 2, 1),
+    ]
+
+
+def test_weekly_cohorts_start_on_monday_and_filters_pick_cohorts(cohorts: Engine) -> None:
+    weekly = table(cohorts, grain="week")
+    assert weekly[0][:4] == (date(2025, 1, 6), 0, 1, 1)  # r1 alone: Friday 10 Jan is in the week of Monday 6 Jan
+    with store.connect(cohorts) as conn:
+        january = retention.cohorts(conn, Filters(period=Period.parse("2025-01-01", "2025-01-31")))
+        b2c = retention.cohorts(conn, Filters(segment=("B2C",)), by="segment")
+    assert set(january["cohort"].to_list()) == {date(2025, 1, 1)}
+    curve = retention.curves(b2c, "segment")
+    # B2C: January cohort r1 (1), February r3 and r4 (2): age 1 -> (1 + 0) / 3
+    assert curve.filter(curve["age"] == 1)["retention"].to_list() == [pytest.approx(100 / 3)]
+
+
+def test_retention_command_line(cohorts: Engine, store_url: str) -> None:
+    from tests.test_cli import cli
+
+    done = cli("retention", "--db", store_url, "--period", "month", "--to", "2025-01-31", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout)
+    assert list(rows[0]) == list(retention.CLI_COLUMNS)
+    assert [(r["cohort"], r["age"], r["active"], r["retention"]) for r in rows] == [
+        ("2025-01-01", 0, 2, 100.0),
+        ("2025-01-01", 1, 1, 50.0),
+        ("2025-01-01", 2, 1, 50.0),
+        ("2025-01-01", 3, 0, 0.0),
+    ]
+    bad = cli("retention", "--db", store_url, "--period", "year")
+    assert bad.returncode == 2
