@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine
 from data_access import ingest, metrics, store
 from data_access.config import SETTINGS, StoreLocation, default_store_path
 from data_access.filters import Filters, Period
-from data_access.queries import catalog, funnel, kpis, support
+from data_access.queries import catalog, funnel, kpis, retention, support
 
 Query = Callable[[Engine, str, Filters], object]  # (engine for the cold run, url for the cached run, filters)
 COLD_BUDGET_MS, CACHED_BUDGET_MS = 1000.0, 50.0
@@ -108,6 +108,13 @@ PAGES: dict[str, list[tuple[str, Callable[[Engine, Filters], object], Callable[[
             "flow and churn",
             lambda e, f: [_with_conn(e, support.flow, f), _with_conn(e, support.churn_effect, f)],
             lambda u, f: _cache().support_flow_and_churn(u, f),
+        ),
+    ],
+    "Retention": [
+        (
+            "cohorts by segment",
+            lambda e, f: _with_conn(e, retention.cohorts, f, "month", "in", "segment"),
+            lambda u, f: _cache().retention_cohorts(u, f, "month", "in", "segment"),
         ),
     ],
     "Data": [

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 from data_access import store
 from data_access.config import SETTINGS
 from data_access.filters import Filters
-from data_access.queries import catalog, funnel, kpis, support
+from data_access.queries import catalog, funnel, kpis, retention, support
 
 _TTL, _MAX = SETTINGS.cache_ttl_seconds, SETTINGS.cache_max_entries
 
@@ -143,3 +143,9 @@ def support_clusters(url: str, filters: Filters, grain: str, min_n: int) -> dict
 def support_flow_and_churn(url: str, filters: Filters) -> dict[str, pl.DataFrame]:
     with store.connect(read_engine(url)) as conn:
         return {"flow": support.flow(conn, filters), "churn": support.churn_effect(conn, filters)}
+
+
+@st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner="Building the cohorts...")
+def retention_cohorts(url: str, filters: Filters, grain: str, mode: str, by: str | None) -> pl.DataFrame:
+    with store.connect(read_engine(url)) as conn:
+        return retention.cohorts(conn, filters, grain, mode, by)

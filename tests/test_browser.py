@@ -32,7 +32,13 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-PAGES = {"": "Funnel", "stage_kpis": "Stage KPIs", "support": "Support quality", "data": "Data"}
+PAGES = {
+    "": "Funnel",
+    "stage_kpis": "Stage KPIs",
+    "support": "Support quality",
+    "retention": "Retention",
+    "data": "Data",
+}
 
 pytestmark = pytest.mark.browser
 

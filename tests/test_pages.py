@@ -15,7 +15,7 @@ from components import session
 from data_access import ingest, store
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
-PAGES = ("pages/funnel.py", "pages/stage_kpis.py", "pages/support.py", "pages/data.py")
+PAGES = ("pages/funnel.py", "pages/stage_kpis.py", "pages/support.py", "pages/retention.py", "pages/data.py")
 
 
 class _NavigationPages(PagesManager):
@@ -71,7 +71,7 @@ def test_every_page_renders(app: AppTest, page: str) -> None:
         app.switch_page(page).run()
     assert not app.exception, [e.value for e in app.exception]
     assert not app.error
-    assert app.title[0].value in ("Funnel", "Stage KPIs", "Support quality", "Data")
+    assert app.title[0].value in ("Funnel", "Stage KPIs", "Support quality", "Retention", "Data")
 
 
 def test_funnel_finds_the_b2c_onboarding_leak(app: AppTest) -> None:
@@ -269,3 +269,15 @@ def test_support_figures_are_the_library_figures(sample_url: str) -> None:
         clusters = support.clusters(conn, Filters(), 30)
     worst = clusters.filter(clusters["fcr_n"] >= 30).sort("fcr").row(0, named=True)
     assert (worst["category"], worst["line"]) == ("financial", "2")
+
+
+def test_retention_cohorts_and_curves(app: AppTest) -> None:
+    app.run()
+    app.switch_page("pages/retention.py").run()
+    assert not app.exception
+    assert app.title[0].value == "Retention"
+    app.segmented_control(key="retention_mode").set_value("or_later").run()
+    app.segmented_control(key="retention_grain").set_value("week").run()
+    app.selectbox(key="retention_by").set_value("channel").run()
+    assert not app.exception
+    assert any(s.value == "Retention curves by channel" for s in app.subheader)

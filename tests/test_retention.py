@@ -88,6 +88,9 @@ def test_weekly_cohorts_start_on_monday_and_filters_pick_cohorts(cohorts: Engine
         b2c = retention.cohorts(conn, Filters(segment=("B2C",)), by="segment")
     assert set(january["cohort"].to_list()) == {date(2025, 1, 1)}
     curve = retention.curves(b2c, "segment")
+    with store.connect(cohorts) as conn:
+        by_segment = retention.cohorts(conn, Filters(), by="segment")
+    assert retention.overall(by_segment).rows() == table(cohorts)  # the groups add up to the whole
     # B2C: January cohort r1 (1), February r3 and r4 (2): age 1 -> (1 + 0) / 3
     assert curve.filter(curve["age"] == 1)["retention"].to_list() == [pytest.approx(100 / 3)]
 

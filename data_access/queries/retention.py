@@ -153,3 +153,15 @@ def curves(frame: pl.DataFrame, by: str) -> pl.DataFrame:
         .with_columns((100 * pl.col("active") / pl.col("cohort_size")).alias("retention"))
         .sort(by, "age")
     )
+
+
+def overall(grouped: pl.DataFrame) -> pl.DataFrame:
+    """The cohort table of all groups together, from the table by group (every customer is in one group, so
+    counts add up): one query serves both the heat map and the curves."""
+    return (
+        grouped.group_by("cohort", "age")
+        .agg(pl.col("cohort_size").sum(), pl.col("active").sum())
+        .with_columns((100 * pl.col("active") / pl.col("cohort_size")).alias("retention"))
+        .sort("cohort", "age")
+        .select(CLI_COLUMNS)
+    )

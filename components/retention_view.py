@@ -1,0 +1,64 @@
+"""Retention charts: the cohort heat map (numbers in the cells) and retention curves per group."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import polars as pl
+
+from components.charts import empty
+
+
+def heatmap(frame: pl.DataFrame, grain: str) -> go.Figure:
+    """Cohorts down, ages across; each cell the share of the cohort active, with the count behind it."""
+    if frame.height == 0:
+        return empty("No customers signed up in this selection", 300)
+    sizes = frame.group_by("cohort").agg(pl.col("cohort_size").first()).sort("cohort")
+    cohorts = sizes["cohort"].to_list()
+    ages = list(range(int(frame["age"].max()) + 1))
+    cells = {(c, a): (r, n) for c, a, r, n in frame.select("cohort", "age", "retention", "active").iter_rows()}
+    z = [[cells.get((c, a), (None, None))[0] for a in ages] for c in cohorts]
+    text = [[f"{cells[(c, a)][0]:.0f}%" if (c, a) in cells else "" for a in ages] for c in cohorts]
+    hover = [[f"{cells[(c, a)][1]:,} active" if (c, a) in cells else "" for a in ages] for c in cohorts]
+    labels = [f"{c:%Y-%m-%d} (n={n:,})" for c, n in sizes.iter_rows()]
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=[str(a) for a in ages],
+            y=labels,
+            text=text,
+            texttemplate="%{text}",
+            customdata=hover,
+            hovertemplate="%{y}, " + grain + " %{x}: %{z:.1f}% (%{customdata})<extra></extra>",
+            colorscale="Blues",
+            zmin=0,
+            zmax=100,
+            colorbar={"title": "active %"},
+        )
+    )
+    return fig.update_layout(
+        height=max(320, 22 * len(cohorts) + 120),
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        xaxis_title=f"{grain}s since signup",
+        yaxis_autorange="reversed",
+    )
+
+
+def curves(curve: pl.DataFrame, by: str, grain: str) -> go.Figure:
+    fig = go.Figure()
+    for group in sorted(curve[by].drop_nulls().unique().to_list()):
+        rows = curve.filter(pl.col(by) == group).filter(pl.col("age") > 0)
+        fig.add_scatter(
+            x=rows["age"].to_list(),
+            y=rows["retention"].to_list(),
+            mode="lines+markers",
+            name=str(group),
+            customdata=rows["cohort_size"].to_list(),
+            hovertemplate=f"{group}, {grain} " + "%{x}: %{y:.1f}% of %{customdata:,}<extra></extra>",
+        )
+    return fig.update_layout(
+        height=360,
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        xaxis_title=f"{grain}s since signup",
+        yaxis_title="active, % of the cohorts",
+        legend={"orientation": "h", "y": -0.2},
+    )

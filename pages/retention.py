@@ -1,0 +1,46 @@
+"""Retention: signup cohorts and how many of them are still active, period after period."""
+
+import streamlit as st
+
+from components import retention_view, session, shell
+from data_access import schema
+from data_access import streamlit_cache as cache
+from data_access.queries import retention
+
+url, chosen = shell.start("Retention")
+a, b, c = st.columns(3)
+grain = a.segmented_control("Cohorts by", ["month", "week"], default="month", key="retention_grain") or "month"
+mode = (
+    b.segmented_control(
+        "Count customers",
+        retention.MODES,
+        default="in",
+        key="retention_mode",
+        format_func=lambda m: "active in that period" if m == "in" else "active then or later",
+    )
+    or "in"
+)
+by = c.selectbox("Curves by", schema.FILTER_DIMENSIONS, key="retention_by")
+st.caption(
+    f"{chosen.caption()} · cohorts by signup date within the period; a customer is active in a {grain} with a "
+    f"journey event or an order in it; age 0 is the signup {grain}"
+)
+
+grouped = session.guarded(cache.retention_cohorts, url, chosen, grain, mode, by)
+frame = retention.overall(grouped)
+st.plotly_chart(retention_view.heatmap(frame, grain), width="stretch")
+st.download_button(
+    "Download the cohort table",
+    frame.write_csv(),
+    file_name=f"retention_{grain}.csv",
+    mime="text/csv",
+    key="retention_csv",
+)
+
+st.subheader(f"Retention curves by {by}")
+curve = retention.curves(grouped, by) if grouped.height else grouped
+if curve.height:
+    st.plotly_chart(retention_view.curves(curve, by, grain), width="stretch")
+    st.caption("Each point weighs the cohorts by their size; a cohort too young for an age leaves that point.")
+else:
+    st.info("No customers signed up in this selection.")
