@@ -62,3 +62,25 @@ def curves(curve: pl.DataFrame, by: str, grain: str) -> go.Figure:
         yaxis_title="active, % of the cohorts",
         legend={"orientation": "h", "y": -0.2},
     )
+
+
+def value_curves(curve: pl.DataFrame, by: str, grain: str) -> go.Figure:
+    """Cumulative revenue per customer by age of the cohort, per group."""
+    fig = go.Figure()
+    for group in sorted(curve[by].drop_nulls().unique().to_list()):
+        rows = curve.filter(pl.col(by) == group)
+        fig.add_scatter(
+            x=rows["age"].to_list(),
+            y=rows["value_per_customer"].to_list(),
+            mode="lines+markers",
+            name=str(group),
+            customdata=rows["cohort_size"].to_list(),
+            hovertemplate=f"{group}, {grain} " + "%{x}: %{y:,.2f} per customer (of %{customdata:,})<extra></extra>",
+        )
+    return fig.update_layout(
+        height=340,
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        xaxis_title=f"{grain}s since signup",
+        yaxis_title="revenue per customer so far",
+        legend={"orientation": "h", "y": -0.2},
+    )

@@ -116,6 +116,14 @@ PAGES: dict[str, list[tuple[str, Callable[[Engine, Filters], object], Callable[[
             lambda e, f: _with_conn(e, retention.cohorts, f, "month", "in", "segment"),
             lambda u, f: _cache().retention_cohorts(u, f, "month", "in", "segment"),
         ),
+        (
+            "value and repeat",
+            lambda e, f: [
+                _with_conn(e, retention.revenue, f, "month", "segment"),
+                _with_conn(e, retention.repeat_purchase, f, "segment"),
+            ],
+            lambda u, f: _cache().retention_value(u, f, "month", "segment"),
+        ),
     ],
     "Data": [
         ("row_counts", lambda e, f: store.row_counts(e), lambda u, f: _cache().row_counts(u)),

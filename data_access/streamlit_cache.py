@@ -149,3 +149,12 @@ def support_flow_and_churn(url: str, filters: Filters) -> dict[str, pl.DataFrame
 def retention_cohorts(url: str, filters: Filters, grain: str, mode: str, by: str | None) -> pl.DataFrame:
     with store.connect(read_engine(url)) as conn:
         return retention.cohorts(conn, filters, grain, mode, by)
+
+
+@st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner="Adding up the revenue...")
+def retention_value(url: str, filters: Filters, grain: str, by: str) -> dict[str, pl.DataFrame]:
+    with store.connect(read_engine(url)) as conn:
+        return {
+            "value": retention.revenue(conn, filters, grain, by),
+            "repeat": retention.repeat_purchase(conn, filters, by),
+        }

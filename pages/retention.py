@@ -1,5 +1,6 @@
 """Retention: signup cohorts and how many of them are still active, period after period."""
 
+import polars as pl
 import streamlit as st
 
 from components import retention_view, session, shell
@@ -44,3 +45,23 @@ if curve.height:
     st.caption("Each point weighs the cohorts by their size; a cohort too young for an age leaves that point.")
 else:
     st.info("No customers signed up in this selection.")
+
+st.subheader(f"Revenue and lifetime value by {by}")
+money = session.guarded(cache.retention_value, url, chosen, grain, by)
+if money["value"].height:
+    st.plotly_chart(retention_view.value_curves(retention.value_curves(money["value"], by), by, grain), width="stretch")
+st.dataframe(
+    money["repeat"].select(
+        pl.col(by).alias(by.capitalize()),
+        pl.col("buyers").alias("Customers with an order"),
+        pl.col("repeat_buyers").alias("with two or more"),
+        pl.col("repeat_rate").round(1).alias("Repeat purchase %"),
+    )
+    if money["repeat"].height
+    else money["repeat"],
+    hide_index=True,
+)
+st.caption(
+    "Lifetime value so far = the cohort's cumulative revenue divided by its size, weighted over cohorts. "
+    "Repeat purchase rate = customers with two or more orders over customers with one or more."
+)

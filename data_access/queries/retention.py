@@ -31,15 +31,13 @@ def _cohort_customers(filters: Filters, grain: str, by: str | None) -> sa.CTE:
     return sa.select(*columns).where(filters.where(cu.c.signup_at, cu.c.customer_id)).cte("cohort_customers")
 
 
-def _activity(grain: str, cohort: sa.CTE) -> sa.Subquery:
-    """Distinct (customer, period) pairs with an event or an order, for the cohorts' customers only."""
+def _activity(grain: str) -> sa.Subquery:
+    """(customer, period) for every journey event and order; a customer may appear more than once per period."""
     parts = [
-        sa.select(table.c.customer_id, period_start(table.c[column], grain).label("active_period")).where(
-            table.c.customer_id.in_(sa.select(cohort.c.customer_id))
-        )
+        sa.select(table.c.customer_id, period_start(table.c[column], grain).label("active_period"))
         for table, column in ((ev, "occurred_at"), (od, "ordered_at"))
     ]
-    return sa.union(*parts).subquery("activity")  # UNION: each (customer, period) once
+    return sa.union_all(*parts).subquery("activity")
 
 
 def cohorts_query(filters: Filters, grain: str, by: str | None = None) -> tuple[sa.Select, sa.Select, sa.Select]:
@@ -47,10 +45,10 @@ def cohorts_query(filters: Filters, grain: str, by: str | None = None) -> tuple[
     cohort = _cohort_customers(filters, grain, by)
     keys = [cohort.c.cohort] + ([cohort.c.grp] if by else [])
     sizes = sa.select(*keys, sa.func.count().label("cohort_size")).group_by(*keys)
-    activity = _activity(grain, cohort)
+    activity = _activity(grain)
     joined = cohort.join(activity, activity.c.customer_id == cohort.c.customer_id)
     active = (
-        sa.select(*keys, activity.c.active_period, sa.func.count().label("active"))
+        sa.select(*keys, activity.c.active_period, sa.func.count(sa.distinct(cohort.c.customer_id)).label("active"))
         .select_from(joined)
         .group_by(*keys, activity.c.active_period)
     )
@@ -165,3 +163,85 @@ def overall(grouped: pl.DataFrame) -> pl.DataFrame:
         .sort("cohort", "age")
         .select(CLI_COLUMNS)
     )
+
+
+def revenue(conn: Connection, filters: Filters, grain: str = "month", by: str | None = None) -> pl.DataFrame:
+    """Revenue retention: per cohort (and group) and age, the cohort's revenue in that period and the cumulative
+    revenue per customer of the cohort (its lifetime value so far)."""
+    cohort = _cohort_customers(filters, grain, by)
+    keys = [cohort.c.cohort] + ([cohort.c.grp] if by else [])
+    key_names = ["cohort"] + (["grp"] if by else [])
+    sizes = fetch_frame(conn, sa.select(*keys, sa.func.count().label("cohort_size")).group_by(*keys))
+    if sizes.height == 0:
+        return pl.DataFrame(
+            schema={
+                "cohort": pl.Date,
+                "age": pl.Int64,
+                "cohort_size": pl.Int64,
+                "revenue": pl.Float64,
+                "value_per_customer": pl.Float64,
+            }
+        )
+    sizes = sizes.with_columns(_as_date("cohort"), pl.col("cohort_size").cast(pl.Int64))
+    spent = period_start(od.c.ordered_at, grain)
+    stmt = (
+        sa.select(*keys, spent.label("active_period"), sa.func.sum(od.c.amount).label("revenue"))
+        .select_from(cohort.join(od, od.c.customer_id == cohort.c.customer_id))
+        .group_by(*keys, spent)
+    )
+    paid = fetch_frame(conn, stmt).with_columns(
+        _as_date("cohort"), _as_date("active_period"), pl.col("revenue").cast(pl.Float64)
+    )
+    paid = paid.with_columns(_age(grain).alias("age")).filter(pl.col("age") >= 0)
+    last_period = _last_period(conn, grain) or sizes["cohort"].max()
+    grid = sizes.select(*key_names).with_columns(pl.lit(last_period).alias("active_period"))
+    grid = grid.with_columns(pl.int_ranges(0, _age(grain) + 1).alias("age")).explode("age").select(*key_names, "age")
+    frame = (
+        grid.with_columns(pl.col("age").cast(pl.Int64))
+        .join(paid.group_by(*key_names, "age").agg(pl.col("revenue").sum()), on=[*key_names, "age"], how="left")
+        .with_columns(pl.col("revenue").fill_null(0.0))
+        .join(sizes, on=key_names, how="left")
+        .sort([*key_names, "age"])
+        .with_columns((pl.col("revenue").cum_sum().over(key_names) / pl.col("cohort_size")).alias("value_per_customer"))
+    )
+    columns = [*key_names, "age", "cohort_size", "revenue", "value_per_customer"]
+    return frame.select(columns).rename({"grp": by} if by else {})
+
+
+def value_curves(frame: pl.DataFrame, by: str) -> pl.DataFrame:
+    """Lifetime value so far by age per group, weighting the cohorts by their size."""
+    return (
+        frame.with_columns((pl.col("value_per_customer") * pl.col("cohort_size")).alias("total"))
+        .group_by(by, "age")
+        .agg(pl.col("total").sum(), pl.col("cohort_size").sum())
+        .with_columns((pl.col("total") / pl.col("cohort_size")).alias("value_per_customer"))
+        .sort(by, "age")
+    )
+
+
+def repeat_purchase(conn: Connection, filters: Filters, by: str | None = None) -> pl.DataFrame:
+    """Customers with two or more orders over customers with one or more, among the cohorts' customers."""
+    cohort = _cohort_customers(filters, "month", by)
+    per_customer = (
+        sa.select(od.c.customer_id, sa.func.count().label("orders"))
+        .where(od.c.customer_id.in_(sa.select(cohort.c.customer_id)))
+        .group_by(od.c.customer_id)
+        .subquery("orders_per_customer")
+    )
+    group = [cohort.c.grp] if by else []
+    stmt = (
+        sa.select(
+            *group,
+            sa.func.count().label("buyers"),
+            sa.func.sum(sa.case((per_customer.c.orders >= 2, 1), else_=0)).label("repeat_buyers"),
+        )
+        .select_from(per_customer.join(cohort, cohort.c.customer_id == per_customer.c.customer_id))
+        .group_by(*group)
+    )
+    raw = fetch_frame(conn, stmt)
+    if raw.height == 0:
+        return pl.DataFrame(schema={"buyers": pl.Int64, "repeat_buyers": pl.Int64, "repeat_rate": pl.Float64})
+    frame = raw.with_columns(pl.col("buyers").cast(pl.Int64), pl.col("repeat_buyers").cast(pl.Int64)).with_columns(
+        (100 * pl.col("repeat_buyers") / pl.col("buyers")).alias("repeat_rate")
+    )
+    return frame.rename({"grp": by}) if by else frame
