@@ -123,3 +123,21 @@ def stage_trend(trend: pl.DataFrame, metric_name: str, target: float | None, sta
         showlegend=False,
         yaxis_title=f"{metric.label} ({metric.unit})",
     )
+
+
+def add_events(fig: go.Figure, events: pl.DataFrame) -> None:
+    """Business events (releases, price changes, campaigns) as dashed vertical lines with their names."""
+    for when, name, segment in events.select("occurred_at", "name", "segment").iter_rows():
+        label = f"{name} ({segment})" if segment else name
+        fig.add_vline(x=when, line_dash="dot", line_color="#777")
+        fig.add_annotation(
+            x=when,
+            y=1,
+            yref="paper",
+            text=label,
+            showarrow=False,
+            textangle=-90,
+            xanchor="right",
+            yanchor="top",
+            font={"size": 10, "color": "#555"},
+        )

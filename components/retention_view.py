@@ -5,7 +5,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import polars as pl
 
-from components.charts import empty
+from components.charts import add_events, empty
 
 
 def heatmap(frame: pl.DataFrame, grain: str) -> go.Figure:
@@ -82,5 +82,35 @@ def value_curves(curve: pl.DataFrame, by: str, grain: str) -> go.Figure:
         margin={"l": 10, "r": 10, "t": 30, "b": 10},
         xaxis_title=f"{grain}s since signup",
         yaxis_title="revenue per customer so far",
+        legend={"orientation": "h", "y": -0.2},
+    )
+
+
+def churn_figure(frame: pl.DataFrame, events: pl.DataFrame, grain: str) -> go.Figure:
+    """Churn rate and reactivation rate per period, with business events."""
+    fig = go.Figure()
+    fig.add_scatter(
+        x=frame["period"].to_list(),
+        y=frame["churn_rate"].to_list(),
+        mode="lines+markers",
+        name="churn rate",
+        line={"color": "#D55E00"},
+        customdata=frame.select("churned", "base").rows(),
+        hovertemplate="%{x}: %{y:.1f}% (%{customdata[0]:,} of %{customdata[1]:,})<extra>churn</extra>",
+    )
+    fig.add_scatter(
+        x=frame["period"].to_list(),
+        y=frame["reactivation_rate"].to_list(),
+        mode="lines+markers",
+        name="reactivation rate",
+        line={"color": "#009E73"},
+        customdata=frame.select("reactivated", "churned_before").rows(),
+        hovertemplate="%{x}: %{y:.1f}% (%{customdata[0]:,} of %{customdata[1]:,})<extra>reactivation</extra>",
+    )
+    add_events(fig, events)
+    return fig.update_layout(
+        height=360,
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        yaxis_title=f"% per {grain}",
         legend={"orientation": "h", "y": -0.2},
     )

@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from components import status
+from components.charts import add_events
 from data_access import metrics
 
 LINE_NAMES = {"1": "Line 1 (bot and operators)", "bot": "  of which entered via the bot", "2": "Line 2 (managers)",
@@ -119,24 +120,6 @@ def trend_figure(trend: pl.DataFrame, metric_name: str, events: pl.DataFrame) ->
         yaxis_title=f"{metric.label} (%)",
         legend={"orientation": "h", "y": -0.2},
     )
-
-
-def add_events(fig: go.Figure, events: pl.DataFrame) -> None:
-    """Business events (releases, price changes, campaigns) as dashed vertical lines with their names."""
-    for when, name, segment in events.select("occurred_at", "name", "segment").iter_rows():
-        label = f"{name} ({segment})" if segment else name
-        fig.add_vline(x=when, line_dash="dot", line_color="#777")
-        fig.add_annotation(
-            x=when,
-            y=1,
-            yref="paper",
-            text=label,
-            showarrow=False,
-            textangle=-90,
-            xanchor="right",
-            yanchor="top",
-            font={"size": 10, "color": "#555"},
-        )
 
 
 def cluster_heatmap(clusters: pl.DataFrame, min_n: int) -> go.Figure:

@@ -124,6 +124,12 @@ PAGES: dict[str, list[tuple[str, Callable[[Engine, Filters], object], Callable[[
             ],
             lambda u, f: _cache().retention_value(u, f, "month", "segment"),
         ),
+        (
+            "churn over time",
+            lambda e, f: _with_conn(e, retention.churn_over_time, f, "month"),
+            lambda u, f: _cache().churn_over_time(u, f, "month"),
+        ),
+        ("business_events", lambda e, f: catalog.business_events(e), lambda u, f: _cache().business_events(u)),
     ],
     "Data": [
         ("row_counts", lambda e, f: store.row_counts(e), lambda u, f: _cache().row_counts(u)),

@@ -158,3 +158,9 @@ def retention_value(url: str, filters: Filters, grain: str, by: str) -> dict[str
             "value": retention.revenue(conn, filters, grain, by),
             "repeat": retention.repeat_purchase(conn, filters, by),
         }
+
+
+@st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner=False)
+def churn_over_time(url: str, filters: Filters, grain: str) -> pl.DataFrame:
+    with store.connect(read_engine(url)) as conn:
+        return retention.churn_over_time(conn, filters, grain)

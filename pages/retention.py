@@ -65,3 +65,14 @@ st.caption(
     "Lifetime value so far = the cohort's cumulative revenue divided by its size, weighted over cohorts. "
     "Repeat purchase rate = customers with two or more orders over customers with one or more."
 )
+
+st.subheader("Churn and reactivation over time")
+churn = session.guarded(cache.churn_over_time, url, chosen, grain)
+events = session.guarded(cache.business_events, url)
+st.plotly_chart(retention_view.churn_figure(churn, events, grain), width="stretch")
+st.caption(
+    f"Churn rate of a {grain} = customers whose cancellation falls in it over customers signed up before it and not "
+    f"cancelled by then. Reactivation rate = customers who cancelled before the {grain} and are active again in it "
+    "(an event or an order after cancelling) over all who had cancelled before it. Customer filters apply; all "
+    "periods are shown."
+)

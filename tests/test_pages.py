@@ -281,3 +281,18 @@ def test_retention_cohorts_and_curves(app: AppTest) -> None:
     app.selectbox(key="retention_by").set_value("channel").run()
     assert not app.exception
     assert any(s.value == "Retention curves by channel" for s in app.subheader)
+    assert any(s.value == "Churn and reactivation over time" for s in app.subheader)
+
+
+def test_the_win_back_campaign_shows_in_reactivation(sample_url: str) -> None:
+    """The sample's planted story: far more cancelled customers come back in the months after the campaign."""
+    from data_access import store
+    from data_access.filters import Filters
+    from data_access.queries import retention
+
+    with store.connect(store.create_store_engine(sample_url, read_only=True)) as conn:
+        frame = retention.churn_over_time(conn, Filters())
+    months = frame.with_columns(frame["period"].cast(str).alias("p"))
+    before = months.filter((months["p"] >= "2025-07-01") & (months["p"] < "2026-01-01"))["reactivated"].sum()
+    after = months.filter((months["p"] >= "2026-02-01") & (months["p"] < "2026-08-01"))["reactivated"].sum()
+    assert after > 2 * before

@@ -137,3 +137,38 @@ def test_revenue_per_customer_and_repeat_purchases(cohorts: Engine) -> None:
         else None
     )
     assert curve is None
+
+
+def test_churn_and_reactivation_by_month(engine: Engine) -> None:
+    """c1, c2, c3 sign up in January; c1 cancels 10 Feb and comes back 5 Mar; c2 cancels 20 Mar; c3 stays.
+    February: 1 of 3 churns (33.3%); March: 1 of 2 (50%), and c1 of the 1 churned before March is back (100%)."""
+    put(
+        engine,
+        stages=[{"stage_id": "a", "name": "A", "position": 1, "in_funnel": True}],
+        customers=[
+            {
+                "customer_id": c,
+                "signup_at": datetime(2025, 1, 5),
+                "segment": "B2C",
+                "channel": "web",
+                "region": "EU",
+                "plan": "p",
+                "churned_at": churned,
+            }
+            for c, churned in (("c1", datetime(2025, 2, 10)), ("c2", datetime(2025, 3, 20)), ("c3", None))
+        ],
+        journey_events=[
+            {"event_id": "e1", "customer_id": "c1", "stage_id": "a", "occurred_at": datetime(2025, 3, 5)},
+            {"event_id": "e2", "customer_id": "c2", "stage_id": "a", "occurred_at": datetime(2025, 3, 1)},
+            {"event_id": "e3", "customer_id": "c3", "stage_id": "a", "occurred_at": datetime(2025, 4, 2)},
+        ],
+    )
+    with store.connect(engine) as conn:
+        frame = retention.churn_over_time(conn, Filters())
+    rows = {r["period"].month: r for r in frame.iter_rows(named=True)}
+    assert sorted(rows) == [1, 2, 3, 4]
+    assert (rows[1]["base"], rows[1]["churn_rate"]) == (0, None)  # nobody had signed up before January
+    assert (rows[2]["base"], rows[2]["churned"], rows[2]["churn_rate"]) == (3, 1, pytest.approx(100 / 3))
+    assert (rows[3]["base"], rows[3]["churned"], rows[3]["churn_rate"]) == (2, 1, 50.0)
+    assert (rows[3]["churned_before"], rows[3]["reactivated"], rows[3]["reactivation_rate"]) == (1, 1, 100.0)
+    assert (rows[4]["churned_before"], rows[4]["reactivated"], rows[4]["reactivation_rate"]) == (2, 0, 0.0)

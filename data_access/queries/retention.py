@@ -245,3 +245,78 @@ def repeat_purchase(conn: Connection, filters: Filters, by: str | None = None) -
         (100 * pl.col("repeat_buyers") / pl.col("buyers")).alias("repeat_rate")
     )
     return frame.rename({"grp": by}) if by else frame
+
+
+def churn_over_time(conn: Connection, filters: Filters, grain: str = "month") -> pl.DataFrame:
+    """Per period: churn rate = customers whose ``churned_at`` falls in it over customers signed up before its start
+    and not churned by then; reactivation rate = churned customers active again (an event or an order after
+    ``churned_at``) in it over customers churned before its start. Customer filters apply; every period from the
+    first signup to the newest activity is listed."""
+    who = filters.customer_clause(cu.c.customer_id)
+    signups = fetch_frame(
+        conn,
+        sa.select(period_start(cu.c.signup_at, grain).label("period"), sa.func.count().label("signups"))
+        .where(who)
+        .group_by("period"),
+    )
+    churns = fetch_frame(
+        conn,
+        sa.select(period_start(cu.c.churned_at, grain).label("period"), sa.func.count().label("churned"))
+        .where(who, cu.c.churned_at.is_not(None))
+        .group_by("period"),
+    )
+    parts = [
+        sa.select(table.c.customer_id, period_start(table.c[column], grain).label("period"))
+        .join(cu, cu.c.customer_id == table.c.customer_id)
+        .where(who, cu.c.churned_at.is_not(None), table.c[column] > cu.c.churned_at)
+        for table, column in ((ev, "occurred_at"), (od, "ordered_at"))
+    ]
+    back = sa.union_all(*parts).subquery("after_churn")
+    returns = fetch_frame(
+        conn,
+        sa.select(back.c.period, sa.func.count(sa.distinct(back.c.customer_id)).label("reactivated")).group_by(
+            back.c.period
+        ),
+    )
+    schema_ = {
+        "period": pl.Date,
+        "base": pl.Int64,
+        "churned": pl.Int64,
+        "churn_rate": pl.Float64,
+        "churned_before": pl.Int64,
+        "reactivated": pl.Int64,
+        "reactivation_rate": pl.Float64,
+    }
+    if signups.height == 0:
+        return pl.DataFrame(schema=schema_)
+
+    def dated(frame: pl.DataFrame, column: str) -> pl.DataFrame:
+        if frame.height == 0:
+            return pl.DataFrame(schema={"period": pl.Date, column: pl.Int64})
+        return frame.select(_as_date("period").alias("period"), pl.col(column).cast(pl.Int64))
+
+    signups, churns, returns = dated(signups, "signups"), dated(churns, "churned"), dated(returns, "reactivated")
+    first = signups["period"].min()
+    last = max(d for d in (_last_period(conn, grain), signups["period"].max()) if d is not None)
+    interval = "1mo" if grain == "month" else "1w"
+    periods = pl.DataFrame({"period": pl.date_range(first, last, interval, eager=True)})
+    frame = (
+        periods.join(signups, on="period", how="left")
+        .join(churns, on="period", how="left")
+        .join(returns, on="period", how="left")
+        .with_columns(pl.col("signups", "churned", "reactivated").fill_null(0))
+        .sort("period")
+        .with_columns(
+            (pl.col("signups").cum_sum() - pl.col("signups") - (pl.col("churned").cum_sum() - pl.col("churned"))).alias(
+                "base"
+            ),
+            (pl.col("churned").cum_sum() - pl.col("churned")).alias("churned_before"),
+        )
+        .with_columns(
+            pl.when(pl.col("base") > 0).then(100 * pl.col("churned") / pl.col("base")).alias("churn_rate"),
+            pl.when(pl.col("churned_before") > 0)
+            .then(100 * pl.col("reactivated") / pl.col("churned_before"))
+            .alias("reactivation_rate"),
+        )
+    )
+    return frame.select(list(schema_))
