@@ -43,46 +43,49 @@ def heatmap(frame: pl.DataFrame, grain: str) -> go.Figure:
     )
 
 
-def curves(curve: pl.DataFrame, by: str, grain: str) -> go.Figure:
-    fig = go.Figure()
-    for group in sorted(curve[by].drop_nulls().unique().to_list()):
-        rows = curve.filter(pl.col(by) == group).filter(pl.col("age") > 0)
-        fig.add_scatter(
-            x=rows["age"].to_list(),
-            y=rows["retention"].to_list(),
-            mode="lines+markers",
-            name=str(group),
-            customdata=rows["cohort_size"].to_list(),
-            hovertemplate=f"{group}, {grain} " + "%{x}: %{y:.1f}% of %{customdata:,}<extra></extra>",
-        )
-    return fig.update_layout(
-        height=360,
-        margin={"l": 10, "r": 10, "t": 30, "b": 10},
-        xaxis_title=f"{grain}s since signup",
-        yaxis_title="active, % of the cohorts",
-        legend={"orientation": "h", "y": -0.2},
-    )
-
-
-def value_curves(curve: pl.DataFrame, by: str, grain: str) -> go.Figure:
-    """Cumulative revenue per customer by age of the cohort, per group."""
+def group_curves(curve: pl.DataFrame, by: str, grain: str, column: str, y_title: str, hover: str) -> go.Figure:
+    """A line per group of ``column`` by age; ``hover`` formats the value (``%{y}``) and the cohorts' size."""
     fig = go.Figure()
     for group in sorted(curve[by].drop_nulls().unique().to_list()):
         rows = curve.filter(pl.col(by) == group)
         fig.add_scatter(
             x=rows["age"].to_list(),
-            y=rows["value_per_customer"].to_list(),
+            y=rows[column].to_list(),
             mode="lines+markers",
             name=str(group),
             customdata=rows["cohort_size"].to_list(),
-            hovertemplate=f"{group}, {grain} " + "%{x}: %{y:,.2f} per customer (of %{customdata:,})<extra></extra>",
+            hovertemplate=f"{group}, {grain} " + "%{x}: " + hover + "<extra></extra>",
         )
     return fig.update_layout(
-        height=340,
+        height=350,
         margin={"l": 10, "r": 10, "t": 30, "b": 10},
         xaxis_title=f"{grain}s since signup",
-        yaxis_title="revenue per customer so far",
+        yaxis_title=y_title,
         legend={"orientation": "h", "y": -0.2},
+    )
+
+
+def curves(curve: pl.DataFrame, by: str, grain: str) -> go.Figure:
+    """Retention by age per group (age 0 is everyone by definition, so it is left out)."""
+    return group_curves(
+        curve.filter(pl.col("age") > 0),
+        by,
+        grain,
+        "retention",
+        "active, % of the cohorts",
+        "%{y:.1f}% of %{customdata:,}",
+    )
+
+
+def value_curves(curve: pl.DataFrame, by: str, grain: str) -> go.Figure:
+    """Cumulative revenue per customer by age of the cohort, per group."""
+    return group_curves(
+        curve,
+        by,
+        grain,
+        "value_per_customer",
+        "revenue per customer so far",
+        "%{y:,.2f} per customer (of %{customdata:,})",
     )
 
 

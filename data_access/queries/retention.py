@@ -74,6 +74,14 @@ def _last_period(conn: Connection, grain: str) -> date | None:
     return day.replace(day=1) if grain == "month" else day - timedelta(days=day.weekday())
 
 
+def _age_grid(conn: Connection, sizes: pl.DataFrame, keys: list[str], grain: str) -> pl.DataFrame:
+    """Every age each cohort has lived through, up to the store's newest activity (so a quiet age shows as zero)."""
+    last_period = _last_period(conn, grain) or sizes["cohort"].max()
+    grid = sizes.select(*keys).with_columns(pl.lit(last_period).alias("active_period"))
+    grid = grid.with_columns(pl.int_ranges(0, _age(grain) + 1).alias("age")).explode("age")
+    return grid.select(*keys, pl.col("age").cast(pl.Int64))
+
+
 def _as_date(column: str) -> pl.Expr:
     return pl.col(column).cast(pl.String).str.slice(0, 10).str.to_date()
 
@@ -125,12 +133,9 @@ def cohorts(
         # active in period n or later = customers whose last active period is n or later
         counts = latest.select(*keys, "active_period", pl.col("customers").alias("active"))
     counts = counts.with_columns(_age(grain).alias("age")).filter(pl.col("age") >= 0)
-    last_period = _last_period(conn, grain) or sizes["cohort"].max()
-    # every age each cohort has lived through up to the data's last period, zero where nobody was active
-    grid = sizes.select(*keys).with_columns(pl.lit(last_period).alias("active_period"))
-    grid = grid.with_columns(pl.int_ranges(0, _age(grain) + 1).alias("age")).explode("age").select(*keys, "age")
-    grid = grid.with_columns(pl.col("age").cast(pl.Int64))
-    counts = grid.join(counts.group_by(*keys, "age").agg(pl.col("active").sum()), on=[*keys, "age"], how="left")
+    counts = _age_grid(conn, sizes, keys, grain).join(
+        counts.group_by(*keys, "age").agg(pl.col("active").sum()), on=[*keys, "age"], how="left"
+    )
     counts = counts.with_columns(pl.col("active").fill_null(0))
     if mode == "or_later":
         counts = counts.sort([*keys, "age"], descending=[False] * len(keys) + [True]).with_columns(
@@ -193,11 +198,8 @@ def revenue(conn: Connection, filters: Filters, grain: str = "month", by: str | 
         _as_date("cohort"), _as_date("active_period"), pl.col("revenue").cast(pl.Float64)
     )
     paid = paid.with_columns(_age(grain).alias("age")).filter(pl.col("age") >= 0)
-    last_period = _last_period(conn, grain) or sizes["cohort"].max()
-    grid = sizes.select(*key_names).with_columns(pl.lit(last_period).alias("active_period"))
-    grid = grid.with_columns(pl.int_ranges(0, _age(grain) + 1).alias("age")).explode("age").select(*key_names, "age")
     frame = (
-        grid.with_columns(pl.col("age").cast(pl.Int64))
+        _age_grid(conn, sizes, key_names, grain)
         .join(paid.group_by(*key_names, "age").agg(pl.col("revenue").sum()), on=[*key_names, "age"], how="left")
         .with_columns(pl.col("revenue").fill_null(0.0))
         .join(sizes, on=key_names, how="left")

@@ -298,6 +298,16 @@ def cluster_sources(conn: Connection, filters: Filters) -> pl.DataFrame:
     return fetch_frame(conn, stmt, {"category": pl.String, "stage_id": pl.String, "tickets": pl.Int64})
 
 
+SPIKE_SCHEMA = {
+    "segment": pl.String,
+    "category": pl.String,
+    "last_week": pl.Date,
+    "tickets": pl.Int64,
+    "baseline": pl.Float64,
+    "z": pl.Float64,
+}
+
+
 def cluster_spikes(conn: Connection, filters: Filters, weeks: int = 8, z_alert: float = 3.0) -> pl.DataFrame:
     """A spike of one category in one segment: tickets in the period's last week against the ``weeks`` before
     (z-score of the last week's count over the mean and standard deviation of those weeks)."""
@@ -313,16 +323,7 @@ def cluster_spikes(conn: Connection, filters: Filters, weeks: int = 8, z_alert: 
     )
     raw = fetch_frame(conn, stmt, {"segment": pl.String, "category": pl.String})
     if raw.height == 0:
-        return pl.DataFrame(
-            schema={
-                "segment": pl.String,
-                "category": pl.String,
-                "last_week": pl.Date,
-                "tickets": pl.Int64,
-                "baseline": pl.Float64,
-                "z": pl.Float64,
-            }
-        )
+        return pl.DataFrame(schema=SPIKE_SCHEMA)
     raw = raw.with_columns(
         pl.col("week").cast(pl.String).str.slice(0, 10).str.to_date(), pl.col("tickets").cast(pl.Int64)
     )
@@ -338,14 +339,7 @@ def cluster_spikes(conn: Connection, filters: Filters, weeks: int = 8, z_alert: 
         rows.append((segment, category, last, now, mean, z))
     frame = pl.DataFrame(
         rows,
-        schema={
-            "segment": pl.String,
-            "category": pl.String,
-            "last_week": pl.Date,
-            "tickets": pl.Int64,
-            "baseline": pl.Float64,
-            "z": pl.Float64,
-        },
+        schema=SPIKE_SCHEMA,
         orient="row",
     )
     return frame.filter(pl.col("z") >= z_alert).sort("z", descending=True)
