@@ -88,7 +88,8 @@ def rate_by_line(frame: pl.DataFrame, metric_name: str, min_n: int) -> go.Figure
                 "arrayminus": [v - lo for v, lo in zip(values, rows[f"{m}_lo"], strict=True)],
             },
             text=[f"{v:.1f}%" for v in values],
-            textposition="outside",
+            textposition="inside",
+            insidetextanchor="start",
         )
     )
     return fig.update_layout(
