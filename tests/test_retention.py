@@ -126,17 +126,11 @@ def test_revenue_per_customer_and_repeat_purchases(cohorts: Engine) -> None:
     assert february["value_per_customer"].to_list() == [0.0, 0.0, 5.0]  # r3's 10 in April, over 2 customers
     assert repeat.rows() == [(2, 1, 50.0)]  # r1 ordered twice, r3 once
     assert by_segment.sort("segment").rows() == [("B2C", 2, 1, 50.0)]
-    curve = (
-        retention.value_curves(
-            retention.revenue(
-                store.create_store_engine(str(cohorts.url), read_only=False).connect(), Filters(), by="segment"
-            ),
-            "segment",
-        )
-        if False
-        else None
-    )
-    assert curve is None
+    with store.connect(cohorts) as conn:
+        curve = retention.value_curves(retention.revenue(conn, Filters(), by="segment"), "segment")
+    b2c = curve.filter(curve["segment"] == "B2C")
+    # age 1: r1 has spent 10 (January B2C cohort of 1), r3 and r4 nothing yet (February cohort of 2) -> 10 / 3
+    assert b2c.filter(b2c["age"] == 1)["value_per_customer"].to_list() == [pytest.approx(10 / 3)]
 
 
 def test_churn_and_reactivation_by_month(engine: Engine) -> None:
