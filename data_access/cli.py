@@ -214,39 +214,35 @@ def _expand(paths: Sequence[str]) -> list[Path]:
     return files
 
 
+REPORTS = ("kpis", "funnel", "support", "retention")
+
+
+def report(args: argparse.Namespace, engine: Engine, filters: Filters) -> pl.DataFrame:
+    """The table a read command prints."""
+    if args.command == "kpis":
+        return kpis.stage_kpis(engine, filters).select(kpis.CLI_COLUMNS)
+    if args.command == "funnel":
+        chosen = tuple(s.strip() for s in args.stages.split(",") if s.strip()) if args.stages else None
+        spec = funnel.checked_spec(engine, chosen, args.window, tuple(args.exclude))
+        return funnel.report(engine, spec, filters).select(funnel.CLI_COLUMNS)
+    with store.connect(engine) as conn:
+        if args.command == "support":
+            return support.cli_rows(conn, filters, args.verify_days)
+        return retention.cohorts(conn, filters, args.period, args.mode)
+
+
 def run(args: argparse.Namespace) -> int:
     console = Console()
     if args.command == "contract":
         sys.stdout.write(schema.contract_markdown())
         return 0
     location = resolve_store(args.db)
-    if args.command == "kpis":
-        filters = filters_from(args)
-        engine = open_store(location, read_only=True, console=console)
-        frame = kpis.stage_kpis(engine, filters).select(kpis.CLI_COLUMNS)
-        sys.stdout.write(emit(frame, args.format))
-        return 0
-    if args.command == "funnel":
-        filters = filters_from(args)
-        engine = open_store(location, read_only=True, console=console)
-        chosen = tuple(s.strip() for s in args.stages.split(",") if s.strip()) if args.stages else None
-        spec = funnel.checked_spec(engine, chosen, args.window, tuple(args.exclude))
-        frame = funnel.report(engine, spec, filters).select(funnel.CLI_COLUMNS)
-        sys.stdout.write(emit(frame, args.format))
-        return 0
-    if args.command == "support":
-        if args.verify_days < 0:
+    if args.command in REPORTS:
+        filters = filters_from(args)  # bad dates are refused before the store is opened
+        if getattr(args, "verify_days", 0) < 0:
             raise ValueError("--verify-days must be 0 or more")
         engine = open_store(location, read_only=True, console=console)
-        with store.connect(engine) as conn:
-            frame = support.cli_rows(conn, filters_from(args), args.verify_days)
-        sys.stdout.write(emit(frame, args.format))
-        return 0
-    if args.command == "retention":
-        engine = open_store(location, read_only=True, console=console)
-        with store.connect(engine) as conn:
-            frame = retention.cohorts(conn, filters_from(args), args.period, args.mode)
-        sys.stdout.write(emit(frame, args.format))
+        sys.stdout.write(emit(report(args, engine, filters), args.format))
         return 0
     if args.command == "bench":
         from data_access import bench
