@@ -11,7 +11,10 @@ st.set_page_config(page_title="CJM retention dashboard", page_icon=":material/ro
 # before that call would lose their first change.
 menu = st.navigation(
     {
-        "Leadership": [st.Page("pages/retention.py", title="Retention", icon=":material/group:")],
+        "Leadership": [
+            st.Page("pages/retention.py", title="Retention", icon=":material/group:"),
+            st.Page("pages/churn_warning.py", title="Churn early warning", icon=":material/notifications:"),
+        ],
         "Analysis": [
             st.Page("pages/funnel.py", title="Funnel", icon=":material/filter_alt:", default=True),
             st.Page("pages/stage_kpis.py", title="Stage KPIs", icon=":material/leaderboard:"),

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 from data_access import ingest, metrics, schema, store
 from data_access.config import SETTINGS, StoreLocation, resolve_store
 from data_access.filters import FilterError, Filters, Period
-from data_access.queries import funnel, kpis, retention, support
+from data_access.queries import funnel, kpis, retention, risk, support
 
 FORMATS = ("table", "json", "csv")
 EXIT_USAGE, EXIT_FAILED = 2, 1
@@ -145,6 +145,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _filter_args(p)
 
+    p = commands.add_parser("at-risk", help="customers at risk of churning, with their score and reasons")
+    _store_args(p)
+    p.add_argument(
+        "--as-of",
+        dest="as_of",
+        metavar="D",
+        help="look back from the end of this day (default: the newest activity in the store)",
+    )
+    _filter_args(p)
+
     p = commands.add_parser("bench", help="time each page's queries, cold and cached, on generated data")
     _store_args(p)
     p.add_argument("--customers", type=int, default=100_000, metavar="N")
@@ -214,7 +224,7 @@ def _expand(paths: Sequence[str]) -> list[Path]:
     return files
 
 
-REPORTS = ("kpis", "funnel", "support", "retention")
+REPORTS = ("kpis", "funnel", "support", "retention", "at-risk")
 
 
 def report(args: argparse.Namespace, engine: Engine, filters: Filters) -> pl.DataFrame:
@@ -228,6 +238,11 @@ def report(args: argparse.Namespace, engine: Engine, filters: Filters) -> pl.Dat
     with store.connect(engine) as conn:
         if args.command == "support":
             return support.cli_rows(conn, filters, args.verify_days)
+        if args.command == "at-risk":
+            as_of = Period.parse(None, args.as_of).end if args.as_of else store.freshness(engine)
+            if as_of is None:
+                return pl.DataFrame(schema=dict.fromkeys(risk.CLI_COLUMNS, pl.String))
+            return risk.at_risk(conn, filters, as_of).select(risk.CLI_COLUMNS)
         return retention.cohorts(conn, filters, args.period, args.mode)
 
 

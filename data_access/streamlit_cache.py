@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 from data_access import store
 from data_access.config import SETTINGS
 from data_access.filters import Filters
-from data_access.queries import catalog, funnel, kpis, retention, support
+from data_access.queries import catalog, funnel, kpis, retention, risk, support
 
 _TTL, _MAX = SETTINGS.cache_ttl_seconds, SETTINGS.cache_max_entries
 
@@ -164,3 +164,9 @@ def retention_value(url: str, filters: Filters, grain: str, by: str) -> dict[str
 def churn_over_time(url: str, filters: Filters, grain: str) -> pl.DataFrame:
     with store.connect(read_engine(url)) as conn:
         return retention.churn_over_time(conn, filters, grain)
+
+
+@st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner="Looking for customers at risk...")
+def at_risk(url: str, filters: Filters, as_of: datetime, triggers: risk.Triggers, limit: int) -> pl.DataFrame:
+    with store.connect(read_engine(url)) as conn:
+        return risk.at_risk(conn, filters, as_of, triggers, limit)

@@ -37,6 +37,7 @@ PAGES = {
     "stage_kpis": "Stage KPIs",
     "support": "Support quality",
     "retention": "Retention",
+    "churn_warning": "Churn early warning",
     "data": "Data",
 }
 

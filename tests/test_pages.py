@@ -15,7 +15,14 @@ from components import session
 from data_access import ingest, store
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
-PAGES = ("pages/funnel.py", "pages/stage_kpis.py", "pages/support.py", "pages/retention.py", "pages/data.py")
+PAGES = (
+    "pages/funnel.py",
+    "pages/stage_kpis.py",
+    "pages/support.py",
+    "pages/retention.py",
+    "pages/churn_warning.py",
+    "pages/data.py",
+)
 
 
 class _NavigationPages(PagesManager):
@@ -71,7 +78,7 @@ def test_every_page_renders(app: AppTest, page: str) -> None:
         app.switch_page(page).run()
     assert not app.exception, [e.value for e in app.exception]
     assert not app.error
-    assert app.title[0].value in ("Funnel", "Stage KPIs", "Support quality", "Retention", "Data")
+    assert app.title[0].value in ("Funnel", "Stage KPIs", "Support quality", "Retention", "Churn early warning", "Data")
 
 
 def test_funnel_finds_the_b2c_onboarding_leak(app: AppTest) -> None:
@@ -296,3 +303,16 @@ def test_the_win_back_campaign_shows_in_reactivation(sample_url: str) -> None:
     before = months.filter((months["p"] >= "2025-07-01") & (months["p"] < "2026-01-01"))["reactivated"].sum()
     after = months.filter((months["p"] >= "2026-02-01") & (months["p"] < "2026-08-01"))["reactivated"].sum()
     assert after > 2 * before
+
+
+def test_churn_warning_lists_customers_with_reasons(app: AppTest) -> None:
+    app.run()
+    app.switch_page("pages/churn_warning.py").run()
+    assert not app.exception
+    listed = table_with(app, "reasons")
+    assert len(listed) > 0
+    assert listed["score"].is_monotonic_decreasing
+    app.number_input(key="risk_window").set_value(14).run()
+    app.slider(key="risk_share").set_value(0.3).run()
+    assert not app.exception
+    assert app.download_button(key="risk_csv") is not None

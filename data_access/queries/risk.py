@@ -1,0 +1,146 @@
+"""Churn early warning: per-customer triggers combined into a risk score with the reasons spelled out.
+
+Triggers, for customers not churned by the as-of time, looking back from it:
+- activity decline: journey events in the last ``window_days`` below ``decline_share`` of those in the window
+  before it (and at least one event in that earlier window);
+- a detractor answer (NPS 0-6) in the last ``window_days``;
+- a low ticket rating (``low_csat`` or below) in the last ``window_days``;
+- an unresolved ticket (opened before the as-of time, not resolved by it), or a ticket opened in the last
+  ``window_days`` that was reopened.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from data_access import schema
+from data_access.filters import Filters
+from data_access.store import fetch_frame
+
+cu = schema.customers
+ev = schema.journey_events
+sv = schema.survey_responses
+tk = schema.tickets
+CLI_COLUMNS = ("customer_id", "score", "reasons")
+
+
+@dataclass(frozen=True)
+class Triggers:
+    """The thresholds, changeable in the app; each trigger's weight in the score."""
+
+    window_days: int = 30
+    decline_share: float = 0.5
+    low_csat: int = 2
+    weights: tuple[tuple[str, int], ...] = (
+        ("activity decline", 3),
+        ("detractor", 2),
+        ("low ticket rating", 2),
+        ("unresolved or reopened ticket", 2),
+    )
+
+
+def _ts(value: datetime) -> sa.BindParameter:
+    return sa.bindparam(None, value, type_=schema.TIMESTAMP)
+
+
+def at_risk_query(filters: Filters, as_of: datetime, triggers: Triggers) -> sa.Select:
+    now = _ts(as_of)
+    recent = _ts(as_of - timedelta(days=triggers.window_days))
+    before = _ts(as_of - timedelta(days=2 * triggers.window_days))
+    count_if = lambda cond: sa.func.sum(sa.case((cond, 1), else_=0))  # noqa: E731
+    activity = (
+        sa.select(
+            ev.c.customer_id,
+            count_if(ev.c.occurred_at > recent).label("recent"),
+            count_if(ev.c.occurred_at <= recent).label("earlier"),
+        )
+        .where(ev.c.occurred_at > before, ev.c.occurred_at <= now)
+        .group_by(ev.c.customer_id)
+        .subquery("activity")
+    )
+    detractor = sa.exists().where(
+        sv.c.customer_id == cu.c.customer_id,
+        sv.c.survey == "nps",
+        sv.c.score <= 6,
+        sv.c.responded_at > recent,
+        sv.c.responded_at <= now,
+    )
+    low_rating = sa.exists().where(
+        tk.c.customer_id == cu.c.customer_id,
+        tk.c.csat <= triggers.low_csat,
+        tk.c.opened_at > recent,
+        tk.c.opened_at <= now,
+    )
+    open_ticket = sa.exists().where(
+        tk.c.customer_id == cu.c.customer_id,
+        tk.c.opened_at <= now,
+        sa.or_(
+            tk.c.resolved_at.is_(None),
+            tk.c.resolved_at > now,
+            sa.and_(tk.c.reopened.is_(True), tk.c.opened_at > recent),
+        ),
+    )
+    decline = sa.and_(
+        sa.func.coalesce(activity.c.earlier, 0) > 0,
+        sa.func.coalesce(activity.c.recent, 0) < triggers.decline_share * activity.c.earlier,
+    )
+    flags = {
+        "activity decline": decline,
+        "detractor": detractor,
+        "low ticket rating": low_rating,
+        "unresolved or reopened ticket": open_ticket,
+    }
+    return (
+        sa.select(
+            cu.c.customer_id,
+            cu.c.segment,
+            cu.c.channel,
+            cu.c.plan,
+            *(sa.case((cond, 1), else_=0).label(name.replace(" ", "_")) for name, cond in flags.items()),
+        )
+        .select_from(cu.outerjoin(activity, activity.c.customer_id == cu.c.customer_id))
+        .where(
+            filters.customer_clause(cu.c.customer_id),
+            cu.c.signup_at <= now,
+            sa.or_(cu.c.churned_at.is_(None), cu.c.churned_at > now),
+            sa.or_(*flags.values()),
+        )
+    )
+
+
+def at_risk(
+    conn: Connection, filters: Filters, as_of: datetime, triggers: Triggers = Triggers(), limit: int | None = None
+) -> pl.DataFrame:
+    """Customers with at least one trigger: the flags, the score (sum of the weights) and the reasons, highest
+    score first."""
+    raw = fetch_frame(conn, at_risk_query(filters, as_of, triggers), {"customer_id": pl.String})
+    names = [name for name, _ in triggers.weights]
+    columns = [n.replace(" ", "_") for n in names]
+    if raw.height == 0:
+        return pl.DataFrame(
+            schema={
+                "customer_id": pl.String,
+                "segment": pl.String,
+                "channel": pl.String,
+                "plan": pl.String,
+                "score": pl.Int64,
+                "reasons": pl.String,
+            }
+        )
+    raw = raw.with_columns(pl.col(c).cast(pl.Int64) for c in columns)
+    score = sum(pl.col(c) * w for c, (_, w) in zip(columns, triggers.weights, strict=True))
+    reasons = pl.concat_str(
+        [pl.when(pl.col(c) == 1).then(pl.lit(n)) for c, n in zip(columns, names, strict=True)],
+        separator="; ",
+        ignore_nulls=True,
+    )
+    frame = raw.with_columns(score.alias("score"), reasons.alias("reasons")).sort(
+        ["score", "customer_id"], descending=[True, False]
+    )
+    frame = frame.select("customer_id", "segment", "channel", "plan", "score", "reasons")
+    return frame.head(limit) if limit else frame

@@ -1,0 +1,62 @@
+"""Churn early warning: who is about to leave, why, and where the alerts cluster."""
+
+from datetime import datetime, time, timedelta
+
+import polars as pl
+import streamlit as st
+
+from components import session, shell
+from data_access import streamlit_cache as cache
+from data_access.config import SETTINGS
+from data_access.queries import risk
+
+url, chosen = shell.start("Churn early warning")
+fresh = session.guarded(cache.freshness, url)
+if fresh is None:
+    st.info("No activity in the store yet.")
+    st.stop()
+a, b, c, d = st.columns(4)
+as_of_day = a.date_input("As of the end of", fresh.date(), key="risk_as_of")
+window = b.number_input("Look back (days)", 7, 180, risk.Triggers.window_days, key="risk_window")
+share = c.slider(
+    "Activity decline below",
+    0.1,
+    0.9,
+    risk.Triggers.decline_share,
+    0.05,
+    key="risk_share",
+    help="Share of the previous window's events under which activity counts as declining.",
+)
+low = d.number_input("Low ticket rating at or below", 1, 4, risk.Triggers.low_csat, key="risk_low_csat")
+triggers = risk.Triggers(window_days=int(window), decline_share=float(share), low_csat=int(low))
+as_of = datetime.combine(as_of_day, time()) + timedelta(days=1)
+st.caption(
+    f"{chosen.caption()} · customers not cancelled by {as_of_day}; triggers in the {int(window)} days before it: "
+    f"activity below {share:.0%} of the {int(window)} days before, an NPS answer 0-6, a ticket rated "
+    f"{int(low)} or lower, an unresolved or reopened ticket. Score = "
+    + " + ".join(f"{w} × {n}" for n, w in triggers.weights)
+)
+frame = session.guarded(cache.at_risk, url, chosen, as_of, triggers, SETTINGS.export_row_limit)
+if frame.height == 0:
+    st.success("No customer triggers an alert in this selection.")
+    st.stop()
+st.metric("Customers at risk", f"{frame.height:,}" + ("+" if frame.height == SETTINGS.export_row_limit else ""))
+
+st.subheader("Where the alerts cluster")
+reasons = frame.with_columns(pl.col("reasons").str.split("; ")).explode("reasons")
+by_segment = (
+    reasons.group_by("segment", "reasons")
+    .agg(pl.len().alias("customers"))
+    .sort("segment", "customers", descending=[False, True])
+)
+st.dataframe(by_segment.pivot(on="reasons", index="segment", values="customers").fill_null(0), hide_index=True)
+
+st.subheader("Customers at risk, highest score first")
+st.dataframe(frame.head(1_000), hide_index=True, width="stretch")
+st.download_button(
+    "Download the list for the CRM",
+    frame.write_csv(),
+    file_name=f"at_risk_{as_of_day}.csv",
+    mime="text/csv",
+    key="risk_csv",
+)

@@ -1,0 +1,135 @@
+"""Churn early warning on hand-made customers, on every store. As of 30 June 2025 00:00, window 30 days: the last
+window is 31 May - 30 June, the one before 1 - 31 May.
+
+a1: 4 events in May, 1 in June -> activity decline (1 < half of 4): score 3.
+a2: 2 and 2 events, an NPS 5 on 10 June -> detractor: score 2.
+a3: a ticket rated 1 on 1 June, and a ticket opened 1 May still open -> low rating and unresolved: score 4.
+a4: declines like a1 but cancelled on 15 June -> not listed. a5: 1 and 1 events, an NPS 9 -> not listed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from data_access import store
+from data_access.filters import Filters
+from data_access.queries import risk
+from tests.conftest import put
+
+AS_OF = datetime(2025, 6, 30)
+
+
+@pytest.fixture
+def watched(engine: Engine) -> Engine:
+    def events(customer: str, days: list[str]) -> list[dict[str, object]]:
+        return [
+            {
+                "event_id": f"{customer}-{i}",
+                "customer_id": customer,
+                "stage_id": "a",
+                "occurred_at": datetime.fromisoformat(d),
+            }
+            for i, d in enumerate(days)
+        ]
+
+    may4 = ["2025-05-05", "2025-05-10", "2025-05-15", "2025-05-20"]
+    put(
+        engine,
+        stages=[{"stage_id": "a", "name": "A", "position": 1, "in_funnel": True}],
+        customers=[
+            {
+                "customer_id": c,
+                "signup_at": datetime(2025, 1, 1),
+                "segment": "B2C",
+                "channel": "web",
+                "region": "EU",
+                "plan": "p",
+                "churned_at": datetime(2025, 6, 15) if c == "a4" else None,
+            }
+            for c in ("a1", "a2", "a3", "a4", "a5")
+        ],
+        journey_events=events("a1", [*may4, "2025-06-10"])
+        + events("a2", ["2025-05-05", "2025-05-06", "2025-06-05", "2025-06-06"])
+        + events("a4", [*may4, "2025-06-10"])
+        + events("a5", ["2025-05-05", "2025-06-05"]),
+        survey_responses=[
+            {
+                "response_id": "n1",
+                "customer_id": "a2",
+                "stage_id": "a",
+                "survey": "nps",
+                "score": 5,
+                "responded_at": datetime(2025, 6, 10),
+            },
+            {
+                "response_id": "n2",
+                "customer_id": "a5",
+                "stage_id": "a",
+                "survey": "nps",
+                "score": 9,
+                "responded_at": datetime(2025, 6, 10),
+            },
+        ],
+        tickets=[
+            {
+                "ticket_id": "k1",
+                "customer_id": "a3",
+                "stage_id": "a",
+                "opened_at": datetime(2025, 6, 1),
+                "resolved_at": datetime(2025, 6, 2),
+                "entry_channel": "chat",
+                "final_line": 1,
+                "bot_resolved": False,
+                "contacts": 1,
+                "reopened": False,
+                "category": "other",
+                "csat": 1,
+            },
+            {
+                "ticket_id": "k2",
+                "customer_id": "a3",
+                "stage_id": "a",
+                "opened_at": datetime(2025, 5, 1),
+                "entry_channel": "chat",
+                "final_line": 2,
+                "bot_resolved": False,
+                "contacts": 1,
+                "reopened": False,
+                "category": "financial",
+            },
+        ],
+    )
+    return engine
+
+
+def test_triggers_score_and_reasons(watched: Engine) -> None:
+    with store.connect(watched) as conn:
+        frame = risk.at_risk(conn, Filters(), AS_OF)
+    assert frame.select("customer_id", "score", "reasons").rows() == [
+        ("a3", 4, "low ticket rating; unresolved or reopened ticket"),
+        ("a1", 3, "activity decline"),
+        ("a2", 2, "detractor"),
+    ]
+
+
+def test_thresholds_change_the_list(watched: Engine) -> None:
+    with store.connect(watched) as conn:
+        stricter = risk.at_risk(conn, Filters(), AS_OF, risk.Triggers(decline_share=0.2))  # 1 < 0.8? no
+        later = risk.at_risk(conn, Filters(), datetime(2025, 5, 1, 12))  # before the tickets and the answers
+    assert "a1" not in stricter["customer_id"].to_list()
+    assert later["customer_id"].to_list() == ["a3"]  # k2 was opened at midnight and is unresolved
+
+
+def test_at_risk_command_line(watched: Engine, store_url: str) -> None:
+    import json
+
+    from tests.test_cli import cli
+
+    done = cli("at-risk", "--db", store_url, "--as-of", "2025-06-29", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout)
+    assert list(rows[0]) == list(risk.CLI_COLUMNS)
+    assert [(r["customer_id"], r["score"]) for r in rows] == [("a3", 4), ("a1", 3), ("a2", 2)]
