@@ -14,6 +14,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 import polars as pl
@@ -22,7 +23,7 @@ from sqlalchemy.engine import Engine
 from data_access import ingest, metrics, store
 from data_access.config import SETTINGS, StoreLocation, default_store_path
 from data_access.filters import Filters, Period
-from data_access.queries import catalog, funnel, kpis, retention, support
+from data_access.queries import catalog, funnel, kpis, retention, risk, support
 
 Query = Callable[[Engine, str, Filters], object]  # (engine for the cold run, url for the cached run, filters)
 COLD_BUDGET_MS, CACHED_BUDGET_MS = 1000.0, 50.0
@@ -131,11 +132,21 @@ PAGES: dict[str, list[tuple[str, Callable[[Engine, Filters], object], Callable[[
         ),
         ("business_events", lambda e, f: catalog.business_events(e), lambda u, f: _cache().business_events(u)),
     ],
+    "Churn early warning": [
+        ("freshness", lambda e, f: store.freshness(e), lambda u, f: _cache().freshness(u)),
+        (
+            "at risk",
+            lambda e, f: _with_conn(e, risk.at_risk, f, _AS_OF, risk.Triggers(), SETTINGS.export_row_limit),
+            lambda u, f: _cache().at_risk(u, f, _AS_OF, risk.Triggers(), SETTINGS.export_row_limit),
+        ),
+    ],
     "Data": [
         ("row_counts", lambda e, f: store.row_counts(e), lambda u, f: _cache().row_counts(u)),
         ("freshness", lambda e, f: store.freshness(e), lambda u, f: _cache().freshness(u)),
     ],
 }
+_AS_OF = datetime(2026, 11, 1)  # the end of the sample data
+
 # The funnel's own budget (issue 3): all steps with the previous period, cold.
 FUNNEL_BUDGET_MS = 2000.0
 

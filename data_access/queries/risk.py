@@ -95,6 +95,17 @@ def at_risk_query(filters: Filters, as_of: datetime, triggers: Triggers) -> sa.S
         "low ticket rating": low_rating,
         "unresolved or reopened ticket": open_ticket,
     }
+    # only customers that some trigger could concern are looked at, not every customer
+    candidates = sa.union(
+        sa.select(activity.c.customer_id).where(activity.c.earlier > 0),
+        sa.select(sv.c.customer_id).where(
+            sv.c.survey == "nps", sv.c.score <= 6, sv.c.responded_at > recent, sv.c.responded_at <= now
+        ),
+        sa.select(tk.c.customer_id).where(
+            tk.c.opened_at <= now,
+            sa.or_(tk.c.opened_at > recent, tk.c.resolved_at.is_(None), tk.c.resolved_at > now),
+        ),
+    ).subquery("candidates")
     return (
         sa.select(
             cu.c.customer_id,
@@ -103,7 +114,11 @@ def at_risk_query(filters: Filters, as_of: datetime, triggers: Triggers) -> sa.S
             cu.c.plan,
             *(sa.case((cond, 1), else_=0).label(name.replace(" ", "_")) for name, cond in flags.items()),
         )
-        .select_from(cu.outerjoin(activity, activity.c.customer_id == cu.c.customer_id))
+        .select_from(
+            cu.join(candidates, candidates.c.customer_id == cu.c.customer_id).outerjoin(
+                activity, activity.c.customer_id == cu.c.customer_id
+            )
+        )
         .where(
             filters.customer_clause(cu.c.customer_id),
             cu.c.signup_at <= now,
