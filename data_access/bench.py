@@ -14,7 +14,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -138,6 +138,14 @@ PAGES: dict[str, list[tuple[str, Callable[[Engine, Filters], object], Callable[[
             "at risk",
             lambda e, f: _with_conn(e, risk.at_risk, f, _AS_OF, risk.Triggers(), SETTINGS.export_row_limit),
             lambda u, f: _cache().at_risk(u, f, _AS_OF, risk.Triggers(), SETTINGS.export_row_limit),
+        ),
+        (
+            "alerts",
+            lambda e, f: [
+                _with_conn(e, risk.unsubscribe_spikes, f),
+                _with_conn(e, support.cluster_spikes, f.with_period(Period(_AS_OF - timedelta(weeks=9), _AS_OF))),
+            ],
+            lambda u, f: _cache().risk_alerts(u, f, _AS_OF),
         ),
     ],
     "Data": [

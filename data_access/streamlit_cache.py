@@ -6,7 +6,7 @@ keyed by the URL and the (hashable) filters, with a time-to-live and a bound on 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import polars as pl
 import streamlit as st
@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 
 from data_access import store
 from data_access.config import SETTINGS
-from data_access.filters import Filters
+from data_access.filters import Filters, Period
 from data_access.queries import catalog, funnel, kpis, retention, risk, support
 
 _TTL, _MAX = SETTINGS.cache_ttl_seconds, SETTINGS.cache_max_entries
@@ -170,3 +170,14 @@ def churn_over_time(url: str, filters: Filters, grain: str) -> pl.DataFrame:
 def at_risk(url: str, filters: Filters, as_of: datetime, triggers: risk.Triggers, limit: int) -> pl.DataFrame:
     with store.connect(read_engine(url)) as conn:
         return risk.at_risk(conn, filters, as_of, triggers, limit)
+
+
+@st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner=False)
+def risk_alerts(url: str, filters: Filters, as_of: datetime) -> dict[str, pl.DataFrame]:
+    """Segment-level alerts up to ``as_of``: unsubscribe spikes after business events, complaint spikes."""
+    weeks = filters.with_period(Period(as_of - timedelta(weeks=9), as_of))
+    with store.connect(read_engine(url)) as conn:
+        return {
+            "unsubscribes": risk.unsubscribe_spikes(conn, filters),
+            "complaints": support.cluster_spikes(conn, weeks),
+        }

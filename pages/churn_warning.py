@@ -36,6 +36,19 @@ st.caption(
     f"{int(low)} or lower, an unresolved or reopened ticket. Score = "
     + " + ".join(f"{w} × {n}" for n, w in triggers.weights)
 )
+alerts = session.guarded(cache.risk_alerts, url, chosen, as_of)
+for spike in alerts["unsubscribes"].iter_rows(named=True):
+    st.warning(
+        f"Unsubscribe spike in {spike['segment']} after **{spike['event']}** ({spike['occurred_at']:%Y-%m-%d}): "
+        f"{spike['after']} unsubscribes in the 14 days after against {spike['before']} in the 14 days before.",
+        icon=":material/unsubscribe:",
+    )
+for spike in alerts["complaints"].iter_rows(named=True):
+    st.warning(
+        f"Complaint spike in {spike['segment']}: {spike['tickets']} {spike['category']} tickets in the week of "
+        f"{spike['last_week']} against {spike['baseline']:.1f} a week over the 8 weeks before (z = {spike['z']:.1f}).",
+        icon=":material/report:",
+    )
 frame = session.guarded(cache.at_risk, url, chosen, as_of, triggers, SETTINGS.export_row_limit)
 if frame.height == 0:
     st.success("No customer triggers an alert in this selection.")

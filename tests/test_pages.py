@@ -309,6 +309,7 @@ def test_churn_warning_lists_customers_with_reasons(app: AppTest) -> None:
     app.run()
     app.switch_page("pages/churn_warning.py").run()
     assert not app.exception
+    assert any("Unsubscribe spike in B2C after **Price change B2C**" in w.value for w in app.warning)  # the story
     listed = table_with(app, "reasons")
     assert len(listed) > 0
     assert listed["score"].is_monotonic_decreasing

@@ -133,3 +133,56 @@ def test_at_risk_command_line(watched: Engine, store_url: str) -> None:
     rows = json.loads(done.stdout)
     assert list(rows[0]) == list(risk.CLI_COLUMNS)
     assert [(r["customer_id"], r["score"]) for r in rows] == [("a3", 4), ("a1", 3), ("a2", 2)]
+
+
+def test_unsubscribe_spike_after_a_business_event(engine: Engine) -> None:
+    price = datetime(2025, 6, 1)
+    put(
+        engine,
+        stages=[{"stage_id": "a", "name": "A", "position": 1, "in_funnel": True}],
+        customers=[
+            {
+                "customer_id": f"u{i}",
+                "signup_at": datetime(2025, 1, 1),
+                "segment": "B2C" if i < 8 else "B2B",
+                "channel": "web",
+                "region": "EU",
+                "plan": "p",
+            }
+            for i in range(10)
+        ],
+        journey_events=[
+            {
+                "event_id": f"x{i}",
+                "customer_id": f"u{i}",
+                "stage_id": "a",
+                "action": "unsubscribe",
+                "occurred_at": datetime(2025, 6, 2 + i),
+            }
+            for i in range(6)  # six B2C unsubscribes in the two weeks after
+        ]
+        + [
+            {
+                "event_id": "y1",
+                "customer_id": "u6",
+                "stage_id": "a",
+                "action": "unsubscribe",
+                "occurred_at": datetime(2025, 5, 25),
+            },  # one before
+            {
+                "event_id": "y2",
+                "customer_id": "u8",
+                "stage_id": "a",
+                "action": "unsubscribe",
+                "occurred_at": datetime(2025, 6, 3),
+            },  # one B2B after: no spike
+        ],
+        business_events=[{"occurred_at": price, "name": "Price change", "segment": "B2C"}],
+    )
+    with store.connect(engine) as conn:
+        spikes = risk.unsubscribe_spikes(conn, Filters())
+        strict = risk.unsubscribe_spikes(conn, Filters(), ratio=6.0)
+    assert spikes.select("event", "segment", "before", "after", "event_targets_segment").rows() == [
+        ("Price change", "B2C", 1, 6, True)
+    ]
+    assert strict.height == 0  # 6 is not more than 6 x 1

@@ -159,3 +159,47 @@ def at_risk(
     )
     frame = frame.select("customer_id", "segment", "channel", "plan", "score", "reasons")
     return frame.head(limit) if limit else frame
+
+
+def unsubscribe_spikes(
+    conn: Connection, filters: Filters, days: int = 14, ratio: float = 2.0, minimum: int = 5
+) -> pl.DataFrame:
+    """For each business event: unsubscribe actions per segment in the ``days`` after it against the ``days``
+    before it. A spike: at least ``minimum`` after and more than ``ratio`` times as many as before."""
+    b = schema.business_events.c
+    events = conn.execute(sa.select(b.occurred_at, b.name, b.segment).order_by(b.occurred_at)).all()
+    rows = []
+    for when, name, segment in events:
+        start = when if isinstance(when, datetime) else datetime.fromisoformat(str(when))
+        lo, mid, hi = (_ts(start - timedelta(days=days)), _ts(start), _ts(start + timedelta(days=days)))
+        stmt = (
+            sa.select(
+                cu.c.segment,
+                sa.func.sum(sa.case((ev.c.occurred_at < mid, 1), else_=0)).label("before"),
+                sa.func.sum(sa.case((ev.c.occurred_at >= mid, 1), else_=0)).label("after"),
+            )
+            .join(cu, cu.c.customer_id == ev.c.customer_id)
+            .where(
+                ev.c.action == "unsubscribe",
+                ev.c.occurred_at >= lo,
+                ev.c.occurred_at < hi,
+                filters.customer_clause(ev.c.customer_id),
+            )
+            .group_by(cu.c.segment)
+        )
+        for seg, before, after in conn.execute(stmt):
+            before, after = int(before or 0), int(after or 0)
+            if after >= minimum and after > ratio * before:
+                rows.append((str(name), start, str(seg), before, after, segment is None or segment == seg))
+    return pl.DataFrame(
+        rows,
+        schema={
+            "event": pl.String,
+            "occurred_at": pl.Datetime("us"),
+            "segment": pl.String,
+            "before": pl.Int64,
+            "after": pl.Int64,
+            "event_targets_segment": pl.Boolean,
+        },
+        orient="row",
+    )
