@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
@@ -110,3 +111,8 @@ def _quantile_duckdb(element: quantile_cont, compiler: Any, **kw: Any) -> str:
 def _quantile_postgresql(element: quantile_cont, compiler: Any, **kw: Any) -> str:
     x, p = list(element.clauses)
     return f"percentile_cont({compiler.process(p, **kw)}) WITHIN GROUP (ORDER BY {compiler.process(x, **kw)})"
+
+
+def period_date(column: str) -> pl.Expr:
+    """A :func:`period_start` result as a Polars date: the databases return a date or ``YYYY-MM-DD`` text."""
+    return pl.col(column).cast(pl.String).str.slice(0, 10).str.to_date().alias(column)

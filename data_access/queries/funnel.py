@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from data_access import metrics, schema
-from data_access.dialect import epoch_ms, period_start
+from data_access.dialect import epoch_ms, period_date, period_start
 from data_access.filters import Filters, Period
 from data_access.store import connect, fetch_frame
 
@@ -311,7 +311,7 @@ def over_time(conn: Connection, spec: FunnelSpec, filters: Filters, grain: str) 
             schema={"period": pl.Date, "entered": pl.Int64, "converted": pl.Int64, "conversion": pl.Float64}
         )
     return raw.select(
-        pl.col("period").cast(pl.String).str.slice(0, 10).str.to_date().alias("period"),
+        period_date("period"),
         pl.col("entered").cast(pl.Int64),
         pl.col("converted").cast(pl.Int64),
     ).with_columns((100 * pl.col("converted") / pl.col("entered")).alias("conversion"))

@@ -8,7 +8,7 @@ from sqlalchemy.engine import Engine
 
 from data_access import metrics, schema
 from data_access.config import SETTINGS
-from data_access.dialect import period_start
+from data_access.dialect import period_date, period_start
 from data_access.filters import Filters
 from data_access.store import connect, fetch_frame
 
@@ -68,7 +68,7 @@ def stage_trend(engine: Engine, stage_id: str, metric_name: str, filters: Filter
     if frame.height == 0:
         return pl.DataFrame(schema={"month": pl.Date, metric_name: pl.Float64, f"{metric_name}_n": pl.Int64})
     frame = frame.with_columns(
-        pl.col("month").cast(pl.String).str.slice(0, 10).str.to_date(),
+        period_date("month"),
         pl.col(metric_name).cast(pl.Float64),
         pl.col(f"{metric_name}_n").cast(pl.Int64),
         *(pl.col(c).cast(pl.Float64) for c in frame.columns if c.startswith(f"{metric_name}__")),

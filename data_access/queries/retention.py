@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from data_access import schema
-from data_access.dialect import GRAINS, period_start
+from data_access.dialect import GRAINS, period_date, period_start
 from data_access.filters import Filters
 from data_access.store import fetch_frame
 
@@ -82,10 +82,6 @@ def _age_grid(conn: Connection, sizes: pl.DataFrame, keys: list[str], grain: str
     return grid.select(*keys, pl.col("age").cast(pl.Int64))
 
 
-def _as_date(column: str) -> pl.Expr:
-    return pl.col(column).cast(pl.String).str.slice(0, 10).str.to_date()
-
-
 def _age(grain: str) -> pl.Expr:
     """Calendar periods from the cohort to the active period."""
     if grain == "month":
@@ -121,14 +117,14 @@ def cohorts(
                 "retention": pl.Float64,
             }
         )
-    sizes = sizes.with_columns(_as_date("cohort"), pl.col("cohort_size").cast(pl.Int64))
+    sizes = sizes.with_columns(period_date("cohort"), pl.col("cohort_size").cast(pl.Int64))
     if mode == "in":
         counts = fetch_frame(conn, active_q).with_columns(
-            _as_date("cohort"), _as_date("active_period"), pl.col("active").cast(pl.Int64)
+            period_date("cohort"), period_date("active_period"), pl.col("active").cast(pl.Int64)
         )
     else:
         latest = fetch_frame(conn, latest_q).with_columns(
-            _as_date("cohort"), _as_date("last_period").alias("active_period"), pl.col("customers").cast(pl.Int64)
+            period_date("cohort"), period_date("last_period").alias("active_period"), pl.col("customers").cast(pl.Int64)
         )
         # active in period n or later = customers whose last active period is n or later
         counts = latest.select(*keys, "active_period", pl.col("customers").alias("active"))
@@ -187,7 +183,7 @@ def revenue(conn: Connection, filters: Filters, grain: str = "month", by: str | 
                 "value_per_customer": pl.Float64,
             }
         )
-    sizes = sizes.with_columns(_as_date("cohort"), pl.col("cohort_size").cast(pl.Int64))
+    sizes = sizes.with_columns(period_date("cohort"), pl.col("cohort_size").cast(pl.Int64))
     spent = period_start(od.c.ordered_at, grain)
     stmt = (
         sa.select(*keys, spent.label("active_period"), sa.func.sum(od.c.amount).label("revenue"))
@@ -195,7 +191,7 @@ def revenue(conn: Connection, filters: Filters, grain: str = "month", by: str | 
         .group_by(*keys, spent)
     )
     paid = fetch_frame(conn, stmt).with_columns(
-        _as_date("cohort"), _as_date("active_period"), pl.col("revenue").cast(pl.Float64)
+        period_date("cohort"), period_date("active_period"), pl.col("revenue").cast(pl.Float64)
     )
     paid = paid.with_columns(_age(grain).alias("age")).filter(pl.col("age") >= 0)
     frame = (
@@ -295,7 +291,7 @@ def churn_over_time(conn: Connection, filters: Filters, grain: str = "month") ->
     def dated(frame: pl.DataFrame, column: str) -> pl.DataFrame:
         if frame.height == 0:
             return pl.DataFrame(schema={"period": pl.Date, column: pl.Int64})
-        return frame.select(_as_date("period").alias("period"), pl.col(column).cast(pl.Int64))
+        return frame.select(period_date("period").alias("period"), pl.col(column).cast(pl.Int64))
 
     signups, churns, returns = dated(signups, "signups"), dated(churns, "churned"), dated(returns, "reactivated")
     first = signups["period"].min()

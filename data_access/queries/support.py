@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from data_access import metrics, schema
-from data_access.dialect import epoch_ms, period_start
+from data_access.dialect import epoch_ms, period_date, period_start
 from data_access.filters import Filters
 from data_access.store import fetch_frame
 
@@ -196,9 +196,7 @@ def trend(
     raw = fetch_frame(conn, trend_query(filters, grain, verify_days, metric), {"line": pl.String})
     if raw.height == 0:
         return raw
-    raw = _line_label(raw).with_columns(
-        pl.col("period").cast(pl.String).str.slice(0, 10).str.to_date(), pl.col("tickets").cast(pl.Int64)
-    )
+    raw = _line_label(raw).with_columns(period_date("period"), pl.col("tickets").cast(pl.Int64))
     return _finish(raw, (metric,), min_n).sort("line", "period")
 
 
@@ -324,9 +322,7 @@ def cluster_spikes(conn: Connection, filters: Filters, weeks: int = 8, z_alert: 
     raw = fetch_frame(conn, stmt, {"segment": pl.String, "category": pl.String})
     if raw.height == 0:
         return pl.DataFrame(schema=SPIKE_SCHEMA)
-    raw = raw.with_columns(
-        pl.col("week").cast(pl.String).str.slice(0, 10).str.to_date(), pl.col("tickets").cast(pl.Int64)
-    )
+    raw = raw.with_columns(period_date("week"), pl.col("tickets").cast(pl.Int64))
     last = raw["week"].max()
     rows = []
     for (segment, category), group in raw.group_by("segment", "category"):
@@ -415,6 +411,4 @@ def cluster_trend(conn: Connection, filters: Filters, grain: str) -> pl.DataFram
     raw = fetch_frame(conn, stmt, {"category": pl.String})
     if raw.height == 0:
         return pl.DataFrame(schema={"category": pl.String, "period": pl.Date, "tickets": pl.Int64})
-    return raw.with_columns(
-        pl.col("period").cast(pl.String).str.slice(0, 10).str.to_date(), pl.col("tickets").cast(pl.Int64)
-    ).sort("period", "category")
+    return raw.with_columns(period_date("period"), pl.col("tickets").cast(pl.Int64)).sort("period", "category")
