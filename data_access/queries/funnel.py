@@ -207,9 +207,7 @@ def _breakdown_column(by: str, chosen: sa.Subquery, filters: Filters) -> sa.Colu
 
 def _reached(depth: sa.ColumnElement, steps: int) -> list[sa.Label]:
     """Per step k, how many rows have ``depth`` > k: the cumulative counts of the funnel."""
-    return [
-        sa.func.coalesce(sa.func.sum(sa.case((depth >= k + 1, 1), else_=0)), 0).label(f"step_{k}") for k in range(steps)
-    ]
+    return [sa.func.coalesce(metrics.count_if(depth >= k + 1), 0).label(f"step_{k}") for k in range(steps)]
 
 
 def counts_query(spec: FunnelSpec, filters: Filters, by: str | None = None) -> sa.Select:
@@ -270,7 +268,7 @@ def durations_query(spec: FunnelSpec, filters: Filters, dialect: str = "") -> sa
             inside = ordered.c.x < upper * 1000 if upper != float("inf") else sa.true()
             if i:
                 inside = sa.and_(inside, ordered.c.x >= TIME_BUCKETS[i - 1][1] * 1000)
-            columns.append(sa.func.sum(sa.case((inside, 1), else_=0)).label(f"bucket_{i}"))
+            columns.append(metrics.count_if(inside).label(f"bucket_{i}"))
         return columns
 
     return metrics.percentile_query(gaps, ["step"], "ms", buckets, dialect).order_by("step")
@@ -296,7 +294,7 @@ def over_time_query(spec: FunnelSpec, filters: Filters, grain: str) -> sa.Select
         sa.select(
             inner.c.period,
             sa.func.count().label("entered"),
-            sa.func.sum(sa.case((inner.c.depth >= last, 1), else_=0)).label("converted"),
+            metrics.count_if(inner.c.depth >= last).label("converted"),
         )
         .group_by(inner.c.period)
         .order_by(inner.c.period)

@@ -11,7 +11,7 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from data_access import schema
+from data_access import metrics, schema
 from data_access.dialect import GRAINS, period_date, period_start
 from data_access.filters import Filters
 from data_access.store import fetch_frame
@@ -231,7 +231,7 @@ def repeat_purchase(conn: Connection, filters: Filters, by: str | None = None) -
         sa.select(
             *group,
             sa.func.count().label("buyers"),
-            sa.func.sum(sa.case((per_customer.c.orders >= 2, 1), else_=0)).label("repeat_buyers"),
+            metrics.count_if(per_customer.c.orders >= 2).label("repeat_buyers"),
         )
         .select_from(per_customer.join(cohort, cohort.c.customer_id == per_customer.c.customer_id))
         .group_by(*group)

@@ -18,7 +18,7 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from data_access import schema
+from data_access import metrics, schema
 from data_access.filters import Filters
 from data_access.store import fetch_frame
 
@@ -52,12 +52,11 @@ def at_risk_query(filters: Filters, as_of: datetime, triggers: Triggers) -> sa.S
     now = _ts(as_of)
     recent = _ts(as_of - timedelta(days=triggers.window_days))
     before = _ts(as_of - timedelta(days=2 * triggers.window_days))
-    count_if = lambda cond: sa.func.sum(sa.case((cond, 1), else_=0))  # noqa: E731
     activity = (
         sa.select(
             ev.c.customer_id,
-            count_if(ev.c.occurred_at > recent).label("recent"),
-            count_if(ev.c.occurred_at <= recent).label("earlier"),
+            metrics.count_if(ev.c.occurred_at > recent).label("recent"),
+            metrics.count_if(ev.c.occurred_at <= recent).label("earlier"),
         )
         .where(ev.c.occurred_at > before, ev.c.occurred_at <= now)
         .group_by(ev.c.customer_id)
@@ -175,8 +174,8 @@ def unsubscribe_spikes(
         stmt = (
             sa.select(
                 cu.c.segment,
-                sa.func.sum(sa.case((ev.c.occurred_at < mid, 1), else_=0)).label("before"),
-                sa.func.sum(sa.case((ev.c.occurred_at >= mid, 1), else_=0)).label("after"),
+                metrics.count_if(ev.c.occurred_at < mid).label("before"),
+                metrics.count_if(ev.c.occurred_at >= mid).label("after"),
             )
             .join(cu, cu.c.customer_id == ev.c.customer_id)
             .where(
