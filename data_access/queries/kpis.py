@@ -39,22 +39,29 @@ def customers_per_stage_query(filters: Filters) -> sa.Select:
 
 
 def metric_query(
-    source: sa.Table, chosen: list[metrics.Metric], filters: Filters, key: sa.ColumnElement, *where: sa.ColumnElement
+    source: sa.Table,
+    chosen: list[metrics.Metric],
+    filters: Filters,
+    keys: list[sa.ColumnElement],
+    *where: sa.ColumnElement,
+    extra: tuple[sa.Label, ...] = (),
 ) -> sa.Select:
-    """All ``chosen`` metrics of one source table per value of ``key`` (labelled), in one scan."""
+    """All ``chosen`` metrics of one source table per value of ``keys`` (labelled or named columns), in one scan;
+    ``extra`` aggregates are passed through."""
     time_column = source.c[chosen[0].time_column]
     inner = (
-        sa.select(key, *(c for m in chosen for c in metrics.aggregate_columns(m)))
+        sa.select(*keys, *extra, *(c for m in chosen for c in metrics.aggregate_columns(m)))
         .where(filters.where(time_column, source.c.customer_id), *where)
-        .group_by(key)
+        .group_by(*keys)
         .subquery("agg")
     )
-    return sa.select(inner.c[key.name], *(c for m in chosen for c in metrics.value_columns(m, inner)))
+    passed = [inner.c[c.name] for c in (*keys, *extra)]
+    return sa.select(*passed, *(c for m in chosen for c in metrics.value_columns(m, inner)))
 
 
 def metric_per_stage_query(source: sa.Table, chosen: list[metrics.Metric], filters: Filters) -> sa.Select:
     """All metrics of one source table, per stage."""
-    return metric_query(source, chosen, filters, source.c.stage_id.label("stage_id"), source.c.stage_id.is_not(None))
+    return metric_query(source, chosen, filters, [source.c.stage_id.label("stage_id")], source.c.stage_id.is_not(None))
 
 
 def stage_trend(engine: Engine, stage_id: str, metric_name: str, filters: Filters, min_n: int) -> pl.DataFrame:
@@ -62,7 +69,7 @@ def stage_trend(engine: Engine, stage_id: str, metric_name: str, filters: Filter
     metric = metrics.METRICS[metric_name]
     source = metric.source
     month = period_start(source.c[metric.time_column], "month").label("month")
-    stmt = metric_query(source, [metric], filters, month, source.c.stage_id == stage_id).order_by("month")
+    stmt = metric_query(source, [metric], filters, [month], source.c.stage_id == stage_id).order_by("month")
     with connect(engine) as conn:
         frame = fetch_frame(conn, stmt)
     if frame.height == 0:

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 from data_access import metrics, schema
 from data_access.dialect import epoch_ms, period_date, period_start
 from data_access.filters import Filters
+from data_access.queries import kpis
 from data_access.store import fetch_frame
 
 t = schema.tickets
@@ -204,25 +205,12 @@ def _grouped(
     conn: Connection,
     filters: Filters,
     keys: list[sa.ColumnElement],
-    group_by: list[sa.ColumnElement],
     chosen: tuple[str, ...],
     *where: sa.ColumnElement[bool],
 ) -> pl.DataFrame:
     """Tickets and the ``chosen`` metrics (value, n, pieces) per ``keys`` in the period."""
-    inner = (
-        sa.select(
-            *keys,
-            sa.func.count().label("tickets"),
-            *(c for m in chosen for c in metrics.aggregate_columns(metrics.METRICS[m])),
-        )
-        .where(_in_period(filters), *where)
-        .group_by(*group_by)
-        .subquery("grouped_tickets")
-    )
-    stmt = sa.select(
-        *(inner.c[k.name] for k in keys),
-        inner.c.tickets,
-        *(c for m in chosen for c in metrics.value_columns(metrics.METRICS[m], inner)),
+    stmt = kpis.metric_query(
+        t, [metrics.METRICS[m] for m in chosen], filters, keys, *where, extra=(sa.func.count().label("tickets"),)
     )
     return fetch_frame(conn, stmt, {k.name: pl.String for k in keys if k.name != "final_line"})
 
@@ -232,9 +220,7 @@ def agents(conn: Connection, filters: Filters, min_n: int) -> pl.DataFrame:
     whether the agent leaves requests unresolved: FCR significantly below the rest of the line's agents."""
     chosen = ("fcr", "ticket_csat", "reopen_rate")
     line = t.c.final_line.label("final_line")
-    raw = _grouped(
-        conn, filters, [line, t.c.agent_id], [t.c.final_line, t.c.agent_id], chosen, t.c.agent_id.is_not(None)
-    )
+    raw = _grouped(conn, filters, [line, t.c.agent_id], chosen, t.c.agent_id.is_not(None))
     if raw.height == 0:
         return raw
     timing = _durations_wide(
@@ -267,7 +253,7 @@ def clusters(conn: Connection, filters: Filters, min_n: int) -> pl.DataFrame:
     """Per problem category and line (and ``all``): tickets, FCR, CSAT, median resolution."""
     chosen = ("fcr", "ticket_csat")
     line = sa.cast(t.c.final_line, sa.String(8)).label("line")
-    raw = _grouped(conn, filters, [t.c.category, line], [t.c.category, t.c.final_line], chosen)
+    raw = _grouped(conn, filters, [t.c.category, line], chosen)
     if raw.height == 0:
         return raw
     timing = _durations_wide(
