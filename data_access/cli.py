@@ -160,6 +160,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--customers", type=int, default=100_000, metavar="N")
     p.add_argument("--seed", type=int, default=42, metavar="S")
     p.add_argument("--reuse", action="store_true", help="do not re-seed when the store already has N customers")
+    p.add_argument(
+        "--page",
+        action="append",
+        metavar="NAME",
+        help="time only this page's queries (repeatable; the sidebar is always timed) and skip the ingest step",
+    )
 
     commands.add_parser("contract", help="print the data contract as Markdown")
     return parser
@@ -262,7 +268,7 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "bench":
         from data_access import bench
 
-        return bench.main(location, args.customers, args.seed, reuse=args.reuse, progress=console)
+        return bench.main(location, args.customers, args.seed, reuse=args.reuse, pages=args.page, progress=console)
     engine = open_store(location, read_only=False, console=console)
     if args.command == "init":
         store.init_store(engine)

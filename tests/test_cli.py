@@ -147,3 +147,14 @@ def test_kpis_cli_agrees_with_the_library(tiny: Engine, store_url: str) -> None:
     assert done.returncode == 0, done.stderr
     first = json.loads(done.stdout)[0]
     assert (first["csat"], first["csat_n"], first["fcr"], first["customers"]) == (60.0, 5, 33.33, 2)
+
+
+def test_bench_times_only_the_pages_asked_for(tmp_path: Path) -> None:
+    db = f"duckdb:///{tmp_path / 'bench.duckdb'}"
+    done = cli("bench", "--db", db, "--customers", "300", "--page", "Retention")
+    assert done.returncode in (0, 1), done.stderr  # 1 would only mean a page over budget
+    assert "seed:" in done.stdout and "ingest:" not in done.stdout
+    timed = {line.split("  ")[0] for line in done.stdout.splitlines() if line.startswith(("Retention", "Funnel"))}
+    assert timed == {"Retention"}
+    wrong = cli("bench", "--db", db, "--customers", "300", "--page", "Nope")
+    assert wrong.returncode == 2 and "unknown page 'Nope'" in wrong.stderr
