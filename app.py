@@ -12,11 +12,12 @@ st.set_page_config(page_title="CJM retention dashboard", page_icon=":material/ro
 menu = st.navigation(
     {
         "Leadership": [
+            st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
             st.Page("pages/retention.py", title="Retention", icon=":material/group:"),
             st.Page("pages/churn_warning.py", title="Churn early warning", icon=":material/notifications:"),
         ],
         "Analysis": [
-            st.Page("pages/funnel.py", title="Funnel", icon=":material/filter_alt:", default=True),
+            st.Page("pages/funnel.py", title="Funnel", icon=":material/filter_alt:"),
             st.Page("pages/stage_kpis.py", title="Stage KPIs", icon=":material/leaderboard:"),
         ],
         "Support": [st.Page("pages/support.py", title="Support quality", icon=":material/support_agent:")],

@@ -141,3 +141,71 @@ def add_events(fig: go.Figure, events: pl.DataFrame) -> None:
             yanchor="top",
             font={"size": 10, "color": "#555"},
         )
+
+
+def sparkline(line: pl.DataFrame, events: pl.DataFrame, unit: str, height: int = 46) -> go.Figure:
+    """A headline figure month by month (``month``, ``value``): no axes, the value on hover, business events as
+    dotted lines (named on hover)."""
+    fig = go.Figure()
+    if line.height == 0:
+        return empty("no data", height).update_annotations(font={"size": 11})
+    suffix = "%" if unit == "%" else ""
+    fig.add_scatter(
+        x=line["month"].to_list(),
+        y=line["value"].to_list(),
+        mode="lines+markers",
+        line={"color": "#0072B2", "width": 2},
+        marker={"size": 3},
+        hovertemplate=f"%{{x|%b %Y}}: %{{y:,.1f}}{suffix}<extra></extra>",
+        connectgaps=False,
+    )
+    first, last = line["month"].min(), line["month"].max()
+    for when, name in events.select("occurred_at", "name").iter_rows():
+        if first <= when.date() <= last:
+            fig.add_vline(x=when, line_dash="dot", line_color="#999", line_width=1)
+            fig.add_scatter(
+                x=[when],
+                y=[line["value"].drop_nulls().mean()],
+                mode="markers",
+                marker={"size": 8, "opacity": 0},
+                hovertemplate=f"{name} ({when:%d %b %Y})<extra></extra>",
+            )
+    return fig.update_layout(
+        height=height,
+        margin={"l": 2, "r": 2, "t": 2, "b": 2},
+        xaxis_visible=False,
+        yaxis_visible=False,
+        showlegend=False,
+        hovermode="closest",
+    )
+
+
+def funnel_bars(steps: pl.DataFrame, names: dict[str, str], height: int = 170) -> go.Figure:
+    """The funnel in brief: one bar per step, first step on top, with customers and the conversion from the step
+    before written beside each bar."""
+    labels = [names.get(s, s) for s in steps["stage_id"]]
+    texts = [
+        f"{n:,}" + (f" · {c:.0f}%" if c is not None else "")
+        for n, c in zip(steps["customers"], steps["conversion_from_previous"], strict=True)
+    ]
+    fig = go.Figure(
+        go.Bar(
+            x=steps["customers"].to_list(),
+            y=labels,
+            orientation="h",
+            text=texts,
+            textposition="outside",
+            cliponaxis=False,
+            marker_color="#0072B2",
+            hovertemplate="%{y}: %{x:,} customers<extra></extra>",
+        )
+    )
+    top = max(int(steps["customers"].max() or 0), 1)
+    return fig.update_layout(
+        height=height,
+        margin={"l": 4, "r": 4, "t": 2, "b": 2},
+        font={"size": 11},
+        xaxis={"visible": False, "range": [0, top * 1.45]},
+        yaxis={"autorange": "reversed"},
+        bargap=0.25,
+    )

@@ -3,6 +3,9 @@
 - ``epoch_ms(ts)``: a naive UTC timestamp as whole milliseconds since 1970 (integer arithmetic on time, exact on
   every store, for conversion windows and durations).
 - ``period_start(ts, grain)``: the first day (as a date or ``YYYY-MM-DD`` text) of the week (Monday) or month.
+- ``month_index(ts)``: year * 12 + month - 1 as an integer (whole months count up by one).
+- ``bit_or(x)``: the bitwise OR of a group's integers (SQLite has none: there the values must be distinct powers
+  of two, whose sum over DISTINCT values is their OR).
 """
 
 from __future__ import annotations
@@ -88,6 +91,26 @@ def _week_start_sqlite(element: week_start, compiler: Any, **kw: Any) -> str:
 @compiles(month_start, "sqlite")
 def _month_start_sqlite(element: month_start, compiler: Any, **kw: Any) -> str:
     return f"strftime('%Y-%m-01', {compiler.process(element.clauses, **kw)})"
+
+
+def month_index(ts: ColumnElement) -> ColumnElement[int]:
+    """year * 12 + month - 1, an integer on every store (PostgreSQL's EXTRACT returns numeric)."""
+    return sa.cast(sa.extract("year", ts), sa.Integer) * 12 + sa.cast(sa.extract("month", ts), sa.Integer) - 1
+
+
+class bit_or(FunctionElement):
+    type = sa.BigInteger()
+    inherit_cache = True
+
+
+@compiles(bit_or)
+def _bit_or_default(element: bit_or, compiler: Any, **kw: Any) -> str:
+    return f"BIT_OR({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(bit_or, "sqlite")
+def _bit_or_sqlite(element: bit_or, compiler: Any, **kw: Any) -> str:
+    return f"SUM(DISTINCT {compiler.process(element.clauses, **kw)})"
 
 
 class quantile_cont(FunctionElement):

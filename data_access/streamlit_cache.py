@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 from data_access import store
 from data_access.config import SETTINGS
 from data_access.filters import Filters, Period
-from data_access.queries import catalog, funnel, kpis, retention, risk, support
+from data_access.queries import catalog, funnel, kpis, overview, retention, risk, support
 
 _TTL, _MAX = SETTINGS.cache_ttl_seconds, SETTINGS.cache_max_entries
 
@@ -181,3 +181,8 @@ def risk_alerts(url: str, filters: Filters, as_of: datetime) -> dict[str, pl.Dat
             "unsubscribes": risk.unsubscribe_spikes(conn, filters),
             "complaints": support.cluster_spikes(conn, weeks),
         }
+
+
+@st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner="Gathering the overview...")
+def overview_data(url: str, filters: Filters, windows: overview.Windows, min_n: int) -> dict[str, pl.DataFrame | None]:
+    return overview.load(read_engine(url), filters, windows, min_n)

@@ -16,6 +16,7 @@ from data_access import ingest, store
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PAGES = (
+    "pages/overview.py",
     "pages/funnel.py",
     "pages/stage_kpis.py",
     "pages/support.py",
@@ -78,12 +79,20 @@ def test_every_page_renders(app: AppTest, page: str) -> None:
         app.switch_page(page).run()
     assert not app.exception, [e.value for e in app.exception]
     assert not app.error
-    assert app.title[0].value in ("Funnel", "Stage KPIs", "Support quality", "Retention", "Churn early warning", "Data")
+    assert app.title[0].value in (
+        "Overview",
+        "Funnel",
+        "Stage KPIs",
+        "Support quality",
+        "Retention",
+        "Churn early warning",
+        "Data",
+    )
 
 
 def test_funnel_finds_the_b2c_onboarding_leak(app: AppTest) -> None:
     app.query_params["segment"] = ["B2C"]
-    app.run()
+    app.run().switch_page("pages/funnel.py").run()
     assert app.title[0].value == "Funnel"
     leak = next(m.value for m in app.markdown if m.value.startswith("#### Biggest leak"))
     assert "of B2C customers who reach Onboarding never reach Regular use" in leak
@@ -97,7 +106,7 @@ def test_funnel_finds_the_b2c_onboarding_leak(app: AppTest) -> None:
 
 
 def test_funnel_breakdown_dropouts_and_bad_input(app: AppTest) -> None:
-    app.run()
+    app.run().switch_page("pages/funnel.py").run()
     app.selectbox(key="funnel_by").set_value("new_vs_returning").run()
     assert set(table_with(app, "verdict")["value"]) <= {"new", "returning"}
     app.selectbox(key="funnel_drop_step").set_value(3).run()
@@ -126,7 +135,7 @@ def test_stage_kpis_shows_every_stage_with_n(app: AppTest) -> None:
 
 
 def test_a_segment_filter_changes_the_figures_and_the_link(app: AppTest) -> None:
-    app.run()
+    app.run().switch_page("pages/funnel.py").run()
     everyone = table_with(app, "Customers")
     app.sidebar.multiselect(key="f_segment").select("B2B").run()
     assert not app.exception
@@ -190,6 +199,9 @@ def test_empty_store_shows_a_message_not_a_crash(tmp_path: Path, monkeypatch: py
     monkeypatch.setenv("CJM_DATABASE_URL", url)
     at = AppTest.from_file(APP, default_timeout=60).run()
     assert not at.exception
+    assert any("No journey events yet" in i.value for i in at.info)  # the overview
+    at.switch_page("pages/funnel.py").run()
+    assert not at.exception
     assert any("no stages yet" in i.value for i in at.info)
     at.switch_page("pages/data.py").run()
     assert not at.exception
@@ -226,6 +238,8 @@ def test_first_run_creates_the_sample_store(tmp_path: Path, monkeypatch: pytest.
     at = AppTest.from_file(APP, default_timeout=120).run()
     assert not at.exception
     assert (tmp_path / "cjm.duckdb").exists()
+    assert at.title[0].value == "Overview" and len(at.metric) == 9
+    at.switch_page("pages/funnel.py").run()
     assert len(table_with(at, "Step")) == 6  # the funnel's six steps
 
 
@@ -234,7 +248,7 @@ def test_funnel_sets_the_previous_half_year_beside_this_one(sample_url: str, mon
     at = AppTest.from_file(APP, default_timeout=60)
     at.query_params["from"] = "2026-01-01"
     at.query_params["to"] = "2026-06-30"
-    at.run()
+    at.run().switch_page("pages/funnel.py").run()
     assert not at.exception
     steps = table_with(at, "Step")
     assert int(steps["Customers, previous"].iloc[0]) > 0

@@ -125,15 +125,20 @@ def targets_query() -> sa.Select:
     return sa.select(t.stage_id, t.metric, t.target, t.warn)
 
 
-def stage_kpis(engine: Engine, filters: Filters, min_n: int = SETTINGS.min_n) -> pl.DataFrame:
-    """One row per stage in map order: customers, then value, n, interval, target and status of every metric."""
+def stage_kpis(
+    engine: Engine, filters: Filters, min_n: int = SETTINGS.min_n, *, with_customers: bool = True
+) -> pl.DataFrame:
+    """One row per stage in map order: customers (unless ``with_customers`` is false: the count of distinct
+    customers per stage is the costly part), then value, n, interval, target and status of every metric."""
     by_source: dict[str, list[metrics.Metric]] = {}
     for metric in metrics.STAGE_METRICS.values():
         by_source.setdefault(metric.source.name, []).append(metric)
     with connect(engine) as conn:
         frame = fetch_frame(conn, stages_query(), _STAGE_TYPES)
-        customers = fetch_frame(
-            conn, customers_per_stage_query(filters), {"stage_id": pl.String, "customers": pl.Int64}
+        customers = (
+            fetch_frame(conn, customers_per_stage_query(filters), {"stage_id": pl.String, "customers": pl.Int64})
+            if with_customers
+            else pl.DataFrame(schema={"stage_id": pl.String, "customers": pl.Int64})
         )
         parts = [
             fetch_frame(
@@ -146,7 +151,9 @@ def stage_kpis(engine: Engine, filters: Filters, min_n: int = SETTINGS.min_n) ->
             targets_query(),
             {"stage_id": pl.String, "metric": pl.String, "target": pl.Float64, "warn": pl.Float64},
         )
-    frame = frame.join(customers, on="stage_id", how="left").with_columns(pl.col("customers").fill_null(0))
+    frame = frame.join(customers, on="stage_id", how="left")
+    if with_customers:
+        frame = frame.with_columns(pl.col("customers").fill_null(0))
     for part in parts:
         frame = frame.join(part, on="stage_id", how="left")
     for metric in metrics.STAGE_METRICS.values():

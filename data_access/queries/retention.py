@@ -252,11 +252,26 @@ def repeat_purchase(conn: Connection, filters: Filters, by: str | None = None) -
     return frame.rename({"grp": by}) if by else frame
 
 
-def churn_over_time(conn: Connection, filters: Filters, grain: str = "month") -> pl.DataFrame:
-    """Per period: churn rate = customers whose ``churned_at`` falls in it over customers signed up before its start
-    and not churned by then; reactivation rate = churned customers active again (an event or an order after
-    ``churned_at``) in it over customers churned before its start. Customer filters apply; every period from the
-    first signup to the newest activity is listed."""
+_BASE_SCHEMA = {
+    "period": pl.Date,
+    "signups": pl.Int64,
+    "churned": pl.Int64,
+    "base": pl.Int64,
+    "churn_rate": pl.Float64,
+    "churned_before": pl.Int64,
+}
+
+
+def _dated(frame: pl.DataFrame, column: str) -> pl.DataFrame:
+    if frame.height == 0:
+        return pl.DataFrame(schema={"period": pl.Date, column: pl.Int64})
+    return frame.select(period_date("period").alias("period"), pl.col(column).cast(pl.Int64))
+
+
+def customer_base(conn: Connection, filters: Filters, grain: str = "month") -> pl.DataFrame:
+    """Per period from the first signup to the newest activity: signups, churned (``churned_at`` in it), base
+    (signed up before its start and not churned by then), churn rate = churned / base, and churned_before (churned
+    before its start). Customer filters apply; the period filter does not."""
     who = filters.customer_clause(cu.c.customer_id)
     signups = fetch_frame(
         conn,
@@ -270,6 +285,35 @@ def churn_over_time(conn: Connection, filters: Filters, grain: str = "month") ->
         .where(who, cu.c.churned_at.is_not(None))
         .group_by("period"),
     )
+    if signups.height == 0:
+        return pl.DataFrame(schema=_BASE_SCHEMA)
+    signups, churns = _dated(signups, "signups"), _dated(churns, "churned")
+    first = signups["period"].min()
+    last = max(d for d in (_last_period(conn, grain), signups["period"].max()) if d is not None)
+    interval = "1mo" if grain == "month" else "1w"
+    periods = pl.DataFrame({"period": pl.date_range(first, last, interval, eager=True)})
+    frame = (
+        periods.join(signups, on="period", how="left")
+        .join(churns, on="period", how="left")
+        .with_columns(pl.col("signups", "churned").fill_null(0))
+        .sort("period")
+        .with_columns(
+            (pl.col("signups").cum_sum() - pl.col("signups") - (pl.col("churned").cum_sum() - pl.col("churned"))).alias(
+                "base"
+            ),
+            (pl.col("churned").cum_sum() - pl.col("churned")).alias("churned_before"),
+        )
+        .with_columns(pl.when(pl.col("base") > 0).then(100 * pl.col("churned") / pl.col("base")).alias("churn_rate"))
+    )
+    return frame.select(list(_BASE_SCHEMA))
+
+
+def churn_over_time(conn: Connection, filters: Filters, grain: str = "month") -> pl.DataFrame:
+    """Per period: churn rate = customers whose ``churned_at`` falls in it over customers signed up before its start
+    and not churned by then; reactivation rate = churned customers active again (an event or an order after
+    ``churned_at``) in it over customers churned before its start. Customer filters apply; every period from the
+    first signup to the newest activity is listed."""
+    who = filters.customer_clause(cu.c.customer_id)
     parts = [
         sa.select(table.c.customer_id, period_start(table.c[column], grain).label("period"))
         .join(cu, cu.c.customer_id == table.c.customer_id)
@@ -292,36 +336,16 @@ def churn_over_time(conn: Connection, filters: Filters, grain: str = "month") ->
         "reactivated": pl.Int64,
         "reactivation_rate": pl.Float64,
     }
-    if signups.height == 0:
+    base = customer_base(conn, filters, grain)
+    if base.height == 0:
         return pl.DataFrame(schema=schema_)
-
-    def dated(frame: pl.DataFrame, column: str) -> pl.DataFrame:
-        if frame.height == 0:
-            return pl.DataFrame(schema={"period": pl.Date, column: pl.Int64})
-        return frame.select(period_date("period").alias("period"), pl.col(column).cast(pl.Int64))
-
-    signups, churns, returns = dated(signups, "signups"), dated(churns, "churned"), dated(returns, "reactivated")
-    first = signups["period"].min()
-    last = max(d for d in (_last_period(conn, grain), signups["period"].max()) if d is not None)
-    interval = "1mo" if grain == "month" else "1w"
-    periods = pl.DataFrame({"period": pl.date_range(first, last, interval, eager=True)})
     frame = (
-        periods.join(signups, on="period", how="left")
-        .join(churns, on="period", how="left")
-        .join(returns, on="period", how="left")
-        .with_columns(pl.col("signups", "churned", "reactivated").fill_null(0))
-        .sort("period")
+        base.join(_dated(returns, "reactivated"), on="period", how="left")
+        .with_columns(pl.col("reactivated").fill_null(0))
         .with_columns(
-            (pl.col("signups").cum_sum() - pl.col("signups") - (pl.col("churned").cum_sum() - pl.col("churned"))).alias(
-                "base"
-            ),
-            (pl.col("churned").cum_sum() - pl.col("churned")).alias("churned_before"),
-        )
-        .with_columns(
-            pl.when(pl.col("base") > 0).then(100 * pl.col("churned") / pl.col("base")).alias("churn_rate"),
             pl.when(pl.col("churned_before") > 0)
             .then(100 * pl.col("reactivated") / pl.col("churned_before"))
-            .alias("reactivation_rate"),
+            .alias("reactivation_rate")
         )
     )
     return frame.select(list(schema_))

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from data_access import metrics, schema
-from data_access.filters import Filters
+from data_access.filters import Filters, Period
 from data_access.store import fetch_frame
 
 cu = schema.customers
@@ -161,12 +161,19 @@ def at_risk(
 
 
 def unsubscribe_spikes(
-    conn: Connection, filters: Filters, days: int = 14, ratio: float = 2.0, minimum: int = 5
+    conn: Connection,
+    filters: Filters,
+    days: int = 14,
+    ratio: float = 2.0,
+    minimum: int = 5,
+    events_in: Period | None = None,
 ) -> pl.DataFrame:
-    """For each business event: unsubscribe actions per segment in the ``days`` after it against the ``days``
-    before it. A spike: at least ``minimum`` after and more than ``ratio`` times as many as before."""
+    """For each business event (those in ``events_in`` when given): unsubscribe actions per segment in the
+    ``days`` after it against the ``days`` before it. A spike: at least ``minimum`` after and more than ``ratio``
+    times as many as before."""
     b = schema.business_events.c
-    events = conn.execute(sa.select(b.occurred_at, b.name, b.segment).order_by(b.occurred_at)).all()
+    which = events_in.clause(b.occurred_at) if events_in is not None else sa.true()
+    events = conn.execute(sa.select(b.occurred_at, b.name, b.segment).where(which).order_by(b.occurred_at)).all()
     rows = []
     for when, name, segment in events:
         start = when if isinstance(when, datetime) else datetime.fromisoformat(str(when))

@@ -1,0 +1,159 @@
+"""The overview's pieces: headline cards with their month-by-month lines, the funnel in brief, the stages in the
+worst state and the active alerts. Each card and block leads to the page that explains it."""
+
+from __future__ import annotations
+
+import polars as pl
+import streamlit as st
+
+from components import charts, status
+from data_access.queries import funnel
+from data_access.queries.overview import CARDS, Card
+
+_ICONS = {
+    "retention": ":material/group:",
+    "churn_warning": ":material/notifications:",
+    "stage_kpis": ":material/leaderboard:",
+    "support": ":material/support_agent:",
+    "funnel": ":material/filter_alt:",
+}
+DEFINITIONS = {
+    "active": "Distinct customers with a journey event or an order in the window. Line: per month.",
+    "retention": "Customers active in the previous window who are active in this one, over those active in the "
+    "previous window. Line: active in the month before and in the month, over active in the month before.",
+    "churn": "Customers whose cancellation falls in the window, over customers signed up before it and not "
+    "cancelled by its start. Line: the same per month.",
+    "reactivation": "Customers who cancelled before the window and are active again in it (an event or an order "
+    "after cancelling), over all who had cancelled before it. Line: the same per month.",
+    "nps": "Share of NPS answers 9-10 minus share 0-6, every stage. Line: per month.",
+    "csat": "Share of CSAT answers 4-5 (of 1-5), every stage. Line: per month.",
+    "fcr": "Share of resolved tickets solved with one contact and not reopened. Line: per month.",
+    "revenue": "Sum of order amounts in the window. Line: per month.",
+    "clv": "Lifetime value so far: every order amount up to the window's end over the customers signed up by "
+    "then. Line: at each month's end.",
+}
+
+
+def page_path(page: str) -> str:
+    return f"pages/{page}.py"
+
+
+def _compact(value: float, money: bool) -> str:
+    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= size * 10 or (money and abs(value) >= size):
+            return f"{value / size:,.1f}{suffix}"
+    return f"{value:,.0f}" if not money else f"{value:,.2f}"
+
+
+def value_text(card: Card, value: float | None) -> str | None:
+    if value is None:
+        return None
+    if card.unit == "%":
+        return f"{value:.1f}%"
+    if card.unit == "points":
+        return f"{value:+.1f}"
+    return _compact(value, card.unit == "money")
+
+
+def change_text(card: Card, value: float | None, previous: float | None) -> str | None:
+    """Shares and scores change in points; counts and money in percent of the previous value."""
+    if value is None or previous is None:
+        return None
+    if card.unit in ("%", "points"):
+        return f"{value - previous:+.1f} pts"
+    if previous == 0:
+        return None
+    return f"{100 * (value - previous) / abs(previous):+.1f}%"
+
+
+def cards(frame: pl.DataFrame, lines: pl.DataFrame, events: pl.DataFrame, per_row: int = 3) -> None:
+    """The headline cards, ``per_row`` to a row; each title is a link to its page; business events are dotted
+    lines on the month-by-month lines."""
+    values = {r["key"]: r for r in frame.iter_rows(named=True)}
+    for start in range(0, len(CARDS), per_row):
+        for column, card in zip(st.columns(per_row), CARDS[start : start + per_row], strict=False):
+            got = values.get(card.key, {})
+            value, previous = got.get("value"), got.get("previous")
+            line = lines.filter(pl.col("key") == card.key).sort("month")
+            title = card.label
+            if card.survey:
+                title += f" · n {got.get('n') or 0:,}"
+            shown = value_text(card, value)
+            if card.survey and value is not None and not got.get("enough"):
+                shown = f"{shown} (few answers)"
+            hint = DEFINITIONS[card.key]
+            if previous is not None:
+                hint += f" Previous window: {value_text(card, previous)}"
+                hint += f" (n {got.get('previous_n') or 0:,})." if card.survey else "."
+            if card.survey and got.get("lo") is not None:
+                hint += f" 95% interval {got['lo']:.1f} to {got['hi']:.1f}."
+            with column.container(border=True):
+                st.page_link(page_path(card.page), label=title, icon=_ICONS[card.page], help=hint)
+                st.metric(
+                    card.label,
+                    shown if shown is not None else "no data",
+                    change_text(card, value, previous),
+                    delta_color="normal" if card.higher_is_better else "inverse",
+                    label_visibility="collapsed",
+                )
+                st.plotly_chart(
+                    charts.sparkline(line, events, card.unit),
+                    width="stretch",
+                    config={"displayModeBar": False, "staticPlot": False},
+                    key=f"overview_line_{card.key}",
+                )
+
+
+def funnel_brief(steps: pl.DataFrame | None, names: dict[str, str], who: str) -> None:
+    st.page_link("pages/funnel.py", label="Funnel in brief", icon=_ICONS["funnel"])
+    if steps is None or steps.height == 0 or int(steps["customers"][0]) == 0:
+        st.info("No customer entered the funnel in this window.")
+        return
+    leak = funnel.biggest_leak(steps, names, who)
+    if leak:
+        st.markdown(f"**Biggest leak:** {leak}")
+    st.plotly_chart(charts.funnel_bars(steps, names), width="stretch", config={"displayModeBar": False})
+
+
+def worst_stages(worst: pl.DataFrame) -> None:
+    st.page_link("pages/stage_kpis.py", label="Stages furthest from target", icon=_ICONS["stage_kpis"])
+    if worst.height == 0:
+        st.success("Every stage with enough answers meets its targets.")
+        return
+    for r in worst.iter_rows(named=True):
+        unit = "" if r["metric"] in ("nps", "ces") else "%"
+        st.markdown(
+            f"<span style='color:{status.colour(r['status'])}'>{status.badge(r['status'])}</span> "
+            f"**{r['name']}**: {r['label']} {r['value']:.1f}{unit} against a target of {r['target']:g}{unit} "
+            f"(n {r['n']:,})",
+            unsafe_allow_html=True,
+        )
+
+
+def alerts(unsubscribes: pl.DataFrame, complaints: pl.DataFrame) -> None:
+    st.page_link("pages/churn_warning.py", label="Active churn alerts", icon=_ICONS["churn_warning"])
+    if unsubscribes.height == 0 and complaints.height == 0:
+        st.success("No unsubscribe or complaint spike in this window.")
+        return
+    for r in unsubscribes.iter_rows(named=True):
+        st.markdown(
+            f":material/unsubscribe: **Unsubscribe spike in {r['segment']}** after {r['event']} "
+            f"({r['occurred_at']:%Y-%m-%d}): {r['after']:,} in the 14 days after, {r['before']:,} before."
+        )
+    for r in complaints.iter_rows(named=True):
+        st.markdown(
+            f":material/report: **Complaint spike in {r['segment']}**: {r['tickets']:,} {r['category']} tickets "
+            f"in the week of {r['last_week']}, against {r['baseline']:.1f} a week before (z = {r['z']:.1f})."
+        )
+
+
+def one_screen() -> None:
+    """Less empty space above the title and between blocks, so that the overview fits a 1440x900 screen. The
+    style element belongs to this page only: it goes when another page is opened."""
+    st.html(
+        "<style>"
+        "[data-testid='stMainBlockContainer']{padding-top:2.2rem;padding-bottom:1rem}"
+        "[data-testid='stMainBlockContainer'] h1{padding-top:0;padding-bottom:0.25rem}"
+        "[data-testid='stVerticalBlockBorderWrapper'] [data-testid='stVerticalBlock']{gap:0.3rem}"
+        "</style>"
+    )

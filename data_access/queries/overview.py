@@ -1,0 +1,499 @@
+"""The leadership overview: the headline figures of a window of whole calendar months against the window of equal
+length just before it, each with its month-by-month line over the last twelve months.
+
+Windows are whole months ending with the last complete month of the chosen period (a period ending on 15 October
+ends its window with September). Customer filters apply to everything; the period only places the windows.
+
+Definitions (each formula is here once; the README repeats them):
+- active customers: distinct customers with a journey event or an order in the window (month: in the month);
+- retention rate: customers active in the previous window who are active in this one, over customers active in
+  the previous window (month: active in the month before and in this one, over active in the month before);
+- churn rate: customers whose ``churned_at`` falls in the window over customers signed up before its start and
+  not churned by then (the Retention page's definition, over the window);
+- reactivation rate: customers who churned before the window's start and are active (an event or an order after
+  ``churned_at``) in it, over customers who churned before its start;
+- NPS, CSAT, FCR: the metrics layer's formulas over every stage's answers and tickets in the window, with n;
+- revenue: the sum of order amounts in the window;
+- average CLV: every order amount up to the window's end over the customers signed up by then (lifetime value so
+  far per customer).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from data_access import metrics, schema
+from data_access.dialect import bit_or, month_index, period_date, period_start
+from data_access.filters import Filters, Period
+from data_access.queries import funnel, kpis, retention, risk, support
+from data_access.store import connect, fetch_frame
+
+cu = schema.customers
+ev = schema.journey_events
+od = schema.orders
+HORIZONS = {"month": 1, "quarter": 3, "half-year": 6}
+SPARK_MONTHS = 12
+
+
+def add_months(day: date, months: int) -> date:
+    """The first of the month ``months`` after (or before) ``day``'s month."""
+    index = day.year * 12 + day.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def _at(day: date) -> datetime:
+    return datetime.combine(day, time())
+
+
+@dataclass(frozen=True)
+class Windows:
+    """The current window (``months`` whole months ending the day before ``end``), the previous one of equal length,
+    and the first month of the month-by-month lines."""
+
+    months: int
+    end: date  # a first of month: the day after the current window
+
+    @property
+    def current_first(self) -> date:
+        return add_months(self.end, -self.months)
+
+    @property
+    def previous_first(self) -> date:
+        return add_months(self.end, -2 * self.months)
+
+    @property
+    def earlier_first(self) -> date:
+        """The window before the previous one (the previous window's retention looks back at it)."""
+        return add_months(self.end, -3 * self.months)
+
+    @property
+    def scan_first(self) -> date:
+        """The first month activity is read from: the lines' first month needs the month before it."""
+        return min(self.earlier_first, add_months(self.spark_first, -1))
+
+    @property
+    def spark_first(self) -> date:
+        return add_months(self.end, -max(SPARK_MONTHS, 2 * self.months))
+
+    def current(self) -> Period:
+        return Period(_at(self.current_first), _at(self.end))
+
+    def previous(self) -> Period:
+        return Period(_at(self.previous_first), _at(self.current_first))
+
+    def caption(self) -> str:
+        def span(first: date, end: date) -> str:
+            last = end - timedelta(days=1)
+            return f"{first:%b %Y}" if self.months == 1 else f"{first:%b %Y} to {last:%b %Y}"
+
+        return (
+            f"{span(self.current_first, self.end)} against {span(self.previous_first, self.current_first)}; "
+            f"lines: month by month from {self.spark_first:%b %Y}"
+        )
+
+
+def windows_ending(last_day: date, months: int) -> Windows:
+    """The windows that end with the last complete calendar month on or before ``last_day``."""
+    if months < 1:
+        raise ValueError("a window is at least one month")
+    return Windows(months, (last_day + timedelta(days=1)).replace(day=1))
+
+
+@dataclass(frozen=True)
+class Card:
+    key: str
+    label: str
+    unit: str  # "count", "%", "points", "money"
+    higher_is_better: bool
+    page: str  # the page that explains it
+    survey: bool = False  # a survey figure: shown with its n
+
+
+CARDS = (
+    Card("active", "Active customers", "count", True, "retention"),
+    Card("retention", "Retention rate", "%", True, "retention"),
+    Card("churn", "Churn rate", "%", False, "churn_warning"),
+    Card("reactivation", "Reactivation rate", "%", True, "retention"),
+    Card("nps", "NPS", "points", True, "stage_kpis", survey=True),
+    Card("csat", "CSAT", "%", True, "stage_kpis", survey=True),
+    Card("fcr", "FCR", "%", True, "support", survey=True),
+    Card("revenue", "Revenue", "money", True, "retention"),
+    Card("clv", "Average CLV", "money", True, "retention"),
+)
+
+
+def _ts(day: date) -> sa.BindParameter:
+    return sa.bindparam(None, _at(day), type_=schema.TIMESTAMP)
+
+
+def _line_months(w: Windows) -> list[date]:
+    """The first day of every month of the lines."""
+    count = (w.end.year - w.spark_first.year) * 12 + w.end.month - w.spark_first.month
+    return [add_months(w.spark_first, k) for k in range(count)]
+
+
+def _months_between(first: date, end: date) -> int:
+    return (end.year - first.year) * 12 + end.month - first.month
+
+
+def _presence(conn: Connection, rows: sa.Subquery, w: Windows, first: date) -> tuple[pl.DataFrame, dict[str, int]]:
+    """Over (customer_id, ts) rows from the month ``first`` on: per month of the lines the customers present
+    (``present``), present the month before (``before``) and in both (``kept``); per window the customers present
+    (``current``, ``previous``, ``earlier``) and present in a window and in the one before it (``kept``,
+    ``kept_before``).
+
+    One pass: each customer's months become the bits of one integer (bit k = month ``first`` + k), then every
+    figure is a sum over customers of a test on their bits."""
+    bit = month_index(rows.c.ts) - (first.year * 12 + first.month - 1)
+    per_customer = (
+        sa.select(bit_or(sa.literal_column("1").bitwise_lshift(bit)).label("mask"))
+        .group_by(rows.c.customer_id)
+        .subquery("per_customer")
+    )
+    mask = per_customer.c.mask
+
+    def has(bits: int) -> sa.Case:
+        return sa.case((mask.bitwise_and(sa.literal(bits, sa.BigInteger)) != 0, 1), else_=0)
+
+    def both(bits: int, other: int) -> sa.Case:
+        present = sa.and_(
+            mask.bitwise_and(sa.literal(bits, sa.BigInteger)) != 0,
+            mask.bitwise_and(sa.literal(other, sa.BigInteger)) != 0,
+        )
+        return sa.case((present, 1), else_=0)
+
+    def span(lo: date, hi: date) -> int:
+        """The bits of the months from ``lo`` up to ``hi`` (excluded); months before ``first`` have none."""
+        a, b = max(_months_between(first, lo), 0), _months_between(first, hi)
+        return sum(1 << k for k in range(a, b))
+
+    months = _line_months(w)
+    index = [_months_between(first, m) for m in months]
+    windows = {
+        "current": span(w.current_first, w.end),
+        "previous": span(w.previous_first, w.current_first),
+        "earlier": span(w.earlier_first, w.previous_first),
+    }
+    totals: dict[str, sa.ColumnElement] = {}
+    for k in index:
+        totals[f"present_{k}"] = sa.func.sum(has(1 << k))
+        totals[f"before_{k}"] = sa.func.sum(has(1 << (k - 1))) if k > 0 else sa.literal(0)
+        totals[f"kept_{k}"] = sa.func.sum(both(1 << k, 1 << (k - 1))) if k > 0 else sa.literal(0)
+    totals |= {name: sa.func.sum(has(bits)) for name, bits in windows.items()}
+    totals["kept"] = sa.func.sum(both(windows["current"], windows["previous"]))
+    totals["kept_before"] = sa.func.sum(both(windows["previous"], windows["earlier"]))
+    row = conn.execute(sa.select(*(v.label(k) for k, v in totals.items()))).one()._mapping
+    got = {k: int(row[k] or 0) for k in totals}
+    series = pl.DataFrame(
+        {
+            "month": months,
+            "present": [got[f"present_{k}"] for k in index],
+            "before": [got[f"before_{k}"] for k in index],
+            "kept": [got[f"kept_{k}"] for k in index],
+        },
+        schema={"month": pl.Date, "present": pl.Int64, "before": pl.Int64, "kept": pl.Int64},
+    )
+    return series, {k: got[k] for k in ("current", "previous", "earlier", "kept", "kept_before")}
+
+
+def _activity_rows(filters: Filters, first: date, end: date, *, after_churn: bool = False) -> sa.Subquery:
+    """(customer_id, ts) of every journey event and order from ``first`` to ``end``; with ``after_churn`` only
+    those after the customer's ``churned_at``."""
+    parts = []
+    for table, column in ((ev, "occurred_at"), (od, "ordered_at")):
+        ts = table.c[column]
+        stmt = sa.select(table.c.customer_id, ts.label("ts")).where(
+            ts >= _ts(first), ts < _ts(end), filters.customer_clause(table.c.customer_id)
+        )
+        if after_churn:
+            stmt = stmt.join(cu, cu.c.customer_id == table.c.customer_id).where(
+                cu.c.churned_at.is_not(None), ts > cu.c.churned_at
+            )
+        parts.append(stmt)
+    return sa.union_all(*parts).subquery("reactivated" if after_churn else "activity")
+
+
+def _money(conn: Connection, filters: Filters) -> pl.DataFrame:
+    """Revenue per month over all time (the CLV needs every order up to a date)."""
+    month = period_start(od.c.ordered_at, "month")
+    stmt = (
+        sa.select(month.label("month"), sa.func.sum(od.c.amount).label("revenue"))
+        .where(filters.customer_clause(od.c.customer_id))
+        .group_by(month)
+    )
+    frame = fetch_frame(conn, stmt)
+    if frame.height == 0:
+        return pl.DataFrame(schema={"month": pl.Date, "revenue": pl.Float64})
+    return frame.with_columns(period_date("month"), pl.col("revenue").cast(pl.Float64))
+
+
+def _survey_and_tickets(conn: Connection, filters: Filters, w: Windows, min_n: int) -> dict[str, pl.DataFrame]:
+    """NPS, CSAT and FCR of all stages: per month over the lines' months, and per window."""
+    chosen = [metrics.METRICS[m] for m in ("nps", "csat", "fcr")]
+    by_source: dict[str, list[metrics.Metric]] = {}
+    for metric in chosen:
+        by_source.setdefault(metric.source.name, []).append(metric)
+    out: dict[str, list[pl.DataFrame]] = {"monthly": [], "windows": []}
+    for source_name, group in by_source.items():
+        source = schema.TABLES_BY_NAME[source_name]
+        ts = source.c[group[0].time_column]
+        keyed = {
+            "monthly": (
+                period_start(ts, "month").label("month"),
+                Period(_at(w.spark_first), _at(w.end)),
+            ),
+            "windows": (
+                sa.case((ts >= _ts(w.current_first), "current"), else_="previous").label("window"),
+                Period(_at(w.previous_first), _at(w.end)),
+            ),
+        }
+        for kind, (key, period) in keyed.items():
+            frame = fetch_frame(conn, kpis.metric_query(source, group, filters.with_period(period), [key]))
+            for metric in group:
+                m = metric.name
+                frame = frame.with_columns(
+                    pl.col(m).cast(pl.Float64),
+                    pl.col(f"{m}_n").cast(pl.Int64).fill_null(0),
+                    *(pl.col(c).cast(pl.Float64) for c in frame.columns if c.startswith(f"{m}__")),
+                )
+                frame = metrics.with_intervals(frame, metric, min_n)
+            if kind == "monthly":
+                frame = frame.with_columns(period_date("month")) if frame.height else frame.cast({"month": pl.Date})
+            out[kind].append(frame)
+    key = {"monthly": "month", "windows": "window"}
+    joined = {}
+    for kind, frames in out.items():
+        result = frames[0]
+        for frame in frames[1:]:
+            result = result.join(frame, on=key[kind], how="full", coalesce=True)
+        joined[kind] = result
+    return joined
+
+
+def _rate(part: pl.Expr, whole: pl.Expr) -> pl.Expr:
+    return pl.when(whole > 0).then(100 * part / whole)
+
+
+LINE_SCHEMA = {"key": pl.String, "month": pl.Date, "value": pl.Float64}
+CARD_SCHEMA = {
+    "key": pl.String,
+    "value": pl.Float64,
+    "previous": pl.Float64,
+    "n": pl.Int64,
+    "previous_n": pl.Int64,
+    "lo": pl.Float64,
+    "hi": pl.Float64,
+    "enough": pl.Boolean,
+}
+
+
+def headline_queries(filters: Filters, w: Windows, min_n: int) -> dict[str, Callable[[Connection], Any]]:
+    """The headline's independent queries, by name (:func:`load` runs them side by side)."""
+    first = w.scan_first
+    return {
+        "activity": lambda c: _presence(c, _activity_rows(filters, first, w.end), w, first),
+        "reactivation": lambda c: _presence(
+            c, _activity_rows(filters, w.spark_first, w.end, after_churn=True), w, first
+        ),
+        "base": lambda c: retention.customer_base(c, filters, "month").rename({"period": "month"}),
+        "money": lambda c: _money(c, filters),
+        "rated": lambda c: _survey_and_tickets(c, filters, w, min_n),
+    }
+
+
+def headline(conn: Connection, filters: Filters, w: Windows, min_n: int) -> dict[str, pl.DataFrame]:
+    """``cards``: one row per card of :data:`CARDS` (value and previous, their n, the current value's 95% interval
+    and whether n is enough where it is a survey figure); ``lines``: key, month, value for the month-by-month
+    lines."""
+    return headline_from({name: query(conn) for name, query in headline_queries(filters, w, min_n).items()}, w)
+
+
+def headline_from(parts: dict[str, Any], w: Windows) -> dict[str, pl.DataFrame]:
+    """The cards and lines from the results of :func:`headline_queries`."""
+    (active, active_w), (back, back_w) = parts["activity"], parts["reactivation"]
+    base, money, rated = parts["base"], parts["money"], parts["rated"]
+
+    def before(day: date, frame: pl.DataFrame, column: str) -> float:
+        return float(frame.filter(pl.col("month") < day)[column].sum())
+
+    def between(first: date, end: date, frame: pl.DataFrame, column: str) -> float:
+        return float(frame.filter((pl.col("month") >= first) & (pl.col("month") < end))[column].sum())
+
+    def base_at(day: date) -> float:
+        return before(day, base, "signups") - before(day, base, "churned")
+
+    def ratio(part: float, whole: float) -> float | None:
+        return 100 * part / whole if whole else None
+
+    def clv(end: date) -> float | None:
+        customers = before(end, base, "signups")
+        return before(end, money, "revenue") / customers if customers else None
+
+    spans = {"value": (w.current_first, w.end), "previous": (w.previous_first, w.current_first)}
+    plain: dict[str, dict[str, float | None]] = {
+        "active": {"value": active_w["current"], "previous": active_w["previous"]},
+        "retention": {
+            "value": ratio(active_w["kept"], active_w["previous"]),
+            "previous": ratio(active_w["kept_before"], active_w["earlier"]),
+        },
+        "churn": {k: ratio(between(*span, base, "churned"), base_at(span[0])) for k, span in spans.items()},
+        "reactivation": {
+            "value": ratio(back_w["current"], before(w.current_first, base, "churned")),
+            "previous": ratio(back_w["previous"], before(w.previous_first, base, "churned")),
+        },
+        "revenue": {k: between(*span, money, "revenue") for k, span in spans.items()},
+        "clv": {k: clv(span[1]) for k, span in spans.items()},
+    }
+    rows = [
+        {"key": key, "value": v["value"], "previous": v["previous"], "n": None, "previous_n": None}
+        for key, v in plain.items()
+    ]
+    windows = rated["windows"]
+    for key in ("nps", "csat", "fcr"):
+        now = windows.filter(pl.col("window") == "current")
+        then = windows.filter(pl.col("window") == "previous")
+
+        def pick(frame: pl.DataFrame, column: str) -> object:
+            return frame[column][0] if frame.height else None
+
+        rows.append(
+            {
+                "key": key,
+                "value": pick(now, key),
+                "previous": pick(then, key),
+                "n": pick(now, f"{key}_n") or 0,
+                "previous_n": pick(then, f"{key}_n") or 0,
+                "lo": pick(now, f"{key}_lo"),
+                "hi": pick(now, f"{key}_hi"),
+                "enough": pick(now, f"{key}_enough"),
+            }
+        )
+    cards = pl.DataFrame(rows, schema=CARD_SCHEMA)
+    cards = pl.DataFrame({"key": [c.key for c in CARDS]}).join(cards, on="key", how="left")
+
+    months = pl.DataFrame({"month": _line_months(w)}, schema={"month": pl.Date})
+    monthly = (
+        months.join(active.rename({"present": "active"}), on="month", how="left")
+        .join(back.select("month", pl.col("present").alias("reactivated")), on="month", how="left")
+        .join(base, on="month", how="left")
+        .join(money, on="month", how="left")
+        .join(rated["monthly"], on="month", how="left")
+        .sort("month")
+        .with_columns(
+            _rate(pl.col("kept"), pl.col("before")).alias("retention"),
+            _rate(pl.col("churned"), pl.col("base")).alias("churn"),
+            _rate(pl.col("reactivated"), pl.col("churned_before")).alias("reactivation"),
+        )
+    )
+    # CLV at each month's end: all revenue and signups up to it
+    to_date = base.join(money, on="month", how="full", coalesce=True).sort("month")
+    to_date = to_date.with_columns(
+        (pl.col("revenue").fill_null(0).cum_sum() / pl.col("signups").fill_null(0).cum_sum()).alias("clv")
+    )
+    monthly = monthly.join(to_date.select("month", "clv"), on="month", how="left")
+    lines = monthly.unpivot(on=[c.key for c in CARDS], index="month", variable_name="key", value_name="value").select(
+        "key", "month", pl.col("value").cast(pl.Float64)
+    )
+    return {"cards": cards, "lines": lines}
+
+
+_SEVERITY = {metrics.STATUS_BAD: 2, metrics.STATUS_WARN: 1}
+
+
+def worst_stages(stage_kpis: pl.DataFrame, count: int = 3) -> pl.DataFrame:
+    """The stages in the worst state against their targets: off target before watch, then the furthest from the
+    target in units of the target-to-warn band. One row per stage (its worst metric): stage_id, name, metric,
+    label, value, n, target, warn, status, gap (bands below target). Stages on target or without enough data
+    are not listed."""
+    rows = []
+    for metric in metrics.STAGE_METRICS.values():
+        m = metric.name
+        if f"{m}_status" not in stage_kpis.columns:
+            continue
+        sign = 1.0 if metric.higher_is_better else -1.0
+        band = (pl.col(f"{m}_target") - pl.col(f"{m}_warn")).abs()
+        rows.append(
+            stage_kpis.filter(pl.col(f"{m}_status").is_in(list(_SEVERITY))).select(
+                "stage_id",
+                "name",
+                pl.lit(m).alias("metric"),
+                pl.lit(metric.label).alias("label"),
+                pl.col(m).alias("value"),
+                pl.col(f"{m}_n").alias("n"),
+                pl.col(f"{m}_target").alias("target"),
+                pl.col(f"{m}_warn").alias("warn"),
+                pl.col(f"{m}_status").alias("status"),
+                pl.when(band > 0).then(sign * (pl.col(f"{m}_target") - pl.col(m)) / band).otherwise(0.0).alias("gap"),
+            )
+        )
+    schema_ = {
+        "stage_id": pl.String,
+        "name": pl.String,
+        "metric": pl.String,
+        "label": pl.String,
+        "value": pl.Float64,
+        "n": pl.Int64,
+        "target": pl.Float64,
+        "warn": pl.Float64,
+        "status": pl.String,
+        "gap": pl.Float64,
+    }
+    if not rows:
+        return pl.DataFrame(schema=schema_)
+    every = pl.concat([r.cast(schema_) for r in rows]).with_columns(
+        pl.col("status").replace_strict(_SEVERITY, return_dtype=pl.Int64).alias("severity")
+    )
+    worst = every.sort(["severity", "gap", "stage_id"], descending=[True, True, False]).unique(
+        "stage_id", keep="first", maintain_order=True
+    )
+    return worst.head(count).select(list(schema_))
+
+
+PARALLEL_QUERIES = 2  # the page's independent queries run side by side, each on its own connection
+
+
+def load(engine: Engine, filters: Filters, w: Windows, min_n: int) -> dict[str, Any]:
+    """Everything the overview shows, its independent queries run side by side: ``cards`` and ``lines``
+    (:func:`headline`), ``funnel`` (the default funnel's steps in the current window, or None without two funnel
+    stages), ``worst`` (:func:`worst_stages` in the current window), ``unsubscribes`` (spikes after business events
+    of the current window) and ``complaints`` (complaint spikes in the window's last week)."""
+    current = filters.with_period(w.current())
+    last_weeks = filters.with_period(Period(_at(w.end) - timedelta(weeks=9), _at(w.end)))
+    steps = funnel.default_steps(engine)
+
+    def on_connection(query: Callable[[Connection], Any]) -> Callable[[], Any]:
+        def run() -> Any:
+            with connect(engine) as conn:
+                return query(conn)
+
+        return run
+
+    tasks: dict[str, Callable[[], Any]] = {
+        "funnel": on_connection(  # the slowest first, so that they overlap
+            lambda c: (
+                funnel.steps(c, funnel.FunnelSpec(steps, funnel.parse_window(funnel.DEFAULT_WINDOW)), current)
+                if len(steps) >= 2
+                else None
+            )
+        )
+    }
+    parts = headline_queries(filters, w, min_n)
+    tasks |= {name: on_connection(query) for name, query in parts.items()}
+    tasks |= {
+        "worst": lambda: worst_stages(kpis.stage_kpis(engine, current, min_n, with_customers=False)),
+        "unsubscribes": on_connection(lambda c: risk.unsubscribe_spikes(c, filters, events_in=w.current())),
+        "complaints": on_connection(lambda c: support.cluster_spikes(c, last_weeks)),
+    }
+    with ThreadPoolExecutor(max_workers=PARALLEL_QUERIES, thread_name_prefix="overview") as pool:
+        futures = {name: pool.submit(task) for name, task in tasks.items()}
+        done = {name: future.result() for name, future in futures.items()}
+    headline_parts = {name: done.pop(name) for name in parts}
+    return {**headline_from(headline_parts, w), **done}
