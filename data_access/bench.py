@@ -23,7 +23,7 @@ from sqlalchemy.engine import Engine
 from data_access import ingest, metrics, store
 from data_access.config import SETTINGS, StoreLocation, default_store_path
 from data_access.filters import Filters, Period
-from data_access.queries import catalog, funnel, kpis, retention, risk, support
+from data_access.queries import catalog, funnel, kpis, overview, retention, risk, support
 
 Query = Callable[[Engine, str, Filters], object]  # (engine for the cold run, url for the cached run, filters)
 COLD_BUDGET_MS, CACHED_BUDGET_MS = 1000.0, 50.0
@@ -44,6 +44,15 @@ PAGES: dict[str, list[tuple[str, Callable[[Engine, Filters], object], Callable[[
     SIDEBAR: [
         ("data_range", lambda e, f: store.time_range(e), lambda u, f: _cache().data_range(u)),
         ("dimension_values", lambda e, f: catalog.dimension_values(e), lambda u, f: _cache().dimension_values(u)),
+    ],
+    "Overview": [
+        ("business_events", lambda e, f: catalog.business_events(e), lambda u, f: _cache().business_events(u)),
+        ("stages", lambda e, f: kpis.stage_list(e), lambda u, f: _cache().stages(u)),
+        (
+            "all cards & blocks",
+            lambda e, f: overview.load(e, f, _windows(f), SETTINGS.min_n),
+            lambda u, f: _cache().overview_data(u, f, _windows(f), SETTINGS.min_n),
+        ),
     ],
     "Funnel": [
         ("steps", lambda e, f: _funnel(e, funnel.steps, f), lambda u, f: _cache().funnel_steps(u, _spec(u), f)),
@@ -179,6 +188,11 @@ def _funnel(engine: Engine, query: Callable[..., object], filters: Filters, *arg
 def _with_conn(engine: Engine, query: Callable[..., object], *args: object) -> object:
     with store.connect(engine) as conn:
         return query(conn, *args)
+
+
+def _windows(filters: Filters) -> overview.Windows:
+    """The overview's default: the half-year ending with the period's last complete month."""
+    return overview.windows_ending(filters.period.last_day or _AS_OF.date(), overview.HORIZONS["half-year"])
 
 
 def _previous(filters: Filters) -> Filters:

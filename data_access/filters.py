@@ -117,6 +117,8 @@ class Filters:
         if not chosen:
             return sa.true()
         c = schema.customers.c
+        if customer_column.compare(c.customer_id):  # the customers table itself: no semi-join needed
+            return sa.and_(*(c[d].in_(values) for d, values in chosen.items()))
         subquery = sa.select(c.customer_id).where(*(c[d].in_(values) for d, values in chosen.items()))
         return customer_column.in_(subquery)
 

@@ -144,14 +144,33 @@ def _months_between(first: date, end: date) -> int:
     return (end.year - first.year) * 12 + end.month - first.month
 
 
-def _presence(conn: Connection, rows: sa.Subquery, w: Windows, first: date) -> tuple[pl.DataFrame, dict[str, int]]:
-    """Over (customer_id, ts) rows from the month ``first`` on: per month of the lines the customers present
-    (``present``), present the month before (``before``) and in both (``kept``); per window the customers present
-    (``current``, ``previous``, ``earlier``) and present in a window and in the one before it (``kept``,
-    ``kept_before``).
+def _activity_rows(filters: Filters, w: Windows, *, after_churn: bool = False) -> sa.Subquery:
+    """(customer_id, ts) of the filtered customers' journey events and orders from ``w.scan_first`` to the
+    window's end; with ``after_churn`` only those after the customer's ``churned_at``."""
+    parts = []
+    for table, column in ((ev, "occurred_at"), (od, "ordered_at")):
+        ts = table.c[column]
+        stmt = sa.select(table.c.customer_id, ts.label("ts")).where(ts >= _ts(w.scan_first), ts < _ts(w.end))
+        if after_churn:  # joined to the customers anyway: the filters apply to that join
+            stmt = stmt.join(cu, cu.c.customer_id == table.c.customer_id).where(
+                cu.c.churned_at.is_not(None), ts > cu.c.churned_at, filters.customer_clause(cu.c.customer_id)
+            )
+        parts.append(stmt)
+    rows = sa.union_all(*parts).subquery("every_activity")
+    if after_churn:
+        return rows
+    # one semi-join over both tables is cheaper than one per table
+    return sa.select(rows).where(filters.customer_clause(rows.c.customer_id)).subquery("activity")
 
-    One pass: each customer's months become the bits of one integer (bit k = month ``first`` + k), then every
-    figure is a sum over customers of a test on their bits."""
+
+def _presence(conn: Connection, rows: sa.Subquery, w: Windows) -> tuple[pl.DataFrame, dict[str, int]]:
+    """Over (customer_id, ts) rows: per month of the lines the customers present (``present``), present the
+    month before (``before``) and in both (``kept``); per window the customers present (``current``,
+    ``previous``, ``earlier``) and present in a window and in the one before it (``kept``, ``kept_before``).
+
+    One pass: each customer's months become the bits of one integer (bit k = month ``w.scan_first`` + k), then
+    every figure is a sum over customers of a test on their bits."""
+    first = w.scan_first
     bit = month_index(rows.c.ts) - (first.year * 12 + first.month - 1)
     per_customer = (
         sa.select(bit_or(sa.literal_column("1").bitwise_lshift(bit)).label("mask"))
@@ -160,15 +179,10 @@ def _presence(conn: Connection, rows: sa.Subquery, w: Windows, first: date) -> t
     )
     mask = per_customer.c.mask
 
-    def has(bits: int) -> sa.Case:
-        return sa.case((mask.bitwise_and(sa.literal(bits, sa.BigInteger)) != 0, 1), else_=0)
-
-    def both(bits: int, other: int) -> sa.Case:
-        present = sa.and_(
-            mask.bitwise_and(sa.literal(bits, sa.BigInteger)) != 0,
-            mask.bitwise_and(sa.literal(other, sa.BigInteger)) != 0,
-        )
-        return sa.case((present, 1), else_=0)
+    def count(*bits: int) -> sa.ColumnElement:
+        """Customers with at least one of each set of ``bits``."""
+        present = sa.and_(*(mask.bitwise_and(sa.literal(b, sa.BigInteger)) != 0 for b in bits))
+        return sa.func.sum(sa.case((present, 1), else_=0))
 
     def span(lo: date, hi: date) -> int:
         """The bits of the months from ``lo`` up to ``hi`` (excluded); months before ``first`` have none."""
@@ -184,12 +198,12 @@ def _presence(conn: Connection, rows: sa.Subquery, w: Windows, first: date) -> t
     }
     totals: dict[str, sa.ColumnElement] = {}
     for k in index:
-        totals[f"present_{k}"] = sa.func.sum(has(1 << k))
-        totals[f"before_{k}"] = sa.func.sum(has(1 << (k - 1))) if k > 0 else sa.literal(0)
-        totals[f"kept_{k}"] = sa.func.sum(both(1 << k, 1 << (k - 1))) if k > 0 else sa.literal(0)
-    totals |= {name: sa.func.sum(has(bits)) for name, bits in windows.items()}
-    totals["kept"] = sa.func.sum(both(windows["current"], windows["previous"]))
-    totals["kept_before"] = sa.func.sum(both(windows["previous"], windows["earlier"]))
+        totals[f"present_{k}"] = count(1 << k)
+        totals[f"before_{k}"] = count(1 << (k - 1)) if k > 0 else sa.literal(0)
+        totals[f"kept_{k}"] = count(1 << k, 1 << (k - 1)) if k > 0 else sa.literal(0)
+    totals |= {name: count(bits) for name, bits in windows.items()}
+    totals["kept"] = count(windows["current"], windows["previous"])
+    totals["kept_before"] = count(windows["previous"], windows["earlier"])
     row = conn.execute(sa.select(*(v.label(k) for k, v in totals.items()))).one()._mapping
     got = {k: int(row[k] or 0) for k in totals}
     series = pl.DataFrame(
@@ -202,23 +216,6 @@ def _presence(conn: Connection, rows: sa.Subquery, w: Windows, first: date) -> t
         schema={"month": pl.Date, "present": pl.Int64, "before": pl.Int64, "kept": pl.Int64},
     )
     return series, {k: got[k] for k in ("current", "previous", "earlier", "kept", "kept_before")}
-
-
-def _activity_rows(filters: Filters, first: date, end: date, *, after_churn: bool = False) -> sa.Subquery:
-    """(customer_id, ts) of every journey event and order from ``first`` to ``end``; with ``after_churn`` only
-    those after the customer's ``churned_at``."""
-    parts = []
-    for table, column in ((ev, "occurred_at"), (od, "ordered_at")):
-        ts = table.c[column]
-        stmt = sa.select(table.c.customer_id, ts.label("ts")).where(
-            ts >= _ts(first), ts < _ts(end), filters.customer_clause(table.c.customer_id)
-        )
-        if after_churn:
-            stmt = stmt.join(cu, cu.c.customer_id == table.c.customer_id).where(
-                cu.c.churned_at.is_not(None), ts > cu.c.churned_at
-            )
-        parts.append(stmt)
-    return sa.union_all(*parts).subquery("reactivated" if after_churn else "activity")
 
 
 def _money(conn: Connection, filters: Filters) -> pl.DataFrame:
@@ -235,47 +232,71 @@ def _money(conn: Connection, filters: Filters) -> pl.DataFrame:
     return frame.with_columns(period_date("month"), pl.col("revenue").cast(pl.Float64))
 
 
+def _rated_query(source: sa.Table, group: list[metrics.Metric], filters: Filters, w: Windows) -> sa.Select:
+    """The metrics of one source per month of the lines and per window, in one statement: the monthly pieces
+    (counts and sums, which add up) are summed again per window, and each metric's own value formula is applied
+    to both."""
+    ts = source.c[group[0].time_column]
+    month = period_start(ts, "month")
+    pieces = (
+        sa.select(month.label("month"), *(c for m in group for c in metrics.aggregate_columns(m)))
+        .where(filters.with_period(Period(_at(w.spark_first), _at(w.end))).where(ts, source.c.customer_id))
+        .group_by(month)
+        .cte("monthly_pieces")
+    )
+    label = sa.case(
+        (pieces.c.month >= _day(w.current_first), "current"),
+        (pieces.c.month >= _day(w.previous_first), "previous"),
+    )
+    names = [c.name for c in pieces.c if c.name != "month"]
+    summed = (
+        sa.select(label.label("window"), *(sa.func.sum(pieces.c[n]).label(n) for n in names))
+        .where(pieces.c.month >= _day(w.previous_first))
+        .group_by(label)
+        .subquery("window_pieces")
+    )
+
+    def value_columns(inner: sa.FromClause) -> list[sa.Label]:
+        return [c for m in group for c in metrics.value_columns(m, inner)]
+
+    per_month = sa.select(pieces.c.month, sa.null().label("window"), *value_columns(pieces))
+    per_window = sa.select(sa.null().label("month"), summed.c.window, *value_columns(summed))
+    return sa.union_all(per_month, per_window)
+
+
 def _survey_and_tickets(conn: Connection, filters: Filters, w: Windows, min_n: int) -> dict[str, pl.DataFrame]:
-    """NPS, CSAT and FCR of all stages: per month over the lines' months, and per window."""
-    chosen = [metrics.METRICS[m] for m in ("nps", "csat", "fcr")]
+    """NPS, CSAT and FCR of all stages: per month over the lines' months (``monthly``), and per window
+    (``windows``)."""
     by_source: dict[str, list[metrics.Metric]] = {}
-    for metric in chosen:
+    for name in ("nps", "csat", "fcr"):
+        metric = metrics.METRICS[name]
         by_source.setdefault(metric.source.name, []).append(metric)
-    out: dict[str, list[pl.DataFrame]] = {"monthly": [], "windows": []}
+    out: dict[str, pl.DataFrame | None] = {"monthly": None, "windows": None}
     for source_name, group in by_source.items():
-        source = schema.TABLES_BY_NAME[source_name]
-        ts = source.c[group[0].time_column]
-        keyed = {
-            "monthly": (
-                period_start(ts, "month").label("month"),
-                Period(_at(w.spark_first), _at(w.end)),
-            ),
-            "windows": (
-                sa.case((ts >= _ts(w.current_first), "current"), else_="previous").label("window"),
-                Period(_at(w.previous_first), _at(w.end)),
-            ),
+        frame = fetch_frame(
+            conn, _rated_query(schema.TABLES_BY_NAME[source_name], group, filters, w), {"window": pl.String}
+        )
+        for metric in group:
+            m = metric.name
+            frame = frame.with_columns(
+                pl.col(m).cast(pl.Float64),
+                pl.col(f"{m}_n").cast(pl.Int64).fill_null(0),
+                *(pl.col(c).cast(pl.Float64) for c in frame.columns if c.startswith(f"{m}__")),
+            )
+            frame = metrics.with_intervals(frame, metric, min_n)
+        parts = {
+            "monthly": frame.filter(pl.col("window").is_null()).drop("window").with_columns(period_date("month")),
+            "windows": frame.filter(pl.col("window").is_not_null()).drop("month"),
         }
-        for kind, (key, period) in keyed.items():
-            frame = fetch_frame(conn, kpis.metric_query(source, group, filters.with_period(period), [key]))
-            for metric in group:
-                m = metric.name
-                frame = frame.with_columns(
-                    pl.col(m).cast(pl.Float64),
-                    pl.col(f"{m}_n").cast(pl.Int64).fill_null(0),
-                    *(pl.col(c).cast(pl.Float64) for c in frame.columns if c.startswith(f"{m}__")),
-                )
-                frame = metrics.with_intervals(frame, metric, min_n)
-            if kind == "monthly":
-                frame = frame.with_columns(period_date("month")) if frame.height else frame.cast({"month": pl.Date})
-            out[kind].append(frame)
-    key = {"monthly": "month", "windows": "window"}
-    joined = {}
-    for kind, frames in out.items():
-        result = frames[0]
-        for frame in frames[1:]:
-            result = result.join(frame, on=key[kind], how="full", coalesce=True)
-        joined[kind] = result
-    return joined
+        for kind, key in (("monthly", "month"), ("windows", "window")):
+            have = out[kind]
+            out[kind] = parts[kind] if have is None else have.join(parts[kind], on=key, how="full", coalesce=True)
+    return out
+
+
+def _day(day: date) -> sa.BindParameter:
+    """A first of month to compare with :func:`period_start` results (dates, or ISO text on SQLite)."""
+    return sa.bindparam(None, day, type_=sa.Date)
 
 
 def _rate(part: pl.Expr, whole: pl.Expr) -> pl.Expr:
@@ -297,12 +318,9 @@ CARD_SCHEMA = {
 
 def headline_queries(filters: Filters, w: Windows, min_n: int) -> dict[str, Callable[[Connection], Any]]:
     """The headline's independent queries, by name (:func:`load` runs them side by side)."""
-    first = w.scan_first
     return {
-        "activity": lambda c: _presence(c, _activity_rows(filters, first, w.end), w, first),
-        "reactivation": lambda c: _presence(
-            c, _activity_rows(filters, w.spark_first, w.end, after_churn=True), w, first
-        ),
+        "activity": lambda c: _presence(c, _activity_rows(filters, w), w),
+        "reactivation": lambda c: _presence(c, _activity_rows(filters, w, after_churn=True), w),
         "base": lambda c: retention.customer_base(c, filters, "month").rename({"period": "month"}),
         "money": lambda c: _money(c, filters),
         "rated": lambda c: _survey_and_tickets(c, filters, w, min_n),

@@ -189,7 +189,7 @@ def unsubscribe_spikes(
                 ev.c.action == "unsubscribe",
                 ev.c.occurred_at >= lo,
                 ev.c.occurred_at < hi,
-                filters.customer_clause(ev.c.customer_id),
+                filters.customer_clause(cu.c.customer_id),  # joined: the filters apply to the join
             )
             .group_by(cu.c.segment)
         )
