@@ -33,7 +33,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 PAGES = {
-    "": "Funnel",
+    "": "Overview",
+    "funnel": "Funnel",
     "stage_kpis": "Stage KPIs",
     "support": "Support quality",
     "retention": "Retention",
@@ -166,7 +167,7 @@ def test_every_page_loads_in_chromium(server: str, browser: object, path: str, t
     assert page.locator("[data-testid='stException']").count() == 0
     assert "Traceback" not in page.content()
     ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=ARTIFACTS / f"{path or 'funnel'}.png", full_page=True)
+    page.screenshot(path=ARTIFACTS / f"{path or 'overview'}.png", full_page=True)
     assert not errors, errors
     page.close()
 
@@ -206,3 +207,20 @@ def test_a_first_visit_straight_to_a_page_gets_the_whole_app(
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=ARTIFACTS / "stage_drilldown.png", full_page=True)
         page.close()
+
+
+def test_the_overview_fits_one_screen_and_its_cards_lead_to_their_pages(server: str, browser: object) -> None:
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    page.goto(server)
+    _settled(page)
+    assert page.locator("h1").first.inner_text() == "Overview"
+    assert page.locator("[data-testid='stMetric']").count() == 9
+    assert page.get_by_text("Unsubscribe spike in B2C").count() == 1  # the price change's story
+    main = "document.querySelector('[data-testid=\"stMain\"]')"
+    scroll_height, visible = page.evaluate(f"() => [{main}.scrollHeight, {main}.clientHeight]")
+    assert scroll_height <= visible + 2, (scroll_height, visible)  # no scrolling at 1440x900
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "overview_1440x900.png")
+    page.get_by_role("link", name="Churn rate").click()
+    page.locator("h1", has_text="Churn early warning").wait_for(timeout=30_000)
+    page.close()
