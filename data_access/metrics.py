@@ -285,6 +285,18 @@ def with_intervals(frame: pl.DataFrame, metric: Metric, min_n: int) -> pl.DataFr
     return frame.drop([c for c in frame.columns if c.startswith(f"{m}__")])
 
 
+def finish(frame: pl.DataFrame, metric: Metric, min_n: int) -> pl.DataFrame:
+    """A metric's columns as fetched (any numeric types the database returns) made Float64 / Int64 (a missing n is
+    0), then its interval and whether n is enough (:func:`with_intervals`)."""
+    m = metric.name
+    frame = frame.with_columns(
+        pl.col(m).cast(pl.Float64),
+        pl.col(f"{m}_n").cast(pl.Int64).fill_null(0),
+        *(pl.col(c).cast(pl.Float64) for c in frame.columns if c.startswith(f"{m}__")),
+    )
+    return with_intervals(frame, metric, min_n)
+
+
 STATUS_GOOD, STATUS_WARN, STATUS_BAD, STATUS_NO_DATA, STATUS_NO_TARGET = (
     "on target",
     "watch",

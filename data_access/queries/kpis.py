@@ -74,13 +74,8 @@ def stage_trend(engine: Engine, stage_id: str, metric_name: str, filters: Filter
         frame = fetch_frame(conn, stmt)
     if frame.height == 0:
         return pl.DataFrame(schema={"month": pl.Date, metric_name: pl.Float64, f"{metric_name}_n": pl.Int64})
-    frame = frame.with_columns(
-        period_date("month"),
-        pl.col(metric_name).cast(pl.Float64),
-        pl.col(f"{metric_name}_n").cast(pl.Int64),
-        *(pl.col(c).cast(pl.Float64) for c in frame.columns if c.startswith(f"{metric_name}__")),
-    ).filter(pl.col(f"{metric_name}_n") > 0)
-    return metrics.with_intervals(frame, metric, min_n)
+    frame = metrics.finish(frame.with_columns(period_date("month")), metric, min_n)
+    return frame.filter(pl.col(f"{metric_name}_n") > 0)
 
 
 def stage_rows(engine: Engine, stage_id: str, metric_name: str, filters: Filters, limit: int) -> pl.DataFrame:
@@ -157,12 +152,5 @@ def stage_kpis(
     for part in parts:
         frame = frame.join(part, on="stage_id", how="left")
     for metric in metrics.STAGE_METRICS.values():
-        m = metric.name
-        frame = frame.with_columns(
-            pl.col(m).cast(pl.Float64),
-            pl.col(f"{m}_n").cast(pl.Int64).fill_null(0),
-            *(pl.col(c).cast(pl.Float64) for c in frame.columns if c.startswith(f"{m}__")),
-        )
-        frame = metrics.with_intervals(frame, metric, min_n)
-        frame = metrics.with_status(frame, targets, metric)
+        frame = metrics.with_status(metrics.finish(frame, metric, min_n), targets, metric)
     return frame.sort("position", "stage_id")

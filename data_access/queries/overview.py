@@ -277,13 +277,7 @@ def _survey_and_tickets(conn: Connection, filters: Filters, w: Windows, min_n: i
             conn, _rated_query(schema.TABLES_BY_NAME[source_name], group, filters, w), {"window": pl.String}
         )
         for metric in group:
-            m = metric.name
-            frame = frame.with_columns(
-                pl.col(m).cast(pl.Float64),
-                pl.col(f"{m}_n").cast(pl.Int64).fill_null(0),
-                *(pl.col(c).cast(pl.Float64) for c in frame.columns if c.startswith(f"{m}__")),
-            )
-            frame = metrics.with_intervals(frame, metric, min_n)
+            frame = metrics.finish(frame, metric, min_n)
         parts = {
             "monthly": frame.filter(pl.col("window").is_null()).drop("window").with_columns(period_date("month")),
             "windows": frame.filter(pl.col("window").is_not_null()).drop("month"),

@@ -133,13 +133,7 @@ def _durations_wide(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
 
 def _finish(frame: pl.DataFrame, chosen: tuple[str, ...], min_n: int) -> pl.DataFrame:
     for name in chosen:
-        metric = metrics.METRICS[name]
-        frame = frame.with_columns(
-            pl.col(name).cast(pl.Float64),
-            pl.col(f"{name}_n").cast(pl.Int64),
-            *(pl.col(c).cast(pl.Float64) for c in frame.columns if c.startswith(f"{name}__")),
-        )
-        frame = metrics.with_intervals(frame, metric, min_n)
+        frame = metrics.finish(frame, metrics.METRICS[name], min_n)
     return frame
 
 
