@@ -143,6 +143,7 @@ PAGES: dict[str, list[tuple[str, Callable[[Engine, Filters], object], Callable[[
     ],
     "Churn early warning": [
         ("freshness", lambda e, f: store.freshness(e), lambda u, f: _cache().freshness(u)),
+        ("stages", lambda e, f: kpis.stage_list(e), lambda u, f: _cache().stages(u)),
         (
             "at risk",
             lambda e, f: _with_conn(e, risk.at_risk, f, _AS_OF, risk.Triggers(), SETTINGS.export_row_limit),

@@ -200,14 +200,20 @@ def time_range(engine: Engine, table_name: str = "journey_events") -> tuple[date
 
 
 def freshness(engine: Engine) -> datetime | None:
-    """The newest timestamp in any table: how recent the data is."""
-    latest: list[datetime] = []
-    missing = set(missing_tables(engine))
-    for name in (n for n in schema.TIME_COLUMNS if n not in missing):
-        found = time_range(engine, name)
-        if found:
-            latest.append(found[1])
-    return max(latest) if latest else None
+    """The newest timestamp in any table: how recent the data is (one connection, one query)."""
+    with connect(engine) as conn:
+        inspector = sa.inspect(conn)
+        newest = [
+            sa.select(sa.func.max(schema.TABLES_BY_NAME[name].c[column])).scalar_subquery()
+            for name, column in schema.TIME_COLUMNS.items()
+            if inspector.has_table(name)
+        ]
+        if not newest:
+            return None
+        found = [v for v in conn.execute(sa.select(*newest)).one() if v is not None]
+    if not found:
+        return None
+    return max(v if isinstance(v, datetime) else datetime.fromisoformat(str(v)) for v in found)
 
 
 _GENERIC_BATCH = 5_000  # rows per executemany batch on server databases

@@ -53,22 +53,37 @@ frame = session.guarded(cache.at_risk, url, chosen, as_of, triggers, SETTINGS.ex
 if frame.height == 0:
     st.success("No customer triggers an alert in this selection.")
     st.stop()
+stage_names = dict(session.guarded(cache.stages, url).select("stage_id", "name").iter_rows())
+no_stage = f"no journey event in {2 * int(window)} days"
+frame = frame.with_columns(
+    pl.col("stage_id").replace_strict(stage_names, default=None).fill_null(no_stage).alias("stage")
+)
 st.metric("Customers at risk", f"{frame.height:,}" + ("+" if frame.height == SETTINGS.export_row_limit else ""))
 
 st.subheader("Where the alerts cluster")
-reasons = frame.with_columns(pl.col("reasons").str.split("; ")).explode("reasons")
-by_segment = (
-    reasons.group_by("segment", "reasons")
-    .agg(pl.len().alias("customers"))
-    .sort("segment", "customers", descending=[False, True])
+st.caption(
+    f"Customers at risk per reason (one customer can have several). Stage = the stage of the customer's latest "
+    f"journey event in the last {2 * int(window)} days."
 )
-st.dataframe(by_segment.pivot(on="reasons", index="segment", values="customers").fill_null(0), hide_index=True)
+by_segment, by_stage = st.columns(2)
+by_segment.dataframe(risk.where_alerts_cluster(frame, "segment"), hide_index=True)
+by_stage.dataframe(risk.where_alerts_cluster(frame, "stage"), hide_index=True)
 
 st.subheader("Customers at risk, highest score first")
-st.dataframe(frame.head(1_000), hide_index=True, width="stretch")
+left, right = st.columns(2)
+segments = left.multiselect("Segment", sorted(frame["segment"].unique().to_list()), key="risk_segments")
+stages = right.multiselect(
+    "Journey stage", [n for n in [*stage_names.values(), no_stage] if n in set(frame["stage"])], key="risk_stages"
+)
+shown = frame.filter(
+    pl.col("segment").is_in(segments) if segments else pl.lit(True),
+    pl.col("stage").is_in(stages) if stages else pl.lit(True),
+).drop("stage_id")
+st.caption(f"{shown.height:,} of {frame.height:,} customers; click a column to sort.")
+st.dataframe(shown.head(1_000), hide_index=True, width="stretch")
 st.download_button(
     "Download the list for the CRM",
-    frame.write_csv(),
+    shown.write_csv(),
     file_name=f"at_risk_{as_of_day}.csv",
     mime="text/csv",
     key="risk_csv",

@@ -15,9 +15,10 @@ import polars as pl
 import pytest
 from sqlalchemy.engine import Engine
 
-from data_access import metrics
+from data_access import metrics, schema, store
 from data_access.filters import FilterError, Filters, Period
 from data_access.queries.kpis import stage_kpis
+from tests.conftest import TINY
 
 MARCH = Period.parse("2025-03-01", "2025-03-31")
 
@@ -137,3 +138,10 @@ def test_a_stage_by_month_and_the_rows_behind_it(tiny: Engine) -> None:
     tickets = stage_rows(tiny, "a", "fcr", Filters(), limit=10)
     assert tickets["ticket_id"].to_list() == ["t2", "t4", "t3", "t1"]  # not resolved at first contact first
     assert stage_rows(tiny, "a", "nps", Filters(segment=("B2B",)), limit=1)["score"].to_list() == [0]
+
+
+def test_freshness_is_the_newest_timestamp_of_any_table(tiny: Engine) -> None:
+    newest = max(
+        row[column] for name, column in schema.TIME_COLUMNS.items() for row in TINY.get(name, []) if row.get(column)
+    )
+    assert store.freshness(tiny) == newest

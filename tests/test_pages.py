@@ -327,6 +327,13 @@ def test_churn_warning_lists_customers_with_reasons(app: AppTest) -> None:
     listed = table_with(app, "reasons")
     assert len(listed) > 0
     assert listed["score"].is_monotonic_decreasing
+    clusters = table_with(app, "customers at risk")
+    assert "stage" in [t.value.columns[0] for t in app.dataframe]  # where the alerts cluster by journey stage
+    assert int(clusters["customers at risk"].sum()) == len(listed)
+    stage = listed["stage"].iloc[0]
+    app.multiselect(key="risk_stages").set_value([stage]).run()
+    narrowed = table_with(app, "reasons")
+    assert set(narrowed["stage"]) == {stage} and 0 < len(narrowed) <= len(listed)
     app.number_input(key="risk_window").set_value(14).run()
     app.slider(key="risk_share").set_value(0.3).run()
     assert not app.exception

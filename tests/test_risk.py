@@ -1,7 +1,7 @@
 """Churn early warning on hand-made customers, on every store. As of 30 June 2025 00:00, window 30 days: the last
 window is 31 May - 30 June, the one before 1 - 31 May.
 
-a1: 4 events in May, 1 in June -> activity decline (1 < half of 4): score 3.
+a1: 4 events in May, 1 in June (at stage b) -> activity decline (1 < half of 4): score 3.
 a2: 2 and 2 events, an NPS 5 on 10 June -> detractor: score 2.
 a3: a ticket rated 1 on 1 June, and a ticket opened 1 May still open -> low rating and unresolved: score 4.
 a4: declines like a1 but cancelled on 15 June -> not listed. a5: 1 and 1 events, an NPS 9 -> not listed.
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import polars as pl
 import pytest
 from sqlalchemy.engine import Engine
 
@@ -38,7 +39,10 @@ def watched(engine: Engine) -> Engine:
     may4 = ["2025-05-05", "2025-05-10", "2025-05-15", "2025-05-20"]
     put(
         engine,
-        stages=[{"stage_id": "a", "name": "A", "position": 1, "in_funnel": True}],
+        stages=[
+            {"stage_id": "a", "name": "A", "position": 1, "in_funnel": True},
+            {"stage_id": "b", "name": "B", "position": 2, "in_funnel": True},
+        ],
         customers=[
             {
                 "customer_id": c,
@@ -51,7 +55,10 @@ def watched(engine: Engine) -> Engine:
             }
             for c in ("a1", "a2", "a3", "a4", "a5")
         ],
-        journey_events=events("a1", [*may4, "2025-06-10"])
+        journey_events=[
+            e | {"stage_id": "b"} if e["occurred_at"] == datetime(2025, 6, 10) else e
+            for e in events("a1", [*may4, "2025-06-10"])
+        ]
         + events("a2", ["2025-05-05", "2025-05-06", "2025-06-05", "2025-06-06"])
         + events("a4", [*may4, "2025-06-10"])
         + events("a5", ["2025-05-05", "2025-06-05"]),
@@ -113,6 +120,25 @@ def test_triggers_score_and_reasons(watched: Engine) -> None:
         ("a1", 3, "activity decline"),
         ("a2", 2, "detractor"),
     ]
+
+
+def test_the_stage_each_customer_is_in(watched: Engine) -> None:
+    """The stage of the latest journey event in the last two windows: a1 moved on to b in June, a2 is at a, a3
+    has no journey event at all."""
+    with store.connect(watched) as conn:
+        frame = risk.at_risk(conn, Filters(), AS_OF)
+    assert dict(frame.select("customer_id", "stage_id").iter_rows()) == {"a1": "b", "a2": "a", "a3": None}
+    clusters = risk.where_alerts_cluster(frame.with_columns(pl.col("stage_id").fill_null("none")), "stage_id")
+    by_stage = {r["stage_id"]: r for r in clusters.rows(named=True)}
+    assert by_stage["none"] == {
+        "stage_id": "none",
+        "activity decline": 0,
+        "detractor": 0,
+        "low ticket rating": 1,
+        "unresolved or reopened ticket": 1,
+        "customers at risk": 1,
+    }
+    assert (by_stage["b"]["activity decline"], by_stage["a"]["detractor"]) == (1, 1)
 
 
 def test_thresholds_change_the_list(watched: Engine) -> None:

@@ -57,6 +57,7 @@ def at_risk_query(filters: Filters, as_of: datetime, triggers: Triggers) -> sa.S
             ev.c.customer_id,
             metrics.count_if(ev.c.occurred_at > recent).label("recent"),
             metrics.count_if(ev.c.occurred_at <= recent).label("earlier"),
+            sa.func.max(ev.c.occurred_at).label("last_at"),
         )
         .where(ev.c.occurred_at > before, ev.c.occurred_at <= now)
         .group_by(ev.c.customer_id)
@@ -105,12 +106,25 @@ def at_risk_query(filters: Filters, as_of: datetime, triggers: Triggers) -> sa.S
             sa.or_(tk.c.opened_at > recent, tk.c.resolved_at.is_(None), tk.c.resolved_at > now),
         ),
     ).subquery("candidates")
+    # where the customer is in the journey: the stage of their latest event in the two windows (ties: the first id)
+    latest = ev.alias("latest_event")
+    stage = (
+        sa.select(sa.func.min(latest.c.stage_id))
+        .where(
+            latest.c.customer_id == cu.c.customer_id,
+            latest.c.occurred_at == activity.c.last_at,
+            latest.c.occurred_at > before,
+            latest.c.occurred_at <= now,
+        )
+        .scalar_subquery()
+    )
     return (
         sa.select(
             cu.c.customer_id,
             cu.c.segment,
             cu.c.channel,
             cu.c.plan,
+            stage.label("stage_id"),
             *(sa.case((cond, 1), else_=0).label(name.replace(" ", "_")) for name, cond in flags.items()),
         )
         .select_from(
@@ -130,9 +144,9 @@ def at_risk_query(filters: Filters, as_of: datetime, triggers: Triggers) -> sa.S
 def at_risk(
     conn: Connection, filters: Filters, as_of: datetime, triggers: Triggers = Triggers(), limit: int | None = None
 ) -> pl.DataFrame:
-    """Customers with at least one trigger: the flags, the score (sum of the weights) and the reasons, highest
-    score first."""
-    raw = fetch_frame(conn, at_risk_query(filters, as_of, triggers), {"customer_id": pl.String})
+    """Customers with at least one trigger: segment, channel, plan, the stage of their latest journey event in the
+    last two windows (null without one), the score (sum of the weights) and the reasons, highest score first."""
+    raw = fetch_frame(conn, at_risk_query(filters, as_of, triggers), {"customer_id": pl.String, "stage_id": pl.String})
     names = [name for name, _ in triggers.weights]
     columns = [n.replace(" ", "_") for n in names]
     if raw.height == 0:
@@ -142,6 +156,7 @@ def at_risk(
                 "segment": pl.String,
                 "channel": pl.String,
                 "plan": pl.String,
+                "stage_id": pl.String,
                 "score": pl.Int64,
                 "reasons": pl.String,
             }
@@ -156,8 +171,24 @@ def at_risk(
     frame = raw.with_columns(score.alias("score"), reasons.alias("reasons")).sort(
         ["score", "customer_id"], descending=[True, False]
     )
-    frame = frame.select("customer_id", "segment", "channel", "plan", "score", "reasons")
+    frame = frame.select("customer_id", "segment", "channel", "plan", "stage_id", "score", "reasons")
     return frame.head(limit) if limit else frame
+
+
+def where_alerts_cluster(frame: pl.DataFrame, by: str) -> pl.DataFrame:
+    """From :func:`at_risk`: customers per value of ``by`` (a column of the list) and reason, one column per
+    reason, and the customers at risk in all; most customers first."""
+    if frame.height == 0:
+        return pl.DataFrame(schema={by: pl.String, "customers at risk": pl.Int64})
+    reasons = frame.select(by, pl.col("reasons").str.split("; ")).explode("reasons")
+    table = (
+        reasons.group_by(by, "reasons")
+        .agg(pl.len().alias("customers"))
+        .pivot(on="reasons", index=by, values="customers", sort_columns=True)
+        .fill_null(0)
+    )
+    totals = frame.group_by(by).agg(pl.len().alias("customers at risk"))
+    return table.join(totals, on=by, how="left").sort("customers at risk", by, descending=[True, False])
 
 
 def unsubscribe_spikes(
