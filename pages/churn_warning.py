@@ -65,13 +65,15 @@ st.caption(
     f"Customers at risk per reason (one customer can have several). Stage = the stage of the customer's latest "
     f"journey event in the last {2 * int(window)} days."
 )
-by_segment, by_stage = st.columns(2)
-by_segment.dataframe(risk.where_alerts_cluster(frame, "segment"), hide_index=True)
-by_stage.dataframe(risk.where_alerts_cluster(frame, "stage"), hide_index=True)
+by_segment, by_stage = st.tabs(["By segment", "By journey stage"])
+by_segment.dataframe(risk.where_alerts_cluster(frame, "segment"), hide_index=True, width="stretch")
+by_stage.dataframe(risk.where_alerts_cluster(frame, "stage"), hide_index=True, width="stretch")
 
 st.subheader("Customers at risk, highest score first")
 left, right = st.columns(2)
-segments = left.multiselect("Segment", sorted(frame["segment"].unique().to_list()), key="risk_segments")
+segments = left.multiselect(
+    "Segment", sorted(frame["segment"].unique().to_list()), key="risk_segments", placeholder="All"
+)
 stages = right.multiselect(
     "Journey stage", [n for n in [*stage_names.values(), no_stage] if n in set(frame["stage"])], key="risk_stages"
 )
