@@ -75,7 +75,10 @@ segments = left.multiselect(
     "Segment", sorted(frame["segment"].unique().to_list()), key="risk_segments", placeholder="All"
 )
 stages = right.multiselect(
-    "Journey stage", [n for n in [*stage_names.values(), no_stage] if n in set(frame["stage"])], key="risk_stages"
+    "Journey stage",
+    [n for n in [*stage_names.values(), no_stage] if n in set(frame["stage"])],
+    key="risk_stages",
+    placeholder="All",
 )
 shown = frame.filter(
     pl.col("segment").is_in(segments) if segments else pl.lit(True),
