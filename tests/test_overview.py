@@ -128,6 +128,11 @@ def company(engine: Engine) -> Engine:
             }
             for t, opened, resolved, contacts in tickets
         ],
+        kpi_targets=[
+            {"stage_id": "*", "metric": "csat", "target": 85.0, "warn": 75.0},
+            {"stage_id": "a", "metric": "nps", "target": 30.0, "warn": 10.0},
+            {"stage_id": "a", "metric": "fcr", "target": 80.0, "warn": 70.0},
+        ],
     )
     return engine
 
@@ -204,6 +209,16 @@ def test_customer_filters_apply(company: Engine) -> None:
     assert cards["churn"]["value"] == pytest.approx(50.0)
     assert cards["reactivation"]["value"] is None  # no B2C customer had cancelled before April
     assert cards["revenue"]["value"] == 0.0 and cards["revenue"]["previous"] == 130.0
+
+
+def test_the_stages_furthest_from_target_in_the_current_window(company: Engine) -> None:
+    """April, stage a: CSAT 50 % (target 85, warn 75: off target, 3.5 bands below), FCR 50 % (target 80, warn 70:
+    off target, 3 bands below), NPS 33.3 (target 30: on target). Stage b has no answers."""
+    with store.connect(company) as conn:
+        worst = overview.headline(conn, Filters(), W, 1)["worst"]
+    assert worst.select("stage_id", "metric", "status").rows() == [("a", "csat", metrics.STATUS_BAD)]
+    assert worst["gap"][0] == pytest.approx(3.5)
+    assert worst["n"][0] == 2
 
 
 def test_the_whole_overview_loads_side_by_side(company: Engine) -> None:

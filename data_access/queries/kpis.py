@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from data_access import metrics, schema
 from data_access.config import SETTINGS
@@ -120,20 +120,30 @@ def targets_query() -> sa.Select:
     return sa.select(t.stage_id, t.metric, t.target, t.warn)
 
 
-def stage_kpis(
-    engine: Engine, filters: Filters, min_n: int = SETTINGS.min_n, *, with_customers: bool = True
-) -> pl.DataFrame:
-    """One row per stage in map order: customers (unless ``with_customers`` is false: the count of distinct
-    customers per stage is the costly part), then value, n, interval, target and status of every metric."""
+_TARGET_TYPES = {"stage_id": pl.String, "metric": pl.String, "target": pl.Float64, "warn": pl.Float64}
+
+
+def stages_and_targets(conn: Connection) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The stages in map order and the KPI targets."""
+    return fetch_frame(conn, stages_query(), _STAGE_TYPES), fetch_frame(conn, targets_query(), _TARGET_TYPES)
+
+
+def with_targets(frame: pl.DataFrame, targets: pl.DataFrame) -> pl.DataFrame:
+    """Target, warn and status of every stage metric (the metrics' columns already finished)."""
+    for metric in metrics.STAGE_METRICS.values():
+        frame = metrics.with_status(frame, targets, metric)
+    return frame
+
+
+def stage_kpis(engine: Engine, filters: Filters, min_n: int = SETTINGS.min_n) -> pl.DataFrame:
+    """One row per stage in map order: customers, then value, n, interval, target and status of every metric."""
     by_source: dict[str, list[metrics.Metric]] = {}
     for metric in metrics.STAGE_METRICS.values():
         by_source.setdefault(metric.source.name, []).append(metric)
     with connect(engine) as conn:
-        frame = fetch_frame(conn, stages_query(), _STAGE_TYPES)
-        customers = (
-            fetch_frame(conn, customers_per_stage_query(filters), {"stage_id": pl.String, "customers": pl.Int64})
-            if with_customers
-            else pl.DataFrame(schema={"stage_id": pl.String, "customers": pl.Int64})
+        frame, targets = stages_and_targets(conn)
+        customers = fetch_frame(
+            conn, customers_per_stage_query(filters), {"stage_id": pl.String, "customers": pl.Int64}
         )
         parts = [
             fetch_frame(
@@ -141,16 +151,9 @@ def stage_kpis(
             )
             for source, chosen in by_source.items()
         ]
-        targets = fetch_frame(
-            conn,
-            targets_query(),
-            {"stage_id": pl.String, "metric": pl.String, "target": pl.Float64, "warn": pl.Float64},
-        )
-    frame = frame.join(customers, on="stage_id", how="left")
-    if with_customers:
-        frame = frame.with_columns(pl.col("customers").fill_null(0))
+    frame = frame.join(customers, on="stage_id", how="left").with_columns(pl.col("customers").fill_null(0))
     for part in parts:
         frame = frame.join(part, on="stage_id", how="left")
     for metric in metrics.STAGE_METRICS.values():
-        frame = metrics.with_status(metrics.finish(frame, metric, min_n), targets, metric)
-    return frame.sort("position", "stage_id")
+        frame = metrics.finish(frame, metric, min_n)
+    return with_targets(frame, targets).sort("position", "stage_id")

@@ -233,56 +233,72 @@ def _money(conn: Connection, filters: Filters) -> pl.DataFrame:
 
 
 def _rated_query(source: sa.Table, group: list[metrics.Metric], filters: Filters, w: Windows) -> sa.Select:
-    """The metrics of one source per month of the lines and per window, in one statement: the monthly pieces
-    (counts and sums, which add up) are summed again per window, and each metric's own value formula is applied
-    to both."""
+    """The metrics of one source per month of the lines, per window, and per stage in the current window, in one
+    statement: the pieces per month and stage (counts and sums, which add up) are summed each way, and each
+    metric's own value formula is applied to every sum. Rows carry ``month``, ``window`` or ``stage_id``."""
     ts = source.c[group[0].time_column]
     month = period_start(ts, "month")
     pieces = (
-        sa.select(month.label("month"), *(c for m in group for c in metrics.aggregate_columns(m)))
+        sa.select(
+            month.label("month"),
+            source.c.stage_id.label("stage_id"),
+            *(c for m in group for c in metrics.aggregate_columns(m)),
+        )
         .where(filters.with_period(Period(_at(w.spark_first), _at(w.end))).where(ts, source.c.customer_id))
-        .group_by(month)
-        .cte("monthly_pieces")
+        .group_by(month, source.c.stage_id)
+        .cte("pieces")
     )
-    label = sa.case(
+    names = [c.name for c in pieces.c if c.name not in ("month", "stage_id")]
+
+    def summed(key: sa.ColumnElement, *where: sa.ColumnElement) -> sa.Subquery:
+        return (
+            sa.select(key.label("key"), *(sa.func.sum(pieces.c[n]).label(n) for n in names))
+            .where(*where)
+            .group_by(key)
+            .subquery()
+        )
+
+    def values(inner: sa.FromClause) -> list[sa.Label]:
+        return [c for m in group for c in metrics.value_columns(m, inner)]
+
+    window = sa.case(
         (pieces.c.month >= _day(w.current_first), "current"),
         (pieces.c.month >= _day(w.previous_first), "previous"),
     )
-    names = [c.name for c in pieces.c if c.name != "month"]
-    summed = (
-        sa.select(label.label("window"), *(sa.func.sum(pieces.c[n]).label(n) for n in names))
-        .where(pieces.c.month >= _day(w.previous_first))
-        .group_by(label)
-        .subquery("window_pieces")
+    by_month = summed(pieces.c.month)
+    by_window = summed(window, pieces.c.month >= _day(w.previous_first))
+    by_stage = summed(pieces.c.stage_id, pieces.c.month >= _day(w.current_first), pieces.c.stage_id.is_not(None))
+    none = sa.null()
+    return sa.union_all(
+        sa.select(by_month.c.key.label("month"), none.label("window"), none.label("stage_id"), *values(by_month)),
+        sa.select(none, by_window.c.key, none, *values(by_window)),
+        sa.select(none, none, by_stage.c.key, *values(by_stage)),
     )
-
-    def value_columns(inner: sa.FromClause) -> list[sa.Label]:
-        return [c for m in group for c in metrics.value_columns(m, inner)]
-
-    per_month = sa.select(pieces.c.month, sa.null().label("window"), *value_columns(pieces))
-    per_window = sa.select(sa.null().label("month"), summed.c.window, *value_columns(summed))
-    return sa.union_all(per_month, per_window)
 
 
 def _survey_and_tickets(conn: Connection, filters: Filters, w: Windows, min_n: int) -> dict[str, pl.DataFrame]:
-    """NPS, CSAT and FCR of all stages: per month over the lines' months (``monthly``), and per window
-    (``windows``)."""
+    """Every metric of the stages (CSAT, NPS, CES, FCR) over all stages per month of the lines (``monthly``), per
+    window (``windows``), and per stage in the current window (``stages``)."""
     by_source: dict[str, list[metrics.Metric]] = {}
-    for name in ("nps", "csat", "fcr"):
-        metric = metrics.METRICS[name]
+    for metric in metrics.STAGE_METRICS.values():
         by_source.setdefault(metric.source.name, []).append(metric)
-    out: dict[str, pl.DataFrame | None] = {"monthly": None, "windows": None}
+    out: dict[str, pl.DataFrame | None] = {"monthly": None, "windows": None, "stages": None}
     for source_name, group in by_source.items():
         frame = fetch_frame(
-            conn, _rated_query(schema.TABLES_BY_NAME[source_name], group, filters, w), {"window": pl.String}
+            conn,
+            _rated_query(schema.TABLES_BY_NAME[source_name], group, filters, w),
+            {"window": pl.String, "stage_id": pl.String},
         )
         for metric in group:
             frame = metrics.finish(frame, metric, min_n)
         parts = {
-            "monthly": frame.filter(pl.col("window").is_null()).drop("window").with_columns(period_date("month")),
-            "windows": frame.filter(pl.col("window").is_not_null()).drop("month"),
+            "monthly": frame.filter(pl.col("month").is_not_null())
+            .drop("window", "stage_id")
+            .with_columns(period_date("month")),
+            "windows": frame.filter(pl.col("window").is_not_null()).drop("month", "stage_id"),
+            "stages": frame.filter(pl.col("stage_id").is_not_null()).drop("month", "window"),
         }
-        for kind, key in (("monthly", "month"), ("windows", "window")):
+        for kind, key in (("monthly", "month"), ("windows", "window"), ("stages", "stage_id")):
             have = out[kind]
             out[kind] = parts[kind] if have is None else have.join(parts[kind], on=key, how="full", coalesce=True)
     return out
@@ -318,13 +334,14 @@ def headline_queries(filters: Filters, w: Windows, min_n: int) -> dict[str, Call
         "base": lambda c: retention.customer_base(c, filters, "month").rename({"period": "month"}),
         "money": lambda c: _money(c, filters),
         "rated": lambda c: _survey_and_tickets(c, filters, w, min_n),
+        "targets": kpis.stages_and_targets,
     }
 
 
 def headline(conn: Connection, filters: Filters, w: Windows, min_n: int) -> dict[str, pl.DataFrame]:
     """``cards``: one row per card of :data:`CARDS` (value and previous, their n, the current value's 95% interval
     and whether n is enough where it is a survey figure); ``lines``: key, month, value for the month-by-month
-    lines."""
+    lines; ``worst``: :func:`worst_stages` in the current window."""
     return headline_from({name: query(conn) for name, query in headline_queries(filters, w, min_n).items()}, w)
 
 
@@ -414,7 +431,9 @@ def headline_from(parts: dict[str, Any], w: Windows) -> dict[str, pl.DataFrame]:
     lines = monthly.unpivot(on=[c.key for c in CARDS], index="month", variable_name="key", value_name="value").select(
         "key", "month", pl.col("value").cast(pl.Float64)
     )
-    return {"cards": cards, "lines": lines}
+    stages, targets = parts["targets"]
+    per_stage = kpis.with_targets(stages.join(rated["stages"], on="stage_id", how="left"), targets)
+    return {"cards": cards, "lines": lines, "worst": worst_stages(per_stage)}
 
 
 _SEVERITY = {metrics.STATUS_BAD: 2, metrics.STATUS_WARN: 1}
@@ -473,10 +492,10 @@ PARALLEL_QUERIES = 2  # the page's independent queries run side by side, each on
 
 
 def load(engine: Engine, filters: Filters, w: Windows, min_n: int) -> dict[str, Any]:
-    """Everything the overview shows, its independent queries run side by side: ``cards`` and ``lines``
+    """Everything the overview shows, its independent queries run side by side: ``cards``, ``lines`` and ``worst``
     (:func:`headline`), ``funnel`` (the default funnel's steps in the current window, or None without two funnel
-    stages), ``worst`` (:func:`worst_stages` in the current window), ``unsubscribes`` (spikes after business events
-    of the current window) and ``complaints`` (complaint spikes in the window's last week)."""
+    stages), ``unsubscribes`` (spikes after business events of the current window) and ``complaints``
+    (complaint spikes in the window's last week)."""
     current = filters.with_period(w.current())
     last_weeks = filters.with_period(Period(_at(w.end) - timedelta(weeks=9), _at(w.end)))
     steps = funnel.default_steps(engine)
@@ -500,7 +519,6 @@ def load(engine: Engine, filters: Filters, w: Windows, min_n: int) -> dict[str, 
     parts = headline_queries(filters, w, min_n)
     tasks |= {name: on_connection(query) for name, query in parts.items()}
     tasks |= {
-        "worst": lambda: worst_stages(kpis.stage_kpis(engine, current, min_n, with_customers=False)),
         "unsubscribes": on_connection(lambda c: risk.unsubscribe_spikes(c, filters, events_in=w.current())),
         "complaints": on_connection(lambda c: support.cluster_spikes(c, last_weeks)),
     }
