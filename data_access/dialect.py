@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import polars as pl
@@ -96,6 +97,33 @@ def _month_start_sqlite(element: month_start, compiler: Any, **kw: Any) -> str:
 def month_index(ts: ColumnElement) -> ColumnElement[int]:
     """year * 12 + month - 1, an integer on every store (PostgreSQL's EXTRACT returns numeric)."""
     return sa.cast(sa.extract("year", ts), sa.Integer) * 12 + sa.cast(sa.extract("month", ts), sa.Integer) - 1
+
+
+MONTH_BITS = 62  # months one BIGINT mask can hold
+
+
+def add_months(day: date, months: int) -> date:
+    """The first of the month ``months`` after (or before) ``day``'s month."""
+    index = day.year * 12 + day.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def months_between(first: date, later: date) -> int:
+    """Calendar months from ``first``'s month to ``later``'s month."""
+    return (later.year - first.year) * 12 + later.month - first.month
+
+
+def month_bit(ts: ColumnElement, first_month: date) -> ColumnElement[int]:
+    """2 ** (months from ``first_month`` to the month of ``ts``) as a BIGINT: OR-ed over a customer's rows
+    (:class:`bit_or`), one integer says in which months they were there. ``ts`` must lie within
+    :data:`MONTH_BITS` months from ``first_month`` on."""
+    offset = month_index(ts) - (first_month.year * 12 + first_month.month - 1)
+    return sa.cast(sa.literal_column("1"), sa.BigInteger).bitwise_lshift(offset)
+
+
+def has_bits(mask: ColumnElement, bits: int) -> ColumnElement[bool]:
+    """The mask shares at least one bit with ``bits``."""
+    return mask.bitwise_and(sa.literal(bits, sa.BigInteger)) != 0
 
 
 class bit_or(FunctionElement):

@@ -166,3 +166,16 @@ def test_churn_and_reactivation_by_month(engine: Engine) -> None:
     assert (rows[3]["base"], rows[3]["churned"], rows[3]["churn_rate"]) == (2, 1, 50.0)
     assert (rows[3]["churned_before"], rows[3]["reactivated"], rows[3]["reactivation_rate"]) == (1, 1, 100.0)
     assert (rows[4]["churned_before"], rows[4]["reactivated"], rows[4]["reactivation_rate"]) == (2, 0, 0.0)
+
+
+def test_month_bits_and_the_plain_join_agree(cohorts: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Monthly "active in" counts come from month bits; past MONTH_BITS months of data a distinct (customer, month)
+    join takes over. Both give the hand count."""
+    by_bits = table(cohorts)
+    monkeypatch.setattr(retention, "MONTH_BITS", 0)
+    assert table(cohorts) == by_bits
+    with store.connect(cohorts) as conn:
+        grouped = retention.cohorts(conn, Filters(), by="segment")
+    monkeypatch.undo()
+    with store.connect(cohorts) as conn:
+        assert retention.cohorts(conn, Filters(), by="segment").rows() == grouped.rows()

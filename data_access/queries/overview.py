@@ -31,7 +31,15 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from data_access import metrics, schema
-from data_access.dialect import bit_or, month_index, period_date, period_start
+from data_access.dialect import (
+    add_months,
+    bit_or,
+    has_bits,
+    month_bit,
+    months_between,
+    period_date,
+    period_start,
+)
 from data_access.filters import Filters, Period
 from data_access.queries import funnel, kpis, retention, risk, support
 from data_access.store import connect, fetch_frame
@@ -41,12 +49,6 @@ ev = schema.journey_events
 od = schema.orders
 HORIZONS = {"month": 1, "quarter": 3, "half-year": 6}
 SPARK_MONTHS = 12
-
-
-def add_months(day: date, months: int) -> date:
-    """The first of the month ``months`` after (or before) ``day``'s month."""
-    index = day.year * 12 + day.month - 1 + months
-    return date(index // 12, index % 12 + 1, 1)
 
 
 def _at(day: date) -> datetime:
@@ -140,10 +142,6 @@ def _line_months(w: Windows) -> list[date]:
     return [add_months(w.spark_first, k) for k in range(count)]
 
 
-def _months_between(first: date, end: date) -> int:
-    return (end.year - first.year) * 12 + end.month - first.month
-
-
 def _activity_rows(filters: Filters, w: Windows, *, after_churn: bool = False) -> sa.Subquery:
     """(customer_id, ts) of the filtered customers' journey events and orders from ``w.scan_first`` to the
     window's end; with ``after_churn`` only those after the customer's ``churned_at``."""
@@ -171,9 +169,8 @@ def _presence(conn: Connection, rows: sa.Subquery, w: Windows) -> tuple[pl.DataF
     One pass: each customer's months become the bits of one integer (bit k = month ``w.scan_first`` + k), then
     every figure is a sum over customers of a test on their bits."""
     first = w.scan_first
-    bit = month_index(rows.c.ts) - (first.year * 12 + first.month - 1)
     per_customer = (
-        sa.select(bit_or(sa.literal_column("1").bitwise_lshift(bit)).label("mask"))
+        sa.select(bit_or(month_bit(rows.c.ts, first)).label("mask"))
         .group_by(rows.c.customer_id)
         .subquery("per_customer")
     )
@@ -181,16 +178,16 @@ def _presence(conn: Connection, rows: sa.Subquery, w: Windows) -> tuple[pl.DataF
 
     def count(*bits: int) -> sa.ColumnElement:
         """Customers with at least one of each set of ``bits``."""
-        present = sa.and_(*(mask.bitwise_and(sa.literal(b, sa.BigInteger)) != 0 for b in bits))
+        present = sa.and_(*(has_bits(mask, b) for b in bits))
         return sa.func.sum(sa.case((present, 1), else_=0))
 
     def span(lo: date, hi: date) -> int:
         """The bits of the months from ``lo`` up to ``hi`` (excluded); months before ``first`` have none."""
-        a, b = max(_months_between(first, lo), 0), _months_between(first, hi)
+        a, b = max(months_between(first, lo), 0), months_between(first, hi)
         return sum(1 << k for k in range(a, b))
 
     months = _line_months(w)
-    index = [_months_between(first, m) for m in months]
+    index = [months_between(first, m) for m in months]
     windows = {
         "current": span(w.current_first, w.end),
         "previous": span(w.previous_first, w.current_first),
