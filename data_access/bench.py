@@ -46,8 +46,6 @@ PAGES: dict[str, list[tuple[str, Callable[[Engine, Filters], object], Callable[[
         ("dimension_values", lambda e, f: catalog.dimension_values(e), lambda u, f: _cache().dimension_values(u)),
     ],
     "Overview": [
-        ("business_events", lambda e, f: catalog.business_events(e), lambda u, f: _cache().business_events(u)),
-        ("stages", lambda e, f: kpis.stage_list(e), lambda u, f: _cache().stages(u)),
         (
             "all cards & blocks",
             lambda e, f: overview.load(e, f, _windows(f), SETTINGS.min_n),

@@ -7,6 +7,7 @@ keyed by the URL and the (hashable) filters, with a time-to-live and a bound on 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 import polars as pl
 import streamlit as st
@@ -184,5 +185,5 @@ def risk_alerts(url: str, filters: Filters, as_of: datetime) -> dict[str, pl.Dat
 
 
 @st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner="Gathering the overview...")
-def overview_data(url: str, filters: Filters, windows: overview.Windows, min_n: int) -> dict[str, pl.DataFrame | None]:
+def overview_data(url: str, filters: Filters, windows: overview.Windows, min_n: int) -> dict[str, Any]:
     return overview.load(read_engine(url), filters, windows, min_n)

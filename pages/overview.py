@@ -20,14 +20,13 @@ horizon = (
     or "half-year"
 )
 w = overview.windows_ending(last_day, overview.HORIZONS[horizon])
-events = session.guarded(cache.business_events, url)
+data = session.guarded(cache.overview_data, url, chosen, w, SETTINGS.min_n)
+events, names = data["events"], data["stage_names"]
 shown = [e for e in events.iter_rows(named=True) if w.spark_first <= e["occurred_at"].date() < w.end]
 right.caption(
     f"{chosen.caption()} · whole months: {w.caption()}"
     + (" · events: " + ", ".join(f"{e['name']} ({e['occurred_at']:%d %b %Y})" for e in shown) if shown else "")
 )
-data = session.guarded(cache.overview_data, url, chosen, w, SETTINGS.min_n)
-names = dict(session.guarded(cache.stages, url).select("stage_id", "name").iter_rows())
 headline, side = st.columns([3, 2], gap="medium")
 with headline:
     overview_view.cards(data["cards"], data["lines"], events)

@@ -345,11 +345,16 @@ def previous_period(period: Period) -> Period:
     return Period(period.start - (period.end - period.start), period.start, False)
 
 
-def default_steps(engine: Engine) -> tuple[str, ...]:
+def funnel_stages(conn: Connection) -> tuple[str, ...]:
+    """The stages marked ``in_funnel``, in map order: the default funnel's steps."""
     s = schema.stages.c
+    rows = conn.execute(sa.select(s.stage_id).where(s.in_funnel.is_(True)).order_by(s.position, s.stage_id))
+    return tuple(str(r) for r in rows.scalars())
+
+
+def default_steps(engine: Engine) -> tuple[str, ...]:
     with connect(engine) as conn:
-        rows = conn.execute(sa.select(s.stage_id).where(s.in_funnel.is_(True)).order_by(s.position, s.stage_id))
-        return tuple(str(r) for r in rows.scalars())
+        return funnel_stages(conn)
 
 
 def stage_ids(engine: Engine) -> list[str]:

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from data_access import metrics, schema
+from data_access.dialect import epoch_ms
 from data_access.filters import Filters, Period
 from data_access.store import fetch_frame
 
@@ -202,32 +203,33 @@ def unsubscribe_spikes(
     """For each business event (those in ``events_in`` when given): unsubscribe actions per segment in the
     ``days`` after it against the ``days`` before it. A spike: at least ``minimum`` after and more than ``ratio``
     times as many as before."""
-    b = schema.business_events.c
-    which = events_in.clause(b.occurred_at) if events_in is not None else sa.true()
-    events = conn.execute(sa.select(b.occurred_at, b.name, b.segment).where(which).order_by(b.occurred_at)).all()
-    rows = []
-    for when, name, segment in events:
-        start = when if isinstance(when, datetime) else datetime.fromisoformat(str(when))
-        lo, mid, hi = (_ts(start - timedelta(days=days)), _ts(start), _ts(start + timedelta(days=days)))
-        stmt = (
-            sa.select(
-                cu.c.segment,
-                metrics.count_if(ev.c.occurred_at < mid).label("before"),
-                metrics.count_if(ev.c.occurred_at >= mid).label("after"),
-            )
-            .join(cu, cu.c.customer_id == ev.c.customer_id)
-            .where(
-                ev.c.action == "unsubscribe",
-                ev.c.occurred_at >= lo,
-                ev.c.occurred_at < hi,
-                filters.customer_clause(cu.c.customer_id),  # joined: the filters apply to the join
-            )
-            .group_by(cu.c.segment)
+    be = schema.business_events
+    which = events_in.clause(be.c.occurred_at) if events_in is not None else sa.true()
+    business = sa.select(be.c.occurred_at, be.c.name, be.c.segment).where(which).subquery("business")
+    at, span = epoch_ms(ev.c.occurred_at), days * 86_400_000
+    event_at = epoch_ms(business.c.occurred_at)
+    keys = [business.c.name, business.c.occurred_at, business.c.segment, cu.c.segment.label("customer_segment")]
+    stmt = (  # one scan of the unsubscribe actions for every business event at once
+        sa.select(
+            *keys,
+            metrics.count_if(at < event_at).label("before"),
+            metrics.count_if(at >= event_at).label("after"),
         )
-        for seg, before, after in conn.execute(stmt):
-            before, after = int(before or 0), int(after or 0)
-            if after >= minimum and after > ratio * before:
-                rows.append((str(name), start, str(seg), before, after, segment is None or segment == seg))
+        .select_from(
+            ev.join(cu, cu.c.customer_id == ev.c.customer_id).join(
+                business, sa.and_(at >= event_at - span, at < event_at + span)
+            )
+        )
+        .where(ev.c.action == "unsubscribe", filters.customer_clause(cu.c.customer_id))
+        .group_by(*keys)
+    )
+    rows = []
+    for name, when, segment, seg, before, after in conn.execute(stmt):
+        start = when if isinstance(when, datetime) else datetime.fromisoformat(str(when))
+        before, after = int(before or 0), int(after or 0)
+        if after >= minimum and after > ratio * before:
+            rows.append((str(name), start, str(seg), before, after, segment is None or segment == seg))
+    rows.sort(key=lambda r: (r[1], r[2]))
     return pl.DataFrame(
         rows,
         schema={
