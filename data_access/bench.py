@@ -14,7 +14,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import polars as pl
@@ -101,10 +101,7 @@ PAGES: dict[str, list[tuple[str, Callable[[Engine, Filters], object], Callable[[
         ),
         (
             "clusters",
-            lambda e, f: (
-                [_with_conn(e, q, f) for q in (support.cluster_sources, support.cluster_spikes)]
-                + [_with_conn(e, support.clusters, f, SETTINGS.min_n), _with_conn(e, support.cluster_trend, f, "month")]
-            ),
+            lambda e, f: support.cluster_views(e, f, "month", SETTINGS.min_n),
             lambda u, f: _cache().support_clusters(u, f, "month", SETTINGS.min_n),
         ),
         (
@@ -114,7 +111,7 @@ PAGES: dict[str, list[tuple[str, Callable[[Engine, Filters], object], Callable[[
         ),
         (
             "flow and churn",
-            lambda e, f: [_with_conn(e, support.flow, f), _with_conn(e, support.churn_effect, f)],
+            lambda e, f: support.flow_and_churn(e, f),
             lambda u, f: _cache().support_flow_and_churn(u, f),
         ),
     ],
@@ -126,10 +123,7 @@ PAGES: dict[str, list[tuple[str, Callable[[Engine, Filters], object], Callable[[
         ),
         (
             "value and repeat",
-            lambda e, f: [
-                _with_conn(e, retention.revenue, f, "month", "segment"),
-                _with_conn(e, retention.repeat_purchase, f, "segment"),
-            ],
+            lambda e, f: retention.value_and_repeat(e, f, "month", "segment"),
             lambda u, f: _cache().retention_value(u, f, "month", "segment"),
         ),
         (
@@ -147,14 +141,7 @@ PAGES: dict[str, list[tuple[str, Callable[[Engine, Filters], object], Callable[[
             lambda e, f: _with_conn(e, risk.at_risk, f, _AS_OF, risk.Triggers(), SETTINGS.export_row_limit),
             lambda u, f: _cache().at_risk(u, f, _AS_OF, risk.Triggers(), SETTINGS.export_row_limit),
         ),
-        (
-            "alerts",
-            lambda e, f: [
-                _with_conn(e, risk.unsubscribe_spikes, f),
-                _with_conn(e, support.cluster_spikes, f.with_period(Period(_AS_OF - timedelta(weeks=9), _AS_OF))),
-            ],
-            lambda u, f: _cache().risk_alerts(u, f, _AS_OF),
-        ),
+        ("alerts", lambda e, f: risk.alerts(e, f, _AS_OF), lambda u, f: _cache().risk_alerts(u, f, _AS_OF)),
     ],
     "Data": [
         ("row_counts", lambda e, f: store.row_counts(e), lambda u, f: _cache().row_counts(u)),

@@ -6,7 +6,7 @@ keyed by the URL and the (hashable) filters, with a time-to-live and a bound on 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import polars as pl
@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 
 from data_access import store
 from data_access.config import SETTINGS
-from data_access.filters import Filters, Period
+from data_access.filters import Filters
 from data_access.queries import catalog, funnel, kpis, overview, retention, risk, support
 
 _TTL, _MAX = SETTINGS.cache_ttl_seconds, SETTINGS.cache_max_entries
@@ -131,19 +131,12 @@ def support_agents(url: str, filters: Filters, min_n: int) -> pl.DataFrame:
 
 @st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner=False)
 def support_clusters(url: str, filters: Filters, grain: str, min_n: int) -> dict[str, pl.DataFrame]:
-    with store.connect(read_engine(url)) as conn:
-        return {
-            "clusters": support.clusters(conn, filters, min_n),
-            "sources": support.cluster_sources(conn, filters),
-            "spikes": support.cluster_spikes(conn, filters),
-            "trend": support.cluster_trend(conn, filters, grain),
-        }
+    return support.cluster_views(read_engine(url), filters, grain, min_n)
 
 
 @st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner=False)
 def support_flow_and_churn(url: str, filters: Filters) -> dict[str, pl.DataFrame]:
-    with store.connect(read_engine(url)) as conn:
-        return {"flow": support.flow(conn, filters), "churn": support.churn_effect(conn, filters)}
+    return support.flow_and_churn(read_engine(url), filters)
 
 
 @st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner="Building the cohorts...")
@@ -154,11 +147,7 @@ def retention_cohorts(url: str, filters: Filters, grain: str, mode: str, by: str
 
 @st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner="Adding up the revenue...")
 def retention_value(url: str, filters: Filters, grain: str, by: str) -> dict[str, pl.DataFrame]:
-    with store.connect(read_engine(url)) as conn:
-        return {
-            "value": retention.revenue(conn, filters, grain, by),
-            "repeat": retention.repeat_purchase(conn, filters, by),
-        }
+    return retention.value_and_repeat(read_engine(url), filters, grain, by)
 
 
 @st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner=False)
@@ -176,12 +165,7 @@ def at_risk(url: str, filters: Filters, as_of: datetime, triggers: risk.Triggers
 @st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner=False)
 def risk_alerts(url: str, filters: Filters, as_of: datetime) -> dict[str, pl.DataFrame]:
     """Segment-level alerts up to ``as_of``: unsubscribe spikes after business events, complaint spikes."""
-    weeks = filters.with_period(Period(as_of - timedelta(weeks=9), as_of))
-    with store.connect(read_engine(url)) as conn:
-        return {
-            "unsubscribes": risk.unsubscribe_spikes(conn, filters),
-            "complaints": support.cluster_spikes(conn, weeks),
-        }
+    return risk.alerts(read_engine(url), filters, as_of)
 
 
 @st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner="Gathering the overview...")

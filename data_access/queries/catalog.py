@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from data_access import schema
 from data_access.store import connect, fetch_frame
@@ -21,12 +21,16 @@ def dimension_values(engine: Engine) -> dict[str, list[str]]:
     return out
 
 
-def business_events(engine: Engine) -> pl.DataFrame:
+def business_events_on(conn: Connection) -> pl.DataFrame:
     """Releases, price changes, campaigns: drawn on the trends."""
     b = schema.business_events.c
+    return fetch_frame(
+        conn,
+        sa.select(b.occurred_at, b.name, b.segment).order_by(b.occurred_at),
+        {"name": pl.String, "segment": pl.String},
+    )
+
+
+def business_events(engine: Engine) -> pl.DataFrame:
     with connect(engine) as conn:
-        return fetch_frame(
-            conn,
-            sa.select(b.occurred_at, b.name, b.segment).order_by(b.occurred_at),
-            {"name": pl.String, "segment": pl.String},
-        )
+        return business_events_on(conn)

@@ -21,7 +21,6 @@ Definitions (each formula is here once; the README repeats them):
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -42,7 +41,7 @@ from data_access.dialect import (
 )
 from data_access.filters import Filters, Period
 from data_access.queries import catalog, funnel, kpis, retention, risk, support
-from data_access.store import connect, fetch_frame
+from data_access.store import fetch_frame, side_by_side
 
 cu = schema.customers
 ev = schema.journey_events
@@ -495,9 +494,6 @@ def worst_stages(stage_kpis: pl.DataFrame, count: int = 3) -> pl.DataFrame:
     return worst.head(count).select(list(schema_))
 
 
-PARALLEL_QUERIES = 2  # the page's independent queries run side by side, each on its own connection
-
-
 def load(engine: Engine, filters: Filters, w: Windows, min_n: int) -> dict[str, Any]:
     """Everything the overview shows, its independent queries run side by side: ``cards``, ``lines`` and ``worst``
     (:func:`headline`), ``funnel`` (the default funnel's steps in the current window, or None without two funnel
@@ -512,23 +508,14 @@ def load(engine: Engine, filters: Filters, w: Windows, min_n: int) -> dict[str, 
             return None
         return funnel.steps(conn, funnel.FunnelSpec(steps, funnel.parse_window(funnel.DEFAULT_WINDOW)), current)
 
-    def on_connection(query: Callable[[Connection], Any]) -> Callable[[], Any]:
-        def run() -> Any:
-            with connect(engine) as conn:
-                return query(conn)
-
-        return run
-
-    tasks: dict[str, Callable[[], Any]] = {"funnel": on_connection(funnel_in_brief)}  # the slowest first
+    queries: dict[str, Callable[[Connection], Any]] = {"funnel": funnel_in_brief}  # the slowest first
     parts = headline_queries(filters, w, min_n)
-    tasks |= {name: on_connection(query) for name, query in parts.items()}
-    tasks |= {
-        "unsubscribes": on_connection(lambda c: risk.unsubscribe_spikes(c, filters, events_in=w.current())),
-        "complaints": on_connection(lambda c: support.cluster_spikes(c, last_weeks)),
-        "events": lambda: catalog.business_events(engine),
+    queries |= parts
+    queries |= {
+        "unsubscribes": lambda c: risk.unsubscribe_spikes(c, filters, events_in=w.current()),
+        "complaints": lambda c: support.cluster_spikes(c, last_weeks),
+        "events": catalog.business_events_on,
     }
-    with ThreadPoolExecutor(max_workers=PARALLEL_QUERIES, thread_name_prefix="overview") as pool:
-        futures = {name: pool.submit(task) for name, task in tasks.items()}
-        done = {name: future.result() for name, future in futures.items()}
+    done = side_by_side(engine, queries)
     headline_parts = {name: done.pop(name) for name in parts}
     return {**headline_from(headline_parts, w), **done}

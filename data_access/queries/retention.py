@@ -9,7 +9,7 @@ from datetime import date, datetime, time, timedelta
 
 import polars as pl
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 from data_access import metrics, schema
 from data_access.dialect import (
@@ -24,7 +24,7 @@ from data_access.dialect import (
     period_start,
 )
 from data_access.filters import Filters
-from data_access.store import fetch_frame
+from data_access.store import fetch_frame, side_by_side
 
 cu = schema.customers
 ev = schema.journey_events
@@ -409,3 +409,11 @@ def churn_over_time(conn: Connection, filters: Filters, grain: str = "month") ->
         )
     )
     return frame.select(list(schema_))
+
+
+def value_and_repeat(engine: Engine, filters: Filters, grain: str, by: str) -> dict[str, pl.DataFrame]:
+    """Lifetime value by cohort age and the repeat purchase rate, side by side."""
+    return side_by_side(
+        engine,
+        {"value": lambda c: revenue(c, filters, grain, by), "repeat": lambda c: repeat_purchase(c, filters, by)},
+    )

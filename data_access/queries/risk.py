@@ -16,12 +16,13 @@ from datetime import datetime, timedelta
 
 import polars as pl
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 from data_access import metrics, schema
 from data_access.dialect import epoch_ms
 from data_access.filters import Filters, Period
-from data_access.store import fetch_frame
+from data_access.queries import support
+from data_access.store import fetch_frame, side_by_side
 
 cu = schema.customers
 ev = schema.journey_events
@@ -241,4 +242,17 @@ def unsubscribe_spikes(
             "event_targets_segment": pl.Boolean,
         },
         orient="row",
+    )
+
+
+def alerts(engine: Engine, filters: Filters, as_of: datetime) -> dict[str, pl.DataFrame]:
+    """Segment-level alerts up to ``as_of``, side by side: unsubscribe spikes after business events, complaint
+    spikes in the last week against the 8 before."""
+    weeks = filters.with_period(Period(as_of - timedelta(weeks=9), as_of))
+    return side_by_side(
+        engine,
+        {
+            "unsubscribes": lambda c: unsubscribe_spikes(c, filters),
+            "complaints": lambda c: support.cluster_spikes(c, weeks),
+        },
     )

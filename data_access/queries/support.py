@@ -11,13 +11,13 @@ from datetime import timedelta
 
 import polars as pl
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 from data_access import metrics, schema
 from data_access.dialect import epoch_ms, period_date, period_start
 from data_access.filters import Filters
 from data_access.queries import kpis
-from data_access.store import fetch_frame
+from data_access.store import fetch_frame, side_by_side
 
 t = schema.tickets
 cu = schema.customers
@@ -392,3 +392,21 @@ def cluster_trend(conn: Connection, filters: Filters, grain: str) -> pl.DataFram
     if raw.height == 0:
         return pl.DataFrame(schema={"category": pl.String, "period": pl.Date, "tickets": pl.Int64})
     return raw.with_columns(period_date("period"), pl.col("tickets").cast(pl.Int64)).sort("period", "category")
+
+
+def cluster_views(engine: Engine, filters: Filters, grain: str, min_n: int) -> dict[str, pl.DataFrame]:
+    """The Support page's problem-cluster section, its queries side by side."""
+    return side_by_side(
+        engine,
+        {
+            "clusters": lambda c: clusters(c, filters, min_n),
+            "trend": lambda c: cluster_trend(c, filters, grain),
+            "sources": lambda c: cluster_sources(c, filters),
+            "spikes": lambda c: cluster_spikes(c, filters),
+        },
+    )
+
+
+def flow_and_churn(engine: Engine, filters: Filters) -> dict[str, pl.DataFrame]:
+    """The escalation flow and the churn comparison, side by side."""
+    return side_by_side(engine, {"flow": lambda c: flow(c, filters), "churn": lambda c: churn_effect(c, filters)})
