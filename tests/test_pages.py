@@ -4,6 +4,7 @@ broken stores."""
 from __future__ import annotations
 
 import dataclasses
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,8 @@ from streamlit.testing.v1 import AppTest
 
 from components import session
 from data_access import ingest, store
+from data_access.filters import Filters
+from data_access.queries import overview
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PAGES = (
@@ -316,6 +319,26 @@ def test_the_win_back_campaign_shows_in_reactivation(sample_url: str) -> None:
     months = frame.with_columns(frame["period"].cast(str).alias("p"))
     before = months.filter((months["p"] >= "2025-07-01") & (months["p"] < "2026-01-01"))["reactivated"].sum()
     after = months.filter((months["p"] >= "2026-02-01") & (months["p"] < "2026-08-01"))["reactivated"].sum()
+    assert after > 2 * before
+
+
+def test_the_overview_tells_the_planted_stories(app: AppTest, sample_url: str) -> None:
+    """Half-year against half-year: the B2C unsubscribe spike after the price change is an active alert, NPS fell
+    after Release 5.0, and the reactivation line rises after the win-back campaign (its marker is on the line)."""
+    app.run()
+    assert app.title[0].value == "Overview" and not app.exception
+    assert len(app.metric) == 9
+    assert any("Unsubscribe spike in B2C" in m.value and "Price change B2C" in m.value for m in app.markdown)
+    assert any("Win-back campaign (15 Jan 2026)" in c.value for c in app.caption)
+    nps = app.metric[[c.key for c in overview.CARDS].index("nps")]
+    assert nps.delta.startswith("-")  # NPS lower than the half-year before (the release)
+
+    engine = store.create_store_engine(sample_url, read_only=True)
+    with store.connect(engine) as conn:
+        lines = overview.headline(conn, Filters(), overview.windows_ending(date(2026, 10, 31), 6), 30)["lines"]
+    back = dict(lines.filter(lines["key"] == "reactivation").select("month", "value").iter_rows())
+    after = sum(back[date(2026, m, 1)] for m in (2, 3, 4))
+    before = sum(back[date(y, m, 1)] for y, m in ((2025, 11), (2025, 12), (2026, 1)))
     assert after > 2 * before
 
 
