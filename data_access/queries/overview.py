@@ -44,7 +44,6 @@ from data_access.queries import catalog, funnel, kpis, retention, risk, support
 from data_access.store import fetch_frame, side_by_side
 
 cu = schema.customers
-ev = schema.journey_events
 od = schema.orders
 HORIZONS = {"month": 1, "quarter": 3, "half-year": 6}
 SPARK_MONTHS = 12
@@ -146,7 +145,7 @@ def _activity_rows(filters: Filters, w: Windows, first: date, *, after_churn: bo
     ``after_churn`` only the filtered customers' ones after their ``churned_at`` (the customer filters of the
     others apply in :func:`_presence`)."""
     parts = []
-    for table, column in ((ev, "occurred_at"), (od, "ordered_at")):
+    for table, column in retention.ACTIVITY:
         ts = table.c[column]
         stmt = sa.select(table.c.customer_id, ts.label("ts")).where(ts >= _ts(first), ts < _ts(w.end))
         if after_churn:  # joined to the customers anyway: the filters apply to that join

@@ -30,6 +30,8 @@ cu = schema.customers
 ev = schema.journey_events
 od = schema.orders
 GRAINS = GRAINS
+# What makes a customer active: a journey event or an order, each table with its time column.
+ACTIVITY: tuple[tuple[sa.Table, str], ...] = ((ev, "occurred_at"), (od, "ordered_at"))
 MODES = ("in", "or_later")  # active in period n; active in period n or any later one
 CLI_COLUMNS = ("cohort", "age", "cohort_size", "active", "retention")
 
@@ -47,7 +49,7 @@ def _activity(grain: str) -> sa.Subquery:
     distinct customers after the join."""
     parts = [
         sa.select(table.c.customer_id, period_start(table.c[column], grain).label("active_period"))
-        for table, column in ((ev, "occurred_at"), (od, "ordered_at"))
+        for table, column in ACTIVITY
     ]
     every = sa.union_all(*parts).subquery("every_activity")
     return (
@@ -92,7 +94,7 @@ def _active_by_month_bits(conn: Connection, filters: Filters, by: str | None, fi
             table.c[column] >= sa.bindparam(None, datetime.combine(first, time()), type_=schema.TIMESTAMP),
             table.c[column] < sa.bindparam(None, datetime.combine(end, time()), type_=schema.TIMESTAMP),
         )
-        for table, column in ((ev, "occurred_at"), (od, "ordered_at"))
+        for table, column in ACTIVITY
     ]
     rows = sa.union_all(*parts).subquery("every_activity")
     masks = (
@@ -378,7 +380,7 @@ def churn_over_time(conn: Connection, filters: Filters, grain: str = "month") ->
         sa.select(table.c.customer_id, period_start(table.c[column], grain).label("period"))
         .join(cu, cu.c.customer_id == table.c.customer_id)
         .where(who, cu.c.churned_at.is_not(None), table.c[column] > cu.c.churned_at)
-        for table, column in ((ev, "occurred_at"), (od, "ordered_at"))
+        for table, column in ACTIVITY
     ]
     back = sa.union_all(*parts).subquery("after_churn")
     returns = fetch_frame(
