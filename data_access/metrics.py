@@ -39,6 +39,19 @@ def _is_survey(name: str) -> ColumnElement[bool]:
     return survey.c.survey == sa.literal(name)
 
 
+def _score_pieces(name: str) -> dict[str, ColumnElement]:
+    """n, sum and sum of squares of one survey's scores: a mean with its interval."""
+    return {
+        "n": count_if(_is_survey(name)),
+        "sum": sa.func.sum(sa.case((_is_survey(name), survey.c.score), else_=0)),
+        "sumsq": sa.func.sum(sa.case((_is_survey(name), survey.c.score * survey.c.score), else_=0)),
+    }
+
+
+def _mean(a: dict[str, ColumnElement]) -> ColumnElement[float]:
+    return (sa.literal(1.0, sa.Float(53)) * a["sum"]) / sa.func.nullif(a["n"], 0)
+
+
 @dataclass(frozen=True)
 class Metric:
     name: str
@@ -97,12 +110,8 @@ METRICS: dict[str, Metric] = {
             source=survey,
             time_column="responded_at",
             description="Mean ces score (1-7, 7 = it was very easy)",
-            aggregates=lambda _p: {
-                "n": count_if(_is_survey("ces")),
-                "sum": sa.func.sum(sa.case((_is_survey("ces"), survey.c.score), else_=0)),
-                "sumsq": sa.func.sum(sa.case((_is_survey("ces"), survey.c.score * survey.c.score), else_=0)),
-            },
-            value=lambda a: (sa.literal(1.0, sa.Float(53)) * a["sum"]) / sa.func.nullif(a["n"], 0),
+            aggregates=lambda _p: _score_pieces("ces"),
+            value=_mean,
             interval="mean",
         ),
         Metric(
@@ -220,6 +229,19 @@ for _metric in (
     ),
 ):
     METRICS[_metric.name] = _metric
+METRICS["satisfaction"] = Metric(
+    name="satisfaction",
+    label="Mean satisfaction",
+    unit="score",
+    higher_is_better=True,
+    source=survey,
+    time_column="responded_at",
+    description="Mean csat score (1-5): the emotion curve of the journey map",
+    aggregates=lambda _p: _score_pieces("csat"),
+    value=_mean,
+    interval="mean",
+    per_stage=False,
+)
 STAGE_METRICS = {name: m for name, m in METRICS.items() if m.per_stage}
 
 

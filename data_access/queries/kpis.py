@@ -137,20 +137,23 @@ def with_targets(frame: pl.DataFrame, targets: pl.DataFrame) -> pl.DataFrame:
 
 def stage_kpis(engine: Engine, filters: Filters, min_n: int = SETTINGS.min_n) -> pl.DataFrame:
     """One row per stage in map order: customers, then value, n, interval, target and status of every metric."""
+    with connect(engine) as conn:
+        return stage_kpis_on(conn, filters, min_n)
+
+
+def stage_kpis_on(conn: Connection, filters: Filters, min_n: int = SETTINGS.min_n) -> pl.DataFrame:
+    """:func:`stage_kpis` on an open connection."""
     by_source: dict[str, list[metrics.Metric]] = {}
     for metric in metrics.STAGE_METRICS.values():
         by_source.setdefault(metric.source.name, []).append(metric)
-    with connect(engine) as conn:
-        frame, targets = stages_and_targets(conn)
-        customers = fetch_frame(
-            conn, customers_per_stage_query(filters), {"stage_id": pl.String, "customers": pl.Int64}
+    frame, targets = stages_and_targets(conn)
+    customers = fetch_frame(conn, customers_per_stage_query(filters), {"stage_id": pl.String, "customers": pl.Int64})
+    parts = [
+        fetch_frame(
+            conn, metric_per_stage_query(schema.TABLES_BY_NAME[source], chosen, filters), {"stage_id": pl.String}
         )
-        parts = [
-            fetch_frame(
-                conn, metric_per_stage_query(schema.TABLES_BY_NAME[source], chosen, filters), {"stage_id": pl.String}
-            )
-            for source, chosen in by_source.items()
-        ]
+        for source, chosen in by_source.items()
+    ]
     frame = frame.join(customers, on="stage_id", how="left").with_columns(pl.col("customers").fill_null(0))
     for part in parts:
         frame = frame.join(part, on="stage_id", how="left")
