@@ -82,6 +82,10 @@ TARGETS: list[tuple[str, str, float, float]] = [
     ("*", "fcr", 75.0, 65.0),
     ("onboarding", "csat", 85.0, 75.0),
     ("support", "fcr", 80.0, 70.0),
+    # the journey map's funnel lanes: a share of a step's customers who reach the next one
+    ("consideration", "conversion", 55.0, 45.0),
+    ("decision", "conversion", 90.0, 80.0),
+    ("onboarding", "conversion", 60.0, 45.0),
 ]
 
 BUSINESS_EVENTS: list[tuple[datetime, str, str, str | None]] = [
