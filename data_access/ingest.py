@@ -266,12 +266,12 @@ def validate(table: sa.Table, frame: pl.DataFrame, file: str, problems: Problems
                 lambda i, n=name, a=lo, b=hi: f"{clean['score'][i]} is outside the {n} range {a}-{b}",
             )
     if table is schema.kpi_targets:
-        unknown = ~clean["metric"].is_in(list(metrics.METRICS))
+        unknown = ~clean["metric"].is_in(list(metrics.TARGET_NAMES))
         problems.add_rows(
             file,
             "metric",
             unknown,
-            lambda i: f"{clean['metric'][i]!r} is not a known metric ({', '.join(metrics.METRICS)})",
+            lambda i: f"{clean['metric'][i]!r} is not a known metric ({', '.join(metrics.TARGET_NAMES)})",
         )
     if table is schema.journey_events:
         clean = clean.with_columns(pl.coalesce(pl.col("event_id"), _made_up_event_ids(clean)).alias("event_id"))

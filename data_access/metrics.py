@@ -244,6 +244,16 @@ METRICS["satisfaction"] = Metric(
 )
 STAGE_METRICS = {name: m for name, m in METRICS.items() if m.per_stage}
 
+# Figures of the journey map that are not metrics of this registry but can have targets (kpi_targets.metric).
+JOURNEY_FIGURES = {
+    "conversion": "share of a funnel step's customers who reach the next step (%)",
+    "dropoff": "share of a funnel step's customers who never reach the next step (%)",
+    "tickets_per_100": "tickets opened at a stage per 100 of its customers",
+    "days_to_next": "median days from a funnel step to the next",
+    "emotion": "mean CSAT score (1-5)",
+}
+TARGET_NAMES = (*METRICS, *JOURNEY_FIGURES)  # what kpi_targets.metric may name
+
 
 def aggregate_columns(metric: Metric, params: dict[str, Any] | None = None) -> list[sa.Label]:
     """The metric's aggregate pieces as labelled columns ``{metric}__{piece}`` for an inner GROUP BY query."""

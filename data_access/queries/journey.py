@@ -45,14 +45,15 @@ def _metric_lane(name: str) -> Lane:
     return Lane(name, m.label, m.unit, m.higher_is_better, m.description)
 
 
+_FIGURES = metrics.JOURNEY_FIGURES
 LIVE_LANES: tuple[Lane, ...] = (
-    Lane("customers", "Customers", "count", None, "Distinct customers with a journey event at the stage"),
-    Lane("conversion", "Conversion to next step", "%", True, "Customers of a funnel step who reach the next"),
-    Lane("dropoff", "Drop-off", "%", False, "Customers of a funnel step who never reach the next"),
+    Lane("customers", "Customers", "count", None, "distinct customers with a journey event at the stage"),
+    Lane("conversion", "Conversion to next step", "%", True, _FIGURES["conversion"]),
+    Lane("dropoff", "Drop-off", "%", False, _FIGURES["dropoff"]),
     *(_metric_lane(name) for name in metrics.STAGE_METRICS),
-    Lane("tickets_per_100", "Tickets per 100 customers", "per 100", False, "Tickets opened at the stage"),
-    Lane("days_to_next", "Days to next step", "days", False, "Median days from a funnel step to the next"),
-    Lane("emotion", "Emotion (mean CSAT 1-5)", "score", True, "The stage's mean satisfaction"),
+    Lane("tickets_per_100", "Tickets per 100 customers", "per 100", False, _FIGURES["tickets_per_100"]),
+    Lane("days_to_next", "Days to next step", "days", False, _FIGURES["days_to_next"]),
+    Lane("emotion", "Emotion (mean CSAT 1-5)", "score", True, _FIGURES["emotion"]),
 )
 LANES_BY_KEY = {lane.key: lane for lane in LIVE_LANES}
 LIVE_SCHEMA = {
