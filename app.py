@@ -19,6 +19,7 @@ menu = st.navigation(
         "Analysis": [
             st.Page("pages/funnel.py", title="Funnel", icon=":material/filter_alt:"),
             st.Page("pages/stage_kpis.py", title="Stage KPIs", icon=":material/leaderboard:"),
+            st.Page("pages/journey_map.py", title="Journey map", icon=":material/map:"),
         ],
         "Support": [st.Page("pages/support.py", title="Support quality", icon=":material/support_agent:")],
         "Data": [st.Page("pages/data.py", title="Data", icon=":material/database:")],

@@ -15,6 +15,7 @@ from data_access.filters import FilterError, Filters, Period
 STATE_KEY = "cjm_filters"
 _PERIOD = "f_period"
 _READ_URL = "f_read_from_url"
+_FILTER_PARAMS = {"from", "to", *schema.FILTER_DIMENSIONS}
 
 
 def _key(dim: str) -> str:
@@ -51,6 +52,8 @@ def _to_url(filters: Filters, bounds: tuple[date, date] | None) -> None:
         k: (st.query_params.get_all(k) if k in schema.FILTER_DIMENSIONS else st.query_params.get(k))
         for k in st.query_params
     }
+    # parameters a page keeps of its own (a selected cell of the journey map) stay in the link
+    wanted |= {k: v for k, v in current.items() if k not in _FILTER_PARAMS}
     if current != wanted:
         st.query_params.from_dict(wanted)
 

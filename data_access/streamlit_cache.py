@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from data_access import store
 from data_access.config import SETTINGS
 from data_access.filters import Filters
-from data_access.queries import catalog, funnel, kpis, overview, retention, risk, support
+from data_access.queries import catalog, funnel, journey, kpis, overview, retention, risk, support
 
 _TTL, _MAX = SETTINGS.cache_ttl_seconds, SETTINGS.cache_max_entries
 
@@ -171,3 +171,31 @@ def risk_alerts(url: str, filters: Filters, as_of: datetime) -> dict[str, pl.Dat
 @st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner="Gathering the overview...")
 def overview_data(url: str, filters: Filters, windows: overview.Windows, min_n: int) -> dict[str, Any]:
     return overview.load(read_engine(url), filters, windows, min_n)
+
+
+@st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner=False)
+def journey_maps(url: str) -> list[str]:
+    with store.connect(read_engine(url)) as conn:
+        return journey.map_names(conn)
+
+
+@st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner=False)
+def journey_cells(url: str, name: str) -> pl.DataFrame:
+    with store.connect(read_engine(url)) as conn:
+        return journey.map_cells(conn, name)
+
+
+@st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner="Colouring the journey map...")
+def journey_live(url: str, filters: Filters, min_n: int) -> pl.DataFrame:
+    return journey.live_lanes(read_engine(url), filters, min_n)
+
+
+@st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner=False)
+def stage_breakdown(url: str, stage_id: str, metric: str, filters: Filters, by: str, min_n: int) -> pl.DataFrame:
+    return kpis.stage_breakdown(read_engine(url), stage_id, metric, filters, by, min_n)
+
+
+@st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner=False)
+def funnel_stages(url: str) -> tuple[str, ...]:
+    """The default funnel's steps (the stages marked in_funnel, in map order)."""
+    return funnel.default_steps(read_engine(url))

@@ -36,6 +36,7 @@ PAGES = {
     "": "Overview",
     "funnel": "Funnel",
     "stage_kpis": "Stage KPIs",
+    "journey_map": "Journey map",
     "support": "Support quality",
     "retention": "Retention",
     "churn_warning": "Churn early warning",
@@ -223,4 +224,17 @@ def test_the_overview_fits_one_screen_and_its_cards_lead_to_their_pages(server: 
     page.screenshot(path=ARTIFACTS / "overview_1440x900.png")
     page.get_by_role("link", name="Churn rate").click()
     page.locator("h1", has_text="Churn early warning").wait_for(timeout=30_000)
+    page.close()
+
+
+def test_a_journey_map_link_opens_its_cell(server: str, browser: object) -> None:
+    """The B2C onboarding leak, shared as a link: the grid with the cell's drill-down under it."""
+    page = browser.new_page(viewport={"width": 1440, "height": 1600})
+    page.goto(f"{server}/journey_map?segment=B2C&stage=onboarding&lane=conversion")
+    _settled(page)
+    assert page.locator("h1").first.inner_text() == "Journey map"
+    page.get_by_text("Onboarding: Conversion to next step").wait_for(timeout=30_000)
+    assert page.locator("[data-testid='stException']").count() == 0
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "journey_map_cell.png", full_page=True)
     page.close()

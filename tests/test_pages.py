@@ -22,6 +22,7 @@ PAGES = (
     "pages/overview.py",
     "pages/funnel.py",
     "pages/stage_kpis.py",
+    "pages/journey_map.py",
     "pages/support.py",
     "pages/retention.py",
     "pages/churn_warning.py",
@@ -85,6 +86,7 @@ def test_every_page_renders(app: AppTest, page: str) -> None:
     assert app.title[0].value in (
         "Overview",
         "Funnel",
+        "Journey map",
         "Stage KPIs",
         "Support quality",
         "Retention",
@@ -361,3 +363,32 @@ def test_churn_warning_lists_customers_with_reasons(app: AppTest) -> None:
     app.slider(key="risk_share").set_value(0.3).run()
     assert not app.exception
     assert app.download_button(key="risk_csv") is not None
+
+
+def test_journey_map_grid_and_a_cell_opened_from_the_link(app: AppTest) -> None:
+    app.query_params["stage"] = "onboarding"
+    app.query_params["lane"] = "conversion"
+    app.query_params["segment"] = ["B2C"]
+    app.run().switch_page("pages/journey_map.py").run()
+    assert not app.exception, [e.value for e in app.exception]
+    grid = app.dataframe[0].value
+    assert list(grid.columns)[:2] == ["Awareness", "Consideration"]
+    cell = grid.loc["Conversion to next step", "Onboarding"]
+    assert cell.startswith("✖ ") and "· n " in cell  # the planted B2C onboarding leak, off target
+    assert grid.loc["Pains", "Awareness"]  # the map's own words are there
+    assert any(s.value == "Onboarding: Conversion to next step" for s in app.subheader)
+    dropped = table_with(app, "customer_id")
+    assert len(dropped) > 0 and set(dropped["segment"]) == {"B2C"}
+
+
+def test_journey_map_metric_cell_opens_trend_breakdown_and_rows(app: AppTest) -> None:
+    app.query_params["stage"] = "onboarding"
+    app.query_params["lane"] = "csat"
+    app.run().switch_page("pages/journey_map.py").run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert any(s.value == "Onboarding: CSAT" for s in app.subheader)
+    split = table_with(app, "Segment")
+    assert set(split["Segment"]) == {"B2B", "B2C"}
+    answers = table_with(app, "score")
+    assert list(answers["score"]) == sorted(answers["score"])  # the unhappiest first
+    assert app.query_params["lane"] == "csat"

@@ -78,6 +78,24 @@ def stage_trend(engine: Engine, stage_id: str, metric_name: str, filters: Filter
     return frame.filter(pl.col(f"{metric_name}_n") > 0)
 
 
+def stage_breakdown(
+    engine: Engine, stage_id: str, metric_name: str, filters: Filters, by: str, min_n: int
+) -> pl.DataFrame:
+    """One metric of one stage per value of a customer attribute: value, n, interval, enough."""
+    if by not in schema.FILTER_DIMENSIONS:
+        raise ValueError(f"cannot break down by {by!r}")
+    metric = metrics.METRICS[metric_name]
+    source, cu = metric.source, schema.customers
+    group = sa.func.coalesce(cu.c[by], "(none)").label("value")
+    stmt = metric_query(
+        source, [metric], filters, [group], source.c.stage_id == stage_id, cu.c.customer_id == source.c.customer_id
+    )
+    with connect(engine) as conn:
+        frame = fetch_frame(conn, stmt, {"value": pl.String})
+    frame = metrics.finish(frame, metric, min_n).filter(pl.col(f"{metric_name}_n") > 0)
+    return frame.sort(f"{metric_name}_n", descending=True)
+
+
 def stage_rows(engine: Engine, stage_id: str, metric_name: str, filters: Filters, limit: int) -> pl.DataFrame:
     """The rows behind a stage's metric, worst first: survey answers by score (detractors and low CSAT first,
     those with a comment before those without), or for FCR the tickets not resolved at first contact first."""

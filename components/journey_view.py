@@ -1,0 +1,169 @@
+"""The journey map grid: lanes down, stages across, metric cells coloured by their status (with the value, n and
+an icon, so colour is never the only cue), pains and moments of truth marked where the stage has a red metric."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+import polars as pl
+
+from components import status
+from data_access import metrics, schema
+from data_access.queries.journey import LANES_BY_KEY, LIVE_LANES
+
+# light tints of the status colours: the text stays readable on them
+TINT = {
+    metrics.STATUS_GOOD: "#cfe3f1",
+    metrics.STATUS_WARN: "#f8e3b5",
+    metrics.STATUS_BAD: "#f4c7ab",
+    metrics.STATUS_NO_TARGET: "#ffffff",
+    metrics.STATUS_NO_DATA: "#eeeeee",
+}
+FLAGGED = "#fbe0d6"  # a pain or moment of truth where the stage hurts
+QUALITATIVE_LABELS = {
+    lane: lane.replace("_", " ").replace("jtbd", "jobs to be done").capitalize() for lane in schema.MAP_LANES
+}
+FLAG_LANES = ("pains", "moments_of_truth")
+
+
+def _value(lane_key: str, value: float | None) -> str:
+    lane = LANES_BY_KEY[lane_key]
+    if value is None:
+        return "–"
+    if lane.unit == "count":
+        return f"{value:,.0f}"
+    if lane.unit == "%":
+        return f"{value:.1f}%"
+    if lane.unit == "points":
+        return f"{value:+.0f}"
+    if lane.unit == "days":
+        return f"{value:.1f} d"
+    return f"{value:.2f}" if lane.unit == "score" else f"{value:.1f}"
+
+
+def grid(
+    stages: pl.DataFrame, cells: pl.DataFrame, live: pl.DataFrame, lanes: list[str]
+) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """(the grid's text, the background colour of each cell, the lane key of each row). ``lanes``: the qualitative
+    lanes to show, in order; every live lane follows them."""
+    names = dict(stages.select("stage_id", "name").iter_rows())
+    order = stages["stage_id"].to_list()
+    hurt = set(live.filter(pl.col("status") == metrics.STATUS_BAD)["stage_id"].to_list())
+    text = {(r["stage_id"], r["lane"]): r["text"] for r in cells.iter_rows(named=True)}
+    figures = {(r["stage_id"], r["lane"]): r for r in live.iter_rows(named=True)}
+    rows, colours, keys, labels = [], [], [], []
+    for lane in lanes:
+        rows.append([text.get((s, lane), "") for s in order])
+        flag = lane in FLAG_LANES
+        colours.append([FLAGGED if flag and s in hurt and text.get((s, lane)) else "#ffffff" for s in order])
+        keys.append(lane)
+        labels.append(QUALITATIVE_LABELS.get(lane, lane))
+    for lane in LIVE_LANES:
+        row, colour = [], []
+        for s in order:
+            got = figures.get((s, lane.key))
+            if got is None:
+                row.append("")
+                colour.append("#ffffff")
+                continue
+            icon = status.STYLE.get(got["status"], status.STYLE[metrics.STATUS_NO_DATA])[1]
+            if lane.key == "customers":
+                row.append(_value(lane.key, got["value"]))
+            elif not got["n"] or got["value"] is None:
+                row.append("no data")
+            elif lane.higher_is_better is None or got["status"] == metrics.STATUS_NO_TARGET:
+                row.append(f"{_value(lane.key, got['value'])} · n {got['n']:,}")
+            else:
+                row.append(f"{icon} {_value(lane.key, got['value'])} · n {got['n']:,}")
+            colour.append(TINT.get(got["status"], "#ffffff"))
+        rows.append(row)
+        colours.append(colour)
+        keys.append(lane.key)
+        labels.append(lane.label)
+    columns = [names[s] for s in order]
+    return (
+        pd.DataFrame(rows, index=labels, columns=columns),
+        pd.DataFrame(colours, index=labels, columns=columns),
+        keys,
+    )
+
+
+def styled(text: pd.DataFrame, colours: pd.DataFrame) -> object:
+    """The grid as a pandas Styler: each cell on its status colour."""
+    return text.style.apply(lambda _: colours.map(lambda c: f"background-color: {c}; color: #222"), axis=None)
+
+
+def emotion_curve(live: pl.DataFrame, stages: pl.DataFrame) -> go.Figure:
+    """The map's emotion curve: the mean CSAT score (1-5) of each stage, in map order, with its n."""
+    names = dict(stages.select("stage_id", "name").iter_rows())
+    order = stages["stage_id"].to_list()
+    points = {r["stage_id"]: r for r in live.filter(pl.col("lane") == "emotion").iter_rows(named=True)}
+    xs = [names[s] for s in order if s in points and points[s]["value"] is not None]
+    ys = [points[s]["value"] for s in order if s in points and points[s]["value"] is not None]
+    ns = [points[s]["n"] for s in order if s in points and points[s]["value"] is not None]
+    fig = go.Figure(
+        go.Scatter(
+            x=xs,
+            y=ys,
+            mode="lines+markers+text",
+            text=[f"{y:.2f}" for y in ys],
+            textposition="top center",
+            customdata=ns,
+            hovertemplate="%{x}: %{y:.2f} (n=%{customdata})<extra></extra>",
+            line={"color": "#CC79A7", "shape": "spline"},
+        )
+    )
+    return fig.update_layout(
+        height=220,
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        yaxis={"range": [1, 5.4], "title": "mean CSAT (1-5)"},
+    )
+
+
+def legend() -> str:
+    swatches = " · ".join(
+        f"<span style='background:{TINT[s]};padding:0 6px;border:1px solid #ccc'>{status.badge(s)}</span>"
+        for s in (metrics.STATUS_GOOD, metrics.STATUS_WARN, metrics.STATUS_BAD, metrics.STATUS_NO_DATA)
+    )
+    return (
+        f"{swatches} · <span style='background:{FLAGGED};padding:0 6px;border:1px solid #ccc'>a pain or moment "
+        "of truth where the stage has a metric off target</span>"
+    )
+
+
+def no_cells() -> pl.DataFrame:
+    return pl.DataFrame(schema={"stage_id": pl.String, "lane": pl.String, "text": pl.String})
+
+
+def stage_figures(live: pl.DataFrame, stage_id: str) -> pl.DataFrame:
+    """Every live figure of one stage: lane, value, n, target, status."""
+    rows = {r["lane"]: r for r in live.filter(pl.col("stage_id") == stage_id).iter_rows(named=True)}
+    return pl.DataFrame(
+        [
+            (
+                lane.label,
+                _value(lane.key, rows[lane.key]["value"]),
+                rows[lane.key]["n"],
+                rows[lane.key]["target"],
+                status.badge(rows[lane.key]["status"]) if lane.higher_is_better is not None else "",
+            )
+            for lane in LIVE_LANES
+            if lane.key in rows
+        ],
+        schema={"figure": pl.String, "value": pl.String, "n": pl.Int64, "target": pl.Float64, "status": pl.String},
+        orient="row",
+    )
+
+
+def breakdown_table(split: pl.DataFrame, metric_name: str, by: str) -> pl.DataFrame:
+    """A stage's metric per value of a customer attribute, with n and the 95% interval."""
+    m = metric_name
+    label = metrics.METRICS[m].label
+    return split.select(
+        pl.col("value").alias(by.capitalize()),
+        pl.col(m).round(1).alias(label),
+        pl.col(f"{m}_n").alias("n"),
+        pl.col(f"{m}_lo").round(1).alias("95% low"),
+        pl.col(f"{m}_hi").round(1).alias("95% high"),
+        pl.when(pl.col(f"{m}_enough")).then(pl.lit("")).otherwise(pl.lit("few answers")).alias("note"),
+    )

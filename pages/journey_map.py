@@ -1,0 +1,112 @@
+"""Journey map: the CX team's map made live. Lanes down, stages across; metric lanes coloured against the targets;
+a click on a cell opens the numbers and the rows behind it (kept in the link)."""
+
+import streamlit as st
+
+from components import charts, journey_view, session, shell
+from data_access import metrics, schema
+from data_access import streamlit_cache as cache
+from data_access.config import SETTINGS
+from data_access.queries import funnel
+from data_access.queries.journey import LANES_BY_KEY
+
+url, chosen = shell.start("Journey map")
+stages = session.guarded(cache.stages, url)
+if stages.height == 0:
+    st.info("The store has no stages yet. Load `stages` (and the other tables) on the Data page.")
+    st.stop()
+maps = session.guarded(cache.journey_maps, url)
+left, right = st.columns([2, 3])
+if maps and st.query_params.get("map") in maps and "journey_map" not in st.session_state:
+    st.session_state["journey_map"] = st.query_params["map"]
+chosen_map = left.selectbox("Map", maps, key="journey_map") if maps else None
+lanes = right.multiselect(
+    "Lanes of the map",
+    list(schema.MAP_LANES),
+    default=["actions", "feelings", "touchpoints", "pains", "opportunities", "moments_of_truth"],
+    format_func=journey_view.QUALITATIVE_LABELS.get,
+    key="journey_lanes",
+)
+if chosen_map:
+    st.query_params["map"] = chosen_map
+else:
+    st.caption("No journey map in the store yet (table `journey_map`): the metric lanes alone are shown.")
+cells = session.guarded(cache.journey_cells, url, chosen_map) if chosen_map else None
+live = session.guarded(cache.journey_live, url, chosen, SETTINGS.min_n)
+text, colours, keys = journey_view.grid(stages, cells if cells is not None else journey_view.no_cells(), live, lanes)
+st.caption(
+    f"{chosen.caption()} · metric cells: value · n · status against the targets (fewer than {SETTINGS.min_n} "
+    "answers: not judged) · click a cell for the numbers and the rows behind it"
+)
+
+# a shared link opens with its cell selected
+stage_ids = stages["stage_id"].to_list()
+names = dict(stages.select("stage_id", "name").iter_rows())
+wanted_stage, wanted_lane = st.query_params.get("stage"), st.query_params.get("lane")
+if "journey_grid" not in st.session_state and wanted_stage in names and wanted_lane in keys:
+    st.session_state["journey_grid"] = {
+        "selection": {"cells": [[keys.index(wanted_lane), names[wanted_stage]]], "rows": [], "columns": []}
+    }
+event = st.dataframe(
+    journey_view.styled(text, colours),
+    key="journey_grid",
+    on_select="rerun",
+    selection_mode="single-cell",
+    width="stretch",
+    height=min(38 + 35 * len(keys), 900),
+)
+st.markdown(journey_view.legend(), unsafe_allow_html=True)
+st.plotly_chart(journey_view.emotion_curve(live, stages), width="stretch")
+
+picked = event.selection.cells if event and event.selection else []
+if not picked:
+    st.info("Click a cell of the map to open the numbers and the rows behind it.")
+    st.stop()
+row, column = picked[0]
+lane = keys[row]
+stage = stage_ids[list(text.columns).index(column)]
+st.query_params["stage"], st.query_params["lane"] = stage, lane
+label = LANES_BY_KEY[lane].label if lane in LANES_BY_KEY else journey_view.QUALITATIVE_LABELS[lane]
+st.subheader(f"{names[stage]}: {label}")
+figures = journey_view.stage_figures(live, stage)
+st.dataframe(figures, hide_index=True, width="stretch")
+
+metric = {"emotion": "csat", "tickets_per_100": "fcr"}.get(lane, lane)
+if metric in metrics.STAGE_METRICS:
+    target = live.filter((live["stage_id"] == stage) & (live["lane"] == metric))["target"]
+    trend = session.guarded(cache.stage_trend, url, stage, metric, chosen, SETTINGS.min_n)
+    fig = charts.stage_trend(trend, metric, target[0] if target.len() else None, names[stage])
+    charts.add_events(fig, session.guarded(cache.business_events, url))
+    st.plotly_chart(fig, width="stretch")
+    by = st.segmented_control("Break down by", ["segment", "persona", "channel"], default="segment", key="journey_by")
+    split = session.guarded(cache.stage_breakdown, url, stage, metric, chosen, by or "segment", SETTINGS.min_n)
+    st.dataframe(journey_view.breakdown_table(split, metric, by or "segment"), hide_index=True)
+    behind = session.guarded(cache.stage_rows, url, stage, metric, chosen, SETTINGS.export_row_limit)
+    what = "tickets, those not resolved at first contact first" if metric == "fcr" else "answers, the unhappiest first"
+    st.caption(f"{behind.height:,} {what}")
+    st.dataframe(behind.head(1_000), hide_index=True, width="stretch")
+    st.download_button(
+        "Download these rows", behind.write_csv(), file_name=f"{stage}_{metric}.csv", mime="text/csv", key="journey_csv"
+    )
+elif lane in ("conversion", "dropoff", "days_to_next", "customers") and stage in session.guarded(
+    cache.funnel_stages, url
+):
+    steps = session.guarded(cache.funnel_stages, url)
+    spec = funnel.FunnelSpec(steps, funnel.parse_window(funnel.DEFAULT_WINDOW))
+    step = steps.index(stage)
+    if step + 1 < len(steps):
+        dropped = session.guarded(cache.funnel_dropped, url, spec, chosen, step, SETTINGS.export_row_limit)
+        st.caption(
+            f"{dropped.height:,} customers reached {names[stage]} and not {names[steps[step + 1]]} "
+            f"(default funnel, {funnel.DEFAULT_WINDOW} window) · {chosen.caption()}"
+        )
+        st.dataframe(dropped.head(1_000), hide_index=True, width="stretch")
+        st.download_button(
+            "Download the customers who dropped here",
+            dropped.write_csv(),
+            file_name=f"dropped_after_{stage}.csv",
+            mime="text/csv",
+            key="journey_dropped_csv",
+        )
+    else:
+        st.caption(f"{names[stage]} is the funnel's last step.")
