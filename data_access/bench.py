@@ -23,7 +23,7 @@ from sqlalchemy.engine import Engine
 from data_access import ingest, metrics, store
 from data_access.config import SETTINGS, StoreLocation, default_store_path
 from data_access.filters import Filters, Period
-from data_access.queries import catalog, funnel, kpis, overview, retention, risk, support
+from data_access.queries import catalog, funnel, journey, kpis, overview, retention, risk, support
 
 Query = Callable[[Engine, str, Filters], object]  # (engine for the cold run, url for the cached run, filters)
 COLD_BUDGET_MS, CACHED_BUDGET_MS = 1000.0, 50.0
@@ -50,6 +50,20 @@ PAGES: dict[str, list[tuple[str, Callable[[Engine, Filters], object], Callable[[
             "all cards & blocks",
             lambda e, f: overview.load(e, f, _windows(f), SETTINGS.min_n),
             lambda u, f: _cache().overview_data(u, f, _windows(f), SETTINGS.min_n),
+        ),
+    ],
+    "Journey map": [
+        ("stages", lambda e, f: kpis.stage_list(e), lambda u, f: _cache().stages(u)),
+        ("maps", lambda e, f: _with_conn(e, journey.map_names), lambda u, f: _cache().journey_maps(u)),
+        (
+            "map cells",
+            lambda e, f: _with_conn(e, journey.map_cells, _FIRST_MAP),
+            lambda u, f: _cache().journey_cells(u, _FIRST_MAP),
+        ),
+        (
+            "live lanes",
+            lambda e, f: journey.live_lanes(e, f, SETTINGS.min_n),
+            lambda u, f: _cache().journey_live(u, f, SETTINGS.min_n),
         ),
     ],
     "Funnel": [
@@ -149,6 +163,7 @@ PAGES: dict[str, list[tuple[str, Callable[[Engine, Filters], object], Callable[[
     ],
 }
 _AS_OF = datetime(2026, 11, 1)  # the end of the sample data
+_FIRST_MAP = "Bargain hunter (B2C) - current state"  # the map the page opens with on the sample data
 
 # The funnel's own budget (issue 3): all steps with the previous period, cold.
 FUNNEL_BUDGET_MS = 2000.0
