@@ -3,6 +3,9 @@ an icon, so colour is never the only cue), pains and moments of truth marked whe
 
 from __future__ import annotations
 
+import io
+from html import escape
+
 import pandas as pd
 import plotly.graph_objects as go
 import polars as pl
@@ -167,3 +170,48 @@ def breakdown_table(split: pl.DataFrame, metric_name: str, by: str) -> pl.DataFr
         pl.col(f"{m}_hi").round(1).alias("95% high"),
         pl.when(pl.col(f"{m}_enough")).then(pl.lit("")).otherwise(pl.lit("few answers")).alias("note"),
     )
+
+
+def to_html(text: pd.DataFrame, colours: pd.DataFrame, title: str, caption: str) -> str:
+    """The grid as a standalone HTML page (colours, legend and what it shows included), for a review deck."""
+    table = styled(text, colours).set_table_attributes('class="map"').to_html()
+    style = (
+        "body{font-family:system-ui,sans-serif;margin:24px;color:#222}"
+        "table.map{border-collapse:collapse;font-size:13px}"
+        "table.map th,table.map td{border:1px solid #ccc;padding:6px 8px;vertical-align:top;max-width:220px}"
+        "table.map thead th{background:#f4f4f4}"
+    )
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(title)}</title><style>{style}</style>"
+        f"</head><body><h1>{escape(title)}</h1><p>{escape(caption)}</p>{table}<p>{legend()}</p></body></html>"
+    )
+
+
+def to_xlsx(text: pd.DataFrame, colours: pd.DataFrame, title: str, caption: str) -> bytes:
+    """The grid as an XLSX sheet with the cells' colours kept."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font, PatternFill
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "Journey map"
+    sheet.append([title])
+    sheet.append([caption])
+    sheet.append(["", *text.columns])
+    for lane, values in zip(text.index, text.itertuples(index=False), strict=True):
+        sheet.append([lane, *values])
+    sheet["A1"].font = Font(bold=True, size=14)
+    for cell in sheet[3]:
+        cell.font = Font(bold=True)
+    for r, row in enumerate(colours.itertuples(index=False), start=4):
+        sheet.cell(row=r, column=1).font = Font(bold=True)
+        for c, colour in enumerate(row, start=2):
+            cell = sheet.cell(row=r, column=c)
+            cell.fill = PatternFill("solid", fgColor=colour.lstrip("#").upper())
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+    sheet.column_dimensions["A"].width = 26
+    for c in range(2, len(text.columns) + 2):
+        sheet.column_dimensions[sheet.cell(row=3, column=c).column_letter].width = 28
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()

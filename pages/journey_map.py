@@ -56,6 +56,23 @@ event = st.dataframe(
     height=min(38 + 35 * len(keys), 900),
 )
 st.markdown(journey_view.legend(), unsafe_allow_html=True)
+title = f"Journey map: {chosen_map or 'metric lanes'}"
+about = f"{chosen.caption()} · value · n · status against the targets"
+html_col, xlsx_col, _ = st.columns([1, 1, 3])
+html_col.download_button(
+    "Export as HTML",
+    journey_view.to_html(text, colours, title, about),
+    file_name="journey_map.html",
+    mime="text/html",
+    key="journey_html",
+)
+xlsx_col.download_button(
+    "Export as XLSX",
+    journey_view.to_xlsx(text, colours, title, about),
+    file_name="journey_map.xlsx",
+    mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    key="journey_xlsx",
+)
 st.plotly_chart(journey_view.emotion_curve(live, stages), width="stretch")
 
 picked = event.selection.cells if event and event.selection else []

@@ -392,3 +392,10 @@ def test_journey_map_metric_cell_opens_trend_breakdown_and_rows(app: AppTest) ->
     answers = table_with(app, "score")
     assert list(answers["score"]) == sorted(answers["score"])  # the unhappiest first
     assert app.query_params["lane"] == "csat"
+
+
+def test_journey_map_exports(app: AppTest) -> None:
+    app.run().switch_page("pages/journey_map.py").run()
+    assert not app.exception
+    assert app.download_button(key="journey_html") is not None
+    assert app.download_button(key="journey_xlsx") is not None
