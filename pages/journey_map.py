@@ -77,6 +77,9 @@ st.plotly_chart(journey_view.emotion_curve(live, stages), width="stretch")
 
 picked = event.selection.cells if event and event.selection else []
 if not picked:
+    for gone in ("stage", "lane"):  # a cleared selection leaves the link too
+        if gone in st.query_params:
+            del st.query_params[gone]
     st.info("Click a cell of the map to open the numbers and the rows behind it.")
     st.stop()
 row, column = picked[0]
