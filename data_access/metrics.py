@@ -269,6 +269,11 @@ def value_columns(metric: Metric, inner: sa.Subquery) -> list[sa.Label]:
     return cols
 
 
+def percent(part: pl.Expr, whole: pl.Expr) -> pl.Expr:
+    """100 * part / whole, null when whole is 0: :func:`share` for result-sized frames."""
+    return pl.when(whole > 0).then(100 * part / whole)
+
+
 def wilson(k: pl.Expr, n: pl.Expr, z: float = Z95) -> tuple[pl.Expr, pl.Expr]:
     """Wilson score interval for a share k/n, in percent."""
     p = k / n

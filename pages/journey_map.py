@@ -7,7 +7,7 @@ from components import charts, journey_view, session, shell
 from data_access import metrics, schema
 from data_access import streamlit_cache as cache
 from data_access.config import SETTINGS
-from data_access.queries import funnel
+from data_access.queries import funnel, kpis
 from data_access.queries.journey import LANES_BY_KEY
 
 url, chosen = shell.start("Journey map")
@@ -102,7 +102,7 @@ if metric in metrics.STAGE_METRICS:
     split = session.guarded(cache.stage_breakdown, url, stage, metric, chosen, by or "segment", SETTINGS.min_n)
     st.dataframe(journey_view.breakdown_table(split, metric, by or "segment"), hide_index=True)
     behind = session.guarded(cache.stage_rows, url, stage, metric, chosen, SETTINGS.export_row_limit)
-    what = "tickets, those not resolved at first contact first" if metric == "fcr" else "answers, the unhappiest first"
+    what = kpis.stage_rows_order(metric)
     st.caption(f"{behind.height:,} {what}")
     st.dataframe(behind.head(1_000), hide_index=True, width="stretch")
     st.download_button(

@@ -6,6 +6,7 @@ from components import charts, kpi_table, session, shell, status
 from data_access import metrics
 from data_access import streamlit_cache as cache
 from data_access.config import SETTINGS
+from data_access.queries import kpis
 
 url, chosen = shell.start("Stage KPIs")
 frame = session.guarded(cache.stage_kpis, url, chosen, SETTINGS.min_n)
@@ -59,7 +60,7 @@ row = frame.filter(frame["stage_id"] == stage).row(0, named=True)
 trend = session.guarded(cache.stage_trend, url, stage, metric, chosen, SETTINGS.min_n)
 st.plotly_chart(charts.stage_trend(trend, metric, row[f"{metric}_target"], names[stage]), width="stretch")
 behind = session.guarded(cache.stage_rows, url, stage, metric, chosen, SETTINGS.export_row_limit)
-what = "tickets, those not resolved at first contact first" if metric == "fcr" else "answers, the unhappiest first"
+what = kpis.stage_rows_order(metric)
 st.caption(
     f"{names[stage]}: {behind.height:,} {what} · {chosen.caption()} · hollow points rest on fewer than "
     f"{SETTINGS.min_n} answers"

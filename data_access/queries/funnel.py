@@ -231,8 +231,8 @@ def _steps_frame(spec: FunnelSpec, counts: list[int]) -> pl.DataFrame:
     first = pl.col("customers").first()
     previous = pl.col("customers").shift(1)
     return frame.with_columns(
-        pl.when(previous > 0).then(100 * pl.col("customers") / previous).alias("conversion_from_previous"),
-        pl.when(first > 0).then(100 * pl.col("customers") / first).alias("conversion_from_first"),
+        metrics.percent(pl.col("customers"), previous).alias("conversion_from_previous"),
+        metrics.percent(pl.col("customers"), first).alias("conversion_from_first"),
         (previous - pl.col("customers")).alias("dropped"),
     )
 

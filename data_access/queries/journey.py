@@ -137,7 +137,7 @@ def live_lanes(engine: Engine, filters: Filters, min_n: int) -> pl.DataFrame:
     for name in metrics.STAGE_METRICS:
         lane(name, stages, pl.col(name), pl.col(f"{name}_n"))
     flow = done["funnel"]
-    share = pl.when(pl.col("entered") > 0).then(100 * pl.col("converted") / pl.col("entered"))
+    share = metrics.percent(pl.col("converted"), pl.col("entered"))
     lane("conversion", flow, share, pl.col("entered"))
     lane("dropoff", flow, 100 - share, pl.col("entered"))
     lane("days_to_next", flow, pl.col("p50_seconds") / 86_400, pl.col("converted"))
@@ -145,7 +145,7 @@ def live_lanes(engine: Engine, filters: Filters, min_n: int) -> pl.DataFrame:
     lane(
         "tickets_per_100",
         per_100,
-        pl.when(pl.col("customers") > 0).then(100 * pl.col("tickets").fill_null(0) / pl.col("customers")),
+        metrics.percent(pl.col("tickets").fill_null(0), pl.col("customers")),
         pl.col("customers"),
     )
     lane("emotion", done["satisfaction"], pl.col("satisfaction"), pl.col("satisfaction_n"))

@@ -96,6 +96,13 @@ def stage_breakdown(
     return frame.sort(f"{metric_name}_n", descending=True)
 
 
+def stage_rows_order(metric_name: str) -> str:
+    """What :func:`stage_rows` returns, in words, in the order it returns them."""
+    if metrics.METRICS[metric_name].source is schema.tickets:
+        return "tickets, those not resolved at first contact first"
+    return "answers, the unhappiest first"
+
+
 def stage_rows(engine: Engine, stage_id: str, metric_name: str, filters: Filters, limit: int) -> pl.DataFrame:
     """The rows behind a stage's metric, worst first: survey answers by score (detractors and low CSAT first,
     those with a comment before those without), or for FCR the tickets not resolved at first contact first."""

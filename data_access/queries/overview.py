@@ -312,11 +312,6 @@ def _day(day: date) -> sa.BindParameter:
     return sa.bindparam(None, day, type_=sa.Date)
 
 
-def _rate(part: pl.Expr, whole: pl.Expr) -> pl.Expr:
-    return pl.when(whole > 0).then(100 * part / whole)
-
-
-LINE_SCHEMA = {"key": pl.String, "month": pl.Date, "value": pl.Float64}
 CARD_SCHEMA = {
     "key": pl.String,
     "value": pl.Float64,
@@ -421,9 +416,9 @@ def headline_from(parts: dict[str, Any], w: Windows) -> dict[str, pl.DataFrame]:
         .join(rated["monthly"], on="month", how="left")
         .sort("month")
         .with_columns(
-            _rate(pl.col("kept"), pl.col("before")).alias("retention"),
-            _rate(pl.col("churned"), pl.col("base")).alias("churn"),
-            _rate(pl.col("reactivated"), pl.col("churned_before")).alias("reactivation"),
+            metrics.percent(pl.col("kept"), pl.col("before")).alias("retention"),
+            metrics.percent(pl.col("churned"), pl.col("base")).alias("churn"),
+            metrics.percent(pl.col("reactivated"), pl.col("churned_before")).alias("reactivation"),
         )
     )
     # CLV at each month's end: all revenue and signups up to it

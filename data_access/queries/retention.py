@@ -365,7 +365,7 @@ def customer_base(conn: Connection, filters: Filters, grain: str = "month") -> p
             ),
             (pl.col("churned").cum_sum() - pl.col("churned")).alias("churned_before"),
         )
-        .with_columns(pl.when(pl.col("base") > 0).then(100 * pl.col("churned") / pl.col("base")).alias("churn_rate"))
+        .with_columns(metrics.percent(pl.col("churned"), pl.col("base")).alias("churn_rate"))
     )
     return frame.select(list(_BASE_SCHEMA))
 
@@ -404,11 +404,7 @@ def churn_over_time(conn: Connection, filters: Filters, grain: str = "month") ->
     frame = (
         base.join(_dated(returns, "reactivated"), on="period", how="left")
         .with_columns(pl.col("reactivated").fill_null(0))
-        .with_columns(
-            pl.when(pl.col("churned_before") > 0)
-            .then(100 * pl.col("reactivated") / pl.col("churned_before"))
-            .alias("reactivation_rate")
-        )
+        .with_columns(metrics.percent(pl.col("reactivated"), pl.col("churned_before")).alias("reactivation_rate"))
     )
     return frame.select(list(schema_))
 

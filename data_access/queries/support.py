@@ -157,7 +157,7 @@ def lines(conn: Connection, filters: Filters, verify_days: int = metrics.VERIFY_
     )
     total = frame.filter(pl.col("line") == "all")["tickets"][0]
     frame = frame.with_columns(
-        pl.when(pl.lit(total) > 0).then(100 * pl.col("tickets") / pl.lit(total)).alias("share"),
+        metrics.percent(pl.col("tickets"), pl.lit(total)).alias("share"),
         # containment speaks of the tickets that entered through the bot only
         *(pl.when(pl.col("line") == "bot").then(pl.col(c)).alias(c) for c in ("containment", "verified_containment")),
     )
