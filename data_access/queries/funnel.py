@@ -131,63 +131,79 @@ def _t(k: int) -> str:
     return f"t{k}"
 
 
+def _step_events(stage_id: str, filters: Filters, name: str) -> sa.Subquery:
+    """The filters' events of one stage with their epoch ms (read straight from the table, so that the store
+    can use the stage and the period to skip what it does not need)."""
+    return (
+        sa.select(ev.c.customer_id, ev.c.occurred_at, epoch_ms(ev.c.occurred_at).label("ms"))
+        .where(ev.c.stage_id == stage_id, filters.where(ev.c.occurred_at, ev.c.customer_id))
+        .subquery(name)
+    )
+
+
 def chosen_attempts(spec: FunnelSpec, filters: Filters) -> sa.Subquery:
     """One row per customer in the funnel: ``customer_id``, ``depth`` (steps reached, 1..K), ``entered_at``
-    (timestamp of the first step), ``t0..t{K-1}`` (epoch ms of each step reached, null beyond ``depth``)."""
+    (timestamp of the first step), ``t0..t{K-1}`` (epoch ms of each step reached, null beyond ``depth``).
+
+    Attempts that reach step k are built from those that reach step k-1 by an inner join with the step's events
+    (each step reads its own stage from the table, and the join sees only the attempts still going); every attempt
+    then appears once per step it reached, and the customer's deepest rows rank first."""
     window_ms = spec.window_seconds * 1000
-    stages = set(spec.steps) | {x.stage_id for x in spec.exclusions}
-    events = (
-        sa.select(ev.c.customer_id, ev.c.stage_id, ev.c.occurred_at, epoch_ms(ev.c.occurred_at).label("ms"))
-        .where(ev.c.stage_id.in_(sorted(stages)), filters.where(ev.c.occurred_at, ev.c.customer_id))
-        .cte("funnel_events")
+    first = _step_events(spec.steps[0], filters, "step_0")
+    alive = sa.select(first.c.customer_id, first.c.occurred_at.label("entered_at"), first.c.ms.label(_t(0))).cte(
+        "attempt_0"
     )
-    attempts = (
-        sa.select(events.c.customer_id, events.c.occurred_at.label("entered_at"), events.c.ms.label(_t(0)))
-        .where(events.c.stage_id == spec.steps[0])
-        .cte("attempt_0")
-    )
+    reached = [alive]
     for k in range(1, len(spec.steps)):
-        e = events.alias(f"step_{k}")
-        kept = [attempts.c.customer_id, attempts.c.entered_at, *(attempts.c[_t(i)] for i in range(k))]
-        attempts = (
+        e = _step_events(spec.steps[k], filters, f"step_{k}")
+        kept = [alive.c.customer_id, alive.c.entered_at, *(alive.c[_t(i)] for i in range(k))]
+        alive = (
             sa.select(*kept, sa.func.min(e.c.ms).label(_t(k)))
             .select_from(
-                attempts.outerjoin(
+                alive.join(
                     e,
                     sa.and_(
-                        e.c.customer_id == attempts.c.customer_id,
-                        e.c.stage_id == spec.steps[k],
-                        e.c.ms >= attempts.c[_t(k - 1)],
-                        e.c.ms <= attempts.c[_t(0)] + window_ms,
+                        e.c.customer_id == alive.c.customer_id,
+                        e.c.ms >= alive.c[_t(k - 1)],
+                        e.c.ms <= alive.c[_t(0)] + window_ms,
                     ),
                 )
             )
             .group_by(*kept)
             .cte(f"attempt_{k}")
         )
-    depth = 1 + sum(
-        (sa.case((attempts.c[_t(k)].is_not(None), 1), else_=0) for k in range(1, len(spec.steps))), sa.literal(0)
-    )
+        reached.append(alive)
+    never = sa.cast(sa.null(), sa.BigInteger)
+    attempts = sa.union_all(
+        *(
+            sa.select(
+                a.c.customer_id,
+                a.c.entered_at,
+                *(a.c[_t(i)] if i <= k else never.label(_t(i)) for i in range(len(spec.steps))),
+                sa.literal(k + 1).label("depth"),
+            )
+            for k, a in enumerate(reached)
+        )
+    ).subquery("attempts")
     taints = []
     for x in spec.exclusions:
-        hit = events.alias(f"excluded_{x.stage_id}_{x.after_step}_{x.before_step}")
+        hit = _step_events(x.stage_id, filters, f"excluded_{x.stage_id}_{x.after_step}_{x.before_step}")
         after, before = attempts.c[_t(x.after_step)], attempts.c[_t(x.before_step)]
         taints.append(
             sa.exists().where(
                 hit.c.customer_id == attempts.c.customer_id,
-                hit.c.stage_id == x.stage_id,
                 hit.c.ms > after,
                 sa.case((before.is_not(None), hit.c.ms < before), else_=hit.c.ms <= attempts.c[_t(0)] + window_ms),
             )
         )
     tainted = sa.case((sa.or_(*taints), 1), else_=0) if taints else sa.literal(0)
-    scored = sa.select(attempts, depth.label("depth"), tainted.label("tainted")).cte("scored_attempts")
     ranked = sa.select(
-        scored,
+        attempts,
+        tainted.label("tainted"),
         sa.func.row_number()
         .over(
-            partition_by=scored.c.customer_id,
-            order_by=(scored.c.depth.desc(), scored.c.tainted.asc(), scored.c[_t(0)].asc()),
+            partition_by=attempts.c.customer_id,
+            order_by=(attempts.c.depth.desc(), tainted.asc(), attempts.c[_t(0)].asc()),
         )
         .label("rank"),
     ).cte("ranked_attempts")
@@ -251,14 +267,17 @@ def breakdown(conn: Connection, spec: FunnelSpec, filters: Filters, by: str) -> 
     )
 
 
-def durations_query(spec: FunnelSpec, filters: Filters, dialect: str = "") -> sa.Select:
-    """Seconds from step k-1 to step k on each customer's chosen attempt: median, p90 and histogram counts."""
+def durations_query(spec: FunnelSpec, filters: Filters, dialect: str = "", *, first: bool = False) -> sa.Select:
+    """Seconds from step k-1 to step k on each customer's chosen attempt: median, p90 and histogram counts.
+    ``first`` adds step 0 (every customer in the funnel, with a duration of 0), so that each step's ``n`` is the
+    number of customers who reach it: the funnel's counts and times from one pass."""
     chosen = chosen_attempts(spec, filters)
     parts = [
-        sa.select(sa.literal(k).label("step"), (chosen.c[_t(k)] - chosen.c[_t(k - 1)]).label("ms")).where(
-            chosen.c[_t(k)].is_not(None)
-        )
-        for k in range(1, len(spec.steps))
+        sa.select(
+            sa.literal(k).label("step"),
+            (chosen.c[_t(k)] - chosen.c[_t(k - 1)] if k else sa.literal(0, sa.BigInteger)).label("ms"),
+        ).where(chosen.c[_t(k)].is_not(None))
+        for k in range(0 if first else 1, len(spec.steps))
     ]
     gaps = sa.union_all(*parts).subquery("gaps")
 
@@ -283,6 +302,21 @@ def time_to_convert(conn: Connection, spec: FunnelSpec, filters: Filters) -> pl.
         return pl.DataFrame(schema=schema_)
     done = metrics.with_percentiles(raw, scale=1000, suffix="_seconds")
     return done.select(pl.col(c).cast(t) for c, t in schema_.items())
+
+
+def reach_and_time(conn: Connection, spec: FunnelSpec, filters: Filters) -> pl.DataFrame:
+    """Per step: ``customers`` who reach it (as :func:`steps`) and ``p50_seconds`` from the step before (as
+    :func:`time_to_convert`; null for the first step), from one pass over the chosen attempts."""
+    raw = fetch_frame(conn, durations_query(spec, filters, conn.dialect.name, first=True))
+    frame = pl.DataFrame({"step": list(range(len(spec.steps))), "stage_id": list(spec.steps)})
+    if raw.height == 0:
+        return frame.with_columns(pl.lit(0, pl.Int64).alias("customers"), pl.lit(None, pl.Float64).alias("p50_seconds"))
+    done = metrics.with_percentiles(raw, scale=1000, suffix="_seconds").select(
+        pl.col("step").cast(pl.Int64),
+        pl.col("n").cast(pl.Int64).alias("customers"),
+        pl.when(pl.col("step") > 0).then(pl.col("p50_seconds").cast(pl.Float64)).alias("p50_seconds"),
+    )
+    return frame.join(done, on="step", how="left").with_columns(pl.col("customers").fill_null(0))
 
 
 def over_time_query(spec: FunnelSpec, filters: Filters, grain: str) -> sa.Select:

@@ -103,15 +103,12 @@ def _funnel_lanes(conn: Connection, filters: Filters) -> pl.DataFrame:
     if len(steps) < funnel.MIN_STEPS:
         return empty
     spec = funnel.FunnelSpec(steps, funnel.parse_window(funnel.DEFAULT_WINDOW))
-    counts = funnel.steps(conn, spec, filters)
-    timing = funnel.time_to_convert(conn, spec, filters)
-    nxt = counts.select(pl.col("step") - 1, pl.col("customers").alias("converted"))
-    gaps = timing.select(pl.col("step") - 1, "p50_seconds")
+    reach = funnel.reach_and_time(conn, spec, filters)
+    nxt = reach.select(pl.col("step") - 1, pl.col("customers").alias("converted"), "p50_seconds")
     return (
-        counts.select("step", "stage_id", pl.col("customers").alias("entered"))
+        reach.select("step", "stage_id", pl.col("customers").alias("entered"))
         .join(nxt, on="step", how="inner")
-        .join(gaps, on="step", how="left")
-        .select("stage_id", "entered", "converted", pl.col("p50_seconds").cast(pl.Float64))
+        .select("stage_id", "entered", "converted", "p50_seconds")
     )
 
 
