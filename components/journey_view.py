@@ -158,6 +158,11 @@ def stage_figures(live: pl.DataFrame, stage_id: str) -> pl.DataFrame:
     )
 
 
+def breakdown_label(by: str) -> str:
+    """A breakdown's name as a user reads it."""
+    return {"category": "problem type"}.get(by, by)
+
+
 def breakdown_table(split: pl.DataFrame, metric_name: str, by: str) -> pl.DataFrame:
     """A stage's metric per value of a customer attribute, with n and the 95% interval."""
     m = metric_name

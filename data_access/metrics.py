@@ -251,7 +251,10 @@ JOURNEY_FIGURES = {
     "tickets_per_100": "tickets opened at a stage per 100 of its customers",
     "days_to_next": "median days from a funnel step to the next",
     "emotion": "mean CSAT score (1-5)",
+    "fcr_line_2": "FCR of the tickets the 2nd line (managers) worked on last (%)",
 }
+# a journey figure without a target of its own is judged by this one's (drop-off mirrors conversion instead)
+TARGET_FALLBACK = {"fcr_line_2": "fcr"}
 TARGET_NAMES = (*METRICS, *JOURNEY_FIGURES)  # what kpi_targets.metric may name
 
 

@@ -189,7 +189,7 @@ kpi_targets = sa.Table(
         sa.String(64),
         key=True,
         doc="Metric name from the metrics layer (csat, nps, ces, fcr...) or a journey map figure "
-        "(conversion, dropoff, tickets_per_100, days_to_next, emotion)",
+        "(conversion, dropoff, tickets_per_100, days_to_next, emotion, fcr_line_2)",
         example="csat",
     ),
     col("target", sa.Float(53), doc="Value that counts as good", example="80"),

@@ -97,13 +97,17 @@ def funnel_dropped(url: str, spec: funnel.FunnelSpec, filters: Filters, step: in
 
 
 @st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner=False)
-def stage_trend(url: str, stage_id: str, metric: str, filters: Filters, min_n: int) -> pl.DataFrame:
-    return kpis.stage_trend(read_engine(url), stage_id, metric, filters, min_n)
+def stage_trend(
+    url: str, stage_id: str, metric: str, filters: Filters, min_n: int, line: int | None = None
+) -> pl.DataFrame:
+    return kpis.stage_trend(read_engine(url), stage_id, metric, filters, min_n, line)
 
 
 @st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner=False)
-def stage_rows(url: str, stage_id: str, metric: str, filters: Filters, limit: int) -> pl.DataFrame:
-    return kpis.stage_rows(read_engine(url), stage_id, metric, filters, limit)
+def stage_rows(
+    url: str, stage_id: str, metric: str, filters: Filters, limit: int, line: int | None = None
+) -> pl.DataFrame:
+    return kpis.stage_rows(read_engine(url), stage_id, metric, filters, limit, line)
 
 
 @st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner=False)
@@ -191,8 +195,10 @@ def journey_live(url: str, filters: Filters, min_n: int) -> pl.DataFrame:
 
 
 @st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner=False)
-def stage_breakdown(url: str, stage_id: str, metric: str, filters: Filters, by: str, min_n: int) -> pl.DataFrame:
-    return kpis.stage_breakdown(read_engine(url), stage_id, metric, filters, by, min_n)
+def stage_breakdown(
+    url: str, stage_id: str, metric: str, filters: Filters, by: str, min_n: int, line: int | None = None
+) -> pl.DataFrame:
+    return kpis.stage_breakdown(read_engine(url), stage_id, metric, filters, by, min_n, line)
 
 
 @st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner=False)

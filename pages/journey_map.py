@@ -8,7 +8,7 @@ from data_access import metrics, schema
 from data_access import streamlit_cache as cache
 from data_access.config import SETTINGS
 from data_access.queries import funnel, kpis
-from data_access.queries.journey import LANES_BY_KEY
+from data_access.queries.journey import LANES_BY_KEY, LINE_LANES
 
 url, chosen = shell.start("Journey map")
 stages = session.guarded(cache.stages, url)
@@ -91,18 +91,26 @@ st.subheader(f"{names[stage]}: {label}")
 figures = journey_view.stage_figures(live, stage)
 st.dataframe(figures, hide_index=True, width="stretch")
 
-metric = {"emotion": "csat", "tickets_per_100": "fcr"}.get(lane, lane)
+metric = {"emotion": "csat", "tickets_per_100": "fcr", "fcr_line_2": "fcr"}.get(lane, lane)
+line = LINE_LANES.get(lane)
 if metric in metrics.STAGE_METRICS:
-    target = live.filter((live["stage_id"] == stage) & (live["lane"] == metric))["target"]
-    trend = session.guarded(cache.stage_trend, url, stage, metric, chosen, SETTINGS.min_n)
+    shown = lane if lane in LINE_LANES else metric
+    target = live.filter((live["stage_id"] == stage) & (live["lane"] == shown))["target"]
+    trend = session.guarded(cache.stage_trend, url, stage, metric, chosen, SETTINGS.min_n, line)
     fig = charts.stage_trend(trend, metric, target[0] if target.len() else None, names[stage])
     charts.add_events(fig, session.guarded(cache.business_events, url))
     st.plotly_chart(fig, width="stretch")
-    by = st.segmented_control("Break down by", ["segment", "persona", "channel"], default="segment", key="journey_by")
-    split = session.guarded(cache.stage_breakdown, url, stage, metric, chosen, by or "segment", SETTINGS.min_n)
-    st.dataframe(journey_view.breakdown_table(split, metric, by or "segment"), hide_index=True)
-    behind = session.guarded(cache.stage_rows, url, stage, metric, chosen, SETTINGS.export_row_limit)
-    what = kpis.stage_rows_order(metric)
+    options = [b for b in ("segment", "persona", "channel", kpis.PROBLEM_TYPE) if b in kpis.breakdowns(metric)]
+    first = kpis.PROBLEM_TYPE if line else "segment"
+    by = st.segmented_control(
+        "Break down by", options, default=first, format_func=journey_view.breakdown_label, key=f"journey_by_{metric}"
+    )
+    split = session.guarded(cache.stage_breakdown, url, stage, metric, chosen, by or first, SETTINGS.min_n, line)
+    st.dataframe(
+        journey_view.breakdown_table(split, metric, journey_view.breakdown_label(by or first)), hide_index=True
+    )
+    behind = session.guarded(cache.stage_rows, url, stage, metric, chosen, SETTINGS.export_row_limit, line)
+    what = kpis.stage_rows_order(metric) + (f", tickets whose last line was {line} only" if line else "")
     st.caption(f"{behind.height:,} {what}")
     st.dataframe(behind.head(1_000), hide_index=True, width="stretch")
     st.download_button(

@@ -4,6 +4,7 @@ March 2025, funnel a -> b (both in_funnel), plus one event: c1 reaches b on 4 Ma
 Stage a: customers c1, c2 = 2; c1 goes on to b 2 days 14 hours after entering a (1 March 10:00) -> conversion
 1 of 2 = 50 %, drop-off 50 %, days to next 2.583; CSAT 60 % (n 5), NPS 0 (n 5), FCR 1 of 3 = 33.3 %; 4 tickets
 opened at a -> 200 per 100 customers; emotion = mean CSAT score (5 + 4 + 3 + 2 + 5) / 5 = 3.8.
+FCR, 2nd line at a: t2 only (two contacts) -> 0 of 1 = 0 %.
 Stage b: customers c3 (5 March) and c1 = 2, no tickets -> 0 per 100; the last funnel step has no conversion.
 Targets: CSAT * 80/70 (60: off target), NPS * 30/-10 (0: watch), conversion at a 60/45 (50: watch) and drop-off
 mirrored from it (target 40, warn 55: 50 is watch); FCR and the rest have none.
@@ -57,6 +58,7 @@ def test_every_live_lane_against_the_hand_count(mapped: Engine) -> None:
         ("a", "fcr"): (100 / 3, 3),
         ("a", "tickets_per_100"): (200.0, 2),
         ("a", "emotion"): (3.8, 5),
+        ("a", "fcr_line_2"): (0.0, 1),
         ("b", "customers"): (2, 2),
         ("b", "tickets_per_100"): (0.0, 2),
     }
@@ -65,6 +67,16 @@ def test_every_live_lane_against_the_hand_count(mapped: Engine) -> None:
         assert got[key]["n"] == n, key
     assert ("b", "conversion") not in got  # the last funnel step leads nowhere
     assert ("c", "conversion") not in got  # c is not a funnel step
+    assert ("b", "fcr_line_2") not in got  # no 2nd-line tickets at b
+
+
+def test_the_second_line_takes_the_fcr_target_unless_it_has_its_own(mapped: Engine) -> None:
+    put(mapped, kpi_targets=[{"stage_id": "*", "metric": "fcr", "target": 75.0, "warn": 65.0}])
+    line = cells(mapped)[("a", "fcr_line_2")]
+    assert (line["target"], line["warn"], line["status"]) == (75.0, 65.0, metrics.STATUS_BAD)
+    put(mapped, kpi_targets=[{"stage_id": "a", "metric": "fcr_line_2", "target": 0.0, "warn": -1.0}])
+    line = cells(mapped)[("a", "fcr_line_2")]
+    assert (line["target"], line["warn"], line["status"]) == (0.0, -1.0, metrics.STATUS_GOOD)
 
 
 def test_colours_come_from_the_targets(mapped: Engine) -> None:

@@ -140,6 +140,24 @@ def test_a_stage_by_month_and_the_rows_behind_it(tiny: Engine) -> None:
     assert stage_rows(tiny, "a", "nps", Filters(segment=("B2B",)), limit=1)["score"].to_list() == [0]
 
 
+def test_a_ticket_metric_on_one_support_line_and_by_problem_type(tiny: Engine) -> None:
+    from data_access.queries.kpis import stage_breakdown, stage_rows, stage_trend
+
+    # stage a: t1 line 1 technical, first contact; t2 line 2 financial, two contacts; t3 line 1 technical,
+    # reopened; t4 line 3, still open
+    line_2 = stage_trend(tiny, "a", "fcr", Filters(period=MARCH), min_n=1, line=2)
+    assert (line_2["fcr"][0], line_2["fcr_n"][0]) == (0.0, 1)
+    assert stage_rows(tiny, "a", "fcr", Filters(), limit=10, line=1)["ticket_id"].to_list() == ["t3", "t1"]
+    by_type = stage_breakdown(tiny, "a", "fcr", Filters(), "category", min_n=1)
+    assert by_type.select("value", "fcr", "fcr_n").rows() == [("technical", 50.0, 2), ("financial", 0.0, 1)]
+    on_line_1 = stage_breakdown(tiny, "a", "fcr", Filters(), "category", min_n=1, line=1)
+    assert on_line_1.select("value", "fcr_n").rows() == [("technical", 2)]
+    with pytest.raises(ValueError, match="support line"):
+        stage_trend(tiny, "a", "csat", Filters(), min_n=1, line=2)
+    with pytest.raises(ValueError, match="cannot break down"):
+        stage_breakdown(tiny, "a", "csat", Filters(), "category", min_n=1)
+
+
 def test_freshness_is_the_newest_timestamp_of_any_table(tiny: Engine) -> None:
     newest = max(
         row[column] for name, column in schema.TIME_COLUMNS.items() for row in TINY.get(name, []) if row.get(column)

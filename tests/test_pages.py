@@ -394,6 +394,21 @@ def test_journey_map_metric_cell_opens_trend_breakdown_and_rows(app: AppTest) ->
     assert app.query_params["lane"] == "csat"
 
 
+def test_journey_map_second_line_fcr_story(app: AppTest) -> None:
+    app.query_params["stage"] = "regular_use"
+    app.query_params["lane"] = "fcr_line_2"
+    app.run().switch_page("pages/journey_map.py").run()
+    assert not app.exception, [e.value for e in app.exception]
+    grid = app.dataframe[0].value
+    regular_use = next(c for c in grid.columns if c.startswith("Regular use"))
+    assert grid.loc["FCR, 2nd line", regular_use].startswith("✖ ")  # the planted 2nd-line story, off target
+    assert not grid.loc["FCR", regular_use].startswith("✖ ")  # the stage's FCR over every line hides it
+    split = table_with(app, "Problem type")  # opens broken down by problem type
+    assert split.sort_values("FCR")["Problem type"].iloc[0] == "financial"
+    tickets = table_with(app, "ticket_id")
+    assert len(tickets) > 0 and set(tickets["final_line"]) == {2}
+
+
 def test_journey_map_exports(app: AppTest) -> None:
     app.run().switch_page("pages/journey_map.py").run()
     assert not app.exception

@@ -3,15 +3,17 @@ current filters, each metric cell with its n and its status against ``kpi_target
 
 Metric lanes, per stage (in map order):
 - customers: distinct customers with a journey event at the stage in the period;
-- conversion: for a step of the default funnel (stages marked ``in_funnel``, 30-day window, the Funnel page's
+- conversion: for a step of the default funnel (stages marked ``in_funnel``, 90-day window, the Funnel page's
   rules), the share of its customers who reach the next step; drop-off = 100 - conversion; n = customers at the step;
 - CSAT, NPS, CES, FCR: the metrics layer's formulas on the stage's answers and tickets;
+- FCR, 2nd line: FCR of the stage's tickets whose last line was the second (managers, who are judged by it);
 - tickets per 100 customers: tickets opened at the stage in the period per 100 customers at the stage;
 - days to the next step: the median time from a funnel step to the next one, for those who made it;
 - emotion: the mean CSAT score (1-5), the map's emotion curve.
 Targets for the lanes that are not metrics of the metrics layer use their lane key as ``kpi_targets.metric``
-(``conversion``, ``dropoff``, ``tickets_per_100``, ``days_to_next``, ``emotion``); drop-off without a target of its
-own mirrors conversion's (a conversion target of 60 is a drop-off target of 40).
+(``conversion``, ``dropoff``, ``tickets_per_100``, ``days_to_next``, ``emotion``, ``fcr_line_2``); drop-off without a
+target of its own mirrors conversion's (a conversion target of 60 is a drop-off target of 40), and the 2nd line's FCR
+without one takes the stage's FCR target.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ LIVE_LANES: tuple[Lane, ...] = (
     Lane("conversion", "Conversion to next step", "%", True, _FIGURES["conversion"]),
     Lane("dropoff", "Drop-off", "%", False, _FIGURES["dropoff"]),
     *(_metric_lane(name) for name in metrics.STAGE_METRICS),
+    Lane("fcr_line_2", "FCR, 2nd line", "%", True, _FIGURES["fcr_line_2"]),
     Lane("tickets_per_100", "Tickets per 100 customers", "per 100", False, _FIGURES["tickets_per_100"]),
     Lane("days_to_next", "Days to next step", "days", False, _FIGURES["days_to_next"]),
     Lane("emotion", "Emotion (mean CSAT 1-5)", "score", True, _FIGURES["emotion"]),
@@ -87,6 +90,18 @@ def _tickets_per_stage(conn: Connection, filters: Filters) -> pl.DataFrame:
     return fetch_frame(conn, stmt, {"stage_id": pl.String, "tickets": pl.Int64})
 
 
+LINE_LANES = {"fcr_line_2": 2}  # lane -> the support line whose tickets it counts
+
+
+def line_fcr(conn: Connection, filters: Filters, line: int, min_n: int) -> pl.DataFrame:
+    """FCR per stage of the tickets whose last line was ``line``: stage_id, fcr, fcr_n, interval, enough."""
+    metric = metrics.METRICS["fcr"]
+    stmt = kpis.metric_query(
+        tk, [metric], filters, [tk.c.stage_id], tk.c.stage_id.is_not(None), tk.c.final_line == line
+    )
+    return metrics.finish(fetch_frame(conn, stmt, {"stage_id": pl.String}), metric, min_n)
+
+
 def _satisfaction(conn: Connection, filters: Filters, min_n: int) -> pl.DataFrame:
     metric = metrics.METRICS["satisfaction"]
     frame = fetch_frame(conn, kpis.metric_per_stage_query(metric.source, [metric], filters), {"stage_id": pl.String})
@@ -121,6 +136,7 @@ def live_lanes(engine: Engine, filters: Filters, min_n: int) -> pl.DataFrame:
             "kpis": lambda c: kpis.stage_kpis_on(c, filters, min_n),
             "tickets": lambda c: _tickets_per_stage(c, filters),
             "satisfaction": lambda c: _satisfaction(c, filters, min_n),
+            "line_2": lambda c: line_fcr(c, filters, LINE_LANES["fcr_line_2"], min_n),
             "targets": lambda c: kpis.stages_and_targets(c)[1],
         },
     )
@@ -146,12 +162,14 @@ def live_lanes(engine: Engine, filters: Filters, min_n: int) -> pl.DataFrame:
         pl.col("customers"),
     )
     lane("emotion", done["satisfaction"], pl.col("satisfaction"), pl.col("satisfaction_n"))
+    lane("fcr_line_2", done["line_2"].filter(pl.col("fcr_n") > 0), pl.col("fcr"), pl.col("fcr_n"))
     frame = pl.concat([r.cast({"value": pl.Float64, "n": pl.Int64}) for r in rows])
     return with_lane_status(frame, targets, min_n)
 
 
 def with_lane_status(frame: pl.DataFrame, targets: pl.DataFrame, min_n: int) -> pl.DataFrame:
-    """Target, warn and status of each (stage, lane) row; a stage's own target wins over the ``*`` one."""
+    """Target, warn and status of each (stage, lane) row; a stage's own target wins over the ``*`` one, and a lane
+    of :data:`metrics.TARGET_FALLBACK` without one takes its fallback's."""
     mine = targets.rename({"metric": "lane"})
     specific = mine.filter(pl.col("stage_id") != schema.ALL_STAGES)
     general = mine.filter(pl.col("stage_id") == schema.ALL_STAGES).drop("stage_id")
@@ -164,6 +182,19 @@ def with_lane_status(frame: pl.DataFrame, targets: pl.DataFrame, min_n: int) -> 
         )
         .drop("target_all", "warn_all")
     )
+    for lane_key, fallback in metrics.TARGET_FALLBACK.items():
+        theirs = frame.filter(pl.col("lane") == fallback).select(
+            "stage_id", pl.col("target").alias("f_target"), pl.col("warn").alias("f_warn")
+        )
+        mine = pl.col("lane") == lane_key
+        frame = (
+            frame.join(theirs, on="stage_id", how="left")
+            .with_columns(
+                pl.when(mine & pl.col("target").is_null()).then("f_target").otherwise("target").alias("target"),
+                pl.when(mine & pl.col("target").is_null()).then("f_warn").otherwise("warn").alias("warn"),
+            )
+            .drop("f_target", "f_warn")
+        )
     # drop-off is the other side of conversion: without a target of its own it takes conversion's, mirrored
     conversion = frame.filter(pl.col("lane") == "conversion").select(
         "stage_id", (100 - pl.col("target")).alias("c_target"), (100 - pl.col("warn")).alias("c_warn")

@@ -64,12 +64,26 @@ def metric_per_stage_query(source: sa.Table, chosen: list[metrics.Metric], filte
     return metric_query(source, chosen, filters, [source.c.stage_id.label("stage_id")], source.c.stage_id.is_not(None))
 
 
-def stage_trend(engine: Engine, stage_id: str, metric_name: str, filters: Filters, min_n: int) -> pl.DataFrame:
-    """One metric of one stage by month: month, value, n, interval, enough."""
+def _on_line(source: sa.Table, line: int | None) -> sa.ColumnElement[bool]:
+    """Tickets whose last line was ``line`` (None: every line)."""
+    if line is None:
+        return sa.true()
+    if source is not schema.tickets:
+        raise ValueError("only ticket metrics can be narrowed to a support line")
+    return source.c.final_line == line
+
+
+def stage_trend(
+    engine: Engine, stage_id: str, metric_name: str, filters: Filters, min_n: int, line: int | None = None
+) -> pl.DataFrame:
+    """One metric of one stage by month (a ticket metric on one support line's tickets when ``line`` is given):
+    month, value, n, interval, enough."""
     metric = metrics.METRICS[metric_name]
     source = metric.source
     month = period_start(source.c[metric.time_column], "month").label("month")
-    stmt = metric_query(source, [metric], filters, [month], source.c.stage_id == stage_id).order_by("month")
+    stmt = metric_query(
+        source, [metric], filters, [month], source.c.stage_id == stage_id, _on_line(source, line)
+    ).order_by("month")
     with connect(engine) as conn:
         frame = fetch_frame(conn, stmt)
     if frame.height == 0:
@@ -78,18 +92,37 @@ def stage_trend(engine: Engine, stage_id: str, metric_name: str, filters: Filter
     return frame.filter(pl.col(f"{metric_name}_n") > 0)
 
 
+PROBLEM_TYPE = "category"  # a ticket metric can also be broken down by the ticket's problem type
+
+
+def breakdowns(metric_name: str) -> tuple[str, ...]:
+    """What a stage's metric can be broken down by: customer attributes, and the problem type for tickets."""
+    extra = (PROBLEM_TYPE,) if metrics.METRICS[metric_name].source is schema.tickets else ()
+    return (*schema.FILTER_DIMENSIONS, *extra)
+
+
 def stage_breakdown(
-    engine: Engine, stage_id: str, metric_name: str, filters: Filters, by: str, min_n: int
+    engine: Engine,
+    stage_id: str,
+    metric_name: str,
+    filters: Filters,
+    by: str,
+    min_n: int,
+    line: int | None = None,
 ) -> pl.DataFrame:
-    """One metric of one stage per value of a customer attribute: value, n, interval, enough."""
-    if by not in schema.FILTER_DIMENSIONS:
-        raise ValueError(f"cannot break down by {by!r}")
+    """One metric of one stage per value of a customer attribute (or a ticket's problem type): value, n, interval,
+    enough."""
+    if by not in breakdowns(metric_name):
+        raise ValueError(f"cannot break down {metric_name} by {by!r}")
     metric = metrics.METRICS[metric_name]
     source, cu = metric.source, schema.customers
-    group = sa.func.coalesce(cu.c[by], "(none)").label("value")
-    stmt = metric_query(
-        source, [metric], filters, [group], source.c.stage_id == stage_id, cu.c.customer_id == source.c.customer_id
-    )
+    where = [source.c.stage_id == stage_id, _on_line(source, line)]
+    if by == PROBLEM_TYPE:
+        group = sa.func.coalesce(source.c.category, "(none)").label("value")
+    else:
+        group = sa.func.coalesce(cu.c[by], "(none)").label("value")
+        where.append(cu.c.customer_id == source.c.customer_id)
+    stmt = metric_query(source, [metric], filters, [group], *where)
     with connect(engine) as conn:
         frame = fetch_frame(conn, stmt, {"value": pl.String})
     frame = metrics.finish(frame, metric, min_n).filter(pl.col(f"{metric_name}_n") > 0)
@@ -103,9 +136,12 @@ def stage_rows_order(metric_name: str) -> str:
     return "answers, the unhappiest first"
 
 
-def stage_rows(engine: Engine, stage_id: str, metric_name: str, filters: Filters, limit: int) -> pl.DataFrame:
+def stage_rows(
+    engine: Engine, stage_id: str, metric_name: str, filters: Filters, limit: int, line: int | None = None
+) -> pl.DataFrame:
     """The rows behind a stage's metric, worst first: survey answers by score (detractors and low CSAT first,
-    those with a comment before those without), or for FCR the tickets not resolved at first contact first."""
+    those with a comment before those without), or for FCR the tickets (of one line's, with ``line``) not resolved
+    at first contact first."""
     metric = metrics.METRICS[metric_name]
     c = schema.customers.c
     if metric.source is schema.survey_responses:
@@ -133,7 +169,11 @@ def stage_rows(engine: Engine, stage_id: str, metric_name: str, filters: Filters
                 c.segment,
             )
             .join_from(schema.tickets, schema.customers, c.customer_id == t.customer_id)
-            .where(t.stage_id == stage_id, filters.where(t.opened_at, t.customer_id))
+            .where(
+                t.stage_id == stage_id,
+                filters.where(t.opened_at, t.customer_id),
+                _on_line(schema.tickets, line),
+            )
             .order_by(sa.case((first_contact, 1), else_=0), t.contacts.desc(), t.opened_at.desc())
         )
     with connect(engine) as conn:
