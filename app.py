@@ -22,7 +22,10 @@ menu = st.navigation(
             st.Page("pages/journey_map.py", title="Journey map", icon=":material/map:"),
         ],
         "Support": [st.Page("pages/support.py", title="Support quality", icon=":material/support_agent:")],
-        "Data": [st.Page("pages/data.py", title="Data", icon=":material/database:")],
+        "Data": [
+            st.Page("pages/data.py", title="Data", icon=":material/database:"),
+            st.Page("pages/map_editor.py", title="Maps and targets", icon=":material/edit_note:"),
+        ],
     }
 )
 where = session.ensure_store()

@@ -76,8 +76,8 @@ def upload(url: str) -> None:
         st.rerun()  # every figure on the page, the row counts included, now shows the new data
 
 
-def rejected(exc: ingest.LoadRejected) -> None:
-    st.error(f"Nothing was loaded: {exc.problems.total} problem(s) found.")
+def rejected(exc: ingest.LoadRejected, headline: str = "Nothing was loaded") -> None:
+    st.error(f"{headline}: {exc.problems.total} problem(s) found.")
     st.dataframe(
         pl.DataFrame(
             {

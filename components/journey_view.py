@@ -134,6 +134,65 @@ def legend() -> str:
     )
 
 
+CHANGED = "#f8e3b5"  # a cell that differs between the two maps compared (marked with ≠ too)
+
+
+def differences(stages: pl.DataFrame, a: pl.DataFrame, b: pl.DataFrame, lanes: list[str]) -> pl.DataFrame:
+    """Cells of ``lanes`` that differ between maps a and b: stage, lane, a, b, change (added, removed, changed)."""
+    names = dict(stages.select("stage_id", "name").iter_rows())
+    pair = (
+        a.filter(pl.col("lane").is_in(lanes))
+        .join(b.filter(pl.col("lane").is_in(lanes)), on=["stage_id", "lane"], how="full", coalesce=True, suffix="_b")
+        .filter(pl.col("text").fill_null("") != pl.col("text_b").fill_null(""))
+    )
+    order = {s: i for i, s in enumerate(stages["stage_id"])}
+    lane_order = {lane: i for i, lane in enumerate(lanes)}
+    return (
+        pair.with_columns(
+            pl.when(pl.col("text").is_null())
+            .then(pl.lit("added"))
+            .when(pl.col("text_b").is_null())
+            .then(pl.lit("removed"))
+            .otherwise(pl.lit("changed"))
+            .alias("change"),
+            pl.col("stage_id").replace_strict(order, default=len(order)).alias("_s"),
+            pl.col("lane").replace_strict(lane_order, default=len(lanes)).alias("_l"),
+        )
+        .sort("_s", "_l")
+        .select(
+            pl.col("stage_id").replace_strict(names, default=None).fill_null(pl.col("stage_id")).alias("stage"),
+            pl.col("lane").replace_strict(QUALITATIVE_LABELS, default=None).fill_null(pl.col("lane")).alias("lane"),
+            pl.col("text").alias("a"),
+            pl.col("text_b").alias("b"),
+            "change",
+        )
+    )
+
+
+def compare_grid(
+    stages: pl.DataFrame, a: pl.DataFrame, b: pl.DataFrame, lanes: list[str], a_name: str, b_name: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The two maps side by side: for each lane a row per map, stages across; cells that differ are marked ≠ and
+    tinted in both rows."""
+    order = stages["stage_id"].to_list()
+    names = dict(stages.select("stage_id", "name").iter_rows())
+    texts = [{(r["stage_id"], r["lane"]): r["text"] or "" for r in frame.iter_rows(named=True)} for frame in (a, b)]
+    rows, colours, labels = [], [], []
+    for lane in lanes:
+        for which, map_name in enumerate((a_name, b_name)):
+            row, colour = [], []
+            for s in order:
+                mine, other = texts[which].get((s, lane), ""), texts[1 - which].get((s, lane), "")
+                differ = mine != other
+                row.append(f"≠ {mine or '(empty)'}" if differ else mine)
+                colour.append(CHANGED if differ else "#ffffff")
+            rows.append(row)
+            colours.append(colour)
+            labels.append(f"{QUALITATIVE_LABELS.get(lane, lane)} · {map_name}")
+    columns = [names[s] for s in order]
+    return pd.DataFrame(rows, index=labels, columns=columns), pd.DataFrame(colours, index=labels, columns=columns)
+
+
 def no_cells() -> pl.DataFrame:
     return pl.DataFrame(schema={"stage_id": pl.String, "lane": pl.String, "text": pl.String})
 

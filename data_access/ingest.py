@@ -283,7 +283,7 @@ def validate(table: sa.Table, frame: pl.DataFrame, file: str, problems: Problems
     return None if problems.total > before else clean
 
 
-def _reference_problems(conn: sa.Connection, loaded: dict[str, tuple[str, pl.DataFrame]], problems: Problems) -> None:
+def reference_problems(conn: sa.Connection, loaded: dict[str, tuple[str, pl.DataFrame]], problems: Problems) -> None:
     """References between tables, checked in the database after the write and before the commit."""
     for (child, column), (parent, parent_column) in schema.REFERENCES.items():
         if child not in loaded and parent not in loaded:
@@ -344,7 +344,7 @@ def write(
             written[name] = written.get(name, 0) + frame.height
             kept[name] = ((files or {}).get(name, name), frame)
         problems = Problems()
-        _reference_problems(conn, kept, problems)
+        reference_problems(conn, kept, problems)
         if problems.total:
             raise LoadRejected(problems)  # leaving the block rolls the transaction back
     return written

@@ -253,6 +253,16 @@ JOURNEY_FIGURES = {
     "emotion": "mean CSAT score (1-5)",
     "fcr_line_2": "FCR of the tickets the 2nd line (managers) worked on last (%)",
 }
+JOURNEY_HIGHER_IS_BETTER = {
+    "conversion": True,
+    "dropoff": False,
+    "tickets_per_100": False,
+    "days_to_next": False,
+    "emotion": True,
+    "fcr_line_2": True,
+}
+# which way is good, for everything a target may name
+HIGHER_IS_BETTER = {**{name: m.higher_is_better for name, m in METRICS.items()}, **JOURNEY_HIGHER_IS_BETTER}
 # a journey figure without a target of its own is judged by this one's (drop-off mirrors conversion instead)
 TARGET_FALLBACK = {"fcr_line_2": "fcr"}
 TARGET_NAMES = (*METRICS, *JOURNEY_FIGURES)  # what kpi_targets.metric may name

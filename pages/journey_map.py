@@ -75,6 +75,25 @@ xlsx_col.download_button(
 )
 st.plotly_chart(journey_view.emotion_curve(live, stages), width="stretch")
 
+others = [m for m in maps if m != chosen_map]
+if "journey_compare_on" not in st.session_state:
+    st.session_state["journey_compare_on"] = st.query_params.get("compare") in others
+if chosen_map and others and st.toggle("Compare with another map (current against ideal)", key="journey_compare_on"):
+    wanted = st.query_params.get("compare")
+    versus = st.selectbox(
+        "Compare with", others, index=others.index(wanted) if wanted in others else 0, key="journey_compare"
+    )
+    st.query_params["compare"] = versus
+    theirs = session.guarded(cache.journey_cells, url, versus)
+    mine = cells if cells is not None else journey_view.no_cells()
+    changed = journey_view.differences(stages, mine, theirs, lanes)
+    st.caption(f"{changed.height:,} cell(s) of the lanes shown differ; they are marked ≠ and tinted in both rows.")
+    both, tints = journey_view.compare_grid(stages, mine, theirs, lanes, chosen_map, versus)
+    st.dataframe(journey_view.styled(both, tints), width="stretch", height=min(38 + 35 * len(both), 700))
+    st.dataframe(changed, hide_index=True, width="stretch")
+elif "compare" in st.query_params:
+    del st.query_params["compare"]
+
 picked = event.selection.cells if event and event.selection else []
 if not picked:
     for gone in ("stage", "lane"):  # a cleared selection leaves the link too

@@ -57,3 +57,27 @@ def test_exports_keep_the_colours() -> None:
     cell = sheet.cell(row=row, column=2)
     assert cell.value == "✖ 38.0% · n 809"
     assert cell.fill.fgColor.rgb.endswith(journey_view.TINT[metrics.STATUS_BAD].lstrip("#").upper())
+
+
+def test_two_maps_side_by_side_with_their_differences_marked() -> None:
+    ideal = pl.DataFrame(
+        {
+            "stage_id": ["a", "a", "b"],
+            "lane": ["pains", "actions", "opportunities"],
+            "text": ["Too many steps", "Signs up in one step", "Annual plan"],
+        }
+    )
+    lanes = ["actions", "pains", "opportunities"]
+    changed = journey_view.differences(STAGES, CELLS, ideal, lanes)
+    assert changed.rows() == [
+        ("A", "Actions", None, "Signs up in one step", "added"),
+        ("B", "Pains", "Price", None, "removed"),
+        ("B", "Opportunities", None, "Annual plan", "added"),
+    ]
+    both, tints = journey_view.compare_grid(STAGES, CELLS, ideal, lanes, "Current", "Ideal")
+    assert list(both.index[:4]) == ["Actions · Current", "Actions · Ideal", "Pains · Current", "Pains · Ideal"]
+    assert both.loc["Pains · Current", "A"] == "Too many steps"  # the same in both: not marked
+    assert tints.loc["Pains · Current", "A"] == "#ffffff"
+    assert both.loc["Pains · Current", "B"] == "≠ Price" and both.loc["Pains · Ideal", "B"] == "≠ (empty)"
+    assert tints.loc["Pains · Ideal", "B"] == journey_view.CHANGED
+    assert journey_view.differences(STAGES, CELLS, CELLS, lanes).height == 0

@@ -27,6 +27,7 @@ PAGES = (
     "pages/retention.py",
     "pages/churn_warning.py",
     "pages/data.py",
+    "pages/map_editor.py",
 )
 
 
@@ -92,6 +93,7 @@ def test_every_page_renders(app: AppTest, page: str) -> None:
         "Retention",
         "Churn early warning",
         "Data",
+        "Maps and targets",
     )
 
 
@@ -198,6 +200,60 @@ def test_upload_loads_and_the_figures_follow(tmp_path: Path, monkeypatch: pytest
     assert int(after[after["table"] == "orders"]["rows"].iloc[0]) == orders_before + 1  # counts follow at once
 
 
+@pytest.fixture
+def editable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    """The editor page on a small store of its own (the tests write to it)."""
+    url = f"duckdb:///{tmp_path / 'editable.duckdb'}"
+    ingest.seed(store.create_store_engine(url), 200, 1)
+    monkeypatch.setenv("CJM_DATABASE_URL", url)
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    return at.switch_page("pages/map_editor.py").run()
+
+
+def test_map_editor_copies_renames_and_deletes_maps(editable: AppTest) -> None:
+    at = editable
+    assert not at.exception, [e.value for e in at.exception]
+    current = "Busy parent (B2C) - current state"
+    assert current in at.selectbox(key="edit_map").options
+    at.selectbox(key="edit_map").set_value(current).run()
+    grid = at.dataframe[0].value
+    assert "Pains" in grid.index and "Onboarding" in grid.columns and grid.loc["Pains", "Onboarding"]
+    assert at.text_input(key=f"edit_copy_to_{current}").value == "Busy parent (B2C) - ideal state"
+    at.button(key="edit_copy").click().run()
+    assert any("Copied" in s.value and "110 cells" in s.value for s in at.success)
+    assert "Busy parent (B2C) - ideal state" in at.selectbox(key="edit_map").options
+    at.selectbox(key="edit_map").set_value("Busy parent (B2C) - ideal state").run()
+    at.text_input(key="edit_rename_to").set_value("B2C ideal").run()
+    at.button(key="edit_rename").click().run()
+    assert "B2C ideal" in at.selectbox(key="edit_map").options
+    at.selectbox(key="edit_map").set_value("B2C ideal").run()
+    at.text_input(key="edit_rename_to").set_value(current).run()
+    at.button(key="edit_rename").click().run()  # onto an existing map: refused, nothing changes
+    assert any("Nothing was saved" in e.value for e in at.error)
+    assert "B2C ideal" in at.selectbox(key="edit_map").options
+    at.checkbox(key="edit_delete_sure").check().run()
+    at.button(key="edit_delete").click().run()
+    assert "B2C ideal" not in at.selectbox(key="edit_map").options
+    at.switch_page("pages/journey_map.py").run()  # the journey map sees the change at once
+    assert "B2C ideal" not in at.selectbox(key="journey_map").options
+
+
+def test_map_editor_imports_checked_files(editable: AppTest) -> None:
+    at = editable
+    bad = b"stage_id,metric,target,warn\n*,csat,80,90\n"
+    at.file_uploader(key="edit_import").set_value(("kpi_targets.csv", bad, "text/csv")).run()
+    at.button(key="edit_import_go").click().run()
+    assert any("Nothing was saved" in e.value for e in at.error)
+    problems = table_with(at, "problem")
+    assert "warn 90 is better than the target 80" in problems["problem"].iloc[0]
+    good = b"stage_id,metric,target,warn\n*,csat,80,70\nonboarding,conversion,60,45\n"
+    at.file_uploader(key="edit_import").set_value(("kpi_targets.csv", good, "text/csv")).run()
+    at.button(key="edit_import_go").click().run()
+    assert any("2 targets" in s.value for s in at.success)
+    targets = table_with(at, "metric")
+    assert sorted(targets["metric"]) == ["conversion", "csat"]
+
+
 def test_empty_store_shows_a_message_not_a_crash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     url = f"sqlite:///{tmp_path / 'empty.sqlite'}"
     store.init_store(store.create_store_engine(url))
@@ -210,6 +266,9 @@ def test_empty_store_shows_a_message_not_a_crash(tmp_path: Path, monkeypatch: py
     assert any("no stages yet" in i.value for i in at.info)
     at.switch_page("pages/data.py").run()
     assert not at.exception
+    at.switch_page("pages/map_editor.py").run()
+    assert not at.exception
+    assert any("no stages yet" in i.value for i in at.info)
 
 
 def test_a_database_without_tables_says_how_to_fill_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -407,6 +466,21 @@ def test_journey_map_second_line_fcr_story(app: AppTest) -> None:
     assert split.sort_values("FCR")["Problem type"].iloc[0] == "financial"
     tickets = table_with(app, "ticket_id")
     assert len(tickets) > 0 and set(tickets["final_line"]) == {2}
+
+
+def test_journey_map_compares_two_maps_from_the_link(app: AppTest) -> None:
+    app.query_params["map"] = "Busy parent (B2C) - current state"
+    app.query_params["compare"] = "Bargain hunter (B2C) - current state"
+    app.run().switch_page("pages/journey_map.py").run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert app.toggle(key="journey_compare_on").value
+    both = next(d.value for d in app.dataframe if "Pains · Busy parent (B2C) - current state" in d.value.index)
+    changed = table_with(app, "change")
+    assert len(changed) > 0 and set(changed["change"]) <= {"added", "removed", "changed"}
+    marked = sum(str(v).startswith("≠") for v in both.to_numpy().ravel())
+    assert marked == 2 * len(changed)  # each difference marked in both rows
+    app.toggle(key="journey_compare_on").set_value(False).run()
+    assert "compare" not in app.query_params
 
 
 def test_journey_map_exports(app: AppTest) -> None:

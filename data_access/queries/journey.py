@@ -47,16 +47,19 @@ def _metric_lane(name: str) -> Lane:
     return Lane(name, m.label, m.unit, m.higher_is_better, m.description)
 
 
-_FIGURES = metrics.JOURNEY_FIGURES
+def _figure_lane(key: str, label: str, unit: str) -> Lane:
+    return Lane(key, label, unit, metrics.JOURNEY_HIGHER_IS_BETTER[key], metrics.JOURNEY_FIGURES[key])
+
+
 LIVE_LANES: tuple[Lane, ...] = (
     Lane("customers", "Customers", "count", None, "distinct customers with a journey event at the stage"),
-    Lane("conversion", "Conversion to next step", "%", True, _FIGURES["conversion"]),
-    Lane("dropoff", "Drop-off", "%", False, _FIGURES["dropoff"]),
+    _figure_lane("conversion", "Conversion to next step", "%"),
+    _figure_lane("dropoff", "Drop-off", "%"),
     *(_metric_lane(name) for name in metrics.STAGE_METRICS),
-    Lane("fcr_line_2", "FCR, 2nd line", "%", True, _FIGURES["fcr_line_2"]),
-    Lane("tickets_per_100", "Tickets per 100 customers", "per 100", False, _FIGURES["tickets_per_100"]),
-    Lane("days_to_next", "Days to next step", "days", False, _FIGURES["days_to_next"]),
-    Lane("emotion", "Emotion (mean CSAT 1-5)", "score", True, _FIGURES["emotion"]),
+    _figure_lane("fcr_line_2", "FCR, 2nd line", "%"),
+    _figure_lane("tickets_per_100", "Tickets per 100 customers", "per 100"),
+    _figure_lane("days_to_next", "Days to next step", "days"),
+    _figure_lane("emotion", "Emotion (mean CSAT 1-5)", "score"),
 )
 LANES_BY_KEY = {lane.key: lane for lane in LIVE_LANES}
 LIVE_SCHEMA = {

@@ -1,0 +1,152 @@
+"""Editors for the journey maps and the targets: a table editor each, saved through ``data_access.editing`` (checked,
+one transaction); a refused save shows why and keeps the edits in the editor."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pandas as pd
+import polars as pl
+import streamlit as st
+from sqlalchemy.engine import Engine
+
+from components import data_panels, session
+from components.journey_view import QUALITATIVE_LABELS
+from data_access import editing, ingest, metrics, schema, store
+from data_access import streamlit_cache as cache
+
+_DONE = "editors_done"  # what the last save did, shown after the rerun
+NEW_MAP = "➕ New map"
+
+
+def _write(url: str, action: Callable[[Engine], str]) -> None:
+    """Runs one save on a writing connection; on success forgets every cached figure and reruns."""
+    try:
+        writer = store.create_store_engine(url)
+        try:
+            done = action(writer)
+        finally:
+            writer.dispose()
+    except ingest.LoadRejected as exc:
+        data_panels.rejected(exc, "Nothing was saved")
+    except store.StoreError as exc:
+        st.error(str(exc))
+    else:
+        cache.forget_results()
+        st.session_state[_DONE] = done
+        st.rerun()
+
+
+def _wide(stages: pl.DataFrame, cells: pl.DataFrame) -> pd.DataFrame:
+    """Lanes down, stage names across: the map as the CX team draws it."""
+    text = {(r["stage_id"], r["lane"]): r["text"] for r in cells.iter_rows(named=True)}
+    names = stages["name"].to_list()
+    rows = {
+        QUALITATIVE_LABELS[lane]: [text.get((s, lane), "") for s in stages["stage_id"]] for lane in schema.MAP_LANES
+    }
+    return pd.DataFrame.from_dict(rows, orient="index", columns=names)
+
+
+def _long(stages: pl.DataFrame, wide: pd.DataFrame) -> pl.DataFrame:
+    lane_of = {label: lane for lane, label in QUALITATIVE_LABELS.items()}
+    stage_of = dict(zip(stages["name"], stages["stage_id"], strict=True))
+    rows = [
+        (stage_of[column], lane_of[label], None if pd.isna(value) else str(value))
+        for label, row in wide.iterrows()
+        for column, value in row.items()
+    ]
+    return pl.DataFrame(rows, schema={"stage_id": pl.String, "lane": pl.String, "text": pl.String}, orient="row")
+
+
+def last_save() -> None:
+    """What the last save did (it reran the page)."""
+    done = st.session_state.pop(_DONE, None)
+    if done:
+        st.success(done)
+
+
+def map_editor(url: str, stages: pl.DataFrame) -> None:
+    names = session.guarded(cache.journey_maps, url)
+    choice = st.selectbox("Map", [*names, NEW_MAP], key="edit_map")
+    new = choice == NEW_MAP
+    name = st.text_input("Name of the new map", key="edit_new_name") if new else choice
+    cells = (
+        session.guarded(editing.map_rows, cache.read_engine(url), choice)
+        if not new
+        else pl.DataFrame(schema=editing.MAP_COLUMNS)
+    )
+    st.caption("One row per lane, one column per stage; an emptied cell is removed when you save.")
+    edited = st.data_editor(_wide(stages, cells), key=f"edit_grid_{choice}", width="stretch", height=440)
+    if st.button("Save the map", type="primary", key="edit_save"):
+        _write(url, lambda w: f"Saved {editing.save_map(w, name, _long(stages, edited)):,} cells of {name.strip()}.")
+    if new:
+        return
+    rename, copy, delete = st.columns(3)
+    with rename:
+        to = st.text_input("Rename to", key="edit_rename_to")
+        if st.button("Rename", key="edit_rename"):
+            _write(url, lambda w: f"Renamed {choice} to {to.strip()} ({editing.rename_map(w, choice, to):,} cells).")
+    with copy:
+        suggested = choice.replace("current", "ideal") if "current" in choice else f"{choice} (ideal)"
+        as_name = st.text_input("Copy as", value=suggested, key=f"edit_copy_to_{choice}")
+        if st.button("Copy", key="edit_copy", help="Start an ideal map from this one"):
+            _write(
+                url, lambda w: f"Copied {choice} to {as_name.strip()} ({editing.copy_map(w, choice, as_name):,} cells)."
+            )
+    with delete:
+        sure = st.checkbox(f"Yes, delete {choice}", key="edit_delete_sure")
+        if st.button("Delete", key="edit_delete", disabled=not sure):
+            _write(url, lambda w: f"Deleted {choice} ({editing.delete_map(w, choice):,} cells).")
+
+
+def targets_editor(url: str, stages: pl.DataFrame) -> None:
+    current = session.guarded(editing.target_rows, cache.read_engine(url)).to_pandas()
+    st.caption(
+        "A stage's own target wins over the `*` one. Warn is the amber line on the worse side of the target "
+        "(below it where higher is better). Add a row at the bottom; select rows to delete them."
+    )
+    edited = st.data_editor(
+        current,
+        key="edit_targets",
+        num_rows="dynamic",
+        width="stretch",
+        hide_index=True,
+        column_config={
+            "stage_id": st.column_config.SelectboxColumn(
+                "stage", options=[schema.ALL_STAGES, *stages["stage_id"]], required=True
+            ),
+            "metric": st.column_config.SelectboxColumn("metric", options=list(metrics.TARGET_NAMES), required=True),
+            "target": st.column_config.NumberColumn("target", required=True),
+            "warn": st.column_config.NumberColumn("warn", required=True),
+        },
+    )
+    if st.button("Save the targets", type="primary", key="edit_targets_save"):
+        frame = pl.from_pandas(edited.astype({"stage_id": "string", "metric": "string"}))
+        _write(url, lambda w: f"Saved {editing.save_targets(w, frame):,} targets.")
+
+
+def files(url: str) -> None:
+    """CSV export of the maps and the targets, and import of either (checked, one transaction)."""
+    engine = cache.read_engine(url)
+    left, right = st.columns(2)
+    left.download_button(
+        "Download every map (journey_map.csv)",
+        session.guarded(editing.map_rows, engine).write_csv(),
+        file_name="journey_map.csv",
+        mime="text/csv",
+        key="edit_maps_csv",
+    )
+    right.download_button(
+        "Download the targets (kpi_targets.csv)",
+        session.guarded(editing.target_rows, engine).write_csv(),
+        file_name="kpi_targets.csv",
+        mime="text/csv",
+        key="edit_targets_csv",
+    )
+    upload = st.file_uploader(
+        "Import journey_map.csv (replaces the maps it names) or kpi_targets.csv (replaces every target)",
+        type=["csv"],
+        key="edit_import",
+    )
+    if upload is not None and st.button("Check and import", key="edit_import_go"):
+        _write(url, lambda w: "Imported " + editing.import_file(w, ingest.Source(upload.name, upload.getvalue())) + ".")

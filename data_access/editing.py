@@ -1,0 +1,166 @@
+"""Editing the journey maps and the targets from the app: every save is checked against the data contract (a stage
+that exists, a known lane, a known metric, numbers where numbers belong, warn on the worse side of the target) and
+written in one transaction, so a refused or failed save leaves the store as it was.
+
+- A map is saved whole: its rows are replaced by the edited cells (an emptied cell is removed).
+- Maps can be renamed, copied (``current`` as the start of an ``ideal`` map) and deleted.
+- The targets are saved whole: the edited table replaces ``kpi_targets``.
+- CSV import takes the contract's columns: a ``journey_map`` file replaces the maps it names, a ``kpi_targets``
+  file replaces every target. Export writes the same columns back.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from data_access import ingest, metrics, schema, store
+from data_access.ingest import LoadRejected, Problem, Problems
+
+jm = schema.journey_map
+kt = schema.kpi_targets
+MAP_COLUMNS = [c.name for c in jm.columns]
+TARGET_COLUMNS = [c.name for c in kt.columns]
+MAX_NAME = jm.c.map.type.length
+
+
+def _refuse(where: str, reason: str, column: str | None = None) -> LoadRejected:
+    problems = Problems()
+    problems.add(Problem(where, reason, column))
+    return LoadRejected(problems)
+
+
+def checked_name(name: str | None) -> str:
+    """A map name as it will be stored, or :class:`LoadRejected` saying why it cannot be one."""
+    clean = (name or "").strip()
+    if not clean:
+        raise _refuse("map name", "a map needs a name", "map")
+    if len(clean) > MAX_NAME:
+        raise _refuse("map name", f"a map name has at most {MAX_NAME} characters", "map")
+    return clean
+
+
+def _validated(table: sa.Table, frame: pl.DataFrame, where: str) -> pl.DataFrame:
+    problems = Problems()
+    clean = ingest.validate(table, frame, where, problems)
+    if table is kt and clean is not None:
+        _warn_on_the_worse_side(clean, where, problems)
+    if clean is None or problems.total:
+        raise LoadRejected(problems)
+    return clean
+
+
+def _warn_on_the_worse_side(clean: pl.DataFrame, where: str, problems: Problems) -> None:
+    """A warn level beyond the target in the good direction would make amber mean better than green."""
+    better = clean["metric"].replace_strict(metrics.HIGHER_IS_BETTER, default=None, return_dtype=pl.Boolean)
+    wrong = (better & (clean["warn"] > clean["target"])) | (~better & (clean["warn"] < clean["target"]))
+    problems.add_rows(
+        where,
+        "warn",
+        wrong,
+        lambda i: (
+            f"warn {clean['warn'][i]:g} is better than the target {clean['target'][i]:g} "
+            f"({clean['metric'][i]}: {'higher' if better[i] else 'lower'} is better)"
+        ),
+    )
+
+
+def _cells_frame(name: str, cells: pl.DataFrame) -> pl.DataFrame:
+    """The edited cells (stage_id, lane, text) as map rows; an empty cell is no row."""
+    text = pl.col("text").cast(pl.String).str.strip_chars()
+    return (
+        cells.select(
+            pl.lit(name).alias("map"), pl.col("stage_id").cast(pl.String), pl.col("lane").cast(pl.String), text
+        )
+        .filter(text.is_not_null() & (text != ""))
+        .select(MAP_COLUMNS)
+    )
+
+
+def _replace(engine: Engine, table: sa.Table, where: sa.ColumnElement[bool], frame: pl.DataFrame, file: str) -> int:
+    """Deletes the rows ``where`` selects and writes ``frame`` in one transaction; the references are checked
+    before the commit (a stage that does not exist refuses the whole save)."""
+    with store.connect(engine, write=True) as conn:
+        schema.metadata.create_all(conn, tables=[table], checkfirst=True)
+        conn.execute(sa.delete(table).where(where))
+        if frame.height:
+            store.bulk_insert(conn, table, frame)
+        problems = Problems()
+        ingest.reference_problems(conn, {table.name: (file, frame)}, problems)
+        if problems.total:
+            raise LoadRejected(problems)  # leaving the block rolls back
+    return frame.height
+
+
+def map_names(engine: Engine) -> list[str]:
+    with store.connect(engine) as conn:
+        return [str(r) for r in conn.execute(sa.select(jm.c.map).distinct().order_by(jm.c.map)).scalars()]
+
+
+def map_rows(engine: Engine, name: str | None = None) -> pl.DataFrame:
+    """The rows of one map (every map when None) in the contract's columns, for export."""
+    stmt = sa.select(*(jm.c[c] for c in MAP_COLUMNS)).order_by(jm.c.map, jm.c.stage_id, jm.c.lane)
+    if name is not None:
+        stmt = stmt.where(jm.c.map == name)
+    with store.connect(engine) as conn:
+        return store.fetch_frame(conn, stmt, dict.fromkeys(MAP_COLUMNS, pl.String))
+
+
+def save_map(engine: Engine, name: str, cells: pl.DataFrame, *, was: str | None = None) -> int:
+    """Replaces map ``name`` (and ``was``, when it is being renamed) with ``cells``; returns the cells kept."""
+    name = checked_name(name)
+    if was is not None and was != name and name in map_names(engine):
+        raise _refuse("map name", f"there is already a map called {name!r}", "map")
+    rows = _validated(jm, _cells_frame(name, cells), f"map {name}")
+    return _replace(engine, jm, jm.c.map.in_({name, was or name}), rows, f"map {name}")
+
+
+def rename_map(engine: Engine, was: str, name: str) -> int:
+    cells = map_rows(engine, was)
+    if cells.height == 0:
+        raise _refuse("map name", f"there is no map called {was!r}", "map")
+    return save_map(engine, name, cells.drop("map"), was=was)
+
+
+def copy_map(engine: Engine, source: str, name: str) -> int:
+    """A new map with the cells of ``source`` (the start of an ideal map from the current one)."""
+    name = checked_name(name)
+    if name in map_names(engine):
+        raise _refuse("map name", f"there is already a map called {name!r}", "map")
+    return save_map(engine, name, map_rows(engine, source).drop("map"))
+
+
+def delete_map(engine: Engine, name: str) -> int:
+    with store.connect(engine, write=True) as conn:
+        return conn.execute(sa.delete(jm).where(jm.c.map == name)).rowcount
+
+
+def target_rows(engine: Engine) -> pl.DataFrame:
+    stmt = sa.select(*(kt.c[c] for c in TARGET_COLUMNS)).order_by(kt.c.stage_id, kt.c.metric)
+    with store.connect(engine) as conn:
+        frame = store.fetch_frame(conn, stmt, {"stage_id": pl.String, "metric": pl.String})
+    return frame.with_columns(pl.col("target").cast(pl.Float64), pl.col("warn").cast(pl.Float64))
+
+
+def save_targets(engine: Engine, frame: pl.DataFrame) -> int:
+    """Replaces every target with ``frame`` (stage_id, metric, target, warn); rows left wholly empty are dropped."""
+    kept = frame.select(TARGET_COLUMNS).filter(~pl.all_horizontal(pl.all().is_null()))
+    return _replace(engine, kt, sa.true(), _validated(kt, kept, "targets"), "targets")
+
+
+def import_file(engine: Engine, source: ingest.Source) -> str:
+    """A ``journey_map`` or ``kpi_targets`` file: checked, then saved in one transaction. Returns what changed."""
+    table = ingest.table_for(source.name)
+    if table not in (jm, kt):
+        raise _refuse(source.name, "name the file journey_map.csv or kpi_targets.csv")
+    problems = Problems()
+    raw = ingest.read_source(source, problems)
+    if raw is None:
+        raise LoadRejected(problems)
+    rows = _validated(table, raw, source.name)
+    if table is kt:
+        return f"{_replace(engine, kt, sa.true(), rows, source.name):,} targets (all replaced)"
+    names = sorted(set(rows["map"].to_list()))
+    written = _replace(engine, jm, jm.c.map.in_(names), rows, source.name)
+    return f"{written:,} cells of {', '.join(names) or 'no map'}"

@@ -1,0 +1,24 @@
+"""Maps and targets: the CX team edits its journey maps and the targets that colour them, imports and exports them
+as CSV. Every save is checked and written in one transaction."""
+
+import streamlit as st
+
+from components import editors, session, shell
+from data_access import streamlit_cache as cache
+
+shell.through_app()  # first: a visit straight to this page still runs app.py
+
+where = session.location()
+st.title("Maps and targets")
+stages = session.guarded(cache.stages, where.url)
+if stages.height == 0:
+    st.info("The store has no stages yet. Load `stages` on the Data page first: maps and targets are per stage.")
+    st.stop()
+editors.last_save()
+maps, targets, files = st.tabs(["Journey maps", "Targets", "Import and export"])
+with maps:
+    editors.map_editor(where.url, stages)
+with targets:
+    editors.targets_editor(where.url, stages)
+with files:
+    editors.files(where.url)
