@@ -4,29 +4,26 @@ one transaction); a refused save shows why and keeps the edits in the editor."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pandas as pd
 import polars as pl
 import streamlit as st
-from sqlalchemy.engine import Engine
 
 from components import data_panels, session
 from components.journey_view import QUALITATIVE_LABELS
 from data_access import editing, ingest, metrics, schema, store
 from data_access import streamlit_cache as cache
 
-_DONE = "editors_done"  # what the last save did, shown after the rerun
+_DONE = "editors_done"  # what the last save did
 NEW_MAP = "➕ New map"
 
 
-def _write(url: str, action: Callable[[Engine], str]) -> None:
-    """Runs one save on a writing connection; on success forgets every cached figure and reruns."""
+def _write(url: str, action: Callable[[Any], str]) -> None:
+    """Runs one save on a writing engine; on success forgets every cached figure and reruns."""
+    st.session_state.pop(_DONE, None)
     try:
-        writer = store.create_store_engine(url)
-        try:
-            done = action(writer)
-        finally:
-            writer.dispose()
+        done = editing.with_writer(url, action)
     except ingest.LoadRejected as exc:
         data_panels.rejected(exc, "Nothing was saved")
     except store.StoreError as exc:
@@ -59,8 +56,8 @@ def _long(stages: pl.DataFrame, wide: pd.DataFrame) -> pl.DataFrame:
 
 
 def last_save() -> None:
-    """What the last save did (it reran the page)."""
-    done = st.session_state.pop(_DONE, None)
+    """What the last save did (shown until the next save: the reruns that follow a save keep it)."""
+    done = st.session_state.get(_DONE)
     if done:
         st.success(done)
 

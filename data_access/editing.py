@@ -11,6 +11,9 @@ written in one transaction, so a refused or failed save leaves the store as it w
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -23,6 +26,16 @@ kt = schema.kpi_targets
 MAP_COLUMNS = [c.name for c in jm.columns]
 TARGET_COLUMNS = [c.name for c in kt.columns]
 MAX_NAME = jm.c.map.type.length
+T = TypeVar("T")
+
+
+def with_writer(url: str, action: Callable[[Engine], T]) -> T:
+    """Runs ``action`` with an engine that may write to the store at ``url``, then lets the engine go."""
+    writer = store.create_store_engine(url)
+    try:
+        return action(writer)
+    finally:
+        writer.dispose()
 
 
 def _refuse(where: str, reason: str, column: str | None = None) -> LoadRejected:

@@ -7,6 +7,7 @@ Chromium; with CJM_REQUIRE_BROWSER=1 (set by .ci/run) a missing browser fails th
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -16,9 +17,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import polars as pl
 import pytest
 
-from data_access import ingest, store
+from data_access import editing, ingest, store
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
@@ -41,6 +43,7 @@ PAGES = {
     "retention": "Retention",
     "churn_warning": "Churn early warning",
     "data": "Data",
+    "map_editor": "Maps and targets",
 }
 
 pytestmark = pytest.mark.browser
@@ -238,3 +241,58 @@ def test_a_journey_map_link_opens_its_cell(server: str, browser: object) -> None
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=ARTIFACTS / "journey_map_cell.png", full_page=True)
     page.close()
+
+
+def _cell_centre(page: object, grid: object, row: int, x_share: float) -> tuple[float, float]:
+    """The middle of data row ``row`` (0-based, under the header) of an st.dataframe, ``x_share`` across it."""
+    box = grid.bounding_box()
+    return box["x"] + box["width"] * x_share, box["y"] + ROW_PX * (row + 1) + ROW_PX / 2
+
+
+ROW_PX = 35  # the height of a header or data row in st.dataframe and st.data_editor
+
+
+def test_a_click_on_a_journey_map_cell_opens_its_numbers(server: str, browser: object) -> None:
+    page = browser.new_page(viewport={"width": 1440, "height": 1800})
+    page.goto(f"{server}/journey_map")
+    _settled(page)
+    grid = page.locator("[data-testid='stDataFrame']").first
+    grid.scroll_into_view_if_needed()
+    row = 6 + 7  # under the six default lanes of the map: customers, conversion, drop-off, CSAT, NPS, CES, FCR
+    page.mouse.click(*_cell_centre(page, grid, row, 0.55))
+    heading = page.locator("h3", has_text=": FCR, 2nd line")
+    heading.wait_for(timeout=30_000)
+    page.wait_for_function("() => location.search.includes('lane=fcr_line_2')", timeout=30_000)
+    assert page.get_by_text("tickets whose last line was 2 only", exact=False).count() == 1
+    _settled(page)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "journey_map_clicked.png", full_page=True)
+    page.close()
+
+
+def test_a_cell_typed_in_the_map_editor_is_saved(sample_store: str, browser: object, tmp_path: Path) -> None:
+    """On a copy of the sample (the test writes): double-click a cell, type, save; the store has it."""
+    copy = tmp_path / "editable.duckdb"
+    shutil.copy(sample_store.removeprefix("duckdb:///"), copy)
+    url = f"duckdb:///{copy}"
+    with running_app(url, tmp_path / "streamlit.log") as base:
+        page = browser.new_page(viewport={"width": 1440, "height": 1200})
+        page.goto(f"{base}/map_editor")
+        _settled(page)
+        grid = page.locator("[data-testid='stDataFrame']").first
+        page.mouse.dblclick(*_cell_centre(page, grid, 0, 0.5))  # the Actions lane
+        editor = page.locator("textarea.gdg-input")  # the cell's editor
+        editor.fill("Typed in the browser")
+        assert editor.input_value() == "Typed in the browser"
+        editor.press("Enter")
+        _settled(page)  # the edit has reached the app
+        page.get_by_role("button", name="Save the map").click()
+        page.get_by_text("Saved 110 cells", exact=False).wait_for(timeout=30_000)
+        _settled(page)
+        assert page.get_by_text("Saved 110 cells", exact=False).count() == 1  # still there once it has settled
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=ARTIFACTS / "map_editor_saved.png", full_page=True)
+        page.close()
+    engine = store.create_store_engine(url, read_only=True)
+    saved = editing.map_rows(engine)
+    assert saved.filter(pl.col("text") == "Typed in the browser")["lane"].to_list() == ["actions"]
