@@ -90,7 +90,7 @@ if chosen_map and others and st.toggle("Compare with another map (current agains
     st.caption(f"{changed.height:,} cell(s) of the lanes shown differ; they are marked ≠ and tinted in both rows.")
     both, tints = journey_view.compare_grid(stages, mine, theirs, lanes, chosen_map, versus)
     st.dataframe(journey_view.styled(both, tints), width="stretch", height=min(38 + 35 * len(both), 700))
-    st.dataframe(changed, hide_index=True, width="stretch")
+    st.dataframe(changed.rename({"a": chosen_map, "b": versus}), hide_index=True, width="stretch")
 elif "compare" in st.query_params:
     del st.query_params["compare"]
 

@@ -252,6 +252,9 @@ def test_map_editor_imports_checked_files(editable: AppTest) -> None:
     assert any("2 targets" in s.value for s in at.success)
     targets = table_with(at, "metric")
     assert sorted(targets["metric"]) == ["conversion", "csat"]
+    at.button(key="edit_targets_save").click().run()  # saved back as shown: the same two
+    assert any("Saved 2 targets" in s.value for s in at.success)
+    assert sorted(table_with(at, "metric")["metric"]) == ["conversion", "csat"]
 
 
 def test_empty_store_shows_a_message_not_a_crash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
