@@ -18,7 +18,7 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from data_access import ingest, metrics, schema, store
+from data_access import ingest, schema, store
 from data_access.ingest import LoadRejected, Problem, Problems
 
 jm = schema.journey_map
@@ -57,26 +57,9 @@ def checked_name(name: str | None) -> str:
 def _validated(table: sa.Table, frame: pl.DataFrame, where: str) -> pl.DataFrame:
     problems = Problems()
     clean = ingest.validate(table, frame, where, problems)
-    if table is kt and clean is not None:
-        _warn_on_the_worse_side(clean, where, problems)
     if clean is None or problems.total:
         raise LoadRejected(problems)
     return clean
-
-
-def _warn_on_the_worse_side(clean: pl.DataFrame, where: str, problems: Problems) -> None:
-    """A warn level beyond the target in the good direction would make amber mean better than green."""
-    better = clean["metric"].replace_strict(metrics.HIGHER_IS_BETTER, default=None, return_dtype=pl.Boolean)
-    wrong = (better & (clean["warn"] > clean["target"])) | (~better & (clean["warn"] < clean["target"]))
-    problems.add_rows(
-        where,
-        "warn",
-        wrong,
-        lambda i: (
-            f"warn {clean['warn'][i]:g} is better than the target {clean['target'][i]:g} "
-            f"({clean['metric'][i]}: {'higher' if better[i] else 'lower'} is better)"
-        ),
-    )
 
 
 def _cells_frame(name: str, cells: pl.DataFrame) -> pl.DataFrame:

@@ -273,6 +273,7 @@ def validate(table: sa.Table, frame: pl.DataFrame, file: str, problems: Problems
             unknown,
             lambda i: f"{clean['metric'][i]!r} is not a known metric ({', '.join(metrics.TARGET_NAMES)})",
         )
+        _warn_on_the_worse_side(clean, file, problems)
     if table is schema.journey_events:
         clean = clean.with_columns(pl.coalesce(pl.col("event_id"), _made_up_event_ids(clean)).alias("event_id"))
     keys = schema.key_columns(table)
@@ -281,6 +282,21 @@ def validate(table: sa.Table, frame: pl.DataFrame, file: str, problems: Problems
     repeated = dupes["i"] != dupes["row"]
     problems.add_rows(file, ", ".join(keys), repeated, lambda i: f"duplicate key: same as row {dupes['i'][i] + 1}")
     return None if problems.total > before else clean
+
+
+def _warn_on_the_worse_side(clean: pl.DataFrame, file: str, problems: Problems) -> None:
+    """A warn level beyond the target in the good direction would make amber mean better than green."""
+    better = clean["metric"].replace_strict(metrics.HIGHER_IS_BETTER, default=None, return_dtype=pl.Boolean)
+    wrong = (better & (clean["warn"] > clean["target"])) | (~better & (clean["warn"] < clean["target"]))
+    problems.add_rows(
+        file,
+        "warn",
+        wrong,
+        lambda i: (
+            f"warn {clean['warn'][i]:g} is better than the target {clean['target'][i]:g} "
+            f"({clean['metric'][i]}: {'higher' if better[i] else 'lower'} is better)"
+        ),
+    )
 
 
 def reference_problems(conn: sa.Connection, loaded: dict[str, tuple[str, pl.DataFrame]], problems: Problems) -> None:

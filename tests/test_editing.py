@@ -102,6 +102,14 @@ def test_targets_are_checked_and_replaced_in_one_go(maps: Engine) -> None:
     assert editing.target_rows(maps).rows() == [("*", "csat", 85.0, 75.0), ("a", "dropoff", 30.0, 45.0)]
 
 
+def test_a_data_page_load_of_targets_checks_the_warn_side_too(maps: Engine) -> None:
+    from data_access import ingest
+
+    with pytest.raises(LoadRejected) as refused:
+        ingest.ingest(maps, [Source("kpi_targets.csv", b"stage_id,metric,target,warn\n*,dropoff,30,20\n")])
+    assert "warn 20 is better than the target 30 (dropoff: lower is better)" in reasons(refused)
+
+
 def test_csv_import_and_export(maps: Engine) -> None:
     exported = editing.map_rows(maps, "Current").write_csv().encode()
     editing.delete_map(maps, "Current")
