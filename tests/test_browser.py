@@ -218,6 +218,8 @@ def test_the_overview_fits_one_screen_and_its_cards_lead_to_their_pages(server: 
     page.goto(server)
     _settled(page)
     assert page.locator("h1").first.inner_text() == "Overview"
+    page.locator("[data-testid='stMetric']").nth(8).wait_for(timeout=60_000)  # the cards draw one by one
+    _settled(page)
     assert page.locator("[data-testid='stMetric']").count() == 9
     assert page.get_by_text("Unsubscribe spike in B2C").count() == 1  # the price change's story
     main = "document.querySelector('[data-testid=\"stMain\"]')"
