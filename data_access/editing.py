@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 
 from data_access import ingest, schema, store
 from data_access.ingest import LoadRejected, Problem, Problems
+from data_access.queries import journey, kpis
 
 jm = schema.journey_map
 kt = schema.kpi_targets
@@ -91,7 +92,7 @@ def _replace(engine: Engine, table: sa.Table, where: sa.ColumnElement[bool], fra
 
 def map_names(engine: Engine) -> list[str]:
     with store.connect(engine) as conn:
-        return [str(r) for r in conn.execute(sa.select(jm.c.map).distinct().order_by(jm.c.map)).scalars()]
+        return journey.map_names(conn)
 
 
 def map_rows(engine: Engine, name: str | None = None) -> pl.DataFrame:
@@ -133,10 +134,8 @@ def delete_map(engine: Engine, name: str) -> int:
 
 
 def target_rows(engine: Engine) -> pl.DataFrame:
-    stmt = sa.select(*(kt.c[c] for c in TARGET_COLUMNS)).order_by(kt.c.stage_id, kt.c.metric)
     with store.connect(engine) as conn:
-        frame = store.fetch_frame(conn, stmt, {"stage_id": pl.String, "metric": pl.String})
-    return frame.with_columns(pl.col("target").cast(pl.Float64), pl.col("warn").cast(pl.Float64))
+        return kpis.target_list(conn)
 
 
 def save_targets(engine: Engine, frame: pl.DataFrame) -> int:

@@ -270,7 +270,7 @@ def breakdown(conn: Connection, spec: FunnelSpec, filters: Filters, by: str) -> 
 def durations_query(spec: FunnelSpec, filters: Filters, dialect: str = "", *, first: bool = False) -> sa.Select:
     """Seconds from step k-1 to step k on each customer's chosen attempt: median, p90 and histogram counts.
     ``first`` adds step 0 (every customer in the funnel, with a duration of 0), so that each step's ``n`` is the
-    number of customers who reach it: the funnel's counts and times from one pass."""
+    number of customers who reach it: the funnel's counts and times from one pass, without the histogram."""
     chosen = chosen_attempts(spec, filters)
     parts = [
         sa.select(
@@ -290,7 +290,9 @@ def durations_query(spec: FunnelSpec, filters: Filters, dialect: str = "", *, fi
             columns.append(metrics.count_if(inside).label(f"bucket_{i}"))
         return columns
 
-    return metrics.percentile_query(gaps, ["step"], "ms", buckets, dialect).order_by("step")
+    # the histogram is the Funnel page's; counts and medians alone need none
+    extra = (lambda _ordered: []) if first else buckets
+    return metrics.percentile_query(gaps, ["step"], "ms", extra, dialect).order_by("step")
 
 
 def time_to_convert(conn: Connection, spec: FunnelSpec, filters: Filters) -> pl.DataFrame:

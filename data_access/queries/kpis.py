@@ -188,9 +188,15 @@ def targets_query() -> sa.Select:
 _TARGET_TYPES = {"stage_id": pl.String, "metric": pl.String, "target": pl.Float64, "warn": pl.Float64}
 
 
+def target_list(conn: Connection) -> pl.DataFrame:
+    """The KPI targets: stage_id, metric, target, warn, by stage and metric."""
+    t = schema.kpi_targets.c
+    return fetch_frame(conn, targets_query().order_by(t.stage_id, t.metric), _TARGET_TYPES)
+
+
 def stages_and_targets(conn: Connection) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The stages in map order and the KPI targets."""
-    return fetch_frame(conn, stages_query(), _STAGE_TYPES), fetch_frame(conn, targets_query(), _TARGET_TYPES)
+    return fetch_frame(conn, stages_query(), _STAGE_TYPES), target_list(conn)
 
 
 def with_targets(frame: pl.DataFrame, targets: pl.DataFrame) -> pl.DataFrame:
