@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 
 from data_access import ingest, metrics, schema, store
 from data_access.config import SETTINGS, StoreLocation, resolve_store
+from data_access.dialect import GRAINS
 from data_access.filters import FilterError, Filters, Period
 from data_access.queries import funnel, kpis, retention, risk, support
 
@@ -136,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("retention", help="retention by signup cohort and age")
     _store_args(p)
-    p.add_argument("--period", choices=retention.GRAINS, default="month", help="cohort and age unit (default month)")
+    p.add_argument("--period", choices=GRAINS, default="month", help="cohort and age unit (default month)")
     p.add_argument(
         "--mode",
         choices=retention.MODES,

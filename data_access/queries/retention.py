@@ -29,7 +29,6 @@ from data_access.store import fetch_frame, side_by_side
 cu = schema.customers
 ev = schema.journey_events
 od = schema.orders
-GRAINS = GRAINS
 # What makes a customer active: a journey event or an order, each table with its time column.
 ACTIVITY: tuple[tuple[sa.Table, str], ...] = ((ev, "occurred_at"), (od, "ordered_at"))
 MODES = ("in", "or_later")  # active in period n; active in period n or any later one
