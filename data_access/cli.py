@@ -1,4 +1,4 @@
-"""The command line: ``python -m data_access init|seed|ingest|kpis|bench|contract``.
+"""The command line: ``python -m data_access init|seed|ingest|refresh|kpis|funnel|...|bench|contract``.
 
 Every failure the user can cause (a bad argument, an unreachable store, a refused load) ends in one clear line
 on stderr and a non-zero exit, never a traceback.
@@ -168,6 +168,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="time only this page's queries (repeatable; the sidebar is always timed) and skip the ingest step",
     )
 
+    p = commands.add_parser(
+        "refresh",
+        help="rebuild the derived table of funnel attempts (after the store was filled by other means than ingest)",
+    )
+    _store_args(p)
+
     commands.add_parser("contract", help="print the data contract as Markdown")
     return parser
 
@@ -274,6 +280,11 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "init":
         store.init_store(engine)
         sys.stdout.write(f"Store ready at {store.safe_url(location.url)} ({location.source})\n")
+        return 0
+    if args.command == "refresh":
+        with store.connect(engine, write=True) as conn:
+            rows = funnel.refresh_attempts(conn)
+        sys.stdout.write(f"{schema.funnel_attempts.name}: {rows:,} rows (the default funnel's attempts)\n")
         return 0
     if args.command == "seed":
         if args.customers < 1:

@@ -4,6 +4,7 @@
   every store, for conversion windows and durations).
 - ``period_start(ts, grain)``: the first day (as a date or ``YYYY-MM-DD`` text) of the week (Monday) or month.
 - ``month_index(ts)``: year * 12 + month - 1 as an integer (whole months count up by one).
+- ``arg_min(value, key)``: the value of the row with the smallest key (DuckDB; see ``ARG_MIN``).
 - ``bit_or(x)``: the bitwise OR of a group's integers (SQLite has none: there the values must be distinct powers
   of two, whose sum over DISTINCT values is their OR).
 """
@@ -162,6 +163,22 @@ def _quantile_duckdb(element: quantile_cont, compiler: Any, **kw: Any) -> str:
 def _quantile_postgresql(element: quantile_cont, compiler: Any, **kw: Any) -> str:
     x, p = list(element.clauses)
     return f"percentile_cont({compiler.process(p, **kw)}) WITHIN GROUP (ORDER BY {compiler.process(x, **kw)})"
+
+
+class arg_min(FunctionElement):
+    """The value of a group's row with the smallest key, as an aggregate, where the database has one (see ARG_MIN)."""
+
+    inherit_cache = True
+
+
+# Databases with an arg_min aggregate; elsewhere a query that needs "the row with the smallest key" ranks its rows.
+ARG_MIN = frozenset({"duckdb"})
+
+
+@compiles(arg_min, "duckdb")
+def _arg_min_duckdb(element: arg_min, compiler: Any, **kw: Any) -> str:
+    value, key = list(element.clauses)
+    return f"arg_min({compiler.process(value, **kw)}, {compiler.process(key, **kw)})"
 
 
 def period_date(column: str) -> pl.Expr:

@@ -19,10 +19,12 @@ from sqlalchemy.engine import Engine
 
 from data_access import metrics, schema, store
 from data_access.config import SETTINGS
+from data_access.queries import funnel
 
 Progress = Callable[[float, str], None]
 SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".xlsx": "excel", ".xls": "excel"}
 MODES = ("append", "replace")
+DERIVED_FROM = {"journey_events", "stages"}  # a load of these rebuilds funnel_attempts
 _TRUE = ("true", "t", "1", "yes", "y")
 _FALSE = ("false", "f", "0", "no", "n")
 _TIME_FORMATS_TZ = ("%Y-%m-%dT%H:%M:%S%.f%#z", "%Y-%m-%dT%H:%M%#z")
@@ -363,6 +365,9 @@ def write(
         reference_problems(conn, kept, problems)
         if problems.total:
             raise LoadRejected(problems)  # leaving the block rolls the transaction back
+        if DERIVED_FROM & set(written):
+            progress(1.0, "counting the funnel's attempts")
+            funnel.refresh_attempts(conn)  # in the same transaction: the store never holds a stale copy
     return written
 
 
@@ -435,5 +440,8 @@ def seed(engine: Engine, customers: int, seed_value: int, progress: Progress = _
             store.bulk_insert(conn, schema.TABLES_BY_NAME[name], frame)
             conn.commit()
             written[name] = written.get(name, 0) + frame.height
+    progress(0.97, "counting the funnel's attempts")
+    with store.connect(engine, write=True) as conn:
+        funnel.refresh_attempts(conn)
     progress(1.0, f"sample store ready: {customers:,} customers")
     return written

@@ -416,15 +416,17 @@ def percentile_query(
     value: str,
     extra: Callable[[sa.Subquery], list[sa.Label]] = lambda _ordered: [],
     dialect: str = "",
+    percentiles: tuple[tuple[str, float], ...] = PERCENTILES,
 ) -> sa.Select:
-    """Per group: ``n`` and, for each of :data:`PERCENTILES`, the two ranked values around the percentile and the
-    fraction between them (``p50_low``, ``p50_high``, ``p50_frac``...), finished by :func:`with_percentiles`.
+    """Per group: ``n`` and, for each of ``percentiles`` (:data:`PERCENTILES`), the two ranked values around the
+    percentile and the fraction between them (``p50_low``, ``p50_high``, ``p50_frac``...), finished by
+    :func:`with_percentiles`.
     Exact on every store: an interpolating quantile aggregate where the database has one (``dialect``), else
     window functions. ``extra`` adds aggregates over the rows (their value is column ``x``)."""
     if dialect in NATIVE_QUANTILE:
         rows = sa.select(*(values.c[g] for g in groups), values.c[value].label("x")).subquery("quantile_values")
         native = [*(rows.c[g] for g in groups), sa.func.count().label("n")]
-        for name, p in PERCENTILES:
+        for name, p in percentiles:
             native += [
                 quantile_cont(rows.c.x, sa.literal(p, sa.Float())).label(f"{name}_low"),
                 sa.null().label(f"{name}_high"),
@@ -438,7 +440,7 @@ def percentile_query(
         sa.func.count().over(partition_by=[values.c[g] for g in groups]).label("n"),
     ).subquery("ranked_values")
     columns = [*(ordered.c[g] for g in groups), sa.func.max(ordered.c.n).label("n")]
-    for name, p in PERCENTILES:
+    for name, p in percentiles:
         pos = (ordered.c.n - 1) * p  # linear interpolation between the ranks around pos (0-based)
         low = sa.func.floor(pos) + 1
         columns += [
@@ -449,12 +451,17 @@ def percentile_query(
     return sa.select(*columns, *extra(ordered)).group_by(*(ordered.c[g] for g in groups))
 
 
-def with_percentiles(frame: pl.DataFrame, scale: float = 1.0, suffix: str = "") -> pl.DataFrame:
+def with_percentiles(
+    frame: pl.DataFrame,
+    scale: float = 1.0,
+    suffix: str = "",
+    percentiles: tuple[tuple[str, float], ...] = PERCENTILES,
+) -> pl.DataFrame:
     """Finishes :func:`percentile_query`: ``p50{suffix}``, ``p90{suffix}`` = interpolated value / ``scale``."""
     pieces = []
-    for name, _ in PERCENTILES:
+    for name, _ in percentiles:
         low, high, frac = (pl.col(f"{name}_{part}").cast(pl.Float64) for part in ("low", "high", "frac"))
         value = pl.when(high.is_null() | (frac.fill_null(0) == 0)).then(low).otherwise(low + frac * (high - low))
         pieces.append((value / scale).alias(f"{name}{suffix}"))
-    helpers = [f"{name}_{part}" for name, _ in PERCENTILES for part in ("low", "high", "frac")]
+    helpers = [f"{name}_{part}" for name, _ in percentiles for part in ("low", "high", "frac")]
     return frame.with_columns(pieces).drop(helpers)

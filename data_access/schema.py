@@ -214,6 +214,32 @@ business_events = sa.Table(
     col("segment", NAME, required=False, doc="Segment it applies to; empty = everyone", example="B2C"),
 )
 
+# Derived tables: written by the store itself whenever journey events or stages are loaded (ingestion, seed,
+# ``python -m data_access refresh``), never from files and not part of the data contract. ``derived_state`` says
+# what each was built from, so that a query can tell a table that is still current from one that is not.
+FUNNEL_ATTEMPT_STEPS = 12  # step columns t0..t11: a default funnel with more steps is always counted live
+funnel_attempts = sa.Table(
+    "funnel_attempts",
+    metadata,
+    sa.Column("customer_id", ID, nullable=False, info={"doc": "The customer"}),
+    sa.Column("entered_at", TIMESTAMP, nullable=False, info={"doc": "The attempt's first-step event"}),
+    *(
+        sa.Column(f"t{k}", sa.BigInteger, info={"doc": f"Epoch ms of step {k}'s event, null when not reached"})
+        for k in range(FUNNEL_ATTEMPT_STEPS)
+    ),
+)
+derived_state = sa.Table(
+    "derived_state",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True, info={"doc": "The derived table"}),
+    sa.Column("spec", sa.Text, nullable=False, info={"doc": "What it was built for (the funnel's steps and window)"}),
+    sa.Column("source_rows", sa.BigInteger, nullable=False, info={"doc": "journey_events rows it was built from"}),
+    sa.Column("source_first", TIMESTAMP, info={"doc": "Their earliest occurred_at"}),
+    sa.Column("source_last", TIMESTAMP, info={"doc": "Their latest occurred_at"}),
+    sa.Column("built_at", TIMESTAMP, nullable=False, info={"doc": "When it was built (UTC)"}),
+)
+DERIVED_TABLES: tuple[sa.Table, ...] = (funnel_attempts, derived_state)
+
 sa.Index("ix_journey_events_stage_time", journey_events.c.stage_id, journey_events.c.occurred_at)
 sa.Index("ix_journey_events_customer_time", journey_events.c.customer_id, journey_events.c.occurred_at)
 sa.Index("ix_survey_responses_stage_time", survey_responses.c.stage_id, survey_responses.c.responded_at)

@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 from sqlalchemy.engine import Engine
 
-from data_access import store
+from data_access import schema, store
 from data_access.filters import Filters, Period
 from data_access.queries import funnel
 from data_access.queries.funnel import Exclusion, FunnelError, FunnelSpec
@@ -75,16 +75,35 @@ def journeys(engine: Engine) -> Engine:
     return engine
 
 
-def counts(engine: Engine, spec: FunnelSpec, segment: str) -> list[int]:
+@pytest.fixture(params=["events", "stored"])
+def source(request: pytest.FixtureRequest) -> str:
+    """Every rule is checked twice: counted from the raw events, and read from ``funnel_attempts``."""
+    return request.param
+
+
+def prepare(engine: Engine, spec: FunnelSpec, source: str, filters: Filters | None = None) -> None:
+    """For ``stored``, builds ``funnel_attempts`` for ``spec`` and checks that the queries will read it (a funnel
+    with an exclusion never does); for ``events``, checks that they will not."""
+    if source == "stored":
+        with store.connect(engine, write=True) as conn:
+            funnel.refresh_attempts(conn, spec)
+    with store.connect(engine) as conn:
+        used = funnel.attempts_stored(conn, spec, filters or Filters(period=JANUARY))
+    assert used is (source == "stored" and not spec.exclusions)
+
+
+def counts(engine: Engine, spec: FunnelSpec, segment: str, source: str = "events") -> list[int]:
+    prepare(engine, spec, source)
     with store.connect(engine) as conn:
         return funnel.steps(conn, spec, Filters(period=JANUARY, segment=(segment,)))["customers"].to_list()
 
 
-def test_order_window_equal_times_and_repeated_attempts(journeys: Engine) -> None:
-    assert counts(journeys, ABC, "S1") == [6, 5, 3]  # u1..u6 start; u2 stays; u5, u6 stop at b
+def test_order_window_equal_times_and_repeated_attempts(journeys: Engine, source: str) -> None:
+    assert counts(journeys, ABC, "S1", source) == [6, 5, 3]  # u1..u6 start; u2 stays; u5, u6 stop at b
 
 
-def test_conversion_and_drop_off(journeys: Engine) -> None:
+def test_conversion_and_drop_off(journeys: Engine, source: str) -> None:
+    prepare(journeys, ABC, source)
     with store.connect(journeys) as conn:
         frame = funnel.steps(conn, ABC, Filters(period=JANUARY, segment=("S1",)))
     assert frame["conversion_from_previous"].to_list() == [None, pytest.approx(500 / 6), pytest.approx(60.0)]
@@ -96,17 +115,17 @@ def test_conversion_and_drop_off(journeys: Engine) -> None:
     assert frame["dropped"].to_list() == [None, 1, 2]
 
 
-def test_the_window_is_inclusive_and_strict_beyond(journeys: Engine) -> None:
+def test_the_window_is_inclusive_and_strict_beyond(journeys: Engine, source: str) -> None:
     exactly = FunnelSpec(("a", "c"), HOUR)
-    assert counts(journeys, exactly, "S1")[1] == 4  # u1, u2 (c at +5 min after its a), u3, u4; not u5
+    assert counts(journeys, exactly, "S1", source)[1] == 4  # u1, u2 (c at +5 min after its a), u3, u4; not u5
     tighter = FunnelSpec(("a", "b", "c"), funnel.parse_window("59m"))
-    assert counts(journeys, tighter, "S1") == [6, 5, 2]  # u4's c at 60 min now falls outside
+    assert counts(journeys, tighter, "S1", source) == [6, 5, 2]  # u4's c at 60 min now falls outside
 
 
-def test_exclusion_between_two_steps(journeys: Engine) -> None:
-    plain = counts(journeys, ABC, "S2")
+def test_exclusion_between_two_steps(journeys: Engine, source: str) -> None:
+    plain = counts(journeys, ABC, "S2", source)
     assert plain == [6, 4, 2]
-    spec = FunnelSpec(("a", "b", "c"), HOUR, (Exclusion("x", 0, 1),))
+    spec = FunnelSpec(("a", "b", "c"), HOUR, (Exclusion("x", 0, 1),))  # counted from the events, always
     # u9 (x between a and b), u11 (no b, x in the window) and u14 (its furthest attempt is tainted) leave the
     # funnel at every step; u10 (x not strictly after a), u12 (x after the window), u13 (a clean furthest
     # attempt) stay.
@@ -118,6 +137,55 @@ def test_exclusion_spanning_more_steps(journeys: Engine) -> None:
     # u9 and u14 (x before their c) and u11 (no c, x in the window) leave; u13's second attempt (a at 180 min)
     # has no x after it, so it stays at b; u10 and u12 stay as before
     assert counts(journeys, spec, "S2") == [3, 2, 0]
+
+
+def test_stored_attempts_are_cut_by_the_period_like_the_events(journeys: Engine) -> None:
+    """Periods that end inside the attempts: the stored chains, cut at the period's end, give what the period's
+    events alone give. By minute 15, u1 (a 0, b 10, c 20) has reached b only, u3 (all at 0) c, and S2's u9 (c at
+    15, the period's end, exclusive) b. By minute 150, u6's second attempt (a 180) has not started, so u6 is at a,
+    and u14 (c at 20) is at c."""
+    periods = {
+        15: ([6, 2, 1], [6, 4, 0]),
+        150: ([6, 4, 3], [6, 4, 2]),
+    }
+    for minutes, (s1, s2) in periods.items():
+        period = Period(T, at(minutes))
+        for segment, expected in (("S1", s1), ("S2", s2)):
+            filters = Filters(period=period, segment=(segment,))
+            with store.connect(journeys) as conn:
+                from_events = funnel.reach_and_time(conn, ABC, filters)
+            prepare(journeys, ABC, "stored", filters)
+            with store.connect(journeys) as conn:
+                from_store = funnel.reach_and_time(conn, ABC, filters)
+            assert from_events["customers"].to_list() == expected, (minutes, segment)
+            assert from_store.equals(from_events), (minutes, segment)
+
+
+def test_stored_attempts_are_only_read_while_current(journeys: Engine) -> None:
+    prepare(journeys, ABC, "stored")
+    with store.connect(journeys) as conn:
+        assert not funnel.attempts_stored(conn, FunnelSpec(("a", "b"), HOUR), Filters(period=JANUARY))  # other steps
+        assert not funnel.attempts_stored(conn, FunnelSpec(("a", "b", "c")), Filters(period=JANUARY))  # other window
+        instant = Filters(period=Period.parse("2025-01-01", "2025-01-31T12:00:00"))
+        assert not funnel.attempts_stored(conn, ABC, instant)  # an inclusive end: the events decide
+        assert funnel.attempts_stored(conn, ABC, Filters())
+    # an event written around ingestion (by another tool) makes the stored attempts stale: the events are read
+    with store.connect(journeys, write=True) as conn:
+        conn.execute(
+            schema.journey_events.insert().values(event_id="late", customer_id="u2", stage_id="b", occurred_at=at(6))
+        )
+    with store.connect(journeys) as conn:
+        assert not funnel.attempts_stored(conn, ABC, Filters(period=JANUARY))
+        assert funnel.steps(conn, ABC, Filters(period=JANUARY, segment=("S1",)))["customers"].to_list() == [6, 6, 4]
+    # an ingested event rebuilds them for the default funnel (the stages marked in_funnel, the default window)
+    put(journeys, journey_events=[{"event_id": "later", "customer_id": "u8", "stage_id": "a", "occurred_at": at(20)}])
+    default = FunnelSpec(("a", "b", "c"))
+    with store.connect(journeys) as conn:
+        assert funnel.attempts_stored(conn, default, Filters(period=JANUARY))
+        stored = funnel.steps(conn, default, Filters(period=JANUARY, segment=("S1",)))["customers"].to_list()
+        from_events = list(conn.execute(funnel.counts_query(default, Filters(period=JANUARY, segment=("S1",)))).one())
+    assert stored == from_events
+    assert stored[0] == 7  # u1..u6, and u8 now that it has an a event
 
 
 def test_invalid_funnels_are_refused_with_a_reason() -> None:
@@ -155,7 +223,8 @@ def test_windows_and_exclusions_parse() -> None:
     assert funnel.format_window(5400) == "90m"
 
 
-def test_time_to_convert_from_the_chosen_attempt(journeys: Engine) -> None:
+def test_time_to_convert_from_the_chosen_attempt(journeys: Engine, source: str) -> None:
+    prepare(journeys, ABC, source)
     with store.connect(journeys) as conn:
         frame = funnel.time_to_convert(conn, ABC, Filters(period=JANUARY, segment=("S1",)))
     a_to_b, b_to_c = frame.row(0, named=True), frame.row(1, named=True)
@@ -167,7 +236,8 @@ def test_time_to_convert_from_the_chosen_attempt(journeys: Engine) -> None:
     assert histogram == [5, 0, 0, 0, 0, 0, 0, 0]
 
 
-def test_reach_and_time_in_one_pass(journeys: Engine) -> None:
+def test_reach_and_time_in_one_pass(journeys: Engine, source: str) -> None:
+    prepare(journeys, ABC, source)
     with store.connect(journeys) as conn:
         frame = funnel.reach_and_time(conn, ABC, Filters(period=JANUARY, segment=("S1",)))
         nobody = funnel.reach_and_time(conn, ABC, Filters(period=JANUARY, segment=("nobody",)))
@@ -176,8 +246,9 @@ def test_reach_and_time_in_one_pass(journeys: Engine) -> None:
     assert nobody.rows() == [(0, "a", 0, None), (1, "b", 0, None), (2, "c", 0, None)]
 
 
-def test_conversion_over_time_and_who_dropped(journeys: Engine) -> None:
+def test_conversion_over_time_and_who_dropped(journeys: Engine, source: str) -> None:
     filters = Filters(period=JANUARY, segment=("S1",))
+    prepare(journeys, ABC, source)
     with store.connect(journeys) as conn:
         monthly = funnel.over_time(conn, ABC, filters, "month")
         weekly = funnel.over_time(conn, ABC, filters, "week")
@@ -190,8 +261,9 @@ def test_conversion_over_time_and_who_dropped(journeys: Engine) -> None:
     assert at_b["channel"].to_list() == ["ads", "ads"]
 
 
-def test_breakdowns(journeys: Engine) -> None:
+def test_breakdowns(journeys: Engine, source: str) -> None:
     filters = Filters(period=JANUARY, segment=("S1",))
+    prepare(journeys, ABC, source)
     with store.connect(journeys) as conn:
         by_channel = funnel.breakdown(conn, ABC, filters, "channel")
         by_history = funnel.breakdown(conn, ABC, filters, funnel.RETURNING)

@@ -18,19 +18,22 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from data_access import metrics, schema
-from data_access.dialect import epoch_ms, period_date, period_start
+from data_access.dialect import ARG_MIN, arg_min, epoch_ms, period_date, period_start
 from data_access.filters import Filters, Period
 from data_access.store import connect, fetch_frame
 
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
 DEFAULT_WINDOW = "90d"  # awareness to advocacy takes weeks to months
 MIN_STEPS = 2
+_DEEPER = 10**13  # ms; more than any epoch-ms time until the year 2286, so depth outranks time in one key
 # Buckets of the time-to-convert histogram: (label, upper bound in seconds, exclusive); the last is open.
 TIME_BUCKETS: tuple[tuple[str, float], ...] = (
     ("< 1 h", 3_600),
@@ -42,6 +45,7 @@ TIME_BUCKETS: tuple[tuple[str, float], ...] = (
     ("2-4 w", 28 * 86_400),
     ("4 w +", float("inf")),
 )
+MEDIAN = metrics.PERCENTILES[:1]  # p50 only
 RETURNING = "new_vs_returning"  # the breakdown that is not a customer column
 BREAKDOWNS = (*schema.FILTER_DIMENSIONS, RETURNING)
 CLI_COLUMNS = (
@@ -53,6 +57,8 @@ CLI_COLUMNS = (
 )
 
 ev = schema.journey_events
+fa = schema.funnel_attempts
+ds = schema.derived_state
 cu = schema.customers
 od = schema.orders
 
@@ -141,13 +147,12 @@ def _step_events(stage_id: str, filters: Filters, name: str) -> sa.Subquery:
     )
 
 
-def chosen_attempts(spec: FunnelSpec, filters: Filters) -> sa.Subquery:
-    """One row per customer in the funnel: ``customer_id``, ``depth`` (steps reached, 1..K), ``entered_at``
-    (timestamp of the first step), ``t0..t{K-1}`` (epoch ms of each step reached, null beyond ``depth``).
+def _live_attempts(spec: FunnelSpec, filters: Filters) -> sa.Subquery:
+    """Every attempt once per step it reached, from the raw events: ``customer_id``, ``entered_at`` (timestamp of the
+    first step), ``t0..t{K-1}`` (epoch ms of each step reached, null beyond ``depth``), ``depth`` (1..K).
 
     Attempts that reach step k are built from those that reach step k-1 by an inner join with the step's events
-    (each step reads its own stage from the table, and the join sees only the attempts still going); every attempt
-    then appears once per step it reached, and the customer's deepest rows rank first."""
+    (each step reads its own stage from the table, and the join sees only the attempts still going)."""
     window_ms = spec.window_seconds * 1000
     first = _step_events(spec.steps[0], filters, "step_0")
     alive = sa.select(first.c.customer_id, first.c.occurred_at.label("entered_at"), first.c.ms.label(_t(0))).cte(
@@ -174,7 +179,7 @@ def chosen_attempts(spec: FunnelSpec, filters: Filters) -> sa.Subquery:
         )
         reached.append(alive)
     never = sa.cast(sa.null(), sa.BigInteger)
-    attempts = sa.union_all(
+    return sa.union_all(
         *(
             sa.select(
                 a.c.customer_id,
@@ -185,6 +190,61 @@ def chosen_attempts(spec: FunnelSpec, filters: Filters) -> sa.Subquery:
             for k, a in enumerate(reached)
         )
     ).subquery("attempts")
+
+
+def _stored_attempts(spec: FunnelSpec, filters: Filters) -> sa.Subquery:
+    """The same attempts read from ``funnel_attempts`` (one row per attempt, see :func:`refresh_attempts`): those
+    whose first step is in the period and the filters, each cut where a step falls at or after the period's end.
+
+    The stored chains were built from every event, which gives the same chain as the period's events alone: every
+    later step is at or after the first (so after the period's start), and the earliest qualifying event beyond the
+    period's end means that no event inside it qualified."""
+    end = filters.period.end
+    cut = None if end is None else sa.bindparam(None, _ms(end), type_=sa.BigInteger)
+
+    def inside(k: int) -> sa.ColumnElement[bool]:
+        step = fa.c[_t(k)]
+        return step.is_not(None) if cut is None else sa.and_(step.is_not(None), step < cut)
+
+    k_steps = range(len(spec.steps))
+    depth = sum((sa.case((inside(k), 1), else_=0) for k in k_steps), sa.literal(0))
+    return (
+        sa.select(
+            fa.c.customer_id,
+            fa.c.entered_at,
+            *(sa.case((inside(k), fa.c[_t(k)])).label(_t(k)) for k in k_steps),
+            depth.label("depth"),
+        )
+        .where(filters.where(fa.c.entered_at, fa.c.customer_id))
+        .subquery("attempts")
+    )
+
+
+def chosen_attempts(
+    spec: FunnelSpec, filters: Filters, *, stored: bool = False, dialect: str = ""
+) -> sa.Subquery | sa.CTE:
+    """One row per customer in the funnel: ``customer_id``, ``depth`` (steps reached, 1..K), ``entered_at``
+    (timestamp of the first step), ``t0..t{K-1}`` (epoch ms of each step reached, null beyond ``depth``): the
+    customer's deepest untainted attempt, the earliest of those. ``stored``: read the attempts from
+    ``funnel_attempts`` (only where :func:`attempts_stored` says so) instead of the raw events; ``dialect``: where
+    it has ``arg_min``, stored attempts are chosen by one grouping instead of a ranking."""
+    window_ms = spec.window_seconds * 1000
+    attempts = _stored_attempts(spec, filters) if stored else _live_attempts(spec, filters)
+    if stored and not spec.exclusions and dialect in ARG_MIN:
+        key = attempts.c[_t(0)] - attempts.c.depth * _DEEPER  # smallest: the deepest attempt, then the earliest
+        return (
+            sa.select(
+                attempts.c.customer_id,
+                sa.func.max(attempts.c.depth).label("depth"),
+                sa.type_coerce(arg_min(attempts.c.entered_at, key), schema.TIMESTAMP).label("entered_at"),
+                *(
+                    sa.type_coerce(arg_min(attempts.c[_t(k)], key), sa.BigInteger).label(_t(k))
+                    for k in range(len(spec.steps))
+                ),
+            )
+            .group_by(attempts.c.customer_id)
+            .cte("chosen_attempts")  # a CTE: computed once where a query reads it per step
+        )
     taints = []
     for x in spec.exclusions:
         hit = _step_events(x.stage_id, filters, f"excluded_{x.stage_id}_{x.after_step}_{x.before_step}")
@@ -212,6 +272,92 @@ def chosen_attempts(spec: FunnelSpec, filters: Filters) -> sa.Subquery:
     return sa.select(*columns).where(ranked.c.rank == 1, ranked.c.tainted == 0).subquery("funnel_customers")
 
 
+ATTEMPTS = str(fa.name)  # its row in derived_state
+EPOCH = datetime(1970, 1, 1)
+
+
+def _ms(moment: datetime) -> int:
+    return (moment - EPOCH) // timedelta(milliseconds=1)
+
+
+def _spec_key(spec: FunnelSpec) -> str:
+    return f"{' > '.join(spec.steps)}, window {spec.window_seconds} s"
+
+
+def _source(conn: Connection) -> tuple[int, datetime | None, datetime | None]:
+    """What ``funnel_attempts`` is built from: the journey events' row count and time range (on DuckDB these come
+    from the table's statistics, without a scan)."""
+    rows, first, last = conn.execute(
+        sa.select(sa.func.count(), sa.func.min(ev.c.occurred_at), sa.func.max(ev.c.occurred_at))
+    ).one()
+    return int(rows), first, last
+
+
+def _whole_ms(moment: datetime | None) -> bool:
+    return moment is None or moment.microsecond % 1000 == 0
+
+
+def attempts_stored(conn: Connection, spec: FunnelSpec, filters: Filters) -> bool:
+    """Whether this funnel can be read from ``funnel_attempts``: it was built for these steps and this window from
+    the journey events as they are now (same row count and time range), the funnel has no exclusion, and the
+    period's ends are whole milliseconds with an exclusive end (the stored times are whole milliseconds; the
+    dashboard's periods are whole days). Otherwise the funnel is counted from the raw events, with the same result."""
+    period = filters.period
+    if spec.exclusions or len(spec.steps) > schema.FUNNEL_ATTEMPT_STEPS:
+        return False
+    if (period.end is not None and period.end_inclusive) or not (_whole_ms(period.start) and _whole_ms(period.end)):
+        return False
+    if not sa.inspect(conn).has_table(ds.name):
+        return False
+    built = conn.execute(
+        sa.select(ds.c.spec, ds.c.source_rows, ds.c.source_first, ds.c.source_last).where(ds.c.name == ATTEMPTS)
+    ).one_or_none()
+    if built is None or built.spec != _spec_key(spec):
+        return False
+    return (int(built.source_rows), built.source_first, built.source_last) == _source(conn)
+
+
+def _how(conn: Connection, spec: FunnelSpec, filters: Filters) -> dict[str, Any]:
+    """The query builders' ``stored`` and ``dialect`` for this connection."""
+    return {"stored": attempts_stored(conn, spec, filters), "dialect": conn.dialect.name}
+
+
+def refresh_attempts(conn: Connection, spec: FunnelSpec | None = None) -> int:
+    """Rebuilds ``funnel_attempts`` (on a connection in a write transaction): one row per attempt of ``spec`` (by
+    default the default funnel: the stages marked ``in_funnel`` and the default window) over every journey event,
+    with the time of each step it reaches; attempts of a customer that start at the same instant are one. Returns
+    the rows written (0, and no table to read, when the default funnel has fewer than 2 or more than
+    ``FUNNEL_ATTEMPT_STEPS`` steps)."""
+    schema.metadata.create_all(conn, tables=list(schema.DERIVED_TABLES), checkfirst=True)
+    conn.execute(sa.delete(ds).where(ds.c.name == ATTEMPTS))
+    conn.execute(sa.delete(fa))
+    if spec is None:
+        spec = FunnelSpec(funnel_stages(conn), parse_window(DEFAULT_WINDOW))
+    if not MIN_STEPS <= len(spec.steps) <= schema.FUNNEL_ATTEMPT_STEPS or spec.exclusions:
+        return 0
+    attempts = _live_attempts(spec, Filters())
+    times = [_t(k) for k in range(len(spec.steps))]
+    rows = (
+        sa.select(attempts.c.customer_id, attempts.c.entered_at, *(sa.func.max(attempts.c[t]).label(t) for t in times))
+        .group_by(attempts.c.customer_id, attempts.c.entered_at)
+        .order_by(attempts.c.entered_at)  # DuckDB then skips whole row groups outside a period
+    )
+    conn.execute(sa.insert(fa).from_select(["customer_id", "entered_at", *times], rows))
+    written = int(conn.execute(sa.select(sa.func.count()).select_from(fa)).scalar_one())
+    rows_, first, last = _source(conn)
+    conn.execute(
+        sa.insert(ds).values(
+            name=ATTEMPTS,
+            spec=_spec_key(spec),
+            source_rows=rows_,
+            source_first=first,
+            source_last=last,
+            built_at=datetime.now(UTC).replace(tzinfo=None),
+        )
+    )
+    return written
+
+
 def _breakdown_column(by: str, chosen: sa.Subquery, filters: Filters) -> sa.ColumnElement:
     if by == RETURNING:
         before = sa.exists().where(od.c.customer_id == chosen.c.customer_id)
@@ -226,9 +372,11 @@ def _reached(depth: sa.ColumnElement, steps: int) -> list[sa.Label]:
     return [sa.func.coalesce(metrics.count_if(depth >= k + 1), 0).label(f"step_{k}") for k in range(steps)]
 
 
-def counts_query(spec: FunnelSpec, filters: Filters, by: str | None = None) -> sa.Select:
+def counts_query(
+    spec: FunnelSpec, filters: Filters, by: str | None = None, *, stored: bool = False, dialect: str = ""
+) -> sa.Select:
     """Customers reaching each step (cumulative), optionally per value of a breakdown."""
-    chosen = chosen_attempts(spec, filters)
+    chosen = chosen_attempts(spec, filters, stored=stored, dialect=dialect)
     if by is None:
         return sa.select(*_reached(chosen.c.depth, len(spec.steps)))
     if by not in BREAKDOWNS:
@@ -255,23 +403,25 @@ def _steps_frame(spec: FunnelSpec, counts: list[int]) -> pl.DataFrame:
 
 def steps(conn: Connection, spec: FunnelSpec, filters: Filters) -> pl.DataFrame:
     """One row per step: customers, conversion from the previous step and from the first (%), drop-off."""
-    row = conn.execute(counts_query(spec, filters)).one()
+    row = conn.execute(counts_query(spec, filters, **_how(conn, spec, filters))).one()
     return _steps_frame(spec, [int(v or 0) for v in row])
 
 
 def breakdown(conn: Connection, spec: FunnelSpec, filters: Filters, by: str) -> pl.DataFrame:
     """Per value of ``by``: customers at each step (``step_0``..)."""
-    frame = fetch_frame(conn, counts_query(spec, filters, by), {"value": pl.String})
+    frame = fetch_frame(conn, counts_query(spec, filters, by, **_how(conn, spec, filters)), {"value": pl.String})
     return frame.with_columns(
         pl.col("value").cast(pl.String), *(pl.col(f"step_{k}").cast(pl.Int64) for k in range(len(spec.steps)))
     )
 
 
-def durations_query(spec: FunnelSpec, filters: Filters, dialect: str = "", *, first: bool = False) -> sa.Select:
+def durations_query(
+    spec: FunnelSpec, filters: Filters, dialect: str = "", *, first: bool = False, stored: bool = False
+) -> sa.Select:
     """Seconds from step k-1 to step k on each customer's chosen attempt: median, p90 and histogram counts.
     ``first`` adds step 0 (every customer in the funnel, with a duration of 0), so that each step's ``n`` is the
     number of customers who reach it: the funnel's counts and times from one pass, without the histogram."""
-    chosen = chosen_attempts(spec, filters)
+    chosen = chosen_attempts(spec, filters, stored=stored, dialect=dialect)
     parts = [
         sa.select(
             sa.literal(k).label("step"),
@@ -290,16 +440,17 @@ def durations_query(spec: FunnelSpec, filters: Filters, dialect: str = "", *, fi
             columns.append(metrics.count_if(inside).label(f"bucket_{i}"))
         return columns
 
-    # the histogram is the Funnel page's; counts and medians alone need none
-    extra = (lambda _ordered: []) if first else buckets
-    return metrics.percentile_query(gaps, ["step"], "ms", extra, dialect).order_by("step")
+    # the histogram and the 90th percentile are the Funnel page's; counts and medians alone need neither
+    if first:
+        return metrics.percentile_query(gaps, ["step"], "ms", dialect=dialect, percentiles=MEDIAN).order_by("step")
+    return metrics.percentile_query(gaps, ["step"], "ms", buckets, dialect).order_by("step")
 
 
 def time_to_convert(conn: Connection, spec: FunnelSpec, filters: Filters) -> pl.DataFrame:
     """Per step k >= 1: n, median and p90 seconds from step k-1, and the histogram counts."""
     schema_ = {"step": pl.Int64, "n": pl.Int64, "p50_seconds": pl.Float64, "p90_seconds": pl.Float64}
     schema_ |= {f"bucket_{i}": pl.Int64 for i in range(len(TIME_BUCKETS))}
-    raw = fetch_frame(conn, durations_query(spec, filters, conn.dialect.name))
+    raw = fetch_frame(conn, durations_query(spec, filters, **_how(conn, spec, filters)))
     if raw.height == 0:
         return pl.DataFrame(schema=schema_)
     done = metrics.with_percentiles(raw, scale=1000, suffix="_seconds")
@@ -309,11 +460,11 @@ def time_to_convert(conn: Connection, spec: FunnelSpec, filters: Filters) -> pl.
 def reach_and_time(conn: Connection, spec: FunnelSpec, filters: Filters) -> pl.DataFrame:
     """Per step: ``customers`` who reach it (as :func:`steps`) and ``p50_seconds`` from the step before (as
     :func:`time_to_convert`; null for the first step), from one pass over the chosen attempts."""
-    raw = fetch_frame(conn, durations_query(spec, filters, conn.dialect.name, first=True))
+    raw = fetch_frame(conn, durations_query(spec, filters, first=True, **_how(conn, spec, filters)))
     frame = pl.DataFrame({"step": list(range(len(spec.steps))), "stage_id": list(spec.steps)})
     if raw.height == 0:
         return frame.with_columns(pl.lit(0, pl.Int64).alias("customers"), pl.lit(None, pl.Float64).alias("p50_seconds"))
-    done = metrics.with_percentiles(raw, scale=1000, suffix="_seconds").select(
+    done = metrics.with_percentiles(raw, scale=1000, suffix="_seconds", percentiles=MEDIAN).select(
         pl.col("step").cast(pl.Int64),
         pl.col("n").cast(pl.Int64).alias("customers"),
         pl.when(pl.col("step") > 0).then(pl.col("p50_seconds").cast(pl.Float64)).alias("p50_seconds"),
@@ -321,8 +472,10 @@ def reach_and_time(conn: Connection, spec: FunnelSpec, filters: Filters) -> pl.D
     return frame.join(done, on="step", how="left").with_columns(pl.col("customers").fill_null(0))
 
 
-def over_time_query(spec: FunnelSpec, filters: Filters, grain: str) -> sa.Select:
-    chosen = chosen_attempts(spec, filters)
+def over_time_query(
+    spec: FunnelSpec, filters: Filters, grain: str, *, stored: bool = False, dialect: str = ""
+) -> sa.Select:
+    chosen = chosen_attempts(spec, filters, stored=stored, dialect=dialect)
     start = period_start(chosen.c.entered_at, grain).label("period")
     last = len(spec.steps)
     inner = sa.select(start, chosen.c.depth).subquery("by_period")
@@ -339,7 +492,7 @@ def over_time_query(spec: FunnelSpec, filters: Filters, grain: str) -> sa.Select
 
 def over_time(conn: Connection, spec: FunnelSpec, filters: Filters, grain: str) -> pl.DataFrame:
     """By week or month of entering the first step (the chosen attempt's): entered, converted, share (%)."""
-    raw = fetch_frame(conn, over_time_query(spec, filters, grain))
+    raw = fetch_frame(conn, over_time_query(spec, filters, grain, **_how(conn, spec, filters)))
     if raw.height == 0:
         return pl.DataFrame(
             schema={"period": pl.Date, "entered": pl.Int64, "converted": pl.Int64, "conversion": pl.Float64}
@@ -351,9 +504,11 @@ def over_time(conn: Connection, spec: FunnelSpec, filters: Filters, grain: str) 
     ).with_columns((100 * pl.col("converted") / pl.col("entered")).alias("conversion"))
 
 
-def dropped_query(spec: FunnelSpec, filters: Filters, step: int, limit: int) -> sa.Select:
+def dropped_query(
+    spec: FunnelSpec, filters: Filters, step: int, limit: int, *, stored: bool = False, dialect: str = ""
+) -> sa.Select:
     """Customers whose furthest step is ``step`` (they never reached the next one), with their attributes."""
-    chosen = chosen_attempts(spec, filters)
+    chosen = chosen_attempts(spec, filters, stored=stored, dialect=dialect)
     return (
         sa.select(
             chosen.c.customer_id,
@@ -371,7 +526,8 @@ def dropped_query(spec: FunnelSpec, filters: Filters, step: int, limit: int) -> 
 def dropped(conn: Connection, spec: FunnelSpec, filters: Filters, step: int, limit: int) -> pl.DataFrame:
     if not 0 <= step < len(spec.steps) - 1:
         raise FunnelError(f"Step {step} has no next step to drop before")
-    return fetch_frame(conn, dropped_query(spec, filters, step, limit), {"customer_id": pl.String})
+    query = dropped_query(spec, filters, step, limit, **_how(conn, spec, filters))
+    return fetch_frame(conn, query, {"customer_id": pl.String})
 
 
 def previous_period(period: Period) -> Period:
