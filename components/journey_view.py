@@ -23,9 +23,11 @@ TINT = {
     metrics.STATUS_NO_DATA: "#eeeeee",
 }
 FLAGGED = "#fbe0d6"  # a pain or moment of truth where the stage hurts
+PHASE_LANE = "phase"  # the header row that groups the stages by their phase (stages.phase)
+PHASE_BANDS = ("#e4e4ee", "#f4f4f4")  # neighbouring phases alternate between these
 QUALITATIVE_LABELS = {
     lane: lane.replace("_", " ").replace("jtbd", "jobs to be done").capitalize() for lane in schema.MAP_LANES
-}
+} | {PHASE_LANE: "Phase"}
 FLAG_LANES = ("pains", "moments_of_truth")
 
 
@@ -48,13 +50,20 @@ def grid(
     stages: pl.DataFrame, cells: pl.DataFrame, live: pl.DataFrame, lanes: list[str]
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     """(the grid's text, the background colour of each cell, the lane key of each row). ``lanes``: the qualitative
-    lanes to show, in order; every live lane follows them."""
+    lanes to show, in order; every live lane follows them. Where the stages have phases, a first row names each
+    stage's phase, neighbouring phases on alternating bands."""
     names = dict(stages.select("stage_id", "name").iter_rows())
     order = stages["stage_id"].to_list()
     hurt = set(live.filter(pl.col("status") == metrics.STATUS_BAD)["stage_id"].to_list())
     text = {(r["stage_id"], r["lane"]): r["text"] for r in cells.iter_rows(named=True)}
     figures = {(r["stage_id"], r["lane"]): r for r in live.iter_rows(named=True)}
     rows, colours, keys, labels = [], [], [], []
+    phases = stages["phase"].to_list() if "phase" in stages.columns else [None] * len(order)
+    if any(phases):
+        rows.append([p or "" for p in phases])
+        colours.append([PHASE_BANDS[band % 2] for band in phase_bands(phases)])
+        keys.append(PHASE_LANE)
+        labels.append(QUALITATIVE_LABELS[PHASE_LANE])
     for lane in lanes:
         rows.append([text.get((s, lane), "") for s in order])
         flag = lane in FLAG_LANES
@@ -89,6 +98,16 @@ def grid(
         pd.DataFrame(colours, index=labels, columns=columns),
         keys,
     )
+
+
+def phase_bands(phases: list[str | None]) -> list[int]:
+    """The band of each stage (0, 1, 2...): a new band starts wherever the phase changes from the stage before."""
+    bands, band = [], 0
+    for i, phase in enumerate(phases):
+        if i and phase != phases[i - 1]:
+            band += 1
+        bands.append(band)
+    return bands
 
 
 def styled(text: pd.DataFrame, colours: pd.DataFrame) -> object:

@@ -346,7 +346,7 @@ def write(
     done = 0
     chunk = SETTINGS.ingest_chunk_rows
     with store.connect(engine, write=True) as conn:
-        schema.metadata.create_all(conn, checkfirst=True)
+        store.upgrade(conn)
         for name, frame in frames:
             table = schema.TABLES_BY_NAME[name]
             if name not in written and mode == "replace":
@@ -433,7 +433,7 @@ def seed(engine: Engine, customers: int, seed_value: int, progress: Progress = _
         # Emptied in one transaction, then a commit per generated block: memory stays bounded at any size
         # (one transaction holding every row would grow with N). An interrupted seed leaves part of the
         # sample; running it again starts over.
-        schema.metadata.create_all(conn, checkfirst=True)
+        store.upgrade(conn)
         store.clear_tables(conn, list(schema.TABLES))
         conn.commit()
         for name, frame in frames():

@@ -75,6 +75,13 @@ stages = sa.Table(
     col("name", NAME, doc="Name shown on the map", example="Onboarding"),
     col("position", sa.Integer, doc="Order on the map (left to right)", example="4"),
     col("in_funnel", sa.Boolean, doc="Whether the stage is a step of the main funnel", example="true"),
+    col(
+        "phase",
+        NAME,
+        required=False,
+        doc="Phase of the journey the stage belongs to; the journey map groups its stages by it",
+        example="After the first purchase",
+    ),
     col("description", sa.Text, required=False, doc="What happens at this stage", example="First week of use"),
 )
 
@@ -227,6 +234,7 @@ funnel_attempts = sa.Table(
         sa.Column(f"t{k}", sa.BigInteger, info={"doc": f"Epoch ms of step {k}'s event, null when not reached"})
         for k in range(FUNNEL_ATTEMPT_STEPS)
     ),
+    sa.Column("single", sa.Boolean, nullable=False, info={"doc": "The customer's only attempt: no choice to make"}),
 )
 derived_state = sa.Table(
     "derived_state",

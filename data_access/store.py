@@ -171,9 +171,41 @@ def side_by_side(engine: Engine, queries: dict[str, Callable[[Connection], Any]]
 
 
 def init_store(engine: Engine) -> None:
-    """Create every table of the contract that is missing (existing tables and rows are left alone)."""
+    """Create every table of the contract that is missing (existing tables and rows are left alone) and add the
+    optional columns that a store made by an earlier version lacks."""
     with connect(engine, write=True) as conn:
-        schema.metadata.create_all(conn, checkfirst=True)
+        upgrade(conn)
+
+
+def upgrade(conn: Connection) -> list[str]:
+    """On a connection in a write transaction: creates the missing tables, then adds each optional (nullable)
+    contract column that an existing table lacks, empty; returns the ``table.column`` names added. Identifiers
+    and types come from the schema module, never from input."""
+    schema.metadata.create_all(conn, checkfirst=True)
+    added = []
+    for table in schema.TABLES:
+        present = _columns(conn, table)
+        for column in table.columns:
+            if column.name in present or not column.nullable:
+                continue
+            spec = sa.schema.CreateColumn(column).compile(dialect=conn.dialect)
+            conn.execute(
+                sa.DDL(f"ALTER TABLE {conn.dialect.identifier_preparer.format_table(table)} ADD COLUMN {spec}")
+            )
+            added.append(f"{table.name}.{column.name}")
+    return added
+
+
+def _columns(conn: Connection, table: sa.Table) -> set[str]:
+    """The columns the store's ``table`` has, from an empty result (the same on every dialect: duckdb-engine's
+    inspector asks catalog tables that DuckDB no longer has)."""
+    return set(conn.execute(sa.select(sa.text("*")).select_from(table).limit(0)).keys())
+
+
+def has_column(conn: Connection, table: sa.Table, column: str) -> bool:
+    """Whether the store's ``table`` has ``column`` (a store made before the column was added to the contract, and
+    opened read-only, may not have it until its next load)."""
+    return column in _columns(conn, table)
 
 
 def missing_tables(engine: Engine) -> list[str]:

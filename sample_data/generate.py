@@ -78,6 +78,7 @@ def reference_tables() -> dict[str, pl.DataFrame]:
             "name": [s[1] for s in story.STAGES],
             "position": list(range(1, len(story.STAGES) + 1)),
             "in_funnel": [s[2] for s in story.STAGES],
+            "phase": [story.PHASES[s[0]] for s in story.STAGES],
             "description": [s[3] for s in story.STAGES],
         }
     )

@@ -31,6 +31,13 @@ STAGES: list[tuple[str, str, bool, str]] = [
     ("loyalty", "Loyalty (advocacy)", True, "Recommends the product, writes reviews, upgrades"),
 ]
 FUNNEL = [s[0] for s in STAGES if s[2]]
+# the journey map's two phases: up to and including the first purchase, and after it
+BEFORE_PURCHASE, AFTER_PURCHASE = "Before the first purchase", "After the first purchase"
+FIRST_PURCHASE = "decision"
+PHASES = {
+    s[0]: BEFORE_PURCHASE if i <= [t[0] for t in STAGES].index(FIRST_PURCHASE) else AFTER_PURCHASE
+    for i, s in enumerate(STAGES)
+}
 
 SEGMENTS = {"B2C": 0.75, "B2B": 0.25}
 PERSONAS = {

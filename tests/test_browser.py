@@ -260,7 +260,8 @@ def test_a_click_on_a_journey_map_cell_opens_its_numbers(server: str, browser: o
     _settled(page)
     grid = page.locator("[data-testid='stDataFrame']").first
     grid.scroll_into_view_if_needed()
-    row = 6 + 7  # under the six default lanes of the map: customers, conversion, drop-off, CSAT, NPS, CES, FCR
+    # under the phase row and the six default lanes of the map: customers, conversion, drop-off, CSAT, NPS, CES, FCR
+    row = 1 + 6 + 7
     page.mouse.click(*_cell_centre(page, grid, row, 0.55))
     heading = page.locator("h3", has_text=": FCR, 2nd line")
     heading.wait_for(timeout=30_000)

@@ -258,3 +258,24 @@ def test_progress_is_reported_to_the_end(engine: Engine) -> None:
     ingest.ingest(engine, good_sources(), progress=lambda fraction, _message: seen.append(fraction))
     assert seen == sorted(seen)
     assert seen[-1] == 1.0
+
+
+def test_a_store_made_before_the_phase_column_is_upgraded_by_its_next_load(engine: Engine) -> None:
+    from data_access.queries import kpis
+
+    with store.connect(engine, write=True) as conn:  # the stages table as an earlier version made it
+        conn.execute(sa.DDL("ALTER TABLE stages DROP COLUMN phase"))
+    with store.connect(engine) as conn:
+        assert not store.has_column(conn, schema.stages, "phase")
+    ingest.ingest(engine, good_sources())
+    assert kpis.stage_list(engine)["phase"].to_list() == [None, None]  # read, empty, before the upgrade too
+    with store.connect(engine) as conn:
+        assert store.has_column(conn, schema.stages, "phase")  # the load added it
+    phased = (
+        b"stage_id,name,position,in_funnel,phase\n"
+        b"awareness,Awareness,1,true,Before\nonboarding,Onboarding,2,yes,After\n"
+    )
+    ingest.ingest(engine, [csv("stages.csv", phased)])
+    assert kpis.stage_list(engine)["phase"].to_list() == ["Before", "After"]
+    with store.connect(engine, write=True) as conn:
+        assert store.upgrade(conn) == []  # nothing left to add

@@ -43,6 +43,16 @@ def test_cells_show_value_n_and_status_on_its_colour() -> None:
     assert colours.loc["Pains", "B"] == "#ffffff"
 
 
+def test_stages_are_grouped_by_their_phase() -> None:
+    assert "phase" not in built()[2]  # no phases: no phase row
+    phased = STAGES.with_columns(pl.Series("phase", ["Before", "After"]))
+    text, colours, keys = journey_view.grid(phased, CELLS, LIVE, ["pains"])
+    assert keys[0] == journey_view.PHASE_LANE
+    assert text.loc["Phase"].to_list() == ["Before", "After"]
+    assert colours.loc["Phase"].to_list() == list(journey_view.PHASE_BANDS)  # neighbouring phases differ
+    assert journey_view.phase_bands(["x", "x", "y", None, None, "x"]) == [0, 0, 1, 2, 2, 3]
+
+
 def test_exports_keep_the_colours() -> None:
     text, colours, _ = built()
     html = journey_view.to_html(text, colours, "Journey map: test", "all segments")

@@ -438,6 +438,11 @@ def test_journey_map_grid_and_a_cell_opened_from_the_link(app: AppTest) -> None:
     cell = grid.loc["Conversion to next step", "Onboarding"]
     assert cell.startswith("✖ ") and "· n " in cell  # the planted B2C onboarding leak, off target
     assert grid.loc["Pains", "Awareness"]  # the map's own words are there
+    phases = grid.loc["Phase"]  # the stages grouped before and after the first purchase
+    assert (phases["Decision (first purchase)"], phases["Onboarding"]) == (
+        "Before the first purchase",
+        "After the first purchase",
+    )
     assert any(s.value == "Onboarding: Conversion to next step" for s in app.subheader)
     dropped = table_with(app, "customer_id")
     assert len(dropped) > 0 and set(dropped["segment"]) == {"B2C"}

@@ -214,6 +214,7 @@ def _stored_attempts(spec: FunnelSpec, filters: Filters) -> sa.Subquery:
             fa.c.entered_at,
             *(sa.case((inside(k), fa.c[_t(k)])).label(_t(k)) for k in k_steps),
             depth.label("depth"),
+            fa.c.single,
         )
         .where(filters.where(fa.c.entered_at, fa.c.customer_id))
         .subquery("attempts")
@@ -225,26 +226,44 @@ def chosen_attempts(
 ) -> sa.Subquery | sa.CTE:
     """One row per customer in the funnel: ``customer_id``, ``depth`` (steps reached, 1..K), ``entered_at``
     (timestamp of the first step), ``t0..t{K-1}`` (epoch ms of each step reached, null beyond ``depth``): the
-    customer's deepest untainted attempt, the earliest of those. ``stored``: read the attempts from
-    ``funnel_attempts`` (only where :func:`attempts_stored` says so) instead of the raw events; ``dialect``: where
-    it has ``arg_min``, stored attempts are chosen by one grouping instead of a ranking."""
-    window_ms = spec.window_seconds * 1000
-    attempts = _stored_attempts(spec, filters) if stored else _live_attempts(spec, filters)
-    if stored and not spec.exclusions and dialect in ARG_MIN:
-        key = attempts.c[_t(0)] - attempts.c.depth * _DEEPER  # smallest: the deepest attempt, then the earliest
-        return (
-            sa.select(
-                attempts.c.customer_id,
-                sa.func.max(attempts.c.depth).label("depth"),
-                sa.type_coerce(arg_min(attempts.c.entered_at, key), schema.TIMESTAMP).label("entered_at"),
-                *(
-                    sa.type_coerce(arg_min(attempts.c[_t(k)], key), sa.BigInteger).label(_t(k))
-                    for k in range(len(spec.steps))
-                ),
-            )
-            .group_by(attempts.c.customer_id)
-            .cte("chosen_attempts")  # a CTE: computed once where a query reads it per step
+    customer's deepest untainted attempt, the earliest of those.
+
+    ``stored``: read the attempts from ``funnel_attempts`` (only where :func:`attempts_stored` says so) instead of
+    the raw events. There most customers have one attempt in all, which is then their chosen one; only the others
+    are ranked (``dialect``: by one grouping where the database has ``arg_min``)."""
+    if not stored:
+        return _ranked(_live_attempts(spec, filters), spec, filters)
+    attempts = _stored_attempts(spec, filters)
+    names = ["customer_id", "depth", "entered_at", *(_t(k) for k in range(len(spec.steps)))]
+    several = sa.select(attempts).where(attempts.c.single.is_(False)).subquery("several")
+    chosen = _first_by_key(several, spec) if dialect in ARG_MIN else _ranked(several, spec, filters)
+    return sa.union_all(
+        sa.select(*(attempts.c[n] for n in names)).where(attempts.c.single.is_(True)),
+        sa.select(*(chosen.c[n] for n in names)),
+    ).cte("chosen_attempts")  # a CTE: computed once where a query reads it per step
+
+
+def _first_by_key(attempts: sa.Subquery, spec: FunnelSpec) -> sa.Subquery:
+    """Untainted attempts' choice by one grouping: the smallest key is the deepest attempt, then the earliest."""
+    key = attempts.c[_t(0)] - attempts.c.depth * _DEEPER
+    return (
+        sa.select(
+            attempts.c.customer_id,
+            sa.func.max(attempts.c.depth).label("depth"),
+            sa.type_coerce(arg_min(attempts.c.entered_at, key), schema.TIMESTAMP).label("entered_at"),
+            *(
+                sa.type_coerce(arg_min(attempts.c[_t(k)], key), sa.BigInteger).label(_t(k))
+                for k in range(len(spec.steps))
+            ),
         )
+        .group_by(attempts.c.customer_id)
+        .subquery("first_by_key")
+    )
+
+
+def _ranked(attempts: sa.Subquery, spec: FunnelSpec, filters: Filters) -> sa.Subquery:
+    """Per customer, the deepest untainted attempt, the earliest of those (see :func:`chosen_attempts`)."""
+    window_ms = spec.window_seconds * 1000
     taints = []
     for x in spec.exclusions:
         hit = _step_events(x.stage_id, filters, f"excluded_{x.stage_id}_{x.after_step}_{x.before_step}")
@@ -266,7 +285,7 @@ def chosen_attempts(
             order_by=(attempts.c.depth.desc(), tainted.asc(), attempts.c[_t(0)].asc()),
         )
         .label("rank"),
-    ).cte("ranked_attempts")
+    ).cte(f"ranked_{attempts.name}")
     columns = [ranked.c.customer_id, ranked.c.depth, ranked.c.entered_at]
     columns += [ranked.c[_t(k)] for k in range(len(spec.steps))]
     return sa.select(*columns).where(ranked.c.rank == 1, ranked.c.tainted == 0).subquery("funnel_customers")
@@ -280,8 +299,11 @@ def _ms(moment: datetime) -> int:
     return (moment - EPOCH) // timedelta(milliseconds=1)
 
 
+_SHAPE = 2  # the version of funnel_attempts' columns, part of what derived_state records
+
+
 def _spec_key(spec: FunnelSpec) -> str:
-    return f"{' > '.join(spec.steps)}, window {spec.window_seconds} s"
+    return f"{' > '.join(spec.steps)}, window {spec.window_seconds} s, shape {_SHAPE}"
 
 
 def _source(conn: Connection) -> tuple[int, datetime | None, datetime | None]:
@@ -328,21 +350,28 @@ def refresh_attempts(conn: Connection, spec: FunnelSpec | None = None) -> int:
     with the time of each step it reaches; attempts of a customer that start at the same instant are one. Returns
     the rows written (0, and no table to read, when the default funnel has fewer than 2 or more than
     ``FUNNEL_ATTEMPT_STEPS`` steps)."""
-    schema.metadata.create_all(conn, tables=list(schema.DERIVED_TABLES), checkfirst=True)
+    ds.create(conn, checkfirst=True)
     conn.execute(sa.delete(ds).where(ds.c.name == ATTEMPTS))
-    conn.execute(sa.delete(fa))
+    fa.drop(conn, checkfirst=True)  # made anew: a table of an earlier shape goes with its rows
+    fa.create(conn)
     if spec is None:
         spec = FunnelSpec(funnel_stages(conn), parse_window(DEFAULT_WINDOW))
     if not MIN_STEPS <= len(spec.steps) <= schema.FUNNEL_ATTEMPT_STEPS or spec.exclusions:
         return 0
     attempts = _live_attempts(spec, Filters())
     times = [_t(k) for k in range(len(spec.steps))]
+    alone = sa.func.count().over(partition_by=attempts.c.customer_id) == 1  # over the grouped rows: the attempts
     rows = (
-        sa.select(attempts.c.customer_id, attempts.c.entered_at, *(sa.func.max(attempts.c[t]).label(t) for t in times))
+        sa.select(
+            attempts.c.customer_id,
+            attempts.c.entered_at,
+            *(sa.func.max(attempts.c[t]).label(t) for t in times),
+            sa.case((alone, True), else_=False).label("single"),
+        )
         .group_by(attempts.c.customer_id, attempts.c.entered_at)
         .order_by(attempts.c.entered_at)  # DuckDB then skips whole row groups outside a period
     )
-    conn.execute(sa.insert(fa).from_select(["customer_id", "entered_at", *times], rows))
+    conn.execute(sa.insert(fa).from_select(["customer_id", "entered_at", *times, "single"], rows))
     written = int(conn.execute(sa.select(sa.func.count()).select_from(fa)).scalar_one())
     rows_, first, last = _source(conn)
     conn.execute(

@@ -10,22 +10,36 @@ from data_access import metrics, schema
 from data_access.config import SETTINGS
 from data_access.dialect import period_date, period_start
 from data_access.filters import Filters
-from data_access.store import connect, fetch_frame
+from data_access.store import connect, fetch_frame, has_column
 
-STAGE_COLUMNS = ("stage_id", "name", "position", "in_funnel")
-_STAGE_TYPES = {"stage_id": pl.String, "name": pl.String, "position": pl.Int64, "in_funnel": pl.Boolean}
+STAGE_COLUMNS = ("stage_id", "name", "position", "in_funnel", "phase")
+_STAGE_TYPES = {
+    "stage_id": pl.String,
+    "name": pl.String,
+    "position": pl.Int64,
+    "in_funnel": pl.Boolean,
+    "phase": pl.String,
+}
 CLI_COLUMNS = ("stage_id", "customers", "csat", "csat_n", "nps", "nps_n", "ces", "ces_n", "fcr", "fcr_n")
 
 
-def stages_query() -> sa.Select:
+def stages_query(*, with_phase: bool = True) -> sa.Select:
+    """The stages in map order; ``with_phase`` False reads an empty phase (a store made before that column)."""
     s = schema.stages.c
-    return sa.select(*(s[c] for c in STAGE_COLUMNS)).order_by(s.position, s.stage_id)
+    columns = [s[c] if c != "phase" or with_phase else sa.null().label(c) for c in STAGE_COLUMNS]
+    return sa.select(*columns).order_by(s.position, s.stage_id)
+
+
+def stages_on(conn: Connection) -> pl.DataFrame:
+    """The stages in map order: stage_id, name, position, in_funnel, phase (null where not set)."""
+    query = stages_query(with_phase=has_column(conn, schema.stages, "phase"))
+    return fetch_frame(conn, query, _STAGE_TYPES)
 
 
 def stage_list(engine: Engine) -> pl.DataFrame:
-    """The stages in map order: stage_id, name, position, in_funnel."""
+    """:func:`stages_on` on a connection of its own."""
     with connect(engine) as conn:
-        return fetch_frame(conn, stages_query(), _STAGE_TYPES)
+        return stages_on(conn)
 
 
 def customers_per_stage_query(filters: Filters) -> sa.Select:
@@ -196,7 +210,7 @@ def target_list(conn: Connection) -> pl.DataFrame:
 
 def stages_and_targets(conn: Connection) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The stages in map order and the KPI targets."""
-    return fetch_frame(conn, stages_query(), _STAGE_TYPES), target_list(conn)
+    return stages_on(conn), target_list(conn)
 
 
 def with_targets(frame: pl.DataFrame, targets: pl.DataFrame) -> pl.DataFrame:
