@@ -170,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser(
         "refresh",
-        help="rebuild the derived table of funnel attempts (after the store was filled by other means than ingest)",
+        help="rebuild the derived tables (funnel attempts, stage customers) after the store was filled by other means",
     )
     _store_args(p)
 
@@ -283,8 +283,9 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.command == "refresh":
         with store.connect(engine, write=True) as conn:
-            rows = funnel.refresh_attempts(conn)
-        sys.stdout.write(f"{schema.funnel_attempts.name}: {rows:,} rows (the default funnel's attempts)\n")
+            built = ingest.refresh_derived(conn)
+        for table, rows in built.items():
+            sys.stdout.write(f"{table}: {rows:,} rows\n")
         return 0
     if args.command == "seed":
         if args.customers < 1:

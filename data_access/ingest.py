@@ -15,16 +15,16 @@ from pathlib import Path
 
 import polars as pl
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from data_access import metrics, schema, store
 from data_access.config import SETTINGS
-from data_access.queries import funnel
+from data_access.queries import funnel, kpis
 
 Progress = Callable[[float, str], None]
 SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".xlsx": "excel", ".xls": "excel"}
 MODES = ("append", "replace")
-DERIVED_FROM = {"journey_events", "stages"}  # a load of these rebuilds funnel_attempts
+DERIVED_FROM = {"journey_events", "stages"}  # a load of these rebuilds the derived tables (data_access.derived)
 _TRUE = ("true", "t", "1", "yes", "y")
 _FALSE = ("false", "f", "0", "no", "n")
 _TIME_FORMATS_TZ = ("%Y-%m-%dT%H:%M:%S%.f%#z", "%Y-%m-%dT%H:%M%#z")
@@ -366,9 +366,18 @@ def write(
         if problems.total:
             raise LoadRejected(problems)  # leaving the block rolls the transaction back
         if DERIVED_FROM & set(written):
-            progress(1.0, "counting the funnel's attempts")
-            funnel.refresh_attempts(conn)  # in the same transaction: the store never holds a stale copy
+            progress(1.0, "deriving the funnel's attempts and each stage's customers")
+            refresh_derived(conn)  # in the same transaction: the store never holds a stale copy
     return written
+
+
+def refresh_derived(conn: Connection) -> dict[str, int]:
+    """Rebuilds every derived table (``data_access.derived``) on a connection in a write transaction; returns the
+    rows of each."""
+    return {
+        str(schema.funnel_attempts.name): funnel.refresh_attempts(conn),
+        str(schema.stage_customers.name): kpis.refresh_stage_customers(conn),
+    }
 
 
 def ingest(
@@ -440,8 +449,8 @@ def seed(engine: Engine, customers: int, seed_value: int, progress: Progress = _
             store.bulk_insert(conn, schema.TABLES_BY_NAME[name], frame)
             conn.commit()
             written[name] = written.get(name, 0) + frame.height
-    progress(0.97, "counting the funnel's attempts")
+    progress(0.96, "deriving the funnel's attempts and each stage's customers")
     with store.connect(engine, write=True) as conn:
-        funnel.refresh_attempts(conn)
+        refresh_derived(conn)
     progress(1.0, f"sample store ready: {customers:,} customers")
     return written

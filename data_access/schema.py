@@ -236,6 +236,14 @@ funnel_attempts = sa.Table(
     ),
     sa.Column("single", sa.Boolean, nullable=False, info={"doc": "The customer's only attempt: no choice to make"}),
 )
+stage_customers = sa.Table(
+    "stage_customers",
+    metadata,
+    sa.Column("stage_id", ID, nullable=False, info={"doc": "The stage"}),
+    sa.Column("customer_id", ID, nullable=False, info={"doc": "A customer with an event at it"}),
+    sa.Column("first_at", TIMESTAMP, nullable=False, info={"doc": "The customer's first event at the stage"}),
+    sa.Column("last_at", TIMESTAMP, nullable=False, info={"doc": "Their last event at the stage"}),
+)
 derived_state = sa.Table(
     "derived_state",
     metadata,
@@ -246,7 +254,7 @@ derived_state = sa.Table(
     sa.Column("source_last", TIMESTAMP, info={"doc": "Their latest occurred_at"}),
     sa.Column("built_at", TIMESTAMP, nullable=False, info={"doc": "When it was built (UTC)"}),
 )
-DERIVED_TABLES: tuple[sa.Table, ...] = (funnel_attempts, derived_state)
+DERIVED_TABLES: tuple[sa.Table, ...] = (funnel_attempts, stage_customers, derived_state)
 
 sa.Index("ix_journey_events_stage_time", journey_events.c.stage_id, journey_events.c.occurred_at)
 sa.Index("ix_journey_events_customer_time", journey_events.c.customer_id, journey_events.c.occurred_at)

@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from data_access import metrics, schema
+from data_access import derived, metrics, schema
 from data_access.dialect import ARG_MIN, arg_min, epoch_ms, period_date, period_start
 from data_access.filters import Filters, Period
 from data_access.store import connect, fetch_frame
@@ -58,7 +58,6 @@ CLI_COLUMNS = (
 
 ev = schema.journey_events
 fa = schema.funnel_attempts
-ds = schema.derived_state
 cu = schema.customers
 od = schema.orders
 
@@ -291,7 +290,6 @@ def _ranked(attempts: sa.Subquery, spec: FunnelSpec, filters: Filters) -> sa.Sub
     return sa.select(*columns).where(ranked.c.rank == 1, ranked.c.tainted == 0).subquery("funnel_customers")
 
 
-ATTEMPTS = str(fa.name)  # its row in derived_state
 EPOCH = datetime(1970, 1, 1)
 
 
@@ -304,15 +302,6 @@ _SHAPE = 2  # the version of funnel_attempts' columns, part of what derived_stat
 
 def _spec_key(spec: FunnelSpec) -> str:
     return f"{' > '.join(spec.steps)}, window {spec.window_seconds} s, shape {_SHAPE}"
-
-
-def _source(conn: Connection) -> tuple[int, datetime | None, datetime | None]:
-    """What ``funnel_attempts`` is built from: the journey events' row count and time range (on DuckDB these come
-    from the table's statistics, without a scan)."""
-    rows, first, last = conn.execute(
-        sa.select(sa.func.count(), sa.func.min(ev.c.occurred_at), sa.func.max(ev.c.occurred_at))
-    ).one()
-    return int(rows), first, last
 
 
 def _whole_ms(moment: datetime | None) -> bool:
@@ -329,14 +318,7 @@ def attempts_stored(conn: Connection, spec: FunnelSpec, filters: Filters) -> boo
         return False
     if (period.end is not None and period.end_inclusive) or not (_whole_ms(period.start) and _whole_ms(period.end)):
         return False
-    if not sa.inspect(conn).has_table(ds.name):
-        return False
-    built = conn.execute(
-        sa.select(ds.c.spec, ds.c.source_rows, ds.c.source_first, ds.c.source_last).where(ds.c.name == ATTEMPTS)
-    ).one_or_none()
-    if built is None or built.spec != _spec_key(spec):
-        return False
-    return (int(built.source_rows), built.source_first, built.source_last) == _source(conn)
+    return derived.is_current(conn, fa, _spec_key(spec))
 
 
 def _how(conn: Connection, spec: FunnelSpec, filters: Filters) -> dict[str, Any]:
@@ -350,10 +332,7 @@ def refresh_attempts(conn: Connection, spec: FunnelSpec | None = None) -> int:
     with the time of each step it reaches; attempts of a customer that start at the same instant are one. Returns
     the rows written (0, and no table to read, when the default funnel has fewer than 2 or more than
     ``FUNNEL_ATTEMPT_STEPS`` steps)."""
-    ds.create(conn, checkfirst=True)
-    conn.execute(sa.delete(ds).where(ds.c.name == ATTEMPTS))
-    fa.drop(conn, checkfirst=True)  # made anew: a table of an earlier shape goes with its rows
-    fa.create(conn)
+    derived.recreate(conn, fa)
     if spec is None:
         spec = FunnelSpec(funnel_stages(conn), parse_window(DEFAULT_WINDOW))
     if not MIN_STEPS <= len(spec.steps) <= schema.FUNNEL_ATTEMPT_STEPS or spec.exclusions:
@@ -372,19 +351,7 @@ def refresh_attempts(conn: Connection, spec: FunnelSpec | None = None) -> int:
         .order_by(attempts.c.entered_at)  # DuckDB then skips whole row groups outside a period
     )
     conn.execute(sa.insert(fa).from_select(["customer_id", "entered_at", *times, "single"], rows))
-    written = int(conn.execute(sa.select(sa.func.count()).select_from(fa)).scalar_one())
-    rows_, first, last = _source(conn)
-    conn.execute(
-        sa.insert(ds).values(
-            name=ATTEMPTS,
-            spec=_spec_key(spec),
-            source_rows=rows_,
-            source_first=first,
-            source_last=last,
-            built_at=datetime.now(UTC).replace(tzinfo=None),
-        )
-    )
-    return written
+    return derived.mark_built(conn, fa, _spec_key(spec))
 
 
 def _breakdown_column(by: str, chosen: sa.Subquery, filters: Filters) -> sa.ColumnElement:

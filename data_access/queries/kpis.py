@@ -6,7 +6,7 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from data_access import metrics, schema
+from data_access import derived, metrics, schema
 from data_access.config import SETTINGS
 from data_access.dialect import period_date, period_start
 from data_access.filters import Filters
@@ -42,14 +42,62 @@ def stage_list(engine: Engine) -> pl.DataFrame:
         return stages_on(conn)
 
 
-def customers_per_stage_query(filters: Filters) -> sa.Select:
-    """Customers at a stage = distinct customers with a journey event at that stage in the period."""
+def customers_per_stage_query(filters: Filters, *, stored: bool = False) -> sa.Select:
+    """Customers at a stage = distinct customers with a journey event at that stage in the period.
+
+    ``stored``: from ``stage_customers`` (one row per stage and customer with their first and last event there;
+    only where :func:`stage_customers_stored` says so). A customer whose first or last event at the stage is in the
+    period is counted at once; one whose events there begin before the period and end after it is counted when an
+    event of theirs at that stage falls inside it (looked up in the events for those few only)."""
     e = schema.journey_events.c
-    return (
-        sa.select(e.stage_id, sa.func.count(sa.distinct(e.customer_id)).label("customers"))
-        .where(filters.where(e.occurred_at, e.customer_id))
-        .group_by(e.stage_id)
+    if not stored:
+        return (
+            sa.select(e.stage_id, sa.func.count(sa.distinct(e.customer_id)).label("customers"))
+            .where(filters.where(e.occurred_at, e.customer_id))
+            .group_by(e.stage_id)
+        )
+    period, sc = filters.period, schema.stage_customers.c
+    mine = filters.customer_clause(sc.customer_id)
+    parts = [
+        sa.select(sc.stage_id, sa.func.count().label("customers"))
+        .where(sa.or_(period.clause(sc.first_at), period.clause(sc.last_at)), mine)
+        .group_by(sc.stage_id)
+    ]
+    if period.start is not None and period.end is not None:
+        end = sa.bindparam(None, period.end, type_=schema.TIMESTAMP)
+        start = sa.bindparam(None, period.start, type_=schema.TIMESTAMP)
+        after = sc.last_at > end if period.end_inclusive else sc.last_at >= end
+        spanning = sa.select(sc.stage_id, sc.customer_id).where(sc.first_at < start, after, mine).subquery("spanning")
+        parts.append(
+            sa.select(spanning.c.stage_id, sa.func.count(sa.distinct(spanning.c.customer_id)).label("customers"))
+            .join_from(
+                spanning,
+                schema.journey_events,
+                sa.and_(e.stage_id == spanning.c.stage_id, e.customer_id == spanning.c.customer_id),
+            )
+            .where(period.clause(e.occurred_at))
+            .group_by(spanning.c.stage_id)
+        )
+    both = sa.union_all(*parts).subquery("counted")
+    return sa.select(both.c.stage_id, sa.func.sum(both.c.customers).label("customers")).group_by(both.c.stage_id)
+
+
+STAGE_CUSTOMERS_SPEC = "first and last event per stage and customer, shape 1"
+
+
+def stage_customers_stored(conn: Connection) -> bool:
+    return derived.is_current(conn, schema.stage_customers, STAGE_CUSTOMERS_SPEC)
+
+
+def refresh_stage_customers(conn: Connection) -> int:
+    """Rebuilds ``stage_customers`` from every journey event (on a connection in a write transaction)."""
+    sc, e = schema.stage_customers, schema.journey_events.c
+    derived.recreate(conn, sc)
+    rows = sa.select(e.stage_id, e.customer_id, sa.func.min(e.occurred_at), sa.func.max(e.occurred_at)).group_by(
+        e.stage_id, e.customer_id
     )
+    conn.execute(sa.insert(sc).from_select(["stage_id", "customer_id", "first_at", "last_at"], rows))
+    return derived.mark_built(conn, sc, STAGE_CUSTOMERS_SPEC)
 
 
 def metric_query(
@@ -232,7 +280,8 @@ def stage_kpis_on(conn: Connection, filters: Filters, min_n: int = SETTINGS.min_
     for metric in metrics.STAGE_METRICS.values():
         by_source.setdefault(metric.source.name, []).append(metric)
     frame, targets = stages_and_targets(conn)
-    customers = fetch_frame(conn, customers_per_stage_query(filters), {"stage_id": pl.String, "customers": pl.Int64})
+    query = customers_per_stage_query(filters, stored=stage_customers_stored(conn))
+    customers = fetch_frame(conn, query, {"stage_id": pl.String, "customers": pl.Int64})
     parts = [
         fetch_frame(
             conn, metric_per_stage_query(schema.TABLES_BY_NAME[source], chosen, filters), {"stage_id": pl.String}

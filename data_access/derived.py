@@ -1,0 +1,66 @@
+"""Derived tables: copies of the journey events in the shape a page's heaviest query needs, written by the store
+itself whenever the events are loaded (ingestion, seed, ``python -m data_access refresh``) and read only while
+current. ``derived_state`` records, for each derived table, what it was built for (its ``spec``) and from what
+(the journey events' row count and time range); a query reads the table only when both still match, and
+otherwise computes its figure from the raw events, with the same result.
+
+The tables' builders live beside the queries that read them (``queries.funnel.refresh_attempts``,
+``queries.kpis.refresh_stage_customers``); ``ingest.refresh_derived`` runs every one.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from data_access import schema
+
+ds = schema.derived_state
+ev = schema.journey_events
+
+
+def source(conn: Connection) -> tuple[int, datetime | None, datetime | None]:
+    """What the derived tables are built from: the journey events' row count and time range (on DuckDB these come
+    from the table's statistics, without a scan)."""
+    rows, first, last = conn.execute(
+        sa.select(sa.func.count(), sa.func.min(ev.c.occurred_at), sa.func.max(ev.c.occurred_at))
+    ).one()
+    return int(rows), first, last
+
+
+def is_current(conn: Connection, table: sa.Table, spec: str) -> bool:
+    """Whether ``table`` was built for ``spec`` from the journey events as they are now."""
+    if not sa.inspect(conn).has_table(ds.name):
+        return False
+    built = conn.execute(
+        sa.select(ds.c.spec, ds.c.source_rows, ds.c.source_first, ds.c.source_last).where(ds.c.name == table.name)
+    ).one_or_none()
+    if built is None or built.spec != spec:
+        return False
+    return (int(built.source_rows), built.source_first, built.source_last) == source(conn)
+
+
+def recreate(conn: Connection, table: sa.Table) -> None:
+    """Makes ``table`` anew and empty (a table of an earlier shape goes with its rows) and forgets its state."""
+    ds.create(conn, checkfirst=True)
+    conn.execute(sa.delete(ds).where(ds.c.name == table.name))
+    table.drop(conn, checkfirst=True)
+    table.create(conn)
+
+
+def mark_built(conn: Connection, table: sa.Table, spec: str) -> int:
+    """Records that ``table`` now holds ``spec`` built from the current journey events; returns its rows."""
+    rows, first, last = source(conn)
+    conn.execute(
+        sa.insert(ds).values(
+            name=table.name,
+            spec=spec,
+            source_rows=rows,
+            source_first=first,
+            source_last=last,
+            built_at=datetime.now(UTC).replace(tzinfo=None),
+        )
+    )
+    return int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())

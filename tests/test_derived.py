@@ -1,0 +1,113 @@
+"""Derived tables: ``stage_customers`` counts each stage's customers like the raw events do, on hand-made data
+around a period's edges, on every store; every derived table is rebuilt by a load and read only while current."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from data_access import ingest, schema, store
+from data_access.filters import Filters, Period
+from data_access.queries import funnel, kpis
+from tests.conftest import put
+
+FEB = Period.parse("2025-02-01", "2025-02-28")  # [Feb 1, Mar 1)
+# customer -> (segment, event times at stage s)
+PEOPLE = {
+    "k1": ("A", [datetime(2025, 1, 5)]),  # before February only
+    "k2": ("A", [datetime(2025, 1, 1), datetime(2025, 3, 1)]),  # spans February, no event in it
+    "k3": ("A", [datetime(2025, 1, 1), datetime(2025, 2, 10), datetime(2025, 3, 1)]),  # spans it, one inside
+    "k4": ("B", [datetime(2025, 2, 28, 23, 59, 59, 500_000)]),  # half a second before the end
+    "k5": ("B", [datetime(2025, 3, 1)]),  # exactly at the (exclusive) end
+    "k6": ("B", [datetime(2025, 1, 31), datetime(2025, 2, 1)]),  # the last event exactly at the start
+}
+
+
+@pytest.fixture
+def visits(engine: Engine) -> Engine:
+    put(
+        engine,
+        stages=[
+            {"stage_id": "s", "name": "S", "position": 1, "in_funnel": True},
+            {"stage_id": "t", "name": "T", "position": 2, "in_funnel": True},
+        ],
+        customers=[
+            {
+                "customer_id": c,
+                "signup_at": datetime(2024, 12, 1),
+                "segment": seg,
+                "channel": "web",
+                "region": "EU",
+                "plan": "p",
+            }
+            for c, (seg, _) in PEOPLE.items()
+        ],
+        journey_events=[
+            {"event_id": f"{c}-{i}", "customer_id": c, "stage_id": "s", "occurred_at": when}
+            for c, (_, times) in PEOPLE.items()
+            for i, when in enumerate(times)
+        ]
+        + [{"event_id": "k1-t", "customer_id": "k1", "stage_id": "t", "occurred_at": datetime(2025, 2, 3)}],
+    )
+    return engine
+
+
+def customers_at(engine: Engine, filters: Filters, *, stored: bool) -> dict[str, int]:
+    with store.connect(engine) as conn:
+        rows = conn.execute(kpis.customers_per_stage_query(filters, stored=stored)).all()
+    return {str(stage): int(n) for stage, n in rows}
+
+
+CASES = {
+    "February": (Filters(period=FEB), {"s": 3, "t": 1}),  # k3 (its Feb 10), k4, k6 (Feb 1 00:00); k1 at t
+    "to an inclusive instant": (  # the end instant itself counts: k2's and k5's March 1 too
+        Filters(period=Period.parse("2025-02-01", "2025-03-01T00:00:00")),
+        {"s": 5, "t": 1},
+    ),
+    "from February on": (Filters(period=Period.parse("2025-02-01", None)), {"s": 5, "t": 1}),
+    "up to January": (Filters(period=Period.parse(None, "2025-01-31")), {"s": 4}),  # k1, k2, k3, k6
+    "all time": (Filters(), {"s": 6, "t": 1}),
+    "February, segment A": (Filters(period=FEB, segment=("A",)), {"s": 1, "t": 1}),  # k3
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_stage_customers_count_like_the_events(visits: Engine, case: str) -> None:
+    filters, expected = CASES[case]
+    with store.connect(visits) as conn:
+        assert kpis.stage_customers_stored(conn)  # the load built it
+    assert customers_at(visits, filters, stored=False) == expected
+    assert customers_at(visits, filters, stored=True) == expected
+
+
+def test_derived_tables_are_read_only_while_current(visits: Engine) -> None:
+    spec = funnel.FunnelSpec(("s", "t"))
+    with store.connect(visits) as conn:
+        assert kpis.stage_customers_stored(conn) and funnel.attempts_stored(conn, spec, Filters(period=FEB))
+    with store.connect(visits, write=True) as conn:  # written by another tool, past ingestion
+        conn.execute(
+            schema.journey_events.insert().values(
+                event_id="x", customer_id="k2", stage_id="s", occurred_at=datetime(2025, 2, 14)
+            )
+        )
+    with store.connect(visits) as conn:
+        assert not kpis.stage_customers_stored(conn) and not funnel.attempts_stored(conn, spec, Filters(period=FEB))
+        frame = kpis.stage_kpis_on(conn, Filters(period=FEB))
+    assert dict(frame.select("stage_id", "customers").iter_rows())["s"] == 4  # from the events: k2 now counts
+    with store.connect(visits, write=True) as conn:
+        # an attempt per event at s (11 with the new one); a row per stage and customer (6 at s, k1 at t)
+        assert ingest.refresh_derived(conn) == {"funnel_attempts": 11, "stage_customers": 7}
+    with store.connect(visits) as conn:
+        assert kpis.stage_customers_stored(conn) and funnel.attempts_stored(conn, spec, Filters(period=FEB))
+    assert customers_at(visits, Filters(period=FEB), stored=True) == {"s": 4, "t": 1}
+
+
+def test_a_stage_list_change_rebuilds_the_funnel_for_the_new_steps(visits: Engine) -> None:
+    put(visits, stages=[{"stage_id": "t", "name": "T", "position": 2, "in_funnel": False}])
+    with store.connect(visits) as conn:  # one funnel stage left: no default funnel, nothing stored for the old one
+        assert not funnel.attempts_stored(conn, funnel.FunnelSpec(("s", "t")), Filters())
+        assert conn.execute(sa.select(sa.func.count()).select_from(schema.funnel_attempts)).scalar_one() == 0
+        assert kpis.stage_customers_stored(conn)
