@@ -20,6 +20,7 @@ menu = st.navigation(
             st.Page("pages/funnel.py", title="Funnel", icon=":material/filter_alt:"),
             st.Page("pages/stage_kpis.py", title="Stage KPIs", icon=":material/leaderboard:"),
             st.Page("pages/journey_map.py", title="Journey map", icon=":material/map:"),
+            st.Page("pages/review.py", title="KPI review", icon=":material/compare_arrows:"),
         ],
         "Support": [st.Page("pages/support.py", title="Support quality", icon=":material/support_agent:")],
         "Data": [

@@ -22,7 +22,7 @@ from data_access import ingest, metrics, schema, store
 from data_access.config import SETTINGS, StoreLocation, resolve_store
 from data_access.dialect import GRAINS
 from data_access.filters import FilterError, Filters, Period
-from data_access.queries import funnel, kpis, retention, risk, support
+from data_access.queries import funnel, kpis, retention, review, risk, support
 
 FORMATS = ("table", "json", "csv")
 EXIT_USAGE, EXIT_FAILED = 2, 1
@@ -156,6 +156,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _filter_args(p)
 
+    p = commands.add_parser("review", help="the KPI review: every stage's KPIs in period A against period B")
+    _store_args(p)
+    for side in ("a", "b"):
+        for end, words in (("from", "first day"), ("to", "last day")):
+            p.add_argument(f"--{side}-{end}", required=True, metavar="DATE", help=f"{words} of period {side.upper()}")
+    for dim in schema.FILTER_DIMENSIONS:
+        p.add_argument(f"--{dim}", action="append", default=[], metavar=dim.upper(), help=f"only this {dim}")
+    p.add_argument("--format", choices=(*FORMATS, "xlsx"), default="table")
+    p.add_argument("--out", metavar="FILE", help="write to this file instead of printing (needed for xlsx)")
+
     p = commands.add_parser("bench", help="time each page's queries, cold and cached, on generated data")
     _store_args(p)
     p.add_argument("--customers", type=int, default=100_000, metavar="N")
@@ -272,6 +282,8 @@ def run(args: argparse.Namespace) -> int:
         engine = open_store(location, read_only=True, console=console)
         sys.stdout.write(emit(report(args, engine, filters), args.format))
         return 0
+    if args.command == "review":
+        return _review(args, location, console)
     if args.command == "bench":
         from data_access import bench
 
@@ -296,6 +308,27 @@ def run(args: argparse.Namespace) -> int:
         written = ingest.ingest(engine, sources, mode=args.mode, progress=console)
     for table, rows in written.items():
         sys.stdout.write(f"{table}: {rows:,} rows\n")
+    return 0
+
+
+def _review(args: argparse.Namespace, location: StoreLocation, console: Console) -> int:
+    """``review``: one row per stage and KPI, printed or written (``--out``; an XLSX needs it)."""
+    a, b = Period.parse(args.a_from, args.a_to), Period.parse(args.b_from, args.b_to)
+    if args.format == "xlsx" and not args.out:
+        raise ValueError("--format xlsx writes a file: give --out FILE")
+    filters = Filters(**{dim: tuple(getattr(args, dim)) for dim in schema.FILTER_DIMENSIONS})
+    engine = open_store(location, read_only=True, console=console)
+    frame = review.cli_rows(engine, filters, a, b, SETTINGS.min_n)
+    if args.format == "xlsx":
+        Path(args.out).write_bytes(review.to_xlsx(frame))
+        sys.stdout.write(f"{args.out}: {frame.height:,} rows\n")
+        return 0
+    text = emit(frame, args.format)
+    if args.out:
+        Path(args.out).write_text(text)
+        sys.stdout.write(f"{args.out}: {frame.height:,} rows\n")
+    else:
+        sys.stdout.write(text)
     return 0
 
 

@@ -126,6 +126,11 @@ class Filters:
         """Period on ``time_column`` and the attribute filters on ``customer_column``."""
         return sa.and_(self.period.clause(time_column), self.customer_clause(customer_column))
 
+    def customer_caption(self) -> str:
+        """The attribute filters alone, in words: "B2C, channel = ads" or "all customers"."""
+        parts = [f"{dim} = {' or '.join(values)}" for dim, values in self.dimension_values().items()]
+        return ", ".join(parts) if parts else "all customers"
+
     def caption(self) -> str:
         parts = [", ".join(self.segment)] if self.segment else []
         parts.append(self.period.caption())

@@ -407,6 +407,34 @@ def two_proportion_p_value(k1: int, n1: int, k2: int, n2: int) -> float | None:
     return math.erfc(abs(z) / math.sqrt(2))
 
 
+def normal_p_value(difference: float, standard_error: float) -> float | None:
+    """Two-sided p-value of a difference against its standard error (normal approximation); None without one."""
+    if standard_error is None or not standard_error > 0:
+        return None if standard_error is None else 1.0
+    return math.erfc(abs(difference) / standard_error / math.sqrt(2))
+
+
+def nps_standard_error(promoters: float, detractors: float, n: float) -> float | None:
+    """Standard error of an NPS (in points): 100 sqrt((p+ + p- - (p+ - p-)^2) / n), as in its interval."""
+    if n <= 0:
+        return None
+    pp, pd = promoters / n, detractors / n
+    return 100 * math.sqrt(max(pp + pd - (pp - pd) ** 2, 0.0) / n)
+
+
+def mean_standard_error(total: float, total_sq: float, n: float) -> float | None:
+    """Standard error of a mean from its sum and sum of squares (sample standard deviation), as in its interval."""
+    if n <= 1:
+        return None
+    mean = total / n
+    return math.sqrt(max((total_sq - n * mean**2) / (n - 1), 0.0) / n)
+
+
+def rate_standard_error(count: float, n: float) -> float | None:
+    """Standard error of a rate per unit (count / n, the count taken as Poisson): sqrt(count) / n."""
+    return None if n <= 0 else math.sqrt(count) / n
+
+
 PERCENTILES: tuple[tuple[str, float], ...] = (("p50", 0.5), ("p90", 0.9))
 
 

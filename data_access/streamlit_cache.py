@@ -15,8 +15,9 @@ from sqlalchemy.engine import Engine
 
 from data_access import store
 from data_access.config import SETTINGS
-from data_access.filters import Filters
+from data_access.filters import Filters, Period
 from data_access.queries import catalog, funnel, journey, kpis, overview, retention, risk, support
+from data_access.queries import review as review_queries
 
 _TTL, _MAX = SETTINGS.cache_ttl_seconds, SETTINGS.cache_max_entries
 
@@ -34,6 +35,11 @@ def stage_kpis(url: str, filters: Filters, min_n: int) -> pl.DataFrame:
 @st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner=False)
 def dimension_values(url: str) -> dict[str, list[str]]:
     return catalog.dimension_values(read_engine(url))
+
+
+@st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner="Reviewing both periods...")
+def review(url: str, filters: Filters, a: Period, b: Period, min_n: int) -> pl.DataFrame:
+    return review_queries.load(read_engine(url), filters, a, b, min_n)
 
 
 @st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner=False)

@@ -39,6 +39,7 @@ PAGES = {
     "funnel": "Funnel",
     "stage_kpis": "Stage KPIs",
     "journey_map": "Journey map",
+    "review": "KPI review",
     "support": "Support quality",
     "retention": "Retention",
     "churn_warning": "Churn early warning",

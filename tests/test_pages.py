@@ -23,6 +23,7 @@ PAGES = (
     "pages/funnel.py",
     "pages/stage_kpis.py",
     "pages/journey_map.py",
+    "pages/review.py",
     "pages/support.py",
     "pages/retention.py",
     "pages/churn_warning.py",
@@ -88,6 +89,7 @@ def test_every_page_renders(app: AppTest, page: str) -> None:
         "Overview",
         "Funnel",
         "Journey map",
+        "KPI review",
         "Stage KPIs",
         "Support quality",
         "Retention",
@@ -496,3 +498,33 @@ def test_journey_map_exports(app: AppTest) -> None:
     assert not app.exception
     assert app.download_button(key="journey_html") is not None
     assert app.download_button(key="journey_xlsx") is not None
+
+
+def test_review_of_the_last_two_half_years_finds_the_planted_stories(app: AppTest) -> None:
+    app.run().switch_page("pages/review.py").run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert app.date_input(key="review_a").value == (date(2025, 7, 1), date(2025, 12, 31))
+    assert app.date_input(key="review_b").value == (date(2026, 1, 1), date(2026, 6, 30))
+    said = texts(app)
+    # the NPS fall after Release 5.0 and the win-back campaign's reactivations, both significant
+    assert "NPS, whole journey" in said.split("Clearest declines")[1]
+    assert "Reactivation rate, whole journey" in said.split("Clearest improvements")[1].split("Clearest declines")[0]
+    rows = table_with(app, "Verdict")
+    nps = rows[(rows["Stage"] == "Whole journey") & (rows["KPI"] == "NPS")].iloc[0]
+    assert nps["Verdict"] == "▼ declined"
+    grid = app.dataframe[0].value
+    assert "Whole journey" in grid.columns and "NPS" in grid.index
+    assert app.download_button(key="review_xlsx") is not None and app.download_button(key="review_html") is not None
+
+
+def test_review_with_a_change_of_periods_and_a_filter(app: AppTest) -> None:
+    app.query_params["segment"] = ["B2B"]
+    app.run().switch_page("pages/review.py").run()
+    app.date_input(key="review_a").set_value((date(2025, 1, 1), date(2025, 3, 31))).run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert "segment = B2B" in texts(app)
+    rows = table_with(app, "Verdict")
+    assert set(rows["Verdict"]) <= {"▲ improved", "▼ declined", "= no clear change", "… not enough data"}
+    app.date_input(key="review_b").set_value((date(2026, 1, 1),)).run()  # half picked: asks for both days
+    assert not app.exception
+    assert any("both periods" in i.value for i in app.info)

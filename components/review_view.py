@@ -1,0 +1,187 @@
+"""The KPI review as shown and as handed round: the table of both periods with each change's verdict, the journey
+grid of period B coloured by the change, the clearest changes in words, and the report (XLSX and HTML)."""
+
+from __future__ import annotations
+
+import io
+from html import escape
+
+import pandas as pd
+import plotly.graph_objects as go
+import polars as pl
+
+from components import journey_view
+from data_access import metrics
+from data_access.queries import review
+
+# a change's colour: only a significant change is a win or a loss (the status palette's good and bad tints)
+VERDICT_TINT = {
+    review.IMPROVED: journey_view.TINT[metrics.STATUS_GOOD],
+    review.DECLINED: journey_view.TINT[metrics.STATUS_BAD],
+    review.NO_CLEAR_CHANGE: "#ffffff",
+    review.TOO_FEW: journey_view.TINT[metrics.STATUS_NO_DATA],
+}
+VERDICT_ICON = {review.IMPROVED: "▲", review.DECLINED: "▼", review.NO_CLEAR_CHANGE: "=", review.TOO_FEW: "…"}
+
+
+def _where(stage_id: str, names: dict[str, str]) -> str:
+    return "Whole journey" if stage_id == review.WHOLE_JOURNEY else names.get(stage_id, stage_id)
+
+
+def table(frame: pl.DataFrame, names: dict[str, str]) -> pd.DataFrame:
+    """One row per stage and KPI, in words and formatted numbers."""
+    rows = []
+    for r in frame.iter_rows(named=True):
+        kpi = review.KPIS[r["metric"]]
+        p = r["p_value"]
+        rows.append(
+            {
+                "Stage": _where(r["stage_id"], names),
+                "KPI": kpi.label,
+                "A": review.format_value(kpi, r["a"]),
+                "n A": r["a_n"],
+                "B": review.format_value(kpi, r["b"]),
+                "n B": r["b_n"],
+                "Change": review.format_change(kpi, r["change"]),
+                "p": "–" if p is None else ("< 0.001" if p < 0.001 else f"{p:.3f}"),
+                "Verdict": f"{VERDICT_ICON[r['verdict']]} {r['verdict']}",
+                "Target": "–" if r["target"] is None else review.format_value(kpi, r["target"]),
+                "Status (B)": r["status"],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def styled_table(frame: pl.DataFrame, names: dict[str, str]) -> object:
+    """:func:`table` with each row on its verdict's tint."""
+    shown = table(frame, names)
+    tints = [VERDICT_TINT[v] for v in frame["verdict"].to_list()]
+    return shown.style.apply(lambda row: [f"background-color: {tints[row.name]}; color: #222"] * len(row), axis=1)
+
+
+def change_grid(frame: pl.DataFrame, stages: pl.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Period B's journey grid: KPIs down, stages across (the whole journey last), each cell B's value and its
+    change, on the verdict's tint. Returns (text, colours)."""
+    order = [*stages["stage_id"].to_list(), review.WHOLE_JOURNEY]
+    names = dict(stages.select("stage_id", "name").iter_rows())
+    cells = {(r["stage_id"], r["metric"]): r for r in frame.iter_rows(named=True)}
+    text, colours, labels = [], [], []
+    for key, kpi in review.KPIS.items():
+        if not any((s, key) in cells for s in order):
+            continue
+        row, tint = [], []
+        for s in order:
+            got = cells.get((s, key))
+            if got is None or got["b"] is None:
+                row.append("")
+                tint.append("#ffffff")
+                continue
+            row.append(
+                f"{VERDICT_ICON[got['verdict']]} {review.format_value(kpi, got['b'])} "
+                f"({review.format_change(kpi, got['change'])}) · n {got['b_n']:,}"
+            )
+            tint.append(VERDICT_TINT[got["verdict"]])
+        text.append(row)
+        colours.append(tint)
+        labels.append(kpi.label)
+    columns = [_where(s, names) for s in order]
+    return pd.DataFrame(text, index=labels, columns=columns), pd.DataFrame(colours, index=labels, columns=columns)
+
+
+def legend() -> str:
+    return (
+        " ".join(
+            f"<span style='background:{VERDICT_TINT[v]};border:1px solid #ccc;padding:1px 6px'>"
+            f"{VERDICT_ICON[v]} {v}</span>"
+            for v in (review.IMPROVED, review.DECLINED, review.NO_CLEAR_CHANGE, review.TOO_FEW)
+        )
+        + " · improved and declined only where the change is significant (p < 0.05)"
+    )
+
+
+def changes_chart(frame: pl.DataFrame, names: dict[str, str]) -> go.Figure:
+    """The significant changes as bars (points of change), improvements and declines in their tints."""
+    chosen = frame.filter(pl.col("verdict").is_in([review.IMPROVED, review.DECLINED]))
+    labels = [
+        f"{review.KPIS[m].label}, {_where(s, names)}" for s, m in zip(chosen["stage_id"], chosen["metric"], strict=True)
+    ]
+    fig = go.Figure(
+        go.Bar(
+            x=chosen["change"].to_list(),
+            y=labels,
+            orientation="h",
+            marker_color=["#0072B2" if v == review.IMPROVED else "#D55E00" for v in chosen["verdict"]],
+            text=[
+                review.format_change(review.KPIS[m], c) for m, c in zip(chosen["metric"], chosen["change"], strict=True)
+            ],
+            textposition="outside",
+        )
+    )
+    fig.update_layout(
+        title="Significant changes, B against A (blue improved, orange declined)",
+        height=max(220, 40 * chosen.height + 120),
+        margin={"l": 10, "r": 40, "t": 50, "b": 30},
+        xaxis_title="change (points; per customer for contacts)",
+        yaxis={"autorange": "reversed"},
+    )
+    return fig
+
+
+def to_html(frame: pl.DataFrame, stages: pl.DataFrame, about: list[str], said: dict[str, list[str]]) -> str:
+    """The review as one self-contained HTML page: what it covers first, the clearest changes, the chart (with
+    plotly.js inlined: it opens offline), the grid of period B and the whole table."""
+    names = dict(stages.select("stage_id", "name").iter_rows())
+    text, colours = change_grid(frame, stages)
+    grid = journey_view.styled(text, colours).to_html()
+    full = styled_table(frame, names).hide(axis="index").to_html()
+    chart = changes_chart(frame, names).to_html(include_plotlyjs=True, full_html=False)
+    lists = "".join(
+        f"<h2>{escape(title)}</h2><ul>{''.join(f'<li>{escape(line)}</li>' for line in said.get(v, []))}</ul>"
+        if said.get(v)
+        else f"<h2>{escape(title)}</h2><p>None significant.</p>"
+        for v, title in ((review.IMPROVED, "Improved"), (review.DECLINED, "Declined"))
+    )
+    style = (
+        "body{font-family:system-ui,sans-serif;margin:24px;color:#222}table{border-collapse:collapse;font-size:13px}"
+        "th,td{border:1px solid #ccc;padding:4px 8px;vertical-align:top}thead th{background:#f4f4f4}"
+    )
+    head = "".join(f"<p>{escape(line)}</p>" for line in about)
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>KPI review</title><style>{style}</style></head>"
+        f"<body><h1>KPI review</h1>{head}{lists}{chart}<h2>Period B's journey, coloured by the change</h2>{grid}"
+        f"<p>{legend()}</p><h2>Every stage and KPI</h2>{full}</body></html>"
+    )
+
+
+def to_xlsx(frame: pl.DataFrame, stages: pl.DataFrame, about: list[str], said: dict[str, list[str]]) -> bytes:
+    """The review as a workbook: the figures (coloured by verdict, what the review covers on top), the clearest
+    changes, and period B's grid with its colours."""
+    from openpyxl import load_workbook
+    from openpyxl.styles import Alignment, Font, PatternFill
+
+    book = load_workbook(io.BytesIO(review.to_xlsx(frame.drop("warn"), about)))
+    changes = book.create_sheet("Changes")
+    for verdict, title in ((review.IMPROVED, "Improved"), (review.DECLINED, "Declined")):
+        changes.append([title])
+        changes.cell(row=changes.max_row, column=1).font = Font(bold=True)
+        for line in said.get(verdict, []) or ["None significant."]:
+            changes.append([line])
+        changes.append([])
+    changes.column_dimensions["A"].width = 120
+    text, colours = change_grid(frame, stages)
+    grid = book.create_sheet("Grid of B")
+    grid.append(["", *text.columns])
+    for label, values in zip(text.index, text.itertuples(index=False), strict=True):
+        grid.append([label, *values])
+    for r, row in enumerate(colours.itertuples(index=False), start=2):
+        grid.cell(row=r, column=1).font = Font(bold=True)
+        for c, colour in enumerate(row, start=2):
+            cell = grid.cell(row=r, column=c)
+            cell.fill = PatternFill("solid", fgColor=colour.lstrip("#").upper())
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+    grid.column_dimensions["A"].width = 30
+    for c in range(2, len(text.columns) + 2):
+        grid.column_dimensions[grid.cell(row=1, column=c).column_letter].width = 26
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()

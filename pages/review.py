@@ -1,0 +1,85 @@
+"""KPI review: every stage's KPIs in two periods side by side, against the targets, with what changed and whether the
+change is real (the tests are in the README), and the report to hand round."""
+
+from datetime import date
+
+import streamlit as st
+
+from components import journey_view, review_view, session, shell
+from data_access import metrics
+from data_access import streamlit_cache as cache
+from data_access.config import SETTINGS
+from data_access.filters import Period
+from data_access.queries import review
+
+url, chosen = shell.start("KPI review")
+span = session.guarded(cache.data_range, url)
+stages = session.guarded(cache.stages, url)
+if span is None or stages.height == 0:
+    st.info("No journey events yet: load your data on the Data page, then review two periods here.")
+    st.stop()
+default_a, default_b = review.half_years(span[1].date())
+
+
+def two_days(label: str, default: Period, key: str) -> tuple[date, date] | None:
+    picked = st.date_input(label, value=(default.start.date(), default.last_day), key=key, format="YYYY-MM-DD")
+    return picked if isinstance(picked, tuple) and len(picked) == 2 else None
+
+
+left, right = st.columns(2)
+with left:
+    a_days = two_days("Period A (before)", default_a, "review_a")
+with right:
+    b_days = two_days("Period B (after)", default_b, "review_b")
+if a_days is None or b_days is None:
+    st.info("Pick the first and the last day of both periods.")
+    st.stop()
+a, b = Period.days(*a_days), Period.days(*b_days)
+customers = chosen.with_period(Period())  # the two periods replace the sidebar's
+frame = session.guarded(cache.review, url, customers, a, b, SETTINGS.min_n)
+names = dict(stages.select("stage_id", "name").iter_rows())
+fresh = session.guarded(cache.freshness, url)
+about = [
+    f"Period A: {a.caption()} · period B: {b.caption()}",
+    f"Customers: {customers.customer_caption()} (the sidebar's period does not apply here)",
+    f"Data as of {fresh:%Y-%m-%d %H:%M} UTC" if fresh else "No data yet",
+    f"A change is improved or declined only when it is significant (p < {metrics.SIGNIFICANCE_LEVEL}) with at "
+    f"least {SETTINGS.min_n} answers, tickets or customers behind both periods; otherwise no clear change.",
+]
+st.caption(" · ".join(about))
+
+said = review.callouts(frame, names)
+better, worse = st.columns(2)
+with better:
+    st.markdown("**Clearest improvements**")
+    for line in said[review.IMPROVED] or ["No significant improvement."]:
+        st.markdown(f"- {line}")
+with worse:
+    st.markdown("**Clearest declines**")
+    for line in said[review.DECLINED] or ["No significant decline."]:
+        st.markdown(f"- {line}")
+
+st.subheader("Period B's journey, coloured by the change against A")
+text, colours = review_view.change_grid(frame, stages)
+st.dataframe(journey_view.styled(text, colours), width="stretch", key="review_grid")
+st.markdown(review_view.legend(), unsafe_allow_html=True)
+
+st.subheader("Every stage and KPI")
+st.dataframe(review_view.styled_table(frame, names), hide_index=True, width="stretch", key="review_table")
+st.plotly_chart(review_view.changes_chart(frame, names), width="stretch")
+
+xlsx_col, html_col, _ = st.columns([1, 1, 3])
+xlsx_col.download_button(
+    "Report as XLSX",
+    review_view.to_xlsx(frame, stages, about, said),
+    file_name=f"kpi_review_{b_days[1]}.xlsx",
+    mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    key="review_xlsx",
+)
+html_col.download_button(
+    "Report as HTML",
+    review_view.to_html(frame, stages, about, said),
+    file_name=f"kpi_review_{b_days[1]}.html",
+    mime="text/html",
+    key="review_html",
+)
