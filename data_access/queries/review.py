@@ -298,7 +298,7 @@ def _with_targets(frame: pl.DataFrame, targets: pl.DataFrame, min_n: int) -> pl.
 
 def load(engine: Engine, filters: Filters, a: Period, b: Period, min_n: int) -> pl.DataFrame:
     """The review of ``a`` against ``b`` for the customer filters (their period is replaced), in map order with the
-    whole journey's rows last."""
+    whole journey's rows last; a KPI with nothing behind it in either period (no NPS asked at a stage) is left out."""
     done = side_by_side(
         engine,
         {
@@ -308,7 +308,7 @@ def load(engine: Engine, filters: Filters, a: Period, b: Period, min_n: int) -> 
         },
     )
     stages, targets = done["stages"]
-    frame = compare(done["a"], done["b"], targets, min_n)
+    frame = compare(done["a"], done["b"], targets, min_n).filter((pl.col("a_n") > 0) | (pl.col("b_n") > 0))
     order = {s: i for i, s in enumerate(stages["stage_id"].to_list())}
     kpi_order = {k: i for i, k in enumerate(KPIS)}
     return (
