@@ -19,7 +19,7 @@ _DONE = "editors_done"  # what the last save did
 NEW_MAP = "➕ New map"
 
 
-def _write(url: str, action: Callable[[Any], str]) -> None:
+def write(url: str, action: Callable[[Any], str]) -> None:
     """Runs one save on a writing engine; on success forgets every cached figure and reruns."""
     st.session_state.pop(_DONE, None)
     try:
@@ -75,25 +75,25 @@ def map_editor(url: str, stages: pl.DataFrame) -> None:
     st.caption("One row per lane, one column per stage; an emptied cell is removed when you save.")
     edited = st.data_editor(_wide(stages, cells), key=f"edit_grid_{choice}", width="stretch", height=440)
     if st.button("Save the map", type="primary", key="edit_save"):
-        _write(url, lambda w: f"Saved {editing.save_map(w, name, _long(stages, edited)):,} cells of {name.strip()}.")
+        write(url, lambda w: f"Saved {editing.save_map(w, name, _long(stages, edited)):,} cells of {name.strip()}.")
     if new:
         return
     rename, copy, delete = st.columns(3)
     with rename:
         to = st.text_input("Rename to", key="edit_rename_to")
         if st.button("Rename", key="edit_rename"):
-            _write(url, lambda w: f"Renamed {choice} to {to.strip()} ({editing.rename_map(w, choice, to):,} cells).")
+            write(url, lambda w: f"Renamed {choice} to {to.strip()} ({editing.rename_map(w, choice, to):,} cells).")
     with copy:
         suggested = choice.replace("current", "ideal") if "current" in choice else f"{choice} (ideal)"
         as_name = st.text_input("Copy as", value=suggested, key=f"edit_copy_to_{choice}")
         if st.button("Copy", key="edit_copy", help="Start an ideal map from this one"):
-            _write(
+            write(
                 url, lambda w: f"Copied {choice} to {as_name.strip()} ({editing.copy_map(w, choice, as_name):,} cells)."
             )
     with delete:
         sure = st.checkbox(f"Yes, delete {choice}", key="edit_delete_sure")
         if st.button("Delete", key="edit_delete", disabled=not sure):
-            _write(url, lambda w: f"Deleted {choice} ({editing.delete_map(w, choice):,} cells).")
+            write(url, lambda w: f"Deleted {choice} ({editing.delete_map(w, choice):,} cells).")
 
 
 def targets_editor(url: str, stages: pl.DataFrame) -> None:
@@ -119,7 +119,7 @@ def targets_editor(url: str, stages: pl.DataFrame) -> None:
     )
     if st.button("Save the targets", type="primary", key="edit_targets_save"):
         frame = pl.from_pandas(edited.astype({"stage_id": "string", "metric": "string"}))
-        _write(url, lambda w: f"Saved {editing.save_targets(w, frame):,} targets.")
+        write(url, lambda w: f"Saved {editing.save_targets(w, frame):,} targets.")
 
 
 def files(url: str) -> None:
@@ -146,4 +146,4 @@ def files(url: str) -> None:
         key="edit_import",
     )
     if upload is not None and st.button("Check and import", key="edit_import_go"):
-        _write(url, lambda w: "Imported " + editing.import_file(w, ingest.Source(upload.name, upload.getvalue())) + ".")
+        write(url, lambda w: "Imported " + editing.import_file(w, ingest.Source(upload.name, upload.getvalue())) + ".")

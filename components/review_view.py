@@ -24,7 +24,7 @@ VERDICT_TINT = {
 VERDICT_ICON = {review.IMPROVED: "▲", review.DECLINED: "▼", review.NO_CLEAR_CHANGE: "=", review.TOO_FEW: "…"}
 
 
-def _where(stage_id: str, names: dict[str, str]) -> str:
+def where_label(stage_id: str, names: dict[str, str]) -> str:
     return "Whole journey" if stage_id == review.WHOLE_JOURNEY else names.get(stage_id, stage_id)
 
 
@@ -36,7 +36,7 @@ def table(frame: pl.DataFrame, names: dict[str, str]) -> pd.DataFrame:
         p = r["p_value"]
         rows.append(
             {
-                "Stage": _where(r["stage_id"], names),
+                "Stage": where_label(r["stage_id"], names),
                 "KPI": kpi.label,
                 "A": review.format_value(kpi, r["a"]),
                 "n A": r["a_n"],
@@ -47,6 +47,7 @@ def table(frame: pl.DataFrame, names: dict[str, str]) -> pd.DataFrame:
                 "Verdict": f"{VERDICT_ICON[r['verdict']]} {r['verdict']}",
                 "Target": "–" if r["target"] is None else review.format_value(kpi, r["target"]),
                 "Status (B)": r["status"],
+                **({"Done": r["done"] or "", "Planned": r["planned"] or ""} if "done" in r else {}),
             }
         )
     return pd.DataFrame(rows)
@@ -84,7 +85,7 @@ def change_grid(frame: pl.DataFrame, stages: pl.DataFrame) -> tuple[pd.DataFrame
         text.append(row)
         colours.append(tint)
         labels.append(kpi.label)
-    columns = [_where(s, names) for s in order]
+    columns = [where_label(s, names) for s in order]
     return pd.DataFrame(text, index=labels, columns=columns), pd.DataFrame(colours, index=labels, columns=columns)
 
 
@@ -103,7 +104,8 @@ def changes_chart(frame: pl.DataFrame, names: dict[str, str]) -> go.Figure:
     """The significant changes as bars (points of change), improvements and declines in their tints."""
     chosen = frame.filter(pl.col("verdict").is_in([review.IMPROVED, review.DECLINED]))
     labels = [
-        f"{review.KPIS[m].label}, {_where(s, names)}" for s, m in zip(chosen["stage_id"], chosen["metric"], strict=True)
+        f"{review.KPIS[m].label}, {where_label(s, names)}"
+        for s, m in zip(chosen["stage_id"], chosen["metric"], strict=True)
     ]
     fig = go.Figure(
         go.Bar(

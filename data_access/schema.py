@@ -221,6 +221,21 @@ business_events = sa.Table(
     col("segment", NAME, required=False, doc="Segment it applies to; empty = everyone", example="B2C"),
 )
 
+# Saved KPI reviews: written by the app (the KPI review page), not loaded from files and not part of the contract.
+kpi_reviews = sa.Table(
+    "kpi_reviews",
+    metadata,
+    sa.Column("name", NAME, primary_key=True, info={"doc": "Name of the saved review"}),
+    sa.Column("saved_at", TIMESTAMP, nullable=False, info={"doc": "When it was saved (UTC)"}),
+    sa.Column("a_start", TIMESTAMP, nullable=False, info={"doc": "Period A's first instant"}),
+    sa.Column("a_end", TIMESTAMP, nullable=False, info={"doc": "Period A's end (exclusive)"}),
+    sa.Column("b_start", TIMESTAMP, nullable=False, info={"doc": "Period B's first instant"}),
+    sa.Column("b_end", TIMESTAMP, nullable=False, info={"doc": "Period B's end (exclusive)"}),
+    sa.Column("customers", sa.Text, nullable=False, info={"doc": "The customer filters, as JSON"}),
+    sa.Column("figures", sa.Text, nullable=False, info={"doc": "Every row of the review as it was, notes included"}),
+)
+APP_TABLES: tuple[sa.Table, ...] = (kpi_reviews,)
+
 # Derived tables: written by the store itself whenever journey events or stages are loaded (ingestion, seed,
 # ``python -m data_access refresh``), never from files and not part of the data contract. ``derived_state`` says
 # what each was built from, so that a query can tell a table that is still current from one that is not.

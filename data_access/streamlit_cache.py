@@ -13,7 +13,7 @@ import polars as pl
 import streamlit as st
 from sqlalchemy.engine import Engine
 
-from data_access import store
+from data_access import reviews, store
 from data_access.config import SETTINGS
 from data_access.filters import Filters, Period
 from data_access.queries import catalog, funnel, journey, kpis, overview, retention, risk, support
@@ -40,6 +40,24 @@ def dimension_values(url: str) -> dict[str, list[str]]:
 @st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner="Reviewing both periods...")
 def review(url: str, filters: Filters, a: Period, b: Period, min_n: int) -> pl.DataFrame:
     return review_queries.load(read_engine(url), filters, a, b, min_n)
+
+
+@st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner=False)
+def saved_reviews(url: str) -> pl.DataFrame:
+    with store.connect(read_engine(url)) as conn:
+        return reviews.saved(conn)
+
+
+@st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner=False)
+def saved_review(url: str, name: str) -> reviews.SavedReview | None:
+    with store.connect(read_engine(url)) as conn:
+        return reviews.opened(conn, name)
+
+
+@st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner=False)
+def notes_before(url: str, name: str | None) -> pl.DataFrame:
+    with store.connect(read_engine(url)) as conn:
+        return reviews.notes_before(conn, name)
 
 
 @st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner=False)

@@ -5,8 +5,8 @@ from datetime import date
 
 import streamlit as st
 
-from components import journey_view, review_view, session, shell
-from data_access import metrics
+from components import editors, journey_view, review_notes, review_view, session, shell
+from data_access import metrics, reviews
 from data_access import streamlit_cache as cache
 from data_access.config import SETTINGS
 from data_access.filters import Period
@@ -19,6 +19,11 @@ if span is None or stages.height == 0:
     st.info("No journey events yet: load your data on the Data page, then review two periods here.")
     st.stop()
 default_a, default_b = review.half_years(span[1].date())
+NEW = "A new review of the data as it is now"
+saved = session.guarded(cache.saved_reviews, url)
+opened_name = st.selectbox("Review", [NEW, *saved["name"].to_list()], key="review_open")
+opened = None if opened_name == NEW else session.guarded(cache.saved_review, url, opened_name)
+editors.last_save()
 
 
 def two_days(label: str, default: Period, key: str) -> tuple[date, date] | None:
@@ -26,22 +31,29 @@ def two_days(label: str, default: Period, key: str) -> tuple[date, date] | None:
     return picked if isinstance(picked, tuple) and len(picked) == 2 else None
 
 
-left, right = st.columns(2)
-with left:
-    a_days = two_days("Period A (before)", default_a, "review_a")
-with right:
-    b_days = two_days("Period B (after)", default_b, "review_b")
-if a_days is None or b_days is None:
-    st.info("Pick the first and the last day of both periods.")
-    st.stop()
-a, b = Period.days(*a_days), Period.days(*b_days)
-customers = chosen.with_period(Period())  # the two periods replace the sidebar's
-frame = session.guarded(cache.review, url, customers, a, b, SETTINGS.min_n)
+if opened is None:
+    left, right = st.columns(2)
+    with left:
+        a_days = two_days("Period A (before)", default_a, "review_a")
+    with right:
+        b_days = two_days("Period B (after)", default_b, "review_b")
+    if a_days is None or b_days is None:
+        st.info("Pick the first and the last day of both periods.")
+        st.stop()
+    a, b = Period.days(*a_days), Period.days(*b_days)
+    customers = chosen.with_period(Period())  # the two periods replace the sidebar's
+    frame = session.guarded(cache.review, url, customers, a, b, SETTINGS.min_n)
+else:  # the figures as they were when it was saved; the sidebar's filters do not apply to it
+    a, b, customers, frame = opened.a, opened.b, opened.filters, opened.frame
+    st.info(
+        f"Saved on {opened.saved_at:%Y-%m-%d %H:%M} UTC: its figures as they were then, whatever has arrived since."
+    )
 names = dict(stages.select("stage_id", "name").iter_rows())
 fresh = session.guarded(cache.freshness, url)
 about = [
     f"Period A: {a.caption()} · period B: {b.caption()}",
-    f"Customers: {customers.customer_caption()} (the sidebar's period does not apply here)",
+    f"Customers: {customers.customer_caption()}"
+    + (" (the sidebar's period does not apply here)" if opened is None else f" · saved review {opened.name}"),
     f"Data as of {fresh:%Y-%m-%d %H:%M} UTC" if fresh else "No data yet",
     f"A change is improved or declined only when it is significant (p < {metrics.SIGNIFICANCE_LEVEL}) with at "
     f"least {SETTINGS.min_n} answers, tickets or customers behind both periods; otherwise no clear change.",
@@ -68,18 +80,27 @@ st.subheader("Every stage and KPI")
 st.dataframe(review_view.styled_table(frame, names), hide_index=True, width="stretch", key="review_table")
 st.plotly_chart(review_view.changes_chart(frame, names), width="stretch")
 
+st.subheader("Notes: what was done, what is planned")
+tried = session.guarded(cache.notes_before, url, opened.name if opened else None)
+if tried.height:
+    st.caption(f"Tried last time: the notes of the saved review {tried['review'][0]}.")
+notes = review_notes.editor(frame, names, tried, key=f"review_notes_{opened_name}")
+suggested = opened.name if opened else f"{a.caption()} against {b.caption()}"
+review_notes.save_form(url, frame, notes, a, b, customers, suggested)
+
+reported = reviews.with_notes(frame, notes)
 xlsx_col, html_col, _ = st.columns([1, 1, 3])
 xlsx_col.download_button(
     "Report as XLSX",
-    review_view.to_xlsx(frame, stages, about, said),
-    file_name=f"kpi_review_{b_days[1]}.xlsx",
+    review_view.to_xlsx(reported, stages, about, said),
+    file_name=f"kpi_review_{b.last_day}.xlsx",
     mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     key="review_xlsx",
 )
 html_col.download_button(
     "Report as HTML",
-    review_view.to_html(frame, stages, about, said),
-    file_name=f"kpi_review_{b_days[1]}.html",
+    review_view.to_html(reported, stages, about, said),
+    file_name=f"kpi_review_{b.last_day}.html",
     mime="text/html",
     key="review_html",
 )

@@ -528,3 +528,25 @@ def test_review_with_a_change_of_periods_and_a_filter(app: AppTest) -> None:
     app.date_input(key="review_b").set_value((date(2026, 1, 1),)).run()  # half picked: asks for both days
     assert not app.exception
     assert any("both periods" in i.value for i in app.info)
+
+
+def test_a_review_is_saved_and_opens_as_it_was(editable: AppTest) -> None:
+    at = editable
+    at.run().switch_page("pages/review.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    live = table_with(at, "Verdict")
+    at.text_input(key="review_save_name").set_value("Half-year review 2026-H1").run()
+    at.button(key="review_save").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("Saved the review Half-year review 2026-H1" in s.value for s in at.success)
+    assert "Half-year review 2026-H1" in at.selectbox(key="review_open").options
+    at.selectbox(key="review_open").set_value("Half-year review 2026-H1").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("figures as they were then" in i.value for i in at.info)
+    reopened = table_with(at, "Verdict")
+    assert reopened[list(live.columns)].equals(live)  # the same figures, now with the notes' columns beside them
+    assert {"Done", "Planned"} <= set(reopened.columns)
+    at.text_input(key="review_save_name").set_value("").run()
+    at.button(key="review_save").click().run()
+    assert any("Nothing was saved" in e.value for e in at.error)
+    assert "needs a name" in table_with(at, "problem")["problem"][0]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 
+import polars as pl
 import pytest
 from sqlalchemy.engine import Engine
 
@@ -203,3 +204,53 @@ def test_review_command_line(reviewed: Engine, store_url: str, tmp_path) -> None
     assert sheet.max_row == 1 + len(got)
     bad = cli("review", "--db", store_url, "--a-from", "2025-01-01", "--format", "json")
     assert bad.returncode == 2 and "--a-to" in bad.stderr
+
+
+def test_a_saved_review_opens_with_its_numbers_and_notes_after_new_data(reviewed: Engine) -> None:
+    from data_access import reviews
+    from data_access.ingest import LoadRejected
+    from data_access.store import connect
+
+    live = review.load(reviewed, Filters(segment=("B2C",)), A, B, 30)
+    notes = pl.DataFrame(
+        {"stage_id": ["s"], "metric": ["csat"], "done": ["New onboarding mails"], "planned": ["Call the unhappy"]}
+    )
+    assert (
+        reviews.save(reviewed, "2025 H1 against H2", A, B, Filters(segment=("B2C",)), reviews.with_notes(live, notes))
+        == live.height
+    )
+    # new answers arrive: the live review moves, the saved one does not
+    put(
+        reviewed,
+        survey_responses=[
+            {
+                "response_id": f"N{i}",
+                "customer_id": "c1",
+                "stage_id": "s",
+                "survey": "csat",
+                "score": 5,
+                "responded_at": IN_B,
+            }
+            for i in range(50)
+        ],
+    )
+    moved = review.load(reviewed, Filters(segment=("B2C",)), A, B, 30)
+    assert moved.filter((pl.col("stage_id") == "s") & (pl.col("metric") == "csat"))["b_n"].item() == 150
+    with connect(reviewed) as conn:
+        again = reviews.opened(conn, "2025 H1 against H2")
+        listed = reviews.saved(conn)["name"].to_list()
+        tried = reviews.notes_before(conn)
+    assert again is not None and listed == ["2025 H1 against H2"]
+    assert (again.a, again.b, again.filters) == (A, B, Filters(segment=("B2C",)))
+    csat = again.frame.filter((pl.col("stage_id") == "s") & (pl.col("metric") == "csat")).row(0, named=True)
+    assert (csat["b_n"], csat["b"], csat["verdict"], csat["done"]) == (
+        100,
+        30.0,
+        review.DECLINED,
+        "New onboarding mails",
+    )
+    assert again.frame.select(live.columns).equals(live)  # every figure as it was
+    assert tried.rows() == [("s", "csat", "New onboarding mails", "Call the unhappy", "2025 H1 against H2")]
+    with pytest.raises(LoadRejected) as refused:
+        reviews.save(reviewed, "  ", A, B, Filters(), live)
+    assert "needs a name" in refused.value.report()

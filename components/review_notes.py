@@ -1,0 +1,74 @@
+"""The review's notes (what was done since the last review, what is planned, per KPI) and saving the review with
+them: an editor beside what was tried last time, saved through ``data_access.reviews`` in one transaction."""
+
+from __future__ import annotations
+
+import pandas as pd
+import polars as pl
+import streamlit as st
+
+from components import editors, review_view
+from data_access import reviews
+from data_access.filters import Filters, Period
+from data_access.queries import review
+
+
+def editor(frame: pl.DataFrame, names: dict[str, str], tried: pl.DataFrame, key: str) -> pl.DataFrame:
+    """Notes per KPI, next to the notes of the newest other saved review; returns stage_id, metric, done, planned."""
+    last = {(r["stage_id"], r["metric"]): r for r in tried.iter_rows(named=True)}
+    has_notes = "done" in frame.columns
+    rows = []
+    for r in frame.iter_rows(named=True):
+        before = last.get((r["stage_id"], r["metric"]))
+        rows.append(
+            {
+                "Stage": review_view.where_label(r["stage_id"], names),
+                "KPI": review.KPIS[r["metric"]].label,
+                "Verdict": r["verdict"],
+                "Tried last time": ""
+                if before is None
+                else " / ".join(x for x in (before["done"], before["planned"]) if x),
+                "Done": (r["done"] or "") if has_notes else "",
+                "Planned": (r["planned"] or "") if has_notes else "",
+            }
+        )
+    edited = st.data_editor(
+        pd.DataFrame(rows),
+        key=key,
+        hide_index=True,
+        width="stretch",
+        disabled=["Stage", "KPI", "Verdict", "Tried last time"],
+        column_config={
+            "Done": st.column_config.TextColumn("Done since the last review"),
+            "Planned": st.column_config.TextColumn("Planned"),
+        },
+    )
+    notes = pl.DataFrame(
+        {
+            "stage_id": frame["stage_id"],
+            "metric": frame["metric"],
+            "done": [None if v is None else str(v) for v in edited["Done"]],
+            "planned": [None if v is None else str(v) for v in edited["Planned"]],
+        },
+        schema={"stage_id": pl.String, "metric": pl.String, "done": pl.String, "planned": pl.String},
+    )
+    trimmed = [pl.col(c).str.strip_chars() for c in reviews.NOTE_COLUMNS]
+    return notes.with_columns(
+        pl.when(t == "").then(None).otherwise(t).alias(c) for t, c in zip(trimmed, reviews.NOTE_COLUMNS, strict=True)
+    )
+
+
+def save_form(
+    url: str, frame: pl.DataFrame, notes: pl.DataFrame, a: Period, b: Period, customers: Filters, suggested: str
+) -> None:
+    """Name and save the review (periods, customer filters, every figure as it is now, the notes)."""
+    name = st.text_input("Save this review as", value=suggested, key="review_save_name")
+    if st.button("Save the review", type="primary", key="review_save"):
+        kept = reviews.with_notes(frame, notes)
+        editors.write(
+            url,
+            lambda w: (
+                f"Saved the review {name.strip()}: {reviews.save(w, name, a, b, customers, kept):,} KPIs with "
+                "their notes, as they are now."
+            ),
+        )

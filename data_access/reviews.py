@@ -1,0 +1,149 @@
+"""Saved KPI reviews: a review's periods, customer filters, figures and notes as they were when saved, so that it
+opens later with the same numbers after new data arrives, and the next review can see what was tried. Saved in one
+transaction; a name is saved once (saving it again replaces it)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from data_access import schema, store
+from data_access.filters import Filters, Period
+from data_access.ingest import LoadRejected, Problem, Problems
+
+kr = schema.kpi_reviews
+NOTE_COLUMNS = ("done", "planned")  # per KPI: what was done since the last review, what is planned
+MAX_NAME = kr.c.name.type.length
+ROW_SCHEMA = {
+    "stage_id": pl.String,
+    "metric": pl.String,
+    "a": pl.Float64,
+    "a_n": pl.Int64,
+    "b": pl.Float64,
+    "b_n": pl.Int64,
+    "change": pl.Float64,
+    "p_value": pl.Float64,
+    "significant": pl.Boolean,
+    "verdict": pl.String,
+    "target": pl.Float64,
+    "warn": pl.Float64,
+    "status": pl.String,
+    "done": pl.String,
+    "planned": pl.String,
+}
+
+
+@dataclass(frozen=True)
+class SavedReview:
+    name: str
+    saved_at: datetime
+    a: Period
+    b: Period
+    filters: Filters  # the customer filters (no period)
+    frame: pl.DataFrame  # :data:`ROW_SCHEMA`
+
+
+def with_notes(frame: pl.DataFrame, notes: pl.DataFrame | None = None) -> pl.DataFrame:
+    """The review's rows with the note columns (from ``notes``: stage_id, metric, done, planned; empty elsewhere)."""
+    if notes is None or notes.height == 0:
+        out = frame.with_columns(*(pl.lit(None, pl.String).alias(c) for c in NOTE_COLUMNS))
+    else:
+        kept = notes.select("stage_id", "metric", *(pl.col(c).cast(pl.String) for c in NOTE_COLUMNS))
+        out = frame.drop([c for c in NOTE_COLUMNS if c in frame.columns]).join(
+            kept, on=["stage_id", "metric"], how="left"
+        )
+    return out.select(pl.col(c).cast(t) for c, t in ROW_SCHEMA.items())
+
+
+def _refused(reason: str) -> LoadRejected:
+    problems = Problems()
+    problems.add(Problem("review", reason, "name"))
+    return LoadRejected(problems)
+
+
+def save(engine: Engine, name: str, a: Period, b: Period, filters: Filters, frame: pl.DataFrame) -> int:
+    """Saves (or replaces) the review ``name`` with its rows and notes; returns the rows saved. Refuses an empty or
+    too long name and periods without both ends (:class:`LoadRejected`)."""
+    clean = (name or "").strip()
+    if not clean or len(clean) > MAX_NAME:
+        raise _refused(f"a saved review needs a name of 1 to {MAX_NAME} characters")
+    if None in (a.start, a.end, b.start, b.end) or a.end_inclusive or b.end_inclusive:
+        raise _refused("a saved review needs two periods of whole days")
+    rows = with_notes(frame, frame.select("stage_id", "metric", *NOTE_COLUMNS) if "done" in frame.columns else None)
+    customers = {dim: list(values) for dim, values in filters.dimension_values().items()}
+    with store.connect(engine, write=True) as conn:
+        kr.create(conn, checkfirst=True)
+        conn.execute(sa.delete(kr).where(kr.c.name == clean))
+        conn.execute(
+            sa.insert(kr).values(
+                name=clean,
+                saved_at=datetime.now(UTC).replace(tzinfo=None),
+                a_start=a.start,
+                a_end=a.end,
+                b_start=b.start,
+                b_end=b.end,
+                customers=json.dumps(customers, sort_keys=True),
+                figures=json.dumps(rows.to_dicts()),
+            )
+        )
+    return rows.height
+
+
+def _has_table(conn: Connection) -> bool:
+    return sa.inspect(conn).has_table(kr.name)
+
+
+def saved(conn: Connection) -> pl.DataFrame:
+    """The saved reviews, newest first: name, saved_at, a_start, a_end, b_start, b_end."""
+    columns = {"name": pl.String, "saved_at": pl.Datetime("us")}
+    if not _has_table(conn):
+        return pl.DataFrame(schema=columns)
+    stmt = sa.select(kr.c.name, kr.c.saved_at).order_by(kr.c.saved_at.desc(), kr.c.name)
+    return store.fetch_frame(conn, stmt, columns)
+
+
+def opened(conn: Connection, name: str) -> SavedReview | None:
+    """A saved review as it was, or None when there is none of that name."""
+    if not _has_table(conn):
+        return None
+    row = conn.execute(sa.select(kr).where(kr.c.name == name)).one_or_none()
+    if row is None:
+        return None
+    values = {dim: tuple(v) for dim, v in json.loads(row.customers).items()}
+    frame = pl.DataFrame(json.loads(row.figures), schema=ROW_SCHEMA) if row.figures else None
+    return SavedReview(
+        name=row.name,
+        saved_at=row.saved_at,
+        a=Period(row.a_start, row.a_end),
+        b=Period(row.b_start, row.b_end),
+        filters=Filters(**values),
+        frame=frame if frame is not None else pl.DataFrame(schema=ROW_SCHEMA),
+    )
+
+
+def notes_before(conn: Connection, name: str | None = None) -> pl.DataFrame:
+    """The notes of the newest saved review (other than ``name``): stage_id, metric, done, planned, review; what was
+    tried last time, for the next review to see."""
+    empty = pl.DataFrame(
+        schema={
+            "stage_id": pl.String,
+            "metric": pl.String,
+            "done": pl.String,
+            "planned": pl.String,
+            "review": pl.String,
+        }
+    )
+    for other in saved(conn)["name"].to_list():
+        if other == name:
+            continue
+        review = opened(conn, other)
+        if review is None:
+            continue
+        notes = review.frame.filter(pl.col("done").is_not_null() | pl.col("planned").is_not_null())
+        return notes.select("stage_id", "metric", "done", "planned", pl.lit(other).alias("review"))
+    return empty
