@@ -24,12 +24,12 @@ def editor(frame: pl.DataFrame, names: dict[str, str], tried: pl.DataFrame, key:
             {
                 "Stage": review_view.where_label(r["stage_id"], names),
                 "KPI": review.KPIS[r["metric"]].label,
+                "Done": (r["done"] or "") if has_notes else "",
+                "Planned": (r["planned"] or "") if has_notes else "",
                 "Verdict": r["verdict"],
                 "Tried last time": ""
                 if before is None
                 else " / ".join(x for x in (before["done"], before["planned"]) if x),
-                "Done": (r["done"] or "") if has_notes else "",
-                "Planned": (r["planned"] or "") if has_notes else "",
             }
         )
     edited = st.data_editor(

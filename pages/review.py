@@ -84,7 +84,8 @@ st.subheader("Notes: what was done, what is planned")
 tried = session.guarded(cache.notes_before, url, opened.name if opened else None)
 if tried.height:
     st.caption(f"Tried last time: the notes of the saved review {tried['review'][0]}.")
-notes = review_notes.editor(frame, names, tried, key=f"review_notes_{opened_name}")
+notes_key = "review_notes" if opened is None else f"review_notes_{saved['name'].to_list().index(opened_name)}"
+notes = review_notes.editor(frame, names, tried, key=notes_key)
 suggested = opened.name if opened else f"{a.caption()} against {b.caption()}"
 review_notes.save_form(url, frame, notes, a, b, customers, suggested)
 

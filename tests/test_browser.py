@@ -20,7 +20,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from data_access import editing, ingest, store
+from data_access import editing, ingest, reviews, store
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
@@ -300,3 +300,36 @@ def test_a_cell_typed_in_the_map_editor_is_saved(sample_store: str, browser: obj
     engine = store.create_store_engine(url, read_only=True)
     saved = editing.map_rows(engine)
     assert saved.filter(pl.col("text") == "Typed in the browser")["lane"].to_list() == ["actions"]
+
+
+def test_a_note_typed_in_the_review_is_saved_with_it(sample_store: str, browser: object, tmp_path: Path) -> None:
+    """On a copy of the sample (the test writes): type what was done for the first KPI, save the review; the store
+    has the note, and the review opens again with it."""
+    copy = tmp_path / "reviewed.duckdb"
+    shutil.copy(sample_store.removeprefix("duckdb:///"), copy)
+    url = f"duckdb:///{copy}"
+    with running_app(url, tmp_path / "streamlit.log") as base:
+        page = browser.new_page(viewport={"width": 1440, "height": 1200})
+        page.goto(f"{base}/review")
+        _settled(page)
+        grid = page.locator(".st-key-review_notes [data-testid='stDataFrame']").first
+        grid.scroll_into_view_if_needed()
+        page.mouse.dblclick(*_cell_centre(page, grid, 0, NOTES_DONE_AT))
+        editor = page.locator("textarea.gdg-input")
+        editor.fill("Shorter onboarding e-mails")
+        editor.press("Enter")
+        _settled(page)
+        page.get_by_role("button", name="Save the review").click()
+        page.get_by_text("Saved the review", exact=False).wait_for(timeout=30_000)
+        _settled(page)
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=ARTIFACTS / "review_saved.png", full_page=True)
+        page.close()
+    with store.connect(store.create_store_engine(url, read_only=True)) as conn:
+        names = reviews.saved(conn)["name"].to_list()
+        again = reviews.opened(conn, names[0])
+    assert len(names) == 1 and again is not None
+    assert again.frame["done"].drop_nulls().to_list() == ["Shorter onboarding e-mails"]
+
+
+NOTES_DONE_AT = 0.42  # across the notes editor: the middle of its "Done" column (after Stage and KPI)
