@@ -14,7 +14,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -23,7 +23,7 @@ from sqlalchemy.engine import Engine
 from data_access import ingest, metrics, store
 from data_access.config import SETTINGS, StoreLocation, default_store_path
 from data_access.filters import Filters, Period
-from data_access.queries import catalog, funnel, journey, kpis, overview, retention, risk, support
+from data_access.queries import catalog, funnel, journey, kpis, overview, retention, review, risk, support
 
 Query = Callable[[Engine, str, Filters], object]  # (engine for the cold run, url for the cached run, filters)
 COLD_BUDGET_MS, CACHED_BUDGET_MS = 1000.0, 50.0
@@ -64,6 +64,15 @@ PAGES: dict[str, list[tuple[str, Callable[[Engine, Filters], object], Callable[[
             "live lanes",
             lambda e, f: journey.live_lanes(e, f, SETTINGS.min_n),
             lambda u, f: _cache().journey_live(u, f, SETTINGS.min_n),
+        ),
+    ],
+    "KPI review": [
+        ("stages", lambda e, f: kpis.stage_list(e), lambda u, f: _cache().stages(u)),
+        ("freshness", lambda e, f: store.freshness(e), lambda u, f: _cache().freshness(u)),
+        (
+            "both periods",
+            lambda e, f: review.load(e, _customers(f), *_halves(), SETTINGS.min_n),
+            lambda u, f: _cache().review(u, _customers(f), *_halves(), SETTINGS.min_n),
         ),
     ],
     "Funnel": [
@@ -194,6 +203,16 @@ def _with_conn(engine: Engine, query: Callable[..., object], *args: object) -> o
 def _windows(filters: Filters) -> overview.Windows:
     """The overview's default: the half-year ending with the period's last complete month."""
     return overview.windows_ending(filters.period.last_day or _AS_OF.date(), overview.HORIZONS["half-year"])
+
+
+def _customers(filters: Filters) -> Filters:
+    """The review's filters: the customer filters, without the sidebar's period (its two periods replace it)."""
+    return filters.with_period(Period())
+
+
+def _halves() -> tuple[Period, Period]:
+    """The review's default: the last two complete half-years of the sample."""
+    return review.half_years(_AS_OF.date() - timedelta(days=1))
 
 
 def _previous(filters: Filters) -> Filters:
