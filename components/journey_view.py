@@ -273,28 +273,37 @@ def to_html(text: pd.DataFrame, colours: pd.DataFrame, title: str, caption: str)
 def to_xlsx(text: pd.DataFrame, colours: pd.DataFrame, title: str, caption: str) -> bytes:
     """The grid as an XLSX sheet with the cells' colours kept."""
     from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.styles import Font
 
     book = Workbook()
     sheet = book.active
     sheet.title = "Journey map"
     sheet.append([title])
     sheet.append([caption])
-    sheet.append(["", *text.columns])
-    for lane, values in zip(text.index, text.itertuples(index=False), strict=True):
-        sheet.append([lane, *values])
     sheet["A1"].font = Font(bold=True, size=14)
-    for cell in sheet[3]:
+    write_grid(sheet, text, colours)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def write_grid(sheet: object, text: pd.DataFrame, colours: pd.DataFrame) -> None:
+    """Appends a grid to an openpyxl sheet: a header row of the columns, then each row's label and cells on their
+    colours (wrapped, bold labels)."""
+    from openpyxl.styles import Alignment, Font, PatternFill
+
+    sheet.append(["", *text.columns])
+    header = sheet.max_row
+    for label, values in zip(text.index, text.itertuples(index=False), strict=True):
+        sheet.append([label, *values])
+    for cell in sheet[header]:
         cell.font = Font(bold=True)
-    for r, row in enumerate(colours.itertuples(index=False), start=4):
+    for r, row in enumerate(colours.itertuples(index=False), start=header + 1):
         sheet.cell(row=r, column=1).font = Font(bold=True)
         for c, colour in enumerate(row, start=2):
             cell = sheet.cell(row=r, column=c)
             cell.fill = PatternFill("solid", fgColor=colour.lstrip("#").upper())
             cell.alignment = Alignment(wrap_text=True, vertical="top")
-    sheet.column_dimensions["A"].width = 26
+    sheet.column_dimensions["A"].width = 28
     for c in range(2, len(text.columns) + 2):
-        sheet.column_dimensions[sheet.cell(row=3, column=c).column_letter].width = 28
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+        sheet.column_dimensions[sheet.cell(row=header, column=c).column_letter].width = 28

@@ -159,7 +159,7 @@ def to_xlsx(frame: pl.DataFrame, stages: pl.DataFrame, about: list[str], said: d
     """The review as a workbook: the figures (coloured by verdict, what the review covers on top), the clearest
     changes, and period B's grid with its colours."""
     from openpyxl import load_workbook
-    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.styles import Font
 
     book = load_workbook(io.BytesIO(review.to_xlsx(frame.drop("warn"), about)))
     changes = book.create_sheet("Changes")
@@ -171,19 +171,7 @@ def to_xlsx(frame: pl.DataFrame, stages: pl.DataFrame, about: list[str], said: d
         changes.append([])
     changes.column_dimensions["A"].width = 120
     text, colours = change_grid(frame, stages)
-    grid = book.create_sheet("Grid of B")
-    grid.append(["", *text.columns])
-    for label, values in zip(text.index, text.itertuples(index=False), strict=True):
-        grid.append([label, *values])
-    for r, row in enumerate(colours.itertuples(index=False), start=2):
-        grid.cell(row=r, column=1).font = Font(bold=True)
-        for c, colour in enumerate(row, start=2):
-            cell = grid.cell(row=r, column=c)
-            cell.fill = PatternFill("solid", fgColor=colour.lstrip("#").upper())
-            cell.alignment = Alignment(wrap_text=True, vertical="top")
-    grid.column_dimensions["A"].width = 30
-    for c in range(2, len(text.columns) + 2):
-        grid.column_dimensions[grid.cell(row=1, column=c).column_letter].width = 26
+    journey_view.write_grid(book.create_sheet("Grid of B"), text, colours)
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

@@ -15,27 +15,12 @@ from sqlalchemy.engine import Connection, Engine
 from data_access import schema, store
 from data_access.filters import Filters, Period
 from data_access.ingest import LoadRejected, Problem, Problems
+from data_access.queries import review
 
 kr = schema.kpi_reviews
 NOTE_COLUMNS = ("done", "planned")  # per KPI: what was done since the last review, what is planned
 MAX_NAME = kr.c.name.type.length
-ROW_SCHEMA = {
-    "stage_id": pl.String,
-    "metric": pl.String,
-    "a": pl.Float64,
-    "a_n": pl.Int64,
-    "b": pl.Float64,
-    "b_n": pl.Int64,
-    "change": pl.Float64,
-    "p_value": pl.Float64,
-    "significant": pl.Boolean,
-    "verdict": pl.String,
-    "target": pl.Float64,
-    "warn": pl.Float64,
-    "status": pl.String,
-    "done": pl.String,
-    "planned": pl.String,
-}
+ROW_SCHEMA = review.ROW_SCHEMA | dict.fromkeys(NOTE_COLUMNS, pl.String)  # a saved row: the figures, the notes
 
 
 @dataclass(frozen=True)

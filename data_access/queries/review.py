@@ -89,6 +89,21 @@ FIGURE_SCHEMA = {
     "x1": pl.Float64,
     "x2": pl.Float64,
 }
+ROW_SCHEMA = {  # a review's row, as :func:`compare` gives it
+    "stage_id": pl.String,
+    "metric": pl.String,
+    "a": pl.Float64,
+    "a_n": pl.Int64,
+    "b": pl.Float64,
+    "b_n": pl.Int64,
+    "change": pl.Float64,
+    "p_value": pl.Float64,
+    "significant": pl.Boolean,
+    "verdict": pl.String,
+    "target": pl.Float64,
+    "warn": pl.Float64,
+    "status": pl.String,
+}
 _PIECES = {"share": ("k", None), "nps": ("promoters", "detractors"), "mean": ("sum", "sumsq")}
 
 
@@ -251,22 +266,8 @@ def compare(a: pl.DataFrame, b: pl.DataFrame, targets: pl.DataFrame, min_n: int)
         rows.append(
             (r["stage_id"], r["metric"], ra["value"], ra["n"], rb["value"], rb["n"], change, p, significant, verdict)
         )
-    frame = pl.DataFrame(
-        rows,
-        schema={
-            "stage_id": pl.String,
-            "metric": pl.String,
-            "a": pl.Float64,
-            "a_n": pl.Int64,
-            "b": pl.Float64,
-            "b_n": pl.Int64,
-            "change": pl.Float64,
-            "p_value": pl.Float64,
-            "significant": pl.Boolean,
-            "verdict": pl.String,
-        },
-        orient="row",
-    )
+    compared = {c: t for c, t in ROW_SCHEMA.items() if c not in ("target", "warn", "status")}
+    frame = pl.DataFrame(rows, schema=compared, orient="row")
     return _with_targets(frame, targets, min_n)
 
 
