@@ -30,6 +30,7 @@ class SavedReview:
     a: Period
     b: Period
     filters: Filters  # the customer filters (no period)
+    data_as_of: datetime | None  # how fresh the data was when it was saved
     frame: pl.DataFrame  # :data:`ROW_SCHEMA`
 
 
@@ -52,8 +53,8 @@ def _refused(reason: str) -> LoadRejected:
 
 
 def save(engine: Engine, name: str, a: Period, b: Period, filters: Filters, frame: pl.DataFrame) -> int:
-    """Saves (or replaces) the review ``name`` with its rows and notes; returns the rows saved. Refuses an empty or
-    too long name and periods without both ends (:class:`LoadRejected`)."""
+    """Saves (or replaces) the review ``name`` with its rows and notes and how fresh the data is; returns the rows
+    saved. Refuses an empty or too long name and periods without both ends (:class:`LoadRejected`)."""
     clean = (name or "").strip()
     if not clean or len(clean) > MAX_NAME:
         raise _refused(f"a saved review needs a name of 1 to {MAX_NAME} characters")
@@ -61,6 +62,7 @@ def save(engine: Engine, name: str, a: Period, b: Period, filters: Filters, fram
         raise _refused("a saved review needs two periods of whole days")
     rows = with_notes(frame, frame.select("stage_id", "metric", *NOTE_COLUMNS) if "done" in frame.columns else None)
     customers = {dim: list(values) for dim, values in filters.dimension_values().items()}
+    data_as_of = store.freshness(engine)
     with store.connect(engine, write=True) as conn:
         kr.create(conn, checkfirst=True)
         conn.execute(sa.delete(kr).where(kr.c.name == clean))
@@ -73,6 +75,7 @@ def save(engine: Engine, name: str, a: Period, b: Period, filters: Filters, fram
                 b_start=b.start,
                 b_end=b.end,
                 customers=json.dumps(customers, sort_keys=True),
+                data_as_of=data_as_of,
                 figures=json.dumps(rows.to_dicts()),
             )
         )
@@ -107,6 +110,7 @@ def opened(conn: Connection, name: str) -> SavedReview | None:
         a=Period(row.a_start, row.a_end),
         b=Period(row.b_start, row.b_end),
         filters=Filters(**values),
+        data_as_of=row.data_as_of,
         frame=frame if frame is not None else pl.DataFrame(schema=ROW_SCHEMA),
     )
 

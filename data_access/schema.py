@@ -232,6 +232,7 @@ kpi_reviews = sa.Table(
     sa.Column("b_start", TIMESTAMP, nullable=False, info={"doc": "Period B's first instant"}),
     sa.Column("b_end", TIMESTAMP, nullable=False, info={"doc": "Period B's end (exclusive)"}),
     sa.Column("customers", sa.Text, nullable=False, info={"doc": "The customer filters, as JSON"}),
+    sa.Column("data_as_of", TIMESTAMP, info={"doc": "The newest timestamp in the store when it was saved"}),
     sa.Column("figures", sa.Text, nullable=False, info={"doc": "Every row of the review as it was, notes included"}),
 )
 APP_TABLES: tuple[sa.Table, ...] = (kpi_reviews,)

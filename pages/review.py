@@ -49,12 +49,12 @@ else:  # the figures as they were when it was saved; the sidebar's filters do no
         f"Saved on {opened.saved_at:%Y-%m-%d %H:%M} UTC: its figures as they were then, whatever has arrived since."
     )
 names = dict(stages.select("stage_id", "name").iter_rows())
-fresh = session.guarded(cache.freshness, url)
+fresh = session.guarded(cache.freshness, url) if opened is None else opened.data_as_of
 about = [
     f"Period A: {a.caption()} · period B: {b.caption()}",
     f"Customers: {customers.customer_caption()}"
     + (" (the sidebar's period does not apply here)" if opened is None else f" · saved review {opened.name}"),
-    f"Data as of {fresh:%Y-%m-%d %H:%M} UTC" if fresh else "No data yet",
+    f"Data as of {fresh:%Y-%m-%d %H:%M} UTC" if fresh else "Data freshness unknown",
     f"A change is improved or declined only when it is significant (p < {metrics.SIGNIFICANCE_LEVEL}) with at "
     f"least {SETTINGS.min_n} answers, tickets or customers behind both periods; otherwise no clear change.",
 ]

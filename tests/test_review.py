@@ -242,6 +242,7 @@ def test_a_saved_review_opens_with_its_numbers_and_notes_after_new_data(reviewed
         tried = reviews.notes_before(conn)
     assert again is not None and listed == ["2025 H1 against H2"]
     assert (again.a, again.b, again.filters) == (A, B, Filters(segment=("B2C",)))
+    assert again.data_as_of == datetime(2025, 10, 1)  # the newest timestamp when it was saved (c8's return)
     csat = again.frame.filter((pl.col("stage_id") == "s") & (pl.col("metric") == "csat")).row(0, named=True)
     assert (csat["b_n"], csat["b"], csat["verdict"], csat["done"]) == (
         100,
