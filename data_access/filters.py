@@ -71,9 +71,15 @@ class Period:
         if self.start is not None:
             parts.append(column >= sa.bindparam(None, self.start, type_=schema.TIMESTAMP))
         if self.end is not None:
-            bound = sa.bindparam(None, self.end, type_=schema.TIMESTAMP)
-            parts.append(column <= bound if self.end_inclusive else column < bound)
+            parts.append(self.before_end(column))
         return sa.and_(sa.true(), *parts)
+
+    def before_end(self, column: ColumnElement) -> ColumnElement[bool]:
+        """``column`` at or before an inclusive end, before an exclusive one (true without an end)."""
+        if self.end is None:
+            return sa.true()
+        bound = sa.bindparam(None, self.end, type_=schema.TIMESTAMP)
+        return column <= bound if self.end_inclusive else column < bound
 
     @property
     def last_day(self) -> date | None:

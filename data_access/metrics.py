@@ -243,6 +243,9 @@ METRICS["satisfaction"] = Metric(
     per_stage=False,
 )
 STAGE_METRICS = {name: m for name, m in METRICS.items() if m.per_stage}
+STAGE_METRICS_BY_SOURCE: dict[str, list[Metric]] = {}  # source table name -> its stage metrics, read in one scan
+for _metric in STAGE_METRICS.values():
+    STAGE_METRICS_BY_SOURCE.setdefault(_metric.source.name, []).append(_metric)
 
 # Figures of the journey map that are not metrics of this registry but can have targets (kpi_targets.metric).
 JOURNEY_FIGURES = {
@@ -370,6 +373,22 @@ def status_expr(value: pl.Expr, enough: pl.Expr, target: pl.Expr, warn: pl.Expr,
         .when(v >= w)
         .then(pl.lit(STATUS_WARN))
         .otherwise(pl.lit(STATUS_BAD))
+    )
+
+
+def with_targets_long(frame: pl.DataFrame, targets: pl.DataFrame, metric_column: str) -> pl.DataFrame:
+    """Adds ``target`` and ``warn`` to a long frame of (``stage_id``, ``metric_column``) rows: a stage's own target
+    wins over the ``*`` one."""
+    mine = targets.rename({"metric": metric_column})
+    specific = mine.filter(pl.col("stage_id") != schema.ALL_STAGES)
+    general = mine.filter(pl.col("stage_id") == schema.ALL_STAGES).drop("stage_id")
+    return (
+        frame.join(specific, on=["stage_id", metric_column], how="left")
+        .join(general, on=metric_column, how="left", suffix="_all")
+        .with_columns(
+            pl.coalesce("target", "target_all").alias("target"), pl.coalesce("warn", "warn_all").alias("warn")
+        )
+        .drop("target_all", "warn_all")
     )
 
 

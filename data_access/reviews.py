@@ -35,8 +35,11 @@ class SavedReview:
 
 
 def with_notes(frame: pl.DataFrame, notes: pl.DataFrame | None = None) -> pl.DataFrame:
-    """The review's rows with the note columns (from ``notes``: stage_id, metric, done, planned; empty elsewhere)."""
-    if notes is None or notes.height == 0:
+    """The review's rows with the note columns (from ``notes``: stage_id, metric, done, planned; empty elsewhere).
+    Without ``notes``, a frame that has them keeps its own."""
+    if notes is None and set(NOTE_COLUMNS) <= set(frame.columns):
+        out = frame
+    elif notes is None or notes.height == 0:
         out = frame.with_columns(*(pl.lit(None, pl.String).alias(c) for c in NOTE_COLUMNS))
     else:
         kept = notes.select("stage_id", "metric", *(pl.col(c).cast(pl.String) for c in NOTE_COLUMNS))
@@ -60,7 +63,7 @@ def save(engine: Engine, name: str, a: Period, b: Period, filters: Filters, fram
         raise _refused(f"a saved review needs a name of 1 to {MAX_NAME} characters")
     if None in (a.start, a.end, b.start, b.end) or a.end_inclusive or b.end_inclusive:
         raise _refused("a saved review needs two periods of whole days")
-    rows = with_notes(frame, frame.select("stage_id", "metric", *NOTE_COLUMNS) if "done" in frame.columns else None)
+    rows = with_notes(frame)
     customers = {dim: list(values) for dim, values in filters.dimension_values().items()}
     data_as_of = store.freshness(engine)
     with store.connect(engine, write=True) as conn:

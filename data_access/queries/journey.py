@@ -139,7 +139,7 @@ def live_lanes(engine: Engine, filters: Filters, min_n: int) -> pl.DataFrame:
             "tickets": _tickets_per_stage(c, filters),
             "satisfaction": _satisfaction(c, filters, min_n),
             "line_2": line_fcr(c, filters, LINE_LANES["fcr_line_2"], min_n),
-            "targets": kpis.stages_and_targets(c)[1],
+            "targets": kpis.target_list(c),
         }
 
     # the funnel pass and the stage KPIs' distinct count take about as long: one on each connection
@@ -175,18 +175,7 @@ def live_lanes(engine: Engine, filters: Filters, min_n: int) -> pl.DataFrame:
 def with_lane_status(frame: pl.DataFrame, targets: pl.DataFrame, min_n: int) -> pl.DataFrame:
     """Target, warn and status of each (stage, lane) row; a stage's own target wins over the ``*`` one, and a lane
     of :data:`metrics.TARGET_FALLBACK` without one takes its fallback's."""
-    mine = targets.rename({"metric": "lane"})
-    specific = mine.filter(pl.col("stage_id") != schema.ALL_STAGES)
-    general = mine.filter(pl.col("stage_id") == schema.ALL_STAGES).drop("stage_id")
-    frame = (
-        frame.join(specific, on=["stage_id", "lane"], how="left")
-        .join(general, on="lane", how="left", suffix="_all")
-        .with_columns(
-            pl.coalesce("target", "target_all").alias("target"),
-            pl.coalesce("warn", "warn_all").alias("warn"),
-        )
-        .drop("target_all", "warn_all")
-    )
+    frame = metrics.with_targets_long(frame, targets, "lane")
     for lane_key, fallback in metrics.TARGET_FALLBACK.items():
         theirs = frame.filter(pl.col("lane") == fallback).select(
             "stage_id", pl.col("target").alias("f_target"), pl.col("warn").alias("f_warn")

@@ -76,8 +76,7 @@ def stage_customers_stored(conn: Connection, filters: Filters) -> bool:
     period, sc = filters.period, schema.stage_customers.c
     if period.start is None or period.end is None:
         return True
-    end = sa.bindparam(None, period.end, type_=schema.TIMESTAMP)
-    after = sc.last_at > end if period.end_inclusive else sc.last_at >= end
+    after = sa.not_(period.before_end(sc.last_at))  # last_at is never null
     before = sc.first_at < sa.bindparam(None, period.start, type_=schema.TIMESTAMP)
     return conn.execute(sa.select(sa.literal(1)).where(before, after).limit(1)).first() is None
 
@@ -269,9 +268,6 @@ def stage_kpis(engine: Engine, filters: Filters, min_n: int = SETTINGS.min_n) ->
 
 def stage_kpis_on(conn: Connection, filters: Filters, min_n: int = SETTINGS.min_n) -> pl.DataFrame:
     """:func:`stage_kpis` on an open connection."""
-    by_source: dict[str, list[metrics.Metric]] = {}
-    for metric in metrics.STAGE_METRICS.values():
-        by_source.setdefault(metric.source.name, []).append(metric)
     frame, targets = stages_and_targets(conn)
     query = customers_per_stage_query(filters, stored=stage_customers_stored(conn, filters))
     customers = fetch_frame(conn, query, {"stage_id": pl.String, "customers": pl.Int64})
@@ -279,7 +275,7 @@ def stage_kpis_on(conn: Connection, filters: Filters, min_n: int = SETTINGS.min_
         fetch_frame(
             conn, metric_per_stage_query(schema.TABLES_BY_NAME[source], chosen, filters), {"stage_id": pl.String}
         )
-        for source, chosen in by_source.items()
+        for source, chosen in metrics.STAGE_METRICS_BY_SOURCE.items()
     ]
     frame = frame.join(customers, on="stage_id", how="left").with_columns(pl.col("customers").fill_null(0))
     for part in parts:

@@ -282,11 +282,8 @@ def _rated_query(source: sa.Table, group: list[metrics.Metric], filters: Filters
 def _survey_and_tickets(conn: Connection, filters: Filters, w: Windows, min_n: int) -> dict[str, pl.DataFrame]:
     """Every metric of the stages (CSAT, NPS, CES, FCR) over all stages per month of the lines (``monthly``), per
     window (``windows``), and per stage in the current window (``stages``)."""
-    by_source: dict[str, list[metrics.Metric]] = {}
-    for metric in metrics.STAGE_METRICS.values():
-        by_source.setdefault(metric.source.name, []).append(metric)
     out: dict[str, pl.DataFrame | None] = {"monthly": None, "windows": None, "stages": None}
-    for source_name, group in by_source.items():
+    for source_name, group in metrics.STAGE_METRICS_BY_SOURCE.items():
         frame = fetch_frame(
             conn,
             _rated_query(schema.TABLES_BY_NAME[source_name], group, filters, w),

@@ -127,10 +127,7 @@ def half_years(last_day: date) -> tuple[Period, Period]:
 def _rated(conn: Connection, filters: Filters) -> pl.DataFrame:
     """CSAT, NPS, CES, FCR per stage and over every stage, with their test pieces (long)."""
     parts = []
-    by_source: dict[str, list[metrics.Metric]] = {}
-    for metric in metrics.STAGE_METRICS.values():
-        by_source.setdefault(metric.source.name, []).append(metric)
-    for source_name, chosen in by_source.items():
+    for source_name, chosen in metrics.STAGE_METRICS_BY_SOURCE.items():
         source = schema.TABLES_BY_NAME[source_name]
         per_stage = fetch_frame(conn, kpis.metric_per_stage_query(source, chosen, filters), {"stage_id": pl.String})
         overall = fetch_frame(conn, kpis.metric_query(source, chosen, filters, []))
@@ -171,8 +168,8 @@ def _bound(moment: datetime | None) -> sa.BindParameter | None:
 def _journey(conn: Connection, filters: Filters) -> pl.DataFrame:
     """Repeat purchase, contacts per customer, churn and reactivation over the period (see the module)."""
     period, who = filters.period, filters.customer_clause(cu.c.customer_id)
-    start, end = _bound(period.start), _bound(period.end)
-    if start is None or end is None:
+    start = _bound(period.start)
+    if start is None or period.end is None:
         raise ValueError("a review period needs a start and an end")
     per_buyer = (
         sa.select(od.c.customer_id, sa.func.count().label("orders"))
@@ -181,10 +178,10 @@ def _journey(conn: Connection, filters: Filters) -> pl.DataFrame:
         .subquery("orders_in_period")
     )
     buyers = sa.select(sa.func.count(), metrics.count_if(per_buyer.c.orders >= 2)).select_from(per_buyer)
-    before_end = cu.c.signup_at <= end if period.end_inclusive else cu.c.signup_at < end
+    before_end = period.before_end(cu.c.signup_at)
     not_gone = sa.or_(cu.c.churned_at.is_(None), cu.c.churned_at >= start)
     ended_in = period.clause(cu.c.churned_at)
-    churned_by_end = cu.c.churned_at <= end if period.end_inclusive else cu.c.churned_at < end
+    churned_by_end = period.before_end(cu.c.churned_at)
     base = sa.select(
         metrics.count_if(sa.and_(before_end, not_gone)).label("books"),
         metrics.count_if(sa.and_(cu.c.signup_at < start, not_gone)).label("at_start"),
@@ -273,17 +270,7 @@ def compare(a: pl.DataFrame, b: pl.DataFrame, targets: pl.DataFrame, min_n: int)
 
 def _with_targets(frame: pl.DataFrame, targets: pl.DataFrame, min_n: int) -> pl.DataFrame:
     """Period B's target, warn and status; a stage's own target wins over the ``*`` one."""
-    mine = targets
-    specific = mine.filter(pl.col("stage_id") != schema.ALL_STAGES)
-    general = mine.filter(pl.col("stage_id") == schema.ALL_STAGES).drop("stage_id")
-    frame = (
-        frame.join(specific, on=["stage_id", "metric"], how="left")
-        .join(general, on="metric", how="left", suffix="_all")
-        .with_columns(
-            pl.coalesce("target", "target_all").alias("target"), pl.coalesce("warn", "warn_all").alias("warn")
-        )
-        .drop("target_all", "warn_all")
-    )
+    frame = metrics.with_targets_long(frame, targets, "metric")
     parts = []
     for key, kpi in KPIS.items():
         part = frame.filter(pl.col("metric") == key)
