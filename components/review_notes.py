@@ -58,13 +58,11 @@ def editor(frame: pl.DataFrame, names: dict[str, str], tried: pl.DataFrame, key:
     )
 
 
-def save_form(
-    url: str, frame: pl.DataFrame, notes: pl.DataFrame, a: Period, b: Period, customers: Filters, suggested: str
-) -> None:
-    """Name and save the review (periods, customer filters, every figure as it is now, the notes)."""
+def save_form(url: str, kept: pl.DataFrame, a: Period, b: Period, customers: Filters, suggested: str) -> None:
+    """Name and save the review: periods, customer filters, ``kept`` (every figure as it is now with the notes,
+    :func:`reviews.with_notes`)."""
     name = st.text_input("Save this review as", value=suggested, key="review_save_name")
     if st.button("Save the review", type="primary", key="review_save"):
-        kept = reviews.with_notes(frame, notes)
         editors.write(
             url,
             lambda w: (

@@ -86,21 +86,22 @@ if tried.height:
     st.caption(f"Tried last time: the notes of the saved review {tried['review'][0]}.")
 notes_key = "review_notes" if opened is None else f"review_notes_{saved['name'].to_list().index(opened_name)}"
 notes = review_notes.editor(frame, names, tried, key=notes_key)
+reported = reviews.with_notes(frame, notes)  # what is saved and what the reports show
 suggested = opened.name if opened else f"{a.caption()} against {b.caption()}"
-review_notes.save_form(url, frame, notes, a, b, customers, suggested)
+review_notes.save_form(url, reported, a, b, customers, suggested)
 
-reported = reviews.with_notes(frame, notes)
+# built when a button is clicked, not on every rerun (the HTML carries plotly.js, about 5 MB)
 xlsx_col, html_col, _ = st.columns([1, 1, 3])
 xlsx_col.download_button(
     "Report as XLSX",
-    review_view.to_xlsx(reported, stages, about, said),
+    lambda: review_view.to_xlsx(reported, stages, about, said),
     file_name=f"kpi_review_{b.last_day}.xlsx",
     mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     key="review_xlsx",
 )
 html_col.download_button(
     "Report as HTML",
-    review_view.to_html(reported, stages, about, said),
+    lambda: review_view.to_html(reported, stages, about, said),
     file_name=f"kpi_review_{b.last_day}.html",
     mime="text/html",
     key="review_html",
