@@ -7,12 +7,13 @@ from datetime import datetime
 import polars as pl
 import streamlit as st
 
-from data_access import ingest, schema, store
+from components import auth
+from data_access import access, ingest, schema, store
 from data_access import streamlit_cache as cache
 from data_access.config import StoreLocation
 
 
-def store_status(where: StoreLocation, fresh: datetime | None, counts: dict[str, int]) -> None:
+def store_status(where: StoreLocation, fresh: datetime | None, counts: dict[str, int] | None) -> None:
     st.markdown(
         f"| store | |\n|---|---|\n"
         f"| Database | {store.backend_name(where.url)} (`{store.safe_url(where.url)}`) |\n"
@@ -20,6 +21,9 @@ def store_status(where: StoreLocation, fresh: datetime | None, counts: dict[str,
         f"| Access | read-only for the dashboard; the loads below write |\n"
         f"| Newest data | {fresh.strftime('%Y-%m-%d %H:%M UTC') if fresh else 'no data yet'} |\n"
     )
+    if counts is None:
+        st.caption("Rows per table are not shown to a viewer limited to some segments: they count every segment.")
+        return
     st.dataframe(
         pl.DataFrame({"table": list(counts), "rows": list(counts.values())}),
         hide_index=True,
@@ -51,6 +55,11 @@ def upload(url: str) -> None:
     if not files:
         st.warning("Choose at least one file first.")
         return
+    auth.may_or_stop(access.LOAD, "loading data")
+    too_big = [why for f in files if (why := ingest.upload_problem(f.name, f.size))]
+    if too_big:
+        st.error(f"Nothing was loaded: {'; '.join(too_big)}.")
+        return
     sources = [ingest.Source(f.name, f.getvalue()) for f in files]
     bar = st.progress(0.0, text="Checking files...")
     try:
@@ -66,11 +75,15 @@ def upload(url: str) -> None:
             writer.dispose()
     except ingest.LoadRejected as exc:
         bar.empty()
+        auth.audit("upload", ", ".join(s.name for s in sources), f"refused: {exc.problems.total} problem(s)")
         rejected(exc)
     except store.StoreError as exc:
         bar.empty()
         st.error(str(exc))
     else:
+        auth.audit(
+            "upload", ", ".join(s.name for s in sources), ", ".join(f"{t} {n:,} rows" for t, n in written.items())
+        )
         cache.forget_results()
         st.session_state[_LAST_LOAD] = "Loaded: " + ", ".join(f"{t} {n:,} rows" for t, n in written.items())
         st.rerun()  # every figure on the page, the row counts included, now shows the new data

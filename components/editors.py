@@ -10,17 +10,20 @@ import pandas as pd
 import polars as pl
 import streamlit as st
 
-from components import data_panels, session
-from components.journey_view import QUALITATIVE_LABELS
-from data_access import editing, ingest, metrics, schema, store
+from components import auth, data_panels, downloads, session
+from components.journey_view import QUALITATIVE_LABELS, stage_labels
+from data_access import access, editing, ingest, metrics, schema, store
 from data_access import streamlit_cache as cache
 
 _DONE = "editors_done"  # what the last save did
 NEW_MAP = "➕ New map"
 
 
-def write(url: str, action: Callable[[Any], str]) -> None:
-    """Runs one save on a writing engine; on success forgets every cached figure and reruns."""
+def write(url: str, action: Callable[[Any], str], audited: tuple[str, str]) -> None:
+    """Runs one save on a writing engine (only for a role that may edit: checked here, where it writes); on success
+    records it in the audit log (``audited``: the action and what it was done to), forgets every cached figure and
+    reruns."""
+    auth.may_or_stop(access.EDIT, "editing maps, targets or reviews")
     st.session_state.pop(_DONE, None)
     try:
         done = editing.with_writer(url, action)
@@ -29,6 +32,7 @@ def write(url: str, action: Callable[[Any], str]) -> None:
     except store.StoreError as exc:
         st.error(str(exc))
     else:
+        auth.audit(*audited, done)
         cache.forget_results()
         st.session_state[_DONE] = done
         st.rerun()
@@ -37,7 +41,7 @@ def write(url: str, action: Callable[[Any], str]) -> None:
 def _wide(stages: pl.DataFrame, cells: pl.DataFrame) -> pd.DataFrame:
     """Lanes down, stage names across: the map as the CX team draws it."""
     text = {(r["stage_id"], r["lane"]): r["text"] for r in cells.iter_rows(named=True)}
-    names = stages["name"].to_list()
+    names = list(stage_labels(stages).values())
     rows = {
         QUALITATIVE_LABELS[lane]: [text.get((s, lane), "") for s in stages["stage_id"]] for lane in schema.MAP_LANES
     }
@@ -46,7 +50,7 @@ def _wide(stages: pl.DataFrame, cells: pl.DataFrame) -> pd.DataFrame:
 
 def _long(stages: pl.DataFrame, wide: pd.DataFrame) -> pl.DataFrame:
     lane_of = {label: lane for lane, label in QUALITATIVE_LABELS.items()}
-    stage_of = dict(zip(stages["name"], stages["stage_id"], strict=True))
+    stage_of = {label: stage for stage, label in stage_labels(stages).items()}
     rows = [
         (stage_of[column], lane_of[label], None if pd.isna(value) else str(value))
         for label, row in wide.iterrows()
@@ -75,25 +79,37 @@ def map_editor(url: str, stages: pl.DataFrame) -> None:
     st.caption("One row per lane, one column per stage; an emptied cell is removed when you save.")
     edited = st.data_editor(_wide(stages, cells), key=f"edit_grid_{choice}", width="stretch", height=440)
     if st.button("Save the map", type="primary", key="edit_save"):
-        write(url, lambda w: f"Saved {editing.save_map(w, name, _long(stages, edited)):,} cells of {name.strip()}.")
+        write(
+            url,
+            lambda w: f"Saved {editing.save_map(w, name, _long(stages, edited)):,} cells of {name.strip()}.",
+            ("edit", f"map {name.strip()}"),
+        )
     if new:
         return
     rename, copy, delete = st.columns(3)
     with rename:
         to = st.text_input("Rename to", key="edit_rename_to")
         if st.button("Rename", key="edit_rename"):
-            write(url, lambda w: f"Renamed {choice} to {to.strip()} ({editing.rename_map(w, choice, to):,} cells).")
+            write(
+                url,
+                lambda w: f"Renamed {choice} to {to.strip()} ({editing.rename_map(w, choice, to):,} cells).",
+                ("edit", f"map {choice}"),
+            )
     with copy:
         suggested = choice.replace("current", "ideal") if "current" in choice else f"{choice} (ideal)"
         as_name = st.text_input("Copy as", value=suggested, key=f"edit_copy_to_{choice}")
         if st.button("Copy", key="edit_copy", help="Start an ideal map from this one"):
             write(
-                url, lambda w: f"Copied {choice} to {as_name.strip()} ({editing.copy_map(w, choice, as_name):,} cells)."
+                url,
+                lambda w: f"Copied {choice} to {as_name.strip()} ({editing.copy_map(w, choice, as_name):,} cells).",
+                ("edit", f"map {as_name.strip()}"),
             )
     with delete:
         sure = st.checkbox(f"Yes, delete {choice}", key="edit_delete_sure")
         if st.button("Delete", key="edit_delete", disabled=not sure):
-            write(url, lambda w: f"Deleted {choice} ({editing.delete_map(w, choice):,} cells).")
+            write(
+                url, lambda w: f"Deleted {choice} ({editing.delete_map(w, choice):,} cells).", ("edit", f"map {choice}")
+            )
 
 
 def targets_editor(url: str, stages: pl.DataFrame) -> None:
@@ -119,31 +135,39 @@ def targets_editor(url: str, stages: pl.DataFrame) -> None:
     )
     if st.button("Save the targets", type="primary", key="edit_targets_save"):
         frame = pl.from_pandas(edited.astype({"stage_id": "string", "metric": "string"}))
-        write(url, lambda w: f"Saved {editing.save_targets(w, frame):,} targets.")
+        write(url, lambda w: f"Saved {editing.save_targets(w, frame):,} targets.", ("edit", "targets"))
 
 
 def files(url: str) -> None:
     """CSV export of the maps and the targets, and import of either (checked, one transaction)."""
     engine = cache.read_engine(url)
     left, right = st.columns(2)
-    left.download_button(
-        "Download every map (journey_map.csv)",
-        session.guarded(editing.map_rows, engine).write_csv(),
-        file_name="journey_map.csv",
-        mime="text/csv",
-        key="edit_maps_csv",
-    )
-    right.download_button(
-        "Download the targets (kpi_targets.csv)",
-        session.guarded(editing.target_rows, engine).write_csv(),
-        file_name="kpi_targets.csv",
-        mime="text/csv",
-        key="edit_targets_csv",
-    )
+    with left:
+        downloads.csv_button(
+            "Download every map (journey_map.csv)",
+            session.guarded(editing.map_rows, engine),
+            "journey_map.csv",
+            "edit_maps_csv",
+        )
+    with right:
+        downloads.csv_button(
+            "Download the targets (kpi_targets.csv)",
+            session.guarded(editing.target_rows, engine),
+            "kpi_targets.csv",
+            "edit_targets_csv",
+        )
     upload = st.file_uploader(
         "Import journey_map.csv (replaces the maps it names) or kpi_targets.csv (replaces every target)",
         type=["csv"],
         key="edit_import",
     )
     if upload is not None and st.button("Check and import", key="edit_import_go"):
-        write(url, lambda w: "Imported " + editing.import_file(w, ingest.Source(upload.name, upload.getvalue())) + ".")
+        too_big = ingest.upload_problem(upload.name, upload.size)
+        if too_big:
+            st.error(f"Nothing was imported: {too_big}.")
+            return
+        write(
+            url,
+            lambda w: "Imported " + editing.import_file(w, ingest.Source(upload.name, upload.getvalue())) + ".",
+            ("edit", upload.name),
+        )

@@ -7,6 +7,7 @@ from datetime import date
 
 import streamlit as st
 
+from components import auth
 from components.session import guarded
 from data_access import schema
 from data_access import streamlit_cache as cache
@@ -59,9 +60,11 @@ def _to_url(filters: Filters, bounds: tuple[date, date] | None) -> None:
 
 
 def render_sidebar(url: str) -> Filters:
-    """Draws the filters and returns them; pages read the same object with :func:`current`."""
+    """Draws the filters and returns them; pages read the same object with :func:`current`. Only the values of
+    the viewer's scope are offered (a link's other values are ignored, and the queries apply the scope anyway)."""
+    scope = auth.current().scope
     span = guarded(cache.data_range, url)
-    options = guarded(cache.dimension_values, url)
+    options = guarded(cache.dimension_values, url, scope)
     bounds = (span[0].date(), span[1].date()) if span else None
     if not st.session_state.get(_READ_URL):
         st.session_state[_READ_URL] = True
@@ -90,10 +93,10 @@ def render_sidebar(url: str) -> Filters:
             if options.get(dim):
                 chosen[dim] = tuple(st.multiselect(dim.capitalize(), options[dim], key=_key(dim), placeholder="All"))
         try:
-            filters = Filters(period=period, **chosen)
+            filters = Filters(period=period, scope=scope, **chosen)
         except FilterError as exc:
             st.error(str(exc))
-            filters = Filters(**chosen)
+            filters = Filters(scope=scope, **chosen)
         st.caption(filters.caption())
     st.session_state[STATE_KEY] = filters
     _to_url(filters, bounds)
@@ -101,5 +104,6 @@ def render_sidebar(url: str) -> Filters:
 
 
 def current() -> Filters:
-    """The filters drawn by the entry script on this run."""
-    return st.session_state.get(STATE_KEY, Filters())
+    """The filters drawn by the entry script on this run, always with the viewer's scope (whatever the session
+    holds)."""
+    return st.session_state.get(STATE_KEY, Filters()).with_scope(auth.current().scope)

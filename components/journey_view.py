@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from components import status
-from data_access import metrics, schema
+from data_access import exports, metrics, schema
 from data_access.queries.journey import LANES_BY_KEY, LIVE_LANES
 
 # light tints of the status colours: the text stays readable on them
@@ -29,6 +29,16 @@ QUALITATIVE_LABELS = {
     lane: lane.replace("_", " ").replace("jtbd", "jobs to be done").capitalize() for lane in schema.MAP_LANES
 } | {PHASE_LANE: "Phase"}
 FLAG_LANES = ("pains", "moments_of_truth")
+
+
+def stage_labels(stages: pl.DataFrame) -> dict[str, str]:
+    """Each stage's column heading: its name, with its key after it where two stages share a name (a grid's
+    columns must differ)."""
+    names = dict(stages.select("stage_id", "name").iter_rows())
+    counts: dict[str, int] = {}
+    for name in names.values():
+        counts[name] = counts.get(name, 0) + 1
+    return {s: name if counts[name] == 1 else f"{name} ({s})" for s, name in names.items()}
 
 
 def _value(lane_key: str, value: float | None) -> str:
@@ -52,7 +62,7 @@ def grid(
     """(the grid's text, the background colour of each cell, the lane key of each row). ``lanes``: the qualitative
     lanes to show, in order; every live lane follows them. Where the stages have phases, a first row names each
     stage's phase, neighbouring phases on alternating bands."""
-    names = dict(stages.select("stage_id", "name").iter_rows())
+    names = stage_labels(stages)
     order = stages["stage_id"].to_list()
     hurt = set(live.filter(pl.col("status") == metrics.STATUS_BAD)["stage_id"].to_list())
     text = {(r["stage_id"], r["lane"]): r["text"] for r in cells.iter_rows(named=True)}
@@ -194,7 +204,7 @@ def compare_grid(
     """The two maps side by side: for each lane a row per map, stages across; cells that differ are marked ≠ and
     tinted in both rows."""
     order = stages["stage_id"].to_list()
-    names = dict(stages.select("stage_id", "name").iter_rows())
+    names = stage_labels(stages)
     texts = [{(r["stage_id"], r["lane"]): r["text"] or "" for r in frame.iter_rows(named=True)} for frame in (a, b)]
     rows, colours, labels = [], [], []
     for lane in lanes:
@@ -257,7 +267,7 @@ def breakdown_table(split: pl.DataFrame, metric_name: str, by: str) -> pl.DataFr
 
 def to_html(text: pd.DataFrame, colours: pd.DataFrame, title: str, caption: str) -> str:
     """The grid as a standalone HTML page (colours, legend and what it shows included), for a review deck."""
-    table = styled(text, colours).set_table_attributes('class="map"').to_html()
+    table = exports.html_table(styled(text, colours).set_table_attributes('class="map"'))
     style = (
         "body{font-family:system-ui,sans-serif;margin:24px;color:#222}"
         "table.map{border-collapse:collapse;font-size:13px}"
@@ -278,8 +288,8 @@ def to_xlsx(text: pd.DataFrame, colours: pd.DataFrame, title: str, caption: str)
     book = Workbook()
     sheet = book.active
     sheet.title = "Journey map"
-    sheet.append([title])
-    sheet.append([caption])
+    exports.append_row(sheet, [title])
+    exports.append_row(sheet, [caption])
     sheet["A1"].font = Font(bold=True, size=14)
     write_grid(sheet, text, colours)
     out = io.BytesIO()
@@ -292,10 +302,10 @@ def write_grid(sheet: object, text: pd.DataFrame, colours: pd.DataFrame) -> None
     colours (wrapped, bold labels)."""
     from openpyxl.styles import Alignment, Font, PatternFill
 
-    sheet.append(["", *text.columns])
+    exports.append_row(sheet, ["", *text.columns])
     header = sheet.max_row
     for label, values in zip(text.index, text.itertuples(index=False), strict=True):
-        sheet.append([label, *values])
+        exports.append_row(sheet, [label, *values])
     for cell in sheet[header]:
         cell.font = Font(bold=True)
     for r, row in enumerate(colours.itertuples(index=False), start=header + 1):

@@ -3,10 +3,12 @@ worst state and the active alerts. Each card and block leads to the page that ex
 
 from __future__ import annotations
 
+from html import escape
+
 import polars as pl
 import streamlit as st
 
-from components import charts, status
+from components import auth, charts, status
 from data_access.queries import funnel
 from data_access.queries.overview import CARDS, Card
 
@@ -36,6 +38,14 @@ DEFINITIONS = {
 
 def page_path(page: str) -> str:
     return f"pages/{page}.py"
+
+
+def link(page: str, label: str, hint: str | None = None) -> None:
+    """A block's heading: a link to the page that explains it, or plain words for a viewer who may not open it."""
+    if auth.current().may_open(page):
+        st.page_link(page_path(page), label=label, icon=_ICONS[page], help=hint)
+    else:
+        st.markdown(f"{_ICONS[page]} {label}", help=hint)
 
 
 def _compact(value: float, money: bool) -> str:
@@ -88,7 +98,7 @@ def cards(frame: pl.DataFrame, lines: pl.DataFrame, events: pl.DataFrame, per_ro
             if card.survey and got.get("lo") is not None:
                 hint += f" 95% interval {got['lo']:.1f} to {got['hi']:.1f}."
             with column.container(border=True):
-                st.page_link(page_path(card.page), label=title, icon=_ICONS[card.page], help=hint)
+                link(card.page, title, hint)
                 st.metric(
                     card.label,
                     shown if shown is not None else "no data",
@@ -105,7 +115,7 @@ def cards(frame: pl.DataFrame, lines: pl.DataFrame, events: pl.DataFrame, per_ro
 
 
 def funnel_brief(steps: pl.DataFrame | None, names: dict[str, str], who: str) -> None:
-    st.page_link("pages/funnel.py", label="Funnel in brief", icon=_ICONS["funnel"])
+    link("funnel", "Funnel in brief")
     if steps is None or steps.height == 0 or int(steps["customers"][0]) == 0:
         st.info("No customer entered the funnel in this window.")
         return
@@ -116,7 +126,7 @@ def funnel_brief(steps: pl.DataFrame | None, names: dict[str, str], who: str) ->
 
 
 def worst_stages(worst: pl.DataFrame) -> None:
-    st.page_link("pages/stage_kpis.py", label="Stages furthest from target", icon=_ICONS["stage_kpis"])
+    link("stage_kpis", "Stages furthest from target")
     if worst.height == 0:
         st.success("Every stage with enough answers meets its targets.")
         return
@@ -124,14 +134,15 @@ def worst_stages(worst: pl.DataFrame) -> None:
         unit = "" if r["metric"] in ("nps", "ces") else "%"
         st.markdown(
             f"<span style='color:{status.colour(r['status'])}'>{status.badge(r['status'])}</span> "
-            f"**{r['name']}**: {r['label']} {r['value']:.1f}{unit} against a target of {r['target']:g}{unit} "
+            f"**{escape(r['name'])}**: {escape(r['label'])} {r['value']:.1f}{unit} "
+            f"against a target of {r['target']:g}{unit} "
             f"(n {r['n']:,})",
             unsafe_allow_html=True,
         )
 
 
 def alerts(unsubscribes: pl.DataFrame, complaints: pl.DataFrame) -> None:
-    st.page_link("pages/churn_warning.py", label="Active churn alerts", icon=_ICONS["churn_warning"])
+    link("churn_warning", "Active churn alerts")
     if unsubscribes.height == 0 and complaints.height == 0:
         st.success("No unsubscribe or complaint spike in this window.")
         return

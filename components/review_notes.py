@@ -58,6 +58,25 @@ def editor(frame: pl.DataFrame, names: dict[str, str], tried: pl.DataFrame, key:
     )
 
 
+def read_only(frame: pl.DataFrame, names: dict[str, str], tried: pl.DataFrame) -> None:
+    """The notes as a table to read (for a role that may not write them)."""
+    last = {(r["stage_id"], r["metric"]): r for r in tried.iter_rows(named=True)}
+    rows = [
+        {
+            "Stage": review_view.where_label(r["stage_id"], names),
+            "KPI": review.KPIS[r["metric"]].label,
+            "Done since the last review": r["done"] or "",
+            "Planned": r["planned"] or "",
+            "Tried last time": " / ".join(
+                x for x in (last.get((r["stage_id"], r["metric"]), {}).get(k) for k in reviews.NOTE_COLUMNS) if x
+            ),
+        }
+        for r in frame.iter_rows(named=True)
+    ]
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="review_notes_read")
+    st.caption("Your role reads the notes; analysts write them and save the review.")
+
+
 def save_form(url: str, kept: pl.DataFrame, a: Period, b: Period, customers: Filters, suggested: str) -> None:
     """Name and save the review: periods, customer filters, ``kept`` (every figure as it is now with the notes,
     :func:`reviews.with_notes`)."""
@@ -69,4 +88,5 @@ def save_form(url: str, kept: pl.DataFrame, a: Period, b: Period, customers: Fil
                 f"Saved the review {name.strip()}: {reviews.save(w, name, a, b, customers, kept):,} KPIs with "
                 "their notes, as they are now."
             ),
+            ("save", f"review {name.strip()}"),
         )

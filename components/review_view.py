@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from components import journey_view
-from data_access import metrics
+from data_access import exports, metrics
 from data_access.queries import review
 
 # a change's colour: only a significant change is a win or a loss (the status palette's good and bad tints)
@@ -64,7 +64,7 @@ def change_grid(frame: pl.DataFrame, stages: pl.DataFrame) -> tuple[pd.DataFrame
     """Period B's journey grid: KPIs down, stages across (the whole journey last), each cell B's value and its
     change, on the verdict's tint. Returns (text, colours)."""
     order = [*stages["stage_id"].to_list(), review.WHOLE_JOURNEY]
-    names = dict(stages.select("stage_id", "name").iter_rows())
+    names = journey_view.stage_labels(stages)
     cells = {(r["stage_id"], r["metric"]): r for r in frame.iter_rows(named=True)}
     text, colours, labels = [], [], []
     for key, kpi in review.KPIS.items():
@@ -134,8 +134,8 @@ def to_html(frame: pl.DataFrame, stages: pl.DataFrame, about: list[str], said: d
     plotly.js inlined: it opens offline), the grid of period B and the whole table."""
     names = dict(stages.select("stage_id", "name").iter_rows())
     text, colours = change_grid(frame, stages)
-    grid = journey_view.styled(text, colours).to_html()
-    full = styled_table(frame, names).hide(axis="index").to_html()
+    grid = exports.html_table(journey_view.styled(text, colours))
+    full = exports.html_table(styled_table(frame, names).hide(axis="index"))
     chart = changes_chart(frame, names).to_html(include_plotlyjs=True, full_html=False)
     lists = "".join(
         f"<h2>{escape(title)}</h2><ul>{''.join(f'<li>{escape(line)}</li>' for line in said.get(v, []))}</ul>"
@@ -164,10 +164,10 @@ def to_xlsx(frame: pl.DataFrame, stages: pl.DataFrame, about: list[str], said: d
     book = load_workbook(io.BytesIO(review.to_xlsx(frame.drop("warn"), about)))
     changes = book.create_sheet("Changes")
     for verdict, title in ((review.IMPROVED, "Improved"), (review.DECLINED, "Declined")):
-        changes.append([title])
+        exports.append_row(changes, [title])
         changes.cell(row=changes.max_row, column=1).font = Font(bold=True)
         for line in said.get(verdict, []) or ["None significant."]:
-            changes.append([line])
+            exports.append_row(changes, [line])
         changes.append([])
     changes.column_dimensions["A"].width = 120
     text, colours = change_grid(frame, stages)

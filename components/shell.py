@@ -1,18 +1,60 @@
-"""Every run goes through app.py (menu, store, filters), whatever address the first visitor opens.
+"""The app's frame: the pages and their menu (only the pages the viewer may open), and the opening every page
+runs (through app.py, its own role check, its title).
 
 The page scripts live in ``pages/``. Until ``st.navigation`` has run once in a server process, Streamlit treats
 that folder as its older multipage layout, and a first visit straight to ``/funnel`` would run that script alone:
 no filters, no menu, and the server would stay in that mode. Each page opens with :func:`start` (or
-:func:`through_app`), which reruns it through app.py first.
+:func:`open_page`), which reruns it through app.py first.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
-from components import filters, session
+from components import auth, filters, session
+from data_access.access import Access
 from data_access.filters import Filters
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    key: str  # as data_access.access names it
+    path: str
+    title: str
+    icon: str
+    section: str
+
+
+PAGES = (
+    PageSpec("overview", "pages/overview.py", "Overview", ":material/dashboard:", "Leadership"),
+    PageSpec("retention", "pages/retention.py", "Retention", ":material/group:", "Leadership"),
+    PageSpec(
+        "churn_warning", "pages/churn_warning.py", "Churn early warning", ":material/notifications:", "Leadership"
+    ),
+    PageSpec("funnel", "pages/funnel.py", "Funnel", ":material/filter_alt:", "Analysis"),
+    PageSpec("stage_kpis", "pages/stage_kpis.py", "Stage KPIs", ":material/leaderboard:", "Analysis"),
+    PageSpec("journey_map", "pages/journey_map.py", "Journey map", ":material/map:", "Analysis"),
+    PageSpec("review", "pages/review.py", "KPI review", ":material/compare_arrows:", "Analysis"),
+    PageSpec("support", "pages/support.py", "Support quality", ":material/support_agent:", "Support"),
+    PageSpec("data", "pages/data.py", "Data", ":material/database:", "Data"),
+    PageSpec("map_editor", "pages/map_editor.py", "Maps and targets", ":material/edit_note:", "Data"),
+    PageSpec("access", "pages/access.py", "Access", ":material/admin_panel_settings:", "Data"),
+)
+BY_KEY = {p.key: p for p in PAGES}
+LANDING = ("overview", "support")  # the first of these the viewer may open is their home page
+
+
+def menu(viewer: Access) -> dict[str, list[st.Page]]:
+    """The menu of the pages ``viewer`` may open, by section, their home page first among them."""
+    allowed = [p for p in PAGES if viewer.may_open(p.key)]
+    home = next((k for k in LANDING if viewer.may_open(k)), allowed[0].key if allowed else None)
+    sections: dict[str, list[st.Page]] = {}
+    for p in allowed:
+        sections.setdefault(p.section, []).append(st.Page(p.path, title=p.title, icon=p.icon, default=p.key == home))
+    return sections
 
 
 def through_app() -> None:
@@ -22,12 +64,23 @@ def through_app() -> None:
         st.rerun()
 
 
-def start(title: str) -> tuple[str, Filters]:
-    """The opening of every analysis page: through app.py, the title, a store with tables (else a message and
-    stop), and the global filters. Returns the store URL and the filters."""
+def open_page(key: str) -> str:
+    """The opening of every page: through app.py, the viewer's right to this page checked (a hand-typed address
+    of a page the menu hides is refused here too), the title. Returns the store URL."""
     through_app()
-    url = session.location().url
-    st.title(title)
+    page = BY_KEY[key]
+    if not auth.current().may_open(key):
+        st.title(page.title)
+        st.error("Your role does not give you this page.", icon=":material/block:")
+        st.stop()
+    st.title(page.title)
+    return session.location().url
+
+
+def start(key: str) -> tuple[str, Filters]:
+    """The opening of every analysis page: :func:`open_page`, a store with tables (else a message and stop), and
+    the global filters (the viewer's scope in them). Returns the store URL and the filters."""
+    url = open_page(key)
     if not session.has_tables(url):
         st.stop()
     return url, filters.current()

@@ -43,7 +43,11 @@ SIDEBAR = "Sidebar (every page)"
 PAGES: dict[str, list[tuple[str, Callable[[Engine, Filters], object], Callable[[str, Filters], object]]]] = {
     SIDEBAR: [
         ("data_range", lambda e, f: store.time_range(e), lambda u, f: _cache().data_range(u)),
-        ("dimension_values", lambda e, f: catalog.dimension_values(e), lambda u, f: _cache().dimension_values(u)),
+        (
+            "dimension_values",
+            lambda e, f: catalog.dimension_values(e, f.scope),
+            lambda u, f: _cache().dimension_values(u, f.scope),
+        ),
     ],
     "Overview": [
         (
@@ -111,7 +115,11 @@ PAGES: dict[str, list[tuple[str, Callable[[Engine, Filters], object], Callable[[
         ),
     ],
     "Support quality": [
-        ("business_events", lambda e, f: catalog.business_events(e), lambda u, f: _cache().business_events(u)),
+        (
+            "business_events",
+            lambda e, f: catalog.business_events(e, f.scope),
+            lambda u, f: _cache().business_events(u, f.scope),
+        ),
         (
             "lines",
             lambda e, f: _with_conn(e, support.lines, f, metrics.VERIFY_DAYS, SETTINGS.min_n),
@@ -154,7 +162,11 @@ PAGES: dict[str, list[tuple[str, Callable[[Engine, Filters], object], Callable[[
             lambda e, f: _with_conn(e, retention.churn_over_time, f, "month"),
             lambda u, f: _cache().churn_over_time(u, f, "month"),
         ),
-        ("business_events", lambda e, f: catalog.business_events(e), lambda u, f: _cache().business_events(u)),
+        (
+            "business_events",
+            lambda e, f: catalog.business_events(e, f.scope),
+            lambda u, f: _cache().business_events(u, f.scope),
+        ),
     ],
     "Churn early warning": [
         ("freshness", lambda e, f: store.freshness(e), lambda u, f: _cache().freshness(u)),

@@ -1,4 +1,4 @@
-"""The command line: ``python -m data_access init|seed|ingest|refresh|kpis|funnel|...|bench|contract``.
+"""The command line: ``python -m data_access init|seed|ingest|refresh|kpis|funnel|...|access|audit|bench|contract``.
 
 Every failure the user can cause (a bad argument, an unreachable store, a refused load) ends in one clear line
 on stderr and a non-zero exit, never a traceback.
@@ -7,7 +7,7 @@ on stderr and a non-zero exit, never a traceback.
 from __future__ import annotations
 
 import argparse
-import io
+import getpass
 import json
 import sys
 from collections.abc import Sequence
@@ -18,7 +18,7 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from data_access import ingest, metrics, schema, store
+from data_access import access, exports, ingest, metrics, schema, store
 from data_access.config import SETTINGS, StoreLocation, resolve_store
 from data_access.dialect import GRAINS
 from data_access.filters import FilterError, Filters, Period
@@ -184,6 +184,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _store_args(p)
 
+    p = commands.add_parser("access", help="who may see what: grant, revoke and list roles")
+    verbs = p.add_subparsers(dest="verb", required=True, parser_class=_Parser)
+    for verb, words in (("grant", "give EMAIL a role"), ("revoke", "take a role from EMAIL")):
+        v = verbs.add_parser(verb, help=words)
+        v.add_argument("email", metavar="EMAIL")
+        v.add_argument("role", metavar="ROLE", help="one of: " + ", ".join(access.ROLES))
+        v.add_argument("--segment", metavar="VALUE", help="limit to the customers of this segment")
+        _store_args(v)
+    v = verbs.add_parser("list", help="every grant")
+    _store_args(v)
+    v.add_argument("--format", choices=FORMATS, default="table")
+
+    p = commands.add_parser("audit", help="print the audit log: sign-ins, grants, uploads, edits, exports")
+    _store_args(p)
+    p.add_argument("--since", metavar="DATE", help="from this day (or ISO date-time) on, inclusive")
+    p.add_argument("--format", choices=FORMATS, default="table")
+
     commands.add_parser("contract", help="print the data contract as Markdown")
     return parser
 
@@ -212,9 +229,7 @@ def emit(frame: pl.DataFrame, fmt: str) -> str:
     if fmt == "json":
         return json.dumps(frame.to_dicts(), default=str, indent=2) + "\n"
     if fmt == "csv":
-        buf = io.StringIO()
-        frame.write_csv(buf)
-        return buf.getvalue()
+        return exports.csv_text(frame)
     with pl.Config(
         tbl_rows=-1,
         tbl_cols=-1,
@@ -284,6 +299,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.command == "review":
         return _review(args, location, console)
+    if args.command in ("access", "audit"):
+        return _access(args, location, console)
     if args.command == "bench":
         from data_access import bench
 
@@ -308,6 +325,38 @@ def run(args: argparse.Namespace) -> int:
         written = ingest.ingest(engine, sources, mode=args.mode, progress=console)
     for table, rows in written.items():
         sys.stdout.write(f"{table}: {rows:,} rows\n")
+    return 0
+
+
+def _operator() -> str:
+    """Who the audit log names for a change made from the command line."""
+    try:
+        return f"command line ({getpass.getuser()})"
+    except (KeyError, OSError):  # no user name for this uid (a container)
+        return "command line"
+
+
+def _access(args: argparse.Namespace, location: StoreLocation, console: Console) -> int:
+    """``access grant|revoke|list`` and ``audit``."""
+    if args.command == "audit":
+        since = Period.parse(args.since, None).start if args.since else None
+        engine = open_store(location, read_only=True, console=console)
+        with store.connect(engine) as conn:
+            sys.stdout.write(emit(access.audit(conn, since), args.format))
+        return 0
+    if args.verb == "list":
+        engine = open_store(location, read_only=True, console=console)
+        with store.connect(engine) as conn:
+            sys.stdout.write(emit(access.grants(conn), args.format))
+        return 0
+    access.normal_email(args.email)  # a bad e-mail or role is refused before the store is opened
+    access.checked_role(args.role)
+    engine = open_store(location, read_only=False, console=console)
+    if args.verb == "grant":
+        done = access.grant(engine, args.email, args.role, args.segment, _operator())
+    else:
+        done = access.revoke(engine, args.email, args.role, _operator(), args.segment)
+    sys.stdout.write(done + "\n")
     return 0
 
 

@@ -33,6 +33,10 @@ class Settings:
     ingest_chunk_rows: int = _env_int("CJM_INGEST_CHUNK_ROWS", 200_000)
     export_row_limit: int = _env_int("CJM_EXPORT_ROW_LIMIT", 100_000)  # rows in a list of customers to download
     max_errors_shown: int = 20  # validation errors listed per load (the total is always given)
+    access_ttl_seconds: int = _env_int("CJM_ACCESS_TTL", 30)  # a grant or revoke takes effect within this
+    require_login: bool = os.environ.get("CJM_REQUIRE_LOGIN", "") in ("1", "true", "yes")
+    upload_max_mb: int = _env_int("CJM_UPLOAD_MAX_MB", 200)  # a larger upload is refused before it is read
+    statement_timeout_seconds: float = _env_float("CJM_STATEMENT_TIMEOUT", 60.0)  # a dashboard query is stopped
 
 
 SETTINGS = Settings()

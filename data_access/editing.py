@@ -18,7 +18,7 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from data_access import ingest, schema, store
+from data_access import exports, ingest, schema, store
 from data_access.ingest import LoadRejected, Problem, Problems
 from data_access.queries import journey, kpis
 
@@ -153,7 +153,7 @@ def import_file(engine: Engine, source: ingest.Source) -> str:
     raw = ingest.read_source(source, problems)
     if raw is None:
         raise LoadRejected(problems)
-    rows = _validated(table, raw, source.name)
+    rows = _validated(table, exports.unneutral_frame(raw), source.name)  # our own export's text comes back as it was
     if table is kt:
         return f"{_replace(engine, kt, sa.true(), rows, source.name):,} targets (all replaced)"
     names = sorted(set(rows["map"].to_list()))

@@ -101,8 +101,25 @@ class Period:
 
 
 @dataclass(frozen=True)
+class Scope:
+    """What the person looking may see, applied by every query whatever else is chosen: only the customers of
+    ``segments`` (empty: every segment), and with ``masked`` their e-mails, names and comments masked
+    (:data:`schema.PERSONAL_COLUMNS`). Part of :class:`Filters`, so it is part of every cache key too."""
+
+    segments: tuple[str, ...] = ()
+    masked: bool = False
+
+    def caption(self) -> str:
+        return f"your access: {' or '.join(self.segments)} only" if self.segments else ""
+
+
+EVERYONE = Scope()  # no limit: the command line, and local mode
+
+
+@dataclass(frozen=True)
 class Filters:
-    """Period plus customer attributes; an empty tuple means "any". Hashable, so it can key a cache."""
+    """Period plus customer attributes; an empty tuple means "any". Hashable, so it can key a cache. ``scope`` is
+    the viewer's limit (:class:`Scope`): the attribute filters narrow within it, never beyond it."""
 
     period: Period = field(default_factory=Period)
     segment: tuple[str, ...] = ()
@@ -110,6 +127,7 @@ class Filters:
     channel: tuple[str, ...] = ()
     region: tuple[str, ...] = ()
     plan: tuple[str, ...] = ()
+    scope: Scope = field(default_factory=Scope)
 
     def dimension_values(self) -> dict[str, tuple[str, ...]]:
         return {d: getattr(self, d) for d in schema.FILTER_DIMENSIONS if getattr(self, d)}
@@ -117,16 +135,26 @@ class Filters:
     def with_period(self, period: Period) -> Filters:
         return replace(self, period=period)
 
+    def with_scope(self, scope: Scope) -> Filters:
+        return replace(self, scope=scope)
+
+    def customer_conditions(self) -> list[ColumnElement[bool]]:
+        """The conditions on ``customers`` that select the filters' customers, the scope's segments included."""
+        c = schema.customers.c
+        chosen = [c[d].in_(values) for d, values in self.dimension_values().items()]
+        if self.scope.segments:
+            chosen.append(c.segment.in_(self.scope.segments))
+        return chosen
+
     def customer_clause(self, customer_column: ColumnElement) -> ColumnElement[bool]:
-        """Restricts a table's customer column to the customers the attribute filters select."""
-        chosen = self.dimension_values()
+        """Restricts a table's customer column to the customers the attribute filters and the scope select."""
+        chosen = self.customer_conditions()
         if not chosen:
             return sa.true()
         c = schema.customers.c
         if customer_column.compare(c.customer_id):  # the customers table itself: no semi-join needed
-            return sa.and_(*(c[d].in_(values) for d, values in chosen.items()))
-        subquery = sa.select(c.customer_id).where(*(c[d].in_(values) for d, values in chosen.items()))
-        return customer_column.in_(subquery)
+            return sa.and_(*chosen)
+        return customer_column.in_(sa.select(c.customer_id).where(*chosen))
 
     def where(self, time_column: ColumnElement, customer_column: ColumnElement) -> ColumnElement[bool]:
         """Period on ``time_column`` and the attribute filters on ``customer_column``."""
@@ -135,6 +163,8 @@ class Filters:
     def customer_caption(self) -> str:
         """The attribute filters alone, in words: "B2C, channel = ads" or "all customers"."""
         parts = [f"{dim} = {' or '.join(values)}" for dim, values in self.dimension_values().items()]
+        if self.scope.segments:
+            parts.append(self.scope.caption())
         return ", ".join(parts) if parts else "all customers"
 
     def caption(self) -> str:
@@ -144,5 +174,7 @@ class Filters:
             if dim != "segment":
                 parts.append(f"{dim} = {' or '.join(values)}")
         if not self.segment:
-            parts.insert(0, "all segments")
+            parts.insert(0, "all segments" if not self.scope.segments else " or ".join(self.scope.segments))
+        if self.scope.segments:
+            parts.append(self.scope.caption())
         return ", ".join(parts)

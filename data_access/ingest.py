@@ -127,6 +127,37 @@ def table_for(name: str) -> sa.Table | None:
     return schema.TABLES_BY_NAME.get(stem)
 
 
+# what a file of each kind starts with (and a Parquet file ends with), so that a file is not trusted by its name
+MAGIC = {"parquet": b"PAR1", "xlsx": b"PK\x03\x04", "xls": b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"}
+BINARY_STARTS = (*MAGIC.values(), b"%PDF", b"\x7fELF", b"MZ", b"\x1f\x8b", b"\x89PNG", b"\xff\xd8\xff")
+
+
+def sniffed_problem(kind: str, data: bytes) -> str | None:
+    """Why ``data`` is not a file of ``kind`` whatever its name says (None when it looks like one): a CSV must be
+    text (no NUL byte, no binary format's signature), a Parquet or Excel file must carry its format's signature."""
+    if kind == "csv":
+        head = data[:65536]
+        if b"\x00" in head or head.startswith(BINARY_STARTS):
+            return "is not a text file, though its name ends in .csv: save it as UTF-8 CSV"
+        return None
+    if kind == "parquet":
+        ok = data.startswith(MAGIC["parquet"]) and data.endswith(MAGIC["parquet"])
+        return None if ok else "is not a Parquet file, though its name says so"
+    if not data.startswith((MAGIC["xlsx"], MAGIC["xls"])):
+        return "is not an Excel workbook, though its name says so"
+    return None
+
+
+def upload_problem(name: str, size: int) -> str | None:
+    """Why an upload of ``size`` bytes is refused before it is read (None when it may be read)."""
+    if size > SETTINGS.upload_max_mb * 1024 * 1024:
+        return (
+            f"{name} is larger than {SETTINGS.upload_max_mb:,} MB (CJM_UPLOAD_MAX_MB); load it with "
+            "`python -m data_access ingest` instead"
+        )
+    return None
+
+
 def read_source(source: Source, problems: Problems) -> pl.DataFrame | None:
     """The file's rows as a frame, or None with the reason added to ``problems``."""
     kind = SUFFIXES.get(Path(source.name).suffix.lower())
@@ -135,6 +166,10 @@ def read_source(source: Source, problems: Problems) -> pl.DataFrame | None:
         return None
     if not source.data:
         problems.add(Problem(source.name, "the file is empty"))
+        return None
+    wrong = sniffed_problem(kind, source.data)
+    if wrong:
+        problems.add(Problem(source.name, wrong))
         return None
     try:
         if kind == "csv":

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from data_access import schema, store
-from data_access.filters import Filters, Period
+from data_access.filters import EVERYONE, Filters, Period, Scope
 from data_access.ingest import LoadRejected, Problem, Problems
 from data_access.queries import review
 
@@ -65,6 +65,9 @@ def save(engine: Engine, name: str, a: Period, b: Period, filters: Filters, fram
         raise _refused("a saved review needs two periods of whole days")
     rows = with_notes(frame)
     customers = {dim: list(values) for dim, values in filters.dimension_values().items()}
+    if filters.scope.segments:  # the figures are of the saver's segments only: say so, for whoever opens it
+        limit = set(filters.scope.segments)
+        customers["segment"] = sorted(limit & set(filters.segment) if filters.segment else limit)
     data_as_of = store.freshness(engine)
     with store.connect(engine, write=True) as conn:
         kr.create(conn, checkfirst=True)
@@ -89,21 +92,31 @@ def _has_table(conn: Connection) -> bool:
     return sa.inspect(conn).has_table(kr.name)
 
 
-def saved(conn: Connection) -> pl.DataFrame:
-    """The saved reviews, newest first: name, saved_at, a_start, a_end, b_start, b_end."""
+def _within(customers: dict[str, list[str]], scope: Scope) -> bool:
+    """Whether a saved review's customers lie inside ``scope``: a viewer limited to some segments sees only the
+    reviews of those segments."""
+    if not scope.segments:
+        return True
+    chosen = customers.get("segment") or []
+    return bool(chosen) and set(chosen) <= set(scope.segments)
+
+
+def saved(conn: Connection, scope: Scope = EVERYONE) -> pl.DataFrame:
+    """The saved reviews the scope may see, newest first: name, saved_at."""
     columns = {"name": pl.String, "saved_at": pl.Datetime("us")}
     if not _has_table(conn):
         return pl.DataFrame(schema=columns)
-    stmt = sa.select(kr.c.name, kr.c.saved_at).order_by(kr.c.saved_at.desc(), kr.c.name)
-    return store.fetch_frame(conn, stmt, columns)
+    stmt = sa.select(kr.c.name, kr.c.saved_at, kr.c.customers).order_by(kr.c.saved_at.desc(), kr.c.name)
+    rows = [(r.name, r.saved_at) for r in conn.execute(stmt) if _within(json.loads(r.customers), scope)]
+    return pl.DataFrame(rows, schema=columns, orient="row")
 
 
-def opened(conn: Connection, name: str) -> SavedReview | None:
-    """A saved review as it was, or None when there is none of that name."""
+def opened(conn: Connection, name: str, scope: Scope = EVERYONE) -> SavedReview | None:
+    """A saved review as it was, or None when there is none of that name the scope may see."""
     if not _has_table(conn):
         return None
     row = conn.execute(sa.select(kr).where(kr.c.name == name)).one_or_none()
-    if row is None:
+    if row is None or not _within(json.loads(row.customers), scope):
         return None
     values = {dim: tuple(v) for dim, v in json.loads(row.customers).items()}
     frame = pl.DataFrame(json.loads(row.figures), schema=ROW_SCHEMA) if row.figures else None
@@ -118,7 +131,7 @@ def opened(conn: Connection, name: str) -> SavedReview | None:
     )
 
 
-def notes_before(conn: Connection, name: str | None = None) -> pl.DataFrame:
+def notes_before(conn: Connection, name: str | None = None, scope: Scope = EVERYONE) -> pl.DataFrame:
     """The notes of the newest saved review (other than ``name``): stage_id, metric, done, planned, review; what was
     tried last time, for the next review to see."""
     empty = pl.DataFrame(
@@ -130,10 +143,10 @@ def notes_before(conn: Connection, name: str | None = None) -> pl.DataFrame:
             "review": pl.String,
         }
     )
-    for other in saved(conn)["name"].to_list():
+    for other in saved(conn, scope)["name"].to_list():
         if other == name:
             continue
-        review = opened(conn, other)
+        review = opened(conn, other, scope)
         if review is None:
             continue
         notes = review.frame.filter(pl.col("done").is_not_null() | pl.col("planned").is_not_null())

@@ -102,6 +102,14 @@ customers = sa.Table(
         doc="When the customer cancelled; empty while active",
         example="2026-01-20T08:00:00Z",
     ),
+    col(
+        "email",
+        sa.String(254),
+        required=False,
+        doc="The customer's e-mail, for the lists handed to the CRM; masked for leadership",
+        example="jane.doe@example.com",
+    ),
+    col("name", NAME, required=False, doc="The customer's name; masked for leadership", example="Jane Doe"),
 )
 
 journey_events = sa.Table(
@@ -235,7 +243,42 @@ kpi_reviews = sa.Table(
     sa.Column("data_as_of", TIMESTAMP, info={"doc": "The newest timestamp in the store when it was saved"}),
     sa.Column("figures", sa.Text, nullable=False, info={"doc": "Every row of the review as it was, notes included"}),
 )
-APP_TABLES: tuple[sa.Table, ...] = (kpi_reviews,)
+
+# Who may see what, and what they did: written by the app and ``python -m data_access access``, not loaded from files.
+EMAIL = sa.String(254)
+ALL_SEGMENTS = "*"  # a grant without a segment limit
+ROLES = ("leadership", "support_lead", "analyst", "admin")
+access_grants = sa.Table(
+    "access_grants",
+    metadata,
+    sa.Column("email", EMAIL, primary_key=True, info={"doc": "Who (their sign-in e-mail, lower case)"}),
+    sa.Column("role", sa.String(32), primary_key=True, info={"doc": "One of: " + ", ".join(ROLES)}),
+    sa.Column(
+        "segment",
+        NAME,
+        primary_key=True,
+        info={"doc": f"The only customer segment they see; {ALL_SEGMENTS} = every one"},
+    ),
+    sa.Column("granted_by", EMAIL, nullable=False, info={"doc": "Who granted it"}),
+    sa.Column("granted_at", TIMESTAMP, nullable=False, info={"doc": "When (UTC)"}),
+)
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("entry_id", sa.String(32), primary_key=True, info={"doc": "A random key"}),
+    sa.Column("logged_at", TIMESTAMP, nullable=False, info={"doc": "When (UTC)"}),
+    sa.Column("who", EMAIL, nullable=False, info={"doc": "The signed-in e-mail (local mode: local)"}),
+    sa.Column(
+        "action", sa.String(32), nullable=False, info={"doc": "sign-in, grant, revoke, upload, edit, save, export"}
+    ),
+    sa.Column("object", NAME, nullable=False, info={"doc": "What it was done to: a page, a file, a map, a review"}),
+    sa.Column("detail", sa.Text, info={"doc": "More: the filters of an export, the rows of a load"}),
+)
+sa.Index("ix_audit_log_at", audit_log.c.logged_at)
+APP_TABLES: tuple[sa.Table, ...] = (kpi_reviews, access_grants, audit_log)
+
+# Columns of the frames handed to a page that hold a person's data: masked for a viewer who may not see them.
+PERSONAL_COLUMNS = ("email", "customer_name", "comment")
 
 # Derived tables: written by the store itself whenever journey events or stages are loaded (ingestion, seed,
 # ``python -m data_access refresh``), never from files and not part of the data contract. ``derived_state`` says

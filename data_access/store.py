@@ -4,6 +4,7 @@ lock, schema creation, and small status queries. The only module that knows how 
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +27,14 @@ class StoreError(Exception):
 
 class StoreBusy(StoreError):
     """The embedded DuckDB file is locked by another process for longer than the lock timeout."""
+
+
+class QueryTimeout(StoreError):
+    """A dashboard query ran past the statement timeout and was stopped, so that it cannot hold the store up."""
+
+
+# what each database says when it stops a statement at its timeout
+_TIMEOUT_TEXTS = ("canceling statement due to statement timeout", "max_statement_time exceeded", "INTERRUPT")
 
 
 def backend_name(url: str) -> str:
@@ -77,6 +86,8 @@ def create_store_engine(url: str, *, read_only: bool = False) -> Engine:
             def _quiet(dbapi_conn: Any, _record: Any) -> None:
                 dbapi_conn.execute("SET enable_progress_bar = false")  # it would draw on the user's terminal
 
+            if read_only:
+                _interrupt_after(engine, SETTINGS.statement_timeout_seconds)
             return engine
         if backend == "sqlite":
             path = _file_path(u)
@@ -89,7 +100,8 @@ def create_store_engine(url: str, *, read_only: bool = False) -> Engine:
         if backend == "postgresql":
             args: dict[str, Any] = {"connect_timeout": 5}
             if read_only:
-                args["options"] = "-c default_transaction_read_only=on"
+                timeout_ms = int(SETTINGS.statement_timeout_seconds * 1000)
+                args["options"] = f"-c default_transaction_read_only=on -c statement_timeout={timeout_ms}"
             return sa.create_engine(u, connect_args=args, pool_pre_ping=True)
         if backend in ("mysql", "mariadb"):
             engine = sa.create_engine(u, connect_args={"connect_timeout": 5}, pool_pre_ping=True, pool_recycle=3600)
@@ -99,6 +111,12 @@ def create_store_engine(url: str, *, read_only: bool = False) -> Engine:
                 def _read_only(dbapi_conn: Any, _record: Any) -> None:
                     with dbapi_conn.cursor() as cur:
                         cur.execute("SET SESSION TRANSACTION READ ONLY")
+                        try:  # MariaDB: seconds; MySQL has max_execution_time (ms, SELECT only) instead
+                            cur.execute("SET SESSION max_statement_time = %s", (SETTINGS.statement_timeout_seconds,))
+                        except Exception:  # noqa: BLE001 - MySQL does not know the variable
+                            cur.execute(
+                                "SET SESSION max_execution_time = %s", (int(SETTINGS.statement_timeout_seconds * 1000),)
+                            )
 
             return engine
         return sa.create_engine(u, pool_pre_ping=True)
@@ -106,9 +124,33 @@ def create_store_engine(url: str, *, read_only: bool = False) -> Engine:
         raise StoreError(f"The driver for {backend} is not installed ({exc.name}); see requirements.txt") from exc
 
 
+def _interrupt_after(engine: Engine, seconds: float) -> None:
+    """DuckDB has no statement timeout: each statement of ``engine`` is interrupted from a timer after ``seconds``."""
+
+    @sa.event.listens_for(engine, "before_cursor_execute")
+    def _arm(conn: Connection, *_args: Any) -> None:
+        timer = threading.Timer(seconds, conn.connection.dbapi_connection.interrupt)
+        timer.daemon = True
+        timer.start()
+        conn.info["cjm_timer"] = timer
+
+    def _disarm(conn: Connection) -> None:
+        timer = conn.info.pop("cjm_timer", None)
+        if timer is not None:
+            timer.cancel()
+
+    sa.event.listen(engine, "after_cursor_execute", lambda conn, *_args: _disarm(conn))
+    sa.event.listen(engine, "handle_error", lambda context: _disarm(context.connection) if context.connection else None)
+
+
 def _is_lock_error(exc: BaseException) -> bool:
     text = str(getattr(exc, "orig", exc))
-    return "Could not set lock on file" in text or "database is locked" in text
+    return (
+        "Could not set lock on file" in text
+        or "database is locked" in text
+        # DuckDB in this process has the file open read-only while a save opens it to write, or the other way round
+        or "different configuration than existing connections" in text
+    )
 
 
 def _first_line(exc: BaseException) -> str:
@@ -145,6 +187,12 @@ def connect(engine: Engine, *, write: bool = False) -> Iterator[Connection]:
         else:
             yield conn
     except sa.exc.DBAPIError as exc:
+        if any(t in str(getattr(exc, "orig", exc)) for t in _TIMEOUT_TEXTS):
+            raise QueryTimeout(
+                f"The query ran longer than {SETTINGS.statement_timeout_seconds:g} s and was stopped "
+                "(CJM_STATEMENT_TIMEOUT), so that it does not hold the store up for everyone: narrow the period or "
+                "the filters."
+            ) from exc
         raise StoreError(f"The store {safe_url(str(engine.url))} could not answer: {_first_line(exc)}") from exc
     finally:
         conn.close()
@@ -206,6 +254,17 @@ def has_column(conn: Connection, table: sa.Table, column: str) -> bool:
     """Whether the store's ``table`` has ``column`` (a store made before the column was added to the contract, and
     opened read-only, may not have it until its next load)."""
     return column in _columns(conn, table)
+
+
+def contact_columns(conn: Connection) -> list[sa.ColumnElement]:
+    """The customers' ``email`` and ``customer_name`` for a list of customers (empty on a store made before the
+    contract had them and opened read-only, until its next load adds them)."""
+    c = schema.customers.c
+    present = _columns(conn, schema.customers)
+    return [
+        (c.email if "email" in present else sa.cast(sa.null(), sa.String)).label("email"),
+        (c["name"] if "name" in present else sa.cast(sa.null(), sa.String)).label("customer_name"),
+    ]
 
 
 def missing_tables(engine: Engine) -> list[str]:

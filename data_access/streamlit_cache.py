@@ -13,9 +13,9 @@ import polars as pl
 import streamlit as st
 from sqlalchemy.engine import Engine
 
-from data_access import reviews, store
+from data_access import access, reviews, store
 from data_access.config import SETTINGS
-from data_access.filters import Filters, Period
+from data_access.filters import Filters, Period, Scope
 from data_access.queries import catalog, funnel, journey, kpis, overview, retention, risk, support
 from data_access.queries import review as review_queries
 
@@ -33,8 +33,8 @@ def stage_kpis(url: str, filters: Filters, min_n: int) -> pl.DataFrame:
 
 
 @st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner=False)
-def dimension_values(url: str) -> dict[str, list[str]]:
-    return catalog.dimension_values(read_engine(url))
+def dimension_values(url: str, scope: Scope) -> dict[str, list[str]]:
+    return catalog.dimension_values(read_engine(url), scope)
 
 
 @st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner="Reviewing both periods...")
@@ -43,21 +43,21 @@ def review(url: str, filters: Filters, a: Period, b: Period, min_n: int) -> pl.D
 
 
 @st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner=False)
-def saved_reviews(url: str) -> pl.DataFrame:
+def saved_reviews(url: str, scope: Scope) -> pl.DataFrame:
     with store.connect(read_engine(url)) as conn:
-        return reviews.saved(conn)
+        return reviews.saved(conn, scope)
 
 
 @st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner=False)
-def saved_review(url: str, name: str) -> reviews.SavedReview | None:
+def saved_review(url: str, name: str, scope: Scope) -> reviews.SavedReview | None:
     with store.connect(read_engine(url)) as conn:
-        return reviews.opened(conn, name)
+        return reviews.opened(conn, name, scope)
 
 
 @st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner=False)
-def notes_before(url: str, name: str | None) -> pl.DataFrame:
+def notes_before(url: str, name: str | None, scope: Scope) -> pl.DataFrame:
     with store.connect(read_engine(url)) as conn:
-        return reviews.notes_before(conn, name)
+        return reviews.notes_before(conn, name, scope)
 
 
 @st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner=False)
@@ -83,6 +83,32 @@ def freshness(url: str) -> datetime | None:
 def forget_results() -> None:
     """After a load: every cached result may be stale."""
     st.cache_data.clear()
+
+
+@st.cache_data(ttl=SETTINGS.access_ttl_seconds, max_entries=1_000, show_spinner=False)
+def access_for(url: str, email: str, extra: tuple[tuple[str, str], ...]) -> access.Access:
+    """A signed-in person's access (their grants, re-read at most every ``CJM_ACCESS_TTL`` seconds, so that a
+    revoke takes effect within that time)."""
+    return access.access_for(read_engine(url), email, extra)
+
+
+@st.cache_data(ttl=SETTINGS.access_ttl_seconds, max_entries=8, show_spinner=False)
+def grants(url: str) -> pl.DataFrame:
+    with store.connect(read_engine(url)) as conn:
+        return access.grants(conn)
+
+
+@st.cache_data(ttl=SETTINGS.access_ttl_seconds, max_entries=8, show_spinner=False)
+def audit_entries(url: str, limit: int) -> pl.DataFrame:
+    with store.connect(read_engine(url)) as conn:
+        return access.audit(conn, limit=limit)
+
+
+def forget_access() -> None:
+    """After a grant or revoke: the next run reads the grants again."""
+    access_for.clear()
+    grants.clear()
+    audit_entries.clear()
 
 
 @st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner=False)
@@ -135,8 +161,8 @@ def stage_rows(
 
 
 @st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner=False)
-def business_events(url: str) -> pl.DataFrame:
-    return catalog.business_events(read_engine(url))
+def business_events(url: str, scope: Scope) -> pl.DataFrame:
+    return catalog.business_events(read_engine(url), scope)
 
 
 @st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner="Measuring the support lines...")

@@ -5,12 +5,12 @@ from datetime import datetime, time, timedelta
 import polars as pl
 import streamlit as st
 
-from components import session, shell
+from components import downloads, session, shell
 from data_access import streamlit_cache as cache
 from data_access.config import SETTINGS
 from data_access.queries import risk
 
-url, chosen = shell.start("Churn early warning")
+url, chosen = shell.start("churn_warning")
 fresh = session.guarded(cache.freshness, url)
 if fresh is None:
     st.info("No activity in the store yet.")
@@ -86,10 +86,4 @@ shown = frame.filter(
 ).drop("stage_id")
 st.caption(f"{shown.height:,} of {frame.height:,} customers; click a column to sort.")
 st.dataframe(shown.head(1_000), hide_index=True, width="stretch")
-st.download_button(
-    "Download the list for the CRM",
-    shown.write_csv(),
-    file_name=f"at_risk_{as_of_day}.csv",
-    mime="text/csv",
-    key="risk_csv",
-)
+downloads.csv_button("Download the list for the CRM", shown, f"at_risk_{as_of_day}.csv", "risk_csv", chosen.caption())

@@ -2,26 +2,32 @@
 
 import streamlit as st
 
-from components import data_panels, session, shell
+from components import auth, data_panels, session, shell
+from data_access import access
 from data_access import streamlit_cache as cache
+from data_access.config import SETTINGS
 
-shell.through_app()  # first: a visit straight to this page still runs app.py
-
+shell.open_page("data")
 where = session.location()
-st.title("Data")
+viewer = auth.current()
 
 st.subheader("Store")
-counts = session.guarded(cache.row_counts, where.url)
+# the row counts are every segment's: not for a viewer limited to some segments
+counts = None if viewer.segments else session.guarded(cache.row_counts, where.url)
 fresh = session.guarded(cache.freshness, where.url)
 data_panels.store_status(where, fresh, counts)
 
 st.subheader("Load your files")
-st.markdown(
-    "CSV, Parquet or Excel files named after the tables (`customers.csv`, `tickets.parquet`, ...). Every file "
-    "is checked before anything is written; a load with any problem writes nothing. Loading the same file "
-    "again replaces rows with the same key instead of adding them twice."
-)
-data_panels.upload(where.url)
+if viewer.may(access.LOAD):
+    st.markdown(
+        "CSV, Parquet or Excel files named after the tables (`customers.csv`, `tickets.parquet`, ...), up to "
+        f"{SETTINGS.upload_max_mb:,} MB each. Every file is checked before anything is written; a load with any "
+        "problem writes nothing. Loading the same file again replaces rows with the same key instead of adding "
+        "them twice."
+    )
+    data_panels.upload(where.url)
+else:
+    st.info("Your role reads the data; an admin loads it.", icon=":material/lock:")
 
 st.subheader("Data contract")
 data_panels.contract()

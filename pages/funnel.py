@@ -2,12 +2,12 @@
 
 import streamlit as st
 
-from components import funnel_view, session, shell
+from components import downloads, funnel_view, session, shell
 from data_access import streamlit_cache as cache
 from data_access.config import SETTINGS
 from data_access.queries import funnel
 
-url, chosen = shell.start("Funnel")
+url, chosen = shell.start("funnel")
 stages = session.guarded(cache.stages, url)
 if stages.height == 0:
     st.info("The store has no stages yet. Load `stages` (and the other tables) on the Data page.")
@@ -94,10 +94,10 @@ st.caption(
     + (f" (the first {SETTINGS.export_row_limit:,})" if dropped.height == SETTINGS.export_row_limit else "")
 )
 st.dataframe(dropped.head(1_000), hide_index=True, width="stretch")
-st.download_button(
+downloads.csv_button(
     "Download CSV for the CRM",
-    dropped.write_csv(),
-    key="funnel_dropped_csv",
-    file_name=f"dropped_after_{spec.steps[drop_step]}.csv",
-    mime="text/csv",
+    dropped,
+    f"dropped_after_{spec.steps[drop_step]}.csv",
+    "funnel_dropped_csv",
+    f"{chosen.caption()} · {spec.caption()}",
 )

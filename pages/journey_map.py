@@ -3,14 +3,14 @@ a click on a cell opens the numbers and the rows behind it (kept in the link).""
 
 import streamlit as st
 
-from components import charts, journey_view, session, shell
+from components import charts, downloads, journey_view, session, shell
 from data_access import metrics, schema
 from data_access import streamlit_cache as cache
 from data_access.config import SETTINGS
 from data_access.queries import funnel, kpis
 from data_access.queries.journey import LANES_BY_KEY, LINE_LANES
 
-url, chosen = shell.start("Journey map")
+url, chosen = shell.start("journey_map")
 stages = session.guarded(cache.stages, url)
 if stages.height == 0:
     st.info("The store has no stages yet. Load `stages` (and the other tables) on the Data page.")
@@ -45,7 +45,11 @@ names = dict(stages.select("stage_id", "name").iter_rows())
 wanted_stage, wanted_lane = st.query_params.get("stage"), st.query_params.get("lane")
 if "journey_grid" not in st.session_state and wanted_stage in names and wanted_lane in keys:
     st.session_state["journey_grid"] = {
-        "selection": {"cells": [[keys.index(wanted_lane), names[wanted_stage]]], "rows": [], "columns": []}
+        "selection": {
+            "cells": [[keys.index(wanted_lane), journey_view.stage_labels(stages)[wanted_stage]]],
+            "rows": [],
+            "columns": [],
+        }
     }
 event = st.dataframe(
     journey_view.styled(text, colours),
@@ -59,20 +63,24 @@ st.markdown(journey_view.legend(), unsafe_allow_html=True)
 title = f"Journey map: {chosen_map or 'metric lanes'}"
 about = f"{chosen.caption()} · value · n · status against the targets"
 html_col, xlsx_col, _ = st.columns([1, 1, 3])
-html_col.download_button(
-    "Export as HTML",
-    journey_view.to_html(text, colours, title, about),
-    file_name="journey_map.html",
-    mime="text/html",
-    key="journey_html",
-)
-xlsx_col.download_button(
-    "Export as XLSX",
-    journey_view.to_xlsx(text, colours, title, about),
-    file_name="journey_map.xlsx",
-    mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    key="journey_xlsx",
-)
+with html_col:
+    downloads.file_button(
+        "Export as HTML",
+        journey_view.to_html(text, colours, title, about),
+        "journey_map.html",
+        downloads.HTML,
+        "journey_html",
+        about,
+    )
+with xlsx_col:
+    downloads.file_button(
+        "Export as XLSX",
+        journey_view.to_xlsx(text, colours, title, about),
+        "journey_map.xlsx",
+        downloads.XLSX,
+        "journey_xlsx",
+        about,
+    )
 st.plotly_chart(journey_view.emotion_curve(live, stages), width="stretch")
 
 others = [m for m in maps if m != chosen_map]
@@ -117,7 +125,7 @@ if metric in metrics.STAGE_METRICS:
     target = live.filter((live["stage_id"] == stage) & (live["lane"] == shown))["target"]
     trend = session.guarded(cache.stage_trend, url, stage, metric, chosen, SETTINGS.min_n, line)
     fig = charts.stage_trend(trend, metric, target[0] if target.len() else None, names[stage])
-    charts.add_events(fig, session.guarded(cache.business_events, url))
+    charts.add_events(fig, session.guarded(cache.business_events, url, chosen.scope))
     st.plotly_chart(fig, width="stretch")
     options = [b for b in ("segment", "persona", "channel", kpis.PROBLEM_TYPE) if b in kpis.breakdowns(metric)]
     first = kpis.PROBLEM_TYPE if line else "segment"
@@ -132,9 +140,7 @@ if metric in metrics.STAGE_METRICS:
     what = kpis.stage_rows_order(metric) + (f", tickets whose last line was {line} only" if line else "")
     st.caption(f"{behind.height:,} {what}")
     st.dataframe(behind.head(1_000), hide_index=True, width="stretch")
-    st.download_button(
-        "Download these rows", behind.write_csv(), file_name=f"{stage}_{metric}.csv", mime="text/csv", key="journey_csv"
-    )
+    downloads.csv_button("Download these rows", behind, f"{stage}_{metric}.csv", "journey_csv", chosen.caption())
 elif lane in ("conversion", "dropoff", "days_to_next", "customers") and stage in session.guarded(
     cache.funnel_stages, url
 ):
@@ -148,12 +154,12 @@ elif lane in ("conversion", "dropoff", "days_to_next", "customers") and stage in
             f"(default funnel, {funnel.DEFAULT_WINDOW} window) · {chosen.caption()}"
         )
         st.dataframe(dropped.head(1_000), hide_index=True, width="stretch")
-        st.download_button(
+        downloads.csv_button(
             "Download the customers who dropped here",
-            dropped.write_csv(),
-            file_name=f"dropped_after_{stage}.csv",
-            mime="text/csv",
-            key="journey_dropped_csv",
+            dropped,
+            f"dropped_after_{stage}.csv",
+            "journey_dropped_csv",
+            chosen.caption(),
         )
     else:
         st.caption(f"{names[stage]} is the funnel's last step.")

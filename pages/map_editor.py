@@ -6,10 +6,8 @@ import streamlit as st
 from components import editors, session, shell
 from data_access import streamlit_cache as cache
 
-shell.through_app()  # first: a visit straight to this page still runs app.py
-
+shell.open_page("map_editor")
 where = session.location()
-st.title("Maps and targets")
 stages = session.guarded(cache.stages, where.url)
 if stages.height == 0:
     st.info("The store has no stages yet. Load `stages` on the Data page first: maps and targets are per stage.")

@@ -7,7 +7,7 @@ from data_access import streamlit_cache as cache
 from data_access.config import SETTINGS
 from data_access.queries import overview
 
-url, chosen = shell.start("Overview")
+url, chosen = shell.start("overview")
 overview_view.one_screen()
 span = session.guarded(cache.data_range, url)
 last_day = chosen.period.last_day or (span[1].date() if span else None)

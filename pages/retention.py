@@ -3,12 +3,12 @@
 import polars as pl
 import streamlit as st
 
-from components import retention_view, session, shell
+from components import downloads, retention_view, session, shell
 from data_access import schema
 from data_access import streamlit_cache as cache
 from data_access.queries import retention
 
-url, chosen = shell.start("Retention")
+url, chosen = shell.start("retention")
 a, b, c = st.columns(3)
 grain = a.segmented_control("Cohorts by", ["month", "week"], default="month", key="retention_grain") or "month"
 mode = (
@@ -30,13 +30,7 @@ st.caption(
 grouped = session.guarded(cache.retention_cohorts, url, chosen, grain, mode, by)
 frame = retention.overall(grouped)
 st.plotly_chart(retention_view.heatmap(frame, grain), width="stretch")
-st.download_button(
-    "Download the cohort table",
-    frame.write_csv(),
-    file_name=f"retention_{grain}.csv",
-    mime="text/csv",
-    key="retention_csv",
-)
+downloads.csv_button("Download the cohort table", frame, f"retention_{grain}.csv", "retention_csv", chosen.caption())
 
 st.subheader(f"Retention curves by {by}")
 curve = retention.curves(grouped, by) if grouped.height else grouped
@@ -68,7 +62,7 @@ st.caption(
 
 st.subheader("Churn and reactivation over time")
 churn = session.guarded(cache.churn_over_time, url, chosen, grain)
-events = session.guarded(cache.business_events, url)
+events = session.guarded(cache.business_events, url, chosen.scope)
 st.plotly_chart(retention_view.churn_figure(churn, events, grain), width="stretch")
 st.caption(
     f"Churn rate of a {grain} = customers whose cancellation falls in it over customers signed up before it and not "

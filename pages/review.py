@@ -5,14 +5,14 @@ from datetime import date
 
 import streamlit as st
 
-from components import editors, journey_view, review_notes, review_view, session, shell
-from data_access import metrics, reviews
+from components import auth, downloads, editors, journey_view, review_notes, review_view, session, shell
+from data_access import access, metrics, reviews
 from data_access import streamlit_cache as cache
 from data_access.config import SETTINGS
 from data_access.filters import Period
 from data_access.queries import review
 
-url, chosen = shell.start("KPI review")
+url, chosen = shell.start("review")
 span = session.guarded(cache.data_range, url)
 stages = session.guarded(cache.stages, url)
 if span is None or stages.height == 0:
@@ -20,9 +20,9 @@ if span is None or stages.height == 0:
     st.stop()
 default_a, default_b = review.half_years(span[1].date())
 NEW = "A new review of the data as it is now"
-saved = session.guarded(cache.saved_reviews, url)
+saved = session.guarded(cache.saved_reviews, url, chosen.scope)
 opened_name = st.selectbox("Review", [NEW, *saved["name"].to_list()], key="review_open")
-opened = None if opened_name == NEW else session.guarded(cache.saved_review, url, opened_name)
+opened = None if opened_name == NEW else session.guarded(cache.saved_review, url, opened_name, chosen.scope)
 editors.last_save()
 
 
@@ -81,28 +81,36 @@ st.dataframe(review_view.styled_table(frame, names), hide_index=True, width="str
 st.plotly_chart(review_view.changes_chart(frame, names), width="stretch")
 
 st.subheader("Notes: what was done, what is planned")
-tried = session.guarded(cache.notes_before, url, opened.name if opened else None)
+tried = session.guarded(cache.notes_before, url, opened.name if opened else None, chosen.scope)
 if tried.height:
     st.caption(f"Tried last time: the notes of the saved review {tried['review'][0]}.")
-notes_key = "review_notes" if opened is None else f"review_notes_{saved['name'].to_list().index(opened_name)}"
-notes = review_notes.editor(frame, names, tried, key=notes_key)
-reported = reviews.with_notes(frame, notes)  # what is saved and what the reports show
-suggested = opened.name if opened else f"{a.caption()} against {b.caption()}"
-review_notes.save_form(url, reported, a, b, customers, suggested)
+if auth.current().may(access.EDIT):
+    notes_key = "review_notes" if opened is None else f"review_notes_{saved['name'].to_list().index(opened_name)}"
+    notes = review_notes.editor(frame, names, tried, key=notes_key)
+    reported = reviews.with_notes(frame, notes)  # what is saved and what the reports show
+    suggested = opened.name if opened else f"{a.caption()} against {b.caption()}"
+    review_notes.save_form(url, reported, a, b, customers.with_scope(chosen.scope), suggested)
+else:  # leadership reads the review and its notes; the analysts write them
+    reported = reviews.with_notes(frame)
+    review_notes.read_only(reported, names, tried)
 
 # built when a button is clicked, not on every rerun (the HTML carries plotly.js, about 5 MB)
 xlsx_col, html_col, _ = st.columns([1, 1, 3])
-xlsx_col.download_button(
-    "Report as XLSX",
-    lambda: review_view.to_xlsx(reported, stages, about, said),
-    file_name=f"kpi_review_{b.last_day}.xlsx",
-    mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    key="review_xlsx",
-)
-html_col.download_button(
-    "Report as HTML",
-    lambda: review_view.to_html(reported, stages, about, said),
-    file_name=f"kpi_review_{b.last_day}.html",
-    mime="text/html",
-    key="review_html",
-)
+with xlsx_col:
+    downloads.file_button(
+        "Report as XLSX",
+        lambda: review_view.to_xlsx(reported, stages, about, said),
+        f"kpi_review_{b.last_day}.xlsx",
+        downloads.XLSX,
+        "review_xlsx",
+        about[0],
+    )
+with html_col:
+    downloads.file_button(
+        "Report as HTML",
+        lambda: review_view.to_html(reported, stages, about, said),
+        f"kpi_review_{b.last_day}.html",
+        downloads.HTML,
+        "review_html",
+        about[0],
+    )

@@ -2,13 +2,13 @@
 
 import streamlit as st
 
-from components import charts, kpi_table, session, shell, status
+from components import charts, downloads, kpi_table, session, shell, status
 from data_access import metrics
 from data_access import streamlit_cache as cache
 from data_access.config import SETTINGS
 from data_access.queries import kpis
 
-url, chosen = shell.start("Stage KPIs")
+url, chosen = shell.start("stage_kpis")
 frame = session.guarded(cache.stage_kpis, url, chosen, SETTINGS.min_n)
 st.caption(f"{chosen.caption()} · figures on fewer than {SETTINGS.min_n} answers are marked not enough data")
 
@@ -51,7 +51,7 @@ st.dataframe(kpi_table.summary(frame), hide_index=True, width="stretch")
 detail = kpi_table.long(frame)
 with st.expander("Every figure with its interval and target"):
     st.dataframe(detail, hide_index=True, width="stretch")
-st.download_button("Download CSV", detail.write_csv(), file_name="stage_kpis.csv", mime="text/csv")
+downloads.csv_button("Download CSV", detail, "stage_kpis.csv", "kpi_csv", chosen.caption())
 
 st.subheader("One stage up close")
 names = dict(zip(frame["stage_id"], frame["name"], strict=True))
@@ -66,6 +66,4 @@ st.caption(
     f"{SETTINGS.min_n} answers"
 )
 st.dataframe(behind.head(1_000), hide_index=True, width="stretch")
-st.download_button(
-    "Download these rows", behind.write_csv(), file_name=f"{stage}_{metric}.csv", mime="text/csv", key="kpi_rows_csv"
-)
+downloads.csv_button("Download these rows", behind, f"{stage}_{metric}.csv", "kpi_rows_csv", chosen.caption())

@@ -7,7 +7,7 @@ from data_access import metrics
 from data_access import streamlit_cache as cache
 from data_access.config import SETTINGS
 
-url, chosen = shell.start("Support quality")
+url, chosen = shell.start("support")
 left, right = st.columns([1, 1])
 verify_days = left.number_input(
     "Verify a bot resolution for (days)",
@@ -48,7 +48,7 @@ metric = (
     or "fcr"
 )
 st.plotly_chart(support_view.rate_by_line(lines, metric, SETTINGS.min_n), width="stretch")
-events = session.guarded(cache.business_events, url)
+events = session.guarded(cache.business_events, url, chosen.scope)
 trend = session.guarded(cache.support_trend, url, chosen, grain, int(verify_days), SETTINGS.min_n, metric)
 st.plotly_chart(support_view.trend_figure(trend, metric, events), width="stretch")
 

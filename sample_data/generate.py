@@ -126,6 +126,16 @@ def _csat_probs(good: np.ndarray) -> np.ndarray:
     return probs
 
 
+def _people(seed: int, block: int, cid: pl.Series) -> dict[str, pl.Series]:
+    """Names and e-mails for the customers ``cid`` (from a generator of their own: the stories' numbers stay)."""
+    rng = np.random.default_rng([seed, block, 1])
+    first = pl.Series(_pick(rng, story.FIRST_NAMES, cid.len()).tolist(), dtype=pl.String)
+    last = pl.Series(_pick(rng, story.LAST_NAMES, cid.len()).tolist(), dtype=pl.String)
+    number = cid.str.slice(1).cast(pl.Int64).cast(pl.String)
+    email = first.str.to_lowercase() + "." + last.str.to_lowercase() + "." + number + "@example.com"
+    return {"email": email, "name": first + " " + last}
+
+
 def generate_block(seed: int, block: int, size: int) -> dict[str, pl.DataFrame]:
     """The customers ``block * BLOCK .. + size`` and every row that belongs to them."""
     rng = np.random.default_rng([seed, block])
@@ -422,6 +432,7 @@ def generate_block(seed: int, block: int, size: int) -> dict[str, pl.DataFrame]:
             "region": pl.Series(region, dtype=pl.String),
             "plan": pl.Series(plan, dtype=pl.String),
             "churned_at": _ts(np.where(churned, churned_at, 0)),
+            **_people(seed, block, cid),
         }
     ).with_columns(pl.when(pl.Series(churned)).then(pl.col("churned_at")).alias("churned_at"))
     return {

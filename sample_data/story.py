@@ -261,3 +261,13 @@ PERSONA_FEELINGS = {
     "Procurement manager": "must justify the spend",
     "Team lead": "needs the team on board",
 }
+
+# Made-up people for the customers' names and e-mails (at example.com, a domain reserved for examples).
+FIRST_NAMES = (
+    "Anna", "Ben", "Chloe", "David", "Elena", "Farid", "Grace", "Hugo", "Ines", "Jonas",
+    "Kira", "Liam", "Maya", "Nils", "Olga", "Pavel", "Rosa", "Sam", "Tara", "Yusuf",
+)  # fmt: skip
+LAST_NAMES = (
+    "Novak", "Berg", "Costa", "Duval", "Evans", "Fischer", "Garcia", "Horvat", "Ivanova", "Jensen",
+    "Kowalski", "Larsen", "Moreau", "Nagy", "Olsen", "Petrov", "Rossi", "Schmidt", "Tanaka", "Weber",
+)  # fmt: skip

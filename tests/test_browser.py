@@ -151,7 +151,7 @@ def test_filters_travel_in_the_link(server: str, browser: object) -> None:
     shared = browser.new_page(viewport={"width": 1440, "height": 900})
     shared.goto(link)
     _settled(shared)
-    caption = shared.locator("[data-testid='stCaptionContainer']").first.inner_text()
+    caption = shared.locator("[data-testid='stMain'] [data-testid='stCaptionContainer']").first.inner_text()
     assert caption.startswith("B2B, ")
     shared.get_by_role("link", name="Data").click()  # the menu keeps the filters
     shared.locator("h1", has_text="Data").wait_for(timeout=30_000)

@@ -26,9 +26,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from data_access import derived, metrics, schema
+from data_access.access import masked
 from data_access.dialect import ARG_MIN, arg_min, epoch_ms, period_date, period_start
 from data_access.filters import Filters, Period
-from data_access.store import connect, fetch_frame
+from data_access.store import connect, contact_columns, fetch_frame
 
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
 DEFAULT_WINDOW = "90d"  # awareness to advocacy takes weeks to months
@@ -501,13 +502,22 @@ def over_time(conn: Connection, spec: FunnelSpec, filters: Filters, grain: str) 
 
 
 def dropped_query(
-    spec: FunnelSpec, filters: Filters, step: int, limit: int, *, stored: bool = False, dialect: str = ""
+    spec: FunnelSpec,
+    filters: Filters,
+    step: int,
+    limit: int,
+    *,
+    stored: bool = False,
+    dialect: str = "",
+    contact: tuple[sa.ColumnElement, ...] = (),
 ) -> sa.Select:
-    """Customers whose furthest step is ``step`` (they never reached the next one), with their attributes."""
+    """Customers whose furthest step is ``step`` (they never reached the next one), with their attributes
+    (``contact``: their e-mail and name, :func:`store.contact_columns`)."""
     chosen = chosen_attempts(spec, filters, stored=stored, dialect=dialect)
     return (
         sa.select(
             chosen.c.customer_id,
+            *contact,
             *(cu.c[d] for d in schema.FILTER_DIMENSIONS),
             cu.c.signup_at,
             chosen.c.entered_at,
@@ -522,8 +532,10 @@ def dropped_query(
 def dropped(conn: Connection, spec: FunnelSpec, filters: Filters, step: int, limit: int) -> pl.DataFrame:
     if not 0 <= step < len(spec.steps) - 1:
         raise FunnelError(f"Step {step} has no next step to drop before")
-    query = dropped_query(spec, filters, step, limit, **_how(conn, spec, filters))
-    return fetch_frame(conn, query, {"customer_id": pl.String})
+    contact = tuple(contact_columns(conn))
+    query = dropped_query(spec, filters, step, limit, contact=contact, **_how(conn, spec, filters))
+    schema_overrides = {"customer_id": pl.String, "email": pl.String, "customer_name": pl.String}
+    return masked(fetch_frame(conn, query, schema_overrides), filters.scope)
 
 
 def previous_period(period: Period) -> Period:

@@ -7,10 +7,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from data_access import derived, metrics, schema
+from data_access.access import masked
 from data_access.config import SETTINGS
 from data_access.dialect import period_date, period_start
 from data_access.filters import Filters
-from data_access.store import connect, fetch_frame, has_column
+from data_access.store import connect, contact_columns, fetch_frame, has_column
 
 STAGE_COLUMNS = ("stage_id", "name", "position", "in_funnel", "phase")
 _STAGE_TYPES = {
@@ -198,40 +199,42 @@ def stage_rows(
     at first contact first."""
     metric = metrics.METRICS[metric_name]
     c = schema.customers.c
-    if metric.source is schema.survey_responses:
+    with connect(engine) as conn:
+        contact = contact_columns(conn)[:1]  # the e-mail: whom to call back
+        if metric.source is not schema.survey_responses:
+            return masked(fetch_frame(conn, _ticket_rows(stage_id, filters, line, contact).limit(limit)), filters.scope)
         r = schema.survey_responses.c
         stmt = (
-            sa.select(r.responded_at, r.score, r.comment, r.touchpoint, r.customer_id, c.segment)
+            sa.select(r.responded_at, r.score, r.comment, r.touchpoint, r.customer_id, c.segment, *contact)
             .join_from(schema.survey_responses, schema.customers, c.customer_id == r.customer_id)
             .where(r.stage_id == stage_id, r.survey == metric_name, filters.where(r.responded_at, r.customer_id))
             .order_by(r.score.asc(), sa.case((r.comment.is_(None), 1), else_=0), r.responded_at.desc())
         )
-    else:
-        t = schema.tickets.c
-        first_contact = sa.and_(t.resolved_at.is_not(None), t.contacts == 1, t.reopened.is_(False))
-        stmt = (
-            sa.select(
-                t.opened_at,
-                t.ticket_id,
-                t.final_line,
-                t.category,
-                t.contacts,
-                t.reopened,
-                t.resolved_at,
-                t.csat,
-                t.customer_id,
-                c.segment,
-            )
-            .join_from(schema.tickets, schema.customers, c.customer_id == t.customer_id)
-            .where(
-                t.stage_id == stage_id,
-                filters.where(t.opened_at, t.customer_id),
-                _on_line(schema.tickets, line),
-            )
-            .order_by(sa.case((first_contact, 1), else_=0), t.contacts.desc(), t.opened_at.desc())
+        return masked(fetch_frame(conn, stmt.limit(limit), {"comment": pl.String}), filters.scope)
+
+
+def _ticket_rows(stage_id: str, filters: Filters, line: int | None, contact: list[sa.ColumnElement]) -> sa.Select:
+    """A stage's tickets (one line's, with ``line``), those not resolved at first contact first."""
+    c, t = schema.customers.c, schema.tickets.c
+    first_contact = sa.and_(t.resolved_at.is_not(None), t.contacts == 1, t.reopened.is_(False))
+    return (
+        sa.select(
+            t.opened_at,
+            t.ticket_id,
+            t.final_line,
+            t.category,
+            t.contacts,
+            t.reopened,
+            t.resolved_at,
+            t.csat,
+            t.customer_id,
+            c.segment,
+            *contact,
         )
-    with connect(engine) as conn:
-        return fetch_frame(conn, stmt.limit(limit))
+        .join_from(schema.tickets, schema.customers, c.customer_id == t.customer_id)
+        .where(t.stage_id == stage_id, filters.where(t.opened_at, t.customer_id), _on_line(schema.tickets, line))
+        .order_by(sa.case((first_contact, 1), else_=0), t.contacts.desc(), t.opened_at.desc())
+    )
 
 
 def targets_query() -> sa.Select:

@@ -173,7 +173,7 @@ def _presence(
         .group_by(rows.c.customer_id)
         .subquery("per_customer")
     )
-    if filters is not None and filters.dimension_values():
+    if filters is not None and filters.customer_conditions():
         per_customer = (
             sa.select(per_customer.c.mask)
             .join(cu, cu.c.customer_id == per_customer.c.customer_id)
@@ -505,7 +505,7 @@ def load(engine: Engine, filters: Filters, w: Windows, min_n: int) -> dict[str, 
     queries |= {
         "unsubscribes": lambda c: risk.unsubscribe_spikes(c, filters, events_in=w.current()),
         "complaints": lambda c: support.cluster_spikes(c, last_weeks),
-        "events": catalog.business_events_on,
+        "events": lambda c: catalog.business_events_on(c, filters.scope),
     }
     done = side_by_side(engine, queries)
     headline_parts = {name: done.pop(name) for name in parts}

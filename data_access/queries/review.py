@@ -32,7 +32,7 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from data_access import metrics, schema
+from data_access import exports, metrics, schema
 from data_access.filters import Filters, Period
 from data_access.queries import funnel, kpis, retention
 from data_access.store import fetch_frame, side_by_side
@@ -371,14 +371,14 @@ def to_xlsx(frame: pl.DataFrame, about: list[str] | None = None) -> bytes:
     sheet = book.active
     sheet.title = "Review"
     for line in about or []:
-        sheet.append([line])
+        exports.append_row(sheet, [line])
     header_row = sheet.max_row + 1 if about else 1
-    sheet.append(list(frame.columns))
+    exports.append_row(sheet, frame.columns)
     for cell in sheet[header_row]:
         cell.font = Font(bold=True)
     verdicts = frame["verdict"].to_list() if "verdict" in frame.columns else [None] * frame.height
     for values, verdict in zip(frame.iter_rows(), verdicts, strict=True):
-        sheet.append(list(values))
+        exports.append_row(sheet, values)
         fill = VERDICT_FILL.get(verdict or "")
         if fill:
             for cell in sheet[sheet.max_row]:

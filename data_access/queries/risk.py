@@ -19,10 +19,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from data_access import metrics, schema
+from data_access.access import masked
 from data_access.dialect import epoch_ms
 from data_access.filters import Filters, Period
 from data_access.queries import support
-from data_access.store import fetch_frame, side_by_side
+from data_access.store import contact_columns, fetch_frame, side_by_side
 
 cu = schema.customers
 ev = schema.journey_events
@@ -50,7 +51,11 @@ def _ts(value: datetime) -> sa.BindParameter:
     return sa.bindparam(None, value, type_=schema.TIMESTAMP)
 
 
-def at_risk_query(filters: Filters, as_of: datetime, triggers: Triggers) -> sa.Select:
+def at_risk_query(
+    filters: Filters, as_of: datetime, triggers: Triggers, contact: tuple[sa.ColumnElement, ...] = ()
+) -> sa.Select:
+    """Customers with a trigger and the trigger flags (``contact``: their e-mail and name, see
+    :func:`store.contact_columns`)."""
     now = _ts(as_of)
     recent = _ts(as_of - timedelta(days=triggers.window_days))
     before = _ts(as_of - timedelta(days=2 * triggers.window_days))
@@ -123,6 +128,7 @@ def at_risk_query(filters: Filters, as_of: datetime, triggers: Triggers) -> sa.S
     return (
         sa.select(
             cu.c.customer_id,
+            *contact,
             cu.c.segment,
             cu.c.channel,
             cu.c.plan,
@@ -148,13 +154,16 @@ def at_risk(
 ) -> pl.DataFrame:
     """Customers with at least one trigger: segment, channel, plan, the stage of their latest journey event in the
     last two windows (null without one), the score (sum of the weights) and the reasons, highest score first."""
-    raw = fetch_frame(conn, at_risk_query(filters, as_of, triggers), {"customer_id": pl.String, "stage_id": pl.String})
+    text = dict.fromkeys(("customer_id", "stage_id", "email", "customer_name"), pl.String)
+    raw = fetch_frame(conn, at_risk_query(filters, as_of, triggers, tuple(contact_columns(conn))), text)
     names = [name for name, _ in triggers.weights]
     columns = [n.replace(" ", "_") for n in names]
     if raw.height == 0:
         return pl.DataFrame(
             schema={
                 "customer_id": pl.String,
+                "email": pl.String,
+                "customer_name": pl.String,
                 "segment": pl.String,
                 "channel": pl.String,
                 "plan": pl.String,
@@ -173,8 +182,10 @@ def at_risk(
     frame = raw.with_columns(score.alias("score"), reasons.alias("reasons")).sort(
         ["score", "customer_id"], descending=[True, False]
     )
-    frame = frame.select("customer_id", "segment", "channel", "plan", "stage_id", "score", "reasons")
-    return frame.head(limit) if limit else frame
+    frame = frame.select(
+        "customer_id", "email", "customer_name", "segment", "channel", "plan", "stage_id", "score", "reasons"
+    )
+    return masked(frame.head(limit) if limit else frame, filters.scope)
 
 
 def where_alerts_cluster(frame: pl.DataFrame, by: str) -> pl.DataFrame:

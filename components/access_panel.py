@@ -1,0 +1,79 @@
+"""The Access page's panels (admins only): the grants with a form to grant and revoke, and the audit log."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import streamlit as st
+
+from components import auth, downloads, session
+from data_access import access, editing, schema, store
+from data_access import streamlit_cache as cache
+from data_access.config import SETTINGS
+
+_DONE = "access_done"
+AUDIT_SHOWN = 500  # newest entries shown on the page (the command line prints them all)
+
+
+def _write(url: str, run: Callable[[Any], str]) -> None:
+    """A grant or revoke on a writing engine (the right is checked here, where it writes)."""
+    auth.may_or_stop(access.GRANT, "granting roles")
+    st.session_state.pop(_DONE, None)
+    try:
+        done = editing.with_writer(url, run)
+    except access.AccessError as exc:
+        st.error(str(exc))
+        return
+    except store.StoreError as exc:
+        st.error(str(exc))
+        return
+    cache.forget_access()
+    st.session_state[_DONE] = done
+    st.rerun()
+
+
+def grants(url: str) -> None:
+    done = st.session_state.get(_DONE)
+    if done:
+        st.success(done)
+    table = session.guarded(cache.grants, url)
+    st.dataframe(
+        table.with_columns(table["segment"].replace({schema.ALL_SEGMENTS: "every segment"})),
+        hide_index=True,
+        width="stretch",
+        key="access_grants",
+    )
+    me = auth.current().email
+    segments = session.guarded(cache.dimension_values, url, auth.current().scope).get("segment", [])
+    with st.form("access_grant", clear_on_submit=False):
+        left, middle, right = st.columns(3)
+        email = left.text_input("E-mail", placeholder="jane.doe@example.com")
+        role = middle.selectbox("Role", access.ROLES)
+        segment = right.selectbox("Only the segment", ["(every segment)", *segments])
+        if st.form_submit_button("Grant", type="primary"):
+            limit = None if segment == "(every segment)" else segment
+            _write(url, lambda w: access.grant(w, email, role, limit, me))
+    if table.height:
+        options = [f"{r['email']} · {r['role']} · {r['segment']}" for r in table.iter_rows(named=True)]
+        with st.form("access_revoke"):
+            picked = st.selectbox("Grant to revoke", options)
+            if st.form_submit_button("Revoke"):
+                row = table.row(options.index(picked), named=True)
+                _write(url, lambda w: access.revoke(w, row["email"], row["role"], me, row["segment"]))
+    st.caption(
+        "A person's roles add up; their segment limit is the union of their grants' segments, and a grant for every "
+        "segment lifts it. Changes reach a signed-in person within "
+        f"{SETTINGS.access_ttl_seconds} s. From the command line: `python -m data_access access grant EMAIL ROLE "
+        "[--segment VALUE]`."
+    )
+
+
+def audit_log(url: str) -> None:
+    entries = session.guarded(cache.audit_entries, url, AUDIT_SHOWN)
+    st.caption(
+        f"The newest {AUDIT_SHOWN:,} entries: sign-ins, grants and revokes, uploads, edits of maps and targets, "
+        "saved reviews and every download. All of them: `python -m data_access audit --since DATE`."
+    )
+    st.dataframe(entries, hide_index=True, width="stretch", key="access_audit")
+    downloads.csv_button("Download the audit log", entries, "audit_log.csv", "access_audit_csv")

@@ -1,0 +1,36 @@
+"""Every download of the app: CSV through the export rules (no cell a spreadsheet would run, see
+``data_access.exports``), and each click recorded in the audit log with what the file holds."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import polars as pl
+import streamlit as st
+
+from components import auth
+from data_access import exports
+
+CSV = "text/csv"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+HTML = "text/html"
+
+
+def csv_button(label: str, frame: pl.DataFrame, file_name: str, key: str, about: str = "") -> None:
+    """A CSV of ``frame``; ``about`` (the filters in words) goes to the audit log with the file's name and rows."""
+    detail = f"{frame.height:,} rows" + (f" · {about}" if about else "")
+    file_button(label, exports.csv_text(frame), file_name, CSV, key, detail)
+
+
+def file_button(
+    label: str, data: str | bytes | Callable[[], str | bytes], file_name: str, mime: str, key: str, about: str = ""
+) -> None:
+    """A download (``data`` may be a callable: built when clicked), recorded in the audit log when clicked."""
+    st.download_button(
+        label,
+        data,
+        file_name=file_name,
+        mime=mime,
+        key=key,
+        on_click=lambda: auth.audit("export", file_name, about or None),
+    )
