@@ -34,7 +34,12 @@ class QueryTimeout(StoreError):
 
 
 # what each database says when it stops a statement at its timeout
-_TIMEOUT_TEXTS = ("canceling statement due to statement timeout", "max_statement_time exceeded", "INTERRUPT")
+_TIMEOUT_TEXTS = (
+    "canceling statement due to statement timeout",
+    "max_statement_time exceeded",
+    "INTERRUPT",
+    "interrupted",
+)
 
 
 def backend_name(url: str) -> str:
@@ -95,7 +100,9 @@ def create_store_engine(url: str, *, read_only: bool = False) -> Engine:
                 if not path.exists():
                     raise StoreError(f"No store at {path}. Create it with: python -m data_access seed --db {url}")
                 uri = f"file:{path}?mode=ro"
-                return sa.create_engine("sqlite://", creator=lambda: sqlite3.connect(uri, uri=True))
+                engine = sa.create_engine("sqlite://", creator=lambda: sqlite3.connect(uri, uri=True))
+                _interrupt_after(engine, SETTINGS.statement_timeout_seconds)
+                return engine
             return sa.create_engine(u)
         if backend == "postgresql":
             args: dict[str, Any] = {"connect_timeout": 5}
@@ -125,7 +132,8 @@ def create_store_engine(url: str, *, read_only: bool = False) -> Engine:
 
 
 def _interrupt_after(engine: Engine, seconds: float) -> None:
-    """DuckDB has no statement timeout: each statement of ``engine`` is interrupted from a timer after ``seconds``."""
+    """DuckDB and SQLite have no statement timeout: each statement of ``engine`` is interrupted from a timer after
+    ``seconds`` (both connections have ``interrupt()``)."""
 
     @sa.event.listens_for(engine, "before_cursor_execute")
     def _arm(conn: Connection, *_args: Any) -> None:

@@ -550,3 +550,10 @@ def test_a_review_is_saved_and_opens_as_it_was(editable: AppTest) -> None:
     at.button(key="review_save").click().run()
     assert any("Nothing was saved" in e.value for e in at.error)
     assert "needs a name" in table_with(at, "problem")["problem"][0]
+
+
+def test_a_binary_file_named_csv_is_refused_on_the_data_page(app: AppTest) -> None:
+    app.run().switch_page("pages/data.py").run()
+    upload(app, "customers.csv", b"PK\x03\x04\x14\x00\x08\x00binary")
+    assert any("is not a text file" in str(v) for v in table_with(app, "problem")["problem"])
+    assert "Nothing was loaded: 1 problem(s) found." in [e.value for e in app.error]

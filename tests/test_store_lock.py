@@ -78,3 +78,28 @@ def test_read_only_on_every_store(tiny: sa.Engine, store_url: str) -> None:
         conn.execute(sa.delete(schema.stages))
     assert stage_kpis(reader, Filters()).height == 3
     reader.dispose()
+
+
+SLOW = {  # a statement that runs for seconds on each store
+    "duckdb": "SELECT count(*) FROM range(100000000000)",
+    "postgresql": "SELECT pg_sleep(5)",
+    "mysql": "SELECT sleep(5)",
+    "sqlite": "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT count(*) FROM n",
+}
+
+
+def test_a_dashboard_query_is_stopped_at_the_statement_timeout(store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    kind = store.backend_name(store_url)
+    monkeypatch.setattr(store, "SETTINGS", dataclasses.replace(store.SETTINGS, statement_timeout_seconds=0.5))
+    reader = store.create_store_engine(store_url, read_only=True)
+    started = time.monotonic()
+    stopped = pytest.raises(store.QueryTimeout, match=r"ran longer than 0.5 s and was stopped")
+    with stopped, store.connect(reader) as conn:
+        conn.execute(sa.text(SLOW[kind])).all()
+    assert time.monotonic() - started < 4
+    assert stage_kpis(reader, Filters()).height == 0  # the next query runs as usual
+    reader.dispose()
+    writer = store.create_store_engine(store_url)  # loads are not cut short
+    with store.connect(writer) as conn:
+        assert conn.execute(sa.text("SELECT 1")).scalar_one() == 1
+    writer.dispose()
