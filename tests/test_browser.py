@@ -69,9 +69,12 @@ def sample_store(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @contextmanager
-def running_app(store_url: str, log_path: Path) -> Iterator[str]:
-    """``streamlit run app.py`` on a free port until the block ends; yields its address."""
-    port = _free_port()
+def running_app(
+    store_url: str, log_path: Path, *, port: int | None = None, options: tuple[str, ...] = ()
+) -> Iterator[str]:
+    """``streamlit run app.py`` on ``port`` (a free one by default), with more ``options``, until the block ends;
+    yields its address."""
+    port = port or _free_port()
     env = {**os.environ, "CJM_DATABASE_URL": store_url}
     with log_path.open("w") as log:
         proc = subprocess.Popen(
@@ -87,6 +90,7 @@ def running_app(store_url: str, log_path: Path) -> Iterator[str]:
                 "true",
                 "--server.address",
                 "127.0.0.1",
+                *options,
             ],
             cwd=ROOT,
             env=env,
@@ -333,3 +337,28 @@ def test_a_note_typed_in_the_review_is_saved_with_it(sample_store: str, browser:
 
 
 NOTES_DONE_AT = 0.42  # across the notes editor: the middle of its "Done" column (after Stage and KPI)
+
+
+def test_nothing_a_file_contains_runs_in_the_app(browser: object, tmp_path: Path) -> None:
+    """A script, an image with an onerror handler and a formula in every text column of the store (stage names,
+    map cells, comments, customers' attributes...): every page shows them as text, and none runs."""
+    from tests.test_exports import planted_frames
+
+    copy = tmp_path / "planted.duckdb"
+    url = f"duckdb:///{copy}"
+    engine = store.create_store_engine(url)
+    store.init_store(engine)
+    ingest.write(engine, [(n, f) for n, f in planted_frames(1_500)], mode="replace")
+    engine.dispose()
+    with running_app(url, copy.with_suffix(".log")) as base:
+        page = browser.new_page(viewport={"width": 1440, "height": 1200})
+        page.on("dialog", lambda d: d.dismiss())
+        for path in (*PAGES, "journey_map?stage=onboarding&lane=csat"):
+            page.goto(f"{base}/{path}")
+            _settled(page)
+            assert page.evaluate("() => window.__xss") is None, path
+        page.goto(f"{base}/journey_map")
+        _settled(page)
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=ARTIFACTS / "planted_journey_map.png", full_page=True)
+        page.close()

@@ -11,11 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import os
-import shutil
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
@@ -25,7 +20,7 @@ import sqlalchemy as sa
 
 from data_access import access, ingest, schema, store
 from tests.conftest import make_store_url
-from tests.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, ROOT, _free_port, _settled
+from tests.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, _free_port, _settled, running_app
 
 pytestmark = pytest.mark.browser
 
@@ -88,48 +83,10 @@ def app(granted_store: str, provider: str, tmp_path_factory: pytest.TempPathFact
         "[access.group_roles]\n"
         '"cx-analysts" = "analyst"\n'
     )
-    log_path = folder / "streamlit.log"
-    env = {**os.environ, "CJM_DATABASE_URL": granted_store}
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "streamlit",
-                "run",
-                "app.py",
-                "--server.port",
-                str(port),
-                "--server.headless",
-                "true",
-                "--server.address",
-                "127.0.0.1",
-                "--secrets.files",
-                str(secrets),
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as answer:
-                    if answer.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                pytest.fail(f"streamlit run did not start; see {log_path}")
-            time.sleep(0.5)
-        try:
-            yield base
-        finally:
-            proc.terminate()
-            proc.wait(timeout=20)
+    with running_app(
+        granted_store, folder / "streamlit.log", port=port, options=("--secrets.files", str(secrets))
+    ) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")
@@ -264,30 +221,3 @@ def test_a_role_from_the_groups_claim(app: str, browser: object, granted_store: 
     offered = menu(page)
     assert {"Data", "Maps and targets", "Funnel", "Support quality"} <= offered and "Access" not in offered
     page.context.close()
-
-
-def test_nothing_a_file_contains_runs_in_the_app(app: str, browser: object, granted_store: str) -> None:
-    """Not a sign-in test, but it needs a store of its own: a planted stage name and map cell on every page."""
-    if kind_of(granted_store) != "duckdb":
-        pytest.skip("planted once, on the DuckDB store")
-    from tests.test_exports import planted_frames
-
-    copy = Path(store.file_path(granted_store)).with_name("planted.duckdb")
-    shutil.copy(store.file_path(granted_store), copy)
-    url = f"duckdb:///{copy}"
-    engine = store.create_store_engine(url)
-    ingest.write(engine, [(n, f) for n, f in planted_frames(1_500)], mode="replace")
-    engine.dispose()
-    from tests.test_browser import PAGES, running_app
-
-    with running_app(url, copy.with_suffix(".log")) as base:
-        page = browser.new_page(viewport={"width": 1440, "height": 1200})
-        page.on("dialog", lambda d: d.dismiss())
-        for path in (*PAGES, "journey_map?stage=onboarding&lane=csat"):
-            page.goto(f"{base}/{path}")
-            _settled(page)
-            assert page.evaluate("() => window.__xss") is None, path
-        page.goto(f"{base}/journey_map")
-        _settled(page)
-        shot(page, "planted_journey_map", "duckdb")
-        page.close()
