@@ -18,7 +18,7 @@ def store_status(where: StoreLocation, fresh: datetime | None, counts: dict[str,
         f"| store | |\n|---|---|\n"
         f"| Database | {store.backend_name(where.url)} (`{store.safe_url(where.url)}`) |\n"
         f"| Configured by | {where.source} |\n"
-        f"| Access | read-only for the dashboard; the loads below write |\n"
+        f"| Access | read-only for the figures; loads, edits, grants and the audit log write |\n"
         f"| Newest data | {fresh.strftime('%Y-%m-%d %H:%M UTC') if fresh else 'no data yet'} |\n"
     )
     if counts is None:
