@@ -26,8 +26,10 @@ PLANTED = (SCRIPT, IMAGE, FORMULA)
 
 
 def planted_frames(customers: int) -> list[tuple[str, pl.DataFrame]]:
-    """The sample company with the three payloads in its text columns: stage names and phases, customers' personas,
-    channels, e-mails and names, comments, touchpoints and actions, agents, map cells, business events."""
+    """The sample company with the three payloads in its free-text columns: stage names and phases, customers'
+    personas, channels, regions, plans, e-mails and names, comments, touchpoints and actions, agents, map names and
+    cells, business events (segments stay, for the stories; closed lists such as a ticket's category cannot hold
+    them)."""
 
     def mark(frame: pl.DataFrame, column: str, every: int = 3) -> pl.DataFrame:
         if column not in frame.columns:
@@ -38,11 +40,11 @@ def planted_frames(customers: int) -> list[tuple[str, pl.DataFrame]]:
 
     columns = {
         "stages": ("name", "phase", "description"),
-        "customers": ("persona", "channel", "email", "name"),
+        "customers": ("persona", "channel", "region", "plan", "email", "name"),
         "journey_events": ("touchpoint", "action"),
         "survey_responses": ("comment", "touchpoint"),
         "tickets": ("agent_id", "entry_channel"),
-        "journey_map": ("text",),
+        "journey_map": ("map", "text"),
         "business_events": ("name", "description"),
     }
     out = []
