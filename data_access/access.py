@@ -37,15 +37,16 @@ PAGES = (
     "data",
     "map_editor",
     "access",
+    "alerts",
 )
 ROLE_PAGES: dict[str, frozenset[str]] = {
-    LEADERSHIP: frozenset({"overview", "retention", "churn_warning", "journey_map", "review"}),
-    SUPPORT_LEAD: frozenset({"support", "stage_kpis", "journey_map", "funnel"}),
+    LEADERSHIP: frozenset({"overview", "retention", "churn_warning", "journey_map", "review", "alerts"}),
+    SUPPORT_LEAD: frozenset({"support", "stage_kpis", "journey_map", "funnel", "alerts"}),
     ANALYST: frozenset(PAGES) - {"access"},
     ADMIN: frozenset(PAGES),
 }
 # what a role may do beyond looking
-EDIT = "edit"  # journey maps, targets, review notes and saved reviews
+EDIT = "edit"  # journey maps, targets, review notes, saved reviews and alert rules
 LOAD = "load"  # upload and ingest data
 GRANT = "grant"  # grant and revoke roles, read the audit log
 PERSONAL = "personal"  # customers' e-mails, names and comments unmasked (within the segment limit)
@@ -168,7 +169,7 @@ def grants(conn: Connection) -> pl.DataFrame:
     return store.fetch_frame(conn, stmt, columns)
 
 
-def _known_segments(conn: Connection) -> list[str]:
+def known_segments(conn: Connection) -> list[str]:
     c = schema.customers.c
     if not _has(conn, schema.customers):
         return []
@@ -184,7 +185,7 @@ def grant(engine: Engine, email: str, role: str, segment: str | None, by: str) -
     with store.connect(engine, write=True) as conn:
         ag.create(conn, checkfirst=True)
         if limit != schema.ALL_SEGMENTS:
-            known = _known_segments(conn)
+            known = known_segments(conn)
             if limit not in known:
                 raise AccessError(
                     f"Unknown segment {limit!r}: the customers have "
@@ -193,7 +194,7 @@ def grant(engine: Engine, email: str, role: str, segment: str | None, by: str) -
         conn.execute(sa.delete(ag).where(ag.c.email == who, ag.c.role == role, ag.c.segment == limit))
         conn.execute(sa.insert(ag).values(email=who, role=role, segment=limit, granted_by=by, granted_at=_now()))
         what = f"{role}" + ("" if limit == schema.ALL_SEGMENTS else f" for {limit} only")
-        _record(conn, by, "grant", who, what)
+        write_audit(conn, by, "grant", who, what)
     return f"Granted {what} to {who}."
 
 
@@ -209,20 +210,21 @@ def revoke(engine: Engine, email: str, role: str, by: str, segment: str | None =
         gone = conn.execute(sa.delete(ag).where(which)).rowcount
         if not gone:
             raise AccessError(f"{who} has no {role} grant" + (f" for {segment}" if segment else ""))
-        _record(conn, by, "revoke", who, role + (f" for {segment}" if segment else ""))
+        write_audit(conn, by, "revoke", who, role + (f" for {segment}" if segment else ""))
     return f"Revoked {role} from {who}" + (f" for {segment}" if segment else "") + "."
 
 
 # --- the audit log -------------------------------------------------------------------------------------------------
 
-AUDITED = ("sign-in", "grant", "revoke", "upload", "edit", "save", "export")
+AUDITED = ("sign-in", "grant", "revoke", "upload", "edit", "save", "export", "alert")
 
 
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def _record(conn: Connection, who: str, action: str, object_: str, detail: str | None = None) -> None:
+def write_audit(conn: Connection, who: str, action: str, object_: str, detail: str | None = None) -> None:
+    """Writes one audit entry on a connection in a write transaction (with the change it records)."""
     al.create(conn, checkfirst=True)
     conn.execute(
         sa.insert(al).values(
@@ -241,7 +243,7 @@ def record(engine: Engine, who: str, action: str, object_: str, detail: str | No
     if action not in AUDITED:
         raise ValueError(f"Not an audited action: {action!r}")
     with store.connect(engine, write=True) as conn:
-        _record(conn, who, action, object_, detail)
+        write_audit(conn, who, action, object_, detail)
 
 
 def audit(conn: Connection, since: datetime | None = None, limit: int | None = None) -> pl.DataFrame:

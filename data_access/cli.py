@@ -18,7 +18,7 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from data_access import access, exports, ingest, metrics, schema, store
+from data_access import access, alerts, exports, ingest, metrics, schema, store
 from data_access.config import SETTINGS, StoreLocation, resolve_store
 from data_access.dialect import GRAINS
 from data_access.filters import FilterError, Filters, Period
@@ -201,6 +201,55 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--since", metavar="DATE", help="from this day (or ISO date-time) on, inclusive")
     p.add_argument("--format", choices=FORMATS, default="table")
 
+    p = commands.add_parser("alerts", help="alert rules and who gets them: add, list, remove, test, subscribe")
+    verbs = p.add_subparsers(dest="verb", required=True, parser_class=_Parser)
+    v = verbs.add_parser("add", help="make a rule (checked, stored with its subscriptions or not at all)")
+    v.add_argument("--name", required=True, help="what the rule watches, in words")
+    v.add_argument("--metric", required=True, help="one of: " + ", ".join(alerts.METRIC_CHOICES))
+    v.add_argument(
+        "--comparison", required=True, help="; ".join(f"{k}: {w}" for k, w in alerts.COMPARISON_WORDS.items())
+    )
+    v.add_argument("--threshold", type=float, help="points of a drop, or the count of customers at risk to exceed")
+    v.add_argument("--stage", metavar="STAGE_ID", help="the journey stage (default: every stage)")
+    v.add_argument("--segment", metavar="VALUE", help="only this segment's customers (default: every segment)")
+    v.add_argument("--period", choices=alerts.PERIODS, default="month", help="judge each complete week or month")
+    v.add_argument("--min-n", type=int, default=SETTINGS.min_n, help="fewest answers or tickets a period needs")
+    v.add_argument("--subscribe", action="append", default=[], metavar="CHANNEL", help="an e-mail or webhook name")
+    v.add_argument("--disabled", action="store_true", help="store it switched off")
+    _store_args(v)
+    v = verbs.add_parser("list", help="every rule and its subscriptions")
+    _store_args(v)
+    v.add_argument("--format", choices=FORMATS, default="table")
+    v = verbs.add_parser("remove", help="remove a rule and its subscriptions")
+    v.add_argument("rule", metavar="RULE")
+    _store_args(v)
+    for verb, words in (("subscribe", "send a rule to an e-mail or webhook"), ("unsubscribe", "stop sending it")):
+        v = verbs.add_parser(verb, help=words)
+        v.add_argument("rule", metavar="RULE")
+        v.add_argument("channel", metavar="CHANNEL", help="an e-mail address or the name of a configured webhook")
+        _store_args(v)
+    v = verbs.add_parser("test", help="send one test message of a rule to its subscribers")
+    v.add_argument("rule", metavar="RULE")
+    v.add_argument("--as-of", metavar="DATE", help="judge the last complete period before this day")
+    _store_args(v)
+    v = verbs.add_parser("log", help="the deliveries, newest first")
+    _store_args(v)
+    v.add_argument("--format", choices=FORMATS, default="table")
+
+    p = commands.add_parser("notify", help="evaluate the alert rules and deliver what fires (once per period)")
+    verbs = p.add_subparsers(dest="verb", required=True, parser_class=_Parser)
+    v = verbs.add_parser("run", help="evaluate every enabled rule once (for cron or any scheduler)")
+    v.add_argument(
+        "--as-of",
+        metavar="DATE",
+        help="judge the last complete periods before this day (default: now, "
+        "or the day after the newest data when it ends earlier)",
+    )
+    _store_args(v)
+    v = verbs.add_parser("schedule", help="run now and then every --every, in this process, until stopped")
+    v.add_argument("--every", required=True, metavar="INTERVAL", help="e.g. 15m, 1h, 30s")
+    _store_args(v)
+
     commands.add_parser("contract", help="print the data contract as Markdown")
     return parser
 
@@ -301,6 +350,8 @@ def run(args: argparse.Namespace) -> int:
         return _review(args, location, console)
     if args.command in ("access", "audit"):
         return _access(args, location, console)
+    if args.command in ("alerts", "notify"):
+        return _alerts(args, location, console)
     if args.command == "bench":
         from data_access import bench
 
@@ -358,6 +409,94 @@ def _access(args: argparse.Namespace, location: StoreLocation, console: Console)
         done = access.revoke(engine, args.email, args.role, _operator(), args.segment)
     sys.stdout.write(done + "\n")
     return 0
+
+
+def _alerts(args: argparse.Namespace, location: StoreLocation, console: Console) -> int:
+    """``alerts add|list|remove|subscribe|unsubscribe|test|log`` and ``notify run|schedule``."""
+    from data_access import notify
+
+    operator = access.Access(_operator(), frozenset({access.ADMIN}))
+    config = notify.NotifyConfig.load()
+    if args.verb in ("list", "log"):
+        engine = open_store(location, read_only=True, console=console)
+        with store.connect(engine) as conn:
+            if args.verb == "log":
+                frame = alerts.log(conn)
+            else:
+                subs = alerts.subscriptions(conn).group_by("rule_id").agg(pl.col("channel").str.join(", "))
+                frame = pl.DataFrame(
+                    [
+                        {
+                            "rule_id": r.rule_id,
+                            "name": r.name,
+                            "condition": r.condition(),
+                            "where": r.where(),
+                            "period": r.period,
+                            "min_n": r.min_n,
+                            "enabled": r.enabled,
+                            "owner": r.owner,
+                        }
+                        for r in alerts.rules(conn)
+                    ],
+                    schema=dict.fromkeys(("rule_id", "name", "condition", "where", "period"), pl.String)
+                    | {"min_n": pl.Int64, "enabled": pl.Boolean, "owner": pl.String},
+                ).join(subs.rename({"channel": "subscribers"}), on="rule_id", how="left")
+        sys.stdout.write(emit(frame, args.format))
+        return 0
+    if args.verb == "schedule":
+        every = notify.parse_every(args.every)
+        engine = open_store(location, read_only=False, console=console)
+        sys.stdout.write(f"Evaluating the alert rules every {args.every} (Ctrl+C stops)\n")
+        sys.stdout.flush()
+        notify.schedule(engine, config, every, _print_outcomes)
+        return 0
+    if args.verb == "add":
+        rule = alerts.Rule(
+            rule_id="",
+            name=args.name,
+            metric=args.metric,
+            comparison=args.comparison,
+            period=args.period,
+            stage_id=args.stage,
+            segment=args.segment,
+            threshold=args.threshold,
+            min_n=args.min_n,
+            enabled=not args.disabled,
+        )
+        for channel in args.subscribe:  # a malformed channel is refused before the store is opened
+            alerts.channel_of(channel, config.webhooks)
+        engine = open_store(location, read_only=False, console=console)
+        done = alerts.save_rule(engine, rule, operator, channels=args.subscribe, webhooks=config.webhooks)
+        sys.stdout.write(f"Rule {done.rule_id}: {done.condition()} ({done.where()}), each {done.period}\n")
+        return 0
+    engine = open_store(location, read_only=False, console=console)
+    if args.verb == "remove":
+        alerts.remove_rule(engine, args.rule, operator)
+        sys.stdout.write(f"Removed rule {args.rule}\n")
+        return 0
+    if args.verb == "subscribe":
+        channel = alerts.subscribe(engine, args.rule, args.channel, operator, config.webhooks)
+        sys.stdout.write(f"{channel} gets {args.rule}\n")
+        return 0
+    if args.verb == "unsubscribe":
+        alerts.unsubscribe(engine, args.rule, alerts.channel_of(args.channel, config.webhooks), operator)
+        sys.stdout.write(f"{args.channel} no longer gets {args.rule}\n")
+        return 0
+    as_of = alerts.as_of_date(args.as_of)
+    outcomes = (
+        notify.send_test(engine, config, args.rule, as_of) if args.verb == "test" else notify.run(engine, config, as_of)
+    )
+    _print_outcomes(outcomes)
+    return EXIT_FAILED if any(o.status in ("failed", "error") for o in outcomes) else 0
+
+
+def _print_outcomes(outcomes: list) -> None:
+    for o in outcomes:
+        where = f" -> {o.channel}" if o.channel else ""
+        sys.stdout.write(f"{o.rule_id} {o.period}{where}: {o.status}" + (f" ({o.detail})" if o.detail else "") + "\n")
+    if not outcomes:
+        sys.stdout.write("No enabled alert rules.\n")
+    sys.stdout.flush()
 
 
 def _review(args: argparse.Namespace, location: StoreLocation, console: Console) -> int:

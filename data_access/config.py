@@ -61,15 +61,30 @@ def default_url() -> str:
     return f"duckdb:///{default_store_path()}"
 
 
-def _secrets_url() -> tuple[str, str] | None:
+def secrets_file() -> Path | None:
+    """The secrets file Streamlit reads too: ``.streamlit/secrets.toml`` in the working folder, else in the home
+    folder (``CJM_SECRETS_FILE`` names another one, for the command line and cron)."""
+    named = os.environ.get("CJM_SECRETS_FILE")
+    if named:
+        return Path(named)
     for path in (Path.cwd() / ".streamlit" / "secrets.toml", Path.home() / ".streamlit" / "secrets.toml"):
         if path.is_file():
-            with path.open("rb") as fh:
-                data = tomllib.load(fh)
-            url = data.get("connections", {}).get("cjm", {}).get("url")
-            if url:
-                return str(url), str(path)
+            return path
     return None
+
+
+def read_secrets() -> dict:
+    """The secrets file's contents ({} without one)."""
+    path = secrets_file()
+    if path is None or not path.is_file():
+        return {}
+    with path.open("rb") as fh:
+        return tomllib.load(fh)
+
+
+def _secrets_url() -> tuple[str, str] | None:
+    url = read_secrets().get("connections", {}).get("cjm", {}).get("url")
+    return (str(url), str(secrets_file())) if url else None
 
 
 def resolve_store(cli_url: str | None = None) -> StoreLocation:

@@ -1,0 +1,603 @@
+"""Alerts: rules over the KPIs (``alert_rules``), who gets them (``alert_subscriptions``), their evaluation for
+the last complete week or month, and the log of deliveries (``notifications``) that sends each rule's message for a
+period once per channel, however often ``notify run`` runs and however many run at once.
+
+A rule fires only on enough data and outside the noise, with the intervals of the metrics layer:
+- ``off_target``: the period's whole 95% interval is on the wrong side of the stage's KPI target;
+- ``drop``: the metric got worse by at least ``threshold`` points against the period before, and the period
+  before's value lies outside this period's interval (both periods with at least ``min_n`` answers or tickets);
+- ``above`` (``churn_risk`` only): more than ``threshold`` customers on the churn early warning at the period's
+  end (a count, exact: no interval).
+
+Segment limits apply: a rule over a segment can be made and subscribed to only by people who may see it, and an
+e-mail recipient is checked against the store's grants again at every delivery.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
+from urllib.parse import urlencode
+
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from data_access import access, metrics, schema, store
+from data_access.access import Access, AccessError
+from data_access.filters import Filters, Period
+from data_access.queries import kpis, risk
+
+ar, asub, nt = schema.alert_rules, schema.alert_subscriptions, schema.notifications
+COMPARISONS = schema.ALERT_COMPARISONS
+PERIODS = schema.ALERT_PERIODS
+CHURN_RISK = schema.CHURN_RISK
+METRIC_CHOICES = (*metrics.METRICS, CHURN_RISK)
+COMPARISON_WORDS = {
+    "off_target": "worse than its target",
+    "drop": "worse by at least X points than the period before",
+    "above": "more than N customers at risk",
+}
+EMAIL_PREFIX, WEBHOOK_PREFIX = "email:", "webhook:"
+STALE_SENDING = timedelta(minutes=15)  # a delivery claimed this long ago by a process that died may be retried
+_WEBHOOK_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+class AlertError(ValueError):
+    """A rule or subscription that cannot be stored, worded for the person typing it."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    rule_id: str
+    name: str
+    metric: str
+    comparison: str
+    period: str
+    stage_id: str | None = None
+    segment: str | None = None
+    threshold: float | None = None
+    min_n: int = 30
+    owner: str = access.LOCAL_USER
+    enabled: bool = True
+
+    @property
+    def label(self) -> str:
+        return metric_label(self.metric)
+
+    def condition(self) -> str:
+        """The rule's test in words: "CSAT worse than its target", "NPS down by 10 points or more"."""
+        if self.comparison == "off_target":
+            return f"{self.label} worse than its target"
+        if self.comparison == "drop":
+            return (
+                f"{self.label} worse by {self.threshold:g} {unit_of(self.metric)} or more than the {self.period} before"
+            )
+        return f"more than {self.threshold:g} customers at risk of churning"
+
+    def where(self, stages: dict[str, str] | None = None) -> str:
+        """Where it looks, in words: "Onboarding, B2C", "every stage, every segment"."""
+        stage = (stages or {}).get(self.stage_id or "", self.stage_id) if self.stage_id else "every stage"
+        return f"{stage}, {self.segment or 'every segment'}"
+
+
+def metric_label(metric: str) -> str:
+    return "Customers at risk" if metric == CHURN_RISK else metrics.METRICS[metric].label
+
+
+def unit_of(metric: str) -> str:
+    if metric == CHURN_RISK:
+        return "customers"
+    return {"%": "points", "points": "points", "score": "points of score"}[metrics.METRICS[metric].unit]
+
+
+def pages_for(metric: str) -> tuple[str, ...]:
+    """The pages that show a metric, the one an alert links to first."""
+    if metric == CHURN_RISK:
+        return ("churn_warning",)
+    m = metrics.METRICS[metric]
+    if not m.per_stage:
+        return ("support",)
+    if m.source is schema.tickets:
+        return ("stage_kpis", "support", "journey_map")
+    return ("stage_kpis", "journey_map")
+
+
+def may_see(viewer: Access, rule: Rule) -> bool:
+    """Whether ``viewer`` may see (and so subscribe to, or receive) ``rule``: one of its pages, and its segment
+    within their limit (a rule over every segment only for those without a limit)."""
+    if not any(viewer.may_open(p) for p in pages_for(rule.metric)):
+        return False
+    return not viewer.segments or rule.segment in viewer.segments
+
+
+# --- checking what is typed ----------------------------------------------------------------------------------------
+
+
+def slug(name: str) -> str:
+    """The rule id made from its name: "Onboarding CSAT (B2C)" -> "onboarding-csat-b2c"."""
+    flat = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
+    return re.sub(r"[^a-z0-9]+", "-", flat).strip("-")[:64] or "rule"
+
+
+def _threshold_range(metric: str, comparison: str) -> tuple[float, float]:
+    if comparison == "above":
+        return 0.0, 1e9
+    m = metrics.METRICS[metric]
+    if m.unit == "score":
+        return 0.01, 6.0  # CES 1-7, satisfaction 1-5
+    return 0.1, 200.0 if m.unit == "points" else 100.0
+
+
+def checked_rule(conn: Connection, rule: Rule, by: Access, *, new: bool) -> Rule:
+    """``rule`` as it will be stored, or :class:`AlertError` naming what is wrong (nothing is written here)."""
+    if not by.may(access.EDIT):
+        raise AlertError("Only analysts and admins make or change alert rules; you can subscribe to them.")
+    name = (rule.name or "").strip()
+    if not name or len(name) > ar.c.name.type.length:
+        raise AlertError(f"A rule needs a name of 1 to {ar.c.name.type.length} characters")
+    if rule.metric not in METRIC_CHOICES:
+        raise AlertError(f"Unknown metric {rule.metric!r}: choose one of {', '.join(METRIC_CHOICES)}")
+    allowed = ("above",) if rule.metric == CHURN_RISK else ("off_target", "drop")
+    if rule.comparison not in allowed:
+        raise AlertError(
+            f"{metric_label(rule.metric)} can be compared by {' or '.join(allowed)}, not {rule.comparison!r}"
+        )
+    if rule.period not in PERIODS:
+        raise AlertError(f"Unknown period {rule.period!r}: choose one of {', '.join(PERIODS)}")
+    threshold = rule.threshold
+    if rule.comparison == "off_target":
+        threshold = None
+    else:
+        lo, hi = _threshold_range(rule.metric, rule.comparison)
+        if threshold is None or not lo <= float(threshold) <= hi:
+            what = "points of a drop" if rule.comparison == "drop" else "a count of customers"
+            raise AlertError(f"The threshold ({what}) must be between {lo:g} and {hi:g}, not {threshold!r}")
+        threshold = float(threshold)
+    if not 1 <= int(rule.min_n) <= 1_000_000:
+        raise AlertError(f"The minimum sample must be between 1 and 1,000,000, not {rule.min_n!r}")
+    stage = (rule.stage_id or "").strip() or None
+    if stage is not None:
+        known = kpis.stages_on(conn)["stage_id"].to_list()
+        if stage not in known:
+            raise AlertError(f"Unknown stage {stage!r}: the map has {', '.join(known) or 'no stages yet'}")
+    if stage is None and rule.metric != CHURN_RISK and metrics.METRICS[rule.metric].per_stage is False:
+        pass  # support-wide metrics are over every stage
+    segment = (rule.segment or "").strip() or None
+    if segment is not None:
+        known_segments = access.known_segments(conn)
+        if segment not in known_segments:
+            raise AlertError(f"Unknown segment {segment!r}: the customers have {', '.join(known_segments) or 'none'}")
+    checked = replace(
+        rule, name=name, stage_id=stage, segment=segment, threshold=threshold, min_n=int(rule.min_n), owner=by.email
+    )
+    if not may_see(by, checked):
+        limit = " or ".join(by.segments)
+        raise AlertError(
+            f"Your access covers {limit} only: give the rule that segment"
+            if by.segments
+            else "Your role does not give you the page this metric is on"
+        )
+    if checked.comparison == "off_target" and target_of(conn, checked) is None:
+        raise AlertError(
+            f"There is no {metric_label(checked.metric)} target for {checked.stage_id or 'every stage (*)'}: set "
+            "one on the Maps and targets page first, or watch for a drop instead"
+        )
+    rule_id = (rule.rule_id or "").strip() or slug(name)
+    if not re.fullmatch(r"[a-z0-9-]{1,64}", rule_id):
+        raise AlertError(f"A rule id is 1 to 64 of a-z, 0-9 and -, not {rule_id!r}")
+    exists = conn.execute(sa.select(ar.c.rule_id).where(ar.c.rule_id == rule_id)).first() is not None
+    if new and exists:
+        raise AlertError(f"A rule {rule_id!r} exists already: give this one another name")
+    if not new and not exists:
+        raise AlertError(f"No rule {rule_id!r}")
+    return replace(checked, rule_id=rule_id)
+
+
+def channel_of(text: str, webhooks: Iterable[str]) -> str:
+    """A subscription's channel from what was typed: an e-mail address or the name of a configured webhook."""
+    raw = (text or "").strip()
+    if raw.startswith(WEBHOOK_PREFIX) or ("@" not in raw and not raw.startswith(EMAIL_PREFIX)):
+        name = raw.removeprefix(WEBHOOK_PREFIX)
+        configured = sorted(webhooks)
+        if not _WEBHOOK_NAME.match(name) or name not in configured:
+            raise AlertError(
+                f"Not an e-mail address nor a configured webhook: {text!r} (webhooks in [notify.webhooks.*]: "
+                + (", ".join(configured) or "none configured")
+                + ")"
+            )
+        return WEBHOOK_PREFIX + name
+    try:
+        return EMAIL_PREFIX + access.normal_email(raw.removeprefix(EMAIL_PREFIX))
+    except AccessError as exc:
+        raise AlertError(str(exc)) from exc
+
+
+# --- the tables ----------------------------------------------------------------------------------------------------
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _ensure(conn: Connection) -> None:
+    for table in (ar, asub, nt):
+        table.create(conn, checkfirst=True)
+
+
+def _has(conn: Connection, table: sa.Table) -> bool:
+    return sa.inspect(conn).has_table(table.name)
+
+
+def _rule_of(row: sa.Row) -> Rule:
+    return Rule(
+        rule_id=row.rule_id,
+        name=row.name,
+        metric=row.metric,
+        comparison=row.comparison,
+        period=row.period,
+        stage_id=row.stage_id,
+        segment=row.segment,
+        threshold=None if row.threshold is None else float(row.threshold),
+        min_n=int(row.min_n),
+        owner=row.owner,
+        enabled=bool(row.enabled),
+    )
+
+
+def rules(conn: Connection, *, enabled_only: bool = False) -> list[Rule]:
+    """Every rule (only the enabled ones with ``enabled_only``), by id."""
+    if not _has(conn, ar):
+        return []
+    stmt = sa.select(ar).order_by(ar.c.rule_id)
+    if enabled_only:
+        stmt = stmt.where(ar.c.enabled.is_(True))
+    return [_rule_of(r) for r in conn.execute(stmt)]
+
+
+def rule(conn: Connection, rule_id: str) -> Rule:
+    found = conn.execute(sa.select(ar).where(ar.c.rule_id == rule_id)).first() if _has(conn, ar) else None
+    if found is None:
+        raise AlertError(f"No rule {rule_id!r}")
+    return _rule_of(found)
+
+
+def save_rule(
+    engine: Engine,
+    candidate: Rule,
+    by: Access,
+    *,
+    new: bool = True,
+    channels: Iterable[str] = (),
+    webhooks: Iterable[str] = (),
+) -> Rule:
+    """Stores a new rule (or, ``new`` False, changes an existing one) after :func:`checked_rule`, with the
+    subscriptions of ``channels``, in one transaction: a bad rule or channel stores nothing. Audited."""
+    names = list(webhooks)
+    wanted = [channel_of(c, names) for c in channels]  # a malformed channel is refused before the store is opened
+    with store.connect(engine, write=True) as conn:
+        _ensure(conn)
+        done = checked_rule(conn, candidate, by, new=new)
+        values = {
+            "name": done.name,
+            "metric": done.metric,
+            "stage_id": done.stage_id,
+            "segment": done.segment,
+            "comparison": done.comparison,
+            "threshold": done.threshold,
+            "period": done.period,
+            "min_n": done.min_n,
+            "enabled": done.enabled,
+        }
+        if new:
+            conn.execute(sa.insert(ar).values(rule_id=done.rule_id, owner=done.owner, created_at=_now(), **values))
+        else:
+            conn.execute(sa.update(ar).where(ar.c.rule_id == done.rule_id).values(**values))
+        access.write_audit(
+            conn, by.email, "alert", f"rule {done.rule_id}", ("made: " if new else "changed: ") + done.condition()
+        )
+        for channel in wanted:
+            _subscribe(conn, done, channel, by)
+    return done
+
+
+def remove_rule(engine: Engine, rule_id: str, by: Access) -> None:
+    """Removes a rule and its subscriptions (its delivery log stays); audited."""
+    if not by.may(access.EDIT):
+        raise AlertError("Only analysts and admins remove alert rules.")
+    with store.connect(engine, write=True) as conn:
+        _ensure(conn)
+        rule(conn, rule_id)
+        conn.execute(sa.delete(asub).where(asub.c.rule_id == rule_id))
+        conn.execute(sa.delete(ar).where(ar.c.rule_id == rule_id))
+        access.write_audit(conn, by.email, "alert", f"rule {rule_id}", "removed")
+
+
+def subscriptions(conn: Connection, rule_id: str | None = None) -> pl.DataFrame:
+    """rule_id, channel, added_by, added_at (of one rule, or of every rule)."""
+    columns = {"rule_id": pl.String, "channel": pl.String, "added_by": pl.String, "added_at": pl.Datetime("us")}
+    if not _has(conn, asub):
+        return pl.DataFrame(schema=columns)
+    stmt = sa.select(asub.c.rule_id, asub.c.channel, asub.c.added_by, asub.c.added_at).order_by(
+        asub.c.rule_id, asub.c.channel
+    )
+    if rule_id is not None:
+        stmt = stmt.where(asub.c.rule_id == rule_id)
+    return store.fetch_frame(conn, stmt, columns)
+
+
+def subscribe(engine: Engine, rule_id: str, channel_text: str, by: Access, webhooks: Iterable[str]) -> str:
+    """Subscribes a channel to a rule. Editors (analysts, admins) may subscribe any e-mail or a webhook; everyone
+    else only their own e-mail, to a rule they may see. A recipient who may not see the rule is refused."""
+    channel = channel_of(channel_text, webhooks)
+    with store.connect(engine, write=True) as conn:
+        _ensure(conn)
+        _subscribe(conn, rule(conn, rule_id), channel, by)
+    return channel
+
+
+def _subscribe(conn: Connection, target: Rule, channel: str, by: Access) -> None:
+    if not may_see(by, target):
+        raise AlertError("This rule is over customers or a page your access does not cover.")
+    own = channel == EMAIL_PREFIX + by.email
+    if not own and not by.may(access.EDIT):
+        raise AlertError("You can subscribe your own e-mail only; an analyst or admin adds other channels.")
+    if channel.startswith(EMAIL_PREFIX) and not own:
+        refused = _recipient_problem(conn, target, channel.removeprefix(EMAIL_PREFIX))
+        if refused:
+            raise AlertError(refused)
+    conn.execute(sa.delete(asub).where(asub.c.rule_id == target.rule_id, asub.c.channel == channel))
+    conn.execute(sa.insert(asub).values(rule_id=target.rule_id, channel=channel, added_by=by.email, added_at=_now()))
+    access.write_audit(conn, by.email, "alert", f"rule {target.rule_id}", f"subscribed {channel}")
+
+
+def unsubscribe(engine: Engine, rule_id: str, channel: str, by: Access) -> None:
+    """Removes a subscription: one's own e-mail, or any with the right to edit."""
+    with store.connect(engine, write=True) as conn:
+        _ensure(conn)
+        if channel != EMAIL_PREFIX + by.email and not by.may(access.EDIT):
+            raise AlertError("You can remove your own subscription only.")
+        gone = conn.execute(sa.delete(asub).where(asub.c.rule_id == rule_id, asub.c.channel == channel)).rowcount
+        if not gone:
+            raise AlertError(f"{channel} is not subscribed to {rule_id}")
+        access.write_audit(conn, by.email, "alert", f"rule {rule_id}", f"unsubscribed {channel}")
+
+
+def _recipient_problem(conn: Connection, target: Rule, email: str) -> str | None:
+    """Why ``email`` may not receive ``target`` by the store's grants (None: it may). A store without any grant
+    is in local mode, where everyone may."""
+    if not _has(conn, schema.access_grants):
+        return None
+    if conn.execute(sa.select(schema.access_grants.c.email).limit(1)).first() is None:
+        return None
+    recipient = access.combine(email, access.grants_of(conn, email))
+    if may_see(recipient, target):
+        return None
+    if not recipient.roles:
+        return f"{email} has no role in this store, so cannot receive alerts"
+    return f"{email} may not see this rule ({recipient.caption()})"
+
+
+def log(conn: Connection, limit: int = 500) -> pl.DataFrame:
+    """The delivery log, newest first: rule_id, period, channel, sent_at, status, attempts, error."""
+    columns = {
+        "rule_id": pl.String,
+        "period": pl.String,
+        "channel": pl.String,
+        "sent_at": pl.Datetime("us"),
+        "status": pl.String,
+        "attempts": pl.Int64,
+        "error": pl.String,
+    }
+    if not _has(conn, nt):
+        return pl.DataFrame(schema=columns)
+    stmt = sa.select(*(nt.c[c] for c in columns)).order_by(nt.c.sent_at.desc(), nt.c.rule_id).limit(limit)
+    return store.fetch_frame(conn, stmt, columns)
+
+
+# --- evaluation ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Window:
+    """A complete calendar week (Monday first) or month: its key in the log, start inclusive, end exclusive."""
+
+    key: str
+    start: datetime
+    end: datetime
+
+    def caption(self) -> str:
+        return Period(self.start, self.end).caption()
+
+
+def window(period: str, as_of: datetime) -> Window:
+    """The last complete ``period`` that ends at or before ``as_of``."""
+    day = datetime(as_of.year, as_of.month, as_of.day)
+    if period == "week":
+        end = day - timedelta(days=day.weekday())
+        start = end - timedelta(days=7)
+        year, week, _ = start.isocalendar()
+        return Window(f"{year}-W{week:02d}", start, end)
+    if period == "month":
+        end = datetime(as_of.year, as_of.month, 1)
+        start = datetime(end.year - (end.month == 1), 12 if end.month == 1 else end.month - 1, 1)
+        return Window(f"{start:%Y-%m}", start, end)
+    raise AlertError(f"Unknown period {period!r}: choose one of {', '.join(PERIODS)}")
+
+
+def before(period: str, current: Window) -> Window:
+    """The ``period`` just before ``current``."""
+    return window(period, current.start)
+
+
+def default_as_of(engine: Engine, now: datetime | None = None) -> datetime:
+    """When a run looks from: now, or the day after the newest data when the store's data ends earlier (a store
+    loaded up to the end of October is judged on October, not on an empty November)."""
+    now = now or _now()
+    newest = store.freshness(engine)
+    if newest is None:
+        return now
+    return min(now, datetime(newest.year, newest.month, newest.day) + timedelta(days=1))
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One rule on one period: the figure, its interval and n, what it is compared with, and whether it fires."""
+
+    rule: Rule
+    window: Window
+    value: float | None
+    n: int
+    lo: float | None = None
+    hi: float | None = None
+    target: float | None = None
+    previous: float | None = None
+    previous_n: int | None = None
+    previous_window: Window | None = None
+    fires: bool = False
+    why: str = ""
+    test: bool = False
+    extra: dict[str, object] = field(default_factory=dict)
+
+    def figure(self) -> str:
+        if self.value is None:
+            return "no data"
+        if self.rule.metric == CHURN_RISK:
+            return f"{self.value:,.0f} customers"
+        unit = metrics.METRICS[self.rule.metric].unit
+        text = (
+            f"{self.value:.1f}%" if unit == "%" else f"{self.value:+.1f}" if unit == "points" else f"{self.value:.2f}"
+        )
+        return text + (f" (95% interval {self.lo:.1f} to {self.hi:.1f}, n = {self.n:,})" if self.lo is not None else "")
+
+
+def target_of(conn: Connection, rule: Rule) -> float | None:
+    """The KPI target a rule's stage has for its metric (the stage's own, else the ``*`` one)."""
+    if rule.metric == CHURN_RISK:
+        return None
+    targets = kpis.target_list(conn)
+    frame = pl.DataFrame(
+        {"stage_id": [rule.stage_id or schema.ALL_STAGES], rule.metric: [None], f"{rule.metric}_enough": [False]}
+    )
+    frame = frame.with_columns(pl.col(rule.metric).cast(pl.Float64))
+    found = metrics.with_status(frame, targets, metrics.METRICS[rule.metric])[f"{rule.metric}_target"][0]
+    return None if found is None else float(found)
+
+
+def _metric_values(conn: Connection, rule: Rule, current: Window, previous: Window) -> dict[str, dict]:
+    """The rule's metric in ``previous`` and ``current``, in one scan: value, n, lo, hi, enough."""
+    metric = metrics.METRICS[rule.metric]
+    source = metric.source
+    time = source.c[metric.time_column]
+    filters = Filters(Period(previous.start, current.end), segment=(rule.segment,) if rule.segment else ())
+    which = sa.case(
+        (time < sa.bindparam(None, current.start, type_=schema.TIMESTAMP), sa.literal("previous")),
+        else_=sa.literal("current"),
+    ).label("which")
+    where = [source.c.stage_id == rule.stage_id] if rule.stage_id else []
+    frame = store.fetch_frame(conn, kpis.metric_query(source, [metric], filters, [which], *where), {"which": pl.String})
+    got = (
+        {r["which"]: r for r in metrics.finish(frame, metric, rule.min_n).iter_rows(named=True)} if frame.height else {}
+    )
+    empty = {metric.name: None, f"{metric.name}_n": 0, f"{metric.name}_lo": None, f"{metric.name}_hi": None}
+    return {k: got.get(k, empty | {f"{metric.name}_enough": False}) for k in ("previous", "current")}
+
+
+def churn_risk_count(conn: Connection, rule: Rule, at: datetime) -> int:
+    """Customers on the churn early warning at ``at`` (of the rule's segment, whose latest stage is its stage)."""
+    filters = Filters(segment=(rule.segment,) if rule.segment else ())
+    listed = risk.at_risk_query(filters, at, risk.Triggers()).subquery("listed")
+    stmt = sa.select(sa.func.count()).select_from(listed)
+    if rule.stage_id:
+        stmt = stmt.where(listed.c.stage_id == rule.stage_id)
+    return int(conn.execute(stmt).scalar_one())
+
+
+def evaluate(conn: Connection, rule: Rule, as_of: datetime) -> Finding:
+    """The rule on its last complete period before ``as_of``."""
+    current = window(rule.period, as_of)
+    if rule.metric == CHURN_RISK:
+        count = churn_risk_count(conn, rule, current.end)
+        fires = count > (rule.threshold or 0)
+        why = f"{count:,} customers at risk at {current.end:%Y-%m-%d}, " + (
+            f"more than {rule.threshold:g}" if fires else f"not more than {rule.threshold:g}"
+        )
+        return Finding(rule, current, float(count), count, target=rule.threshold, fires=fires, why=why)
+    m = rule.metric
+    previous = before(rule.period, current)
+    values = _metric_values(conn, rule, current, previous)
+    now, then = values["current"], values["previous"]
+    sign = 1.0 if metrics.METRICS[m].higher_is_better else -1.0
+    base = Finding(
+        rule,
+        current,
+        now[m],
+        int(now[f"{m}_n"]),
+        now[f"{m}_lo"],
+        now[f"{m}_hi"],
+        previous=then[m],
+        previous_n=int(then[f"{m}_n"]),
+        previous_window=previous,
+    )
+    if not now[f"{m}_enough"]:
+        return replace(base, why=f"not enough data: n = {base.n:,}, fewer than {rule.min_n:,}")
+    if rule.comparison == "off_target":
+        target = target_of(conn, rule)
+        if target is None:
+            return replace(base, why="no target set")
+        worst = now[f"{m}_hi"] if sign > 0 else now[f"{m}_lo"]
+        fires = (worst - target) * sign < 0
+        why = (
+            f"the whole interval is {'below' if sign > 0 else 'above'} the target {target:g}"
+            if fires
+            else f"the interval reaches the target {target:g}"
+            if (now[m] - target) * sign < 0
+            else f"on target ({target:g})"
+        )
+        return replace(base, target=target, fires=fires, why=why)
+    if not then[f"{m}_enough"]:
+        return replace(base, why=f"not enough data the {rule.period} before: n = {base.previous_n:,}")
+    change = (now[m] - then[m]) * sign
+    outside = then[m] > now[f"{m}_hi"] if sign > 0 else then[m] < now[f"{m}_lo"]
+    fires = change <= -(rule.threshold or 0) and outside
+    why = f"{'worse' if change < 0 else 'better'} by {abs(change):.1f} {unit_of(m)} than {previous.key} ({then[m]:.1f})"
+    if change <= -(rule.threshold or 0) and not outside:
+        why += ", within this period's interval: noise"
+    return replace(base, target=rule.threshold, fires=fires, why=why)
+
+
+def link(base_url: str, rule: Rule, found: Window, page: str) -> str:
+    """The deep link to the evidence: the page with the rule's period, segment, stage and metric."""
+    params: dict[str, str] = {
+        "from": found.start.date().isoformat(),
+        "to": (found.end - timedelta(days=1)).date().isoformat(),
+    }
+    if rule.segment:
+        params["segment"] = rule.segment
+    if rule.stage_id:
+        params["stage"] = rule.stage_id
+    if rule.metric != CHURN_RISK:
+        params["metric"] = rule.metric
+    return f"{base_url.rstrip('/')}/{page}?{urlencode(params)}"
+
+
+def page_for(recipient: Access | None, rule: Rule) -> str:
+    """The first of the rule's pages that the recipient may open (the first one for a webhook)."""
+    pages = pages_for(rule.metric)
+    if recipient is None:
+        return pages[0]
+    return next((p for p in pages if recipient.may_open(p)), pages[0])
+
+
+def as_of_date(text: str | None) -> datetime | None:
+    """``--as-of`` from the command line: a date (that day's start) or an ISO date-time."""
+    if not text:
+        return None
+    return Period.parse(text, None).start
+
+
+def today() -> date:
+    return _now().date()
