@@ -4,8 +4,8 @@ period once per channel, however often ``notify run`` runs and however many run 
 
 A rule fires only on enough data and outside the noise, with the intervals of the metrics layer:
 - ``off_target``: the period's whole 95% interval is on the wrong side of the stage's KPI target;
-- ``drop``: the metric got worse by at least ``threshold`` points against the period before, and the period
-  before's value lies outside this period's interval (both periods with at least ``min_n`` answers or tickets);
+- ``drop``: the metric got worse by at least ``threshold`` points against the period before, and the two periods'
+  95% intervals do not overlap (both periods with at least ``min_n`` answers or tickets);
 - ``above`` (``churn_risk`` only): more than ``threshold`` customers on the churn early warning at the period's
   end (a count, exact: no interval).
 
@@ -561,11 +561,12 @@ def evaluate(conn: Connection, rule: Rule, as_of: datetime) -> Finding:
     if not then[f"{m}_enough"]:
         return replace(base, why=f"not enough data the {rule.period} before: n = {base.previous_n:,}")
     change = (now[m] - then[m]) * sign
-    outside = then[m] > now[f"{m}_hi"] if sign > 0 else then[m] < now[f"{m}_lo"]
+    # apart: this period's interval lies wholly on the worse side of the period before's interval
+    outside = then[f"{m}_lo"] > now[f"{m}_hi"] if sign > 0 else then[f"{m}_hi"] < now[f"{m}_lo"]
     fires = change <= -(rule.threshold or 0) and outside
     why = f"{'worse' if change < 0 else 'better'} by {abs(change):.1f} {unit_of(m)} than {previous.key} ({then[m]:.1f})"
     if change <= -(rule.threshold or 0) and not outside:
-        why += ", within this period's interval: noise"
+        why += ", but the two periods' intervals overlap: noise"
     return replace(base, target=rule.threshold, fires=fires, why=why)
 
 

@@ -29,7 +29,7 @@ class Mailbox:
     messages: list[Message] = field(default_factory=list)
     recipients: list[list[str]] = field(default_factory=list)
 
-    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:  # noqa: N802 - aiosmtpd's name
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
         self.messages.append(email.message_from_bytes(envelope.content))  # type: ignore[attr-defined]
         self.recipients.append(list(envelope.rcpt_tos))  # type: ignore[attr-defined]
         return "250 Message accepted"
@@ -78,7 +78,7 @@ def webhook_receiver(secret: str) -> Iterator[Receiver]:
     state = Receiver(secret)
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             header = self.headers.get(notify.SIGNATURE_HEADER)
             state.received.append(Received(body, header, notify.verify(state.secret, body, header)))

@@ -4,8 +4,9 @@ real SMTP server and a signed-webhook receiver on loopback (once per period, fai
 The hand-made company (stage "a", target CSAT 80): B2C answers CSAT 36 of 40 good in September 2026 and 20 of 40
 in October; B2B answers 9 of 10 in September and 8 of 10 in October. As of 2026-11-01 a monthly rule judges October:
 - B2C off target: 20/40 = 50%, Wilson 95% interval 35.2 to 64.8, all below 80: fires.
-- B2C drop of at least 20 points: 90 -> 50, and 90 is outside 35.2..64.8: fires; at least 45 points: does not.
-- B2B drop of at least 10 points: 90 -> 80, but 90 is inside 8/10's interval 49.0..94.3: noise, does not fire.
+- B2C drop of at least 20 points: 90 -> 50, and September's interval 76.9..96.0 is wholly above 35.2..64.8: fires;
+  at least 45 points: does not.
+- B2B drop of at least 10 points: 90 -> 80, but 9/10's interval 59.6..98.2 overlaps 8/10's 49.0..94.3: noise.
 - B2B with a minimum sample of 11: not enough data.
 """
 
@@ -110,12 +111,13 @@ def test_rules_judge_the_last_complete_month_by_hand(company: Engine) -> None:
     assert off.target == 80.0 and off.fires
     assert off.previous == pytest.approx(90.0) and off.previous_n == 40
 
-    assert judge(company, rule(comparison="drop", threshold=20)).fires
+    drop = judge(company, rule(comparison="drop", threshold=20))
+    assert wilson(36, 40)[0] > hi and drop.fires
     assert not judge(company, rule(comparison="drop", threshold=45)).fires
     noise = judge(company, rule(segment="B2B", comparison="drop", threshold=10))
     b_lo, b_hi = wilson(8, 10)
     assert noise.value == pytest.approx(80.0) and (noise.lo, noise.hi) == (pytest.approx(b_lo), pytest.approx(b_hi))
-    assert b_lo < 90 < b_hi and not noise.fires and "noise" in noise.why
+    assert wilson(9, 10)[0] < b_hi and not noise.fires and "noise" in noise.why
     thin = judge(company, rule(segment="B2B", comparison="drop", threshold=10, min_n=11))
     assert not thin.fires and thin.why.startswith("not enough data")
     # B2B alone is on target (80 >= 80): nothing fires
