@@ -39,6 +39,7 @@ PAGES = (
     PageSpec("journey_map", "pages/journey_map.py", "Journey map", ":material/map:", "Analysis"),
     PageSpec("review", "pages/review.py", "KPI review", ":material/compare_arrows:", "Analysis"),
     PageSpec("support", "pages/support.py", "Support quality", ":material/support_agent:", "Support"),
+    PageSpec("alerts", "pages/alerts.py", "Alerts", ":material/notifications_active:", "Alerts"),
     PageSpec("data", "pages/data.py", "Data", ":material/database:", "Data"),
     PageSpec("map_editor", "pages/map_editor.py", "Maps and targets", ":material/edit_note:", "Data"),
     PageSpec("access", "pages/access.py", "Access", ":material/admin_panel_settings:", "Data"),

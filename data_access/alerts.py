@@ -436,8 +436,11 @@ def before(period: str, current: Window) -> Window:
 def default_as_of(engine: Engine, now: datetime | None = None) -> datetime:
     """When a run looks from: now, or the day after the newest data when the store's data ends earlier (a store
     loaded up to the end of October is judged on October, not on an empty November)."""
-    now = now or _now()
-    newest = store.freshness(engine)
+    return as_of_from(store.freshness(engine), now or _now())
+
+
+def as_of_from(newest: datetime | None, now: datetime) -> datetime:
+    """:func:`default_as_of` from the newest timestamp in the store."""
     if newest is None:
         return now
     return min(now, datetime(newest.year, newest.month, newest.day) + timedelta(days=1))

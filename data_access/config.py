@@ -37,6 +37,7 @@ class Settings:
     require_login: bool = os.environ.get("CJM_REQUIRE_LOGIN", "") in ("1", "true", "yes")
     upload_max_mb: int = _env_int("CJM_UPLOAD_MAX_MB", 200)  # a larger upload is refused before it is read
     statement_timeout_seconds: float = _env_float("CJM_STATEMENT_TIMEOUT", 60.0)  # a dashboard query is stopped
+    live_refresh_seconds: int = _env_int("CJM_LIVE_REFRESH", 30)  # the Support page's live panel redraws this often
 
 
 SETTINGS = Settings()

@@ -13,7 +13,7 @@ import polars as pl
 import streamlit as st
 from sqlalchemy.engine import Engine
 
-from data_access import access, reviews, store
+from data_access import access, alerts, reviews, store
 from data_access.config import SETTINGS
 from data_access.filters import Filters, Period, Scope
 from data_access.queries import catalog, funnel, journey, kpis, overview, retention, risk, support
@@ -255,3 +255,36 @@ def stage_breakdown(
 def funnel_stages(url: str) -> tuple[str, ...]:
     """The default funnel's steps (the stages marked in_funnel, in map order)."""
     return funnel.default_steps(read_engine(url))
+
+
+@st.cache_data(ttl=SETTINGS.live_refresh_seconds, max_entries=_MAX, show_spinner=False)
+def live_support(url: str, filters: Filters) -> dict[str, Any]:
+    """The Support page's live panel, re-read at most every ``CJM_LIVE_REFRESH`` seconds (shared by sessions)."""
+    with store.connect(read_engine(url)) as conn:
+        return support.latest(conn, filters)
+
+
+@st.cache_data(ttl=SETTINGS.access_ttl_seconds, max_entries=8, show_spinner=False)
+def alert_rules(url: str) -> tuple[list[alerts.Rule], pl.DataFrame]:
+    """Every alert rule and every subscription."""
+    with store.connect(read_engine(url)) as conn:
+        return alerts.rules(conn), alerts.subscriptions(conn)
+
+
+@st.cache_data(ttl=SETTINGS.access_ttl_seconds, max_entries=8, show_spinner=False)
+def alert_log(url: str) -> pl.DataFrame:
+    with store.connect(read_engine(url)) as conn:
+        return alerts.log(conn)
+
+
+@st.cache_data(ttl=_TTL, max_entries=256, show_spinner=False)
+def alert_finding(url: str, rule: alerts.Rule, as_of: datetime) -> alerts.Finding:
+    """A rule judged on its last complete period before ``as_of``."""
+    with store.connect(read_engine(url)) as conn:
+        return alerts.evaluate(conn, rule, as_of)
+
+
+def forget_alerts() -> None:
+    """After a rule or subscription changed."""
+    alert_rules.clear()
+    alert_log.clear()

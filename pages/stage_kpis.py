@@ -20,11 +20,16 @@ if answers == 0 and int(frame["customers"].sum()) == 0:
     st.info("No journey events, survey answers or tickets in this selection. Widen the period or the filters.")
     st.stop()
 
+# a link (an alert's) opens on its metric and stage
+if "kpi_metric" not in st.session_state:
+    wanted = st.query_params.get("metric")
+    st.session_state["kpi_metric"] = wanted if wanted in metrics.STAGE_METRICS else "csat"
+if st.query_params.get("stage") in frame["stage_id"].to_list() and "kpi_stage" not in st.session_state:
+    st.session_state["kpi_stage"] = st.query_params["stage"]
 metric = (
     st.segmented_control(
         "Metric",
         list(metrics.STAGE_METRICS),
-        default="csat",
         format_func=lambda m: metrics.METRICS[m].label,
         key="kpi_metric",
     )

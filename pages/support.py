@@ -2,12 +2,13 @@
 
 import streamlit as st
 
-from components import session, shell, support_view
+from components import live_panel, session, shell, support_view
 from data_access import metrics
 from data_access import streamlit_cache as cache
 from data_access.config import SETTINGS
 
 url, chosen = shell.start("support")
+live_panel.live(url, chosen)
 left, right = st.columns([1, 1])
 verify_days = left.number_input(
     "Verify a bot resolution for (days)",
@@ -37,11 +38,14 @@ st.caption(
     "SLA: first response within 5 min / 1 h / 4 h and resolution within 4 h / 24 h / 72 h on lines 1 / 2 / 3. "
     "FCR = resolved with one contact and not reopened. Escalated = ended above line 1."
 )
+compared = ["fcr", "ticket_csat", "reopen_rate", "escalation_rate"]
+if "support_metric" not in st.session_state:  # a link (an alert's) opens on its metric
+    wanted = st.query_params.get("metric")
+    st.session_state["support_metric"] = wanted if wanted in compared else "fcr"
 metric = (
     st.segmented_control(
         "Compare lines on",
-        ["fcr", "ticket_csat", "reopen_rate", "escalation_rate"],
-        default="fcr",
+        compared,
         format_func=lambda m: metrics.METRICS[m].label,
         key="support_metric",
     )

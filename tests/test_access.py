@@ -16,10 +16,10 @@ from tests.test_cli import cli
 
 def test_roles_open_their_pages_and_nothing_else() -> None:
     leadership = Access("l@x.org", frozenset({"leadership"}))
-    assert leadership.pages == {"overview", "retention", "churn_warning", "journey_map", "review"}
+    assert leadership.pages == {"overview", "retention", "churn_warning", "journey_map", "review", "alerts"}
     assert not leadership.may(access.EDIT) and leadership.scope.masked
     lead = Access("s@x.org", frozenset({"support_lead"}), ("B2B",))
-    assert lead.pages == {"support", "stage_kpis", "journey_map", "funnel"}
+    assert lead.pages == {"support", "stage_kpis", "journey_map", "funnel", "alerts"}
     assert lead.scope == Scope(("B2B",), masked=False)
     analyst = Access("a@x.org", frozenset({"analyst"}))
     assert analyst.may_open("data") and analyst.may_open("map_editor") and not analyst.may_open("access")

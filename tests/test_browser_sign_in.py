@@ -25,7 +25,7 @@ from tests.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, _free_port, _
 pytestmark = pytest.mark.browser
 
 LEADER, LEAD, STRANGER, GROUPED = "leader@example.com", "lead@example.com", "stranger@example.com", "cx@example.com"
-LEADERSHIP_PAGES = {"Overview", "Retention", "Churn early warning", "Journey map", "KPI review"}
+LEADERSHIP_PAGES = {"Overview", "Retention", "Churn early warning", "Journey map", "KPI review", "Alerts"}
 ADMIN_CONTACT = "cx-admins@example.com"
 
 
@@ -169,7 +169,7 @@ def test_leadership_sees_its_pages_with_masked_emails(app: str, browser: object,
 def test_a_b2b_support_lead_sees_b2b_only(app: str, browser: object, granted_store: str) -> None:
     page = sign_in(browser, app, LEAD)
     assert page.locator("h1").first.inner_text() == "Support quality"
-    assert menu(page) == {"Support quality", "Stage KPIs", "Journey map", "Funnel"}
+    assert menu(page) == {"Support quality", "Stage KPIs", "Journey map", "Funnel", "Alerts"}
     assert page.get_by_text("B2B only", exact=False).count() >= 1  # the caption says whose figures these are
     page.get_by_role("link", name="Funnel").click()
     page.locator("h1", has_text="Funnel").wait_for(timeout=30_000)

@@ -29,6 +29,7 @@ PAGES = (
     "pages/churn_warning.py",
     "pages/data.py",
     "pages/map_editor.py",
+    "pages/alerts.py",
 )
 
 
@@ -96,6 +97,7 @@ def test_every_page_renders(app: AppTest, page: str) -> None:
         "Churn early warning",
         "Data",
         "Maps and targets",
+        "Alerts",
     )
 
 

@@ -109,7 +109,7 @@ def test_an_unverified_email_gets_no_access(granted: str, monkeypatch: pytest.Mo
 def test_leadership_sees_its_pages_masked(granted: str, monkeypatch: pytest.MonkeyPatch) -> None:
     at = signed_in(granted, monkeypatch, LEADER).run()
     assert not at.exception
-    assert menu(at) == {"Overview", "Retention", "Churn early warning", "Journey map", "KPI review"}
+    assert menu(at) == {"Overview", "Retention", "Churn early warning", "Journey map", "KPI review", "Alerts"}
     assert at.title[0].value == "Overview"
     at.switch_page("pages/churn_warning.py").run()
     listed = table_with(at, "email")
@@ -126,7 +126,7 @@ def test_leadership_sees_its_pages_masked(granted: str, monkeypatch: pytest.Monk
 def test_a_b2b_support_lead_sees_b2b_only(granted: str, monkeypatch: pytest.MonkeyPatch) -> None:
     at = signed_in(granted, monkeypatch, LEAD).run()
     assert not at.exception
-    assert menu(at) == {"Support quality", "Stage KPIs", "Journey map", "Funnel"}
+    assert menu(at) == {"Support quality", "Stage KPIs", "Journey map", "Funnel", "Alerts"}
     assert at.title[0].value == "Support quality"
     assert at.sidebar.multiselect(key="f_segment").options == ["B2B"]
     at.switch_page("pages/funnel.py").run()

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from data_access import metrics, schema
 from data_access.dialect import epoch_ms, period_date, period_start
-from data_access.filters import Filters
+from data_access.filters import Filters, Period
 from data_access.queries import kpis
 from data_access.store import fetch_frame, side_by_side
 
@@ -410,3 +410,36 @@ def cluster_views(engine: Engine, filters: Filters, grain: str, min_n: int) -> d
 def flow_and_churn(engine: Engine, filters: Filters) -> dict[str, pl.DataFrame]:
     """The escalation flow and the churn comparison, side by side."""
     return side_by_side(engine, {"flow": lambda c: flow(c, filters), "churn": lambda c: churn_effect(c, filters)})
+
+
+LIVE_TICKETS = 10  # rows of the live panel
+LIVE_DAYS = 7  # the live panel's CSAT: tickets opened in the last this many days up to the newest ticket
+
+
+def latest(conn: Connection, filters: Filters, limit: int = LIVE_TICKETS, days: int = LIVE_DAYS) -> dict[str, object]:
+    """The live panel: the newest tickets of the filters' customers (whatever the period) and the ticket CSAT of
+    the ``days`` up to the newest one, with its n and interval. ``tickets``: opened_at, ticket_id, final_line,
+    category, status, csat, segment; ``csat``: a one-row frame; ``newest``: the newest opened_at (or None)."""
+    c = schema.customers.c
+    status = sa.case(
+        (t.c.resolved_at.is_(None), sa.literal("open")),
+        (t.c.reopened.is_(True), sa.literal("reopened")),
+        else_=sa.literal("resolved"),
+    ).label("status")
+    rows = (
+        sa.select(t.c.opened_at, t.c.ticket_id, t.c.final_line, t.c.category, status, t.c.csat, c.segment)
+        .join_from(t, schema.customers, c.customer_id == t.c.customer_id)
+        .where(filters.customer_clause(t.c.customer_id))
+        .order_by(t.c.opened_at.desc(), t.c.ticket_id.desc())
+        .limit(limit)
+    )
+    tickets = fetch_frame(conn, rows, {"ticket_id": pl.String, "category": pl.String, "segment": pl.String})
+    newest = conn.execute(sa.select(sa.func.max(t.c.opened_at)).where(filters.customer_clause(t.c.customer_id)))
+    last = newest.scalar_one()
+    metric = metrics.METRICS["ticket_csat"]
+    if last is None:
+        return {"tickets": tickets, "csat": pl.DataFrame(), "newest": None, "since": None}
+    since = last - timedelta(days=days)
+    window = filters.with_period(Period(since, last, end_inclusive=True))
+    csat = metrics.finish(fetch_frame(conn, kpis.metric_query(t, [metric], window, [])), metric, 1)
+    return {"tickets": tickets, "csat": csat, "newest": last, "since": since}

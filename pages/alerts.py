@@ -1,0 +1,25 @@
+"""Alerts: rules that tell their audiences when a KPI breaks, by e-mail and signed webhook."""
+
+import streamlit as st
+
+from components import alerts_panel, auth, session, shell
+from data_access import access
+from data_access import streamlit_cache as cache
+
+url, _ = shell.start("alerts")
+viewer = auth.current()
+cfg = alerts_panel.config()
+if cfg is None:
+    st.stop()
+stages_frame = session.guarded(cache.stages, url)
+stages = dict(zip(stages_frame["stage_id"], stages_frame["name"], strict=True))
+st.caption(alerts_panel.channels_caption(cfg))
+
+st.subheader("Rules")
+shown = alerts_panel.overview(url, viewer, stages)
+alerts_panel.one_rule(url, viewer, shown, stages, cfg)
+if viewer.may(access.EDIT):
+    st.subheader("New rule")
+    alerts_panel.new_rule(url, viewer, stages, cfg)
+    st.subheader("Deliveries")
+    alerts_panel.delivery_log(url)
