@@ -75,7 +75,7 @@ def test_a_rule_made_on_the_page_is_stored_and_judged(fresh: str, monkeypatch: p
     at.selectbox(key="alerts_new_comparison_csat").select("drop").run()
     at.number_input(key="alerts_new_x").set_value(8.0).run()
     at.button(key="alerts_create").click().run()
-    assert "Made the rule CSAT worse by 8 points or more than the month before." == at.success[0].value
+    assert at.success[0].value == "Made the rule CSAT worse by 8 points or more than the month before."
     at.button(key="alerts_create").click().run()  # the same again: its name is taken
     assert "A rule 'csat-drop-onboarding-b2c' exists already" in at.error[0].value
     at.selectbox(key="alerts_rule").select("csat-off-target-onboarding-b2c").run()
