@@ -30,6 +30,16 @@ def csat_sentence(csat: pl.DataFrame, since: datetime, newest: datetime, min_n: 
     return f"{figure} on the {span}."
 
 
+def newest_sentence(tickets: pl.DataFrame) -> str:
+    """ "Newest ticket T0000003697, opened 31 Oct 19:48: line 2, financial, open." """
+    row = tickets.row(0, named=True)
+    category = row["category"] or "no category"
+    return (
+        f"Newest ticket **{row['ticket_id']}**, opened {row['opened_at']:%d %b %H:%M}: line {row['final_line']}, "
+        f"{category}, {row['status']}."
+    )
+
+
 @st.fragment(run_every=timedelta(seconds=max(SETTINGS.live_refresh_seconds, 1)))
 def live(url: str, filters: Filters) -> None:
     found = session.guarded(cache.live_support, url, filters)
@@ -39,7 +49,11 @@ def live(url: str, filters: Filters) -> None:
         if found["newest"] is None:
             st.info("No tickets yet for these customers.")
         else:
-            st.markdown(csat_sentence(found["csat"], found["since"], found["newest"], SETTINGS.min_n))
+            st.markdown(
+                newest_sentence(found["tickets"])
+                + " "
+                + csat_sentence(found["csat"], found["since"], found["newest"], SETTINGS.min_n)
+            )
             st.dataframe(found["tickets"], hide_index=True, width="stretch", key="support_live_tickets")
         st.caption(
             f"Checked {checked:%H:%M:%S} UTC; redrawn every {SETTINGS.live_refresh_seconds} s (CJM_LIVE_REFRESH), "

@@ -45,6 +45,7 @@ PAGES = {
     "churn_warning": "Churn early warning",
     "data": "Data",
     "map_editor": "Maps and targets",
+    "alerts": "Alerts",
 }
 
 pytestmark = pytest.mark.browser
