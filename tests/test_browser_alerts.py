@@ -14,9 +14,9 @@ import pytest
 from data_access import alerts, ingest, notify, store
 from tests.peers import smtp_server
 from tests.test_browser import ARTIFACTS, _settled, running_app
-from tests.test_browser import browser as browser  # noqa: F401 - the module's Chromium
-from tests.test_browser import sample_store as sample_store  # noqa: F401 - the 3,000-customer sample
-from tests.test_browser import server as server  # noqa: F401 - needed by the browser fixture
+from tests.test_browser import browser as browser
+from tests.test_browser import sample_store as sample_store
+from tests.test_browser import server as server
 
 pytestmark = pytest.mark.browser
 
