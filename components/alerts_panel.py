@@ -143,6 +143,28 @@ def one_rule(url: str, viewer: Access, shown: list[Rule], stages: dict[str, str]
     switch = "Switch off" if rule.enabled else "Switch on"
     if right.button(switch, key="alerts_switch"):
         _write(url, lambda w: _switched(w, rule, viewer))
+    with st.form("alerts_edit"):
+        st.markdown("**Change this rule**")
+        left, middle, right = st.columns(3)
+        name = left.text_input("Name", value=rule.name, key=f"alerts_edit_name_{rule.rule_id}")
+        period = middle.selectbox(
+            "Judged each complete",
+            list(alerts.PERIODS),
+            index=alerts.PERIODS.index(rule.period),
+            key=f"alerts_edit_period_{rule.rule_id}",
+        )
+        min_n = right.number_input(
+            "Minimum sample", min_value=1, value=rule.min_n, key=f"alerts_edit_min_n_{rule.rule_id}"
+        )
+        threshold = rule.threshold
+        if rule.comparison != "off_target":
+            what = f"Drop of at least ({alerts.unit_of(rule.metric)})" if rule.comparison == "drop" else "More than"
+            threshold = st.number_input(
+                what, min_value=0.0, value=float(rule.threshold or 0), key=f"alerts_edit_x_{rule.rule_id}"
+            )
+        if st.form_submit_button("Save the changes"):
+            changed = replace(rule, name=name, period=period, min_n=int(min_n), threshold=threshold)
+            _write(url, lambda w: "Saved: " + alerts.save_rule(w, changed, viewer, new=False).condition() + ".")
     with st.form("alerts_add_channel", clear_on_submit=True):
         hooks = sorted(cfg.webhooks)
         text = st.text_input(

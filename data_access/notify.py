@@ -227,12 +227,15 @@ def send_email(
     message.add_alternative(markup, subtype="html")
 
     def attempt() -> None:
-        with smtplib.SMTP(smtp.host, smtp.port, timeout=config.timeout_seconds) as server:
-            if smtp.starttls:
-                server.starttls(context=ssl.create_default_context())
-            if smtp.user:
-                server.login(smtp.user, smtp.password or "")
-            server.send_message(message)
+        try:
+            with smtplib.SMTP(smtp.host, smtp.port, timeout=config.timeout_seconds) as server:
+                if smtp.starttls:
+                    server.starttls(context=ssl.create_default_context())
+                if smtp.user:
+                    server.login(smtp.user, smtp.password or "")
+                server.send_message(message)
+        except (smtplib.SMTPAuthenticationError, smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused) as exc:
+            raise _Permanent(f"{type(exc).__name__}: {exc}") from exc  # trying again would not change the answer
 
     _with_retries(config, attempt, sleep)
 

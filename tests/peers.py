@@ -14,6 +14,7 @@ from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from data_access import notify
 
@@ -44,9 +45,18 @@ class Mailbox:
 
 
 @contextmanager
-def smtp_server(port: int | None = None) -> Iterator[tuple[Mailbox, int]]:
+def smtp_server(port: int | None = None, login: tuple[str, str] | None = None) -> Iterator[tuple[Mailbox, int]]:
+    """An SMTP server on loopback; with ``login`` (user, password) it requires AUTH (without TLS, on loopback)."""
     box, port = Mailbox(), port or free_port()
-    controller = Controller(box, hostname="127.0.0.1", port=port)
+    extra: dict[str, object] = {}
+    if login:
+
+        def authenticator(server: object, session: object, envelope: object, mechanism: str, data: object) -> object:
+            ok = isinstance(data, LoginPassword) and (data.login.decode(), data.password.decode()) == login
+            return AuthResult(success=ok, handled=False)  # not handled: the server answers 535 itself
+
+        extra = {"authenticator": authenticator, "auth_required": True, "auth_require_tls": False}
+    controller = Controller(box, hostname="127.0.0.1", port=port, **extra)
     controller.start()
     try:
         yield box, port

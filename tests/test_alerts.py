@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import threading
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -320,3 +321,15 @@ def test_two_runs_racing_send_each_message_once(kind: str, tmp_path: Path) -> No
 def test_the_default_as_of_follows_data_that_ends_before_today(company: Engine) -> None:
     assert alerts.default_as_of(company, now=datetime(2026, 12, 3, 9)) == datetime(2026, 10, 29)
     assert alerts.default_as_of(company, now=datetime(2026, 10, 15)) == datetime(2026, 10, 15)
+
+
+def test_smtp_login_is_used_and_a_wrong_password_fails_without_retries(company: Engine) -> None:
+    with smtp_server(login=("alerts", "s3cret")) as (box, port):
+        alerts.save_rule(company, rule(name="Alpha"), ADMIN, channels=["cx@example.com"])
+        wrong = replace(_config(port), smtp=notify.Smtp("127.0.0.1", port, user="alerts", password="nope"))
+        waits: list[float] = []
+        [failed] = notify.run(company, wrong, AS_OF, sleep=waits.append)
+        assert failed.status == "failed" and "SMTPAuthenticationError" in failed.detail and waits == []
+        right = replace(wrong, smtp=replace(wrong.smtp, password="s3cret"))
+        [sent] = notify.run(company, right, AS_OF, sleep=waits.append)
+        assert sent.status == "sent" and len(box.messages) == 1

@@ -78,6 +78,13 @@ def test_a_rule_made_on_the_page_is_stored_and_judged(fresh: str, monkeypatch: p
     assert at.success[0].value == "Made the rule CSAT worse by 8 points or more than the month before."
     at.button(key="alerts_create").click().run()  # the same again: its name is taken
     assert "A rule 'csat-drop-onboarding-b2c' exists already" in at.error[0].value
+    at.selectbox(key="alerts_rule").select("csat-drop-onboarding-b2c").run()
+    at.number_input(key="alerts_edit_x_csat-drop-onboarding-b2c").set_value(12.5)
+    at.selectbox(key="alerts_edit_period_csat-drop-onboarding-b2c").select("week")
+    at.button(key="FormSubmitter:alerts_edit-Save the changes").click().run()
+    assert at.success[0].value == "Saved: CSAT worse by 12.5 points or more than the week before."
+    changed = next(r for r in stored(fresh) if r.rule_id == "csat-drop-onboarding-b2c")
+    assert (changed.threshold, changed.period, changed.metric, changed.stage_id) == (12.5, "week", "csat", "onboarding")
     at.selectbox(key="alerts_rule").select("csat-off-target-onboarding-b2c").run()
     at.button(key="alerts_switch").click().run()
     assert [r.enabled for r in stored(fresh) if r.rule_id == "csat-off-target-onboarding-b2c"] == [False]
