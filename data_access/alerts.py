@@ -18,8 +18,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 import polars as pl
@@ -164,8 +164,6 @@ def checked_rule(conn: Connection, rule: Rule, by: Access, *, new: bool) -> Rule
         known = kpis.stages_on(conn)["stage_id"].to_list()
         if stage not in known:
             raise AlertError(f"Unknown stage {stage!r}: the map has {', '.join(known) or 'no stages yet'}")
-    if stage is None and rule.metric != CHURN_RISK and metrics.METRICS[rule.metric].per_stage is False:
-        pass  # support-wide metrics are over every stage
     segment = (rule.segment or "").strip() or None
     if segment is not None:
         known_segments = access.known_segments(conn)
@@ -346,7 +344,7 @@ def _subscribe(conn: Connection, target: Rule, channel: str, by: Access) -> None
     if not own and not by.may(access.EDIT):
         raise AlertError("You can subscribe your own e-mail only; an analyst or admin adds other channels.")
     if channel.startswith(EMAIL_PREFIX) and not own:
-        refused = _recipient_problem(conn, target, channel.removeprefix(EMAIL_PREFIX))
+        refused = recipient_problem(conn, target, channel.removeprefix(EMAIL_PREFIX))
         if refused:
             raise AlertError(refused)
     conn.execute(sa.delete(asub).where(asub.c.rule_id == target.rule_id, asub.c.channel == channel))
@@ -366,7 +364,7 @@ def unsubscribe(engine: Engine, rule_id: str, channel: str, by: Access) -> None:
         access.write_audit(conn, by.email, "alert", f"rule {rule_id}", f"unsubscribed {channel}")
 
 
-def _recipient_problem(conn: Connection, target: Rule, email: str) -> str | None:
+def recipient_problem(conn: Connection, target: Rule, email: str) -> str | None:
     """Why ``email`` may not receive ``target`` by the store's grants (None: it may). A store without any grant
     is in local mode, where everyone may."""
     if not _has(conn, schema.access_grants):
@@ -463,7 +461,6 @@ class Finding:
     fires: bool = False
     why: str = ""
     test: bool = False
-    extra: dict[str, object] = field(default_factory=dict)
 
     def figure(self) -> str:
         if self.value is None:
@@ -601,7 +598,3 @@ def as_of_date(text: str | None) -> datetime | None:
     if not text:
         return None
     return Period.parse(text, None).start
-
-
-def today() -> date:
-    return _now().date()

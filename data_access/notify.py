@@ -19,8 +19,8 @@ import ssl
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
@@ -31,6 +31,7 @@ from sqlalchemy.engine import Engine
 from data_access import access, alerts, schema, store
 from data_access.alerts import EMAIL_PREFIX, WEBHOOK_PREFIX, Finding, Rule
 from data_access.config import read_secrets
+from data_access.queries import kpis
 
 nt = schema.notifications
 SIGNATURE_HEADER = "X-CJM-Signature"
@@ -50,6 +51,7 @@ class Smtp:
     user: str | None = None
     password: str | None = None
     sender: str = "CJM alerts <cjm-alerts@localhost>"
+    cafile: str | None = None  # a CA bundle to trust for STARTTLS (an internal CA), else the system's
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,7 @@ class NotifyConfig:
                 user=s.get("user") or None,
                 password=s.get("password") or None,
                 sender=str(s.get("sender") or Smtp.sender),
+                cafile=s.get("cafile") or None,
             )
         hooks = {}
         for name, spec in dict(raw.get("webhooks", {}) or {}).items():
@@ -230,11 +233,16 @@ def send_email(
         try:
             with smtplib.SMTP(smtp.host, smtp.port, timeout=config.timeout_seconds) as server:
                 if smtp.starttls:
-                    server.starttls(context=ssl.create_default_context())
+                    server.starttls(context=ssl.create_default_context(cafile=smtp.cafile))
                 if smtp.user:
                     server.login(smtp.user, smtp.password or "")
                 server.send_message(message)
-        except (smtplib.SMTPAuthenticationError, smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused) as exc:
+        except (
+            smtplib.SMTPAuthenticationError,
+            smtplib.SMTPNotSupportedError,
+            smtplib.SMTPRecipientsRefused,
+            smtplib.SMTPSenderRefused,
+        ) as exc:
             raise _Permanent(f"{type(exc).__name__}: {exc}") from exc  # trying again would not change the answer
 
     _with_retries(config, attempt, sleep)
@@ -321,7 +329,7 @@ class Outcome:
 
 
 def _now() -> datetime:
-    return alerts._now()
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def deliver(
@@ -339,7 +347,7 @@ def deliver(
     if channel.startswith(EMAIL_PREFIX):
         email = channel.removeprefix(EMAIL_PREFIX)
         with store.connect(engine) as conn:
-            problem = alerts._recipient_problem(conn, rule, email)
+            problem = alerts.recipient_problem(conn, rule, email)
             recipient = access.combine(email, access.grants_of(conn, email)) if not problem else None
         if problem:
             return "refused", problem
@@ -359,8 +367,6 @@ def deliver(
 
 
 def _stages(engine: Engine) -> dict[str, str]:
-    from data_access.queries import kpis
-
     with store.connect(engine) as conn:
         frame = kpis.stages_on(conn) if sa.inspect(conn).has_table("stages") else None
     return dict(zip(frame["stage_id"], frame["name"], strict=True)) if frame is not None else {}
@@ -426,7 +432,7 @@ def send_test(
         channels = alerts.subscriptions(conn, rule_id)["channel"].to_list()
     if not channels:
         raise alerts.AlertError(f"Nobody is subscribed to {rule_id}: subscribe an e-mail or a webhook first")
-    finding = _as_test(finding)
+    finding = replace(finding, test=True)
     stages = _stages(engine)
     now = _now()
     period = f"test-{now:%Y%m%dT%H%M%S}"
@@ -437,12 +443,6 @@ def send_test(
         mark(engine, rule.rule_id, period, channel, status, None if status == "sent" else detail, _now())
         out.append(Outcome(rule.rule_id, period, channel, status, detail))
     return out
-
-
-def _as_test(finding: Finding) -> Finding:
-    from dataclasses import replace
-
-    return replace(finding, test=True)
 
 
 def parse_every(text: str) -> timedelta:

@@ -4,14 +4,18 @@ receiver for webhooks that checks each request's signature the way a receiver is
 from __future__ import annotations
 
 import email
+import ipaddress
 import json
 import socket
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
@@ -44,18 +48,55 @@ class Mailbox:
         return out
 
 
+def self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, signed by itself: (cert.pem, key.pem) in ``folder``."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_path, key_path
+
+
 @contextmanager
-def smtp_server(port: int | None = None, login: tuple[str, str] | None = None) -> Iterator[tuple[Mailbox, int]]:
-    """An SMTP server on loopback; with ``login`` (user, password) it requires AUTH (without TLS, on loopback)."""
+def smtp_server(
+    port: int | None = None, login: tuple[str, str] | None = None, tls: tuple[Path, Path] | None = None
+) -> Iterator[tuple[Mailbox, int]]:
+    """An SMTP server on loopback; with ``login`` (user, password) it requires AUTH; with ``tls`` (cert, key) it
+    requires STARTTLS first."""
     box, port = Mailbox(), port or free_port()
     extra: dict[str, object] = {}
+    if tls:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(*tls)
+        extra |= {"tls_context": context, "require_starttls": True}
     if login:
 
         def authenticator(server: object, session: object, envelope: object, mechanism: str, data: object) -> object:
             ok = isinstance(data, LoginPassword) and (data.login.decode(), data.password.decode()) == login
             return AuthResult(success=ok, handled=False)  # not handled: the server answers 535 itself
 
-        extra = {"authenticator": authenticator, "auth_required": True, "auth_require_tls": False}
+        extra |= {"authenticator": authenticator, "auth_required": True, "auth_require_tls": tls is not None}
     controller = Controller(box, hostname="127.0.0.1", port=port, **extra)
     controller.start()
     try:

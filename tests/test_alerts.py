@@ -25,7 +25,7 @@ from data_access import access, alerts, notify, store
 from data_access.access import Access
 from data_access.alerts import AlertError, Rule
 from tests.conftest import make_store_url, put
-from tests.peers import free_port, smtp_server, webhook_receiver
+from tests.peers import free_port, self_signed, smtp_server, webhook_receiver
 
 AS_OF = datetime(2026, 11, 1)
 ADMIN = Access("admin@example.com", frozenset({"admin"}))
@@ -332,4 +332,21 @@ def test_smtp_login_is_used_and_a_wrong_password_fails_without_retries(company: 
         assert failed.status == "failed" and "SMTPAuthenticationError" in failed.detail and waits == []
         right = replace(wrong, smtp=replace(wrong.smtp, password="s3cret"))
         [sent] = notify.run(company, right, AS_OF, sleep=waits.append)
+        assert sent.status == "sent" and len(box.messages) == 1
+
+
+def test_starttls_with_the_servers_ca_and_not_without_it(company: Engine, tmp_path: Path) -> None:
+    cert, key = self_signed(tmp_path)
+    with smtp_server(login=("alerts", "s3cret"), tls=(cert, key)) as (box, port):
+        alerts.save_rule(company, rule(name="Alpha"), ADMIN, channels=["cx@example.com"])
+        plain = replace(_config(port), smtp=notify.Smtp("127.0.0.1", port, user="alerts", password="s3cret"))
+        waits: list[float] = []
+        [refused] = notify.run(company, plain, AS_OF, sleep=waits.append)
+        # without STARTTLS the server does not even offer to take the password; no use retrying
+        assert refused.status == "failed" and "AUTH extension not supported" in refused.detail and waits == []
+        unknown_ca = replace(plain, smtp=replace(plain.smtp, starttls=True))
+        [untrusted] = notify.run(company, unknown_ca, AS_OF, sleep=lambda _s: None)
+        assert untrusted.status == "failed" and "CERTIFICATE_VERIFY_FAILED" in untrusted.detail
+        trusted = replace(unknown_ca, smtp=replace(unknown_ca.smtp, cafile=str(cert)))
+        [sent] = notify.run(company, trusted, AS_OF)
         assert sent.status == "sent" and len(box.messages) == 1
