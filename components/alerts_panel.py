@@ -20,6 +20,7 @@ from data_access.alerts import AlertError, Finding, Rule
 from data_access.config import SETTINGS
 
 _DONE = "alerts_done"
+_SLOT = "alerts_message_slot"  # where the last change's message stands, this run
 EVERY = "(every stage)"
 ALL_SEGMENTS = "(every segment)"
 
@@ -39,6 +40,9 @@ def _write(url: str, run: Callable[[Any], str]) -> None:
     try:
         done = editing.with_writer(url, run)
     except (AlertError, store.StoreError, notify.NotifyError) as exc:
+        slot = st.session_state.get(_SLOT)
+        if slot is not None:
+            slot.empty()  # the message of the change before no longer stands above this refusal
         st.error(str(exc))
         return
     cache.forget_alerts()
@@ -89,8 +93,9 @@ def rules_table(
 
 def overview(url: str, viewer: Access, stages: dict[str, str]) -> list[Rule]:
     """The table of the rules the viewer may see; returns them."""
+    st.session_state[_SLOT] = st.empty()
     if st.session_state.get(_DONE):
-        st.success(st.session_state[_DONE])
+        st.session_state[_SLOT].success(st.session_state[_DONE])
     every, subs = session.guarded(cache.alert_rules, url)
     shown = [r for r in every if alerts.may_see(viewer, r)]
     if not shown:

@@ -54,7 +54,7 @@ def live(url: str, filters: Filters) -> None:
                 + " "
                 + csat_sentence(found["csat"], found["since"], found["newest"], SETTINGS.min_n)
             )
-            st.dataframe(found["tickets"], hide_index=True, width="stretch", key="support_live_tickets")
+            st.dataframe(found["tickets"], hide_index=True, width="stretch", height=220, key="support_live_tickets")
         st.caption(
             f"Checked {checked:%H:%M:%S} UTC; redrawn every {SETTINGS.live_refresh_seconds} s (CJM_LIVE_REFRESH), "
             f"the last {support.LIVE_TICKETS} tickets and {support.LIVE_DAYS} days of ratings."
