@@ -66,6 +66,7 @@ class Metric:
     value: Callable[[dict[str, ColumnElement]], ColumnElement]  # SQL over the aggregated pieces
     interval: str  # "wilson", "nps" or "mean"
     per_stage: bool = True  # shown per journey stage on the Stage KPIs page
+    bounds: tuple[float, float] | None = None  # the scale of a mean's scores (its interval stays inside)
 
 
 METRICS: dict[str, Metric] = {
@@ -113,6 +114,7 @@ METRICS: dict[str, Metric] = {
             aggregates=lambda _p: _score_pieces("ces"),
             value=_mean,
             interval="mean",
+            bounds=(1.0, 7.0),
         ),
         Metric(
             name="fcr",
@@ -241,6 +243,7 @@ METRICS["satisfaction"] = Metric(
     value=_mean,
     interval="mean",
     per_stage=False,
+    bounds=(1.0, 5.0),
 )
 STAGE_METRICS = {name: m for name, m in METRICS.items() if m.per_stage}
 STAGE_METRICS_BY_SOURCE: dict[str, list[Metric]] = {}  # source table name -> its stage metrics, read in one scan
@@ -291,28 +294,46 @@ def percent(part: pl.Expr, whole: pl.Expr) -> pl.Expr:
 
 
 def wilson(k: pl.Expr, n: pl.Expr, z: float = Z95) -> tuple[pl.Expr, pl.Expr]:
-    """Wilson score interval for a share k/n, in percent."""
-    p = k / n
+    """Wilson score interval for a share k/n, in percent (always within 0..100)."""
+    lo, hi = _wilson_unit(k / n, n, z)
+    return 100 * lo, 100 * hi
+
+
+def _wilson_unit(p: pl.Expr, n: pl.Expr, z: float) -> tuple[pl.Expr, pl.Expr]:
     denom = 1 + z**2 / n
     centre = (p + z**2 / (2 * n)) / denom
-    half = z / denom * ((p * (1 - p) / n + z**2 / (4 * n**2)).sqrt())
-    return 100 * (centre - half), 100 * (centre + half)
+    half = z / denom * ((p * (1 - p) / n + z**2 / (4 * n**2)).clip(lower_bound=0).sqrt())
+    return (centre - half).clip(0.0, 1.0), (centre + half).clip(0.0, 1.0)
+
+
+NPS_ADJUSTMENT = 0.75  # adjusted Wald: 3/4 of a promoter and of a detractor added, and 3 answers (Rocks 2016)
 
 
 def nps_interval(promoters: pl.Expr, detractors: pl.Expr, n: pl.Expr, z: float = Z95) -> tuple[pl.Expr, pl.Expr]:
-    """NPS +/- 100 z sqrt((p+ + p- - (p+ - p-)^2) / n)."""
-    pp, pd = promoters / n, detractors / n
-    nps = 100 * (pp - pd)
-    half = 100 * z * ((pp + pd - (pp - pd) ** 2) / n).sqrt()
-    return nps - half, nps + half
+    """Adjusted-Wald interval of an NPS, on the promoter and detractor shares: with ``NPS_ADJUSTMENT`` added to
+    each count and 3 to n (so that 4 promoters of 4 do not give a zero-width interval), 100 (p+ - p-) +/-
+    100 z sqrt((p+ + p- - (p+ - p-)^2) / n), clipped to -100..100."""
+    adjusted = n + 3
+    pp, pd = (promoters + NPS_ADJUSTMENT) / adjusted, (detractors + NPS_ADJUSTMENT) / adjusted
+    centre = 100 * (pp - pd)
+    half = 100 * z * ((pp + pd - (pp - pd) ** 2).clip(lower_bound=0) / adjusted).sqrt()
+    return (centre - half).clip(-100.0, 100.0), (centre + half).clip(-100.0, 100.0)
 
 
-def mean_interval(total: pl.Expr, total_sq: pl.Expr, n: pl.Expr, z: float = Z95) -> tuple[pl.Expr, pl.Expr]:
-    """Normal interval of a mean from its sum and sum of squares (sample standard deviation)."""
+def mean_interval(
+    total: pl.Expr, total_sq: pl.Expr, n: pl.Expr, bounds: tuple[float, float], z: float = Z95
+) -> tuple[pl.Expr, pl.Expr]:
+    """Interval of the mean of a score on the scale ``bounds`` (CES 1-7, CSAT score 1-5) that stays on the scale:
+    the mean rescaled to 0..1 and given a Wilson interval at its effective sample size n p(1-p) / s^2 (s^2 the
+    rescaled sample variance; n itself when there is no spread, or a single answer), then scaled back."""
+    low, high = bounds
+    width = high - low
     mean = total / n
-    var = (total_sq - n * mean**2) / (n - 1)
-    half = z * (var.clip(lower_bound=0) / n).sqrt()
-    return mean - half, mean + half
+    var = ((total_sq - n * mean**2) / (n - 1)).clip(lower_bound=0) / width**2
+    p = ((mean - low) / width).clip(0.0, 1.0)
+    effective = pl.when((n >= 2) & (var > 0)).then((n * p * (1 - p) / var).clip(lower_bound=1.0)).otherwise(n)
+    lo, hi = _wilson_unit(p, effective, z)
+    return low + width * lo, low + width * hi
 
 
 def with_intervals(frame: pl.DataFrame, metric: Metric, min_n: int) -> pl.DataFrame:
@@ -328,7 +349,9 @@ def with_intervals(frame: pl.DataFrame, metric: Metric, min_n: int) -> pl.DataFr
     elif metric.interval == "nps":
         lo, hi = nps_interval(piece("promoters"), piece("detractors"), n)
     else:
-        lo, hi = mean_interval(piece("sum"), piece("sumsq"), n)
+        if metric.bounds is None:
+            raise ValueError(f"{metric.name}: a mean needs the bounds of its scale")
+        lo, hi = mean_interval(piece("sum"), piece("sumsq"), n, metric.bounds)
     has = pl.col(f"{m}_n") > 0
     frame = frame.with_columns(
         pl.when(has).then(lo).alias(f"{m}_lo"),

@@ -40,13 +40,16 @@ def test_every_metric_per_stage_matches_the_hand_count(tiny: Engine) -> None:
 
     assert a["nps"] == pytest.approx(0.0)
     assert a["nps_n"] == 5
-    assert (a["nps_lo"], a["nps_hi"]) == (pytest.approx(-78.40, abs=0.01), pytest.approx(78.40, abs=0.01))
+    # adjusted Wald: 2 promoters and 2 detractors of 5 -> (2.75, 2.75) of 8
+    assert (a["nps_lo"], a["nps_hi"]) == (pytest.approx(-57.46, abs=0.01), pytest.approx(57.46, abs=0.01))
     assert b["nps"] == pytest.approx(75.0)
-    assert (b["nps_lo"], b["nps_hi"]) == (pytest.approx(32.57, abs=0.01), pytest.approx(117.43, abs=0.01))
+    # 3 promoters, no detractor of 4 -> (3.75, 0.75) of 7: 42.86 +/- 50.20, inside -100..100 (it was 32.6..117.4)
+    assert (b["nps_lo"], b["nps_hi"]) == (pytest.approx(-7.34, abs=0.01), pytest.approx(93.06, abs=0.01))
 
     assert b["ces"] == pytest.approx(6.0)
     assert b["ces_n"] == 3
-    assert (b["ces_lo"], b["ces_hi"]) == (pytest.approx(4.868, abs=0.001), pytest.approx(7.132, abs=0.001))
+    # mean 6 of 1..7 -> 5/6 with sd 1/6 -> effective n 15 -> Wilson 0.5839..0.9469 -> 4.503..6.681 (it was ..7.13)
+    assert (b["ces_lo"], b["ces_hi"]) == (pytest.approx(4.503, abs=0.001), pytest.approx(6.681, abs=0.001))
 
     assert a["fcr"] == pytest.approx(100 / 3)
     assert a["fcr_n"] == 3  # the open ticket does not count
@@ -163,3 +166,61 @@ def test_freshness_is_the_newest_timestamp_of_any_table(tiny: Engine) -> None:
         row[column] for name, column in schema.TIME_COLUMNS.items() for row in TINY.get(name, []) if row.get(column)
     )
     assert store.freshness(tiny) == newest
+
+
+def _adjusted_wald(promoters: int, detractors: int, n: int) -> tuple[float, float]:
+    """The NPS interval worked out independently of the metrics layer."""
+    import math
+
+    pp, pd = (promoters + 0.75) / (n + 3), (detractors + 0.75) / (n + 3)
+    half = 100 * 1.959963984540054 * math.sqrt((pp + pd - (pp - pd) ** 2) / (n + 3))
+    return max(-100.0, 100 * (pp - pd) - half), min(100.0, 100 * (pp - pd) + half)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_every_interval_stays_on_its_metrics_scale_on_tiny_and_huge_samples(seed: int) -> None:
+    """Random counts, from one answer to ten million, and every corner (all at the top, all at the bottom):
+    every metric's interval lies inside its scale and holds its value (NPS: its adjusted centre)."""
+    import numpy as np
+
+    from data_access import metrics
+
+    rng = np.random.default_rng(seed)
+    sizes = np.array([1, 2, 3, 4, 5, 10, 30, 1_000, 10_000_000] * 4)
+    for m in metrics.METRICS.values():
+        n = sizes.astype(float)
+        if m.interval == "wilson":
+            k = np.concatenate([np.zeros(9), sizes[9:18], rng.integers(0, sizes[18:] + 1)]).astype(float)
+            pieces = {"k": k}
+            value = 100 * k / n
+        elif m.interval == "nps":
+            promoters = np.concatenate([sizes[:9], np.zeros(9), rng.integers(0, sizes[18:] + 1)]).astype(float)
+            detractors = np.concatenate([np.zeros(9), sizes[9:18], np.floor((sizes[18:] - promoters[18:]) / 2)])
+            pieces = {"promoters": promoters, "detractors": detractors}
+            value = 100 * (promoters - detractors) / n
+        else:
+            low, high = m.bounds
+            values = np.arange(low, high + 1)
+            corners = [np.eye(len(values))[-1], np.eye(len(values))[0]]  # all at the top, all at the bottom
+            counts = [
+                rng.multinomial(size, corners[0] if i < 9 else corners[1] if i < 18 else rng.dirichlet(values))
+                for i, size in enumerate(sizes.tolist())
+            ]
+            pieces = {
+                "sum": np.array([(c * values).sum() for c in counts], float),
+                "sumsq": np.array([(c * values**2).sum() for c in counts], float),
+            }
+            value = pieces["sum"] / n
+        frame = pl.DataFrame({f"{m.name}_n": n.astype(np.int64), **{f"{m.name}__{k}": v for k, v in pieces.items()}})
+        out = metrics.with_intervals(frame, m, 30)
+        lo, hi = out[f"{m.name}_lo"].to_numpy(), out[f"{m.name}_hi"].to_numpy()
+        scale = (0.0, 100.0) if m.unit == "%" else (-100.0, 100.0) if m.interval == "nps" else m.bounds
+        assert np.all(lo >= scale[0] - 1e-9) and np.all(hi <= scale[1] + 1e-9), m.name
+        assert np.all(lo <= hi + 1e-9), m.name
+        if m.interval != "nps":
+            assert np.all((lo <= value + 1e-9) & (value <= hi + 1e-9)), m.name
+        else:
+            expected = [
+                _adjusted_wald(p, d, c) for p, d, c in zip(pieces["promoters"], pieces["detractors"], n, strict=True)
+            ]
+            assert np.allclose(lo, [e[0] for e in expected]) and np.allclose(hi, [e[1] for e in expected])
