@@ -302,6 +302,31 @@ def validate(table: sa.Table, frame: pl.DataFrame, file: str, problems: Problems
                 wrong,
                 lambda i, n=name, a=lo, b=hi: f"{clean['score'][i]} is outside the {n} range {a}-{b}",
             )
+    if table is schema.survey_responses:
+        is_exit = clean["survey"] == schema.EXIT_SURVEY
+        problems.add_rows(
+            file, "reason", is_exit & clean["reason"].is_null(), lambda _i: "an exit answer needs a reason"
+        )
+        problems.add_rows(
+            file,
+            "reason",
+            ~is_exit & clean["reason"].is_not_null(),
+            lambda i: f"a reason belongs to exit answers only, not to {clean['survey'][i]}",
+        )
+    if table is schema.experiment_info:
+        staged = clean["primary_metric"].is_in(["conversion", "csat"])
+        problems.add_rows(
+            file,
+            "stage_id",
+            staged & clean["stage_id"].is_null(),
+            lambda i: f"a {clean['primary_metric'][i]} experiment needs the stage it is measured at",
+        )
+        problems.add_rows(
+            file,
+            "end_at",
+            clean["end_at"].is_not_null() & (clean["end_at"] < clean["start_at"]),
+            lambda _i: "the experiment ends before it starts",
+        )
     if table is schema.kpi_targets:
         unknown = ~clean["metric"].is_in(list(metrics.TARGET_NAMES))
         problems.add_rows(

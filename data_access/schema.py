@@ -15,7 +15,10 @@ from sqlalchemy.dialects import mysql
 metadata = sa.MetaData()
 
 # Allowed values, shared by the validator, the generator and the metrics layer.
-SURVEY_RANGES: dict[str, tuple[int, int]] = {"csat": (1, 5), "nps": (0, 10), "ces": (1, 7)}
+SURVEY_RANGES: dict[str, tuple[int, int]] = {"csat": (1, 5), "nps": (0, 10), "ces": (1, 7), "exit": (1, 5)}
+EXIT_SURVEY = "exit"  # an exit interview: an overall score 1-5, a reason and the comment
+EXIT_REASONS = ("price", "missing feature", "support experience", "moved to competitor", "no longer needed", "other")
+EXPERIMENT_METRICS = ("retention_90d", "conversion", "csat")
 TICKET_CATEGORIES = ("technical", "financial", "emotional", "other")
 SUPPORT_LINES = (1, 2, 3)
 MAP_LANES = (
@@ -142,11 +145,25 @@ survey_responses = sa.Table(
     col("response_id", ID, key=True, doc="Response key", example="R0000001"),
     col("customer_id", ID, doc="The customer (customers.customer_id)", example="C000042"),
     col("stage_id", ID, doc="The stage the answer is about (stages.stage_id)", example="onboarding"),
-    col("survey", sa.String(8), doc="csat (1-5), nps (0-10) or ces (1-7)", example="nps", enum=tuple(SURVEY_RANGES)),
+    col(
+        "survey",
+        sa.String(8),
+        doc="csat (1-5), nps (0-10), ces (1-7) or exit (an exit interview: overall 1-5, with a reason)",
+        example="nps",
+        enum=tuple(SURVEY_RANGES),
+    ),
     col("score", sa.Integer, doc="The score, in that survey's range", example="9"),
     col("responded_at", TIMESTAMP, doc="When the answer was given (UTC)", example="2025-03-10T12:00:00Z"),
     col("touchpoint", NAME, required=False, doc="Where the survey was answered", example="email"),
     col("comment", sa.Text, required=False, doc="Free-text comment", example="Setup took too long"),
+    col(
+        "reason",
+        sa.String(32),
+        required=False,
+        doc="Why the customer left: required on exit answers, empty on the others; one of " + ", ".join(EXIT_REASONS),
+        example="price",
+        enum=EXIT_REASONS,
+    ),
 )
 
 tickets = sa.Table(
@@ -220,6 +237,42 @@ journey_map = sa.Table(
     col("text", sa.Text, doc="What the CX team wrote in this cell", example="Setup wizard is confusing"),
 )
 
+offers = sa.Table(
+    "offers",
+    metadata,
+    col("offer_id", ID, key=True, doc="Offer key", example="F0000001"),
+    col("customer_id", ID, doc="The customer (customers.customer_id)", example="C000042"),
+    col("offered_at", TIMESTAMP, doc="When the retention offer was made (UTC)", example="2026-03-02T10:00:00Z"),
+    col("offer_type", NAME, doc="What was offered: discount, plan change, success call...", example="success call"),
+    col("accepted", sa.Boolean, doc="Whether the customer took it", example="true"),
+    col("channel", NAME, required=False, doc="How it was made: e-mail, phone, in-app", example="phone"),
+)
+experiment_info = sa.Table(
+    "experiment_info",
+    metadata,
+    col("experiment", ID, key=True, doc="Experiment key", example="onboarding-checklist"),
+    col("hypothesis", sa.Text, doc="What it tests, in words", example="A checklist gets more customers to regular use"),
+    col(
+        "primary_metric",
+        sa.String(16),
+        doc="retention_90d (no churn within 90 days of assignment), conversion (from its stage to the next "
+        "funnel step within 90 days) or csat (CSAT of its stage after assignment)",
+        example="conversion",
+        enum=EXPERIMENT_METRICS,
+    ),
+    col("stage_id", ID, required=False, doc="The stage of a conversion or csat metric", example="onboarding"),
+    col("start_at", TIMESTAMP, doc="First assignment (UTC)", example="2026-03-01T00:00:00Z"),
+    col("end_at", TIMESTAMP, required=False, doc="Last assignment (empty: running)", example="2026-06-30T00:00:00Z"),
+    col("owner", NAME, required=False, doc="Who runs it", example="Product"),
+)
+experiments = sa.Table(
+    "experiments",
+    metadata,
+    col("experiment", ID, key=True, doc="The experiment (experiment_info.experiment)", example="onboarding-checklist"),
+    col("customer_id", ID, key=True, doc="The customer (customers.customer_id)", example="C000042"),
+    col("variant", NAME, doc="The variant the customer got: control, treatment...", example="treatment"),
+    col("assigned_at", TIMESTAMP, doc="When (UTC)", example="2026-03-02T10:00:00Z"),
+)
 business_events = sa.Table(
     "business_events",
     metadata,
@@ -386,8 +439,14 @@ TABLES: tuple[sa.Table, ...] = (
     kpi_targets,
     journey_map,
     business_events,
+    offers,
+    experiment_info,
+    experiments,
 )
 TABLES_BY_NAME: dict[str, sa.Table] = {t.name: t for t in TABLES}
+# Tables a company may not have (and a store made before them lacks): the pages that need them say so.
+OPTIONAL_TABLES: tuple[sa.Table, ...] = (offers, experiment_info, experiments)
+CORE_TABLES: tuple[sa.Table, ...] = tuple(t for t in TABLES if t not in OPTIONAL_TABLES)
 
 # Foreign references checked on ingestion (child table, column) -> (parent table, column). Not declared as
 # FOREIGN KEY constraints so that bulk loads stay fast on every dialect; ingestion enforces them instead.
@@ -401,6 +460,10 @@ REFERENCES: dict[tuple[str, str], tuple[str, str]] = {
     ("orders", "customer_id"): ("customers", "customer_id"),
     ("journey_map", "stage_id"): ("stages", "stage_id"),
     ("kpi_targets", "stage_id"): ("stages", "stage_id"),
+    ("offers", "customer_id"): ("customers", "customer_id"),
+    ("experiment_info", "stage_id"): ("stages", "stage_id"),
+    ("experiments", "experiment"): ("experiment_info", "experiment"),
+    ("experiments", "customer_id"): ("customers", "customer_id"),
 }
 # A value that a reference accepts without a parent row.
 REFERENCE_WILDCARDS: dict[tuple[str, str], str] = {("kpi_targets", "stage_id"): ALL_STAGES}
@@ -413,6 +476,8 @@ TIME_COLUMNS: dict[str, str] = {
     "tickets": "opened_at",
     "orders": "ordered_at",
     "business_events": "occurred_at",
+    "offers": "offered_at",
+    "experiments": "assigned_at",
 }
 
 # Customer attributes that the global filters can narrow on.

@@ -275,10 +275,13 @@ def contact_columns(conn: Connection) -> list[sa.ColumnElement]:
     ]
 
 
-def missing_tables(engine: Engine) -> list[str]:
+def missing_tables(engine: Engine, *, optional: bool = False) -> list[str]:
+    """The contract's tables the store lacks: the ones every page needs, or with ``optional`` the others too
+    (offers and experiments, which a store made before them, or a company without them, does not have)."""
     with connect(engine) as conn:
         inspector = sa.inspect(conn)
-        return [t.name for t in schema.TABLES if not inspector.has_table(t.name)]
+        wanted = schema.TABLES if optional else schema.CORE_TABLES
+        return [t.name for t in wanted if not inspector.has_table(t.name)]
 
 
 def fetch_frame(conn: Connection, stmt: sa.Executable, schema_overrides: dict[str, Any] | None = None) -> pl.DataFrame:
@@ -299,7 +302,7 @@ def fetch_frame(conn: Connection, stmt: sa.Executable, schema_overrides: dict[st
 
 def row_counts(engine: Engine) -> dict[str, int]:
     """Rows per table (0 for a table that does not exist yet)."""
-    missing = set(missing_tables(engine))
+    missing = set(missing_tables(engine, optional=True))
     counts: dict[str, int] = {}
     with connect(engine) as conn:
         for table in schema.TABLES:

@@ -95,7 +95,18 @@ def reference_tables() -> dict[str, pl.DataFrame]:
     events = pl.DataFrame(
         story.BUSINESS_EVENTS, schema=["occurred_at", "name", "description", "segment"], orient="row"
     ).with_columns(pl.col("occurred_at").cast(pl.Datetime("us")))
-    return {"stages": stages, "kpi_targets": targets, "journey_map": journey_map, "business_events": events}
+    experiments = pl.DataFrame(
+        story.EXPERIMENTS,
+        schema=["experiment", "hypothesis", "primary_metric", "stage_id", "start_at", "end_at", "owner"],
+        orient="row",
+    ).with_columns(pl.col("start_at", "end_at").cast(pl.Datetime("us")))
+    return {
+        "stages": stages,
+        "kpi_targets": targets,
+        "journey_map": journey_map,
+        "business_events": events,
+        "experiment_info": experiments,
+    }
 
 
 def _scores(rng: np.random.Generator, probs: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -435,13 +446,107 @@ def generate_block(seed: int, block: int, size: int) -> dict[str, pl.DataFrame]:
             **_people(seed, block, cid),
         }
     ).with_columns(pl.when(pl.Series(churned)).then(pl.col("churned_at")).alias("churned_at"))
+    why = _why(seed, block, cid, segment, churned, churned_at, tried, attempt_at, reached, when)
     return {
         "customers": customers,
         "journey_events": journey,
-        "survey_responses": responses,
+        "survey_responses": pl.concat([responses, why["exits"]], how="diagonal_relaxed"),
         "tickets": tickets,
         "orders": orders_df,
+        "offers": why["offers"],
+        "experiments": why["experiments"],
     }
+
+
+def _why(
+    seed: int,
+    block: int,
+    cid: pl.Series,
+    segment: np.ndarray,
+    churned: np.ndarray,
+    churned_at: np.ndarray,
+    tried: np.ndarray,
+    attempt_at: np.ndarray,
+    reached: np.ndarray,
+    when: np.ndarray,
+) -> dict[str, pl.DataFrame]:
+    """Exit interviews, retention offers and experiment assignments, from a generator of their own (the other
+    stories' numbers stay as they were)."""
+    rng = np.random.default_rng([seed, block, 2])
+    n = len(segment)
+    # exit interviews, a day or two after cancelling
+    leaving = np.flatnonzero(churned & (rng.random(n) < story.EXIT_SHARE))
+    leave_at = churned_at[leaving] + rng.uniform(0.1, 2, len(leaving))
+    keep = leave_at < SPAN_DAYS
+    leaving, leave_at = leaving[keep], leave_at[keep]
+    reason = _choice_by(rng, segment[leaving], story.EXIT_REASONS)
+    score = np.where(np.isin(reason, ["support experience", "price"]), rng.integers(1, 3, len(leaving)),
+                     rng.integers(1, 5, len(leaving)))  # fmt: skip
+    comment = np.empty(len(leaving), dtype=object)
+    for why, texts in story.EXIT_COMMENTS.items():
+        mask = reason == why
+        comment[mask] = _pick(rng, texts, int(mask.sum()))
+    comment[rng.random(len(leaving)) < 0.3] = None
+    exits = pl.DataFrame(
+        {
+            "response_id": _ids(f"X{block:04d}", 0, len(leaving), 7),
+            "customer_id": cid.gather(leaving),
+            "stage_id": pl.Series(["churn_attempt"] * len(leaving), dtype=pl.String),
+            "survey": pl.Series([schema.EXIT_SURVEY] * len(leaving), dtype=pl.String),
+            "score": pl.Series(score, dtype=pl.Int64),
+            "responded_at": _ts(leave_at),
+            "touchpoint": pl.Series(["email"] * len(leaving), dtype=pl.String),
+            "comment": pl.Series(comment.tolist(), dtype=pl.String),
+            "reason": pl.Series(reason.tolist(), dtype=pl.String),
+        }
+    )
+    # retention offers to those who try to cancel, before they are gone
+    offered = tried[rng.random(len(tried)) < story.OFFER_SHARE]
+    offered_at = attempt_at[offered] + rng.uniform(0, 0.4, len(offered))
+    keep = offered_at < SPAN_DAYS
+    offered, offered_at = offered[keep], offered_at[keep]
+    stayed = ~churned[offered]
+    mix = np.where(stayed[:, None], np.array(story.OFFER_MIX["stayed"]), np.array(story.OFFER_MIX["churned"]))
+    pick = (rng.random(len(offered))[:, None] > mix.cumsum(axis=1)).sum(axis=1)
+    offer_type = np.array(story.OFFER_TYPES, dtype=object)[np.minimum(pick, len(story.OFFER_TYPES) - 1)]
+    accepted = rng.random(len(offered)) < np.where(stayed, story.OFFER_ACCEPTED["stayed"],
+                                                   story.OFFER_ACCEPTED["churned"])  # fmt: skip
+    offers = pl.DataFrame(
+        {
+            "offer_id": _ids(f"F{block:04d}", 0, len(offered), 7),
+            "customer_id": cid.gather(offered),
+            "offered_at": _ts(offered_at),
+            "offer_type": pl.Series(offer_type.tolist(), dtype=pl.String),
+            "accepted": pl.Series(accepted, dtype=pl.Boolean),
+            "channel": pl.Series([story.OFFER_CHANNELS[t] for t in offer_type], dtype=pl.String),
+        }
+    )
+    # experiments: the checklist at onboarding (a real lift), the pricing page at the first purchase (flat)
+    parts = []
+    for name, _hyp, _metric, _stage, start, end, _owner in story.EXPERIMENTS:
+        step = 3 if name == "onboarding-checklist" else 2
+        at = when[:, step]
+        eligible = np.flatnonzero((reached > step) & (at >= _days(start)) & (at < _days(end)) & (at < SPAN_DAYS))
+        if name == "onboarding-checklist":
+            converted = reached[eligible] >= 5
+            share = converted.mean() if len(eligible) else 0.5
+            lift = story.CHECKLIST_LIFT if 0 < share < 1 else 0.0
+            # treatment's share is 0.5 + lift among converters and less among the others: 0.5 in all
+            p_treat = np.where(converted, 0.5 + lift, 0.5 - lift * share / max(1 - share, 1e-9))
+        else:
+            p_treat = np.full(len(eligible), 0.5)
+        variant = np.where(rng.random(len(eligible)) < p_treat, "treatment", "control")
+        parts.append(
+            pl.DataFrame(
+                {
+                    "experiment": pl.Series([name] * len(eligible), dtype=pl.String),
+                    "customer_id": cid.gather(eligible),
+                    "variant": pl.Series(variant.tolist(), dtype=pl.String),
+                    "assigned_at": _ts(at[eligible]),
+                }
+            )
+        )
+    return {"exits": exits, "offers": offers, "experiments": pl.concat(parts)}
 
 
 def generate(customers: int, seed: int) -> Iterator[tuple[str, pl.DataFrame]]:

@@ -271,3 +271,61 @@ LAST_NAMES = (
     "Novak", "Berg", "Costa", "Duval", "Evans", "Fischer", "Garcia", "Horvat", "Ivanova", "Jensen",
     "Kowalski", "Larsen", "Moreau", "Nagy", "Olsen", "Petrov", "Rossi", "Schmidt", "Tanaka", "Weber",
 )  # fmt: skip
+
+# --- Why customers leave, what won them back (exit interviews, retention offers, experiments) ----------------------
+# Exit reasons by segment: price leads among B2C (the small customers of the sample), missing features among B2B.
+EXIT_REASONS = {
+    "B2C": {
+        "price": 0.38,
+        "missing feature": 0.1,
+        "support experience": 0.14,
+        "moved to competitor": 0.16,
+        "no longer needed": 0.17,
+        "other": 0.05,
+    },
+    "B2B": {
+        "price": 0.14,
+        "missing feature": 0.33,
+        "support experience": 0.22,
+        "moved to competitor": 0.18,
+        "no longer needed": 0.08,
+        "other": 0.05,
+    },
+}
+EXIT_SHARE = 0.6  # of the customers who cancel, the share who answer the exit interview
+EXIT_COMMENTS = {
+    "price": ("Too expensive after the price change", "A cheaper tool does the same", "Could not justify the cost"),
+    "missing feature": ("No integration with our CRM", "The old reports never came back", "Missing team permissions"),
+    "support experience": ("Nobody called back", "The bot kept sending me in circles", "Three lines, no answer"),
+    "moved to competitor": ("Switched to a competitor with a better app", "Our group standardised on another tool"),
+    "no longer needed": ("The project ended", "We closed that part of the business"),
+    "other": ("Personal reasons", "Just trying other things"),
+}
+# Retention offers to customers who try to cancel: the success-team call keeps far more of them than the discount.
+OFFER_SHARE = 0.75  # of cancellation attempts, the share that get an offer
+OFFER_TYPES = ("discount", "plan change", "success call")
+OFFER_MIX = {"churned": (0.45, 0.35, 0.2), "stayed": (0.22, 0.3, 0.48)}  # offer type by what happened next
+OFFER_ACCEPTED = {"churned": 0.25, "stayed": 0.8}
+OFFER_CHANNELS = {"discount": "e-mail", "plan change": "in-app", "success call": "phone"}
+# experiment, hypothesis, primary metric, stage, start, end, owner
+EXPERIMENTS = [
+    (
+        "onboarding-checklist",
+        "A setup checklist in the first session gets more customers from onboarding to regular use",
+        "conversion",
+        "onboarding",
+        datetime(2025, 7, 1),
+        datetime(2026, 6, 30),
+        "Product",
+    ),
+    (
+        "pricing-page-v2",
+        "A simpler pricing page keeps more first-time buyers for 90 days",
+        "retention_90d",
+        None,
+        datetime(2025, 7, 1),
+        datetime(2026, 6, 30),
+        "Marketing",
+    ),
+]
+CHECKLIST_LIFT = 0.06  # the real one: treatment's share among those who convert is 0.5 + this

@@ -279,3 +279,111 @@ def test_a_store_made_before_the_phase_column_is_upgraded_by_its_next_load(engin
     assert kpis.stage_list(engine)["phase"].to_list() == ["Before", "After"]
     with store.connect(engine, write=True) as conn:
         assert store.upgrade(conn) == []  # nothing left to add
+
+
+EXIT_HEADER = b"response_id,customer_id,stage_id,survey,score,responded_at,comment,reason\n"
+WHY_GOOD = [
+    (
+        "survey_responses.csv",
+        EXIT_HEADER + b"x1,c2,onboarding,exit,2,2025-06-02,Too expensive,price\nr1,c1,awareness,csat,4,2025-01-02,,\n",
+    ),
+    (
+        "offers.csv",
+        b"offer_id,customer_id,offered_at,offer_type,accepted,channel\n"
+        b"f1,c2,2025-05-30,success call,true,phone\nf2,c1,2025-03-01,discount,no,\n",
+    ),
+    (
+        "experiment_info.csv",
+        b"experiment,hypothesis,primary_metric,stage_id,start_at,end_at,owner\n"
+        b"checklist,A checklist helps,conversion,onboarding,2025-01-01,2025-12-31,Product\n"
+        b"pricing,A simpler page,retention_90d,,2025-01-01,,\n",
+    ),
+    (
+        "experiments.csv",
+        b"experiment,customer_id,variant,assigned_at\nchecklist,c1,treatment,2025-01-03\nchecklist,c2,control,2025-01-03\n",
+    ),
+]
+
+
+def test_exit_answers_offers_and_experiments_load(engine: Engine) -> None:
+    ingest.ingest(engine, good_sources())
+    written = ingest.ingest(engine, [csv(n, d) for n, d in WHY_GOOD])
+    assert written == {"survey_responses": 2, "offers": 2, "experiment_info": 2, "experiments": 2}
+    with store.connect(engine) as conn:
+        o = schema.offers.c
+        rows = conn.execute(sa.select(o.offer_id, o.accepted, o.channel).order_by(o.offer_id)).all()
+        assert [tuple(r) for r in rows] == [("f1", True, "phone"), ("f2", False, None)]
+        r = schema.survey_responses.c
+        reasons = conn.execute(sa.select(r.response_id, r.reason).order_by(r.response_id)).all()
+        assert [tuple(x) for x in reasons] == [("r1", None), ("x1", "price")]
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "expected"),
+    [
+        (
+            "survey_responses.csv",
+            EXIT_HEADER + b"x1,c2,onboarding,exit,2,2025-06-02,,\n",
+            "survey_responses.csv, row 1, column reason: an exit answer needs a reason",
+        ),
+        (
+            "survey_responses.csv",
+            EXIT_HEADER + b"x1,c2,onboarding,exit,2,2025-06-02,,too pricey\n",
+            "column reason: 'too pricey' is not one of price, missing feature",
+        ),
+        (
+            "survey_responses.csv",
+            EXIT_HEADER + b"r1,c1,awareness,csat,4,2025-01-02,,price\n",
+            "column reason: a reason belongs to exit answers only, not to csat",
+        ),
+        (
+            "survey_responses.csv",
+            EXIT_HEADER + b"x1,c2,onboarding,exit,7,2025-06-02,,price\n",
+            "column score: 7 is outside the exit range 1-5",
+        ),
+        (
+            "offers.csv",
+            b"offer_id,customer_id,offered_at,offer_type,accepted\nf1,c1,2025-05-30,discount,perhaps\n",
+            "offers.csv, row 1, column accepted: 'perhaps' is not a valid boolean",
+        ),
+        (
+            "offers.csv",
+            b"offer_id,customer_id,offered_at,offer_type,accepted\nf1,c9,2025-05-30,discount,yes\n",
+            "offers.csv, row 1, column customer_id: 'c9' is not in customers.customer_id",
+        ),
+        (
+            "experiment_info.csv",
+            b"experiment,hypothesis,primary_metric,stage_id,start_at\nx,H,revenue,,2025-01-01\n",
+            "column primary_metric: 'revenue' is not one of retention_90d, conversion, csat",
+        ),
+        (
+            "experiment_info.csv",
+            b"experiment,hypothesis,primary_metric,stage_id,start_at\nx,H,conversion,,2025-01-01\n",
+            "column stage_id: a conversion experiment needs the stage it is measured at",
+        ),
+        (
+            "experiment_info.csv",
+            b"experiment,hypothesis,primary_metric,start_at,end_at\nx,H,retention_90d,2025-02-01,2025-01-01\n",
+            "column end_at: the experiment ends before it starts",
+        ),
+        (
+            "experiments.csv",
+            b"experiment,customer_id,variant,assigned_at\nghost,c1,control,2025-01-03\n",
+            "experiments.csv, row 1, column experiment: 'ghost' is not in experiment_info.experiment",
+        ),
+        (
+            "experiments.csv",
+            b"experiment,customer_id,variant,assigned_at\nchecklist,c1,control,2025-01-03\n"
+            b"checklist,c1,treatment,2025-01-04\n",
+            "experiments.csv, row 2, column experiment, customer_id: duplicate key: same as row 1",
+        ),
+    ],
+)
+def test_bad_exit_answers_offers_and_experiments_store_nothing(
+    engine: Engine, name: str, data: bytes, expected: str
+) -> None:
+    ingest.ingest(engine, [*good_sources(), csv(*WHY_GOOD[2])])
+    before = snapshot(engine)
+    problems = rejected(engine, [csv(name, data)])
+    assert any(expected in p for p in problems), problems
+    assert snapshot(engine) == before

@@ -107,3 +107,52 @@ def test_story_the_win_back_campaign_works(company: dict[str, pl.DataFrame]) -> 
     before = churned.filter(pl.col("churned_at") < c - timedelta(days=60))["back"].mean()
     after = churned.filter(pl.col("churned_at").is_between(c, c + timedelta(days=150)))["back"].mean()
     assert after > 3 * before
+
+
+def test_story_price_leads_the_b2c_exit_reasons(company: dict[str, pl.DataFrame]) -> None:
+    exits = (
+        company["survey_responses"]
+        .filter(pl.col("survey") == "exit")
+        .join(company["customers"].select("customer_id", "segment", "churned_at"), on="customer_id")
+    )
+    assert exits["reason"].null_count() == 0 and exits["churned_at"].null_count() == 0  # leavers only
+    top = exits.group_by("segment", "reason").len().sort("len", descending=True).group_by("segment").first()
+    assert dict(top.select("segment", "reason").iter_rows()) == {"B2C": "price", "B2B": "missing feature"}
+    b2c = exits.filter(pl.col("segment") == "B2C")
+    assert (b2c["reason"] == "price").mean() > 0.3
+
+
+def test_story_the_success_call_keeps_more_customers_than_the_discount(company: dict[str, pl.DataFrame]) -> None:
+    offers = company["offers"].join(company["customers"].select("customer_id", "churned_at"), on="customer_id")
+    kept = offers.with_columns(
+        (pl.col("churned_at").is_null() | (pl.col("churned_at") > pl.col("offered_at") + timedelta(days=90))).alias(
+            "kept"
+        )
+    )
+    by_type = dict(kept.filter(pl.col("accepted")).group_by("offer_type").agg(pl.col("kept").mean()).iter_rows())
+    assert by_type["success call"] > 2 * by_type["discount"]
+    assert set(offers["offer_type"]) == set(story.OFFER_TYPES)
+
+
+def test_story_the_checklist_lifts_conversion_and_the_pricing_page_is_flat(
+    company: dict[str, pl.DataFrame],
+) -> None:
+    assigned = company["experiments"]
+    regular = company["journey_events"].filter(pl.col("stage_id") == "regular_use").select("customer_id").unique()
+    checklist = assigned.filter(pl.col("experiment") == "onboarding-checklist").with_columns(
+        pl.col("customer_id").is_in(regular["customer_id"].implode()).alias("converted")
+    )
+    rates = dict(checklist.group_by("variant").agg(pl.col("converted").mean()).iter_rows())
+    assert rates["treatment"] - rates["control"] > 0.07
+    customers = company["customers"].select("customer_id", "churned_at")
+    pricing = assigned.filter(pl.col("experiment") == "pricing-page-v2").join(customers, on="customer_id")
+    kept = pricing.with_columns(
+        (pl.col("churned_at").is_null() | (pl.col("churned_at") > pl.col("assigned_at") + timedelta(days=90))).alias(
+            "kept"
+        )
+    )
+    flat = dict(kept.group_by("variant").agg(pl.col("kept").mean()).iter_rows())
+    assert abs(flat["treatment"] - flat["control"]) < 0.03
+    for name in ("onboarding-checklist", "pricing-page-v2"):  # no sample ratio mismatch
+        counts = assigned.filter(pl.col("experiment") == name)["variant"].value_counts()["count"].to_list()
+        assert abs(counts[0] - counts[1]) / sum(counts) < 0.03
