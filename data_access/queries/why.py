@@ -1,0 +1,337 @@
+"""Why customers leave and what won them back: exit reasons (``survey = exit``), retention offers (``offers``) and
+experiments (``experiment_info``, ``experiments``). Counting runs in the database; shares get Wilson intervals and
+the experiments' tests come from :func:`data_access.metrics.experiment_verdict` (scipy.stats).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from data_access import metrics, schema
+from data_access.access import masked
+from data_access.dialect import epoch_ms, period_date, period_start
+from data_access.filters import Filters
+from data_access.queries import kpis
+from data_access.store import contact_columns, fetch_frame, has_column
+
+r, cu = schema.survey_responses, schema.customers
+of, ex, ei = schema.offers, schema.experiments, schema.experiment_info
+DAY_MS = 86_400_000
+WINDOW_DAYS = 90  # an offer's or an experiment's customer is "kept" when not churned this long after it
+BY_CHOICES = ("segment", "plan", "persona", "channel", "region", "month")
+NO_BAD_SCORE = "(no bad score before)"
+# a bad score: what the churn early warning and the comments call low
+BAD = {"csat": 2, "nps": 6, "ces": 3}
+
+
+def _has(conn: Connection, table: sa.Table) -> bool:
+    return sa.inspect(conn).has_table(table.name)
+
+
+def has_exits(conn: Connection) -> bool:
+    return has_column(conn, r, "reason")
+
+
+def _exit_where(filters: Filters) -> list[sa.ColumnElement[bool]]:
+    return [r.c.survey == schema.EXIT_SURVEY, r.c.reason.is_not(None), filters.where(r.c.responded_at, r.c.customer_id)]
+
+
+def with_shares(frame: pl.DataFrame, group: str, part: str = "answers") -> pl.DataFrame:
+    """Adds ``of`` (the group's total), ``share`` and its Wilson interval ``share_lo``, ``share_hi`` (percent)."""
+    frame = frame.with_columns(pl.col(part).sum().over(group).alias("of"))
+    lo, hi = metrics.wilson(pl.col(part).cast(pl.Float64), pl.col("of").cast(pl.Float64))
+    return frame.with_columns(
+        metrics.percent(pl.col(part), pl.col("of")).alias("share"), lo.alias("share_lo"), hi.alias("share_hi")
+    )
+
+
+def exit_reasons(conn: Connection, filters: Filters, by: str | None = None) -> pl.DataFrame:
+    """Exit answers per reason (and per value of ``by``: a customer attribute or ``month``): group, reason,
+    answers, of (the group's answers), share with its 95% interval; largest share first within a group."""
+    columns = {"group": pl.String, "reason": pl.String, "answers": pl.Int64}
+    if not has_exits(conn):
+        return with_shares(pl.DataFrame(schema=columns), "group")
+    if by is None:
+        key: sa.ColumnElement = sa.literal("all")
+    elif by == "month":
+        key = period_start(r.c.responded_at, "month")
+    elif by in schema.FILTER_DIMENSIONS:
+        key = sa.func.coalesce(cu.c[by], "(none)")
+    else:
+        raise ValueError(f"exit reasons are broken down by one of {', '.join(BY_CHOICES)}, not {by!r}")
+    grouped = (
+        sa.select(key.label("group"), r.c.reason.label("reason"), sa.func.count().label("answers"))
+        .join_from(r, cu, cu.c.customer_id == r.c.customer_id)
+        .where(*_exit_where(filters))
+        .group_by(key, r.c.reason)
+    )
+    frame = fetch_frame(conn, grouped, {"reason": pl.String, "answers": pl.Int64})
+    if by == "month" and frame.height:
+        frame = frame.with_columns(period_date("group").cast(pl.String))
+    frame = frame.with_columns(pl.col("group").cast(pl.String), pl.col("answers").cast(pl.Int64))
+    return with_shares(frame, "group").sort(["group", "share", "reason"], descending=[False, True, False])
+
+
+def exit_comments(conn: Connection, filters: Filters, reason: str, limit: int = 20) -> pl.DataFrame:
+    """The newest exit answers with a comment for one reason: responded_at, score, comment, customer, segment,
+    plan (and the e-mail), masked per the viewer's scope."""
+    if not has_exits(conn):
+        return pl.DataFrame(schema={"responded_at": pl.Datetime("us"), "comment": pl.String})
+    stmt = (
+        sa.select(
+            r.c.responded_at,
+            r.c.score,
+            r.c.comment,
+            r.c.customer_id,
+            cu.c.segment,
+            cu.c.plan,
+            *contact_columns(conn)[:1],
+        )
+        .join_from(r, cu, cu.c.customer_id == r.c.customer_id)
+        .where(*_exit_where(filters), r.c.reason == reason, r.c.comment.is_not(None))
+        .order_by(r.c.responded_at.desc(), r.c.response_id)
+        .limit(limit)
+    )
+    return masked(fetch_frame(conn, stmt, {"comment": pl.String, "email": pl.String}), filters.scope)
+
+
+def exits_by_bad_stage(conn: Connection, filters: Filters) -> pl.DataFrame:
+    """Exit answers per reason and the journey stage of the customer's last bad score before the exit answer
+    (CSAT 1-2, NPS 0-6, CES 1-3): stage_id, reason, answers, of (the stage's answers), share and interval."""
+    columns = {"stage_id": pl.String, "reason": pl.String, "answers": pl.Int64}
+    if not has_exits(conn):
+        return with_shares(pl.DataFrame(schema=columns), "stage_id")
+    bad = r.alias("bad")
+    low = sa.or_(*(sa.and_(bad.c.survey == name, bad.c.score <= top) for name, top in BAD.items()))
+    last_bad = (
+        sa.select(bad.c.stage_id)
+        .where(bad.c.customer_id == r.c.customer_id, low, bad.c.responded_at <= r.c.responded_at)
+        .order_by(bad.c.responded_at.desc(), bad.c.response_id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    stage = sa.func.coalesce(last_bad, NO_BAD_SCORE).label("stage_id")
+    inner = (
+        sa.select(stage, r.c.reason.label("reason"))
+        .join_from(r, cu, cu.c.customer_id == r.c.customer_id)
+        .where(*_exit_where(filters))
+        .subquery("exits")
+    )
+    stmt = sa.select(inner.c.stage_id, inner.c.reason, sa.func.count().label("answers")).group_by(
+        inner.c.stage_id, inner.c.reason
+    )
+    frame = fetch_frame(conn, stmt, columns).with_columns(pl.col("answers").cast(pl.Int64))
+    return with_shares(frame, "stage_id").sort(["of", "stage_id", "answers"], descending=[True, False, True])
+
+
+# --- retention offers ----------------------------------------------------------------------------------------------
+
+
+def _kept(customer_churned_at: sa.ColumnElement, at: sa.ColumnElement, days: int) -> sa.ColumnElement[bool]:
+    """Not churned in the ``days`` after ``at``."""
+    return sa.or_(customer_churned_at.is_(None), epoch_ms(customer_churned_at) > epoch_ms(at) + days * DAY_MS)
+
+
+def offer_outcomes(
+    conn: Connection, filters: Filters, attempt_stage: str | None = None, days: int = WINDOW_DAYS
+) -> pl.DataFrame:
+    """Retention offers in the period per type and outcome (accepted, declined), and with ``attempt_stage`` the
+    customers who reached that stage (a cancellation attempt) in the period and got no offer (``not offered``,
+    from their first event there): offer_type, outcome, customers, kept (not churned within ``days``), the kept
+    share with its interval, and revenue (their orders in the ``days`` after). Plus the acceptance rate per type."""
+    columns = {"offer_type": pl.String, "outcome": pl.String, "customers": pl.Int64, "kept": pl.Int64}
+    columns |= {"revenue": pl.Float64}
+    if not _has(conn, of):
+        return _kept_shares(pl.DataFrame(schema=columns))
+    o = schema.orders.c
+    outcome = sa.case((of.c.accepted.is_(True), sa.literal("accepted")), else_=sa.literal("declined"))
+    revenue = (
+        sa.select(sa.func.coalesce(sa.func.sum(o.amount), 0.0))
+        .where(
+            o.customer_id == of.c.customer_id,
+            epoch_ms(o.ordered_at) > epoch_ms(of.c.offered_at),
+            epoch_ms(o.ordered_at) <= epoch_ms(of.c.offered_at) + days * DAY_MS,
+        )
+        .scalar_subquery()
+    )
+    per_offer = (
+        sa.select(
+            of.c.offer_type.label("offer_type"),
+            outcome.label("outcome"),
+            of.c.customer_id,
+            sa.case((_kept(cu.c.churned_at, of.c.offered_at, days), 1), else_=0).label("kept"),
+            revenue.label("revenue"),
+        )
+        .join_from(of, cu, cu.c.customer_id == of.c.customer_id)
+        .where(filters.where(of.c.offered_at, of.c.customer_id))
+        .subquery("per_offer")
+    )
+    stmt = sa.select(
+        per_offer.c.offer_type,
+        per_offer.c.outcome,
+        sa.func.count().label("customers"),
+        sa.func.sum(per_offer.c.kept).label("kept"),
+        sa.func.sum(per_offer.c.revenue).label("revenue"),
+    ).group_by(per_offer.c.offer_type, per_offer.c.outcome)
+    frame = fetch_frame(conn, stmt, columns)
+    if attempt_stage:
+        frame = pl.concat([frame, _not_offered(conn, filters, attempt_stage, days)], how="vertical_relaxed")
+    frame = frame.with_columns(
+        pl.col("customers").cast(pl.Int64), pl.col("kept").cast(pl.Int64), pl.col("revenue").cast(pl.Float64)
+    )
+    return _kept_shares(frame).sort(["offer_type", "outcome"])
+
+
+def _kept_shares(frame: pl.DataFrame) -> pl.DataFrame:
+    lo, hi = metrics.wilson(pl.col("kept").cast(pl.Float64), pl.col("customers").cast(pl.Float64))
+    return frame.with_columns(
+        metrics.percent(pl.col("kept"), pl.col("customers")).alias("kept_share"),
+        lo.alias("kept_lo"),
+        hi.alias("kept_hi"),
+    )
+
+
+def _not_offered(conn: Connection, filters: Filters, stage: str, days: int) -> pl.DataFrame:
+    e, o = schema.journey_events.c, schema.orders.c
+    first = (
+        sa.select(e.customer_id, sa.func.min(e.occurred_at).label("at"))
+        .where(e.stage_id == stage, filters.where(e.occurred_at, e.customer_id))
+        .group_by(e.customer_id)
+        .subquery("attempts")
+    )
+    offered = sa.exists().where(of.c.customer_id == first.c.customer_id, filters.period.clause(of.c.offered_at))
+    revenue = (
+        sa.select(sa.func.coalesce(sa.func.sum(o.amount), 0.0))
+        .where(
+            o.customer_id == first.c.customer_id,
+            epoch_ms(o.ordered_at) > epoch_ms(first.c.at),
+            epoch_ms(o.ordered_at) <= epoch_ms(first.c.at) + days * DAY_MS,
+        )
+        .scalar_subquery()
+    )
+    per = (
+        sa.select(
+            sa.case((_kept(cu.c.churned_at, first.c.at, days), 1), else_=0).label("kept"), revenue.label("revenue")
+        )
+        .join_from(first, cu, cu.c.customer_id == first.c.customer_id)
+        .where(~offered)
+        .subquery("not_offered")
+    )
+    stmt = sa.select(
+        sa.func.count().label("customers"), sa.func.sum(per.c.kept).label("kept"), sa.func.sum(per.c.revenue)
+    )
+    n, kept, revenue_sum = conn.execute(stmt).one()
+    return pl.DataFrame(
+        {
+            "offer_type": ["(no offer)"],
+            "outcome": ["not offered"],
+            "customers": [int(n or 0)],
+            "kept": [int(kept or 0)],
+            "revenue": [float(revenue_sum or 0.0)],
+        }
+    )
+
+
+def acceptance(frame: pl.DataFrame) -> pl.DataFrame:
+    """From :func:`offer_outcomes`: per offer type, offers, accepted, the acceptance rate and its interval."""
+    made = frame.filter(pl.col("outcome") != "not offered")
+    per = made.group_by("offer_type").agg(
+        pl.col("customers").sum().alias("offers"),
+        pl.col("customers").filter(pl.col("outcome") == "accepted").sum().alias("accepted"),
+    )
+    lo, hi = metrics.wilson(pl.col("accepted").cast(pl.Float64), pl.col("offers").cast(pl.Float64))
+    return per.with_columns(
+        metrics.percent(pl.col("accepted"), pl.col("offers")).alias("acceptance"),
+        lo.alias("acceptance_lo"),
+        hi.alias("acceptance_hi"),
+    ).sort("offer_type")
+
+
+# --- experiments ---------------------------------------------------------------------------------------------------
+
+
+def experiment_list(conn: Connection) -> pl.DataFrame:
+    """experiment_info in start order (empty without the table)."""
+    types = {c.name: pl.String for c in ei.columns} | {"start_at": pl.Datetime("us"), "end_at": pl.Datetime("us")}
+    if not _has(conn, ei):
+        return pl.DataFrame(schema=types)
+    return fetch_frame(conn, sa.select(ei).order_by(ei.c.start_at, ei.c.experiment), types)
+
+
+def next_funnel_stage(conn: Connection, stage_id: str) -> str | None:
+    """The funnel step after ``stage_id`` (by position among the in-funnel stages)."""
+    stages = kpis.stages_on(conn).filter(pl.col("in_funnel")).sort("position", "stage_id")["stage_id"].to_list()
+    if stage_id not in stages or stages.index(stage_id) == len(stages) - 1:
+        return None
+    return stages[stages.index(stage_id) + 1]
+
+
+def variant_outcomes(
+    conn: Connection, info: dict, filters: Filters, newest: datetime | None, days: int = WINDOW_DAYS
+) -> pl.DataFrame:
+    """Per variant of one experiment: assigned (customers), n (those the metric can judge), k (successes).
+    retention_90d: not churned within ``days`` of assignment, judged once ``days`` have passed before ``newest``;
+    conversion: an event at the next funnel step within ``days`` after assignment, judged the same way;
+    csat: the experiment stage's CSAT answers after assignment (n answers, k scoring 4-5)."""
+    name, metric = info["experiment"], info["primary_metric"]
+    where = [ex.c.experiment == name, filters.customer_clause(ex.c.customer_id)]
+    mature = (
+        sa.true()
+        if newest is None
+        else epoch_ms(ex.c.assigned_at) + days * DAY_MS <= epoch_ms(sa.bindparam(None, newest, type_=schema.TIMESTAMP))
+    )
+    if metric == "csat":
+        good = metrics.count_if(r.c.score >= 4)
+        answers = (
+            sa.select(ex.c.variant, sa.func.count().label("n"), good.label("k"))
+            .join_from(ex, r, r.c.customer_id == ex.c.customer_id)
+            .where(*where, r.c.survey == "csat", r.c.stage_id == info["stage_id"], r.c.responded_at >= ex.c.assigned_at)
+            .group_by(ex.c.variant)
+        )
+        assigned = sa.select(ex.c.variant, sa.func.count().label("assigned")).where(*where).group_by(ex.c.variant)
+        a = fetch_frame(conn, assigned, {"variant": pl.String})
+        b = fetch_frame(conn, answers, {"variant": pl.String})
+        return a.join(b, on="variant", how="left").with_columns(pl.col("n", "k").fill_null(0).cast(pl.Int64))
+    if metric == "retention_90d":
+        success = _kept(cu.c.churned_at, ex.c.assigned_at, days)
+    else:
+        target = next_funnel_stage(conn, info["stage_id"] or "")
+        e = schema.journey_events.c
+        success = (
+            sa.exists().where(
+                e.customer_id == ex.c.customer_id,
+                e.stage_id == target,
+                epoch_ms(e.occurred_at) >= epoch_ms(ex.c.assigned_at),
+                epoch_ms(e.occurred_at) <= epoch_ms(ex.c.assigned_at) + days * DAY_MS,
+            )
+            if target
+            else sa.false()
+        )
+    stmt = (
+        sa.select(
+            ex.c.variant,
+            sa.func.count().label("assigned"),
+            metrics.count_if(mature).label("n"),
+            metrics.count_if(sa.and_(mature, success)).label("k"),
+        )
+        .join_from(ex, cu, cu.c.customer_id == ex.c.customer_id)
+        .where(*where)
+        .group_by(ex.c.variant)
+    )
+    frame = fetch_frame(conn, stmt, {"variant": pl.String})
+    return frame.with_columns(pl.col("assigned", "n", "k").cast(pl.Int64)).sort("variant")
+
+
+def experiment_results(
+    conn: Connection, filters: Filters, newest: datetime | None, min_n: int
+) -> list[tuple[dict, pl.DataFrame, list[metrics.Verdict]]]:
+    """Every experiment: its definition, its variants' outcomes and each variant's verdict against the control."""
+    out = []
+    for info in experiment_list(conn).iter_rows(named=True):
+        variants = variant_outcomes(conn, info, filters, newest)
+        out.append((info, variants, metrics.experiment_verdicts(variants, min_n)))
+    return out
