@@ -34,6 +34,9 @@ PAGES = (
     PageSpec(
         "churn_warning", "pages/churn_warning.py", "Churn early warning", ":material/notifications:", "Leadership"
     ),
+    PageSpec("why_leave", "pages/why_leave.py", "Why they leave", ":material/logout:", "Leadership"),
+    PageSpec("offers", "pages/offers.py", "Retention offers", ":material/redeem:", "Leadership"),
+    PageSpec("experiments", "pages/experiments.py", "Experiments", ":material/science:", "Leadership"),
     PageSpec("funnel", "pages/funnel.py", "Funnel", ":material/filter_alt:", "Analysis"),
     PageSpec("stage_kpis", "pages/stage_kpis.py", "Stage KPIs", ":material/leaderboard:", "Analysis"),
     PageSpec("journey_map", "pages/journey_map.py", "Journey map", ":material/map:", "Analysis"),

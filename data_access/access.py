@@ -38,9 +38,24 @@ PAGES = (
     "map_editor",
     "access",
     "alerts",
+    "why_leave",
+    "offers",
+    "experiments",
 )
 ROLE_PAGES: dict[str, frozenset[str]] = {
-    LEADERSHIP: frozenset({"overview", "retention", "churn_warning", "journey_map", "review", "alerts"}),
+    LEADERSHIP: frozenset(
+        {
+            "overview",
+            "retention",
+            "churn_warning",
+            "journey_map",
+            "review",
+            "alerts",
+            "why_leave",
+            "offers",
+            "experiments",
+        }
+    ),
     SUPPORT_LEAD: frozenset({"support", "stage_kpis", "journey_map", "funnel", "alerts"}),
     ANALYST: frozenset(PAGES) - {"access"},
     ADMIN: frozenset(PAGES),

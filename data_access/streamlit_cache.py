@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from data_access import access, alerts, reviews, store
 from data_access.config import SETTINGS
 from data_access.filters import Filters, Period, Scope
-from data_access.queries import catalog, funnel, journey, kpis, overview, retention, risk, support
+from data_access.queries import catalog, funnel, journey, kpis, overview, retention, risk, support, why
 from data_access.queries import review as review_queries
 
 _TTL, _MAX = SETTINGS.cache_ttl_seconds, SETTINGS.cache_max_entries
@@ -288,3 +288,33 @@ def forget_alerts() -> None:
     """After a rule or subscription changed."""
     alert_rules.clear()
     alert_log.clear()
+
+
+@st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner="Counting the exit reasons...")
+def exit_views(url: str, filters: Filters, by: str) -> dict[str, pl.DataFrame]:
+    """Exit reasons overall, by ``by``, by month, and by the stage of the last bad score."""
+    with store.connect(read_engine(url)) as conn:
+        return {
+            "overall": why.exit_reasons(conn, filters),
+            "by": why.exit_reasons(conn, filters, by),
+            "trend": why.exit_reasons(conn, filters, "month"),
+            "bad_stage": why.exits_by_bad_stage(conn, filters),
+        }
+
+
+@st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner=False)
+def exit_comments(url: str, filters: Filters, reason: str, limit: int) -> pl.DataFrame:
+    with store.connect(read_engine(url)) as conn:
+        return why.exit_comments(conn, filters, reason, limit)
+
+
+@st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner="Following the retention offers...")
+def offer_outcomes(url: str, filters: Filters, attempt_stage: str | None) -> pl.DataFrame:
+    with store.connect(read_engine(url)) as conn:
+        return why.offer_outcomes(conn, filters, attempt_stage)
+
+
+@st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner="Judging the experiments...")
+def experiment_results(url: str, filters: Filters, newest: datetime | None, min_n: int) -> list:
+    with store.connect(read_engine(url)) as conn:
+        return why.experiment_results(conn, filters, newest, min_n)

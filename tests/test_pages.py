@@ -30,6 +30,9 @@ PAGES = (
     "pages/data.py",
     "pages/map_editor.py",
     "pages/alerts.py",
+    "pages/why_leave.py",
+    "pages/offers.py",
+    "pages/experiments.py",
 )
 
 
@@ -98,6 +101,9 @@ def test_every_page_renders(app: AppTest, page: str) -> None:
         "Data",
         "Maps and targets",
         "Alerts",
+        "Why they leave",
+        "Retention offers",
+        "Experiments",
     )
 
 

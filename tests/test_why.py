@@ -130,7 +130,12 @@ def test_exit_reason_shares_by_segment_by_hand(company: Engine) -> None:
     b2b = frame.filter(pl.col("group") == "B2B").row(0, named=True)
     assert (b2b["reason"], b2b["share"]) == ("missing feature", pytest.approx(100.0))
     with store.connect(company) as conn:
+        overall = why.exit_reasons(conn, Filters())
+        monthly = why.exit_reasons(conn, Filters(), "month")
         only_b2b = why.exit_reasons(conn, Filters(scope=Scope(("B2B",))), "segment")
+    assert overall.select("reason", "answers", "of").row(0) == ("price", 3, 5)
+    assert overall["share"][0] == pytest.approx(60.0)
+    assert monthly["group"].unique().to_list() == ["2026-03-01"] and monthly["of"][0] == 5
     assert only_b2b["group"].to_list() == ["B2B"]  # the viewer's segment limit holds here too
 
 

@@ -55,9 +55,17 @@ def exit_reasons(conn: Connection, filters: Filters, by: str | None = None) -> p
     columns = {"group": pl.String, "reason": pl.String, "answers": pl.Int64}
     if not has_exits(conn):
         return with_shares(pl.DataFrame(schema=columns), "group")
-    if by is None:
-        key: sa.ColumnElement = sa.literal("all")
-    elif by == "month":
+    if by is None:  # one group: grouped by the reason alone (a bound constant cannot be a GROUP BY key in DuckDB)
+        stmt = (
+            sa.select(r.c.reason.label("reason"), sa.func.count().label("answers"))
+            .join_from(r, cu, cu.c.customer_id == r.c.customer_id)
+            .where(*_exit_where(filters))
+            .group_by(r.c.reason)
+        )
+        frame = fetch_frame(conn, stmt, {"reason": pl.String, "answers": pl.Int64})
+        frame = frame.select(pl.lit("all").alias("group"), "reason", pl.col("answers").cast(pl.Int64))
+        return with_shares(frame, "group").sort(["share", "reason"], descending=[True, False])
+    if by == "month":
         key = period_start(r.c.responded_at, "month")
     elif by in schema.FILTER_DIMENSIONS:
         key = sa.func.coalesce(cu.c[by], "(none)")
