@@ -15,7 +15,7 @@ auth.remember(found)
 if found.page is not None:  # signed out, no role, or sign-in required but not configured: that page alone
     st.navigation([st.Page(found.page, title=found.title, url_path="welcome")], position="hidden").run()
     st.stop()
-menu = st.navigation(shell.menu(found.access))
+menu = st.navigation(shell.menu(found.access), expanded=True)  # every page listed, none behind "View more"
 where = session.ensure_store()
 auth.sidebar(found)
 if session.has_tables(where.url, explain=False):

@@ -9,6 +9,7 @@ import polars as pl
 import streamlit as st
 
 from components import auth, charts, status
+from data_access import metrics
 from data_access.queries import funnel
 from data_access.queries.overview import CARDS, Card
 
@@ -18,6 +19,9 @@ _ICONS = {
     "stage_kpis": ":material/leaderboard:",
     "support": ":material/support_agent:",
     "funnel": ":material/filter_alt:",
+    "why_leave": ":material/logout:",
+    "offers": ":material/redeem:",
+    "experiments": ":material/science:",
 }
 DEFINITIONS = {
     "active": "Distinct customers with a journey event or an order in the window. Line: per month.",
@@ -156,6 +160,41 @@ def alerts(unsubscribes: pl.DataFrame, complaints: pl.DataFrame) -> None:
             f":material/report: **Complaint spike in {r['segment']}**: {r['tickets']:,} {r['category']} tickets "
             f"in the week of {r['last_week']}, against {r['baseline']:.1f} a week before (z = {r['z']:.1f})."
         )
+
+
+def why_lines(brief: dict) -> dict[str, tuple[str, str]]:
+    """The one line each of the pages Why they leave, Retention offers and Experiments: (label, full sentence)."""
+    reason, offer, verdicts = brief["reason"], brief["offer"], brief["experiments"]
+    out = {}
+    if reason:
+        out["why_leave"] = (
+            f"Exits: {reason['reason']} {reason['share']:.0f}%",
+            f"Top exit reason in the window: {reason['reason']}, {reason['share']:.1f}% of {reason['of']:,} exit "
+            f"answers (95% interval {reason['share_lo']:.1f} to {reason['share_hi']:.1f}).",
+        )
+    else:
+        out["why_leave"] = ("Exits: none", "No exit interviews in the window.")
+    if offer:
+        out["offers"] = (
+            f"Offers: {offer['offer_type']} {offer['kept_share']:.0f}%",
+            f"Of the customers who accepted it, the {offer['offer_type']} kept {offer['kept_share']:.1f}% for 90 "
+            f"days (95% interval {offer['kept_lo']:.1f} to {offer['kept_hi']:.1f}, n = {offer['customers']:,}).",
+        )
+    else:
+        out["offers"] = ("Offers: too few", "Too few accepted retention offers in the window to compare.")
+    winners = [v for v in verdicts if v.verdict == metrics.WINNER]
+    untrusted = [v for v in verdicts if v.verdict == metrics.SRM]
+    words = f"Tests: {len(winners)} of {len(verdicts)} won"
+    detail = "; ".join(f"{v.variant} vs {v.control}: {v.verdict}" for v in verdicts) or "No experiments."
+    out["experiments"] = (words + (f", {len(untrusted)} SRM" if untrusted else ""), detail)
+    return out
+
+
+def why_row(brief: dict) -> None:
+    """The three lines, side by side under the cards, each opening its page."""
+    for column, (page, (label, sentence)) in zip(st.columns(3), why_lines(brief).items(), strict=True):
+        with column:
+            link(page, label, sentence)
 
 
 def one_screen() -> None:

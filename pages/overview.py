@@ -30,6 +30,7 @@ right.caption(
 headline, side = st.columns([3, 2], gap="medium")
 with headline:
     overview_view.cards(data["cards"], data["lines"], events)
+    overview_view.why_row(data["why"])
 with side:
     overview_view.funnel_brief(data["funnel"], names, ", ".join(chosen.segment) if chosen.segment else "all")
     overview_view.worst_stages(data["worst"])

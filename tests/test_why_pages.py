@@ -85,3 +85,12 @@ def test_a_store_without_exits_offers_or_experiments_says_so(
     ):
         at = opened(tiny_duck, page, monkeypatch)
         assert any(words in i.value for i in at.info), page
+
+
+def test_the_overview_has_one_line_for_each(big: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = opened(big, "pages/overview.py", monkeypatch)
+    labels = [link.proto.label for link in at.get("page_link")]
+    exits = next(label for label in labels if label.startswith("Exits: "))
+    offers = next(label for label in labels if label.startswith("Offers: "))
+    assert exits.startswith("Exits: price ") and offers.startswith("Offers: success call ")
+    assert "Tests: 1 of 2 won" in labels

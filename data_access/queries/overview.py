@@ -40,7 +40,7 @@ from data_access.dialect import (
     period_start,
 )
 from data_access.filters import Filters, Period
-from data_access.queries import catalog, funnel, kpis, retention, risk, support
+from data_access.queries import catalog, funnel, kpis, retention, risk, support, why
 from data_access.store import fetch_frame, side_by_side
 
 cu = schema.customers
@@ -485,6 +485,23 @@ def worst_stages(stage_kpis: pl.DataFrame, count: int = 3) -> pl.DataFrame:
     return worst.head(count).select(list(schema_))
 
 
+def why_in_brief(conn: Connection, current: Filters, filters: Filters, end: datetime, min_n: int) -> dict[str, Any]:
+    """One line each for the pages Why they leave, Retention offers and Experiments: the window's top exit reason
+    (a row of :func:`why.exit_reasons`, or None), the accepted offer type that kept the most customers 90 days
+    (a row of :func:`why.offer_outcomes` with at least ``min_n`` customers, or None), and every experiment's
+    verdicts as judged at the window's end."""
+    reasons = why.exit_reasons(conn, current)
+    offers = why.offer_outcomes(conn, current).filter(
+        (pl.col("outcome") == "accepted") & (pl.col("customers") >= min_n)
+    )
+    verdicts = [v for _info, _variants, found in why.experiment_results(conn, filters, end, min_n) for v in found]
+    return {
+        "reason": reasons.sort("share", descending=True).row(0, named=True) if reasons.height else None,
+        "offer": offers.sort("kept_share", descending=True).row(0, named=True) if offers.height else None,
+        "experiments": verdicts,
+    }
+
+
 def load(engine: Engine, filters: Filters, w: Windows, min_n: int) -> dict[str, Any]:
     """Everything the overview shows, its independent queries run side by side: ``cards``, ``lines`` and ``worst``
     (:func:`headline`), ``funnel`` (the default funnel's steps in the current window, or None without two funnel
@@ -506,6 +523,7 @@ def load(engine: Engine, filters: Filters, w: Windows, min_n: int) -> dict[str, 
         "unsubscribes": lambda c: risk.unsubscribe_spikes(c, filters, events_in=w.current()),
         "complaints": lambda c: support.cluster_spikes(c, last_weeks),
         "events": lambda c: catalog.business_events_on(c, filters.scope),
+        "why": lambda c: why_in_brief(c, current, filters, _at(w.end), min_n),
     }
     done = side_by_side(engine, queries)
     headline_parts = {name: done.pop(name) for name in parts}
