@@ -18,14 +18,14 @@ from sqlalchemy.engine import Engine
 
 from data_access import ingest, reviews, store
 from data_access.filters import Filters, Period, Scope
-from data_access.queries import catalog, funnel, journey, kpis, overview, retention, review, risk, support
+from data_access.queries import catalog, funnel, journey, kpis, overview, retention, review, risk, support, why
 from sample_data.generate import generate
 from tests.conftest import make_store_url
 
 B2B = Scope(segments=("B2B",))
 PERIOD = Period.parse("2025-07-01", "2026-06-30")
 AS_OF = datetime(2026, 6, 30)
-CUSTOMER_TABLES = ("customers", "journey_events", "survey_responses", "tickets", "orders")
+CUSTOMER_TABLES = ("customers", "journey_events", "survey_responses", "tickets", "orders", "offers", "experiments")
 
 
 def _twin_frames(customers: int) -> tuple[list[tuple[str, pl.DataFrame]], list[tuple[str, pl.DataFrame]]]:
@@ -122,6 +122,11 @@ QUERIES: dict[str, Callable[[Engine, Filters], Any]] = {
     "journey map": lambda e, f: journey.live_lanes(e, f, 30),
     "review": lambda e, f: review.load(e, f, H1, H2, 30),
     "filter values": lambda e, f: catalog.dimension_values(e, f.scope),
+    "exit reasons": _on(lambda c, f: why.exit_reasons(c, f, "plan")),
+    "exit comments": _on(lambda c, f: why.exit_comments(c, f, "missing feature", 10_000)),
+    "exits by bad stage": _on(lambda c, f: why.exits_by_bad_stage(c, f)),
+    "offers": _on(lambda c, f: why.offer_outcomes(c, f, "churn_attempt")),
+    "experiments": _on(lambda c, f: why.experiment_results(c, f, datetime(2026, 10, 31), 5)),
 }
 
 
@@ -136,6 +141,10 @@ def _same(a: Any, b: Any, where: str) -> None:
     if isinstance(a, pl.DataFrame):
         assert a.columns == b.columns, where
         assert_frame_equal(_sorted(a), _sorted(b), check_exact=False, rel_tol=1e-9, abs_tol=1e-9, check_dtypes=False)
+    elif isinstance(a, list | tuple):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            _same(x, y, f"{where}[{i}]")
     elif isinstance(a, dict):
         assert set(a) == set(b), where
         for k in a:

@@ -209,3 +209,18 @@ def test_srm_not_enough_data_and_no_difference() -> None:
     assert same.verdict == metrics.NO_DIFFERENCE and same.p_value > 0.05
     worse = metrics.experiment_verdicts(frame(control=(900, 900, 300), variant_b=(900, 900, 200)), 30)
     assert (worse[0].verdict, worse[0].winner) == (metrics.WINNER, "control")
+
+
+def test_the_review_carries_the_exit_reasons_and_the_offers(company: Engine) -> None:
+    from data_access.filters import Period
+    from data_access.queries import review
+
+    with store.connect(company) as conn:
+        rows = review.figures(conn, Filters(period=Period.parse("2026-03-01", "2026-03-31")))
+    got = {r["metric"]: r for r in rows.filter(pl.col("stage_id") == "*").iter_rows(named=True)}
+    assert (got["exit_price"]["value"], got["exit_price"]["n"]) == (pytest.approx(60.0), 5)  # 3 of 5
+    assert got["exit_support_experience"]["value"] == pytest.approx(20.0)
+    assert got["exit_moved_to_competitor"]["value"] == pytest.approx(0.0)
+    assert (got["offer_acceptance"]["value"], got["offer_acceptance"]["n"]) == (pytest.approx(200 / 3), 3)
+    assert got["offer_kept"]["value"] == pytest.approx(200 / 3)  # c1 and c3 kept at 90 days, c2 gone
+    assert not review.KPIS["exit_price"].higher_is_better and review.KPIS["offer_kept"].higher_is_better

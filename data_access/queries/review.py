@@ -13,7 +13,9 @@ KPIs (``stage_id`` "*" = the whole journey):
   - reactivation rate: customers who churned before the period's end and are active (a journey event or an order
     after ``churned_at``) in it, over all who churned before its end. Unlike the overview's month windows (churned
     before the window), a half-year also counts those who cancel and come back within it, most win-backs.
-The data contract has no offers, so the time to respond to an offer is not reviewed.
+- why they leave and what won them back: the share of exit answers citing price, a missing feature, the support
+  experience or a competitor (lower is better), the share of retention offers accepted, and the share of offered
+  customers not churned 90 days after the offer.
 
 Tests of a change (two-sided, significant at p < 0.05, and only when both periods have at least ``min_n``):
 shares (CSAT, FCR, conversion, repeat purchase, churn, reactivation) by the pooled two-proportion z-test; NPS by its
@@ -34,7 +36,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from data_access import exports, metrics, schema
 from data_access.filters import Filters, Period
-from data_access.queries import funnel, kpis, retention
+from data_access.queries import funnel, kpis, retention, why
 from data_access.store import fetch_frame, side_by_side
 
 cu, od, tk = schema.customers, schema.orders, schema.tickets
@@ -53,6 +55,10 @@ CLI_COLUMNS = (
     "status",
 )
 IMPROVED, DECLINED, NO_CLEAR_CHANGE, TOO_FEW = "improved", "declined", "no clear change", "not enough data"
+
+
+# exit reasons the company can act on, reviewed as the share of exit answers citing them (lower is better)
+EXIT_KPIS = {r.replace(" ", "_"): r for r in ("price", "missing feature", "support experience", "moved to competitor")}
 
 
 @dataclass(frozen=True)
@@ -79,6 +85,9 @@ KPIS: dict[str, Kpi] = {
         Kpi("contacts_per_customer", "Support contacts per customer", "per customer", False, "rate"),
         Kpi("churn", "Churn rate", "%", False, "share"),
         Kpi("reactivation", "Reactivation rate", "%", True, "share"),
+        *(Kpi(f"exit_{key}", f"Exits citing {reason}", "%", False, "share") for key, reason in EXIT_KPIS.items()),
+        Kpi("offer_acceptance", "Retention offers accepted", "%", True, "share"),
+        Kpi("offer_kept", "Offered customers kept 90 days", "%", True, "share"),
     )
 }
 FIGURE_SCHEMA = {
@@ -217,10 +226,31 @@ def _journey(conn: Connection, filters: Filters) -> pl.DataFrame:
     return pl.DataFrame([(WHOLE_JOURNEY, *r, None) for r in rows], schema=FIGURE_SCHEMA, orient="row")
 
 
+def _why(conn: Connection, filters: Filters) -> pl.DataFrame:
+    """The exit answers citing each actionable reason, and the retention offers accepted and the offered customers
+    kept 90 days (the pages Why they leave and Retention offers), over the period."""
+    reasons = why.exit_reasons(conn, filters)
+    total = int(reasons["of"][0]) if reasons.height else 0
+    cited = dict(zip(reasons["reason"], reasons["answers"], strict=True))
+    rows = [
+        (f"exit_{key}", 100 * cited.get(reason, 0) / total if total else None, total, float(cited.get(reason, 0)))
+        for key, reason in EXIT_KPIS.items()
+    ]
+    offers = why.offer_outcomes(conn, filters)
+    made = int(offers["customers"].sum()) if offers.height else 0
+    accepted = int(offers.filter(pl.col("outcome") == "accepted")["customers"].sum()) if offers.height else 0
+    kept = int(offers["kept"].sum()) if offers.height else 0
+    rows += [
+        ("offer_acceptance", 100 * accepted / made if made else None, made, float(accepted)),
+        ("offer_kept", 100 * kept / made if made else None, made, float(kept)),
+    ]
+    return pl.DataFrame([(WHOLE_JOURNEY, *r, None) for r in rows], schema=FIGURE_SCHEMA, orient="row")
+
+
 def figures(conn: Connection, filters: Filters) -> pl.DataFrame:
     """Every KPI of the review for one period (``filters.period``): stage_id, metric, value, n and the test's pieces
     x1, x2 (see :class:`Kpi`)."""
-    return pl.concat([_rated(conn, filters), _conversion(conn, filters), _journey(conn, filters)])
+    return pl.concat([_rated(conn, filters), _conversion(conn, filters), _journey(conn, filters), _why(conn, filters)])
 
 
 def _p_value(test: str, a: dict[str, Any], b: dict[str, Any]) -> float | None:
