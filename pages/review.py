@@ -5,7 +5,7 @@ from datetime import date
 
 import streamlit as st
 
-from components import auth, downloads, editors, journey_view, review_notes, review_view, session, shell
+from components import auth, downloads, editors, journey_view, review_notes, review_view, session, shell, why_view
 from data_access import access, metrics, reviews
 from data_access import streamlit_cache as cache
 from data_access.config import SETTINGS
@@ -80,6 +80,20 @@ st.subheader("Every stage and KPI")
 st.dataframe(review_view.styled_table(frame, names), hide_index=True, width="stretch", key="review_table")
 st.plotly_chart(review_view.changes_chart(frame, names), width="stretch")
 
+st.subheader("Experiments")
+judged = session.guarded(cache.experiment_results, url, customers.with_period(Period()), b.end, SETTINGS.min_n)
+tested = []
+for info, _variants, verdicts in judged:
+    for v in verdicts:
+        line = f"{info['experiment']} ({why_view.METRIC_WORDS[info['primary_metric']]}): {why_view.verdict_line(v)}"
+        st.markdown(f"- {line}")
+        tested.append("Experiment " + line.replace("**", ""))
+if not judged:
+    st.caption("No experiments in the store.")
+else:
+    st.caption("Each experiment judged on its assignments as of period B's end; see the Experiments page.")
+report_about = [*about, *tested]
+
 st.subheader("Notes: what was done, what is planned")
 tried = session.guarded(cache.notes_before, url, opened.name if opened else None, chosen.scope)
 if tried.height:
@@ -99,7 +113,7 @@ xlsx_col, html_col, _ = st.columns([1, 1, 3])
 with xlsx_col:
     downloads.file_button(
         "Report as XLSX",
-        lambda: review_view.to_xlsx(reported, stages, about, said),
+        lambda: review_view.to_xlsx(reported, stages, report_about, said),
         f"kpi_review_{b.last_day}.xlsx",
         downloads.XLSX,
         "review_xlsx",
@@ -108,7 +122,7 @@ with xlsx_col:
 with html_col:
     downloads.file_button(
         "Report as HTML",
-        lambda: review_view.to_html(reported, stages, about, said),
+        lambda: review_view.to_html(reported, stages, report_about, said),
         f"kpi_review_{b.last_day}.html",
         downloads.HTML,
         "review_html",

@@ -46,6 +46,9 @@ PAGES = {
     "data": "Data",
     "map_editor": "Maps and targets",
     "alerts": "Alerts",
+    "why_leave": "Why they leave",
+    "offers": "Retention offers",
+    "experiments": "Experiments",
 }
 
 pytestmark = pytest.mark.browser

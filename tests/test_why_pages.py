@@ -94,3 +94,13 @@ def test_the_overview_has_one_line_for_each(big: str, monkeypatch: pytest.Monkey
     offers = next(label for label in labels if label.startswith("Offers: "))
     assert exits.startswith("Exits: price ") and offers.startswith("Offers: success call ")
     assert "Tests: 1 of 2 won" in labels
+
+
+def test_the_review_includes_the_experiments_and_the_exit_reasons(big: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = opened(big, "pages/review.py", monkeypatch)
+    assert "Experiments" in [s.value for s in at.subheader]
+    lines = [m.value for m in at.markdown if m.value.startswith("- onboarding-checklist")]
+    assert lines and "**Winner: treatment.**" in lines[0]
+    assert any(m.value.startswith("- pricing-page-v2") and "No difference detected" in m.value for m in at.markdown)
+    table = next(d.value for d in at.dataframe if "KPI" in getattr(d.value, "columns", []))
+    assert {"Exits citing price", "Retention offers accepted", "Offered customers kept 90 days"} <= set(table["KPI"])
