@@ -202,5 +202,4 @@ def variants_figure(variants: pl.DataFrame, metric_name: str) -> go.Figure:
         error_y=_errors(rate, lo.to_list(), hi.to_list()),
         hovertemplate="%{y:.1f}%<extra></extra>",
     )  # fmt: skip
-    return fig.update_layout(height=280, yaxis_title=METRIC_WORDS.get(metric_name, metric_name) + " (%)",
-                             margin={"t": 20})  # fmt: skip
+    return fig.update_layout(height=280, yaxis_title="share (%)", margin={"t": 20})
