@@ -133,8 +133,9 @@ def best_offer_sentence(frame: pl.DataFrame, min_n: int) -> str:
     )
 
 
-def outcomes_table(frame: pl.DataFrame) -> pl.DataFrame:
+def outcomes_table(frame: pl.DataFrame, by: str | None = None) -> pl.DataFrame:
     return frame.select(
+        *([by] if by else []),
         pl.col("offer_type").alias("offer"),
         "outcome",
         "customers",

@@ -309,9 +309,9 @@ def exit_comments(url: str, filters: Filters, reason: str, limit: int) -> pl.Dat
 
 
 @st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner="Following the retention offers...")
-def offer_outcomes(url: str, filters: Filters, attempt_stage: str | None) -> pl.DataFrame:
+def offer_outcomes(url: str, filters: Filters, attempt_stage: str | None, by: str | None = None) -> pl.DataFrame:
     with store.connect(read_engine(url)) as conn:
-        return why.offer_outcomes(conn, filters, attempt_stage)
+        return why.offer_outcomes(conn, filters, attempt_stage, by=by)
 
 
 @st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner="Judging the experiments...")

@@ -34,3 +34,10 @@ left, right = st.columns([3, 2])
 left.dataframe(why_view.outcomes_table(outcomes), hide_index=True, width="stretch")
 right.dataframe(why_view.acceptance_table(why.acceptance(outcomes)), hide_index=True, width="stretch")
 st.caption("Revenue: the customers' orders in the 90 days after the offer. Intervals: Wilson, 95%.")
+st.subheader("Per customer group")
+by = (
+    st.segmented_control("By", ["segment", "plan", "channel", "region"], default="segment", key="offers_by")
+    or "segment"
+)
+grouped = session.guarded(cache.offer_outcomes, url, chosen, attempt, by)
+st.dataframe(why_view.outcomes_table(grouped, by), hide_index=True, width="stretch")

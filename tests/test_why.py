@@ -224,3 +224,14 @@ def test_the_review_carries_the_exit_reasons_and_the_offers(company: Engine) -> 
     assert (got["offer_acceptance"]["value"], got["offer_acceptance"]["n"]) == (pytest.approx(200 / 3), 3)
     assert got["offer_kept"]["value"] == pytest.approx(200 / 3)  # c1 and c3 kept at 90 days, c2 gone
     assert not review.KPIS["exit_price"].higher_is_better and review.KPIS["offer_kept"].higher_is_better
+
+
+def test_offer_outcomes_per_segment_add_up_to_the_whole(company: Engine) -> None:
+    with store.connect(company) as conn:
+        whole = why.offer_outcomes(conn, Filters(), attempt_stage="churn")
+        per = why.offer_outcomes(conn, Filters(), attempt_stage="churn", by="segment")
+    assert set(per["segment"]) == {"B2C"}  # every offered or attempting customer of the tiny company is B2C
+    summed = per.group_by("offer_type", "outcome").agg(pl.col("customers", "kept").sum()).sort("offer_type", "outcome")
+    assert summed.rows() == whole.select("offer_type", "outcome", "customers", "kept").rows()
+    with pytest.raises(ValueError, match="broken down by one of"), store.connect(company) as conn:
+        why.offer_outcomes(conn, Filters(), by="shoe_size")

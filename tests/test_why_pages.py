@@ -66,6 +66,9 @@ def test_the_success_call_keeps_more_than_the_discount(big: str, monkeypatch: py
     assert "for the **discount**" in words and "the intervals do not overlap" in words
     outcomes = next(d.value for d in at.dataframe if "outcome" in d.value.columns)
     assert set(outcomes["outcome"]) == {"accepted", "declined", "not offered"}
+    per_segment = next(d.value for d in at.dataframe if "segment" in d.value.columns)
+    assert set(per_segment["segment"]) == {"B2B", "B2C"}
+    assert per_segment["customers"].sum() == outcomes["customers"].sum()
 
 
 def test_the_checklist_wins_and_the_pricing_page_is_flat(big: str, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -145,14 +145,22 @@ def _kept(customer_churned_at: sa.ColumnElement, at: sa.ColumnElement, days: int
 
 
 def offer_outcomes(
-    conn: Connection, filters: Filters, attempt_stage: str | None = None, days: int = WINDOW_DAYS
+    conn: Connection,
+    filters: Filters,
+    attempt_stage: str | None = None,
+    days: int = WINDOW_DAYS,
+    by: str | None = None,
 ) -> pl.DataFrame:
     """Retention offers in the period per type and outcome (accepted, declined), and with ``attempt_stage`` the
     customers who reached that stage (a cancellation attempt) in the period and got no offer (``not offered``,
     from their first event there): offer_type, outcome, customers, kept (not churned within ``days``), the kept
-    share with its interval, and revenue (their orders in the ``days`` after). Plus the acceptance rate per type."""
+    share with its interval, and revenue (their orders in the ``days`` after); with ``by`` (a customer attribute)
+    also per its value, in a column of that name."""
+    if by is not None and by not in schema.FILTER_DIMENSIONS:
+        raise ValueError(f"offers are broken down by one of {', '.join(schema.FILTER_DIMENSIONS)}, not {by!r}")
+    group = [sa.func.coalesce(cu.c[by], "(none)").label(by)] if by else []
     columns = {"offer_type": pl.String, "outcome": pl.String, "customers": pl.Int64, "kept": pl.Int64}
-    columns |= {"revenue": pl.Float64}
+    columns |= {"revenue": pl.Float64} | ({by: pl.String} if by else {})
     if not _has(conn, of):
         return _kept_shares(pl.DataFrame(schema=columns))
     o = schema.orders.c
@@ -173,25 +181,27 @@ def offer_outcomes(
             of.c.customer_id,
             sa.case((_kept(cu.c.churned_at, of.c.offered_at, days), 1), else_=0).label("kept"),
             revenue.label("revenue"),
+            *group,
         )
         .join_from(of, cu, cu.c.customer_id == of.c.customer_id)
         .where(filters.where(of.c.offered_at, of.c.customer_id))
         .subquery("per_offer")
     )
+    keys = [per_offer.c.offer_type, per_offer.c.outcome, *(per_offer.c[by] for _ in group)]
     stmt = sa.select(
-        per_offer.c.offer_type,
-        per_offer.c.outcome,
+        *keys,
         sa.func.count().label("customers"),
         sa.func.sum(per_offer.c.kept).label("kept"),
         sa.func.sum(per_offer.c.revenue).label("revenue"),
-    ).group_by(per_offer.c.offer_type, per_offer.c.outcome)
+    ).group_by(*keys)
     frame = fetch_frame(conn, stmt, columns)
     if attempt_stage:
-        frame = pl.concat([frame, _not_offered(conn, filters, attempt_stage, days)], how="vertical_relaxed")
+        extra = _not_offered(conn, filters, attempt_stage, days, by)
+        frame = pl.concat([frame, extra], how="diagonal_relaxed")
     frame = frame.with_columns(
         pl.col("customers").cast(pl.Int64), pl.col("kept").cast(pl.Int64), pl.col("revenue").cast(pl.Float64)
     )
-    return _kept_shares(frame).sort(["offer_type", "outcome"])
+    return _kept_shares(frame).sort(["offer_type", "outcome", *([by] if by else [])])
 
 
 def _kept_shares(frame: pl.DataFrame) -> pl.DataFrame:
@@ -203,7 +213,7 @@ def _kept_shares(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _not_offered(conn: Connection, filters: Filters, stage: str, days: int) -> pl.DataFrame:
+def _not_offered(conn: Connection, filters: Filters, stage: str, days: int, by: str | None = None) -> pl.DataFrame:
     e, o = schema.journey_events.c, schema.orders.c
     first = (
         sa.select(e.customer_id, sa.func.min(e.occurred_at).label("at"))
@@ -221,26 +231,33 @@ def _not_offered(conn: Connection, filters: Filters, stage: str, days: int) -> p
         )
         .scalar_subquery()
     )
+    group = [sa.func.coalesce(cu.c[by], "(none)").label(by)] if by else []
     per = (
         sa.select(
-            sa.case((_kept(cu.c.churned_at, first.c.at, days), 1), else_=0).label("kept"), revenue.label("revenue")
+            sa.case((_kept(cu.c.churned_at, first.c.at, days), 1), else_=0).label("kept"),
+            revenue.label("revenue"),
+            *group,
         )
         .join_from(first, cu, cu.c.customer_id == first.c.customer_id)
         .where(~offered)
         .subquery("not_offered")
     )
+    keys = [per.c[by]] if by else []
     stmt = sa.select(
-        sa.func.count().label("customers"), sa.func.sum(per.c.kept).label("kept"), sa.func.sum(per.c.revenue)
-    )
-    n, kept, revenue_sum = conn.execute(stmt).one()
-    return pl.DataFrame(
-        {
-            "offer_type": ["(no offer)"],
-            "outcome": ["not offered"],
-            "customers": [int(n or 0)],
-            "kept": [int(kept or 0)],
-            "revenue": [float(revenue_sum or 0.0)],
-        }
+        *keys,
+        sa.func.count().label("customers"),
+        sa.func.sum(per.c.kept).label("kept"),
+        sa.func.sum(per.c.revenue).label("revenue"),
+    ).group_by(*keys)
+    frame = fetch_frame(conn, stmt, {"customers": pl.Int64, "kept": pl.Int64, "revenue": pl.Float64})
+    if frame.height == 0 and not by:
+        frame = pl.DataFrame({"customers": [0], "kept": [0], "revenue": [0.0]})
+    return frame.with_columns(
+        pl.lit("(no offer)").alias("offer_type"),
+        pl.lit("not offered").alias("outcome"),
+        pl.col("customers").cast(pl.Int64),
+        pl.col("kept").fill_null(0).cast(pl.Int64),
+        pl.col("revenue").fill_null(0.0).cast(pl.Float64),
     )
 
 
