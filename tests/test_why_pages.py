@@ -107,3 +107,23 @@ def test_the_review_includes_the_experiments_and_the_exit_reasons(big: str, monk
     assert any(m.value.startswith("- pricing-page-v2") and "No difference detected" in m.value for m in at.markdown)
     table = next(d.value for d in at.dataframe if "KPI" in getattr(d.value, "columns", []))
     assert {"Exits citing price", "Retention offers accepted", "Offered customers kept 90 days"} <= set(table["KPI"])
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql", "mariadb"])
+def test_the_three_pages_the_overview_and_the_review_on_every_store(
+    kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.conftest import make_store_url
+
+    url = make_store_url(kind, tmp_path)
+    engine = store.create_store_engine(url)
+    ingest.seed(engine, 3_000, 42)
+    engine.dispose()
+    for page in ("pages/why_leave.py", "pages/offers.py", "pages/experiments.py", "pages/overview.py"):
+        at = opened(url, page, monkeypatch)
+        if page == "pages/why_leave.py":
+            assert "**price** is the top reason: 36.8% of 261 exit answers" in texts(at)  # as on DuckDB
+        if page == "pages/experiments.py":
+            assert at.success[0].value.startswith("**Winner: treatment.** treatment 62.8% against control 42.2%")
+    review = opened(url, "pages/review.py", monkeypatch)
+    assert any(m.value.startswith("- onboarding-checklist") for m in review.markdown)
