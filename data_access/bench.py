@@ -23,7 +23,7 @@ from sqlalchemy.engine import Engine
 from data_access import ingest, metrics, store
 from data_access.config import SETTINGS, StoreLocation, default_store_path
 from data_access.filters import Filters, Period
-from data_access.queries import catalog, funnel, journey, kpis, overview, retention, review, risk, support
+from data_access.queries import catalog, funnel, journey, kpis, overview, retention, review, risk, support, why
 
 Query = Callable[[Engine, str, Filters], object]  # (engine for the cold run, url for the cached run, filters)
 COLD_BUDGET_MS, CACHED_BUDGET_MS = 1000.0, 50.0
@@ -177,6 +177,42 @@ PAGES: dict[str, list[tuple[str, Callable[[Engine, Filters], object], Callable[[
             lambda u, f: _cache().at_risk(u, f, _AS_OF, risk.Triggers(), SETTINGS.export_row_limit),
         ),
         ("alerts", lambda e, f: risk.alerts(e, f, _AS_OF), lambda u, f: _cache().risk_alerts(u, f, _AS_OF)),
+    ],
+    "Why they leave": [
+        (
+            "exit views",
+            lambda e, f: {
+                "overall": _with_conn(e, why.exit_reasons, f),
+                "by": _with_conn(e, why.exit_reasons, f, "segment"),
+                "trend": _with_conn(e, why.exit_reasons, f, "month"),
+                "bad_stage": _with_conn(e, why.exits_by_bad_stage, f),
+            },
+            lambda u, f: _cache().exit_views(u, f, "segment"),
+        ),
+        (
+            "comments",
+            lambda e, f: _with_conn(e, why.exit_comments, f, "price", 50),
+            lambda u, f: _cache().exit_comments(u, f, "price", 50),
+        ),
+    ],
+    "Retention offers": [
+        (
+            "outcomes",
+            lambda e, f: _with_conn(e, why.offer_outcomes, f, "churn_attempt"),
+            lambda u, f: _cache().offer_outcomes(u, f, "churn_attempt"),
+        ),
+        (
+            "by segment",
+            lambda e, f: _with_conn(e, why.offer_outcomes, f, "churn_attempt", why.WINDOW_DAYS, "segment"),
+            lambda u, f: _cache().offer_outcomes(u, f, "churn_attempt", "segment"),
+        ),
+    ],
+    "Experiments": [
+        (
+            "results",
+            lambda e, f: _with_conn(e, why.experiment_results, f, _AS_OF, SETTINGS.min_n),
+            lambda u, f: _cache().experiment_results(u, f, _AS_OF, SETTINGS.min_n),
+        ),
     ],
     "Data": [
         ("row_counts", lambda e, f: store.row_counts(e), lambda u, f: _cache().row_counts(u)),

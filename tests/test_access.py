@@ -16,7 +16,17 @@ from tests.test_cli import cli
 
 def test_roles_open_their_pages_and_nothing_else() -> None:
     leadership = Access("l@x.org", frozenset({"leadership"}))
-    assert leadership.pages == {"overview", "retention", "churn_warning", "journey_map", "review", "alerts"}
+    assert leadership.pages == {
+        "overview",
+        "retention",
+        "churn_warning",
+        "journey_map",
+        "review",
+        "alerts",
+        "why_leave",
+        "offers",
+        "experiments",
+    }
     assert not leadership.may(access.EDIT) and leadership.scope.masked
     lead = Access("s@x.org", frozenset({"support_lead"}), ("B2B",))
     assert lead.pages == {"support", "stage_kpis", "journey_map", "funnel", "alerts"}

@@ -25,7 +25,17 @@ from tests.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, _free_port, _
 pytestmark = pytest.mark.browser
 
 LEADER, LEAD, STRANGER, GROUPED = "leader@example.com", "lead@example.com", "stranger@example.com", "cx@example.com"
-LEADERSHIP_PAGES = {"Overview", "Retention", "Churn early warning", "Journey map", "KPI review", "Alerts"}
+LEADERSHIP_PAGES = {
+    "Overview",
+    "Retention",
+    "Churn early warning",
+    "Journey map",
+    "KPI review",
+    "Alerts",
+    "Why they leave",
+    "Retention offers",
+    "Experiments",
+}
 ADMIN_CONTACT = "cx-admins@example.com"
 
 

@@ -109,7 +109,17 @@ def test_an_unverified_email_gets_no_access(granted: str, monkeypatch: pytest.Mo
 def test_leadership_sees_its_pages_masked(granted: str, monkeypatch: pytest.MonkeyPatch) -> None:
     at = signed_in(granted, monkeypatch, LEADER).run()
     assert not at.exception
-    assert menu(at) == {"Overview", "Retention", "Churn early warning", "Journey map", "KPI review", "Alerts"}
+    assert menu(at) == {
+        "Overview",
+        "Retention",
+        "Churn early warning",
+        "Journey map",
+        "KPI review",
+        "Alerts",
+        "Why they leave",
+        "Retention offers",
+        "Experiments",
+    }
     assert at.title[0].value == "Overview"
     at.switch_page("pages/churn_warning.py").run()
     listed = table_with(at, "email")
