@@ -485,16 +485,25 @@ def worst_stages(stage_kpis: pl.DataFrame, count: int = 3) -> pl.DataFrame:
     return worst.head(count).select(list(schema_))
 
 
-def why_in_brief(conn: Connection, current: Filters, filters: Filters, end: datetime, min_n: int) -> dict[str, Any]:
-    """One line each for the pages Why they leave, Retention offers and Experiments: the window's top exit reason
-    (a row of :func:`why.exit_reasons`, or None), the accepted offer type that kept the most customers 90 days
-    (a row of :func:`why.offer_outcomes` with at least ``min_n`` customers, or None), and every experiment's
-    verdicts as judged at the window's end."""
-    reasons = why.exit_reasons(conn, current)
-    offers = why.offer_outcomes(conn, current).filter(
-        (pl.col("outcome") == "accepted") & (pl.col("customers") >= min_n)
-    )
-    verdicts = [v for _info, _variants, found in why.experiment_results(conn, filters, end, min_n) for v in found]
+def why_queries(
+    current: Filters, filters: Filters, end: datetime, min_n: int
+) -> dict[str, Callable[[Connection], Any]]:
+    """The three queries behind :func:`why_in_brief`, to run side by side with the overview's others."""
+    return {
+        "why_exits": lambda c: why.exit_reasons(c, current),
+        "why_offers": lambda c: why.offer_outcomes(c, current),
+        "why_experiments": lambda c: why.experiment_results(c, filters, end, min_n),
+    }
+
+
+def why_in_brief(parts: dict[str, Any], min_n: int) -> dict[str, Any]:
+    """One line each for the pages Why they leave, Retention offers and Experiments, from :func:`why_queries`: the
+    window's top exit reason (a row of :func:`why.exit_reasons`, or None), the accepted offer type that kept the
+    most customers 90 days (a row of :func:`why.offer_outcomes` with at least ``min_n`` customers, or None), and
+    every experiment's verdicts as judged at the window's end."""
+    reasons = parts["why_exits"]
+    offers = parts["why_offers"].filter((pl.col("outcome") == "accepted") & (pl.col("customers") >= min_n))
+    verdicts = [v for _info, _variants, found in parts["why_experiments"] for v in found]
     return {
         "reason": reasons.sort("share", descending=True).row(0, named=True) if reasons.height else None,
         "offer": offers.sort("kept_share", descending=True).row(0, named=True) if offers.height else None,
@@ -523,8 +532,10 @@ def load(engine: Engine, filters: Filters, w: Windows, min_n: int) -> dict[str, 
         "unsubscribes": lambda c: risk.unsubscribe_spikes(c, filters, events_in=w.current()),
         "complaints": lambda c: support.cluster_spikes(c, last_weeks),
         "events": lambda c: catalog.business_events_on(c, filters.scope),
-        "why": lambda c: why_in_brief(c, current, filters, _at(w.end), min_n),
     }
+    brief = why_queries(current, filters, _at(w.end), min_n)
+    queries |= brief
     done = side_by_side(engine, queries)
     headline_parts = {name: done.pop(name) for name in parts}
+    done["why"] = why_in_brief({name: done.pop(name) for name in brief}, min_n)
     return {**headline_from(headline_parts, w), **done}
