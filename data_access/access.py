@@ -11,7 +11,7 @@ import re
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import polars as pl
 import sqlalchemy as sa
@@ -153,13 +153,9 @@ def claim_grants(claims: Mapping[str, object], claim: str | None, mapping: Mappi
     return out
 
 
-def _has(conn: Connection, table: sa.Table) -> bool:
-    return sa.inspect(conn).has_table(table.name)
-
-
 def grants_of(conn: Connection, email: str) -> list[tuple[str, str]]:
     """The (role, segment) grants of one e-mail (none when the table does not exist yet)."""
-    if not _has(conn, ag):
+    if not store.has_table(conn, ag):
         return []
     rows = conn.execute(sa.select(ag.c.role, ag.c.segment).where(ag.c.email == email.strip().lower()))
     return [(str(r), str(s)) for r, s in rows]
@@ -176,7 +172,7 @@ def grants(conn: Connection) -> pl.DataFrame:
     """Every grant: email, role, segment, granted_by, granted_at."""
     columns = {"email": pl.String, "role": pl.String, "segment": pl.String, "granted_by": pl.String}
     columns |= {"granted_at": pl.Datetime("us")}
-    if not _has(conn, ag):
+    if not store.has_table(conn, ag):
         return pl.DataFrame(schema=columns)
     stmt = sa.select(ag.c.email, ag.c.role, ag.c.segment, ag.c.granted_by, ag.c.granted_at).order_by(
         ag.c.email, ag.c.role, ag.c.segment
@@ -186,7 +182,7 @@ def grants(conn: Connection) -> pl.DataFrame:
 
 def known_segments(conn: Connection) -> list[str]:
     c = schema.customers.c
-    if not _has(conn, schema.customers):
+    if not store.has_table(conn, schema.customers):
         return []
     rows = conn.execute(sa.select(c.segment).where(c.segment.is_not(None)).distinct().order_by(c.segment))
     return [str(v) for v in rows.scalars()]
@@ -207,7 +203,9 @@ def grant(engine: Engine, email: str, role: str, segment: str | None, by: str) -
                     + (", ".join(known) if known else "no segments yet (load the customers first)")
                 )
         conn.execute(sa.delete(ag).where(ag.c.email == who, ag.c.role == role, ag.c.segment == limit))
-        conn.execute(sa.insert(ag).values(email=who, role=role, segment=limit, granted_by=by, granted_at=_now()))
+        conn.execute(
+            sa.insert(ag).values(email=who, role=role, segment=limit, granted_by=by, granted_at=store.utc_now())
+        )
         what = f"{role}" + ("" if limit == schema.ALL_SEGMENTS else f" for {limit} only")
         write_audit(conn, by, "grant", who, what)
     return f"Granted {what} to {who}."
@@ -234,17 +232,13 @@ def revoke(engine: Engine, email: str, role: str, by: str, segment: str | None =
 AUDITED = ("sign-in", "grant", "revoke", "upload", "edit", "save", "export", "alert")
 
 
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
 def write_audit(conn: Connection, who: str, action: str, object_: str, detail: str | None = None) -> None:
     """Writes one audit entry on a connection in a write transaction (with the change it records)."""
     al.create(conn, checkfirst=True)
     conn.execute(
         sa.insert(al).values(
             entry_id=uuid.uuid4().hex,
-            logged_at=_now(),
+            logged_at=store.utc_now(),
             who=who[: al.c.who.type.length],
             action=action,
             object=object_[: al.c.object.type.length],
@@ -265,7 +259,7 @@ def audit(conn: Connection, since: datetime | None = None, limit: int | None = N
     """The audit log from ``since`` (inclusive), newest first: logged_at, who, action, object, detail."""
     columns = {"logged_at": pl.Datetime("us"), "who": pl.String, "action": pl.String, "object": pl.String}
     columns |= {"detail": pl.String}
-    if not _has(conn, al):
+    if not store.has_table(conn, al):
         return pl.DataFrame(schema=columns)
     stmt = sa.select(al.c.logged_at, al.c.who, al.c.action, al.c.object, al.c.detail).order_by(al.c.logged_at.desc())
     if since is not None:

@@ -19,7 +19,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
 import polars as pl
@@ -217,17 +217,9 @@ def channel_of(text: str, webhooks: Iterable[str]) -> str:
 # --- the tables ----------------------------------------------------------------------------------------------------
 
 
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
 def _ensure(conn: Connection) -> None:
     for table in (ar, asub, nt):
         table.create(conn, checkfirst=True)
-
-
-def _has(conn: Connection, table: sa.Table) -> bool:
-    return sa.inspect(conn).has_table(table.name)
 
 
 def _rule_of(row: sa.Row) -> Rule:
@@ -248,7 +240,7 @@ def _rule_of(row: sa.Row) -> Rule:
 
 def rules(conn: Connection, *, enabled_only: bool = False) -> list[Rule]:
     """Every rule (only the enabled ones with ``enabled_only``), by id."""
-    if not _has(conn, ar):
+    if not store.has_table(conn, ar):
         return []
     stmt = sa.select(ar).order_by(ar.c.rule_id)
     if enabled_only:
@@ -257,7 +249,7 @@ def rules(conn: Connection, *, enabled_only: bool = False) -> list[Rule]:
 
 
 def rule(conn: Connection, rule_id: str) -> Rule:
-    found = conn.execute(sa.select(ar).where(ar.c.rule_id == rule_id)).first() if _has(conn, ar) else None
+    found = conn.execute(sa.select(ar).where(ar.c.rule_id == rule_id)).first() if store.has_table(conn, ar) else None
     if found is None:
         raise AlertError(f"No rule {rule_id!r}")
     return _rule_of(found)
@@ -291,7 +283,9 @@ def save_rule(
             "enabled": done.enabled,
         }
         if new:
-            conn.execute(sa.insert(ar).values(rule_id=done.rule_id, owner=done.owner, created_at=_now(), **values))
+            conn.execute(
+                sa.insert(ar).values(rule_id=done.rule_id, owner=done.owner, created_at=store.utc_now(), **values)
+            )
         else:
             conn.execute(sa.update(ar).where(ar.c.rule_id == done.rule_id).values(**values))
         access.write_audit(
@@ -317,7 +311,7 @@ def remove_rule(engine: Engine, rule_id: str, by: Access) -> None:
 def subscriptions(conn: Connection, rule_id: str | None = None) -> pl.DataFrame:
     """rule_id, channel, added_by, added_at (of one rule, or of every rule)."""
     columns = {"rule_id": pl.String, "channel": pl.String, "added_by": pl.String, "added_at": pl.Datetime("us")}
-    if not _has(conn, asub):
+    if not store.has_table(conn, asub):
         return pl.DataFrame(schema=columns)
     stmt = sa.select(asub.c.rule_id, asub.c.channel, asub.c.added_by, asub.c.added_at).order_by(
         asub.c.rule_id, asub.c.channel
@@ -344,11 +338,13 @@ def _subscribe(conn: Connection, target: Rule, channel: str, by: Access) -> None
     if not own and not by.may(access.EDIT):
         raise AlertError("You can subscribe your own e-mail only; an analyst or admin adds other channels.")
     if channel.startswith(EMAIL_PREFIX) and not own:
-        refused = recipient_problem(conn, target, channel.removeprefix(EMAIL_PREFIX))
+        refused = refusal(recipient_of(conn, channel.removeprefix(EMAIL_PREFIX)), target)
         if refused:
             raise AlertError(refused)
     conn.execute(sa.delete(asub).where(asub.c.rule_id == target.rule_id, asub.c.channel == channel))
-    conn.execute(sa.insert(asub).values(rule_id=target.rule_id, channel=channel, added_by=by.email, added_at=_now()))
+    conn.execute(
+        sa.insert(asub).values(rule_id=target.rule_id, channel=channel, added_by=by.email, added_at=store.utc_now())
+    )
     access.write_audit(conn, by.email, "alert", f"rule {target.rule_id}", f"subscribed {channel}")
 
 
@@ -364,19 +360,23 @@ def unsubscribe(engine: Engine, rule_id: str, channel: str, by: Access) -> None:
         access.write_audit(conn, by.email, "alert", f"rule {rule_id}", f"unsubscribed {channel}")
 
 
-def recipient_problem(conn: Connection, target: Rule, email: str) -> str | None:
-    """Why ``email`` may not receive ``target`` by the store's grants (None: it may). A store without any grant
-    is in local mode, where everyone may."""
-    if not _has(conn, schema.access_grants):
+def recipient_of(conn: Connection, email: str) -> Access | None:
+    """``email``'s access by the store's grants; None when the store has no grant at all (local mode, where
+    everyone may receive every rule)."""
+    if not store.has_table(conn, schema.access_grants):
         return None
     if conn.execute(sa.select(schema.access_grants.c.email).limit(1)).first() is None:
         return None
-    recipient = access.combine(email, access.grants_of(conn, email))
-    if may_see(recipient, target):
+    return access.combine(email, access.grants_of(conn, email))
+
+
+def refusal(recipient: Access | None, target: Rule) -> str | None:
+    """Why ``recipient`` (from :func:`recipient_of`) may not receive ``target``; None: it may."""
+    if recipient is None or may_see(recipient, target):
         return None
     if not recipient.roles:
-        return f"{email} has no role in this store, so cannot receive alerts"
-    return f"{email} may not see this rule ({recipient.caption()})"
+        return f"{recipient.email} has no role in this store, so cannot receive alerts"
+    return f"{recipient.email} may not see this rule ({recipient.caption()})"
 
 
 def log(conn: Connection, limit: int = 500) -> pl.DataFrame:
@@ -390,7 +390,7 @@ def log(conn: Connection, limit: int = 500) -> pl.DataFrame:
         "attempts": pl.Int64,
         "error": pl.String,
     }
-    if not _has(conn, nt):
+    if not store.has_table(conn, nt):
         return pl.DataFrame(schema=columns)
     stmt = sa.select(*(nt.c[c] for c in columns)).order_by(nt.c.sent_at.desc(), nt.c.rule_id).limit(limit)
     return store.fetch_frame(conn, stmt, columns)
@@ -434,7 +434,7 @@ def before(period: str, current: Window) -> Window:
 def default_as_of(engine: Engine, now: datetime | None = None) -> datetime:
     """When a run looks from: now, or the day after the newest data when the store's data ends earlier (a store
     loaded up to the end of October is judged on October, not on an empty November)."""
-    return as_of_from(store.freshness(engine), now or _now())
+    return as_of_from(store.freshness(engine), now or store.utc_now())
 
 
 def as_of_from(newest: datetime | None, now: datetime) -> datetime:

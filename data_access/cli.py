@@ -463,8 +463,6 @@ def _alerts(args: argparse.Namespace, location: StoreLocation, console: Console)
             min_n=args.min_n,
             enabled=not args.disabled,
         )
-        for channel in args.subscribe:  # a malformed channel is refused before the store is opened
-            alerts.channel_of(channel, config.webhooks)
         engine = open_store(location, read_only=False, console=console)
         done = alerts.save_rule(engine, rule, operator, channels=args.subscribe, webhooks=config.webhooks)
         sys.stdout.write(f"Rule {done.rule_id}: {done.condition()} ({done.where()}), each {done.period}\n")

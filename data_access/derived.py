@@ -10,12 +10,12 @@ The tables' builders live beside the queries that read them (``queries.funnel.re
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from data_access import schema
+from data_access import schema, store
 
 ds = schema.derived_state
 ev = schema.journey_events
@@ -32,7 +32,7 @@ def source(conn: Connection) -> tuple[int, datetime | None, datetime | None]:
 
 def is_current(conn: Connection, table: sa.Table, spec: str) -> bool:
     """Whether ``table`` was built for ``spec`` from the journey events as they are now."""
-    if not sa.inspect(conn).has_table(ds.name):
+    if not store.has_table(conn, ds):
         return False
     built = conn.execute(
         sa.select(ds.c.spec, ds.c.source_rows, ds.c.source_first, ds.c.source_last).where(ds.c.name == table.name)
@@ -60,7 +60,7 @@ def mark_built(conn: Connection, table: sa.Table, spec: str) -> int:
             source_rows=rows,
             source_first=first,
             source_last=last,
-            built_at=datetime.now(UTC).replace(tzinfo=None),
+            built_at=store.utc_now(),
         )
     )
     return int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())

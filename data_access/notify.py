@@ -20,7 +20,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from data_access import access, alerts, schema, store
-from data_access.alerts import EMAIL_PREFIX, WEBHOOK_PREFIX, Finding, Rule
+from data_access.alerts import EMAIL_PREFIX, WEBHOOK_PREFIX, Finding
 from data_access.config import read_secrets
 from data_access.queries import kpis
 
@@ -328,10 +328,6 @@ class Outcome:
     detail: str = ""
 
 
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
 def deliver(
     engine: Engine,
     config: NotifyConfig,
@@ -345,13 +341,12 @@ def deliver(
     rule = finding.rule
     recipient: access.Access | None = None
     if channel.startswith(EMAIL_PREFIX):
-        email = channel.removeprefix(EMAIL_PREFIX)
         with store.connect(engine) as conn:
-            problem = alerts.recipient_problem(conn, rule, email)
-            recipient = access.combine(email, access.grants_of(conn, email)) if not problem else None
+            recipient = alerts.recipient_of(conn, channel.removeprefix(EMAIL_PREFIX))
+        problem = alerts.refusal(recipient, rule)
         if problem:
             return "refused", problem
-    page = alerts.page_for(recipient if recipient and recipient.roles else None, rule)
+    page = alerts.page_for(recipient, rule)
     link = alerts.link(config.base_url, rule, finding.window, page)
     try:
         if channel.startswith(EMAIL_PREFIX):
@@ -368,7 +363,7 @@ def deliver(
 
 def _stages(engine: Engine) -> dict[str, str]:
     with store.connect(engine) as conn:
-        frame = kpis.stages_on(conn) if sa.inspect(conn).has_table("stages") else None
+        frame = kpis.stages_on(conn) if store.has_table(conn, schema.stages) else None
     return dict(zip(frame["stage_id"], frame["name"], strict=True)) if frame is not None else {}
 
 
@@ -377,14 +372,13 @@ def run(
     config: NotifyConfig,
     as_of: datetime | None = None,
     *,
-    only: Rule | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> list[Outcome]:
-    """Evaluates every enabled rule (or ``only``) once and delivers what fires, each (rule, period, channel) once.
+    """Evaluates every enabled rule once and delivers what fires, each (rule, period, channel) once.
     ``engine`` must be able to write (the log). A rule that cannot be evaluated is reported, not raised."""
     as_of = as_of or alerts.default_as_of(engine)
     with store.connect(engine) as conn:
-        chosen = [only] if only else alerts.rules(conn, enabled_only=True)
+        chosen = alerts.rules(conn, enabled_only=True)
         subs = alerts.subscriptions(conn)
     stages = _stages(engine)
     out: list[Outcome] = []
@@ -404,15 +398,27 @@ def run(
         if not channels:
             out.append(Outcome(rule.rule_id, finding.window.key, "", "no subscribers", finding.why))
         for channel in channels:
-            if not claim(engine, rule.rule_id, finding.window.key, channel, _now()):
+            if not claim(engine, rule.rule_id, finding.window.key, channel, store.utc_now()):
                 out.append(Outcome(rule.rule_id, finding.window.key, channel, "already sent"))
                 continue
-            status, detail = deliver(engine, config, finding, channel, stages, sleep=sleep)
-            mark(
-                engine, rule.rule_id, finding.window.key, channel, status, None if status == "sent" else detail, _now()
-            )
-            out.append(Outcome(rule.rule_id, finding.window.key, channel, status, detail))
+            out.append(_deliver_logged(engine, config, finding, finding.window.key, channel, stages, sleep))
     return out
+
+
+def _deliver_logged(
+    engine: Engine,
+    config: NotifyConfig,
+    finding: Finding,
+    period: str,
+    channel: str,
+    stages: Mapping[str, str],
+    sleep: Callable[[float], None],
+) -> Outcome:
+    """:func:`deliver` a claimed (rule, period, channel), and log how it went."""
+    status, detail = deliver(engine, config, finding, channel, stages, sleep=sleep)
+    error = None if status == "sent" else detail
+    mark(engine, finding.rule.rule_id, period, channel, status, error, store.utc_now())
+    return Outcome(finding.rule.rule_id, period, channel, status, detail)
 
 
 def send_test(
@@ -434,14 +440,12 @@ def send_test(
         raise alerts.AlertError(f"Nobody is subscribed to {rule_id}: subscribe an e-mail or a webhook first")
     finding = replace(finding, test=True)
     stages = _stages(engine)
-    now = _now()
+    now = store.utc_now()
     period = f"test-{now:%Y%m%dT%H%M%S}"
     out = []
     for channel in channels:
         claim(engine, rule.rule_id, period, channel, now)
-        status, detail = deliver(engine, config, finding, channel, stages, sleep=sleep)
-        mark(engine, rule.rule_id, period, channel, status, None if status == "sent" else detail, _now())
-        out.append(Outcome(rule.rule_id, period, channel, status, detail))
+        out.append(_deliver_logged(engine, config, finding, period, channel, stages, sleep))
     return out
 
 

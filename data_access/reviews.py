@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import polars as pl
 import sqlalchemy as sa
@@ -75,7 +75,7 @@ def save(engine: Engine, name: str, a: Period, b: Period, filters: Filters, fram
         conn.execute(
             sa.insert(kr).values(
                 name=clean,
-                saved_at=datetime.now(UTC).replace(tzinfo=None),
+                saved_at=store.utc_now(),
                 a_start=a.start,
                 a_end=a.end,
                 b_start=b.start,
@@ -86,10 +86,6 @@ def save(engine: Engine, name: str, a: Period, b: Period, filters: Filters, fram
             )
         )
     return rows.height
-
-
-def _has_table(conn: Connection) -> bool:
-    return sa.inspect(conn).has_table(kr.name)
 
 
 def _within(customers: dict[str, list[str]], scope: Scope) -> bool:
@@ -104,7 +100,7 @@ def _within(customers: dict[str, list[str]], scope: Scope) -> bool:
 def saved(conn: Connection, scope: Scope = EVERYONE) -> pl.DataFrame:
     """The saved reviews the scope may see, newest first: name, saved_at."""
     columns = {"name": pl.String, "saved_at": pl.Datetime("us")}
-    if not _has_table(conn):
+    if not store.has_table(conn, kr):
         return pl.DataFrame(schema=columns)
     stmt = sa.select(kr.c.name, kr.c.saved_at, kr.c.customers).order_by(kr.c.saved_at.desc(), kr.c.name)
     rows = [(r.name, r.saved_at) for r in conn.execute(stmt) if _within(json.loads(r.customers), scope)]
@@ -113,7 +109,7 @@ def saved(conn: Connection, scope: Scope = EVERYONE) -> pl.DataFrame:
 
 def opened(conn: Connection, name: str, scope: Scope = EVERYONE) -> SavedReview | None:
     """A saved review as it was, or None when there is none of that name the scope may see."""
-    if not _has_table(conn):
+    if not store.has_table(conn, kr):
         return None
     row = conn.execute(sa.select(kr).where(kr.c.name == name)).one_or_none()
     if row is None or not _within(json.loads(row.customers), scope):

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -273,6 +273,16 @@ def contact_columns(conn: Connection) -> list[sa.ColumnElement]:
         (c.email if "email" in present else sa.cast(sa.null(), sa.String)).label("email"),
         (c["name"] if "name" in present else sa.cast(sa.null(), sa.String)).label("customer_name"),
     ]
+
+
+def has_table(conn: Connection, table: sa.Table) -> bool:
+    """Whether the store has ``table`` yet (the app's own tables are made on first write)."""
+    return sa.inspect(conn).has_table(table.name)
+
+
+def utc_now() -> datetime:
+    """Now, as timestamps are stored: UTC without tzinfo."""
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def missing_tables(engine: Engine, *, optional: bool = False) -> list[str]:

@@ -16,7 +16,7 @@ from data_access.access import masked
 from data_access.dialect import epoch_ms, period_date, period_start
 from data_access.filters import Filters
 from data_access.queries import kpis
-from data_access.store import contact_columns, fetch_frame, has_column
+from data_access.store import contact_columns, fetch_frame, has_column, has_table
 
 r, cu = schema.survey_responses, schema.customers
 of, ex, ei = schema.offers, schema.experiments, schema.experiment_info
@@ -26,10 +26,6 @@ BY_CHOICES = ("segment", "plan", "persona", "channel", "region", "month")
 NO_BAD_SCORE = "(no bad score before)"
 # a bad score: what the churn early warning and the comments call low
 BAD = {"csat": 2, "nps": 6, "ces": 3}
-
-
-def _has(conn: Connection, table: sa.Table) -> bool:
-    return sa.inspect(conn).has_table(table.name)
 
 
 def has_exits(conn: Connection) -> bool:
@@ -161,19 +157,10 @@ def offer_outcomes(
     group = [sa.func.coalesce(cu.c[by], "(none)").label(by)] if by else []
     columns = {"offer_type": pl.String, "outcome": pl.String, "customers": pl.Int64, "kept": pl.Int64}
     columns |= {"revenue": pl.Float64} | ({by: pl.String} if by else {})
-    if not _has(conn, of):
+    if not has_table(conn, of):
         return _kept_shares(pl.DataFrame(schema=columns))
-    o = schema.orders.c
     outcome = sa.case((of.c.accepted.is_(True), sa.literal("accepted")), else_=sa.literal("declined"))
-    revenue = (
-        sa.select(sa.func.coalesce(sa.func.sum(o.amount), 0.0))
-        .where(
-            o.customer_id == of.c.customer_id,
-            epoch_ms(o.ordered_at) > epoch_ms(of.c.offered_at),
-            epoch_ms(o.ordered_at) <= epoch_ms(of.c.offered_at) + days * DAY_MS,
-        )
-        .scalar_subquery()
-    )
+    revenue = _revenue_after(of.c.customer_id, of.c.offered_at, days)
     per_offer = (
         sa.select(
             of.c.offer_type.label("offer_type"),
@@ -204,6 +191,20 @@ def offer_outcomes(
     return _kept_shares(frame).sort(["offer_type", "outcome", *([by] if by else [])])
 
 
+def _revenue_after(customer: sa.ColumnElement, at: sa.ColumnElement, days: int) -> sa.ScalarSelect:
+    """The customer's order amounts in the ``days`` after ``at`` (0 without orders)."""
+    o = schema.orders.c
+    return (
+        sa.select(sa.func.coalesce(sa.func.sum(o.amount), 0.0))
+        .where(
+            o.customer_id == customer,
+            epoch_ms(o.ordered_at) > epoch_ms(at),
+            epoch_ms(o.ordered_at) <= epoch_ms(at) + days * DAY_MS,
+        )
+        .scalar_subquery()
+    )
+
+
 def _kept_shares(frame: pl.DataFrame) -> pl.DataFrame:
     lo, hi = metrics.wilson(pl.col("kept").cast(pl.Float64), pl.col("customers").cast(pl.Float64))
     return frame.with_columns(
@@ -214,7 +215,7 @@ def _kept_shares(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def _not_offered(conn: Connection, filters: Filters, stage: str, days: int, by: str | None = None) -> pl.DataFrame:
-    e, o = schema.journey_events.c, schema.orders.c
+    e = schema.journey_events.c
     first = (
         sa.select(e.customer_id, sa.func.min(e.occurred_at).label("at"))
         .where(e.stage_id == stage, filters.where(e.occurred_at, e.customer_id))
@@ -222,15 +223,7 @@ def _not_offered(conn: Connection, filters: Filters, stage: str, days: int, by: 
         .subquery("attempts")
     )
     offered = sa.exists().where(of.c.customer_id == first.c.customer_id, filters.period.clause(of.c.offered_at))
-    revenue = (
-        sa.select(sa.func.coalesce(sa.func.sum(o.amount), 0.0))
-        .where(
-            o.customer_id == first.c.customer_id,
-            epoch_ms(o.ordered_at) > epoch_ms(first.c.at),
-            epoch_ms(o.ordered_at) <= epoch_ms(first.c.at) + days * DAY_MS,
-        )
-        .scalar_subquery()
-    )
+    revenue = _revenue_after(first.c.customer_id, first.c.at, days)
     group = [sa.func.coalesce(cu.c[by], "(none)").label(by)] if by else []
     per = (
         sa.select(
@@ -282,7 +275,7 @@ def acceptance(frame: pl.DataFrame) -> pl.DataFrame:
 def experiment_list(conn: Connection) -> pl.DataFrame:
     """experiment_info in start order (empty without the table)."""
     types = {c.name: pl.String for c in ei.columns} | {"start_at": pl.Datetime("us"), "end_at": pl.Datetime("us")}
-    if not _has(conn, ei):
+    if not has_table(conn, ei):
         return pl.DataFrame(schema=types)
     return fetch_frame(conn, sa.select(ei).order_by(ei.c.start_at, ei.c.experiment), types)
 
