@@ -13,7 +13,7 @@ import pytest
 
 from data_access import alerts, ingest, notify, store
 from tests.peers import smtp_server
-from tests.test_browser import ARTIFACTS, _settled, running_app
+from tests.test_browser import ARTIFACTS, _settled, pick, running_app
 from tests.test_browser import browser as browser
 from tests.test_browser import sample_store as sample_store
 from tests.test_browser import server as server
@@ -39,8 +39,7 @@ def test_a_rule_made_on_the_page_mails_a_link_to_its_evidence(
             main = page.locator("[data-testid='stMain']")
 
             def choose(label: str, option: str) -> None:
-                main.locator("[data-testid='stSelectbox']").filter(has_text=label).click()
-                page.get_by_role("option", name=option, exact=True).click()
+                pick(page, main.locator("[data-testid='stSelectbox']").filter(has_text=label), option)
                 _settled(page)
 
             choose("Stage", "Onboarding")
