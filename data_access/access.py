@@ -194,7 +194,7 @@ def grant(engine: Engine, email: str, role: str, segment: str | None, by: str) -
     who, role = normal_email(email), checked_role(role)
     limit = (segment or "").strip() or schema.ALL_SEGMENTS
     with store.connect(engine, write=True) as conn:
-        ag.create(conn, checkfirst=True)
+        store.ensure_table(conn, ag)
         if limit != schema.ALL_SEGMENTS:
             known = known_segments(conn)
             if limit not in known:
@@ -216,11 +216,11 @@ def revoke(engine: Engine, email: str, role: str, by: str, segment: str | None =
     role and a grant that does not exist (:class:`AccessError`)."""
     who, role = normal_email(email), checked_role(role)
     with store.connect(engine, write=True) as conn:
-        ag.create(conn, checkfirst=True)
+        store.ensure_table(conn, ag)
         which = sa.and_(ag.c.email == who, ag.c.role == role)
         if segment:
             which = sa.and_(which, ag.c.segment == segment.strip())
-        gone = conn.execute(sa.delete(ag).where(which)).rowcount
+        gone = store.delete_where(conn, ag, which)
         if not gone:
             raise AccessError(f"{who} has no {role} grant" + (f" for {segment}" if segment else ""))
         write_audit(conn, by, "revoke", who, role + (f" for {segment}" if segment else ""))
@@ -234,7 +234,7 @@ AUDITED = ("sign-in", "grant", "revoke", "upload", "edit", "save", "export", "al
 
 def write_audit(conn: Connection, who: str, action: str, object_: str, detail: str | None = None) -> None:
     """Writes one audit entry on a connection in a write transaction (with the change it records)."""
-    al.create(conn, checkfirst=True)
+    store.ensure_table(conn, al)
     conn.execute(
         sa.insert(al).values(
             entry_id=uuid.uuid4().hex,

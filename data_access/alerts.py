@@ -219,7 +219,7 @@ def channel_of(text: str, webhooks: Iterable[str]) -> str:
 
 def _ensure(conn: Connection) -> None:
     for table in (ar, asub, nt):
-        table.create(conn, checkfirst=True)
+        store.ensure_table(conn, table)
 
 
 def _rule_of(row: sa.Row) -> Rule:
@@ -354,7 +354,7 @@ def unsubscribe(engine: Engine, rule_id: str, channel: str, by: Access) -> None:
         _ensure(conn)
         if channel != EMAIL_PREFIX + by.email and not by.may(access.EDIT):
             raise AlertError("You can remove your own subscription only.")
-        gone = conn.execute(sa.delete(asub).where(asub.c.rule_id == rule_id, asub.c.channel == channel)).rowcount
+        gone = store.delete_where(conn, asub, sa.and_(asub.c.rule_id == rule_id, asub.c.channel == channel))
         if not gone:
             raise AlertError(f"{channel} is not subscribed to {rule_id}")
         access.write_audit(conn, by.email, "alert", f"rule {rule_id}", f"unsubscribed {channel}")

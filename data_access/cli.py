@@ -18,7 +18,7 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from data_access import access, alerts, exports, ingest, metrics, schema, store
+from data_access import access, alerts, clickhouse, exports, ingest, metrics, schema, store
 from data_access.config import SETTINGS, StoreLocation, resolve_store
 from data_access.dialect import GRAINS
 from data_access.filters import FilterError, Filters, Period
@@ -86,6 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("init", help="create the tables of the data contract (existing rows are kept)")
     _store_args(p)
+    p.add_argument(
+        "--cluster",
+        metavar="NAME",
+        help="ClickHouse server only: create the tables on this existing cluster (replicated, sharded by customer)",
+    )
+    p.add_argument("--print", dest="print_only", action="store_true", help="with --cluster: print the DDL, run nothing")
 
     p = commands.add_parser("seed", help="replace the store's contents with the generated sample company")
     _store_args(p)
@@ -333,6 +339,23 @@ def report(args: argparse.Namespace, engine: Engine, filters: Filters) -> pl.Dat
         return retention.cohorts(conn, filters, args.period, args.mode)
 
 
+def _init_cluster(args: argparse.Namespace, location: StoreLocation, console: Console) -> int:
+    """``init --cluster NAME``: the tables on an existing ClickHouse cluster, or with ``--print`` their DDL."""
+    database = store.parse_url(location.url).database if store.backend_name(location.url) == "clickhousedb" else None
+    statements = clickhouse.cluster_ddl(args.cluster, database=database or None)
+    if args.print_only:
+        sys.stdout.write(";\n\n".join(statements) + ";\n")
+        return 0
+    if store.backend_name(location.url) != "clickhousedb":
+        raise ValueError("--cluster needs a ClickHouse server URL: clickhousedb://user:password@host:8123/database")
+    engine = open_store(location, read_only=False, console=console)
+    with store.connect(engine, write=True) as conn:
+        for statement in statements:
+            conn.exec_driver_sql(statement)
+    sys.stdout.write(f"{len(statements)} statements run on cluster {args.cluster} ({store.safe_url(location.url)})\n")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     console = Console()
     if args.command == "contract":
@@ -356,13 +379,15 @@ def run(args: argparse.Namespace) -> int:
         from data_access import bench
 
         return bench.main(location, args.customers, args.seed, reuse=args.reuse, pages=args.page, progress=console)
+    if args.command == "init" and args.cluster:
+        return _init_cluster(args, location, console)
     engine = open_store(location, read_only=False, console=console)
     if args.command == "init":
         store.init_store(engine)
         sys.stdout.write(f"Store ready at {store.safe_url(location.url)} ({location.source})\n")
         return 0
     if args.command == "refresh":
-        with store.connect(engine, write=True) as conn:
+        with store.write_transaction(engine) as conn:
             built = ingest.refresh_derived(conn)
         for table, rows in built.items():
             sys.stdout.write(f"{table}: {rows:,} rows\n")

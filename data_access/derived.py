@@ -44,10 +44,9 @@ def is_current(conn: Connection, table: sa.Table, spec: str) -> bool:
 
 def recreate(conn: Connection, table: sa.Table) -> None:
     """Makes ``table`` anew and empty (a table of an earlier shape goes with its rows) and forgets its state."""
-    ds.create(conn, checkfirst=True)
+    store.ensure_table(conn, ds)
     conn.execute(sa.delete(ds).where(ds.c.name == table.name))
-    table.drop(conn, checkfirst=True)
-    table.create(conn)
+    store.recreate_table(conn, table)
 
 
 def mark_built(conn: Connection, table: sa.Table, spec: str) -> int:

@@ -114,17 +114,43 @@ def months_between(first: date, later: date) -> int:
     return (later.year - first.year) * 12 + later.month - first.month
 
 
+class shift_left(FunctionElement):
+    """``x << n`` on BIGINTs (ClickHouse has no operator for it)."""
+
+    type = sa.BigInteger()
+    inherit_cache = True
+
+
+class bit_and(FunctionElement):
+    """``x & y`` on BIGINTs (ClickHouse has no operator for it)."""
+
+    type = sa.BigInteger()
+    inherit_cache = True
+
+
+@compiles(shift_left)
+def _shift_left_default(element: shift_left, compiler: Any, **kw: Any) -> str:
+    x, n = list(element.clauses)
+    return f"({compiler.process(x, **kw)} << {compiler.process(n, **kw)})"
+
+
+@compiles(bit_and)
+def _bit_and_default(element: bit_and, compiler: Any, **kw: Any) -> str:
+    x, y = list(element.clauses)
+    return f"({compiler.process(x, **kw)} & {compiler.process(y, **kw)})"
+
+
 def month_bit(ts: ColumnElement, first_month: date) -> ColumnElement[int]:
     """2 ** (months from ``first_month`` to the month of ``ts``) as a BIGINT: OR-ed over a customer's rows
     (:class:`bit_or`), one integer says in which months they were there. ``ts`` must lie within
     :data:`MONTH_BITS` months from ``first_month`` on."""
     offset = month_index(ts) - (first_month.year * 12 + first_month.month - 1)
-    return sa.cast(sa.literal_column("1"), sa.BigInteger).bitwise_lshift(offset)
+    return shift_left(sa.cast(sa.literal_column("1"), sa.BigInteger), offset)
 
 
 def has_bits(mask: ColumnElement, bits: int) -> ColumnElement[bool]:
     """The mask shares at least one bit with ``bits``."""
-    return mask.bitwise_and(sa.literal(bits, sa.BigInteger)) != 0
+    return bit_and(mask, sa.literal(bits, sa.BigInteger)) != 0
 
 
 class bit_or(FunctionElement):
@@ -150,7 +176,7 @@ class quantile_cont(FunctionElement):
 
 
 # Databases with an interpolating quantile aggregate; elsewhere the metrics layer ranks rows with window functions.
-NATIVE_QUANTILE = frozenset({"duckdb", "postgresql"})
+NATIVE_QUANTILE = frozenset({"duckdb", "postgresql", "chdb", "clickhousedb"})
 
 
 @compiles(quantile_cont, "duckdb")
@@ -172,7 +198,7 @@ class arg_min(FunctionElement):
 
 
 # Databases with an arg_min aggregate; elsewhere a query that needs "the row with the smallest key" ranks its rows.
-ARG_MIN = frozenset({"duckdb"})
+ARG_MIN = frozenset({"duckdb", "chdb", "clickhousedb"})
 
 
 @compiles(arg_min, "duckdb")
@@ -184,3 +210,60 @@ def _arg_min_duckdb(element: arg_min, compiler: Any, **kw: Any) -> str:
 def period_date(column: str) -> pl.Expr:
     """A :func:`period_start` result as a Polars date: the databases return a date or ``YYYY-MM-DD`` text."""
     return pl.col(column).cast(pl.String).str.slice(0, 10).str.to_date().alias(column)
+
+
+# ClickHouse, embedded (chdb) or a server (clickhousedb): one set of hooks for both dialect names.
+def _on_clickhouse(construct: type) -> Any:
+    def register(fn: Any) -> Any:
+        for name in CLICKHOUSE:
+            compiles(construct, name)(fn)
+        return fn
+
+    return register
+
+
+CLICKHOUSE = ("chdb", "clickhousedb")
+
+
+@_on_clickhouse(epoch_ms)
+def _epoch_ms_clickhouse(element: epoch_ms, compiler: Any, **kw: Any) -> str:
+    return f"intDiv(toUnixTimestamp64Micro(toDateTime64({compiler.process(element.clauses, **kw)}, 6)), 1000)"
+
+
+@_on_clickhouse(week_start)
+def _week_start_clickhouse(element: week_start, compiler: Any, **kw: Any) -> str:
+    return f"toMonday({compiler.process(element.clauses, **kw)})"
+
+
+@_on_clickhouse(month_start)
+def _month_start_clickhouse(element: month_start, compiler: Any, **kw: Any) -> str:
+    return f"toStartOfMonth({compiler.process(element.clauses, **kw)})"
+
+
+@_on_clickhouse(shift_left)
+def _shift_left_clickhouse(element: shift_left, compiler: Any, **kw: Any) -> str:
+    x, n = list(element.clauses)
+    return f"bitShiftLeft({compiler.process(x, **kw)}, {compiler.process(n, **kw)})"
+
+
+@_on_clickhouse(bit_and)
+def _bit_and_clickhouse(element: bit_and, compiler: Any, **kw: Any) -> str:
+    x, y = list(element.clauses)
+    return f"bitAnd({compiler.process(x, **kw)}, {compiler.process(y, **kw)})"
+
+
+@_on_clickhouse(bit_or)
+def _bit_or_clickhouse(element: bit_or, compiler: Any, **kw: Any) -> str:
+    return f"groupBitOr({compiler.process(element.clauses, **kw)})"
+
+
+@_on_clickhouse(quantile_cont)
+def _quantile_clickhouse(element: quantile_cont, compiler: Any, **kw: Any) -> str:
+    x, p = list(element.clauses)
+    return f"quantileExactInclusive({compiler.process(p, **kw)})({compiler.process(x, **kw)})"
+
+
+@_on_clickhouse(arg_min)
+def _arg_min_clickhouse(element: arg_min, compiler: Any, **kw: Any) -> str:
+    value, key = list(element.clauses)
+    return f"argMin({compiler.process(value, **kw)}, {compiler.process(key, **kw)})"

@@ -78,8 +78,7 @@ def _cells_frame(name: str, cells: pl.DataFrame) -> pl.DataFrame:
 def _replace(engine: Engine, table: sa.Table, where: sa.ColumnElement[bool], frame: pl.DataFrame, file: str) -> int:
     """Deletes the rows ``where`` selects and writes ``frame`` in one transaction; the references are checked
     before the commit (a stage that does not exist refuses the whole save)."""
-    with store.connect(engine, write=True) as conn:
-        schema.metadata.create_all(conn, tables=[table], checkfirst=True)
+    with store.write_transaction(engine) as conn:
         conn.execute(sa.delete(table).where(where))
         if frame.height:
             store.bulk_insert(conn, table, frame)
@@ -130,7 +129,7 @@ def copy_map(engine: Engine, source: str, name: str) -> int:
 
 def delete_map(engine: Engine, name: str) -> int:
     with store.connect(engine, write=True) as conn:
-        return conn.execute(sa.delete(jm).where(jm.c.map == name)).rowcount
+        return store.delete_where(conn, jm, jm.c.map == name)
 
 
 def target_rows(engine: Engine) -> pl.DataFrame:

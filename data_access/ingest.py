@@ -405,12 +405,11 @@ def write(
     kept: dict[str, tuple[str, pl.DataFrame]] = {}
     done = 0
     chunk = SETTINGS.ingest_chunk_rows
-    with store.connect(engine, write=True) as conn:
-        store.upgrade(conn)
+    with store.write_transaction(engine) as conn:
         for name, frame in frames:
             table = schema.TABLES_BY_NAME[name]
             if name not in written and mode == "replace":
-                conn.execute(sa.delete(table))
+                store.empty_table(conn, table)
             for start in range(0, max(frame.height, 1), chunk):
                 part = frame.slice(start, chunk)
                 if mode == "append":
@@ -510,7 +509,7 @@ def seed(engine: Engine, customers: int, seed_value: int, progress: Progress = _
             conn.commit()
             written[name] = written.get(name, 0) + frame.height
     progress(0.96, "deriving the funnel's attempts and each stage's customers")
-    with store.connect(engine, write=True) as conn:
+    with store.write_transaction(engine) as conn:
         refresh_derived(conn)
     progress(1.0, f"sample store ready: {customers:,} customers")
     return written

@@ -143,19 +143,27 @@ later = ticket.alias("later_ticket")
 
 
 def _bot_kept(params: dict[str, Any]) -> ColumnElement[bool]:
-    """A bot resolution that holds: the customer opens no other ticket within ``verify_days`` after it."""
+    """A bot resolution that holds: the customer opens no other ticket within ``verify_days`` after it. Written
+    as NOT IN an uncorrelated set of the tickets that were followed by another: ClickHouse runs no correlated
+    subquery inside an aggregate's argument."""
     days = int(params.get("verify_days", VERIFY_DAYS))
-    return sa.and_(
-        from_bot,
-        ticket.c.bot_resolved.is_(True),
-        resolved,
-        ~sa.exists().where(
-            later.c.customer_id == ticket.c.customer_id,
-            later.c.ticket_id != ticket.c.ticket_id,
-            epoch_ms(later.c.opened_at) > epoch_ms(ticket.c.resolved_at),
-            epoch_ms(later.c.opened_at) <= epoch_ms(ticket.c.resolved_at) + days * 86_400_000,
-        ),
+    first = ticket.alias("bot_ticket")
+    followed = (
+        sa.select(first.c.ticket_id)
+        .select_from(
+            first.join(
+                later, sa.and_(later.c.customer_id == first.c.customer_id, later.c.ticket_id != first.c.ticket_id)
+            )
+        )
+        .where(
+            first.c.entry_channel == sa.literal("bot"),
+            first.c.bot_resolved.is_(True),
+            first.c.resolved_at.is_not(None),
+            epoch_ms(later.c.opened_at) > epoch_ms(first.c.resolved_at),
+            epoch_ms(later.c.opened_at) <= epoch_ms(first.c.resolved_at) + days * 86_400_000,
+        )
     )
+    return sa.and_(from_bot, ticket.c.bot_resolved.is_(True), resolved, ticket.c.ticket_id.not_in(followed))
 
 
 VERIFY_DAYS = 7

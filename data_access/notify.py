@@ -286,7 +286,7 @@ def claim(engine: Engine, rule_id: str, period: str, channel: str, now: datetime
     so that a second run sees it (a race for a new row is settled by the primary key)."""
     try:
         with store.connect(engine, write=True) as conn:
-            nt.create(conn, checkfirst=True)
+            store.ensure_table(conn, nt)
             if conn.execute(sa.select(nt.c.status).where(_key(rule_id, period, channel))).first() is None:
                 conn.execute(
                     sa.insert(nt).values(
@@ -302,11 +302,15 @@ def claim(engine: Engine, rule_id: str, period: str, channel: str, now: datetime
     stale = sa.bindparam(None, now - alerts.STALE_SENDING, type_=schema.TIMESTAMP)
     retry = sa.or_(nt.c.status.in_(("failed", "refused")), sa.and_(nt.c.status == "sending", nt.c.sent_at < stale))
     with store.connect(engine, write=True) as conn:
-        taken = conn.execute(
-            sa.update(nt)
-            .where(_key(rule_id, period, channel), retry)
-            .values(status="sending", sent_at=now, attempts=nt.c.attempts + 1, error=None)
-        ).rowcount
+        taken = store.update_where(
+            conn,
+            nt,
+            sa.and_(_key(rule_id, period, channel), retry),
+            status="sending",
+            sent_at=now,
+            attempts=nt.c.attempts + 1,
+            error=None,
+        )
     return taken == 1
 
 

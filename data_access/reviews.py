@@ -69,8 +69,7 @@ def save(engine: Engine, name: str, a: Period, b: Period, filters: Filters, fram
         limit = set(filters.scope.segments)
         customers["segment"] = sorted(limit & set(filters.segment) if filters.segment else limit)
     data_as_of = store.freshness(engine)
-    with store.connect(engine, write=True) as conn:
-        kr.create(conn, checkfirst=True)
+    with store.write_transaction(engine, (kr,)) as conn:
         conn.execute(sa.delete(kr).where(kr.c.name == clean))
         conn.execute(
             sa.insert(kr).values(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -17,7 +18,7 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, make_url
 
-from data_access import schema
+from data_access import clickhouse, schema
 from data_access.config import SETTINGS
 
 
@@ -35,6 +36,7 @@ class QueryTimeout(StoreError):
 
 # what each database says when it stops a statement at its timeout
 _TIMEOUT_TEXTS = (
+    "TIMEOUT_EXCEEDED",
     "canceling statement due to statement timeout",
     "max_statement_time exceeded",
     "INTERRUPT",
@@ -110,6 +112,8 @@ def create_store_engine(url: str, *, read_only: bool = False) -> Engine:
                 timeout_ms = int(SETTINGS.statement_timeout_seconds * 1000)
                 args["options"] = f"-c default_transaction_read_only=on -c statement_timeout={timeout_ms}"
             return sa.create_engine(u, connect_args=args, pool_pre_ping=True)
+        if backend in clickhouse.SCHEMES:
+            return _clickhouse_engine(u, read_only=read_only)
         if backend in ("mysql", "mariadb"):
             engine = sa.create_engine(u, connect_args={"connect_timeout": 5}, pool_pre_ping=True, pool_recycle=3600)
             if read_only:
@@ -129,6 +133,29 @@ def create_store_engine(url: str, *, read_only: bool = False) -> Engine:
         return sa.create_engine(u, pool_pre_ping=True)
     except ModuleNotFoundError as exc:
         raise StoreError(f"The driver for {backend} is not installed ({exc.name}); see requirements.txt") from exc
+
+
+def _clickhouse_engine(u: sa.URL, *, read_only: bool) -> Engine:
+    """chDB keeps one embedded server per process, on one folder: the URL may name a ``database`` in it
+    (``chdb:///path?database=name``), made on first use. A server URL names its database in the path."""
+    settings: dict[str, Any] = {"max_execution_time": SETTINGS.statement_timeout_seconds} if read_only else {}
+    if read_only:
+        settings["readonly"] = 1
+    if u.get_backend_name() == "chdb":
+        database = u.query.get("database")
+        if database:
+            settings["database"] = database
+            u = u.difference_update_query(["database"])
+        if read_only and u.database and u.database != ":memory:" and not Path(u.database).exists():
+            raise StoreError(f"No store at {u.database}. Create it with: python -m data_access seed --db {u}")
+        engine = sa.create_engine(u)
+        sa.event.listen(engine, "connect", clickhouse.on_connect(settings))
+        return engine
+    # a server: the settings travel with every HTTP request of the client (clickhouse-connect's generic args)
+    wanted = {**clickhouse.SESSION_SETTINGS, **settings}
+    if read_only:
+        wanted["readonly"] = 2
+    return sa.create_engine(u, pool_pre_ping=True, connect_args=wanted)
 
 
 def _interrupt_after(engine: Engine, seconds: float) -> None:
@@ -237,19 +264,42 @@ def upgrade(conn: Connection) -> list[str]:
     """On a connection in a write transaction: creates the missing tables, then adds each optional (nullable)
     contract column that an existing table lacks, empty; returns the ``table.column`` names added. Identifiers
     and types come from the schema module, never from input."""
-    schema.metadata.create_all(conn, checkfirst=True)
+    on_clickhouse = clickhouse.is_clickhouse(conn.dialect.name)
+    if on_clickhouse:
+        clickhouse.create_tables(conn, [t for t in schema.metadata.sorted_tables if not has_table(conn, t)])
+    else:
+        schema.metadata.create_all(conn, checkfirst=True)
     added = []
     for table in schema.TABLES:
         present = _columns(conn, table)
         for column in table.columns:
             if column.name in present or not column.nullable:
                 continue
-            spec = sa.schema.CreateColumn(column).compile(dialect=conn.dialect)
-            conn.execute(
-                sa.DDL(f"ALTER TABLE {conn.dialect.identifier_preparer.format_table(table)} ADD COLUMN {spec}")
-            )
+            if on_clickhouse:
+                conn.exec_driver_sql(clickhouse.add_column_ddl(table, column))
+            else:
+                spec = sa.schema.CreateColumn(column).compile(dialect=conn.dialect)
+                conn.execute(
+                    sa.DDL(f"ALTER TABLE {conn.dialect.identifier_preparer.format_table(table)} ADD COLUMN {spec}")
+                )
             added.append(f"{table.name}.{column.name}")
     return added
+
+
+@contextmanager
+def write_transaction(engine: Engine, also: tuple[sa.Table, ...] = ()) -> Iterator[Connection]:
+    """A connection for a write that must land whole or not at all, with the contract's tables up to date. On the
+    transactional stores it is one transaction; on ClickHouse, which has none, the statements write into staging
+    copies of the contract's and the derived tables (and of the app's tables in ``also``) that are swapped in when
+    the block ends without an error (:func:`clickhouse.staged`)."""
+    with connect(engine, write=True) as conn:
+        upgrade(conn)
+        if not clickhouse.is_clickhouse(conn.dialect.name):
+            yield conn
+            return
+        staged_tables = [*schema.TABLES, *schema.DERIVED_TABLES, *(t for t in also if t not in schema.TABLES)]
+        with clickhouse.staged(conn, staged_tables, database=f"cjm_staging_{uuid.uuid4().hex[:12]}") as staged:
+            yield staged
 
 
 def _columns(conn: Connection, table: sa.Table) -> set[str]:
@@ -275,9 +325,49 @@ def contact_columns(conn: Connection) -> list[sa.ColumnElement]:
     ]
 
 
+def ensure_table(conn: Connection, table: sa.Table) -> None:
+    """Creates ``table`` if the store lacks it (the app's own tables are made on first write)."""
+    if clickhouse.is_clickhouse(conn.dialect.name):
+        if not has_table(conn, table):
+            clickhouse.create_tables(conn, [table], database=clickhouse.staging_database(conn))
+    else:
+        table.create(conn, checkfirst=True)
+
+
+def recreate_table(conn: Connection, table: sa.Table) -> None:
+    """Drops ``table`` with its rows, if there, and makes it anew in its current shape."""
+    if clickhouse.is_clickhouse(conn.dialect.name):
+        name = conn.dialect.identifier_preparer.format_table(clickhouse.rendered(conn, table))
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {name}")
+        clickhouse.create_tables(conn, [table], database=clickhouse.staging_database(conn))
+    else:
+        table.drop(conn, checkfirst=True)
+        table.create(conn)
+
+
+def delete_where(conn: Connection, table: sa.Table, condition: sa.ColumnElement[bool]) -> int:
+    """Deletes the rows of ``table`` that meet ``condition``; returns how many (counted first: ClickHouse's DELETE
+    reports no row count)."""
+    count = int(conn.execute(sa.select(sa.func.count()).select_from(table).where(condition)).scalar_one())
+    if count:
+        conn.execute(sa.delete(table).where(condition))
+    return count
+
+
+def update_where(conn: Connection, table: sa.Table, condition: sa.ColumnElement[bool], **values: Any) -> int:
+    """Sets ``values`` on the rows of ``table`` that meet ``condition``; returns how many (counted first on
+    ClickHouse, whose UPDATE reports no row count; there a race of two writers is not settled by the count)."""
+    if not clickhouse.is_clickhouse(conn.dialect.name):
+        return conn.execute(sa.update(table).where(condition).values(**values)).rowcount
+    count = int(conn.execute(sa.select(sa.func.count()).select_from(table).where(condition)).scalar_one())
+    if count:
+        conn.execute(sa.update(table).where(condition).values(**values))
+    return count
+
+
 def has_table(conn: Connection, table: sa.Table) -> bool:
     """Whether the store has ``table`` yet (the app's own tables are made on first write)."""
-    return sa.inspect(conn).has_table(table.name)
+    return sa.inspect(conn).has_table(table.name, schema=clickhouse.staging_database(conn))
 
 
 def utc_now() -> datetime:
@@ -383,6 +473,9 @@ def bulk_insert(conn: Connection, table: sa.Table, frame: pl.DataFrame) -> None:
     """Inserts ``frame`` (columns named as in the contract, types already coerced) into ``table``."""
     if frame.height == 0:
         return
+    if clickhouse.is_clickhouse(conn.dialect.name):
+        clickhouse.insert_frame(conn, table, frame)
+        return
     if conn.dialect.name == "duckdb":
         with _registered(conn, frame) as chunk:
             conn.execute(sa.insert(table).from_select(frame.columns, sa.select(*(chunk.c[c] for c in frame.columns))))
@@ -394,6 +487,15 @@ def bulk_insert(conn: Connection, table: sa.Table, frame: pl.DataFrame) -> None:
 def clear_tables(conn: Connection, tables: list[sa.Table]) -> None:
     """Empties tables, children first."""
     for table in reversed(tables):
+        empty_table(conn, table)
+
+
+def empty_table(conn: Connection, table: sa.Table) -> None:
+    """Deletes every row of ``table`` (ClickHouse: TRUNCATE, its DELETE is a rewrite of every part)."""
+    if clickhouse.is_clickhouse(conn.dialect.name):
+        name = conn.dialect.identifier_preparer.format_table(clickhouse.rendered(conn, table))
+        conn.exec_driver_sql(f"TRUNCATE TABLE {name}")
+    else:
         conn.execute(sa.delete(table))
 
 

@@ -7,9 +7,11 @@ skipped with the reason; with CJM_REQUIRE_SERVERS=1 (set by .ci/run) a missing s
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -21,7 +23,12 @@ SERVER_URLS = {
     "postgresql": os.environ.get("CJM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"),
     "mariadb": os.environ.get("CJM_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/mysql"),
 }
-BACKENDS = ("duckdb", "sqlite", "postgresql", "mariadb")
+BACKENDS = ("duckdb", "sqlite", "postgresql", "mariadb", "chdb", "clickhouse")
+# A ClickHouse server, where one is given (none runs in CI: its store tests are skipped there, with the reason).
+CLICKHOUSE_URL = os.environ.get("CJM_TEST_CLICKHOUSE_URL")
+# chDB runs one embedded server per process, on one folder: every chDB store of the test run is a database in it.
+# (in the environment: this module is imported both as conftest and as tests.conftest, and both must agree)
+CHDB_FOLDER = Path(os.environ.setdefault("CJM_TEST_CHDB_FOLDER", tempfile.mkdtemp(prefix="cjm-chdb-")))
 _server_dbs: dict[str, str] = {}
 
 
@@ -47,6 +54,12 @@ def _server_database(kind: str) -> str:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _clickhouse_dbs:
+        engine = sa.create_engine(CLICKHOUSE_URL)
+        with engine.connect() as conn:
+            for name in _clickhouse_dbs:
+                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
+        engine.dispose()
     for kind, url in _server_dbs.items():
         name = sa.make_url(url).database
         engine = sa.create_engine(SERVER_URLS[kind], isolation_level="AUTOCOMMIT")
@@ -55,11 +68,48 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         engine.dispose()
 
 
+def _clickhouse_database() -> str:
+    """A fresh database on the ClickHouse server of CJM_TEST_CLICKHOUSE_URL for one test (dropped at exit)."""
+    if not CLICKHOUSE_URL:
+        pytest.skip(
+            "no ClickHouse server for the tests: set CJM_TEST_CLICKHOUSE_URL=clickhousedb://user@host:8123/default "
+            "to run the store tests against one (chDB, the same engine embedded, runs them in CI)"
+        )
+    admin = sa.make_url(CLICKHOUSE_URL)
+    name = f"cjm_test_{uuid.uuid4().hex[:8]}"
+    engine = sa.create_engine(admin)
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")  # name is ours, not user input
+    engine.dispose()
+    _clickhouse_dbs.append(name)
+    return admin.set(database=name).render_as_string(hide_password=False)
+
+
+_clickhouse_dbs: list[str] = []
+
+
+_chdb_keeper: list[object] = []
+
+
+def _keep_chdb_up() -> None:
+    """One connection held for the whole run: chDB stops its embedded server when the last connection closes and
+    starts it again (reading every database's metadata) on the next, which made each test's engines pay a start."""
+    if not _chdb_keeper:
+        import chdb.dbapi
+
+        _chdb_keeper.append(chdb.dbapi.connect(path=str(CHDB_FOLDER)))
+
+
 def make_store_url(kind: str, tmp_path) -> str:
     if kind == "duckdb":
         return f"duckdb:///{tmp_path / 'store.duckdb'}"
     if kind == "sqlite":
         return f"sqlite:///{tmp_path / 'store.sqlite'}"
+    if kind == "chdb":
+        _keep_chdb_up()
+        return f"chdb:///{CHDB_FOLDER}?database=t_{uuid.uuid4().hex[:12]}"
+    if kind == "clickhouse":
+        return _clickhouse_database()
     url = _server_database(kind)
     engine = sa.create_engine(url)
     schema.metadata.drop_all(engine)
@@ -68,13 +118,23 @@ def make_store_url(kind: str, tmp_path) -> str:
 
 
 @pytest.fixture(params=BACKENDS)
-def store_url(request: pytest.FixtureRequest, tmp_path) -> str:
+def store_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
     """An empty store (tables created) of each supported kind."""
     url = make_store_url(request.param, tmp_path)
     engine = store.create_store_engine(url)
     store.init_store(engine)
     engine.dispose()
-    return url
+    yield url
+    if request.param == "chdb":  # one embedded server holds them all: a test's database goes with the test
+        drop_chdb_database(url)
+
+
+def drop_chdb_database(url: str) -> None:
+    name = sa.make_url(url).query["database"]
+    engine = sa.create_engine(f"chdb:///{CHDB_FOLDER}")
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}` SYNC")
+    engine.dispose()
 
 
 @pytest.fixture

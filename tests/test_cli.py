@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -17,6 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    if any(a.startswith("chdb:") for a in args) and not env:
+        return cli_in_process(*args)
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("CJM_")}
     full_env.update(env or {})
     return subprocess.run(
@@ -27,6 +30,20 @@ def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
         text=True,
         timeout=300,
     )
+
+
+def cli_in_process(*args: str) -> subprocess.CompletedProcess[str]:
+    """The command line's own ``main`` in this process: chDB serves one folder per process, and this test run
+    holds it (a user's ``python -m data_access`` is the only process on its store)."""
+    from data_access import cli as command_line
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = command_line.main(list(args))
+        except SystemExit as exc:  # argparse's refusals
+            code = exc.code if isinstance(exc.code, int) else 2
+    return subprocess.CompletedProcess(["python", "-m", "data_access", *args], code, out.getvalue(), err.getvalue())
 
 
 def test_kpis_in_every_format(tiny_duck: str) -> None:

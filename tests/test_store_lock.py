@@ -84,6 +84,7 @@ SLOW = {  # a statement that runs for seconds on each store
     "duckdb": "SELECT count(*) FROM range(100000000000)",
     "postgresql": "SELECT pg_sleep(5)",
     "mysql": "SELECT sleep(5)",
+    "chdb": "SELECT sum(sipHash64(number)) FROM numbers(100000000000)",
     "sqlite": "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT count(*) FROM n",
 }
 

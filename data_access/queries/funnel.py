@@ -264,25 +264,35 @@ def _first_by_key(attempts: sa.Subquery, spec: FunnelSpec) -> sa.Subquery:
 def _ranked(attempts: sa.Subquery, spec: FunnelSpec, filters: Filters) -> sa.Subquery:
     """Per customer, the deepest untainted attempt, the earliest of those (see :func:`chosen_attempts`)."""
     window_ms = spec.window_seconds * 1000
-    taints = []
-    for x in spec.exclusions:
+    # Each exclusion marks the attempts with an excluded event in their span by an outer join and a grouping, not by
+    # a correlated EXISTS (ClickHouse's correlated subqueries are not to be trusted with this one): grouped by all
+    # of an attempt's columns, a row stays one row.
+    flagged: sa.Subquery = attempts
+    marks = []
+    for i, x in enumerate(spec.exclusions):
         hit = _step_events(x.stage_id, filters, f"excluded_{x.stage_id}_{x.after_step}_{x.before_step}")
-        after, before = attempts.c[_t(x.after_step)], attempts.c[_t(x.before_step)]
-        taints.append(
-            sa.exists().where(
-                hit.c.customer_id == attempts.c.customer_id,
-                hit.c.ms > after,
-                sa.case((before.is_not(None), hit.c.ms < before), else_=hit.c.ms <= attempts.c[_t(0)] + window_ms),
-            )
+        after, before = flagged.c[_t(x.after_step)], flagged.c[_t(x.before_step)]
+        inside = sa.and_(
+            hit.c.customer_id == flagged.c.customer_id,
+            hit.c.ms > after,
+            sa.case((before.is_not(None), hit.c.ms < before), else_=hit.c.ms <= flagged.c[_t(0)] + window_ms),
         )
-    tainted = sa.case((sa.or_(*taints), 1), else_=0) if taints else sa.literal(0)
+        keep = list(flagged.c)
+        flagged = (
+            sa.select(*keep, sa.func.max(sa.case((hit.c.customer_id.is_not(None), 1), else_=0)).label(f"x{i}"))
+            .select_from(flagged.outerjoin(hit, inside))
+            .group_by(*keep)
+            .subquery(f"flagged_{i}_{attempts.name}")
+        )
+        marks.append(f"x{i}")
+    tainted = sa.case((sa.or_(*(flagged.c[m] > 0 for m in marks)), 1), else_=0) if marks else sa.literal(0)
+    flagged = sa.select(flagged, tainted.label("tainted")).subquery(f"flagged_{attempts.name}")
     ranked = sa.select(
-        attempts,
-        tainted.label("tainted"),
+        flagged,
         sa.func.row_number()
         .over(
-            partition_by=attempts.c.customer_id,
-            order_by=(attempts.c.depth.desc(), tainted.asc(), attempts.c[_t(0)].asc()),
+            partition_by=flagged.c.customer_id,
+            order_by=(flagged.c.depth.desc(), flagged.c.tainted.asc(), flagged.c[_t(0)].asc()),
         )
         .label("rank"),
     ).cte(f"ranked_{attempts.name}")

@@ -116,14 +116,16 @@ def at_risk_query(
     # where the customer is in the journey: the stage of their latest event in the two windows (ties: the first id)
     latest = ev.alias("latest_event")
     stage = (
-        sa.select(sa.func.min(latest.c.stage_id))
-        .where(
-            latest.c.customer_id == cu.c.customer_id,
-            latest.c.occurred_at == activity.c.last_at,
-            latest.c.occurred_at > before,
-            latest.c.occurred_at <= now,
+        sa.select(latest.c.customer_id, sa.func.min(latest.c.stage_id).label("stage_id"))
+        .select_from(
+            latest.join(
+                activity,
+                sa.and_(latest.c.customer_id == activity.c.customer_id, latest.c.occurred_at == activity.c.last_at),
+            )
         )
-        .scalar_subquery()
+        .where(latest.c.occurred_at > before, latest.c.occurred_at <= now)
+        .group_by(latest.c.customer_id)
+        .subquery("latest_stage")
     )
     return (
         sa.select(
@@ -132,13 +134,13 @@ def at_risk_query(
             cu.c.segment,
             cu.c.channel,
             cu.c.plan,
-            stage.label("stage_id"),
+            stage.c.stage_id,
             *(sa.case((cond, 1), else_=0).label(name.replace(" ", "_")) for name, cond in flags.items()),
         )
         .select_from(
-            cu.join(candidates, candidates.c.customer_id == cu.c.customer_id).outerjoin(
-                activity, activity.c.customer_id == cu.c.customer_id
-            )
+            cu.join(candidates, candidates.c.customer_id == cu.c.customer_id)
+            .outerjoin(activity, activity.c.customer_id == cu.c.customer_id)
+            .outerjoin(stage, stage.c.customer_id == cu.c.customer_id)
         )
         .where(
             filters.customer_clause(cu.c.customer_id),

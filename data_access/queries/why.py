@@ -111,19 +111,32 @@ def exits_by_bad_stage(conn: Connection, filters: Filters) -> pl.DataFrame:
         return with_shares(pl.DataFrame(schema=columns), "stage_id")
     bad = r.alias("bad")
     low = sa.or_(*(sa.and_(bad.c.survey == name, bad.c.score <= top) for name, top in BAD.items()))
-    last_bad = (
-        sa.select(bad.c.stage_id)
-        .where(bad.c.customer_id == r.c.customer_id, low, bad.c.responded_at <= r.c.responded_at)
-        .order_by(bad.c.responded_at.desc(), bad.c.response_id.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
-    stage = sa.func.coalesce(last_bad, NO_BAD_SCORE).label("stage_id")
-    inner = (
-        sa.select(stage, r.c.reason.label("reason"))
+    exits = (
+        sa.select(r.c.response_id, r.c.customer_id, r.c.responded_at, r.c.reason)
         .join_from(r, cu, cu.c.customer_id == r.c.customer_id)
         .where(*_exit_where(filters))
         .subquery("exits")
+    )
+    # each exit answer's bad scores before it, the latest first (a join and a ranking: no correlated subquery)
+    ranked = (
+        sa.select(
+            exits.c.response_id,
+            bad.c.stage_id,
+            sa.func.row_number()
+            .over(partition_by=exits.c.response_id, order_by=(bad.c.responded_at.desc(), bad.c.response_id.desc()))
+            .label("rank"),
+        )
+        .join_from(
+            exits, bad, sa.and_(bad.c.customer_id == exits.c.customer_id, bad.c.responded_at <= exits.c.responded_at)
+        )
+        .where(low)
+        .subquery("bad_before")
+    )
+    last_bad = sa.select(ranked.c.response_id, ranked.c.stage_id).where(ranked.c.rank == 1).subquery("last_bad")
+    inner = (
+        sa.select(sa.func.coalesce(last_bad.c.stage_id, NO_BAD_SCORE).label("stage_id"), exits.c.reason)
+        .select_from(exits.outerjoin(last_bad, last_bad.c.response_id == exits.c.response_id))
+        .subquery("exit_stages")
     )
     stmt = sa.select(inner.c.stage_id, inner.c.reason, sa.func.count().label("answers")).group_by(
         inner.c.stage_id, inner.c.reason
@@ -160,18 +173,30 @@ def offer_outcomes(
     if not has_table(conn, of):
         return _kept_shares(pl.DataFrame(schema=columns))
     outcome = sa.case((of.c.accepted.is_(True), sa.literal("accepted")), else_=sa.literal("declined"))
-    revenue = _revenue_after(of.c.customer_id, of.c.offered_at, days)
-    per_offer = (
+    offers = (
         sa.select(
+            of.c.offer_id,
             of.c.offer_type.label("offer_type"),
             outcome.label("outcome"),
             of.c.customer_id,
+            of.c.offered_at,
             sa.case((_kept(cu.c.churned_at, of.c.offered_at, days), 1), else_=0).label("kept"),
-            revenue.label("revenue"),
             *group,
         )
         .join_from(of, cu, cu.c.customer_id == of.c.customer_id)
         .where(filters.where(of.c.offered_at, of.c.customer_id))
+        .subquery("offers_made")
+    )
+    revenue = _revenue_after(offers, "offer_id", "customer_id", "offered_at", days)
+    per_offer = (
+        sa.select(
+            offers.c.offer_type,
+            offers.c.outcome,
+            offers.c.kept,
+            sa.func.coalesce(revenue.c.revenue, 0.0).label("revenue"),
+            *(offers.c[by] for _ in group),
+        )
+        .select_from(offers.outerjoin(revenue, revenue.c.offer_id == offers.c.offer_id))
         .subquery("per_offer")
     )
     keys = [per_offer.c.offer_type, per_offer.c.outcome, *(per_offer.c[by] for _ in group)]
@@ -191,17 +216,23 @@ def offer_outcomes(
     return _kept_shares(frame).sort(["offer_type", "outcome", *([by] if by else [])])
 
 
-def _revenue_after(customer: sa.ColumnElement, at: sa.ColumnElement, days: int) -> sa.ScalarSelect:
-    """The customer's order amounts in the ``days`` after ``at`` (0 without orders)."""
+def _revenue_after(rows: sa.Subquery, key: str, customer: str, at: str, days: int) -> sa.Subquery:
+    """Per row of ``rows`` (by its ``key`` column): the amounts of the customer's orders in the ``days`` after the
+    row's ``at`` (a row without orders is absent: join it outer and take 0)."""
     o = schema.orders.c
     return (
-        sa.select(sa.func.coalesce(sa.func.sum(o.amount), 0.0))
-        .where(
-            o.customer_id == customer,
-            epoch_ms(o.ordered_at) > epoch_ms(at),
-            epoch_ms(o.ordered_at) <= epoch_ms(at) + days * DAY_MS,
+        sa.select(rows.c[key], sa.func.sum(o.amount).label("revenue"))
+        .join_from(
+            rows,
+            schema.orders,
+            sa.and_(
+                o.customer_id == rows.c[customer],
+                epoch_ms(o.ordered_at) > epoch_ms(rows.c[at]),
+                epoch_ms(o.ordered_at) <= epoch_ms(rows.c[at]) + days * DAY_MS,
+            ),
         )
-        .scalar_subquery()
+        .group_by(rows.c[key])
+        .subquery(f"revenue_by_{key}")
     )
 
 
@@ -222,17 +253,21 @@ def _not_offered(conn: Connection, filters: Filters, stage: str, days: int, by: 
         .group_by(e.customer_id)
         .subquery("attempts")
     )
-    offered = sa.exists().where(of.c.customer_id == first.c.customer_id, filters.period.clause(of.c.offered_at))
-    revenue = _revenue_after(first.c.customer_id, first.c.at, days)
+    offered = sa.select(of.c.customer_id).where(filters.period.clause(of.c.offered_at))
+    revenue = _revenue_after(first, "customer_id", "customer_id", "at", days)
     group = [sa.func.coalesce(cu.c[by], "(none)").label(by)] if by else []
     per = (
         sa.select(
             sa.case((_kept(cu.c.churned_at, first.c.at, days), 1), else_=0).label("kept"),
-            revenue.label("revenue"),
+            sa.func.coalesce(revenue.c.revenue, 0.0).label("revenue"),
             *group,
         )
-        .join_from(first, cu, cu.c.customer_id == first.c.customer_id)
-        .where(~offered)
+        .select_from(
+            first.join(cu, cu.c.customer_id == first.c.customer_id).outerjoin(
+                revenue, revenue.c.customer_id == first.c.customer_id
+            )
+        )
+        .where(first.c.customer_id.not_in(offered))
         .subquery("not_offered")
     )
     keys = [per.c[by]] if by else []
@@ -319,16 +354,23 @@ def variant_outcomes(
     else:
         target = next_funnel_stage(conn, info["stage_id"] or "")
         e = schema.journey_events.c
-        success = (
-            sa.exists().where(
-                e.customer_id == ex.c.customer_id,
-                e.stage_id == target,
-                epoch_ms(e.occurred_at) >= epoch_ms(ex.c.assigned_at),
-                epoch_ms(e.occurred_at) <= epoch_ms(ex.c.assigned_at) + days * DAY_MS,
+        member = schema.experiments.alias("member")
+        converted = (
+            sa.select(member.c.customer_id)
+            .join_from(
+                member,
+                schema.journey_events,
+                sa.and_(
+                    e.customer_id == member.c.customer_id,
+                    e.stage_id == target,
+                    epoch_ms(e.occurred_at) >= epoch_ms(member.c.assigned_at),
+                    epoch_ms(e.occurred_at) <= epoch_ms(member.c.assigned_at) + days * DAY_MS,
+                ),
             )
-            if target
-            else sa.false()
+            .where(member.c.experiment == name)
         )
+        # an uncorrelated IN: ClickHouse runs no correlated subquery inside an aggregate
+        success = ex.c.customer_id.in_(converted) if target else sa.false()
     stmt = (
         sa.select(
             ex.c.variant,

@@ -1,0 +1,292 @@
+"""ClickHouse, embedded (chDB, ``chdb:///path/to/dir``) or a server (``clickhousedb://user:pass@host:8123/db``):
+what differs from the other stores, in one place.
+
+- Tables: ``MergeTree`` ordered as :data:`ORDER_BY` says (events by customer and time, answers and tickets by
+  time), ``Nullable`` only where the contract allows an empty value, ``LowCardinality(String)`` for the
+  dimensions in :data:`LOW_CARDINALITY`, timestamps as ``DateTime64(6)`` (microseconds, as on the other stores).
+  With a cluster name the tables are ``ReplicatedMergeTree`` on every node plus a ``Distributed`` table over
+  them, sharded by ``cityHash64(customer_id)`` so that one customer's rows live on one shard.
+- Sessions: ``cast_keep_nullable`` (a CAST of NULL stays NULL, as in SQL), ``join_use_nulls`` (an outer join's
+  missing side is NULL, not 0 or ''), ``mutations_sync`` (a DELETE is done when it returns), UTC.
+- Loads: ClickHouse has no multi-statement transaction, so a load writes into staging copies of the tables
+  (``store.write_transaction``) and swaps them in with ``EXCHANGE TABLES`` once everything was checked.
+- Rows arrive through Parquet (a temporary file that chDB reads itself, or ``clickhouse-connect``'s Arrow insert
+  on a server), never row by row.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from data_access import schema
+
+DIALECTS = frozenset({"chdb", "clickhousedb"})  # SQLAlchemy dialect names of the ClickHouse family
+SCHEMES = frozenset({"chdb", "clickhousedb"})  # URL schemes
+
+SESSION_SETTINGS: dict[str, str | int] = {
+    "distributed_product_mode": "local",  # on a cluster, joins and INs on the customer stay on each shard
+    "cast_keep_nullable": 1,
+    "join_use_nulls": 1,
+    "mutations_sync": 2,
+    "session_timezone": "UTC",
+    "allow_experimental_correlated_subqueries": 1,
+}
+
+# The sorting key of each table (MergeTree's ORDER BY): what the queries filter and join on first.
+ORDER_BY: dict[str, tuple[str, ...]] = {
+    "stages": ("stage_id",),
+    "customers": ("customer_id",),
+    "journey_events": ("customer_id", "occurred_at", "event_id"),
+    "survey_responses": ("responded_at", "response_id"),
+    "tickets": ("opened_at", "ticket_id"),
+    "orders": ("customer_id", "ordered_at", "order_id"),
+    "kpi_targets": ("stage_id", "metric"),
+    "journey_map": ("map", "stage_id", "lane"),
+    "business_events": ("occurred_at", "name"),
+    "offers": ("customer_id", "offered_at", "offer_id"),
+    "experiment_info": ("experiment",),
+    "experiments": ("experiment", "customer_id"),
+    "funnel_attempts": ("customer_id", "entered_at"),
+    "stage_customers": ("stage_id", "customer_id"),
+    "audit_log": ("logged_at", "entry_id"),
+}
+
+# Short repeated texts: dictionary-encoded.
+LOW_CARDINALITY = frozenset(
+    {
+        "stage_id",
+        "segment",
+        "persona",
+        "channel",
+        "region",
+        "plan",
+        "touchpoint",
+        "survey",
+        "reason",
+        "entry_channel",
+        "category",
+        "offer_type",
+        "variant",
+        "lane",
+        "metric",
+    }
+)
+
+
+# The app's own tables whose rows an UPDATE changes (alert rules, deliveries): ClickHouse's lightweight UPDATE
+# needs the block columns.
+UPDATED = frozenset({"alert_rules", "notifications"})
+UPDATABLE = "enable_block_number_column = 1, enable_block_offset_column = 1"
+
+
+def is_clickhouse(dialect_name: str) -> bool:
+    return dialect_name in DIALECTS
+
+
+def column_type(column: sa.Column) -> str:
+    """The ClickHouse type of a contract column."""
+    t = column.type
+    if isinstance(t, sa.DateTime):
+        base = "DateTime64(6)"
+    elif isinstance(t, sa.Boolean):
+        base = "Bool"
+    elif isinstance(t, sa.BigInteger):
+        base = "Int64"
+    elif isinstance(t, sa.Integer):
+        base = "Int32"
+    elif isinstance(t, sa.Float):
+        base = "Float64"
+    else:
+        base = "String"
+    if column.nullable:
+        base = f"Nullable({base})"
+    if (
+        column.table in schema.TABLES
+        and column.name in LOW_CARDINALITY
+        and base.removeprefix("Nullable(").startswith("String")
+    ):
+        base = f"LowCardinality({base})"
+    return base
+
+
+def _quote(name: str) -> str:
+    if not name.replace("_", "").replace("-", "").isalnum():
+        raise ValueError(f"not an identifier: {name!r}")  # names come from the schema module, never from input
+    return f"`{name}`"
+
+
+def _order_by(table: sa.Table) -> str:
+    columns = ORDER_BY.get(table.name) or tuple(schema.key_columns(table))
+    return f"({', '.join(_quote(c) for c in columns)})" if columns else "tuple()"
+
+
+def create_table_ddl(
+    table: sa.Table, *, name: str | None = None, database: str | None = None, cluster: str | None = None
+) -> list[str]:
+    """The statements that create ``table`` (as ``name``). On a cluster, a table with customers' rows is a
+    ``ReplicatedMergeTree`` table ``<name>_local`` on every shard plus a ``Distributed`` table ``<name>`` over
+    them, sharded by ``cityHash64(customer_id)``: one customer's events, answers, tickets and orders live on one
+    shard, so a join on the customer runs shard by shard (``distributed_product_mode = 'local'``). A table without
+    customers (stages, targets, the map, the app's own tables) is one ``ReplicatedMergeTree`` whose replicas are
+    every node, so each shard joins its whole copy."""
+    name = name or table.name
+    columns = ",\n    ".join(f"{_quote(c.name)} {column_type(c)}" for c in table.columns)
+    prefix = f"{_quote(database)}." if database else ""
+    settings = f"\nSETTINGS {UPDATABLE}" if table.name in UPDATED else ""
+    body = f"\n(\n    {columns}\n)\n"
+    if cluster is None:
+        engine = f"ENGINE = MergeTree\nORDER BY {_order_by(table)}{settings}"
+        return [f"CREATE TABLE IF NOT EXISTS {prefix}{_quote(name)}{body}{engine}"]
+    on = f" ON CLUSTER {_quote(cluster)}"
+    if not is_sharded(table):
+        path = f"/clickhouse/tables/all/{{database}}/{name}"
+        return [
+            f"CREATE TABLE IF NOT EXISTS {prefix}{_quote(name)}{on}{body}"
+            f"ENGINE = ReplicatedMergeTree('{path}', '{{replica}}')\nORDER BY {_order_by(table)}{settings}"
+        ]
+    local = f"{name}_local"
+    path = f"/clickhouse/tables/{{shard}}/{{database}}/{local}"
+    db_arg = f"'{database}'" if database else "currentDatabase()"
+    return [
+        f"CREATE TABLE IF NOT EXISTS {prefix}{_quote(local)}{on}{body}"
+        f"ENGINE = ReplicatedMergeTree('{path}', '{{replica}}')\nORDER BY {_order_by(table)}{settings}",
+        f"CREATE TABLE IF NOT EXISTS {prefix}{_quote(name)}{on} AS {prefix}{_quote(local)}\n"
+        f"ENGINE = Distributed({_quote(cluster)}, {db_arg}, '{local}', cityHash64(`customer_id`))",
+    ]
+
+
+def is_sharded(table: sa.Table) -> bool:
+    """On a cluster: whether the table's rows are spread over the shards by customer (else every node has all)."""
+    return "customer_id" in table.c
+
+
+def cluster_ddl(cluster: str, *, database: str | None = None) -> list[str]:
+    """Every statement of ``init --cluster``: the store's tables on an existing cluster (:func:`create_table_ddl`)."""
+    if not cluster.replace("_", "").replace("-", "").isalnum():
+        raise ValueError(f"not a cluster name: {cluster!r}")
+    return [
+        ddl
+        for table in schema.metadata.sorted_tables
+        for ddl in create_table_ddl(table, database=database, cluster=cluster)
+    ]
+
+
+def create_tables(
+    conn: Connection, tables: tuple[sa.Table, ...] | list[sa.Table], *, database: str | None = None
+) -> None:
+    for table in tables:
+        for statement in create_table_ddl(table, database=database):
+            conn.exec_driver_sql(statement)
+
+
+def on_cluster(conn: Connection) -> bool:
+    """Whether the store's tables were made by ``init --cluster`` (journey events are a Distributed table)."""
+    engine = conn.execute(
+        sa.text("SELECT engine FROM system.tables WHERE database = currentDatabase() AND name = :name"),
+        {"name": schema.journey_events.name},
+    ).scalar()
+    return engine == "Distributed"
+
+
+def staging_database(conn: Connection) -> str | None:
+    """The staging database this connection's statements write into while a load runs, else None."""
+    mapping = conn.get_execution_options().get("schema_translate_map") or {}
+    return mapping.get(None)
+
+
+def add_column_ddl(table: sa.Table, column: sa.Column) -> str:
+    return f"ALTER TABLE {_quote(table.name)} ADD COLUMN IF NOT EXISTS {_quote(column.name)} {column_type(column)}"
+
+
+def _parquet_frame(table: sa.Table, frame: pl.DataFrame) -> pl.DataFrame:
+    """The frame in the table's column order with the stored types (timestamps in microseconds)."""
+    columns = [c.name for c in table.columns if c.name in frame.columns]
+    out = frame.select(columns)
+    casts = {
+        c: pl.Datetime("us") for c in columns if isinstance(table.c[c].type, sa.DateTime) and out.schema[c] != pl.Null
+    }
+    return out.with_columns(pl.col(c).cast(t) for c, t in casts.items()) if casts else out
+
+
+def insert_frame(conn: Connection, table: sa.Table, frame: pl.DataFrame) -> None:
+    """Inserts ``frame`` into ``table`` (named as the table is rendered on this connection, staging included)."""
+    frame = _parquet_frame(table, frame)
+    target = conn.dialect.identifier_preparer.format_table(rendered(conn, table))
+    columns = ", ".join(_quote(c) for c in frame.columns)
+    if conn.dialect.name == "chdb":
+        with tempfile.TemporaryDirectory(prefix="cjm-load-") as folder:
+            path = Path(folder) / "chunk.parquet"
+            frame.write_parquet(path)
+            literal = str(path).replace("\\", "\\\\").replace("'", "\\'")
+            conn.exec_driver_sql(f"INSERT INTO {target} ({columns}) SELECT {columns} FROM file('{literal}', Parquet)")
+        return
+    client = conn.connection.dbapi_connection.client  # clickhouse-connect's HTTP client
+    client.insert_arrow(target, frame.to_arrow())
+
+
+def rendered(conn: Connection, table: sa.Table) -> sa.Table:
+    """``table`` as this connection names it: a staging copy while a load runs (``schema_translate_map``)."""
+    database = staging_database(conn)
+    if database is None:
+        return table
+    return sa.Table(table.name, sa.MetaData(), schema=database)
+
+
+@contextmanager
+def staged(conn: Connection, tables: list[sa.Table], *, database: str) -> Iterator[Connection]:
+    """A load on ClickHouse, all or nothing: copies of ``tables`` in the database ``database`` (made here,
+    filled with hard links to the tables' current parts, no rows copied), a connection whose statements name those
+    copies, then on success ``EXCHANGE TABLES`` of each copy with its original. On an error the copies are
+    dropped and the store is as it was."""
+    if on_cluster(conn):  # EXCHANGE TABLES is per node: a cluster's load writes through its Distributed tables
+        yield conn
+        return
+    prefix = _quote(database)
+    conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {prefix}")
+    conn.exec_driver_sql(f"CREATE DATABASE {prefix}")
+    try:
+        for table in tables:
+            [ddl] = create_table_ddl(table, database=database)
+            conn.exec_driver_sql(ddl)
+            copy, original = f"{prefix}.{_quote(table.name)}", _quote(table.name)
+            conn.exec_driver_sql(f"ALTER TABLE {copy} ATTACH PARTITION ALL FROM {original}")
+        yield conn.execution_options(schema_translate_map={None: database})
+        current = conn.exec_driver_sql("SELECT currentDatabase()").scalar_one()
+        for table in tables:
+            conn.exec_driver_sql(
+                f"EXCHANGE TABLES {_quote(current)}.{_quote(table.name)} AND {prefix}.{_quote(table.name)}"
+            )
+    finally:
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {prefix}")
+
+
+def on_connect(settings: dict[str, Any]) -> Any:
+    """A ``connect`` listener that applies ``settings`` (and SESSION_SETTINGS) to every new chDB connection."""
+    wanted = {**SESSION_SETTINGS, **settings}
+
+    def _apply(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        try:
+            database = wanted.get("database")
+            for key, value in wanted.items():
+                if key in ("database", "readonly"):
+                    continue
+                text = str(value) if isinstance(value, int | float) else "'" + str(value).replace("'", "\\'") + "'"
+                cur.execute(f"SET {key} = {text}")
+            if database:
+                cur.execute(f"CREATE DATABASE IF NOT EXISTS {_quote(str(database))}")
+                cur.execute(f"USE {_quote(str(database))}")
+            if wanted.get("readonly"):
+                cur.execute("SET readonly = 2")  # reads only, settings may still change
+        finally:
+            cur.close()
+
+    return _apply

@@ -1,0 +1,189 @@
+"""ClickHouse's own parts: the tables' DDL (single node and cluster), loads that land whole or not at all on chDB,
+and the same figures as DuckDB on the sample company. The store-contract tests run on chDB too (conftest)."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+import sqlalchemy as sa
+from streamlit.testing.v1 import AppTest
+
+from data_access import clickhouse, ingest, schema, store
+from data_access.filters import Filters
+from data_access.queries import funnel, kpis, retention, risk, support
+from sample_data.story import FUNNEL
+from tests.conftest import CHDB_FOLDER, _keep_chdb_up
+from tests.test_cli import cli
+from tests.test_pages import APP, PAGES
+from tests.test_pages import _runs_like_the_server as _runs_like_the_server
+
+
+def test_single_node_tables_fit_the_queries() -> None:
+    [events] = clickhouse.create_table_ddl(schema.journey_events)
+    assert "ENGINE = MergeTree\nORDER BY (`customer_id`, `occurred_at`, `event_id`)" in events
+    assert "`stage_id` LowCardinality(String)" in events
+    assert "`occurred_at` DateTime64(6)" in events
+    assert "`touchpoint` LowCardinality(Nullable(String))" in events  # optional in the contract
+    assert "`action` Nullable(String)" in events
+    assert "`event_id` String," in events  # made up when absent, never null when stored
+    [answers] = clickhouse.create_table_ddl(schema.survey_responses)
+    assert "ORDER BY (`responded_at`, `response_id`)" in answers
+    [tickets] = clickhouse.create_table_ddl(schema.tickets)
+    assert "ORDER BY (`opened_at`, `ticket_id`)" in tickets
+    assert "`csat` Nullable(Int32)" in tickets and "`bot_resolved` Bool" in tickets
+    [rules] = clickhouse.create_table_ddl(schema.alert_rules)
+    assert rules.endswith(clickhouse.UPDATABLE)  # updated in place by the Alerts page
+    assert "LowCardinality" not in rules  # the app's own tables keep plain strings
+
+
+def test_cluster_tables_shard_by_customer_and_replicate_the_rest() -> None:
+    statements = clickhouse.cluster_ddl("cjm_cluster", database="cjm")
+    by_table = {s.split("`cjm`.`")[1].split("`")[0]: s for s in statements}
+    # a customer's rows: a replicated local table per shard and a Distributed table over them
+    local, distributed = by_table["journey_events_local"], by_table["journey_events"]
+    assert "ON CLUSTER `cjm_cluster`" in local
+    assert "ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/journey_events_local', '{replica}')" in local
+    assert "ORDER BY (`customer_id`, `occurred_at`, `event_id`)" in local
+    assert distributed.endswith(
+        "ENGINE = Distributed(`cjm_cluster`, 'cjm', 'journey_events_local', cityHash64(`customer_id`))"
+    )
+    sharded = {t.name for t in schema.metadata.sorted_tables if "customer_id" in t.c}
+    assert sharded == {
+        "customers",
+        "journey_events",
+        "survey_responses",
+        "tickets",
+        "orders",
+        "offers",
+        "experiments",
+        "funnel_attempts",
+        "stage_customers",
+    }
+    for name in sharded:
+        assert f"{name}_local" in by_table and "Distributed(" in by_table[name]
+    # no customers: one replicated table whose replicas are every node, so each shard joins a whole copy
+    stages = by_table["stages"]
+    assert "ReplicatedMergeTree('/clickhouse/tables/all/{database}/stages', '{replica}')" in stages
+    assert "stages_local" not in by_table and "Distributed" not in stages
+    assert len(statements) == len(schema.metadata.sorted_tables) + len(sharded)
+    with pytest.raises(ValueError, match="not a cluster name"):
+        clickhouse.cluster_ddl("x; DROP TABLE y")
+
+
+def test_init_cluster_prints_its_ddl_and_refuses_other_stores(tmp_path) -> None:
+    printed = cli("init", "--cluster", "cjm_cluster", "--print", "--db", "clickhousedb://u:secret@ch1:8123/cjm")
+    assert printed.returncode == 0, printed.stderr
+    assert printed.stdout.count("ON CLUSTER `cjm_cluster`") == len(clickhouse.cluster_ddl("c"))
+    assert "secret" not in printed.stdout
+    refused = cli("init", "--cluster", "cjm_cluster", "--db", f"duckdb:///{tmp_path / 'x.duckdb'}")
+    assert refused.returncode != 0 and "needs a ClickHouse server URL" in refused.stderr
+
+
+SAMPLE_PAIR = f"chdb:///{CHDB_FOLDER}?database=sample_pair"
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory: pytest.TempPathFactory) -> tuple[sa.Engine, sa.Engine]:
+    """The same 1,500-customer sample company in DuckDB and in chDB."""
+    _keep_chdb_up()
+    duck = f"duckdb:///{tmp_path_factory.mktemp('duck') / 'store.duckdb'}"
+    chdb = SAMPLE_PAIR
+    engines = []
+    for url in (duck, chdb):
+        engine = store.create_store_engine(url)
+        ingest.seed(engine, 1_500, 7)
+        engines.append(engine)
+    yield engines[0], engines[1]
+    for engine in engines:
+        engine.dispose()
+
+
+def _same(duck: pl.DataFrame, chdb: pl.DataFrame) -> None:
+    assert duck.columns == chdb.columns
+    assert duck.height == chdb.height and duck.height > 0
+    for column in duck.columns:
+        a, b = duck[column], chdb[column]
+        if a.dtype.is_float() or b.dtype.is_float():
+            diff = (a.cast(pl.Float64) - b.cast(pl.Float64)).abs().fill_null(0).max()
+            assert diff is None or diff < 1e-9, column
+            assert a.null_count() == b.null_count(), column
+        else:
+            assert a.cast(pl.String).to_list() == b.cast(pl.String).to_list(), column
+
+
+def test_the_sample_gives_duckdbs_figures_on_chdb(pair: tuple[sa.Engine, sa.Engine]) -> None:
+    as_of = store.time_range(pair[0])[1]
+    stored = funnel.FunnelSpec(tuple(FUNNEL), funnel.parse_window(funnel.DEFAULT_WINDOW))  # from funnel_attempts
+    live = funnel.FunnelSpec(("awareness", "consideration", "decision"), funnel.parse_window("30d"))
+    b2b = Filters(segment=("B2B",))
+    queries = {
+        "kpis": lambda c: kpis.stage_kpis_on(c, Filters()),
+        "kpis B2B": lambda c: kpis.stage_kpis_on(c, b2b),
+        "funnel (stored)": lambda c: funnel.reach_and_time(c, stored, Filters()),
+        "funnel (live)": lambda c: funnel.reach_and_time(c, live, b2b),
+        "funnel by channel": lambda c: funnel.breakdown(c, live, Filters(), "channel").sort(pl.all()),
+        "support": lambda c: support.lines(c, Filters()),
+        "retention": lambda c: retention.cohorts(c, Filters(), "month", "in").sort("cohort", "age"),
+        "at risk": lambda c: risk.at_risk(c, Filters(), as_of).sort("customer_id"),
+    }
+    for name, query in queries.items():
+        frames = []
+        for engine in pair:
+            with store.connect(engine) as conn:
+                frames.append(query(conn))
+        try:
+            _same(*frames)
+        except AssertionError as exc:
+            raise AssertionError(f"{name}: {exc}") from exc
+
+
+def test_a_refused_load_leaves_chdb_as_it_was(pair: tuple[sa.Engine, sa.Engine]) -> None:
+    engine = pair[1]
+    before = store.row_counts(engine)
+    good = ingest.typed_frame("customers", [dict(r) for r in _one_customer()])
+    orphan = ingest.typed_frame(
+        "journey_events",
+        [
+            {
+                "event_id": "E-x",
+                "customer_id": "nobody",
+                "stage_id": "awareness",
+                "occurred_at": _one_customer()[0]["signup_at"],
+            }
+        ],
+    )
+    with pytest.raises(ingest.LoadRejected) as refused:
+        ingest.write(engine, [("customers", good), ("journey_events", orphan)], mode="append")
+    assert "nobody" in refused.value.report()
+    assert store.row_counts(engine) == before
+    with store.connect(engine) as conn:
+        staging = conn.exec_driver_sql("SELECT count() FROM system.databases WHERE name LIKE 'cjm_staging_%'").scalar()
+    assert staging == 0  # the staging copies went with the refusal
+
+
+def _one_customer() -> list[dict]:
+    from datetime import datetime
+
+    return [
+        {
+            "customer_id": "C-new",
+            "signup_at": datetime(2026, 1, 5, 10, 0, 0, 250_000),
+            "segment": "B2C",
+            "channel": "ads",
+            "region": "EU",
+            "plan": "basic",
+        }
+    ]
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_on_chdb(
+    pair: tuple[sa.Engine, sa.Engine], page: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CJM_DATABASE_URL", SAMPLE_PAIR)
+    app = AppTest.from_file(APP, default_timeout=60).run()
+    if page != PAGES[0]:
+        app.switch_page(page).run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert not app.error, [e.value for e in app.error]
+    assert app.title[0].value
