@@ -27,9 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from data_access import schema
-
-DIALECTS = frozenset({"chdb", "clickhousedb"})  # SQLAlchemy dialect names of the ClickHouse family
-SCHEMES = frozenset({"chdb", "clickhousedb"})  # URL schemes
+from data_access.dialect import CLICKHOUSE
 
 SESSION_SETTINGS: dict[str, str | int] = {
     "distributed_product_mode": "local",  # on a cluster, joins and INs on the customer stay on each shard
@@ -88,7 +86,7 @@ UPDATABLE = "enable_block_number_column = 1, enable_block_offset_column = 1"
 
 
 def is_clickhouse(dialect_name: str) -> bool:
-    return dialect_name in DIALECTS
+    return dialect_name in CLICKHOUSE
 
 
 def column_type(column: sa.Column) -> str:
@@ -117,8 +115,12 @@ def column_type(column: sa.Column) -> str:
     return base
 
 
+def _is_identifier(name: str) -> bool:
+    return name.replace("_", "").replace("-", "").isalnum()
+
+
 def _quote(name: str) -> str:
-    if not name.replace("_", "").replace("-", "").isalnum():
+    if not _is_identifier(name):
         raise ValueError(f"not an identifier: {name!r}")  # names come from the schema module, never from input
     return f"`{name}`"
 
@@ -170,7 +172,7 @@ def is_sharded(table: sa.Table) -> bool:
 
 def cluster_ddl(cluster: str, *, database: str | None = None) -> list[str]:
     """Every statement of ``init --cluster``: the store's tables on an existing cluster (:func:`create_table_ddl`)."""
-    if not cluster.replace("_", "").replace("-", "").isalnum():
+    if not _is_identifier(cluster):
         raise ValueError(f"not a cluster name: {cluster!r}")
     return [
         ddl
@@ -284,8 +286,8 @@ def on_connect(settings: dict[str, Any]) -> Any:
             if database:
                 cur.execute(f"CREATE DATABASE IF NOT EXISTS {_quote(str(database))}")
                 cur.execute(f"USE {_quote(str(database))}")
-            if wanted.get("readonly"):
-                cur.execute("SET readonly = 2")  # reads only, settings may still change
+            if "readonly" in wanted:  # last: it forbids what comes after it
+                cur.execute(f"SET readonly = {int(wanted['readonly'])}")
         finally:
             cur.close()
 

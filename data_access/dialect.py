@@ -21,6 +21,12 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 
 GRAINS = ("week", "month")
+CLICKHOUSE = frozenset({"chdb", "clickhousedb"})  # the SQLAlchemy dialect names (and URL schemes) of ClickHouse
+
+
+def _args(element: FunctionElement, compiler: Any, **kw: Any) -> list[str]:
+    """A construct's arguments, compiled."""
+    return [compiler.process(clause, **kw) for clause in element.clauses]
 
 
 class epoch_ms(FunctionElement):
@@ -130,14 +136,14 @@ class bit_and(FunctionElement):
 
 @compiles(shift_left)
 def _shift_left_default(element: shift_left, compiler: Any, **kw: Any) -> str:
-    x, n = list(element.clauses)
-    return f"({compiler.process(x, **kw)} << {compiler.process(n, **kw)})"
+    x, n = _args(element, compiler, **kw)
+    return f"({x} << {n})"
 
 
 @compiles(bit_and)
 def _bit_and_default(element: bit_and, compiler: Any, **kw: Any) -> str:
-    x, y = list(element.clauses)
-    return f"({compiler.process(x, **kw)} & {compiler.process(y, **kw)})"
+    x, y = _args(element, compiler, **kw)
+    return f"({x} & {y})"
 
 
 def month_bit(ts: ColumnElement, first_month: date) -> ColumnElement[int]:
@@ -176,7 +182,7 @@ class quantile_cont(FunctionElement):
 
 
 # Databases with an interpolating quantile aggregate; elsewhere the metrics layer ranks rows with window functions.
-NATIVE_QUANTILE = frozenset({"duckdb", "postgresql", "chdb", "clickhousedb"})
+NATIVE_QUANTILE = frozenset({"duckdb", "postgresql"}) | CLICKHOUSE
 
 
 @compiles(quantile_cont, "duckdb")
@@ -198,7 +204,7 @@ class arg_min(FunctionElement):
 
 
 # Databases with an arg_min aggregate; elsewhere a query that needs "the row with the smallest key" ranks its rows.
-ARG_MIN = frozenset({"duckdb", "chdb", "clickhousedb"})
+ARG_MIN = frozenset({"duckdb"}) | CLICKHOUSE
 
 
 @compiles(arg_min, "duckdb")
@@ -222,9 +228,6 @@ def _on_clickhouse(construct: type) -> Any:
     return register
 
 
-CLICKHOUSE = ("chdb", "clickhousedb")
-
-
 @_on_clickhouse(epoch_ms)
 def _epoch_ms_clickhouse(element: epoch_ms, compiler: Any, **kw: Any) -> str:
     return f"intDiv(toUnixTimestamp64Micro(toDateTime64({compiler.process(element.clauses, **kw)}, 6)), 1000)"
@@ -242,14 +245,12 @@ def _month_start_clickhouse(element: month_start, compiler: Any, **kw: Any) -> s
 
 @_on_clickhouse(shift_left)
 def _shift_left_clickhouse(element: shift_left, compiler: Any, **kw: Any) -> str:
-    x, n = list(element.clauses)
-    return f"bitShiftLeft({compiler.process(x, **kw)}, {compiler.process(n, **kw)})"
+    return "bitShiftLeft({}, {})".format(*_args(element, compiler, **kw))
 
 
 @_on_clickhouse(bit_and)
 def _bit_and_clickhouse(element: bit_and, compiler: Any, **kw: Any) -> str:
-    x, y = list(element.clauses)
-    return f"bitAnd({compiler.process(x, **kw)}, {compiler.process(y, **kw)})"
+    return "bitAnd({}, {})".format(*_args(element, compiler, **kw))
 
 
 @_on_clickhouse(bit_or)
@@ -259,11 +260,10 @@ def _bit_or_clickhouse(element: bit_or, compiler: Any, **kw: Any) -> str:
 
 @_on_clickhouse(quantile_cont)
 def _quantile_clickhouse(element: quantile_cont, compiler: Any, **kw: Any) -> str:
-    x, p = list(element.clauses)
-    return f"quantileExactInclusive({compiler.process(p, **kw)})({compiler.process(x, **kw)})"
+    x, p = _args(element, compiler, **kw)
+    return f"quantileExactInclusive({p})({x})"
 
 
 @_on_clickhouse(arg_min)
 def _arg_min_clickhouse(element: arg_min, compiler: Any, **kw: Any) -> str:
-    value, key = list(element.clauses)
-    return f"argMin({compiler.process(value, **kw)}, {compiler.process(key, **kw)})"
+    return "argMin({}, {})".format(*_args(element, compiler, **kw))

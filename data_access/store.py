@@ -112,7 +112,7 @@ def create_store_engine(url: str, *, read_only: bool = False) -> Engine:
                 timeout_ms = int(SETTINGS.statement_timeout_seconds * 1000)
                 args["options"] = f"-c default_transaction_read_only=on -c statement_timeout={timeout_ms}"
             return sa.create_engine(u, connect_args=args, pool_pre_ping=True)
-        if backend in clickhouse.SCHEMES:
+        if clickhouse.is_clickhouse(backend):
             return _clickhouse_engine(u, read_only=read_only)
         if backend in ("mysql", "mariadb"):
             engine = sa.create_engine(u, connect_args={"connect_timeout": 5}, pool_pre_ping=True, pool_recycle=3600)
@@ -138,9 +138,10 @@ def create_store_engine(url: str, *, read_only: bool = False) -> Engine:
 def _clickhouse_engine(u: sa.URL, *, read_only: bool) -> Engine:
     """chDB keeps one embedded server per process, on one folder: the URL may name a ``database`` in it
     (``chdb:///path?database=name``), made on first use. A server URL names its database in the path."""
-    settings: dict[str, Any] = {"max_execution_time": SETTINGS.statement_timeout_seconds} if read_only else {}
-    if read_only:
-        settings["readonly"] = 1
+    # readonly = 2: reads only, while the session's settings may still be set
+    settings: dict[str, Any] = (
+        {"max_execution_time": SETTINGS.statement_timeout_seconds, "readonly": 2} if read_only else {}
+    )
     if u.get_backend_name() == "chdb":
         database = u.query.get("database")
         if database:
@@ -152,10 +153,7 @@ def _clickhouse_engine(u: sa.URL, *, read_only: bool) -> Engine:
         sa.event.listen(engine, "connect", clickhouse.on_connect(settings))
         return engine
     # a server: the settings travel with every HTTP request of the client (clickhouse-connect's generic args)
-    wanted = {**clickhouse.SESSION_SETTINGS, **settings}
-    if read_only:
-        wanted["readonly"] = 2
-    return sa.create_engine(u, pool_pre_ping=True, connect_args=wanted)
+    return sa.create_engine(u, pool_pre_ping=True, connect_args={**clickhouse.SESSION_SETTINGS, **settings})
 
 
 def _interrupt_after(engine: Engine, seconds: float) -> None:
@@ -297,7 +295,7 @@ def write_transaction(engine: Engine, also: tuple[sa.Table, ...] = ()) -> Iterat
         if not clickhouse.is_clickhouse(conn.dialect.name):
             yield conn
             return
-        staged_tables = [*schema.TABLES, *schema.DERIVED_TABLES, *(t for t in also if t not in schema.TABLES)]
+        staged_tables = list(dict.fromkeys((*schema.TABLES, *schema.DERIVED_TABLES, *also)))
         with clickhouse.staged(conn, staged_tables, database=f"cjm_staging_{uuid.uuid4().hex[:12]}") as staged:
             yield staged
 
@@ -346,22 +344,23 @@ def recreate_table(conn: Connection, table: sa.Table) -> None:
 
 
 def delete_where(conn: Connection, table: sa.Table, condition: sa.ColumnElement[bool]) -> int:
-    """Deletes the rows of ``table`` that meet ``condition``; returns how many (counted first: ClickHouse's DELETE
-    reports no row count)."""
-    count = int(conn.execute(sa.select(sa.func.count()).select_from(table).where(condition)).scalar_one())
-    if count:
-        conn.execute(sa.delete(table).where(condition))
-    return count
+    """Deletes the rows of ``table`` that meet ``condition``; returns how many."""
+    return _changed(conn, table, condition, sa.delete(table).where(condition))
 
 
 def update_where(conn: Connection, table: sa.Table, condition: sa.ColumnElement[bool], **values: Any) -> int:
-    """Sets ``values`` on the rows of ``table`` that meet ``condition``; returns how many (counted first on
-    ClickHouse, whose UPDATE reports no row count; there a race of two writers is not settled by the count)."""
+    """Sets ``values`` on the rows of ``table`` that meet ``condition``; returns how many."""
+    return _changed(conn, table, condition, sa.update(table).where(condition).values(**values))
+
+
+def _changed(conn: Connection, table: sa.Table, condition: sa.ColumnElement[bool], change: sa.Executable) -> int:
+    """Runs a DELETE or UPDATE and returns the rows it changed: its row count, or on ClickHouse, which reports
+    none, the rows counted just before (there a race of two writers is not settled by the count)."""
     if not clickhouse.is_clickhouse(conn.dialect.name):
-        return conn.execute(sa.update(table).where(condition).values(**values)).rowcount
+        return conn.execute(change).rowcount
     count = int(conn.execute(sa.select(sa.func.count()).select_from(table).where(condition)).scalar_one())
     if count:
-        conn.execute(sa.update(table).where(condition).values(**values))
+        conn.execute(change)
     return count
 
 
