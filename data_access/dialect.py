@@ -7,6 +7,7 @@
 - ``arg_min(value, key)``: the value of the row with the smallest key (DuckDB; see ``ARG_MIN``).
 - ``bit_or(x)``: the bitwise OR of a group's integers (SQLite has none: there the values must be distinct powers
   of two, whose sum over DISTINCT values is their OR).
+- ``window_funnel(window, ms, step_0, ..., step_k)``: ClickHouse's ordered funnel aggregate (see ``WINDOW_FUNNEL``).
 """
 
 from __future__ import annotations
@@ -213,6 +214,21 @@ def _arg_min_duckdb(element: arg_min, compiler: Any, **kw: Any) -> str:
     return f"arg_min({compiler.process(value, **kw)}, {compiler.process(key, **kw)})"
 
 
+class window_funnel(FunctionElement):
+    """The furthest step of an ordered funnel a group's rows reach (ClickHouse's ``windowFunnel``): arguments are the
+    window and the row's time (both in whole milliseconds), then one condition per step. Rows are taken in time
+    order, equal times in step order; an attempt starts at each step-0 row, each next step must come at or after
+    the one before and no later than the attempt's start plus the window (inclusive), and the result is the
+    deepest step any attempt reaches (1..K; 0 for a group without a step-0 row): the funnel's rules without
+    exclusions, in one pass over a customer's events. Only where the database has it (``WINDOW_FUNNEL``)."""
+
+    type = sa.Integer()
+    inherit_cache = True
+
+
+WINDOW_FUNNEL = CLICKHOUSE
+
+
 def period_date(column: str) -> pl.Expr:
     """A :func:`period_start` result as a Polars date: the databases return a date or ``YYYY-MM-DD`` text."""
     return pl.col(column).cast(pl.String).str.slice(0, 10).str.to_date().alias(column)
@@ -267,3 +283,9 @@ def _quantile_clickhouse(element: quantile_cont, compiler: Any, **kw: Any) -> st
 @_on_clickhouse(arg_min)
 def _arg_min_clickhouse(element: arg_min, compiler: Any, **kw: Any) -> str:
     return "argMin({}, {})".format(*_args(element, compiler, **kw))
+
+
+@_on_clickhouse(window_funnel)
+def _window_funnel_clickhouse(element: window_funnel, compiler: Any, **kw: Any) -> str:
+    window, ms, *steps = _args(element, compiler, **kw)
+    return f"windowFunnel({window})(toUInt64({ms}), {', '.join(steps)})"

@@ -122,6 +122,21 @@ def test_the_window_is_inclusive_and_strict_beyond(journeys: Engine, source: str
     assert counts(journeys, tighter, "S1", source) == [6, 5, 2]  # u4's c at 60 min now falls outside
 
 
+def test_counts_per_window_agree_with_the_chosen_attempts(journeys: Engine) -> None:
+    """The counts come from each customer's furthest step (ClickHouse: windowFunnel; elsewhere the attempts kept
+    per step), the times from the chosen attempt: both give the same customers per step, for each window, asked
+    one after the other on one connection (a window is a constant of ClickHouse's aggregate, never a cached one)."""
+    expected = {"30m": [6, 5, 2], "2h": [6, 5, 4], "1h": [6, 5, 3]}  # u4/u5 reach c at 1 h / 1 h 1 s; u6's b at 2 h
+    s1 = Filters(period=JANUARY, segment=("S1",))
+    with store.connect(journeys) as conn:
+        for window, customers in [*expected.items(), ("30m", expected["30m"])]:
+            spec = FunnelSpec(("a", "b", "c"), funnel.parse_window(window))
+            assert funnel.steps(conn, spec, s1)["customers"].to_list() == customers, window
+            assert funnel.reach_and_time(conn, spec, s1)["customers"].to_list() == customers, window
+        by_channel = funnel.breakdown(conn, FunnelSpec(("a", "b", "c"), funnel.parse_window("2h")), s1, "channel")
+    assert by_channel.rows() == [("ads", 4, 3, 2), ("web", 2, 2, 2)]  # u2, u4, u5, u6 and u1, u3
+
+
 def test_exclusion_between_two_steps(journeys: Engine, source: str) -> None:
     plain = counts(journeys, ABC, "S2", source)
     assert plain == [6, 4, 2]

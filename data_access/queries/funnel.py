@@ -27,7 +27,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from data_access import derived, metrics, schema
 from data_access.access import masked
-from data_access.dialect import ARG_MIN, arg_min, epoch_ms, period_date, period_start
+from data_access.dialect import ARG_MIN, WINDOW_FUNNEL, arg_min, epoch_ms, period_date, period_start, window_funnel
 from data_access.filters import Filters, Period
 from data_access.store import connect, contact_columns, fetch_frame
 
@@ -149,35 +149,8 @@ def _step_events(stage_id: str, filters: Filters, name: str) -> sa.Subquery:
 
 def _live_attempts(spec: FunnelSpec, filters: Filters) -> sa.Subquery:
     """Every attempt once per step it reached, from the raw events: ``customer_id``, ``entered_at`` (timestamp of the
-    first step), ``t0..t{K-1}`` (epoch ms of each step reached, null beyond ``depth``), ``depth`` (1..K).
-
-    Attempts that reach step k are built from those that reach step k-1 by an inner join with the step's events
-    (each step reads its own stage from the table, and the join sees only the attempts still going)."""
-    window_ms = spec.window_seconds * 1000
-    first = _step_events(spec.steps[0], filters, "step_0")
-    alive = sa.select(first.c.customer_id, first.c.occurred_at.label("entered_at"), first.c.ms.label(_t(0))).cte(
-        "attempt_0"
-    )
-    reached = [alive]
-    for k in range(1, len(spec.steps)):
-        e = _step_events(spec.steps[k], filters, f"step_{k}")
-        kept = [alive.c.customer_id, alive.c.entered_at, *(alive.c[_t(i)] for i in range(k))]
-        alive = (
-            sa.select(*kept, sa.func.min(e.c.ms).label(_t(k)))
-            .select_from(
-                alive.join(
-                    e,
-                    sa.and_(
-                        e.c.customer_id == alive.c.customer_id,
-                        e.c.ms >= alive.c[_t(k - 1)],
-                        e.c.ms <= alive.c[_t(0)] + window_ms,
-                    ),
-                )
-            )
-            .group_by(*kept)
-            .cte(f"attempt_{k}")
-        )
-        reached.append(alive)
+    first step), ``t0..t{K-1}`` (epoch ms of each step reached, null beyond ``depth``), ``depth`` (1..K)."""
+    reached = _live_levels(spec, filters)
     never = sa.cast(sa.null(), sa.BigInteger)
     return sa.union_all(
         *(
@@ -190,6 +163,76 @@ def _live_attempts(spec: FunnelSpec, filters: Filters) -> sa.Subquery:
             for k, a in enumerate(reached)
         )
     ).subquery("attempts")
+
+
+def _live_levels(spec: FunnelSpec, filters: Filters, *, every_time: bool = True) -> list[sa.CTE]:
+    """Per step k, the attempts that reach it: ``customer_id``, ``t0`` (epoch ms of the first step), ``last``
+    (epoch ms of step k) and, with ``every_time``, ``entered_at`` (timestamp of the first step) and ``t1..tk``.
+
+    Attempts that reach step k are built from those that reach step k-1 by an inner join with the step's events
+    (each step reads its own stage from the table, and the join sees only the attempts still going). An attempt is
+    known by its customer and first-step time: attempts that start at the same instant are one."""
+    window_ms = spec.window_seconds * 1000
+    first = _step_events(spec.steps[0], filters, "step_0")
+    columns = [first.c.customer_id, first.c.ms.label(_t(0)), first.c.ms.label("last")]
+    if every_time:
+        columns.insert(1, first.c.occurred_at.label("entered_at"))
+    alive = sa.select(*columns).cte("attempt_0")
+    reached = [alive]
+    for k in range(1, len(spec.steps)):
+        e = _step_events(spec.steps[k], filters, f"step_{k}")
+        kept = [alive.c.customer_id, alive.c[_t(0)]]
+        if every_time:
+            kept += [alive.c.entered_at, *(alive.c[_t(i)] for i in range(1, k))]
+        step = sa.func.min(e.c.ms)
+        alive = (
+            sa.select(*kept, *([step.label(_t(k))] if every_time else []), step.label("last"))
+            .select_from(
+                alive.join(
+                    e,
+                    sa.and_(
+                        e.c.customer_id == alive.c.customer_id,
+                        e.c.ms >= alive.c.last,
+                        e.c.ms <= alive.c[_t(0)] + window_ms,
+                    ),
+                )
+            )
+            .group_by(*kept)
+            .cte(f"attempt_{k}")
+        )
+        reached.append(alive)
+    return reached
+
+
+def _reach(spec: FunnelSpec, filters: Filters, dialect: str) -> sa.Subquery:
+    """One row per customer in the funnel: ``customer_id`` and ``depth``, the furthest step any of their attempts
+    reaches (1..K). That is all the counts need when the funnel has no exclusion: no attempt has to be chosen.
+    Where the database has an ordered-funnel aggregate (``WINDOW_FUNNEL``) it is one pass over each customer's
+    events; elsewhere the deepest of the attempts each step keeps (:func:`_live_levels`)."""
+    if dialect in WINDOW_FUNNEL:
+        level = window_funnel(
+            sa.literal(spec.window_seconds * 1000, sa.BigInteger, literal_execute=True),  # a constant parameter
+            epoch_ms(ev.c.occurred_at),
+            *(ev.c.stage_id == s for s in spec.steps),
+        )
+        per_customer = (
+            sa.select(ev.c.customer_id, level.label("depth"))
+            .where(ev.c.stage_id.in_(spec.steps), filters.where(ev.c.occurred_at, ev.c.customer_id))
+            .group_by(ev.c.customer_id)
+            .subquery("levels")
+        )
+        return sa.select(per_customer).where(per_customer.c.depth > 0).subquery("reach")
+    levels = sa.union_all(
+        *(
+            sa.select(a.c.customer_id, sa.literal(k + 1).label("depth"))
+            for k, a in enumerate(_live_levels(spec, filters, every_time=False))
+        )
+    ).subquery("levels")
+    return (
+        sa.select(levels.c.customer_id, sa.func.max(levels.c.depth).label("depth"))
+        .group_by(levels.c.customer_id)
+        .subquery("reach")
+    )
 
 
 def _stored_attempts(spec: FunnelSpec, filters: Filters) -> sa.Subquery:
@@ -383,7 +426,10 @@ def counts_query(
     spec: FunnelSpec, filters: Filters, by: str | None = None, *, stored: bool = False, dialect: str = ""
 ) -> sa.Select:
     """Customers reaching each step (cumulative), optionally per value of a breakdown."""
-    chosen = chosen_attempts(spec, filters, stored=stored, dialect=dialect)
+    if stored or spec.exclusions:
+        chosen: sa.Subquery | sa.CTE = chosen_attempts(spec, filters, stored=stored, dialect=dialect)
+    else:  # each customer's furthest step, without choosing an attempt
+        chosen = _reach(spec, filters, dialect)
     if by is None:
         return sa.select(*_reached(chosen.c.depth, len(spec.steps)))
     if by not in BREAKDOWNS:
