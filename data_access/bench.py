@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import resource
+import statistics
 import sys
 import tempfile
 import time
@@ -18,15 +19,24 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import polars as pl
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from data_access import ingest, metrics, store
 from data_access.config import SETTINGS, StoreLocation, default_store_path
+from data_access.dialect import CLICKHOUSE
 from data_access.filters import Filters, Period
 from data_access.queries import catalog, funnel, journey, kpis, overview, retention, review, risk, support, why
 
+OTHER_WINDOW = "30d"  # a conversion window other than the stored funnel's: counted from the raw events
 Query = Callable[[Engine, str, Filters], object]  # (engine for the cold run, url for the cached run, filters)
-COLD_BUDGET_MS, CACHED_BUDGET_MS = 1000.0, 50.0
+COLD_BUDGET_MS, CACHED_BUDGET_MS = 1000.0, 50.0  # a page at up to a million customers
+PEAK_BUDGET_MB = 4096.0  # the query process, at any size
+
+
+def cold_budget_ms(customers: int) -> float:
+    """A page's cold budget: 1 s up to a million customers, growing in proportion beyond (10 s at 10 million)."""
+    return COLD_BUDGET_MS * max(1.0, customers / 1_000_000)
 
 
 def _cache() -> object:
@@ -81,6 +91,11 @@ PAGES: dict[str, list[tuple[str, Callable[[Engine, Filters], object], Callable[[
     ],
     "Funnel": [
         ("steps", lambda e, f: _funnel(e, funnel.steps, f), lambda u, f: _cache().funnel_steps(u, _spec(u), f)),
+        (
+            f"steps, {OTHER_WINDOW} window",
+            lambda e, f: _funnel(e, funnel.steps, f, window=OTHER_WINDOW),
+            lambda u, f: _cache().funnel_steps(u, _spec(u, OTHER_WINDOW), f),
+        ),
         (
             "steps, previous",
             lambda e, f: _funnel(e, funnel.steps, _previous(f)),
@@ -226,19 +241,25 @@ _FIRST_MAP = "Bargain hunter (B2C) - current state"  # the map the page opens wi
 FUNNEL_BUDGET_MS = 2000.0
 
 
-_SPECS: dict[str, funnel.FunnelSpec] = {}
+_SPECS: dict[tuple[str, str], funnel.FunnelSpec] = {}
 
 
-def _spec(url: str) -> funnel.FunnelSpec:
+def _spec(url: str, window: str = funnel.DEFAULT_WINDOW) -> funnel.FunnelSpec:
     """The page's default funnel, looked up once (the page holds it in its widgets)."""
-    if url not in _SPECS:
+    if (url, window) not in _SPECS:
         engine = store.create_store_engine(url, read_only=True)
-        _SPECS[url] = funnel.FunnelSpec(funnel.default_steps(engine), funnel.parse_window(funnel.DEFAULT_WINDOW))
-    return _SPECS[url]
+        _SPECS[url, window] = funnel.FunnelSpec(funnel.default_steps(engine), funnel.parse_window(window))
+    return _SPECS[url, window]
 
 
-def _funnel(engine: Engine, query: Callable[..., object], filters: Filters, *args: object) -> object:
-    spec = funnel.FunnelSpec(funnel.default_steps(engine), funnel.parse_window(funnel.DEFAULT_WINDOW))
+def _funnel(
+    engine: Engine,
+    query: Callable[..., object],
+    filters: Filters,
+    *args: object,
+    window: str = funnel.DEFAULT_WINDOW,
+) -> object:
+    spec = funnel.FunnelSpec(funnel.default_steps(engine), funnel.parse_window(window))
     with store.connect(engine) as conn:
         return query(conn, spec, filters, *args)
 
@@ -273,6 +294,124 @@ FILTER_CASES = {
 }
 
 
+# Hand-written floors for the funnel's counts with a window other than the stored one (DuckDB SQL, the sample's six
+# funnel steps, values bound): the least a query can do for the same counts, written once by hand and not built by
+# the code it measures. Range join: each step keeps the attempts still going, by a join and a MIN. ASOF: each step
+# takes the next event of its stage at or after the last one by an ASOF join.
+FLOOR_RANGE_JOIN = """WITH
+s0 AS (SELECT customer_id, epoch_ms(occurred_at) AS ms FROM journey_events
+       WHERE stage_id = :s0 AND occurred_at >= :start AND occurred_at < :end),
+s1 AS (SELECT customer_id, epoch_ms(occurred_at) AS ms FROM journey_events
+       WHERE stage_id = :s1 AND occurred_at >= :start AND occurred_at < :end),
+s2 AS (SELECT customer_id, epoch_ms(occurred_at) AS ms FROM journey_events
+       WHERE stage_id = :s2 AND occurred_at >= :start AND occurred_at < :end),
+s3 AS (SELECT customer_id, epoch_ms(occurred_at) AS ms FROM journey_events
+       WHERE stage_id = :s3 AND occurred_at >= :start AND occurred_at < :end),
+s4 AS (SELECT customer_id, epoch_ms(occurred_at) AS ms FROM journey_events
+       WHERE stage_id = :s4 AND occurred_at >= :start AND occurred_at < :end),
+s5 AS (SELECT customer_id, epoch_ms(occurred_at) AS ms FROM journey_events
+       WHERE stage_id = :s5 AND occurred_at >= :start AND occurred_at < :end),
+a0 AS (SELECT customer_id, ms AS t0, ms AS last FROM s0),
+a1 AS (SELECT a.customer_id, a.t0, min(s.ms) AS last FROM a0 a JOIN s1 s
+       ON s.customer_id = a.customer_id AND s.ms >= a.last AND s.ms <= a.t0 + :window GROUP BY a.customer_id, a.t0),
+a2 AS (SELECT a.customer_id, a.t0, min(s.ms) AS last FROM a1 a JOIN s2 s
+       ON s.customer_id = a.customer_id AND s.ms >= a.last AND s.ms <= a.t0 + :window GROUP BY a.customer_id, a.t0),
+a3 AS (SELECT a.customer_id, a.t0, min(s.ms) AS last FROM a2 a JOIN s3 s
+       ON s.customer_id = a.customer_id AND s.ms >= a.last AND s.ms <= a.t0 + :window GROUP BY a.customer_id, a.t0),
+a4 AS (SELECT a.customer_id, a.t0, min(s.ms) AS last FROM a3 a JOIN s4 s
+       ON s.customer_id = a.customer_id AND s.ms >= a.last AND s.ms <= a.t0 + :window GROUP BY a.customer_id, a.t0),
+a5 AS (SELECT a.customer_id, a.t0, min(s.ms) AS last FROM a4 a JOIN s5 s
+       ON s.customer_id = a.customer_id AND s.ms >= a.last AND s.ms <= a.t0 + :window GROUP BY a.customer_id, a.t0)
+SELECT (SELECT count(DISTINCT customer_id) FROM a0), (SELECT count(DISTINCT customer_id) FROM a1),
+       (SELECT count(DISTINCT customer_id) FROM a2), (SELECT count(DISTINCT customer_id) FROM a3),
+       (SELECT count(DISTINCT customer_id) FROM a4), (SELECT count(DISTINCT customer_id) FROM a5)"""
+FLOOR_ASOF = """WITH
+s0 AS (SELECT customer_id, epoch_ms(occurred_at) AS ms FROM journey_events
+       WHERE stage_id = :s0 AND occurred_at >= :start AND occurred_at < :end),
+s1 AS (SELECT customer_id, epoch_ms(occurred_at) AS ms FROM journey_events
+       WHERE stage_id = :s1 AND occurred_at >= :start AND occurred_at < :end),
+s2 AS (SELECT customer_id, epoch_ms(occurred_at) AS ms FROM journey_events
+       WHERE stage_id = :s2 AND occurred_at >= :start AND occurred_at < :end),
+s3 AS (SELECT customer_id, epoch_ms(occurred_at) AS ms FROM journey_events
+       WHERE stage_id = :s3 AND occurred_at >= :start AND occurred_at < :end),
+s4 AS (SELECT customer_id, epoch_ms(occurred_at) AS ms FROM journey_events
+       WHERE stage_id = :s4 AND occurred_at >= :start AND occurred_at < :end),
+s5 AS (SELECT customer_id, epoch_ms(occurred_at) AS ms FROM journey_events
+       WHERE stage_id = :s5 AND occurred_at >= :start AND occurred_at < :end),
+b0 AS (SELECT customer_id, ms AS t0, ms AS last, 1 AS depth FROM s0),
+b1 AS (SELECT b.customer_id, b.t0, CASE WHEN s.ms <= b.t0 + :window THEN s.ms END AS last,
+       b.depth + CASE WHEN s.ms <= b.t0 + :window THEN 1 ELSE 0 END AS depth
+       FROM b0 b ASOF LEFT JOIN s1 s ON s.customer_id = b.customer_id AND s.ms >= b.last),
+b2 AS (SELECT b.customer_id, b.t0, CASE WHEN s.ms <= b.t0 + :window THEN s.ms END AS last,
+       b.depth + CASE WHEN s.ms <= b.t0 + :window THEN 1 ELSE 0 END AS depth
+       FROM b1 b ASOF LEFT JOIN s2 s ON s.customer_id = b.customer_id AND s.ms >= b.last),
+b3 AS (SELECT b.customer_id, b.t0, CASE WHEN s.ms <= b.t0 + :window THEN s.ms END AS last,
+       b.depth + CASE WHEN s.ms <= b.t0 + :window THEN 1 ELSE 0 END AS depth
+       FROM b2 b ASOF LEFT JOIN s3 s ON s.customer_id = b.customer_id AND s.ms >= b.last),
+b4 AS (SELECT b.customer_id, b.t0, CASE WHEN s.ms <= b.t0 + :window THEN s.ms END AS last,
+       b.depth + CASE WHEN s.ms <= b.t0 + :window THEN 1 ELSE 0 END AS depth
+       FROM b3 b ASOF LEFT JOIN s4 s ON s.customer_id = b.customer_id AND s.ms >= b.last),
+b5 AS (SELECT b.customer_id, b.t0, CASE WHEN s.ms <= b.t0 + :window THEN s.ms END AS last,
+       b.depth + CASE WHEN s.ms <= b.t0 + :window THEN 1 ELSE 0 END AS depth
+       FROM b4 b ASOF LEFT JOIN s5 s ON s.customer_id = b.customer_id AND s.ms >= b.last),
+d AS (SELECT customer_id, max(depth) AS depth FROM b5 GROUP BY customer_id)
+SELECT count(*) FILTER (WHERE depth >= 1), count(*) FILTER (WHERE depth >= 2), count(*) FILTER (WHERE depth >= 3),
+       count(*) FILTER (WHERE depth >= 4), count(*) FILTER (WHERE depth >= 5), count(*) FILTER (WHERE depth >= 6)
+FROM d"""
+FLOOR_STEPS = 6
+FLOOR_RUNS = 3  # interleaved cold runs per formulation; the median of each is compared
+
+
+def _floor_counts(url: str, sql: str, filters: Filters) -> list[int]:
+    engine = store.create_store_engine(url, read_only=True)
+    spec = _spec(url, OTHER_WINDOW)
+    values: dict[str, object] = {f"s{k}": stage for k, stage in enumerate(spec.steps)}
+    values |= {"start": filters.period.start, "end": filters.period.end, "window": spec.window_seconds * 1000}
+    try:
+        with store.connect(engine) as conn:
+            return [int(v) for v in conn.execute(sa.text(sql), values).one()]
+    finally:
+        engine.dispose()
+
+
+def _funnel_against_floors(url: str, out: Callable[[str], object]) -> None:
+    """The funnel's counts with another window, cold, against the hand-written floors: medians of interleaved runs
+    (all data, no customer filter: the floors have none), and their ratio. The counts must agree."""
+    dialect = store.create_store_engine(url, read_only=True).dialect.name
+    spec = _spec(url, OTHER_WINDOW)
+    filters = next(iter(FILTER_CASES.values()))
+    out(f"\nfunnel counts, {OTHER_WINDOW} window (not the stored one), all data, cold, median of {FLOOR_RUNS} runs\n")
+
+    def ours() -> list[int]:
+        engine = store.create_store_engine(url, read_only=True)
+        with store.connect(engine) as conn:
+            counts = funnel.steps(conn, spec, filters)["customers"].to_list()
+        engine.dispose()
+        return counts
+
+    mine = "the dashboard's query"
+    runs: dict[str, Callable[[], list[int]]] = {mine: ours}
+    if dialect == "duckdb" and len(spec.steps) == FLOOR_STEPS and filters.period.end is not None:
+        runs["floor: range join"] = lambda: _floor_counts(url, FLOOR_RANGE_JOIN, filters)
+        runs["floor: ASOF join"] = lambda: _floor_counts(url, FLOOR_ASOF, filters)
+    else:
+        out("  (the hand-written floors are DuckDB SQL for the sample's six funnel steps: not run here)\n")
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    counts: dict[str, list[int]] = {}
+    for _ in range(FLOOR_RUNS):
+        for name, run in runs.items():
+            started = time.perf_counter()
+            counts[name] = run()
+            times[name].append((time.perf_counter() - started) * 1000)
+    medians = {name: statistics.median(t) for name, t in times.items()}
+    floors = [m for name, m in medians.items() if name.startswith("floor")]
+    for name, median in medians.items():
+        agree = "" if counts[name] == counts[mine] else "  COUNTS DIFFER"
+        out(f"  {name:<24} {median:>9.1f} ms  ({', '.join(f'{t:.0f}' for t in times[name])}){agree}\n")
+    if floors:
+        out(f"  {mine} / the faster floor: {medians[mine] / min(floors):.2f}x\n")
+
+
 def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
@@ -302,6 +441,13 @@ def _in_child(target: Callable[..., None], *args: object) -> tuple[float, float]
     if proc.exitcode != 0:
         raise store.StoreError(f"benchmark step {target.__name__} failed (exit {proc.exitcode})")
     return time.perf_counter() - started, peak.value
+
+
+def _ingest_target(url: str, folder: Path) -> str:
+    """A new embedded store of the benchmarked engine to ingest into: a chDB folder for ClickHouse, else DuckDB."""
+    if sa.engine.make_url(url).get_backend_name() in CLICKHOUSE:
+        return f"chdb:///{folder / 'ingest-chdb'}"
+    return f"duckdb:///{folder / 'ingest.duckdb'}"
 
 
 def _ingest_files(folder: Path, seed: int, rows: int) -> int:
@@ -364,7 +510,7 @@ def main(
         progress(0.5, "ingesting a million-row file")
         with tempfile.TemporaryDirectory() as folder:
             events = _ingest_files(Path(folder), seed + 1, 1_000_000)
-            target = f"duckdb:///{Path(folder) / 'ingest.duckdb'}"
+            target = _ingest_target(url, Path(folder))
             seconds, peak = _in_child(_ingest_child, target, folder)
         out(
             f"ingest: {seconds:.1f} s for a CSV of {events:,} journey events plus their customers "
@@ -376,25 +522,28 @@ def main(
     import scipy.stats  # noqa: F401
 
     failures = 0
+    cold_budget = cold_budget_ms(customers)
     for case, filters in FILTER_CASES.items():
         out(f"\nqueries, filters: {case}\n")
-        out(f"{'page':<22} {'query':<18} {'cold ms':>9} {'cached ms':>10}\n")
-        sidebar = (0.0, 0.0)
+        out(f"{'page':<22} {'query':<18} {'cold ms':>9} {'warm ms':>9} {'cached ms':>10}\n")
+        sidebar = (0.0, 0.0, 0.0)
         for page, queries in timed.items():
-            cold_total = cached_total = 0.0
+            cold_total = warm_total = cached_total = 0.0
             timings: dict[str, float] = {}
             for name, cold, cached in queries:
                 engine = store.create_store_engine(url, read_only=True)
                 cold_ms = _time(lambda c=cold, e=engine, f=filters: c(e, f))
+                warm_ms = _time(lambda c=cold, e=engine, f=filters: c(e, f))  # again: the database's caches are warm
                 engine.dispose()
                 cached(url, filters)  # fill the cache
                 cached_ms = _time(lambda c=cached, f=filters: c(url, f))
                 timings[name] = cold_ms
                 cold_total += cold_ms
+                warm_total += warm_ms
                 cached_total += cached_ms
-                out(f"{page:<22} {name:<18} {cold_ms:>9.1f} {cached_ms:>10.2f}\n")
+                out(f"{page:<22} {name:<18} {cold_ms:>9.1f} {warm_ms:>9.1f} {cached_ms:>10.2f}\n")
             if page == SIDEBAR:
-                sidebar = (cold_total, cached_total)
+                sidebar = (cold_total, warm_total, cached_total)
                 continue
             if page == "Funnel":
                 both = sum(timings[n] for n in ("steps", "steps, previous"))
@@ -404,17 +553,28 @@ def main(
                     f"{page:<22} {'= steps + previous':<18} {both:>9.1f} {'':>10}  "
                     f"{'within' if ok else 'OVER'} the funnel's budget ({FUNNEL_BUDGET_MS:.0f} ms cold)\n"
                 )
-            cold_total, cached_total = cold_total + sidebar[0], cached_total + sidebar[1]
+            cold_total, warm_total, cached_total = (
+                a + b for a, b in zip((cold_total, warm_total, cached_total), sidebar, strict=True)
+            )
             whole = page == "Funnel"  # judged above on its own budget; every section's total is information
-            ok = (whole or cold_total < COLD_BUDGET_MS) and cached_total < CACHED_BUDGET_MS
+            ok = (whole or cold_total < cold_budget) and cached_total < CACHED_BUDGET_MS
             failures += not ok
             verdict = "within" if ok else "OVER"
             budget = (
                 f"{verdict} budget ({CACHED_BUDGET_MS:.0f} ms cached; every section cold, for information)"
                 if whole
-                else f"{verdict} budget ({COLD_BUDGET_MS:.0f} ms cold, {CACHED_BUDGET_MS:.0f} ms cached)"
+                else f"{verdict} budget ({cold_budget:.0f} ms cold, {CACHED_BUDGET_MS:.0f} ms cached)"
             )
-            out(f"{page:<22} {'= with sidebar':<18} {cold_total:>9.1f} {cached_total:>10.2f}  {budget}\n")
-    out(f"\npeak memory of the query process: {_peak_mb():,.0f} MB\n")
+            totals = f"{cold_total:>9.1f} {warm_total:>9.1f} {cached_total:>10.2f}"
+            out(f"{page:<22} {'= with sidebar':<18} {totals}  {budget}\n")
+    if not pages or "Funnel" in pages:
+        _funnel_against_floors(url, out)
+    peak = _peak_mb()
+    within = peak < PEAK_BUDGET_MB
+    failures += not within
+    out(
+        f"\npeak memory of the query process: {peak:,.0f} MB "
+        f"({'within' if within else 'OVER'} the {PEAK_BUDGET_MB:,.0f} MB budget)\n"
+    )
     progress(1.0, "benchmark done")
     return 0 if failures == 0 else 1
