@@ -6,6 +6,7 @@ import contextlib
 import csv
 import io
 import json
+import re
 import os
 import subprocess
 import sys
@@ -175,3 +176,20 @@ def test_bench_times_only_the_pages_asked_for(tmp_path: Path) -> None:
     assert timed == {"Retention"}
     wrong = cli("bench", "--db", db, "--customers", "300", "--page", "Nope")
     assert wrong.returncode == 2 and "unknown page 'Nope'" in wrong.stderr
+
+
+def test_bench_sets_the_funnel_against_its_hand_written_floors(tmp_path: Path) -> None:
+    """The funnel with a window other than the stored one, timed cold, warm and cached, then against the two
+    hand-written floors: all three count the same customers per step, or the run says COUNTS DIFFER."""
+    db = f"duckdb:///{tmp_path / 'bench.duckdb'}"
+    done = cli("bench", "--db", db, "--customers", "400", "--page", "Funnel")
+    assert done.returncode in (0, 1), done.stderr
+    out = done.stdout
+    assert "cold ms   warm ms  cached ms" in out
+    assert "steps, 30d window" in out
+    floors = out[out.index("funnel counts, 30d window") :]
+    for name in ("the dashboard's query", "floor: range join", "floor: ASOF join"):
+        assert name in floors
+    assert "COUNTS DIFFER" not in floors
+    assert re.search(r"the faster floor: \d+\.\d\dx", floors)
+    assert re.search(r"peak memory of the query process: [\d,]+ MB \((within|OVER) the 4,096 MB budget\)", out)
