@@ -298,7 +298,7 @@ FILTER_CASES = {
 # funnel steps, values bound): the least a query can do for the same counts, written once by hand and not built by
 # the code it measures. Range join: each step keeps the attempts still going, by a join and a MIN. ASOF: each step
 # takes the next event of its stage at or after the last one by an ASOF join.
-FLOOR_RANGE_JOIN = """WITH
+_FLOOR_STEP_EVENTS = """WITH
 s0 AS (SELECT customer_id, epoch_ms(occurred_at) AS ms FROM journey_events
        WHERE stage_id = :s0 AND occurred_at >= :start AND occurred_at < :end),
 s1 AS (SELECT customer_id, epoch_ms(occurred_at) AS ms FROM journey_events
@@ -311,7 +311,10 @@ s4 AS (SELECT customer_id, epoch_ms(occurred_at) AS ms FROM journey_events
        WHERE stage_id = :s4 AND occurred_at >= :start AND occurred_at < :end),
 s5 AS (SELECT customer_id, epoch_ms(occurred_at) AS ms FROM journey_events
        WHERE stage_id = :s5 AND occurred_at >= :start AND occurred_at < :end),
-a0 AS (SELECT customer_id, ms AS t0, ms AS last FROM s0),
+"""
+FLOOR_RANGE_JOIN = (
+    _FLOOR_STEP_EVENTS
+    + """a0 AS (SELECT customer_id, ms AS t0, ms AS last FROM s0),
 a1 AS (SELECT a.customer_id, a.t0, min(s.ms) AS last FROM a0 a JOIN s1 s
        ON s.customer_id = a.customer_id AND s.ms >= a.last AND s.ms <= a.t0 + :window GROUP BY a.customer_id, a.t0),
 a2 AS (SELECT a.customer_id, a.t0, min(s.ms) AS last FROM a1 a JOIN s2 s
@@ -325,20 +328,10 @@ a5 AS (SELECT a.customer_id, a.t0, min(s.ms) AS last FROM a4 a JOIN s5 s
 SELECT (SELECT count(DISTINCT customer_id) FROM a0), (SELECT count(DISTINCT customer_id) FROM a1),
        (SELECT count(DISTINCT customer_id) FROM a2), (SELECT count(DISTINCT customer_id) FROM a3),
        (SELECT count(DISTINCT customer_id) FROM a4), (SELECT count(DISTINCT customer_id) FROM a5)"""
-FLOOR_ASOF = """WITH
-s0 AS (SELECT customer_id, epoch_ms(occurred_at) AS ms FROM journey_events
-       WHERE stage_id = :s0 AND occurred_at >= :start AND occurred_at < :end),
-s1 AS (SELECT customer_id, epoch_ms(occurred_at) AS ms FROM journey_events
-       WHERE stage_id = :s1 AND occurred_at >= :start AND occurred_at < :end),
-s2 AS (SELECT customer_id, epoch_ms(occurred_at) AS ms FROM journey_events
-       WHERE stage_id = :s2 AND occurred_at >= :start AND occurred_at < :end),
-s3 AS (SELECT customer_id, epoch_ms(occurred_at) AS ms FROM journey_events
-       WHERE stage_id = :s3 AND occurred_at >= :start AND occurred_at < :end),
-s4 AS (SELECT customer_id, epoch_ms(occurred_at) AS ms FROM journey_events
-       WHERE stage_id = :s4 AND occurred_at >= :start AND occurred_at < :end),
-s5 AS (SELECT customer_id, epoch_ms(occurred_at) AS ms FROM journey_events
-       WHERE stage_id = :s5 AND occurred_at >= :start AND occurred_at < :end),
-b0 AS (SELECT customer_id, ms AS t0, ms AS last, 1 AS depth FROM s0),
+)
+FLOOR_ASOF = (
+    _FLOOR_STEP_EVENTS
+    + """b0 AS (SELECT customer_id, ms AS t0, ms AS last, 1 AS depth FROM s0),
 b1 AS (SELECT b.customer_id, b.t0, CASE WHEN s.ms <= b.t0 + :window THEN s.ms END AS last,
        b.depth + CASE WHEN s.ms <= b.t0 + :window THEN 1 ELSE 0 END AS depth
        FROM b0 b ASOF LEFT JOIN s1 s ON s.customer_id = b.customer_id AND s.ms >= b.last),
@@ -358,6 +351,7 @@ d AS (SELECT customer_id, max(depth) AS depth FROM b5 GROUP BY customer_id)
 SELECT count(*) FILTER (WHERE depth >= 1), count(*) FILTER (WHERE depth >= 2), count(*) FILTER (WHERE depth >= 3),
        count(*) FILTER (WHERE depth >= 4), count(*) FILTER (WHERE depth >= 5), count(*) FILTER (WHERE depth >= 6)
 FROM d"""
+)
 FLOOR_STEPS = 6
 FLOOR_RUNS = 3  # interleaved cold runs per formulation; the median of each is compared
 
