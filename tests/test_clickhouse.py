@@ -122,6 +122,8 @@ def test_the_sample_gives_duckdbs_figures_on_chdb(pair: tuple[sa.Engine, sa.Engi
         "funnel (stored)": lambda c: funnel.reach_and_time(c, stored, Filters()),
         "funnel (live)": lambda c: funnel.reach_and_time(c, live, b2b),
         "funnel by channel": lambda c: funnel.breakdown(c, live, Filters(), "channel").sort(pl.all()),
+        # the counts alone: windowFunnel on ClickHouse, the attempts kept per step on DuckDB
+        "funnel steps (live)": lambda c: funnel.steps(c, funnel.FunnelSpec(tuple(FUNNEL), live.window_seconds), b2b),
         "support": lambda c: support.lines(c, Filters()),
         "retention": lambda c: retention.cohorts(c, Filters(), "month", "in").sort("cohort", "age"),
         "at risk": lambda c: risk.at_risk(c, Filters(), as_of).sort("customer_id"),
