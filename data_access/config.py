@@ -38,6 +38,8 @@ class Settings:
     upload_max_mb: int = _env_int("CJM_UPLOAD_MAX_MB", 200)  # a larger upload is refused before it is read
     statement_timeout_seconds: float = _env_float("CJM_STATEMENT_TIMEOUT", 60.0)  # a dashboard query is stopped
     live_refresh_seconds: int = _env_int("CJM_LIVE_REFRESH", 30)  # the Support page's live panel redraws this often
+    # memory the embedded DuckDB may use for the dashboard's queries; beyond it joins and groupings spill to disk
+    read_memory_mb: int = _env_int("CJM_READ_MEMORY_MB", 3072)
 
 
 SETTINGS = Settings()

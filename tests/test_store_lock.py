@@ -72,6 +72,17 @@ def test_the_dashboard_cannot_write(tiny_duck: str) -> None:
         conn.execute(sa.delete(schema.stages))
 
 
+def test_the_dashboards_queries_are_bounded_in_memory(tiny_duck: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The read-only engine caps DuckDB at CJM_READ_MEMORY_MB (beyond it, joins and groupings spill to disk); a
+    query still gives its figures under a tight cap."""
+    monkeypatch.setattr(store, "SETTINGS", dataclasses.replace(store.SETTINGS, read_memory_mb=64))
+    reader = store.create_store_engine(tiny_duck, read_only=True)
+    with store.connect(reader) as conn:
+        limit = conn.execute(sa.text("SELECT current_setting('memory_limit')")).scalar_one()
+    assert limit == "61.0 MiB"  # 64 MB (10**6 bytes) in DuckDB's binary units
+    assert stage_kpis(reader, Filters()).height == 3
+
+
 def test_read_only_on_every_store(tiny: sa.Engine, store_url: str) -> None:
     reader = store.create_store_engine(store_url, read_only=True)
     with pytest.raises(store.StoreError, match="could not answer"), store.connect(reader, write=True) as conn:
