@@ -1,9 +1,11 @@
-"""The benchmark: ``python -m data_access bench --customers N``. Not a timed test: a measurement to read.
+"""The benchmark: ``python -m data_access bench --customers N [--db URL]``. Not a timed test: a measurement to read.
 
 It seeds a store of N customers (in a child process, so its memory is counted apart), loads a million-row
-file through ingestion, then times every query each page runs: cold (a new engine, so a fresh DuckDB
-connection with nothing cached in the database) and cached (the second call through the dashboard's
-``st.cache_data`` layer). Later pages add their queries to ``PAGES``.
+file through ingestion (into a new embedded store of the same engine), then times every query each page runs:
+cold (a new engine, so a fresh DuckDB connection with nothing cached in the database), warm (the same call again)
+and cached (the second call through the dashboard's ``st.cache_data`` layer). Then the funnel's counts with a
+window other than the stored one against two hand-written floors, and the query process's peak memory. Later
+pages add their queries to ``PAGES``.
 """
 
 from __future__ import annotations
