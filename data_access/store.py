@@ -153,6 +153,7 @@ def _clickhouse_engine(u: sa.URL, *, read_only: bool) -> Engine:
             raise StoreError(f"No store at {u.database}. Create it with: python -m data_access seed --db {u}")
         engine = sa.create_engine(u)
         sa.event.listen(engine, "connect", clickhouse.on_connect(settings))
+        sa.event.listen(engine, "before_cursor_execute", clickhouse.arrow_instead, retval=True)
         return engine
     # a server: the settings travel with every HTTP request of the client (clickhouse-connect's generic args)
     return sa.create_engine(u, pool_pre_ping=True, connect_args={**clickhouse.SESSION_SETTINGS, **settings})
@@ -386,8 +387,21 @@ def missing_tables(engine: Engine, *, optional: bool = False) -> list[str]:
 
 
 def fetch_frame(conn: Connection, stmt: sa.Executable, schema_overrides: dict[str, Any] | None = None) -> pl.DataFrame:
-    """Run a (result-sized) statement and return its rows as a Polars frame, with columns even when empty."""
-    result = conn.execute(stmt)
+    """Run a (result-sized) statement and return its rows as a Polars frame, with columns even when empty. On chDB
+    the rows come as Arrow (:func:`clickhouse.fetch_arrow`), in the types the other stores' rows take."""
+    overrides = schema_overrides or {}
+    if conn.dialect.name == "chdb":
+        table = clickhouse.fetch_arrow(conn, stmt)
+        if table.num_rows == 0:
+            return pl.DataFrame(schema={c: overrides.get(c, pl.Null) for c in table.column_names})
+        frame = clickhouse.as_fetched(pl.from_arrow(table))
+        wanted = {c: t for c, t in overrides.items() if c in frame.columns}
+        return frame.cast(wanted) if wanted else frame
+    return rows_frame(conn.execute(stmt), overrides)
+
+
+def rows_frame(result: sa.CursorResult, schema_overrides: dict[str, Any] | None = None) -> pl.DataFrame:
+    """A result's rows, fetched through the DB-API cursor, as a Polars frame."""
     columns = list(result.keys())
     rows = result.fetchall()
     if not rows:

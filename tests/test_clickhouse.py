@@ -3,12 +3,16 @@ and the same figures as DuckDB on the sample company. The store-contract tests r
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import polars as pl
 import pytest
 import sqlalchemy as sa
+from polars.testing import assert_frame_equal
 from streamlit.testing.v1 import AppTest
 
 from data_access import clickhouse, ingest, schema, store
+from data_access.dialect import epoch_ms, period_start
 from data_access.filters import Filters
 from data_access.queries import funnel, kpis, retention, risk, support
 from sample_data.story import FUNNEL
@@ -189,3 +193,46 @@ def test_every_page_renders_on_chdb(
     assert not app.exception, [e.value for e in app.exception]
     assert not app.error, [e.value for e in app.error]
     assert app.title[0].value
+
+
+def test_chdb_results_come_as_arrow_in_the_types_of_the_cursors_rows(pair: tuple[sa.Engine, sa.Engine]) -> None:
+    """fetch_frame on chDB reads Arrow instead of the DB-API cursor's rows: same values, same Polars types, the
+    parameters bound as the cursor binds them, errors raised as the driver's, and the connection left as it was."""
+    ev, tk, od = schema.journey_events.c, schema.tickets.c, schema.orders.c
+    since = datetime(2025, 3, 1, 12, 30, 15, 250_000)  # microseconds in a bound timestamp
+    stages = ["awareness", "decision", "onboarding"]  # an expanding IN list
+    events = (
+        sa.select(
+            ev.stage_id,  # LowCardinality
+            sa.func.count().label("events"),  # UInt64
+            sa.func.count(sa.distinct(ev.customer_id)).label("customers"),
+            sa.func.min(ev.occurred_at).label("first"),  # DateTime64(6)
+            sa.func.max(ev.touchpoint).label("touchpoint"),  # Nullable
+            period_start(sa.func.min(ev.occurred_at), "month").label("month"),  # a date
+            sa.func.avg(epoch_ms(ev.occurred_at) % 1000).label("ms"),  # Float64
+            sa.cast(sa.null(), sa.String).label("nothing"),  # no value at all
+        )
+        .where(ev.occurred_at >= since, ev.stage_id.in_(stages))
+        .group_by(ev.stage_id)
+        .order_by(ev.stage_id)
+    )
+    tickets = (
+        sa.select(tk.bot_resolved, sa.func.sum(tk.csat).label("csat"), sa.func.max(tk.resolved_at).label("resolved"))
+        .group_by(tk.bot_resolved)
+        .order_by(tk.bot_resolved)
+    )
+    money = sa.select(sa.func.sum(od.amount).label("revenue"), sa.func.max(od.ordered_at).label("last"))
+    nothing = sa.select(ev.customer_id, ev.occurred_at).where(ev.stage_id == "no such stage")
+    chdb = pair[1]
+    with store.connect(chdb) as conn:
+        for stmt, overrides in ((events, {}), (tickets, {}), (money, {}), (nothing, {"customer_id": pl.String})):
+            by_rows = store.rows_frame(conn.execute(stmt), overrides)
+            by_arrow = store.fetch_frame(conn, stmt, overrides)
+            assert_frame_equal(by_arrow, by_rows)
+        got = store.fetch_frame(conn, events)
+        assert got["stage_id"].to_list() == stages and got["events"].min() > 0
+        assert got["first"].min() >= since
+        with pytest.raises(sa.exc.DBAPIError, match="boom"):
+            store.fetch_frame(conn, sa.select(sa.func.throwIf(sa.literal(1), sa.literal("boom"))))
+        # the option was this statement's only: the next ones run through the cursor as before
+        assert conn.execute(sa.select(sa.func.count()).select_from(schema.customers)).scalar_one() == 1_500

@@ -55,7 +55,11 @@ def at_risk_query(
     filters: Filters, as_of: datetime, triggers: Triggers, contact: tuple[sa.ColumnElement, ...] = ()
 ) -> sa.Select:
     """Customers with a trigger and the trigger flags (``contact``: their e-mail and name, see
-    :func:`store.contact_columns`)."""
+    :func:`store.contact_columns`).
+
+    Each source is read once and grouped by customer (events: counts per window and the latest time; answers: a
+    detractor; tickets: a low rating, an open or reopened one); a customer with no row in any of them has no
+    trigger, so only those are looked at, not every customer."""
     now = _ts(as_of)
     recent = _ts(as_of - timedelta(days=triggers.window_days))
     before = _ts(as_of - timedelta(days=2 * triggers.window_days))
@@ -70,53 +74,16 @@ def at_risk_query(
         .group_by(ev.c.customer_id)
         .subquery("activity")
     )
-    detractor = sa.exists().where(
-        sv.c.customer_id == cu.c.customer_id,
-        sv.c.survey == "nps",
-        sv.c.score <= 6,
-        sv.c.responded_at > recent,
-        sv.c.responded_at <= now,
-    )
-    low_rating = sa.exists().where(
-        tk.c.customer_id == cu.c.customer_id,
-        tk.c.csat <= triggers.low_csat,
-        tk.c.opened_at > recent,
-        tk.c.opened_at <= now,
-    )
-    open_ticket = sa.exists().where(
-        tk.c.customer_id == cu.c.customer_id,
-        tk.c.opened_at <= now,
-        sa.or_(
-            tk.c.resolved_at.is_(None),
-            tk.c.resolved_at > now,
-            sa.and_(tk.c.reopened.is_(True), tk.c.opened_at > recent),
-        ),
-    )
-    decline = sa.and_(
-        sa.func.coalesce(activity.c.earlier, 0) > 0,
-        sa.func.coalesce(activity.c.recent, 0) < triggers.decline_share * activity.c.earlier,
-    )
-    flags = {
-        "activity decline": decline,
-        "detractor": detractor,
-        "low ticket rating": low_rating,
-        "unresolved or reopened ticket": open_ticket,
-    }
-    # only customers that some trigger could concern are looked at, not every customer
-    candidates = sa.union(
-        sa.select(activity.c.customer_id).where(activity.c.earlier > 0),
-        sa.select(sv.c.customer_id).where(
-            sv.c.survey == "nps", sv.c.score <= 6, sv.c.responded_at > recent, sv.c.responded_at <= now
-        ),
-        sa.select(tk.c.customer_id).where(
-            tk.c.opened_at <= now,
-            sa.or_(tk.c.opened_at > recent, tk.c.resolved_at.is_(None), tk.c.resolved_at > now),
-        ),
-    ).subquery("candidates")
-    # where the customer is in the journey: the stage of their latest event in the two windows (ties: the first id)
+    # where the customer is in the journey: the stage of their latest event in the two windows (ties: the first id),
+    # with the counts of that customer's activity carried along (every customer of ``activity`` has such an event)
     latest = ev.alias("latest_event")
-    stage = (
-        sa.select(latest.c.customer_id, sa.func.min(latest.c.stage_id).label("stage_id"))
+    journey = (
+        sa.select(
+            activity.c.customer_id,
+            sa.func.min(latest.c.stage_id).label("stage_id"),
+            sa.func.max(activity.c.recent).label("recent"),
+            sa.func.max(activity.c.earlier).label("earlier"),
+        )
         .select_from(
             latest.join(
                 activity,
@@ -124,8 +91,47 @@ def at_risk_query(
             )
         )
         .where(latest.c.occurred_at > before, latest.c.occurred_at <= now)
-        .group_by(latest.c.customer_id)
-        .subquery("latest_stage")
+        .group_by(activity.c.customer_id)
+        .subquery("journey")
+    )
+    decline = sa.and_(journey.c.earlier > 0, journey.c.recent < triggers.decline_share * journey.c.earlier)
+    open_ticket = sa.or_(
+        tk.c.resolved_at.is_(None), tk.c.resolved_at > now, sa.and_(tk.c.reopened.is_(True), tk.c.opened_at > recent)
+    )
+    no_stage = sa.cast(sa.null(), sa.String)
+    names = ("activity_decline", "detractor", "low_ticket_rating", "unresolved_or_reopened_ticket")
+
+    def flagged(table: sa.FromClause, stage: sa.ColumnElement, **on: sa.ColumnElement) -> sa.Select:
+        """(customer_id, stage_id, one 0/1 column per trigger) rows of one source."""
+        return sa.select(
+            table.c.customer_id,
+            stage.label("stage_id"),
+            *(sa.case((on[n], 1), else_=0).label(n) if n in on else sa.literal(0).label(n) for n in names),
+        )
+
+    rows = sa.union_all(
+        flagged(journey, journey.c.stage_id, activity_decline=decline),
+        flagged(sv, no_stage, detractor=sa.true()).where(
+            sv.c.survey == "nps", sv.c.score <= 6, sv.c.responded_at > recent, sv.c.responded_at <= now
+        ),
+        flagged(
+            tk,
+            no_stage,
+            low_ticket_rating=sa.and_(tk.c.csat <= triggers.low_csat, tk.c.opened_at > recent),
+            unresolved_or_reopened_ticket=open_ticket,
+        ).where(
+            tk.c.opened_at <= now, sa.or_(tk.c.opened_at > recent, tk.c.resolved_at.is_(None), tk.c.resolved_at > now)
+        ),
+    ).subquery("trigger_rows")
+    triggered = (
+        sa.select(
+            rows.c.customer_id,
+            sa.func.min(rows.c.stage_id).label("stage_id"),
+            *(sa.func.max(rows.c[n]).label(n) for n in names),
+        )
+        .group_by(rows.c.customer_id)
+        .having(sa.or_(*(sa.func.max(rows.c[n]) > 0 for n in names)))
+        .subquery("triggered")
     )
     return (
         sa.select(
@@ -134,19 +140,14 @@ def at_risk_query(
             cu.c.segment,
             cu.c.channel,
             cu.c.plan,
-            stage.c.stage_id,
-            *(sa.case((cond, 1), else_=0).label(name.replace(" ", "_")) for name, cond in flags.items()),
+            triggered.c.stage_id,
+            *(triggered.c[n] for n in names),
         )
-        .select_from(
-            cu.join(candidates, candidates.c.customer_id == cu.c.customer_id)
-            .outerjoin(activity, activity.c.customer_id == cu.c.customer_id)
-            .outerjoin(stage, stage.c.customer_id == cu.c.customer_id)
-        )
+        .select_from(cu.join(triggered, triggered.c.customer_id == cu.c.customer_id))
         .where(
             filters.customer_clause(cu.c.customer_id),
             cu.c.signup_at <= now,
             sa.or_(cu.c.churned_at.is_(None), cu.c.churned_at > now),
-            sa.or_(*flags.values()),
         )
     )
 
