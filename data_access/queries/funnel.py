@@ -475,14 +475,17 @@ def durations_query(
     ``first`` adds step 0 (every customer in the funnel, with a duration of 0), so that each step's ``n`` is the
     number of customers who reach it: the funnel's counts and times from one pass, without the histogram."""
     chosen = chosen_attempts(spec, filters, stored=stored, dialect=dialect)
-    parts = [
-        sa.select(
-            sa.literal(k).label("step"),
-            (chosen.c[_t(k)] - chosen.c[_t(k - 1)] if k else sa.literal(0, sa.BigInteger)).label("ms"),
-        ).where(chosen.c[_t(k)].is_not(None))
-        for k in range(0 if first else 1, len(spec.steps))
-    ]
-    gaps = sa.union_all(*parts).subquery("gaps")
+    # the attempts are read once, each beside every step (ClickHouse would run a CTE again for each reference)
+    ks = range(0 if first else 1, len(spec.steps))
+    each = sa.union_all(*(sa.select(sa.literal(k).label("step")) for k in ks)).subquery("each_step")
+    at = sa.case(*((each.c.step == k, chosen.c[_t(k)]) for k in ks))
+    ms = sa.case(*((each.c.step == k, chosen.c[_t(k)] - chosen.c[_t(k - 1)] if k else sa.literal(0)) for k in ks))
+    gaps = (
+        sa.select(each.c.step, sa.type_coerce(ms, sa.BigInteger).label("ms"))
+        .select_from(chosen.join(each, sa.true()))
+        .where(at.is_not(None))
+        .subquery("gaps")
+    )
 
     def buckets(ordered: sa.Subquery) -> list[sa.Label]:
         columns = []
