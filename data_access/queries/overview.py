@@ -249,34 +249,38 @@ def _rated_query(source: sa.Table, group: list[metrics.Metric], filters: Filters
         )
         .where(filters.with_period(Period(_at(w.spark_first), _at(w.end))).where(ts, source.c.customer_id))
         .group_by(month, source.c.stage_id)
-        .cte("pieces")
+        .subquery("pieces")
     )
     names = [c.name for c in pieces.c if c.name not in ("month", "stage_id")]
-
-    def summed(key: sa.ColumnElement, *where: sa.ColumnElement) -> sa.Subquery:
-        return (
-            sa.select(key.label("key"), *(sa.func.sum(pieces.c[n]).label(n) for n in names))
-            .where(*where)
-            .group_by(key)
-            .subquery()
-        )
-
-    def values(inner: sa.FromClause) -> list[sa.Label]:
-        return [c for m in group for c in metrics.value_columns(m, inner)]
-
+    # the pieces are read once, each beside the three ways of summing them (ClickHouse would run a CTE again at each
+    # reference): a row keyed by its month, by its window (from the previous window on), by its stage (current window)
+    kinds = sa.union_all(*(sa.select(sa.literal(k).label("kind")) for k in ("month", "window", "stage"))).subquery()
     window = sa.case(
         (pieces.c.month >= _day(w.current_first), "current"),
         (pieces.c.month >= _day(w.previous_first), "previous"),
     )
-    by_month = summed(pieces.c.month)
-    by_window = summed(window, pieces.c.month >= _day(w.previous_first))
-    by_stage = summed(pieces.c.stage_id, pieces.c.month >= _day(w.current_first), pieces.c.stage_id.is_not(None))
-    none = sa.null()
-    return sa.union_all(
-        sa.select(by_month.c.key.label("month"), none.label("window"), none.label("stage_id"), *values(by_month)),
-        sa.select(none, by_window.c.key, none, *values(by_window)),
-        sa.select(none, none, by_stage.c.key, *values(by_stage)),
+    kind = kinds.c.kind
+    keyed = (
+        sa.select(
+            sa.case((kind == "month", pieces.c.month)).label("month"),
+            sa.case((kind == "window", window)).label("window"),
+            sa.case((kind == "stage", pieces.c.stage_id)).label("stage_id"),
+            *(pieces.c[n] for n in names),
+        )
+        .select_from(pieces.join(kinds, sa.true()))
+        .where(
+            sa.or_(
+                kind == "month",
+                sa.and_(kind == "window", pieces.c.month >= _day(w.previous_first)),
+                sa.and_(kind == "stage", pieces.c.month >= _day(w.current_first), pieces.c.stage_id.is_not(None)),
+            )
+        )
+        .subquery("keyed")
     )
+    keys = (keyed.c.month, keyed.c.window, keyed.c.stage_id)
+    summed = sa.select(*keys, *(sa.func.sum(keyed.c[n]).label(n) for n in names)).group_by(*keys).subquery("summed")
+    values = (c for m in group for c in metrics.value_columns(m, summed))
+    return sa.select(summed.c.month, summed.c.window, summed.c.stage_id, *values)
 
 
 def _survey_and_tickets(conn: Connection, filters: Filters, w: Windows, min_n: int) -> dict[str, pl.DataFrame]:
