@@ -184,7 +184,7 @@ def offer_outcomes(
             *group,
         )
         .join_from(of, cu, cu.c.customer_id == of.c.customer_id)
-        .where(filters.where(of.c.offered_at, of.c.customer_id))
+        .where(filters.where(of.c.offered_at, cu.c.customer_id))  # on the joined customer: no semi-join
         .subquery("offers_made")
     )
     revenue = _revenue_after(offers, "offer_id", "customer_id", "offered_at", days)
@@ -379,7 +379,7 @@ def variant_outcomes(
             metrics.count_if(sa.and_(mature, success)).label("k"),
         )
         .join_from(ex, cu, cu.c.customer_id == ex.c.customer_id)
-        .where(*where)
+        .where(ex.c.experiment == name, filters.customer_clause(cu.c.customer_id))  # on the joined customer
         .group_by(ex.c.variant)
     )
     frame = fetch_frame(conn, stmt, {"variant": pl.String})
