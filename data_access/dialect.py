@@ -8,10 +8,12 @@
 - ``bit_or(x)``: the bitwise OR of a group's integers (SQLite has none: there the values must be distinct powers
   of two, whose sum over DISTINCT values is their OR).
 - ``window_funnel(window, ms, step_0, ..., step_k)``: ClickHouse's ordered funnel aggregate (see ``WINDOW_FUNNEL``).
+- ``constant_rows(name, columns, rows)``: a small table of constants, the same on every store.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
@@ -23,6 +25,16 @@ from sqlalchemy.sql.functions import FunctionElement
 
 GRAINS = ("week", "month")
 CLICKHOUSE = frozenset({"chdb", "clickhousedb"})  # the SQLAlchemy dialect names (and URL schemes) of ClickHouse
+
+
+def constant_rows(name: str, columns: tuple[str, ...], rows: Iterable[tuple[Any, ...]]) -> sa.Subquery:
+    """A small table of constants (``rows`` of values for ``columns``, bound), as a UNION ALL of one-row selects.
+    Joined ``ON true`` to a table, it sets each of the table's rows beside every constant row, so that one scan
+    serves several ways of counting (ClickHouse runs a CTE again at each reference, and each part of a union on its
+    own, customer filter included)."""
+    return sa.union_all(
+        *(sa.select(*(sa.literal(v).label(c) for c, v in zip(columns, row, strict=True))) for row in rows)
+    ).subquery(name)
 
 
 def _args(element: FunctionElement, compiler: Any, **kw: Any) -> list[str]:

@@ -393,11 +393,16 @@ def fetch_frame(conn: Connection, stmt: sa.Executable, schema_overrides: dict[st
     if conn.dialect.name == "chdb":
         table = clickhouse.fetch_arrow(conn, stmt)
         if table.num_rows == 0:
-            return pl.DataFrame(schema={c: overrides.get(c, pl.Null) for c in table.column_names})
+            return _no_rows(table.column_names, overrides)
         frame = clickhouse.as_fetched(pl.from_arrow(table))
         wanted = {c: t for c, t in overrides.items() if c in frame.columns}
         return frame.cast(wanted) if wanted else frame
     return rows_frame(conn.execute(stmt), overrides)
+
+
+def _no_rows(columns: list[str], overrides: dict[str, Any]) -> pl.DataFrame:
+    """An empty result: its columns, typed where the caller said, Null otherwise (the same on every store)."""
+    return pl.DataFrame(schema={c: overrides.get(c, pl.Null) for c in columns})
 
 
 def rows_frame(result: sa.CursorResult, schema_overrides: dict[str, Any] | None = None) -> pl.DataFrame:
@@ -405,7 +410,7 @@ def rows_frame(result: sa.CursorResult, schema_overrides: dict[str, Any] | None 
     columns = list(result.keys())
     rows = result.fetchall()
     if not rows:
-        return pl.DataFrame(schema={c: (schema_overrides or {}).get(c, pl.Null) for c in columns})
+        return _no_rows(columns, schema_overrides or {})
     return pl.DataFrame(
         [tuple(r) for r in rows],
         schema=columns,

@@ -27,7 +27,16 @@ from sqlalchemy.engine import Connection, Engine
 
 from data_access import derived, metrics, schema
 from data_access.access import masked
-from data_access.dialect import ARG_MIN, WINDOW_FUNNEL, arg_min, epoch_ms, period_date, period_start, window_funnel
+from data_access.dialect import (
+    ARG_MIN,
+    WINDOW_FUNNEL,
+    arg_min,
+    constant_rows,
+    epoch_ms,
+    period_date,
+    period_start,
+    window_funnel,
+)
 from data_access.filters import Filters, Period
 from data_access.store import connect, contact_columns, fetch_frame
 
@@ -475,9 +484,9 @@ def durations_query(
     ``first`` adds step 0 (every customer in the funnel, with a duration of 0), so that each step's ``n`` is the
     number of customers who reach it: the funnel's counts and times from one pass, without the histogram."""
     chosen = chosen_attempts(spec, filters, stored=stored, dialect=dialect)
-    # the attempts are read once, each beside every step (ClickHouse would run a CTE again for each reference)
+    # the attempts are read once, each beside every step
     ks = range(0 if first else 1, len(spec.steps))
-    each = sa.union_all(*(sa.select(sa.literal(k).label("step")) for k in ks)).subquery("each_step")
+    each = constant_rows("each_step", ("step",), [(k,) for k in ks])
     at = sa.case(*((each.c.step == k, chosen.c[_t(k)]) for k in ks))
     ms = sa.case(*((each.c.step == k, chosen.c[_t(k)] - chosen.c[_t(k - 1)] if k else sa.literal(0)) for k in ks))
     gaps = (

@@ -33,6 +33,7 @@ from data_access import metrics, schema
 from data_access.dialect import (
     add_months,
     bit_or,
+    constant_rows,
     has_bits,
     month_bit,
     months_between,
@@ -252,9 +253,9 @@ def _rated_query(source: sa.Table, group: list[metrics.Metric], filters: Filters
         .subquery("pieces")
     )
     names = [c.name for c in pieces.c if c.name not in ("month", "stage_id")]
-    # the pieces are read once, each beside the three ways of summing them (ClickHouse would run a CTE again at each
-    # reference): a row keyed by its month, by its window (from the previous window on), by its stage (current window)
-    kinds = sa.union_all(*(sa.select(sa.literal(k).label("kind")) for k in ("month", "window", "stage"))).subquery()
+    # the pieces are read once, each beside the three ways of summing them: a row keyed by its month, by its window
+    # (from the previous window on), by its stage (current window)
+    kinds = constant_rows("kinds", ("kind",), [("month",), ("window",), ("stage",)])
     window = sa.case(
         (pieces.c.month >= _day(w.current_first), "current"),
         (pieces.c.month >= _day(w.previous_first), "previous"),

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from data_access import metrics, schema
-from data_access.dialect import epoch_ms, period_date, period_start
+from data_access.dialect import constant_rows, epoch_ms, period_date, period_start
 from data_access.filters import Filters, Period
 from data_access.queries import kpis
 from data_access.store import fetch_frame, side_by_side
@@ -42,12 +42,12 @@ def _by_line(
     """(tickets beside each row of the line table, the row's line label, whether the ticket counts in it, and with
     ``measures`` the measure of the row): the three lines by ``final_line``, then the tickets that entered through
     the bot, then all tickets; with measures, each of those once per measure. One scan of the tickets serves every
-    row (ClickHouse would run each part of a union over them, customer filter included)."""
-    pairs = [(line, *m) for line in ("line", "bot", "all") for m in ([(x,) for x in measures] or [()])]
-    names = ("kind", "measure")
-    rows = sa.union_all(
-        *(sa.select(*(sa.literal(v).label(n) for n, v in zip(names, pair, strict=False))) for pair in pairs)
-    ).subquery("line_rows")
+    row."""
+    kinds = ("line", "bot", "all")
+    if measures:
+        rows = constant_rows("line_rows", ("kind", "measure"), [(k, m) for k in kinds for m in measures])
+    else:
+        rows = constant_rows("line_rows", ("kind",), [(k,) for k in kinds])
     kind = rows.c.kind
     label = sa.case((kind == "line", sa.cast(t.c.final_line, sa.String(8))), (kind == "bot", "bot"), else_="all")
     which = sa.or_(kind != "bot", t.c.entry_channel == "bot")
