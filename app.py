@@ -3,9 +3,11 @@ and the global filters."""
 
 import streamlit as st
 
-from components import auth, filters, session, shell
+from components import auth, filters, language, session, shell
+from data_access.i18n import _
 
-st.set_page_config(page_title="CJM retention dashboard", page_icon=":material/route:", layout="wide")
+language.choose()
+st.set_page_config(page_title=_("CJM retention dashboard"), page_icon=":material/route:", layout="wide")
 
 # The menu is declared before any widget: with a pages/ folder beside this file, Streamlit runs the very first
 # script run of a new server in its older multipage mode until st.navigation is called, and widgets drawn
@@ -18,6 +20,7 @@ if found.page is not None:  # signed out, no role, or sign-in required but not c
 menu = st.navigation(shell.menu(found.access), expanded=True)  # every page listed, none behind "View more"
 where = session.ensure_store()
 auth.sidebar(found)
+language.switch()
 if session.has_tables(where.url, explain=False):
     filters.render_sidebar(where.url)
 menu.run()

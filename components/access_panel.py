@@ -11,6 +11,7 @@ from components import auth, downloads, session
 from data_access import access, editing, schema, store
 from data_access import streamlit_cache as cache
 from data_access.config import SETTINGS
+from data_access.i18n import _
 
 _DONE = "access_done"
 AUDIT_SHOWN = 500  # newest entries shown on the page (the command line prints them all)
@@ -18,7 +19,7 @@ AUDIT_SHOWN = 500  # newest entries shown on the page (the command line prints t
 
 def _write(url: str, run: Callable[[Any], str]) -> None:
     """A grant or revoke on a writing engine (the right is checked here, where it writes)."""
-    auth.may_or_stop(access.GRANT, "granting roles")
+    auth.may_or_stop(access.GRANT, _("granting roles"))
     st.session_state.pop(_DONE, None)
     try:
         done = editing.with_writer(url, run)

@@ -20,6 +20,7 @@ from data_access import access, store
 from data_access import streamlit_cache as cache
 from data_access.access import Access
 from data_access.config import SETTINGS
+from data_access.i18n import _
 
 ACCESS_KEY = "cjm_access"
 _SIGNED_IN_RECORDED = "cjm_sign_in_recorded"
@@ -82,19 +83,19 @@ def gate() -> Gate:
     if not sign_in_configured():
         if settings.require_login:
             sys.stderr.write("CJM: sign-in is required (CJM_REQUIRE_LOGIN) but secrets.toml has no [auth] section\n")
-            return Gate(page=_misconfigured, title="Sign-in is not configured")
+            return Gate(page=_misconfigured, title=_("Sign-in is not configured"))
         return Gate(access=Access.local(), local=True)
     if not st.user.get("is_logged_in", False):
-        return Gate(page=_sign_in, title="Sign in")
+        return Gate(page=_sign_in, title=_("Sign in"))
     claims = st.user.to_dict()
     email = str(claims.get("email") or "").strip().lower()
     if not email or claims.get("email_verified") is False:
-        return Gate(page=_no_access, title="No access")
+        return Gate(page=_no_access, title=_("No access"))
     url = session.ensure_store().url
     extra = tuple(access.claim_grants(claims, settings.roles_claim, settings.group_roles))
     viewer = session.guarded(cache.access_for, url, email, extra)
     if not viewer.roles:
-        return Gate(access=viewer, page=_no_access, title="No access")
+        return Gate(access=viewer, page=_no_access, title=_("No access"))
     return Gate(access=viewer)
 
 
@@ -114,10 +115,10 @@ def current() -> Access:
 def sidebar(found: Gate) -> None:
     with st.sidebar:
         if found.local:
-            st.caption(":material/lock_open: Local mode: sign-in is off")
+            st.caption(":material/lock_open: " + _("Local mode: sign-in is off"))
             return
         st.caption(f":material/person: {found.access.caption()}")
-        if st.button("Sign out", key="auth_sign_out", icon=":material/logout:"):
+        if st.button(_("Sign out"), key="auth_sign_out", icon=":material/logout:"):
             st.logout()
 
 
@@ -133,41 +134,50 @@ def audit(action: str, object_: str, detail: str | None = None) -> None:
             writer.dispose()
     except store.StoreError as exc:
         sys.stderr.write(f"CJM: audit entry not written ({action} {object_}): {exc}\n")
-        st.toast("The audit log could not record this action; the store said: " + str(exc)[:200])
+        st.toast(_("The audit log could not record this action; the store said: {error}").format(error=str(exc)[:200]))
 
 
 def _sign_in() -> None:
-    st.title("CJM retention dashboard")
-    st.markdown("Sign in to see where your customers' journey leaks.")
+    st.title(_("CJM retention dashboard"))
+    st.markdown(_("Sign in to see where your customers' journey leaks."))
     for provider in _providers():
-        label = "Sign in" if provider is None else f"Sign in with {provider}"
+        label = _("Sign in") if provider is None else _("Sign in with {provider}").format(provider=provider)
         if st.button(label, type="primary", key=f"auth_sign_in_{provider or 'default'}", icon=":material/login:"):
             st.login() if provider is None else st.login(provider)
 
 
 def _no_access() -> None:
     viewer = current()
-    contact = options().admin_contact or "your dashboard's administrator"
+    contact = options().admin_contact or _("your dashboard's administrator")
     email = viewer.email or str(st.user.get("email") or "")
-    st.title("No access")
+    st.title(_("No access"))
     if not email:
-        st.warning("Your sign-in did not give a verified e-mail address, which the dashboard needs to find your role.")
+        st.warning(
+            _("Your sign-in did not give a verified e-mail address, which the dashboard needs to find your role.")
+        )
     else:
-        st.warning(f"You are signed in as {email}, but no role has been granted to you.", icon=":material/block:")
+        st.warning(
+            _("You are signed in as {email}, but no role has been granted to you.").format(email=email),
+            icon=":material/block:",
+        )
     st.markdown(
-        f"Ask **{contact}** to grant you one (leadership, support_lead, analyst or admin), for example:\n\n"
-        f"`python -m data_access access grant {email or 'EMAIL'} leadership`"
+        _("Ask **{contact}** to grant you one (leadership, support_lead, analyst or admin), for example:").format(
+            contact=contact
+        )
+        + f"\n\n`python -m data_access access grant {email or 'EMAIL'} leadership`"
     )
-    if st.button("Sign out", key="auth_sign_out_no_access", icon=":material/logout:"):
+    if st.button(_("Sign out"), key="auth_sign_out_no_access", icon=":material/logout:"):
         st.logout()
 
 
 def _misconfigured() -> None:
-    st.title("Sign-in is not configured")
+    st.title(_("Sign-in is not configured"))
     st.error(
-        "This dashboard requires sign-in (CJM_REQUIRE_LOGIN, or require_login under [access]), but "
-        ".streamlit/secrets.toml has no [auth] section. Nothing is shown until it is added; see the README, "
-        "section Deploying for a team.",
+        _(
+            "This dashboard requires sign-in (CJM_REQUIRE_LOGIN, or require_login under [access]), but "
+            ".streamlit/secrets.toml has no [auth] section. Nothing is shown until it is added; see the README, "
+            "section Deploying for a team."
+        ),
         icon=":material/lock:",
     )
 
@@ -175,5 +185,5 @@ def _misconfigured() -> None:
 def may_or_stop(right: str, what: str) -> None:
     """Stops the page with a refusal unless the viewer has ``right`` (checked where the action is, not only hidden)."""
     if not current().may(right):
-        st.warning(f"Your role does not allow {what}.", icon=":material/block:")
+        st.warning(_("Your role does not allow {what}.").format(what=what), icon=":material/block:")
         st.stop()

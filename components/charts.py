@@ -6,7 +6,14 @@ import plotly.graph_objects as go
 import polars as pl
 
 from components import status
-from data_access import metrics
+from data_access import i18n, metrics
+from data_access.i18n import _, ngettext
+
+
+def localise(fig: go.Figure) -> go.Figure:
+    """The figure's numbers in the current language: Plotly's decimal and thousands separators ("1 234,5" in
+    Russian). Dates shown on hover are written by the builders themselves (Plotly knows English months only)."""
+    return fig.update_layout(separators=i18n.separators())
 
 
 def _fmt(value: float | None, unit: str) -> str:
@@ -148,15 +155,16 @@ def sparkline(line: pl.DataFrame, events: pl.DataFrame, unit: str, height: int =
     dotted lines (named on hover)."""
     fig = go.Figure()
     if line.height == 0:
-        return empty("no data", height).update_annotations(font={"size": 11})
+        return empty(_("no data"), height).update_annotations(font={"size": 11})
     suffix = "%" if unit == "%" else ""
     fig.add_scatter(
         x=line["month"].to_list(),
         y=line["value"].to_list(),
+        customdata=[i18n.short_month(m) for m in line["month"]],
         mode="lines+markers",
         line={"color": "#0072B2", "width": 2},
         marker={"size": 3},
-        hovertemplate=f"%{{x|%b %Y}}: %{{y:,.1f}}{suffix}<extra></extra>",
+        hovertemplate=f"%{{customdata}}: %{{y:,.1f}}{suffix}<extra></extra>",
         connectgaps=False,
     )
     first, last = line["month"].min(), line["month"].max()
@@ -168,9 +176,9 @@ def sparkline(line: pl.DataFrame, events: pl.DataFrame, unit: str, height: int =
                 y=[line["value"].drop_nulls().mean()],
                 mode="markers",
                 marker={"size": 8, "opacity": 0},
-                hovertemplate=f"{name} ({when:%d %b %Y})<extra></extra>",
+                hovertemplate=f"{name} ({i18n.day(when)})<extra></extra>",
             )
-    return fig.update_layout(
+    return localise(fig).update_layout(
         height=height,
         margin={"l": 2, "r": 2, "t": 2, "b": 2},
         xaxis_visible=False,
@@ -185,8 +193,12 @@ def funnel_bars(steps: pl.DataFrame, names: dict[str, str], height: int = 170) -
     before written beside each bar."""
     labels = [names.get(s, s) for s in steps["stage_id"]]
     texts = [
-        f"{n:,}" + (f" · {c:.0f}%" if c is not None else "")
+        i18n.number(n) + (f" · {i18n.percent(c / 100)}" if c is not None else "")
         for n, c in zip(steps["customers"], steps["conversion_from_previous"], strict=True)
+    ]
+    hover = [
+        ngettext("{stage}: {n} customer", "{stage}: {n} customers", n).format(stage=label, n=i18n.number(n))
+        for label, n in zip(labels, steps["customers"], strict=True)
     ]
     fig = go.Figure(
         go.Bar(
@@ -197,11 +209,12 @@ def funnel_bars(steps: pl.DataFrame, names: dict[str, str], height: int = 170) -
             textposition="outside",
             cliponaxis=False,
             marker_color="#0072B2",
-            hovertemplate="%{y}: %{x:,} customers<extra></extra>",
+            customdata=hover,
+            hovertemplate="%{customdata}<extra></extra>",
         )
     )
     top = max(int(steps["customers"].max() or 0), 1)
-    return fig.update_layout(
+    return localise(fig).update_layout(
         height=height,
         margin={"l": 4, "r": 4, "t": 2, "b": 2},
         font={"size": 11},

@@ -11,6 +11,7 @@ from components import auth
 from data_access import access, ingest, schema, store
 from data_access import streamlit_cache as cache
 from data_access.config import StoreLocation
+from data_access.i18n import _
 
 
 def store_status(where: StoreLocation, fresh: datetime | None, counts: dict[str, int] | None) -> None:
@@ -55,7 +56,7 @@ def upload(url: str) -> None:
     if not files:
         st.warning("Choose at least one file first.")
         return
-    auth.may_or_stop(access.LOAD, "loading data")
+    auth.may_or_stop(access.LOAD, _("loading data"))
     too_big = [why for f in files if (why := ingest.upload_problem(f.name, f.size))]
     if too_big:
         st.error(f"Nothing was loaded: {'; '.join(too_big)}.")

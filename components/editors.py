@@ -14,6 +14,7 @@ from components import auth, data_panels, downloads, session
 from components.journey_view import QUALITATIVE_LABELS, stage_labels
 from data_access import access, editing, ingest, metrics, schema, store
 from data_access import streamlit_cache as cache
+from data_access.i18n import _
 
 _DONE = "editors_done"  # what the last save did
 NEW_MAP = "➕ New map"
@@ -23,7 +24,7 @@ def write(url: str, action: Callable[[Any], str], audited: tuple[str, str]) -> N
     """Runs one save on a writing engine (only for a role that may edit: checked here, where it writes); on success
     records it in the audit log (``audited``: the action and what it was done to), forgets every cached figure and
     reruns."""
-    auth.may_or_stop(access.EDIT, "editing maps, targets or reviews")
+    auth.may_or_stop(access.EDIT, _("editing maps, targets or reviews"))
     st.session_state.pop(_DONE, None)
     try:
         done = editing.with_writer(url, action)

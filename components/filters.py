@@ -11,7 +11,8 @@ from components import auth
 from components.session import guarded
 from data_access import schema
 from data_access import streamlit_cache as cache
-from data_access.filters import FilterError, Filters, Period
+from data_access.filters import FilterError, Filters, Period, dimension_label
+from data_access.i18n import _
 
 STATE_KEY = "cjm_filters"
 _PERIOD = "f_period"
@@ -33,7 +34,7 @@ def _from_url(bounds: tuple[date, date] | None, options: dict[str, list[str]]) -
             if lo <= hi:
                 st.session_state[_PERIOD] = (lo, hi)
         except ValueError:
-            st.toast("The link's period could not be read; showing all data.")
+            st.toast(_("The link's period could not be read; showing all data."))
     for dim in schema.FILTER_DIMENSIONS:
         chosen = [v for v in params.get_all(dim) if v in options.get(dim, [])]
         if chosen:
@@ -70,16 +71,16 @@ def render_sidebar(url: str) -> Filters:
         st.session_state[_READ_URL] = True
         _from_url(bounds, options)
     with st.sidebar:
-        st.header("Filters")
+        st.header(_("Filters"))
         period = Period()
         if bounds:
             picked = st.date_input(
-                "Period",
+                _("Period"),
                 value=bounds,
                 min_value=bounds[0],
                 max_value=bounds[1],
                 key=_PERIOD,
-                help="Both days included. Defaults to all the data.",
+                help=_("Both days included. Defaults to all the data."),
             )
             days = picked if isinstance(picked, tuple) else (picked,)
             if len(days) == 2:
@@ -87,11 +88,14 @@ def render_sidebar(url: str) -> Filters:
             elif len(days) == 1:
                 period = Period.days(days[0], days[0])
         else:
-            st.caption("No journey events yet: the period filter appears once there is data.")
+            st.caption(_("No journey events yet: the period filter appears once there is data."))
         chosen: dict[str, tuple[str, ...]] = {}
         for dim in schema.FILTER_DIMENSIONS:
             if options.get(dim):
-                chosen[dim] = tuple(st.multiselect(dim.capitalize(), options[dim], key=_key(dim), placeholder="All"))
+                label = dimension_label(dim)
+                chosen[dim] = tuple(
+                    st.multiselect(label[:1].upper() + label[1:], options[dim], key=_key(dim), placeholder=_("All"))
+                )
         try:
             filters = Filters(period=period, scope=scope, **chosen)
         except FilterError as exc:

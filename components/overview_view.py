@@ -9,7 +9,8 @@ import polars as pl
 import streamlit as st
 
 from components import auth, charts, status
-from data_access import metrics
+from data_access import i18n, metrics
+from data_access.i18n import N_, _, ngettext
 from data_access.queries import funnel
 from data_access.queries.overview import CARDS, Card
 
@@ -24,19 +25,27 @@ _ICONS = {
     "experiments": ":material/science:",
 }
 DEFINITIONS = {
-    "active": "Distinct customers with a journey event or an order in the window. Line: per month.",
-    "retention": "Customers active in the previous window who are active in this one, over those active in the "
-    "previous window. Line: active in the month before and in the month, over active in the month before.",
-    "churn": "Customers whose cancellation falls in the window, over customers signed up before it and not "
-    "cancelled by its start. Line: the same per month.",
-    "reactivation": "Customers who cancelled before the window and are active again in it (an event or an order "
-    "after cancelling), over all who had cancelled before it. Line: the same per month.",
-    "nps": "Share of NPS answers 9-10 minus share 0-6, every stage. Line: per month.",
-    "csat": "Share of CSAT answers 4-5 (of 1-5), every stage. Line: per month.",
-    "fcr": "Share of resolved tickets solved with one contact and not reopened. Line: per month.",
-    "revenue": "Sum of order amounts in the window. Line: per month.",
-    "clv": "Lifetime value so far: every order amount up to the window's end over the customers signed up by "
-    "then. Line: at each month's end.",
+    "active": N_("Distinct customers with a journey event or an order in the window. Line: per month."),
+    "retention": N_(
+        "Customers active in the previous window who are active in this one, over those active in the previous "
+        "window. Line: active in the month before and in the month, over active in the month before."
+    ),
+    "churn": N_(
+        "Customers whose cancellation falls in the window, over customers signed up before it and not cancelled "
+        "by its start. Line: the same per month."
+    ),
+    "reactivation": N_(
+        "Customers who cancelled before the window and are active again in it (an event or an order after "
+        "cancelling), over all who had cancelled before it. Line: the same per month."
+    ),
+    "nps": N_("Share of NPS answers 9-10 minus share 0-6, every stage. Line: per month."),
+    "csat": N_("Share of CSAT answers 4-5 (of 1-5), every stage. Line: per month."),
+    "fcr": N_("Share of resolved tickets solved with one contact and not reopened. Line: per month."),
+    "revenue": N_("Sum of order amounts in the window. Line: per month."),
+    "clv": N_(
+        "Lifetime value so far: every order amount up to the window's end over the customers signed up by then. "
+        "Line: at each month's end."
+    ),
 }
 
 
@@ -53,19 +62,20 @@ def link(page: str, label: str, hint: str | None = None) -> None:
 
 
 def _compact(value: float, money: bool) -> str:
-    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+    for size, suffix in ((1e9, N_("B")), (1e6, N_("M")), (1e3, N_("k"))):
         if abs(value) >= size * 10 or (money and abs(value) >= size):
-            return f"{value / size:,.1f}{suffix}"
-    return f"{value:,.0f}" if not money else f"{value:,.2f}"
+            scaled = value / size
+            return i18n.number(scaled, 0 if abs(scaled) >= 100 else 1) + _(suffix)  # short enough for a card
+    return i18n.number(value, 2 if money else 0)
 
 
 def value_text(card: Card, value: float | None) -> str | None:
     if value is None:
         return None
     if card.unit == "%":
-        return f"{value:.1f}%"
+        return i18n.percent(value / 100, 1)
     if card.unit == "points":
-        return f"{value:+.1f}"
+        return ("+" if value > 0 else "") + i18n.number(value, 1)
     return _compact(value, card.unit == "money")
 
 
@@ -74,10 +84,12 @@ def change_text(card: Card, value: float | None, previous: float | None) -> str 
     if value is None or previous is None:
         return None
     if card.unit in ("%", "points"):
-        return f"{value - previous:+.1f} pts"
+        change = value - previous
+        return _("{change} pts").format(change=("+" if change >= 0 else "") + i18n.number(change, 1))
     if previous == 0:
         return None
-    return f"{100 * (value - previous) / abs(previous):+.1f}%"
+    change = (value - previous) / abs(previous)
+    return ("+" if change >= 0 else "") + i18n.percent(change, 1)
 
 
 def cards(frame: pl.DataFrame, lines: pl.DataFrame, events: pl.DataFrame, per_row: int = 3) -> None:
@@ -89,23 +101,25 @@ def cards(frame: pl.DataFrame, lines: pl.DataFrame, events: pl.DataFrame, per_ro
             got = values.get(card.key, {})
             value, previous = got.get("value"), got.get("previous")
             line = lines.filter(pl.col("key") == card.key).sort("month")
-            title = card.label
+            title = _(card.label)
             if card.survey:
-                title += f" · n {got.get('n') or 0:,}"
+                title += f" · n {i18n.number(got.get('n') or 0)}"
             shown = value_text(card, value)
             if card.survey and value is not None and not got.get("enough"):
-                shown = f"{shown} (few answers)"
-            hint = DEFINITIONS[card.key]
+                shown = _("{value} (few answers)").format(value=shown)
+            hint = _(DEFINITIONS[card.key])
             if previous is not None:
-                hint += f" Previous window: {value_text(card, previous)}"
-                hint += f" (n {got.get('previous_n') or 0:,})." if card.survey else "."
+                hint += " " + _("Previous window: {value}").format(value=value_text(card, previous))
+                hint += f" (n {i18n.number(got.get('previous_n') or 0)})." if card.survey else "."
             if card.survey and got.get("lo") is not None:
-                hint += f" 95% interval {got['lo']:.1f} to {got['hi']:.1f}."
+                hint += " " + _("95% interval {lo} to {hi}.").format(
+                    lo=i18n.number(got["lo"], 1), hi=i18n.number(got["hi"], 1)
+                )
             with column.container(border=True):
                 link(card.page, title, hint)
                 st.metric(
-                    card.label,
-                    shown if shown is not None else "no data",
+                    _(card.label),
+                    shown if shown is not None else _("no data"),
                     change_text(card, value, previous),
                     delta_color="normal" if card.higher_is_better else "inverse",
                     label_visibility="collapsed",
@@ -119,46 +133,74 @@ def cards(frame: pl.DataFrame, lines: pl.DataFrame, events: pl.DataFrame, per_ro
 
 
 def funnel_brief(steps: pl.DataFrame | None, names: dict[str, str], who: str) -> None:
-    link("funnel", "Funnel in brief")
+    link("funnel", _("Funnel in brief"))
     if steps is None or steps.height == 0 or int(steps["customers"][0]) == 0:
-        st.info("No customer entered the funnel in this window.")
+        st.info(_("No customer entered the funnel in this window."))
         return
     leak = funnel.biggest_leak(steps, names, who)
     if leak:
-        st.markdown(f"**Biggest leak:** {leak}")
+        st.markdown(_("**Biggest leak:** {leak}").format(leak=leak))
     st.plotly_chart(charts.funnel_bars(steps, names), width="stretch", config={"displayModeBar": False})
 
 
 def worst_stages(worst: pl.DataFrame) -> None:
-    link("stage_kpis", "Stages furthest from target")
+    link("stage_kpis", _("Stages furthest from target"))
     if worst.height == 0:
-        st.success("Every stage with enough answers meets its targets.")
+        st.success(_("Every stage with enough answers meets its targets."))
         return
     for r in worst.iter_rows(named=True):
-        unit = "" if r["metric"] in ("nps", "ces") else "%"
+        percent = r["metric"] not in ("nps", "ces")
+        value = i18n.percent(r["value"] / 100, 1) if percent else i18n.number(r["value"], 1)
+        target = i18n.percent(r["target"] / 100) if percent else i18n.number(r["target"], 1)
         st.markdown(
             f"<span style='color:{status.colour(r['status'])}'>{status.badge(r['status'])}</span> "
-            f"**{escape(r['name'])}**: {escape(r['label'])} {r['value']:.1f}{unit} "
-            f"against a target of {r['target']:g}{unit} "
-            f"(n {r['n']:,})",
+            f"**{escape(r['name'])}**: "
+            + escape(
+                _("{metric} {value} against a target of {target}").format(
+                    metric=_(r["label"]), value=value, target=target
+                )
+            )
+            + f" (n {i18n.number(r['n'])})",
             unsafe_allow_html=True,
         )
 
 
 def alerts(unsubscribes: pl.DataFrame, complaints: pl.DataFrame) -> None:
-    link("churn_warning", "Active churn alerts")
+    link("churn_warning", _("Active churn alerts"))
     if unsubscribes.height == 0 and complaints.height == 0:
-        st.success("No unsubscribe or complaint spike in this window.")
+        st.success(_("No unsubscribe or complaint spike in this window."))
         return
     for r in unsubscribes.iter_rows(named=True):
         st.markdown(
-            f":material/unsubscribe: **Unsubscribe spike in {r['segment']}** after {r['event']} "
-            f"({r['occurred_at']:%Y-%m-%d}): {r['after']:,} in the 14 days after, {r['before']:,} before."
+            ":material/unsubscribe: "
+            + _(
+                "**Unsubscribe spike in {segment}** after {event} ({day}): {after} in the 14 days after, "
+                "{before} before."
+            ).format(
+                segment=r["segment"],
+                event=r["event"],
+                day=i18n.day(r["occurred_at"]),
+                after=i18n.number(r["after"]),
+                before=i18n.number(r["before"]),
+            )
         )
     for r in complaints.iter_rows(named=True):
         st.markdown(
-            f":material/report: **Complaint spike in {r['segment']}**: {r['tickets']:,} {r['category']} tickets "
-            f"in the week of {r['last_week']}, against {r['baseline']:.1f} a week before (z = {r['z']:.1f})."
+            ":material/report: "
+            + ngettext(
+                "**Complaint spike in {segment}**: {tickets} {category} ticket in the week of {week}, against "
+                "{baseline} a week before (z = {z}).",
+                "**Complaint spike in {segment}**: {tickets} {category} tickets in the week of {week}, against "
+                "{baseline} a week before (z = {z}).",
+                r["tickets"],
+            ).format(
+                segment=r["segment"],
+                tickets=i18n.number(r["tickets"]),
+                category=r["category"],
+                week=i18n.day(r["last_week"]),
+                baseline=i18n.number(r["baseline"], 1),
+                z=i18n.number(r["z"], 1),
+            )
         )
 
 
@@ -168,24 +210,44 @@ def why_lines(brief: dict) -> dict[str, tuple[str, str]]:
     out = {}
     if reason:
         out["why_leave"] = (
-            f"Exits: {reason['reason']} {reason['share']:.0f}%",
-            f"Top exit reason in the window: {reason['reason']}, {reason['share']:.1f}% of {reason['of']:,} exit "
-            f"answers (95% interval {reason['share_lo']:.1f} to {reason['share_hi']:.1f}).",
+            _("Exits: {reason} {share}").format(reason=reason["reason"], share=i18n.percent(reason["share"] / 100)),
+            _(
+                "Top exit reason in the window: {reason}, {share} of {n} exit answers (95% interval {lo} to {hi})."
+            ).format(
+                reason=reason["reason"],
+                share=i18n.percent(reason["share"] / 100, 1),
+                n=i18n.number(reason["of"]),
+                lo=i18n.number(reason["share_lo"], 1),
+                hi=i18n.number(reason["share_hi"], 1),
+            ),
         )
     else:
-        out["why_leave"] = ("Exits: none", "No exit interviews in the window.")
+        out["why_leave"] = (_("Exits: none"), _("No exit interviews in the window."))
     if offer:
         out["offers"] = (
-            f"Offers: {offer['offer_type']} {offer['kept_share']:.0f}%",
-            f"Of the customers who accepted it, the {offer['offer_type']} kept {offer['kept_share']:.1f}% for 90 "
-            f"days (95% interval {offer['kept_lo']:.1f} to {offer['kept_hi']:.1f}, n = {offer['customers']:,}).",
+            _("Offers: {offer} {share}").format(
+                offer=offer["offer_type"], share=i18n.percent(offer["kept_share"] / 100)
+            ),
+            _(
+                "Of the customers who accepted it, the {offer} kept {share} for 90 days (95% interval {lo} to "
+                "{hi}, n = {n})."
+            ).format(
+                offer=offer["offer_type"],
+                share=i18n.percent(offer["kept_share"] / 100, 1),
+                lo=i18n.number(offer["kept_lo"], 1),
+                hi=i18n.number(offer["kept_hi"], 1),
+                n=i18n.number(offer["customers"]),
+            ),
         )
     else:
-        out["offers"] = ("Offers: too few", "Too few accepted retention offers in the window to compare.")
+        out["offers"] = (_("Offers: too few"), _("Too few accepted retention offers in the window to compare."))
     winners = [v for v in verdicts if v.verdict == metrics.WINNER]
     untrusted = [v for v in verdicts if v.verdict == metrics.SRM]
-    words = f"Tests: {len(winners)} of {len(verdicts)} won"
-    detail = "; ".join(f"{v.variant} vs {v.control}: {v.verdict}" for v in verdicts) or "No experiments."
+    words = _("Tests: {won} of {all} won").format(won=len(winners), all=len(verdicts))
+    detail = "; ".join(
+        _("{variant} vs {control}: {verdict}").format(variant=v.variant, control=v.control, verdict=_(v.verdict))
+        for v in verdicts
+    ) or _("No experiments.")
     out["experiments"] = (words + (f", {len(untrusted)} SRM" if untrusted else ""), detail)
     return out
 

@@ -11,6 +11,7 @@ import streamlit as st
 from data_access import ingest, store
 from data_access import streamlit_cache as cache
 from data_access.config import SETTINGS, StoreLocation, resolve_store
+from data_access.i18n import _
 
 T = TypeVar("T")
 
@@ -26,7 +27,7 @@ def ensure_store() -> StoreLocation:
     path = store.file_path(where.url) if where.is_default else None
     if path is not None and not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        bar = st.progress(0.0, text="No store configured yet: creating the sample store...")
+        bar = st.progress(0.0, text=_("No store configured yet: creating the sample store..."))
         try:
             ingest.seed(
                 store.create_store_engine(where.url),
@@ -46,9 +47,11 @@ def has_tables(url: str, *, explain: bool = True) -> bool:
     missing = guarded(cache.missing_tables, url)
     if missing and explain:
         st.info(
-            f"The store has no {', '.join(missing)} table(s) yet. Load your files on the Data page (that creates "
-            "them), or run `python -m data_access init` (empty tables) or `seed` (the sample company) "
-            "with `--db` set to this store.",
+            _(
+                "The store has no {tables} table(s) yet. Load your files on the Data page (that creates them), or "
+                "run `python -m data_access init` (empty tables) or `seed` (the sample company) with `--db` set to "
+                "this store."
+            ).format(tables=", ".join(missing)),
             icon=":material/info:",
         )
     return not missing
@@ -60,10 +63,10 @@ def guarded(load: Callable[..., T], *args: object) -> T:
         return load(*args)
     except store.StoreBusy as exc:
         st.warning(f"{exc}", icon=":material/hourglass:")
-        st.button("Try again")
+        st.button(_("Try again"))
         st.stop()
     except store.StoreError as exc:
         st.error(f"{exc}", icon=":material/error:")
-        st.caption("Set the store with CJM_DATABASE_URL or .streamlit/secrets.toml; see the Data page and README.")
+        st.caption(_("Set the store with CJM_DATABASE_URL or .streamlit/secrets.toml; see the Data page and README."))
         st.stop()
     raise AssertionError("unreachable")

@@ -17,6 +17,7 @@ from streamlit.runtime.pages_manager import PagesManager
 from components import auth, filters, session
 from data_access.access import Access
 from data_access.filters import Filters
+from data_access.i18n import N_, _
 
 
 @dataclass(frozen=True)
@@ -29,23 +30,27 @@ class PageSpec:
 
 
 PAGES = (
-    PageSpec("overview", "pages/overview.py", "Overview", ":material/dashboard:", "Leadership"),
-    PageSpec("retention", "pages/retention.py", "Retention", ":material/group:", "Leadership"),
+    PageSpec("overview", "pages/overview.py", N_("Overview"), ":material/dashboard:", N_("Leadership")),
+    PageSpec("retention", "pages/retention.py", N_("Retention"), ":material/group:", N_("Leadership")),
     PageSpec(
-        "churn_warning", "pages/churn_warning.py", "Churn early warning", ":material/notifications:", "Leadership"
+        "churn_warning",
+        "pages/churn_warning.py",
+        N_("Churn early warning"),
+        ":material/notifications:",
+        N_("Leadership"),
     ),
-    PageSpec("why_leave", "pages/why_leave.py", "Why they leave", ":material/logout:", "Leadership"),
-    PageSpec("offers", "pages/offers.py", "Retention offers", ":material/redeem:", "Leadership"),
-    PageSpec("experiments", "pages/experiments.py", "Experiments", ":material/science:", "Leadership"),
-    PageSpec("funnel", "pages/funnel.py", "Funnel", ":material/filter_alt:", "Analysis"),
-    PageSpec("stage_kpis", "pages/stage_kpis.py", "Stage KPIs", ":material/leaderboard:", "Analysis"),
-    PageSpec("journey_map", "pages/journey_map.py", "Journey map", ":material/map:", "Analysis"),
-    PageSpec("review", "pages/review.py", "KPI review", ":material/compare_arrows:", "Analysis"),
-    PageSpec("support", "pages/support.py", "Support quality", ":material/support_agent:", "Support"),
-    PageSpec("alerts", "pages/alerts.py", "Alerts", ":material/notifications_active:", "Alerts"),
-    PageSpec("data", "pages/data.py", "Data", ":material/database:", "Data"),
-    PageSpec("map_editor", "pages/map_editor.py", "Maps and targets", ":material/edit_note:", "Data"),
-    PageSpec("access", "pages/access.py", "Access", ":material/admin_panel_settings:", "Data"),
+    PageSpec("why_leave", "pages/why_leave.py", N_("Why they leave"), ":material/logout:", N_("Leadership")),
+    PageSpec("offers", "pages/offers.py", N_("Retention offers"), ":material/redeem:", N_("Leadership")),
+    PageSpec("experiments", "pages/experiments.py", N_("Experiments"), ":material/science:", N_("Leadership")),
+    PageSpec("funnel", "pages/funnel.py", N_("Funnel"), ":material/filter_alt:", N_("Analysis")),
+    PageSpec("stage_kpis", "pages/stage_kpis.py", N_("Stage KPIs"), ":material/leaderboard:", N_("Analysis")),
+    PageSpec("journey_map", "pages/journey_map.py", N_("Journey map"), ":material/map:", N_("Analysis")),
+    PageSpec("review", "pages/review.py", N_("KPI review"), ":material/compare_arrows:", N_("Analysis")),
+    PageSpec("support", "pages/support.py", N_("Support quality"), ":material/support_agent:", N_("Support")),
+    PageSpec("alerts", "pages/alerts.py", N_("Alerts"), ":material/notifications_active:", N_("Alerts")),
+    PageSpec("data", "pages/data.py", N_("Data"), ":material/database:", N_("Data")),
+    PageSpec("map_editor", "pages/map_editor.py", N_("Maps and targets"), ":material/edit_note:", N_("Data")),
+    PageSpec("access", "pages/access.py", N_("Access"), ":material/admin_panel_settings:", N_("Data")),
 )
 BY_KEY = {p.key: p for p in PAGES}
 LANDING = ("overview", "support")  # the first of these the viewer may open is their home page
@@ -57,7 +62,8 @@ def menu(viewer: Access) -> dict[str, list[st.Page]]:
     home = next((k for k in LANDING if viewer.may_open(k)), allowed[0].key if allowed else None)
     sections: dict[str, list[st.Page]] = {}
     for p in allowed:
-        sections.setdefault(p.section, []).append(st.Page(p.path, title=p.title, icon=p.icon, default=p.key == home))
+        page = st.Page(p.path, title=_(p.title), icon=p.icon, default=p.key == home, url_path=p.key)
+        sections.setdefault(_(p.section), []).append(page)
     return sections
 
 
@@ -74,10 +80,10 @@ def open_page(key: str) -> str:
     through_app()
     page = BY_KEY[key]
     if not auth.current().may_open(key):
-        st.title(page.title)
-        st.error("Your role does not give you this page.", icon=":material/block:")
+        st.title(_(page.title))
+        st.error(_("Your role does not give you this page."), icon=":material/block:")
         st.stop()
-    st.title(page.title)
+    st.title(_(page.title))
     return session.location().url
 
 

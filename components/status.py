@@ -4,6 +4,7 @@ colour is never the only cue."""
 from __future__ import annotations
 
 from data_access import metrics
+from data_access.i18n import _
 
 STYLE: dict[str, tuple[str, str]] = {  # status -> (colour, icon)
     metrics.STATUS_GOOD: ("#0072B2", "✔"),
@@ -20,8 +21,8 @@ def colour(status: str) -> str:
 
 def badge(status: str) -> str:
     """Icon and word, e.g. "✖ off target"."""
-    return f"{STYLE.get(status, STYLE[metrics.STATUS_NO_DATA])[1]} {status}"
+    return f"{STYLE.get(status, STYLE[metrics.STATUS_NO_DATA])[1]} {_(status)}"
 
 
 def legend_markdown() -> str:
-    return " · ".join(f"<span style='color:{c}'>■</span> {icon} {name}" for name, (c, icon) in STYLE.items())
+    return " · ".join(f"<span style='color:{c}'>■</span> {icon} {_(name)}" for name, (c, icon) in STYLE.items())

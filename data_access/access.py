@@ -17,8 +17,9 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from data_access import schema, store
+from data_access import i18n, schema, store
 from data_access.filters import Scope
+from data_access.i18n import _
 
 ag, al = schema.access_grants, schema.audit_log
 ROLES = schema.ROLES
@@ -108,8 +109,9 @@ class Access:
         return Scope(segments=self.segments, masked=not self.may(PERSONAL))
 
     def caption(self) -> str:
-        roles = ", ".join(r for r in ROLES if r in self.roles) or "no role"
-        return f"{self.email} · {roles}" + (f" · {' or '.join(self.segments)} only" if self.segments else "")
+        roles = ", ".join(r for r in ROLES if r in self.roles) or _("no role")
+        only = _("{segments} only").format(segments=i18n.either(self.segments)) if self.segments else ""
+        return f"{self.email} · {roles}" + (f" · {only}" if only else "")
 
 
 def combine(email: str, grants: Iterable[tuple[str, str]]) -> Access:

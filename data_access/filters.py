@@ -9,7 +9,8 @@ from datetime import UTC, date, datetime, time, timedelta
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
-from data_access import schema
+from data_access import i18n, schema
+from data_access.i18n import N_, _
 
 
 class FilterError(ValueError):
@@ -32,7 +33,9 @@ def _parse(text: str) -> tuple[datetime, bool]:
         return to_utc_naive(datetime.fromisoformat(raw)), True
     except ValueError as exc:
         raise FilterError(
-            f"Not a date: {text!r} (use YYYY-MM-DD or an ISO date-time such as 2026-01-31T18:00)"
+            _("Not a date: {text} (use YYYY-MM-DD or an ISO date-time such as 2026-01-31T18:00)").format(
+                text=repr(text)
+            )
         ) from exc
 
 
@@ -49,7 +52,7 @@ class Period:
         if self.start is not None and self.end is not None:
             empty = self.end < self.start if self.end_inclusive else self.end <= self.start
             if empty:
-                raise FilterError("The period ends before it starts")
+                raise FilterError(_("The period ends before it starts"))
 
     @classmethod
     def parse(cls, start: str | None, end: str | None) -> Period:
@@ -91,13 +94,13 @@ class Period:
 
     def caption(self) -> str:
         if self.start is None and self.end is None:
-            return "all time"
-        lo = self.start.date().isoformat() if self.start else "the beginning"
+            return _("all time")
+        lo = i18n.day(self.start) if self.start else _("the beginning")
         last = self.last_day
-        hi = last.isoformat() if last else "now"
+        hi = i18n.day(last) if last else _("now")
         if self.end_inclusive and self.end is not None:
-            hi = self.end.isoformat(sep=" ")
-        return f"{lo} to {hi}"
+            hi = i18n.moment(self.end)
+        return _("{start} to {end}").format(start=lo, end=hi)
 
 
 @dataclass(frozen=True)
@@ -110,7 +113,22 @@ class Scope:
     masked: bool = False
 
     def caption(self) -> str:
-        return f"your access: {' or '.join(self.segments)} only" if self.segments else ""
+        return _("your access: {segments} only").format(segments=i18n.either(self.segments)) if self.segments else ""
+
+
+# the customer attributes as a caption or a label names them
+DIMENSION_LABELS = {
+    "segment": N_("segment"),
+    "persona": N_("persona"),
+    "channel": N_("channel"),
+    "region": N_("region"),
+    "plan": N_("plan"),
+}
+
+
+def dimension_label(dim: str) -> str:
+    """A customer attribute's name in the current language ("channel", "канал")."""
+    return _(DIMENSION_LABELS.get(dim, dim))
 
 
 EVERYONE = Scope()  # no limit: the command line, and local mode
@@ -162,19 +180,19 @@ class Filters:
 
     def customer_caption(self) -> str:
         """The attribute filters alone, in words: "B2C, channel = ads" or "all customers"."""
-        parts = [f"{dim} = {' or '.join(values)}" for dim, values in self.dimension_values().items()]
+        parts = [f"{dimension_label(dim)} = {i18n.either(values)}" for dim, values in self.dimension_values().items()]
         if self.scope.segments:
             parts.append(self.scope.caption())
-        return ", ".join(parts) if parts else "all customers"
+        return ", ".join(parts) if parts else _("all customers")
 
     def caption(self) -> str:
         parts = [", ".join(self.segment)] if self.segment else []
         parts.append(self.period.caption())
         for dim, values in self.dimension_values().items():
             if dim != "segment":
-                parts.append(f"{dim} = {' or '.join(values)}")
+                parts.append(f"{dimension_label(dim)} = {i18n.either(values)}")
         if not self.segment:
-            parts.insert(0, "all segments" if not self.scope.segments else " or ".join(self.scope.segments))
+            parts.insert(0, _("all segments") if not self.scope.segments else i18n.either(self.scope.segments))
         if self.scope.segments:
             parts.append(self.scope.caption())
         return ", ".join(parts)

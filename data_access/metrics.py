@@ -18,6 +18,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from data_access import schema
 from data_access.dialect import NATIVE_QUANTILE, epoch_ms, quantile_cont
+from data_access.i18n import N_
 
 Z95 = 1.959963984540054  # two-sided 95% normal quantile
 
@@ -170,7 +171,7 @@ VERIFY_DAYS = 7
 for _metric in (
     Metric(
         name="ticket_csat",
-        label="Ticket CSAT",
+        label=N_("Ticket CSAT"),
         unit="%",
         higher_is_better=True,
         source=ticket,
@@ -183,7 +184,7 @@ for _metric in (
     ),
     Metric(
         name="reopen_rate",
-        label="Reopen rate",
+        label=N_("Reopen rate"),
         unit="%",
         higher_is_better=False,
         source=ticket,
@@ -196,7 +197,7 @@ for _metric in (
     ),
     Metric(
         name="escalation_rate",
-        label="Escalation rate",
+        label=N_("Escalation rate"),
         unit="%",
         higher_is_better=False,
         source=ticket,
@@ -209,7 +210,7 @@ for _metric in (
     ),
     Metric(
         name="containment",
-        label="Bot containment",
+        label=N_("Bot containment"),
         unit="%",
         higher_is_better=True,
         source=ticket,
@@ -225,7 +226,7 @@ for _metric in (
     ),
     Metric(
         name="verified_containment",
-        label="Verified containment",
+        label=N_("Verified containment"),
         unit="%",
         higher_is_better=True,
         source=ticket,
@@ -241,7 +242,7 @@ for _metric in (
     METRICS[_metric.name] = _metric
 METRICS["satisfaction"] = Metric(
     name="satisfaction",
-    label="Mean satisfaction",
+    label=N_("Mean satisfaction"),
     unit="score",
     higher_is_better=True,
     source=survey,
@@ -381,12 +382,13 @@ def finish(frame: pl.DataFrame, metric: Metric, min_n: int) -> pl.DataFrame:
     return with_intervals(frame, metric, min_n)
 
 
+# the status words are values (in frames and exports in English); shown, they go through _()
 STATUS_GOOD, STATUS_WARN, STATUS_BAD, STATUS_NO_DATA, STATUS_NO_TARGET = (
-    "on target",
-    "watch",
-    "off target",
-    "not enough data",
-    "no target",
+    N_("on target"),
+    N_("watch"),
+    N_("off target"),
+    N_("not enough data"),
+    N_("no target"),
 )
 
 
@@ -549,7 +551,12 @@ def with_percentiles(
 
 SRM_ALPHA = 0.001  # a sample-ratio mismatch this unlikely under an even split means the assignment is broken
 POWER = 0.8
-WINNER, NO_DIFFERENCE, NOT_ENOUGH, SRM = "winner", "no difference detected", "not enough data", "SRM: do not trust"
+WINNER, NO_DIFFERENCE, NOT_ENOUGH, SRM = (
+    N_("winner"),
+    N_("no difference detected"),
+    N_("not enough data"),
+    N_("SRM: do not trust"),
+)
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ lock, schema creation, and small status queries. The only module that knows how 
 
 from __future__ import annotations
 
+import contextvars
 import sqlite3
 import threading
 import time
@@ -250,7 +251,8 @@ def side_by_side(engine: Engine, queries: dict[str, Callable[[Connection], Any]]
             return query(conn)
 
     with ThreadPoolExecutor(max_workers=PARALLEL_QUERIES, thread_name_prefix="queries") as pool:
-        futures = {name: pool.submit(run, query) for name, query in queries.items()}
+        # each in a copy of this context: the session's language reaches the messages raised there
+        futures = {name: pool.submit(contextvars.copy_context().run, run, query) for name, query in queries.items()}
         return {name: future.result() for name, future in futures.items()}
 
 

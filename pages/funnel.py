@@ -30,7 +30,7 @@ except funnel.FunnelError:
 if previous is not None and previous["customers"][0] == 0:
     previous = None  # nothing to compare with: the table and chart show this period alone
 
-who = ", ".join(chosen.segment) if chosen.segment else "all"
+who = ", ".join(chosen.segment) if chosen.segment else None
 leak = funnel.biggest_leak(current, names, who)
 if leak:
     st.markdown(f"#### Biggest leak: {leak}")

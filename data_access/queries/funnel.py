@@ -25,7 +25,7 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from data_access import derived, metrics, schema
+from data_access import derived, i18n, metrics, schema
 from data_access.access import masked
 from data_access.dialect import (
     ARG_MIN,
@@ -38,6 +38,7 @@ from data_access.dialect import (
     window_funnel,
 )
 from data_access.filters import Filters, Period
+from data_access.i18n import _
 from data_access.store import connect, contact_columns, fetch_frame
 
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
@@ -654,9 +655,9 @@ def report(engine: Engine, spec: FunnelSpec, filters: Filters) -> pl.DataFrame:
     ).sort("step")
 
 
-def biggest_leak(frame: pl.DataFrame, names: dict[str, str], who: str) -> str | None:
+def biggest_leak(frame: pl.DataFrame, names: dict[str, str], who: str | None) -> str | None:
     """The step with the largest share lost, in words: "42% of B2C customers who reach Onboarding never reach
-    Regular use"."""
+    Regular use" (``who``: the segments in words, None for all customers)."""
     lost = frame.with_columns((100 - pl.col("conversion_from_previous")).alias("lost")).filter(
         pl.col("lost").is_not_null()
     )
@@ -664,10 +665,18 @@ def biggest_leak(frame: pl.DataFrame, names: dict[str, str], who: str) -> str | 
         return None
     worst = lost.sort("lost", descending=True).row(0, named=True)
     before = frame.filter(pl.col("step") == worst["step"] - 1).row(0, named=True)
-    return (
-        f"{worst['lost']:.0f}% of {who} customers who reach {names.get(before['stage_id'], before['stage_id'])} "
-        f"never reach {names.get(worst['stage_id'], worst['stage_id'])} ({before['customers'] - worst['customers']:,} "
-        f"of {before['customers']:,})"
+    words = (
+        _("{share} of {who} customers who reach {reached} never reach {next} ({lost} of {of})")
+        if who
+        else _("{share} of all customers who reach {reached} never reach {next} ({lost} of {of})")
+    )
+    return words.format(
+        share=i18n.percent(worst["lost"] / 100),
+        who=who,
+        reached=names.get(before["stage_id"], before["stage_id"]),
+        next=names.get(worst["stage_id"], worst["stage_id"]),
+        lost=i18n.number(before["customers"] - worst["customers"]),
+        of=i18n.number(before["customers"]),
     )
 
 

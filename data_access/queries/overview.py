@@ -29,7 +29,7 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from data_access import metrics, schema
+from data_access import i18n, metrics, schema
 from data_access.dialect import (
     add_months,
     bit_or,
@@ -41,12 +41,14 @@ from data_access.dialect import (
     period_start,
 )
 from data_access.filters import Filters, Period
+from data_access.i18n import N_, _
 from data_access.queries import catalog, funnel, kpis, retention, risk, support, why
 from data_access.store import fetch_frame, side_by_side
 
 cu = schema.customers
 od = schema.orders
 HORIZONS = {"month": 1, "quarter": 3, "half-year": 6}
+HORIZONS_SHOWN = {"month": N_("month"), "quarter": N_("quarter"), "half-year": N_("half-year")}
 SPARK_MONTHS = 12
 
 
@@ -93,11 +95,14 @@ class Windows:
     def caption(self) -> str:
         def span(first: date, end: date) -> str:
             last = end - timedelta(days=1)
-            return f"{first:%b %Y}" if self.months == 1 else f"{first:%b %Y} to {last:%b %Y}"
+            if self.months == 1:
+                return i18n.short_month(first)
+            return _("{start} to {end}").format(start=i18n.short_month(first), end=i18n.short_month(last))
 
-        return (
-            f"{span(self.current_first, self.end)} against {span(self.previous_first, self.current_first)}; "
-            f"lines: month by month from {self.spark_first:%b %Y}"
+        return _("{current} against {previous}; lines: month by month from {first}").format(
+            current=span(self.current_first, self.end),
+            previous=span(self.previous_first, self.current_first),
+            first=i18n.short_month(self.spark_first),
         )
 
 
@@ -119,15 +124,15 @@ class Card:
 
 
 CARDS = (
-    Card("active", "Active customers", "count", True, "retention"),
-    Card("retention", "Retention rate", "%", True, "retention"),
-    Card("churn", "Churn rate", "%", False, "churn_warning"),
-    Card("reactivation", "Reactivation rate", "%", True, "retention"),
+    Card("active", N_("Active customers"), "count", True, "retention"),
+    Card("retention", N_("Retention rate"), "%", True, "retention"),
+    Card("churn", N_("Churn rate"), "%", False, "churn_warning"),
+    Card("reactivation", N_("Reactivation rate"), "%", True, "retention"),
     Card("nps", "NPS", "points", True, "stage_kpis", survey=True),
     Card("csat", "CSAT", "%", True, "stage_kpis", survey=True),
     Card("fcr", "FCR", "%", True, "support", survey=True),
-    Card("revenue", "Revenue", "money", True, "retention"),
-    Card("clv", "Average CLV", "money", True, "retention"),
+    Card("revenue", N_("Revenue"), "money", True, "retention"),
+    Card("clv", N_("Average CLV"), "money", True, "retention"),
 )
 
 

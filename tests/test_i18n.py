@@ -1,0 +1,268 @@
+"""The interface's languages: Russian plurals, numbers and dates through Babel, a catalogue that holds every
+string of the code, and pages that read in Russian with the same figures as in English."""
+
+from __future__ import annotations
+
+import gettext
+import io
+import json
+import re
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+import streamlit.testing.v1.app_test as app_test_module
+from babel.messages.pofile import read_po
+from streamlit.runtime.pages_manager import PagesManager
+from streamlit.testing.v1 import AppTest
+
+from components import shell
+from data_access import i18n, ingest, schema, store
+from data_access.i18n import _, ngettext
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = str(ROOT / "app.py")
+PO = ROOT / "locales" / "ru" / "LC_MESSAGES" / "messages.po"
+NBSP = "\u00a0"
+
+
+def test_russian_plurals_take_three_forms() -> None:
+    with i18n.using("ru"):
+        said = {
+            n: ngettext("{stage}: {n} customer", "{stage}: {n} customers", n).format(stage="S", n=n)
+            for n in (1, 2, 5, 11, 21, 22, 111)
+        }
+    assert said == {
+        1: "S: 1 клиент",
+        2: "S: 2 клиента",
+        5: "S: 5 клиентов",
+        11: "S: 11 клиентов",
+        21: "S: 21 клиент",
+        22: "S: 22 клиента",
+        111: "S: 111 клиентов",
+    }
+    with i18n.using("en"):
+        assert ngettext("{stage}: {n} customer", "{stage}: {n} customers", 1).format(stage="S", n=1) == "S: 1 customer"
+        assert ngettext("{stage}: {n} customer", "{stage}: {n} customers", 21).format(stage="S", n=21).endswith("s")
+
+
+def test_numbers_percentages_and_months_follow_the_language() -> None:
+    with i18n.using("ru"):
+        assert i18n.number(1234567.8, 1) == f"1{NBSP}234{NBSP}567,8"
+        assert i18n.number(21) == "21"
+        assert i18n.percent(0.125, 1) == f"12,5{NBSP}%"
+        assert i18n.month(date(2026, 3, 1)) == "март 2026"
+        assert i18n.day(date(2026, 3, 5)) == "5 мар. 2026\u202fг."  # a narrow no-break space before г.
+        assert i18n.either(["B2B", "B2C"]) == "B2B или B2C"
+        assert i18n.separators() == "," + NBSP
+        assert _("Overview") == "Обзор"
+    with i18n.using("en"):
+        assert i18n.number(1234567.8, 1) == "1,234,567.8"
+        assert i18n.percent(0.125, 1) == "12.5%"
+        assert i18n.month(date(2026, 3, 1)) == "March 2026"
+        assert i18n.day(date(2026, 3, 5)) == "2026-03-05"
+        assert _("Overview") == "Overview"
+
+
+def test_an_unknown_language_falls_back_to_the_default() -> None:
+    with i18n.using("xx") as chosen:
+        assert chosen == i18n.default_language()
+
+
+def _extract(tmp_path: Path) -> list:
+    pot = tmp_path / "messages.pot"
+    subprocess.run(
+        [sys.executable, "-m", "babel.messages.frontend", "extract", "-F", "babel.cfg", "-o", str(pot), "."],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    with pot.open("rb") as f:
+        return [m for m in read_po(f) if m.id]
+
+
+def test_every_string_of_the_code_has_a_russian_translation(tmp_path: Path) -> None:
+    """pybabel extract over the code, against the committed catalogue: a new string, a changed one, a fuzzy or
+    empty translation, or one the code no longer has all fail here."""
+    extracted = {m.id if isinstance(m.id, str) else m.id[0] for m in _extract(tmp_path)}
+    with PO.open("rb") as f:
+        catalog = read_po(f, locale="ru")
+    entries = {m.id if isinstance(m.id, str) else m.id[0]: m for m in catalog if m.id}
+    assert sorted(extracted - set(entries)) == [], "strings not in the catalogue: run pybabel update (README)"
+    assert sorted(set(entries) - extracted) == [], "strings the code no longer has: run pybabel update"
+    fuzzy = [k for k, m in entries.items() if m.fuzzy]
+    assert fuzzy == []
+    empty = [k for k, m in entries.items() if not (all(m.string) if isinstance(m.string, tuple) else m.string)]
+    assert empty == []
+    plural = [k for k, m in entries.items() if isinstance(m.id, tuple)]
+    assert plural and all(len(entries[k].string) == 3 for k in plural)  # Russian: one, few, many
+    for key, m in entries.items():  # a translation keeps the placeholders the code fills in
+        strings = m.string if isinstance(m.string, tuple) else (m.string,)
+        wanted = set(re.findall(r"\{\w*\}", key))
+        assert all(set(re.findall(r"\{\w*\}", s)) == wanted for s in strings), key
+
+
+def test_a_compiled_catalogue_matches_its_po() -> None:
+    """The .mo (compiled by CI, or on first use) holds exactly what the .po says."""
+    i18n.translations.cache_clear()
+    i18n.translations("ru")  # compiles it when missing or older
+    mo = PO.with_suffix(".mo")
+    if mo.exists():
+        from_mo = gettext.GNUTranslations(io.BytesIO(mo.read_bytes()))._catalog  # type: ignore[attr-defined]
+    else:  # a read-only checkout: compiled in memory
+        from_mo = i18n.translations("ru")._catalog  # type: ignore[attr-defined]
+    from_po = gettext.GNUTranslations(io.BytesIO(i18n.compile_catalogue(PO)))._catalog  # type: ignore[attr-defined]
+    assert from_mo == from_po
+
+
+def test_the_menu_reads_in_russian(monkeypatch: pytest.MonkeyPatch) -> None:
+    from data_access.access import Access
+
+    monkeypatch.setattr(shell.st, "Page", lambda path, **kw: {"path": path, **kw})  # what the menu is made of
+    with i18n.using("ru"):
+        menu = shell.menu(Access.local())
+    assert list(menu) == ["Руководству", "Анализ", "Поддержка", "Оповещения", "Данные"]
+    pages = [p for section in menu.values() for p in section]
+    assert [p["title"] for p in pages][:3] == ["Обзор", "Удержание", "Раннее предупреждение оттока"]
+    assert [p["url_path"] for p in pages][:2] == ["overview", "retention"]  # the links stay the same
+
+
+# --- pages in Russian ------------------------------------------------------------------------------------------
+
+
+class _NavigationPages(PagesManager):
+    """As in test_pages: every AppTest run goes through app.py, as on the server."""
+
+
+@pytest.fixture(autouse=True)
+def _runs_like_the_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(app_test_module, "PagesManager", _NavigationPages)
+    monkeypatch.setattr(PagesManager, "uses_pages_directory", False)
+
+
+@pytest.fixture(scope="module")
+def sample_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = f"duckdb:///{tmp_path_factory.mktemp('i18n') / 'sample.duckdb'}"
+    ingest.seed(store.create_store_engine(url), 3_000, 42)
+    return url
+
+
+def _data_words(url: str) -> set[str]:
+    """The store's own text (stage and event names, segments, channels, categories...): data, never translated."""
+    engine = store.create_store_engine(url, read_only=True)
+    columns = [
+        schema.stages.c.name,
+        schema.stages.c.stage_id,
+        schema.business_events.c.name,
+        schema.tickets.c.category,
+        schema.survey_responses.c.reason,
+        schema.offers.c.offer_type,
+        schema.experiments.c.variant,
+        schema.experiment_info.c.experiment,
+        *(schema.customers.c[d] for d in schema.FILTER_DIMENSIONS),
+    ]
+    words: set[str] = set()
+    with engine.connect() as conn:
+        for column in columns:
+            for (value,) in conn.execute(sa.select(column).distinct()):
+                words.update(re.findall(r"[A-Za-z][A-Za-z'-]*", str(value or "")))
+    engine.dispose()
+    return words
+
+
+# proper names, units and codes that stay as they are in Russian
+ALLOWED = {"NPS", "CSAT", "CES", "FCR", "CLV", "SRM", "CSV", "XLSX", "HTML", "CJM", "KPI", "n", "z", "vs"}
+
+
+def _strings(app: AppTest) -> list[str]:
+    """What a user reads in the main area: titles, text, captions, notices, metrics, widget labels and options,
+    and the words of every chart (titles, axes, legends, hover text, annotations)."""
+    out: list[str] = []
+    for kind in ("title", "header", "subheader", "markdown", "caption", "info", "success", "warning", "error"):
+        out += [e.value for e in getattr(app.main, kind)]
+    for m in app.main.metric:
+        out += [m.label, m.value, m.delta or ""]
+    for kind in ("segmented_control", "selectbox", "radio", "multiselect", "button", "checkbox", "toggle"):
+        for w in app.main.get(kind):
+            out.append(w.label)
+            out += [str(getattr(o, "content", o)) for o in getattr(w.proto, "options", [])]
+    for link in app.main.get("page_link"):
+        out += [link.proto.label, link.proto.help]
+    for chart in app.main.get("plotly_chart"):
+        spec = json.loads(chart.proto.spec)
+
+        def walk(node: object, key: str = "") -> None:
+            if isinstance(node, dict):
+                for k, v in node.items():
+                    walk(v, k)
+            elif isinstance(node, list):
+                for v in node:
+                    walk(v, key)
+            elif isinstance(node, str) and key in ("text", "hovertemplate", "customdata", "name", "title"):
+                out.append(node)
+
+        walk(spec.get("data", []))
+        walk(spec.get("layout", {}))
+    return out
+
+
+def _english(texts: list[str], data: set[str]) -> list[str]:
+    """The English words left in ``texts`` once markup, icons, placeholders and data are taken out."""
+    found = []
+    for text in texts:
+        plain = re.sub(r":material/\w+:|<[^>]+>|%\{[^}]*\}|\{[^}]*\}|#[0-9A-Fa-f]{6}|https?://\S+", " ", text)
+        for word in re.findall(r"[A-Za-z][A-Za-z'-]*", plain):
+            if word not in ALLOWED and word not in data:
+                found.append(f"{word!r} in {text[:80]!r}")
+    return found
+
+
+# the pages translated so far; each is checked for English left on it
+RUSSIAN_PAGES = ("pages/overview.py",)
+
+
+@pytest.mark.parametrize("page", RUSSIAN_PAGES)
+def test_a_page_opened_with_lang_ru_has_no_english_left(sample_url: str, page: str, monkeypatch) -> None:
+    monkeypatch.setenv("CJM_DATABASE_URL", sample_url)
+    app = AppTest.from_file(APP, default_timeout=90)
+    app.query_params["lang"] = "ru"
+    app.run()
+    app.switch_page(page).run()
+    assert not app.exception
+    assert app.main.title[0].value == _and_back(page)
+    assert _english(_strings(app), _data_words(sample_url)) == []
+
+
+def _and_back(page: str) -> str:
+    spec = next(p for p in shell.PAGES if p.path == page)
+    with i18n.using("ru"):
+        return _(spec.title)
+
+
+def _figures(text: str | None, language: str) -> str | None:
+    """The figures of a text, language aside: "1 234,5 %" (ru) and "1,234.5%" (en) both give "1234.5"."""
+    if text is None:
+        return None
+    plain = re.sub(r"[\s\u00a0\u202f]", "", text).replace(",", ".") if language == "ru" else text.replace(",", "")
+    return re.sub(r"[^\d.+-]", "", plain).strip(".")
+
+
+def test_switching_the_language_changes_no_figure(sample_url: str, monkeypatch) -> None:
+    monkeypatch.setenv("CJM_DATABASE_URL", sample_url)
+    app = AppTest.from_file(APP, default_timeout=90)
+    app.query_params["lang"] = "ru"
+    app.run()
+    assert app.main.title[0].value == "Обзор"
+    russian = [(_figures(m.value, "ru"), _figures(m.delta, "ru")) for m in app.main.metric]
+    russian_lines = [json.loads(c.proto.spec)["data"][0].get("y") for c in app.main.get("plotly_chart")]
+    app.sidebar.radio(key="lang_switch").set_value("en").run()
+    assert app.main.title[0].value == "Overview"
+    assert app.query_params["lang"] == ["en"] or app.query_params["lang"] == "en"
+    english = [(_figures(m.value, "en"), _figures(m.delta, "en")) for m in app.main.metric]
+    english_lines = [json.loads(c.proto.spec)["data"][0].get("y") for c in app.main.get("plotly_chart")]
+    assert len(english) == 9 and any(v for v, _d in english)
+    assert english == russian
+    assert english_lines == russian_lines
