@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
+
 import plotly.graph_objects as go
 import polars as pl
 
@@ -12,8 +14,14 @@ from data_access.i18n import _, ngettext
 
 def localise(fig: go.Figure) -> go.Figure:
     """The figure's numbers in the current language: Plotly's decimal and thousands separators ("1 234,5" in
-    Russian). Dates shown on hover are written by the builders themselves (Plotly knows English months only)."""
-    return fig.update_layout(separators=i18n.separators())
+    Russian). Plotly names months in English only: outside English a date axis is written in digits
+    ("01.03.2026"), and dates in hover text are written by the builders themselves."""
+    fig.update_layout(separators=i18n.separators())
+    if i18n.current() != i18n.SOURCE and any(
+        len(t.x or ()) and isinstance(t.x[0], date | datetime) for t in fig.data if hasattr(t, "x")
+    ):
+        fig.update_xaxes(tickformat="%d.%m.%Y", hoverformat="%d.%m.%Y")
+    return fig
 
 
 def _fmt(value: float | None, unit: str) -> str:

@@ -5,21 +5,34 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import polars as pl
 
-from components.charts import add_events, empty
+from components.charts import add_events, empty, localise
+from data_access import i18n
+from data_access.i18n import _
+
+
+def _age_title(grain: str) -> str:
+    return _("months since signup") if grain == "month" else _("weeks since signup")
+
+
+def _age(grain: str) -> str:
+    return _("month") if grain == "month" else _("week")
 
 
 def heatmap(frame: pl.DataFrame, grain: str) -> go.Figure:
     """Cohorts down, ages across; each cell the share of the cohort active, with the count behind it."""
     if frame.height == 0:
-        return empty("No customers signed up in this selection", 300)
+        return empty(_("No customers signed up in this selection"), 300)
     sizes = frame.group_by("cohort").agg(pl.col("cohort_size").first()).sort("cohort")
     cohorts = sizes["cohort"].to_list()
     ages = list(range(int(frame["age"].max()) + 1))
     cells = {(c, a): (r, n) for c, a, r, n in frame.select("cohort", "age", "retention", "active").iter_rows()}
     z = [[cells.get((c, a), (None, None))[0] for a in ages] for c in cohorts]
-    text = [[f"{cells[(c, a)][0]:.0f}%" if (c, a) in cells else "" for a in ages] for c in cohorts]
-    hover = [[f"{cells[(c, a)][1]:,} active" if (c, a) in cells else "" for a in ages] for c in cohorts]
-    labels = [f"{c:%Y-%m-%d} (n={n:,})" for c, n in sizes.iter_rows()]
+    text = [[i18n.percent(cells[(c, a)][0] / 100) if (c, a) in cells else "" for a in ages] for c in cohorts]
+    hover = [
+        [_("{n} active").format(n=i18n.number(cells[(c, a)][1])) if (c, a) in cells else "" for a in ages]
+        for c in cohorts
+    ]
+    labels = [f"{i18n.day(c)} (n={i18n.number(n)})" for c, n in sizes.iter_rows()]
     fig = go.Figure(
         go.Heatmap(
             z=z,
@@ -28,17 +41,17 @@ def heatmap(frame: pl.DataFrame, grain: str) -> go.Figure:
             text=text,
             texttemplate="%{text}",
             customdata=hover,
-            hovertemplate="%{y}, " + grain + " %{x}: %{z:.1f}% (%{customdata})<extra></extra>",
+            hovertemplate="%{y}, " + _age(grain) + " %{x}: %{z:.1f}% (%{customdata})<extra></extra>",
             colorscale="Blues",
             zmin=0,
             zmax=100,
-            colorbar={"title": "active %"},
+            colorbar={"title": _("active, %")},
         )
     )
-    return fig.update_layout(
+    return localise(fig).update_layout(
         height=max(320, 22 * len(cohorts) + 120),
         margin={"l": 10, "r": 10, "t": 30, "b": 10},
-        xaxis_title=f"{grain}s since signup",
+        xaxis_title=_age_title(grain),
         yaxis_autorange="reversed",
     )
 
@@ -54,12 +67,12 @@ def group_curves(curve: pl.DataFrame, by: str, grain: str, column: str, y_title:
             mode="lines+markers",
             name=str(group),
             customdata=rows["cohort_size"].to_list(),
-            hovertemplate=f"{group}, {grain} " + "%{x}: " + hover + "<extra></extra>",
+            hovertemplate=f"{group}, {_age(grain)} " + "%{x}: " + hover + "<extra></extra>",
         )
-    return fig.update_layout(
+    return localise(fig).update_layout(
         height=350,
         margin={"l": 10, "r": 10, "t": 30, "b": 10},
-        xaxis_title=f"{grain}s since signup",
+        xaxis_title=_age_title(grain),
         yaxis_title=y_title,
         legend={"orientation": "h", "y": -0.2},
     )
@@ -72,8 +85,8 @@ def curves(curve: pl.DataFrame, by: str, grain: str) -> go.Figure:
         by,
         grain,
         "retention",
-        "active, % of the cohorts",
-        "%{y:.1f}% of %{customdata:,}",
+        _("active, % of the cohorts"),
+        _("%{y:.1f}% of %{customdata:,}"),
     )
 
 
@@ -84,36 +97,46 @@ def value_curves(curve: pl.DataFrame, by: str, grain: str) -> go.Figure:
         by,
         grain,
         "value_per_customer",
-        "revenue per customer so far",
-        "%{y:,.2f} per customer (of %{customdata:,})",
+        _("revenue per customer so far"),
+        _("%{y:,.2f} per customer (of %{customdata:,})"),
     )
 
 
 def churn_figure(frame: pl.DataFrame, events: pl.DataFrame, grain: str) -> go.Figure:
     """Churn rate and reactivation rate per period, with business events."""
     fig = go.Figure()
+    periods = [i18n.day(p) for p in frame["period"]]
+    reactivated = frame.select("reactivated", "churned_before").rows()
     fig.add_scatter(
         x=frame["period"].to_list(),
         y=frame["churn_rate"].to_list(),
         mode="lines+markers",
-        name="churn rate",
+        name=_("churn rate"),
         line={"color": "#D55E00"},
-        customdata=frame.select("churned", "base").rows(),
-        hovertemplate="%{x}: %{y:.1f}% (%{customdata[0]:,} of %{customdata[1]:,})<extra>churn</extra>",
+        customdata=[(day, *rest) for day, rest in zip(periods, frame.select("churned", "base").rows(), strict=True)],
+        hovertemplate="%{customdata[0]}: %{y:.1f}% ("
+        + _("%{customdata[1]:,} of %{customdata[2]:,}")
+        + ")<extra>"
+        + _("churn")
+        + "</extra>",
     )
     fig.add_scatter(
         x=frame["period"].to_list(),
         y=frame["reactivation_rate"].to_list(),
         mode="lines+markers",
-        name="reactivation rate",
+        name=_("reactivation rate"),
         line={"color": "#009E73"},
-        customdata=frame.select("reactivated", "churned_before").rows(),
-        hovertemplate="%{x}: %{y:.1f}% (%{customdata[0]:,} of %{customdata[1]:,})<extra>reactivation</extra>",
+        customdata=[(day, *rest) for day, rest in zip(periods, reactivated, strict=True)],
+        hovertemplate="%{customdata[0]}: %{y:.1f}% ("
+        + _("%{customdata[1]:,} of %{customdata[2]:,}")
+        + ")<extra>"
+        + _("reactivation")
+        + "</extra>",
     )
     add_events(fig, events)
-    return fig.update_layout(
+    return localise(fig).update_layout(
         height=360,
         margin={"l": 10, "r": 10, "t": 30, "b": 10},
-        yaxis_title=f"% per {grain}",
+        yaxis_title=_("% per month") if grain == "month" else _("% per week"),
         legend={"orientation": "h", "y": -0.2},
     )

@@ -191,6 +191,12 @@ def _strings(app: AppTest) -> list[str]:
             out += [str(getattr(o, "content", o)) for o in getattr(w.proto, "options", [])]
     for link in app.main.get("page_link"):
         out += [link.proto.label, link.proto.help]
+    for button in app.main.get("download_button"):
+        out += [button.proto.label, button.proto.help]
+    for block in (*app.main.expander, *app.main.tabs):
+        out.append(block.label)
+    for table in app.main.dataframe:  # the column headers
+        out += [str(c) for c in table.value.columns]
     for chart in app.main.get("plotly_chart"):
         spec = json.loads(chart.proto.spec)
 
@@ -221,7 +227,7 @@ def _english(texts: list[str], data: set[str]) -> list[str]:
 
 
 # the pages translated so far; each is checked for English left on it
-RUSSIAN_PAGES = ("pages/overview.py",)
+RUSSIAN_PAGES = ("pages/overview.py", "pages/retention.py")
 
 
 @pytest.mark.parametrize("page", RUSSIAN_PAGES)
