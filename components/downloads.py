@@ -8,7 +8,7 @@ from collections.abc import Callable
 import polars as pl
 import streamlit as st
 
-from components import auth
+from components import auth, labels
 from data_access import exports
 
 CSV = "text/csv"
@@ -19,7 +19,7 @@ HTML = "text/html"
 def csv_button(label: str, frame: pl.DataFrame, file_name: str, key: str, about: str = "") -> None:
     """A CSV of ``frame``; ``about`` (the filters in words) goes to the audit log with the file's name and rows."""
     detail = f"{frame.height:,} rows" + (f" · {about}" if about else "")
-    file_button(label, exports.csv_text(frame), file_name, CSV, key, detail)
+    file_button(label, exports.csv_text(labels.headers(frame)), file_name, CSV, key, detail)
 
 
 def file_button(

@@ -22,6 +22,7 @@ from data_access import metrics, schema
 from data_access.access import masked
 from data_access.dialect import epoch_ms
 from data_access.filters import Filters, Period
+from data_access.i18n import N_
 from data_access.queries import support
 from data_access.store import contact_columns, fetch_frame, side_by_side
 
@@ -40,10 +41,10 @@ class Triggers:
     decline_share: float = 0.5
     low_csat: int = 2
     weights: tuple[tuple[str, int], ...] = (
-        ("activity decline", 3),
-        ("detractor", 2),
-        ("low ticket rating", 2),
-        ("unresolved or reopened ticket", 2),
+        (N_("activity decline"), 3),
+        (N_("detractor"), 2),
+        (N_("low ticket rating"), 2),
+        (N_("unresolved or reopened ticket"), 2),
     )
 
 
