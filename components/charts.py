@@ -27,7 +27,16 @@ def localise(fig: go.Figure) -> go.Figure:
 def _fmt(value: float | None, unit: str) -> str:
     if value is None:
         return "–"
-    return f"{value:.1f}%" if unit == "%" else f"{value:+.0f}" if unit == "points" else f"{value:.2f}"
+    if unit == "%":
+        return i18n.percent(value / 100, 1)
+    if unit == "points":
+        return ("+" if value > 0 else "") + i18n.number(value)
+    return i18n.number(value, 2)
+
+
+def unit_word(unit: str) -> str:
+    """A metric's unit as an axis title says it: "%" stays, "points" and "score" in the current language."""
+    return {"points": _("points"), "score": _("score")}.get(unit, unit)
 
 
 def empty(text: str, height: int) -> go.Figure:
@@ -46,13 +55,13 @@ def metric_by_stage(frame: pl.DataFrame, metric_name: str) -> go.Figure:
     rows = frame.filter(pl.col(f"{m}_n") > 0)
     fig = go.Figure()
     if rows.height == 0:
-        return empty(f"No {metric.label} answers in this selection", 380)
+        return empty(_("No {metric} answers in this selection").format(metric=_(metric.label)), 380)
     values = rows[m].to_list()
     lo, hi = rows[f"{m}_lo"].to_list(), rows[f"{m}_hi"].to_list()
     statuses = rows[f"{m}_status"].to_list()
     # Value, n and status go under each bar, so they stay readable however short the bar is.
     labels = [
-        f"{name}<br><b>{_fmt(v, metric.unit)}</b> · n={n:,}<br>{status.badge(s)}"
+        f"{name}<br><b>{_fmt(v, metric.unit)}</b> · n={i18n.number(n)}<br>{status.badge(s)}"
         for name, v, n, s in zip(rows["name"].to_list(), values, rows[f"{m}_n"].to_list(), statuses, strict=True)
     ]
     fig.add_bar(
@@ -67,9 +76,12 @@ def metric_by_stage(frame: pl.DataFrame, metric_name: str) -> go.Figure:
             "arrayminus": [v - low for v, low in zip(values, lo, strict=True)],
             "color": "#333",
         },
-        name=metric.label,
+        name=_(metric.label),
         customdata=rows["stage_id"].to_list(),
-        hovertemplate=metric.label + " %{y:.1f}<br>click for this stage's trend and answers<extra></extra>",
+        hovertemplate=_(metric.label)
+        + " %{y:.1f}<br>"
+        + _("click for this stage's trend and answers")
+        + "<extra></extra>",
     )
     targets = rows[f"{m}_target"].to_list()
     if any(t is not None for t in targets):
@@ -77,18 +89,18 @@ def metric_by_stage(frame: pl.DataFrame, metric_name: str) -> go.Figure:
             x=labels,
             y=targets,
             mode="markers",
-            name="target",
+            name=_("target"),
             marker={"symbol": "line-ew-open", "size": 40, "color": "#000", "line": {"width": 3, "color": "#000"}},
-            hovertemplate="target %{y}<extra></extra>",
+            hovertemplate=_("target") + " %{y}<extra></extra>",
         )
     fig.update_layout(
         height=460,
         margin={"l": 10, "r": 10, "t": 30, "b": 10},
         showlegend=False,
-        yaxis_title=f"{metric.label} ({metric.unit})",
+        yaxis_title=f"{_(metric.label)} ({unit_word(metric.unit)})",
         bargap=0.25,
     )
-    return fig
+    return localise(fig)
 
 
 def clicked_stage(event: object) -> str | None:
@@ -109,7 +121,9 @@ def stage_trend(trend: pl.DataFrame, metric_name: str, target: float | None, sta
     m = metric_name
     fig = go.Figure()
     if trend.height == 0:
-        return empty(f"No {metric.label} figures for {stage_name} in this selection", 300)
+        return empty(
+            _("No {metric} figures for {stage} in this selection").format(metric=_(metric.label), stage=stage_name), 300
+        )
     months = trend["month"].to_list()
     fig.add_scatter(
         x=months + months[::-1],
@@ -118,25 +132,30 @@ def stage_trend(trend: pl.DataFrame, metric_name: str, target: float | None, sta
         fillcolor="rgba(0,114,178,0.15)",
         line={"width": 0},
         hoverinfo="skip",
-        name="95% interval",
+        name=_("95% interval"),
     )
     fig.add_scatter(
         x=months,
         y=trend[m].to_list(),
         mode="lines+markers",
-        name=metric.label,
+        name=_(metric.label),
         line={"color": "#0072B2"},
         marker={"symbol": ["circle" if e else "circle-open" for e in trend[f"{m}_enough"].to_list()], "size": 8},
-        customdata=trend[f"{m}_n"].to_list(),
-        hovertemplate="%{x|%b %Y}: %{y:.1f} (n=%{customdata})<extra></extra>",
+        customdata=list(zip([i18n.short_month(d) for d in months], trend[f"{m}_n"].to_list(), strict=True)),
+        hovertemplate="%{customdata[0]}: %{y:.1f} (n=%{customdata[1]})<extra></extra>",
     )
     if target is not None:
-        fig.add_hline(y=target, line_dash="dash", line_color="#000", annotation_text=f"target {target:g}")
-    return fig.update_layout(
+        fig.add_hline(
+            y=target,
+            line_dash="dash",
+            line_color="#000",
+            annotation_text=_("target {value}").format(value=i18n.number(target, 1)),
+        )
+    return localise(fig).update_layout(
         height=320,
         margin={"l": 10, "r": 10, "t": 30, "b": 10},
         showlegend=False,
-        yaxis_title=f"{metric.label} ({metric.unit})",
+        yaxis_title=f"{_(metric.label)} ({unit_word(metric.unit)})",
     )
 
 

@@ -5,26 +5,28 @@ from __future__ import annotations
 import polars as pl
 
 from components import status
-from data_access import metrics
+from data_access import i18n, metrics
+from data_access.i18n import _
 
 
-def _cell(metric: metrics.Metric) -> pl.Expr:
-    m = metric.name
+def _cell(metric: metrics.Metric, value: float | None, n: int, state: str) -> str:
+    """Icon, value and n of one metric of one stage: "✔ 82.5%  (n=120)"; a dash without answers."""
+    if not n:
+        return "–"
     digits = 2 if metric.unit == "score" else 1
-    suffix = "%" if metric.unit == "%" else ""
-    value = pl.col(m).round(digits).cast(pl.String) + pl.lit(suffix)
-    icon = pl.col(f"{m}_status").replace_strict({k: v[1] for k, v in status.STYLE.items()}, default="")
-    text = pl.concat_str([icon, pl.lit(" "), value, pl.lit("  (n="), pl.col(f"{m}_n").cast(pl.String), pl.lit(")")])
-    return pl.when(pl.col(f"{m}_n") > 0).then(text).otherwise(pl.lit("–")).alias(metric.label)
+    shown = i18n.percent(value / 100, digits) if metric.unit == "%" else i18n.number(value, digits, least=1)
+    icon = status.STYLE.get(state, status.STYLE[metrics.STATUS_NO_DATA])[1]
+    return f"{icon} {shown}  (n={i18n.number(n)})"
 
 
 def summary(frame: pl.DataFrame) -> pl.DataFrame:
     """Stage, customers and one cell per metric, in map order."""
-    return frame.select(
-        pl.col("name").alias("Stage"),
-        pl.col("customers").alias("Customers"),
-        *(_cell(m) for m in metrics.STAGE_METRICS.values()),
-    )
+    columns: dict[str, list] = {_("Stage"): frame["name"].to_list(), _("Customers"): frame["customers"].to_list()}
+    for metric in metrics.STAGE_METRICS.values():
+        m = metric.name
+        rows = zip(frame[m], frame[f"{m}_n"], frame[f"{m}_status"], strict=True)
+        columns[_(metric.label)] = [_cell(metric, v, n, st) for v, n, st in rows]
+    return pl.DataFrame(columns)
 
 
 def long(frame: pl.DataFrame) -> pl.DataFrame:

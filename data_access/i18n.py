@@ -126,9 +126,11 @@ def N_(message: str) -> str:
     return message
 
 
-def number(value: float | int, digits: int = 0) -> str:
-    """A number in the current language: "1,234,567.8" in English, "1 234 567,8" in Russian (no-break space)."""
-    pattern = "#,##0" + ("." + "0" * digits if digits > 0 else "")
+def number(value: float | int, digits: int = 0, least: int | None = None) -> str:
+    """A number in the current language: "1,234,567.8" in English, "1 234 567,8" in Russian (no-break space);
+    ``digits`` after the decimal mark, or from ``least`` up to ``digits`` when ``least`` is given."""
+    shown = digits if least is None else least
+    pattern = "#,##0" + ("." + "0" * shown + "#" * (digits - shown) if digits > 0 else "")
     return format_decimal(value, format=pattern, locale=_current.get())
 
 

@@ -80,7 +80,7 @@ METRICS: dict[str, Metric] = {
             higher_is_better=True,
             source=survey,
             time_column="responded_at",
-            description="Share of csat answers scoring 4 or 5 (of 1-5)",
+            description=N_("Share of csat answers scoring 4 or 5 (of 1-5)"),
             aggregates=lambda _p: {
                 "n": count_if(_is_survey("csat")),
                 "k": count_if(sa.and_(_is_survey("csat"), survey.c.score >= 4)),
@@ -95,7 +95,7 @@ METRICS: dict[str, Metric] = {
             higher_is_better=True,
             source=survey,
             time_column="responded_at",
-            description="Share of nps answers 9-10 minus share 0-6 (-100..100)",
+            description=N_("Share of nps answers 9-10 minus share 0-6 (-100..100)"),
             aggregates=lambda _p: {
                 "n": count_if(_is_survey("nps")),
                 "promoters": count_if(sa.and_(_is_survey("nps"), survey.c.score >= 9)),
@@ -111,7 +111,7 @@ METRICS: dict[str, Metric] = {
             higher_is_better=True,
             source=survey,
             time_column="responded_at",
-            description="Mean ces score (1-7, 7 = it was very easy)",
+            description=N_("Mean ces score (1-7, 7 = it was very easy)"),
             aggregates=lambda _p: _score_pieces("ces"),
             value=_mean,
             interval="mean",
@@ -124,7 +124,7 @@ METRICS: dict[str, Metric] = {
             higher_is_better=True,
             source=ticket,
             time_column="opened_at",
-            description="Share of resolved tickets with one contact and not reopened",
+            description=N_("Share of resolved tickets with one contact and not reopened"),
             aggregates=lambda _p: {
                 "n": count_if(ticket.c.resolved_at.is_not(None)),
                 "k": count_if(
@@ -176,7 +176,7 @@ for _metric in (
         higher_is_better=True,
         source=ticket,
         time_column="opened_at",
-        description="Share of rated tickets rated 4 or 5 (of 1-5)",
+        description=N_("Share of rated tickets rated 4 or 5 (of 1-5)"),
         aggregates=lambda _p: {"n": count_if(ticket.c.csat.is_not(None)), "k": count_if(ticket.c.csat >= 4)},
         value=lambda a: share(a["k"], a["n"]),
         interval="wilson",
@@ -189,7 +189,7 @@ for _metric in (
         higher_is_better=False,
         source=ticket,
         time_column="opened_at",
-        description="Share of resolved tickets that were reopened",
+        description=N_("Share of resolved tickets that were reopened"),
         aggregates=lambda _p: {"n": count_if(resolved), "k": count_if(sa.and_(resolved, ticket.c.reopened.is_(True)))},
         value=lambda a: share(a["k"], a["n"]),
         interval="wilson",
@@ -202,7 +202,7 @@ for _metric in (
         higher_is_better=False,
         source=ticket,
         time_column="opened_at",
-        description="Share of tickets that a line above the first worked on",
+        description=N_("Share of tickets that a line above the first worked on"),
         aggregates=lambda _p: {"n": sa.func.count(), "k": count_if(ticket.c.final_line > 1)},
         value=lambda a: share(a["k"], a["n"]),
         interval="wilson",
@@ -215,7 +215,7 @@ for _metric in (
         higher_is_better=True,
         source=ticket,
         time_column="opened_at",
-        description="Share of tickets entering through the bot that the bot closed with no hand-off",
+        description=N_("Share of tickets entering through the bot that the bot closed with no hand-off"),
         aggregates=lambda _p: {
             "n": count_if(from_bot),
             "k": count_if(sa.and_(from_bot, ticket.c.bot_resolved.is_(True))),
@@ -231,8 +231,10 @@ for _metric in (
         higher_is_better=True,
         source=ticket,
         time_column="opened_at",
-        description="Bot containment that does not count a bot resolution when the customer opens another ticket "
-        "within the verification days after it",
+        description=N_(
+            "Bot containment that does not count a bot resolution when the customer opens another ticket within "
+            "the verification days after it"
+        ),
         aggregates=lambda p: {"n": count_if(from_bot), "k": count_if(_bot_kept(p))},
         value=lambda a: share(a["k"], a["n"]),
         interval="wilson",
@@ -247,7 +249,7 @@ METRICS["satisfaction"] = Metric(
     higher_is_better=True,
     source=survey,
     time_column="responded_at",
-    description="Mean csat score (1-5): the emotion curve of the journey map",
+    description=N_("Mean csat score (1-5): the emotion curve of the journey map"),
     aggregates=lambda _p: _score_pieces("csat"),
     value=_mean,
     interval="mean",

@@ -2,22 +2,27 @@
 
 import streamlit as st
 
-from components import charts, downloads, kpi_table, session, shell, status
-from data_access import metrics
+from components import charts, downloads, kpi_table, labels, session, shell, status
+from data_access import i18n, metrics
 from data_access import streamlit_cache as cache
 from data_access.config import SETTINGS
+from data_access.i18n import _
 from data_access.queries import kpis
 
 url, chosen = shell.start("stage_kpis")
 frame = session.guarded(cache.stage_kpis, url, chosen, SETTINGS.min_n)
-st.caption(f"{chosen.caption()} · figures on fewer than {SETTINGS.min_n} answers are marked not enough data")
+st.caption(
+    chosen.caption()
+    + " · "
+    + _("figures on fewer than {n} answers are marked not enough data").format(n=SETTINGS.min_n)
+)
 
 if frame.height == 0:
-    st.info("The store has no stages yet. Load `stages` (and the other tables) on the Data page.")
+    st.info(_("The store has no stages yet. Load `stages` (and the other tables) on the Data page."))
     st.stop()
 answers = sum(int(frame[f"{m}_n"].sum()) for m in metrics.STAGE_METRICS)
 if answers == 0 and int(frame["customers"].sum()) == 0:
-    st.info("No journey events, survey answers or tickets in this selection. Widen the period or the filters.")
+    st.info(_("No journey events, survey answers or tickets in this selection. Widen the period or the filters."))
     st.stop()
 
 # a link (an alert's) opens on its metric and stage
@@ -28,16 +33,16 @@ if st.query_params.get("stage") in frame["stage_id"].to_list() and "kpi_stage" n
     st.session_state["kpi_stage"] = st.query_params["stage"]
 metric = (
     st.segmented_control(
-        "Metric",
+        _("Metric"),
         list(metrics.STAGE_METRICS),
-        format_func=lambda m: metrics.METRICS[m].label,
+        format_func=lambda m: _(metrics.METRICS[m].label),
         key="kpi_metric",
     )
     or "csat"
 )
 st.markdown(
-    f"**{metrics.METRICS[metric].label}**: {metrics.METRICS[metric].description}. "
-    "Bars show the 95% interval; the black tick is the target."
+    f"**{_(metrics.METRICS[metric].label)}**: {_(metrics.METRICS[metric].description)}. "
+    + _("Bars show the 95% interval; the black tick is the target.")
 )
 event = st.plotly_chart(
     charts.metric_by_stage(frame, metric),
@@ -51,24 +56,24 @@ if clicked:
     st.session_state["kpi_stage"] = clicked  # the stage picker below follows the click
 st.markdown(status.legend_markdown(), unsafe_allow_html=True)
 
-st.subheader("All stages")
+st.subheader(_("All stages"))
 st.dataframe(kpi_table.summary(frame), hide_index=True, width="stretch")
-detail = kpi_table.long(frame)
-with st.expander("Every figure with its interval and target"):
-    st.dataframe(detail, hide_index=True, width="stretch")
-downloads.csv_button("Download CSV", detail, "stage_kpis.csv", "kpi_csv", chosen.caption())
+detail = labels.words(labels.words(kpi_table.long(frame), "metric"), "status")
+with st.expander(_("Every figure with its interval and target")):
+    st.dataframe(labels.headers(detail), hide_index=True, width="stretch")
+downloads.csv_button(_("Download CSV"), detail, "stage_kpis.csv", "kpi_csv", chosen.caption())
 
-st.subheader("One stage up close")
+st.subheader(_("One stage up close"))
 names = dict(zip(frame["stage_id"], frame["name"], strict=True))
-stage = st.selectbox("Stage (or click its bar above)", list(names), format_func=names.get, key="kpi_stage")
+stage = st.selectbox(_("Stage (or click its bar above)"), list(names), format_func=names.get, key="kpi_stage")
 row = frame.filter(frame["stage_id"] == stage).row(0, named=True)
 trend = session.guarded(cache.stage_trend, url, stage, metric, chosen, SETTINGS.min_n)
 st.plotly_chart(charts.stage_trend(trend, metric, row[f"{metric}_target"], names[stage]), width="stretch")
 behind = session.guarded(cache.stage_rows, url, stage, metric, chosen, SETTINGS.export_row_limit)
 what = kpis.stage_rows_order(metric)
 st.caption(
-    f"{names[stage]}: {behind.height:,} {what} · {chosen.caption()} · hollow points rest on fewer than "
-    f"{SETTINGS.min_n} answers"
+    f"{names[stage]}: {i18n.number(behind.height)} {what} · {chosen.caption()} · "
+    + _("hollow points rest on fewer than {n} answers").format(n=SETTINGS.min_n)
 )
-st.dataframe(behind.head(1_000), hide_index=True, width="stretch")
-downloads.csv_button("Download these rows", behind, f"{stage}_{metric}.csv", "kpi_rows_csv", chosen.caption())
+st.dataframe(labels.headers(behind.head(1_000)), hide_index=True, width="stretch")
+downloads.csv_button(_("Download these rows"), behind, f"{stage}_{metric}.csv", "kpi_rows_csv", chosen.caption())

@@ -159,6 +159,9 @@ def _data_words(url: str) -> set[str]:
         schema.business_events.c.name,
         schema.tickets.c.category,
         schema.survey_responses.c.reason,
+        schema.survey_responses.c.touchpoint,
+        schema.survey_responses.c.comment,
+        schema.tickets.c.entry_channel,
         schema.offers.c.offer_type,
         schema.experiments.c.variant,
         schema.experiment_info.c.experiment,
@@ -174,7 +177,24 @@ def _data_words(url: str) -> set[str]:
 
 
 # proper names, units and codes that stay as they are in Russian
-ALLOWED = {"NPS", "CSAT", "CES", "FCR", "CLV", "SRM", "CSV", "XLSX", "HTML", "CJM", "KPI", "CRM", "e-mail", "n", "z", "vs"}
+ALLOWED = {
+    "NPS",
+    "CSAT",
+    "CES",
+    "FCR",
+    "CLV",
+    "SRM",
+    "CSV",
+    "XLSX",
+    "HTML",
+    "CJM",
+    "KPI",
+    "CRM",
+    "e-mail",
+    "n",
+    "z",
+    "vs",
+}
 
 
 def _strings(app: AppTest) -> list[str]:
@@ -227,7 +247,7 @@ def _english(texts: list[str], data: set[str]) -> list[str]:
 
 
 # the pages translated so far; each is checked for English left on it
-RUSSIAN_PAGES = ("pages/overview.py", "pages/retention.py", "pages/churn_warning.py")
+RUSSIAN_PAGES = ("pages/overview.py", "pages/retention.py", "pages/churn_warning.py", "pages/stage_kpis.py")
 
 
 @pytest.mark.parametrize("page", RUSSIAN_PAGES)

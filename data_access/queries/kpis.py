@@ -11,6 +11,7 @@ from data_access.access import masked
 from data_access.config import SETTINGS
 from data_access.dialect import period_date, period_start
 from data_access.filters import Filters
+from data_access.i18n import _
 from data_access.store import connect, contact_columns, fetch_frame, has_column
 
 STAGE_COLUMNS = ("stage_id", "name", "position", "in_funnel", "phase")
@@ -187,8 +188,8 @@ def stage_breakdown(
 def stage_rows_order(metric_name: str) -> str:
     """What :func:`stage_rows` returns, in words, in the order it returns them."""
     if metrics.METRICS[metric_name].source is schema.tickets:
-        return "tickets, those not resolved at first contact first"
-    return "answers, the unhappiest first"
+        return _("tickets, those not resolved at first contact first")
+    return _("answers, the unhappiest first")
 
 
 def stage_rows(
