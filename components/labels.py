@@ -43,6 +43,8 @@ COLUMNS = (
     N_("contacts"),
     N_("reopened"),
     N_("resolved_at"),
+    N_("variant"),
+    N_("assigned"),
 )
 
 

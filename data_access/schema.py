@@ -12,12 +12,22 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 
+from data_access.i18n import N_
+
 metadata = sa.MetaData()
 
 # Allowed values, shared by the validator, the generator and the metrics layer.
 SURVEY_RANGES: dict[str, tuple[int, int]] = {"csat": (1, 5), "nps": (0, 10), "ces": (1, 7), "exit": (1, 5)}
 EXIT_SURVEY = "exit"  # an exit interview: an overall score 1-5, a reason and the comment
-EXIT_REASONS = ("price", "missing feature", "support experience", "moved to competitor", "no longer needed", "other")
+# the contract's exit reasons (codes in the data; shown through _() in the interface's language)
+EXIT_REASONS = (
+    N_("price"),
+    N_("missing feature"),
+    N_("support experience"),
+    N_("moved to competitor"),
+    N_("no longer needed"),
+    N_("other"),
+)
 EXPERIMENT_METRICS = ("retention_90d", "conversion", "csat")
 TICKET_CATEGORIES = ("technical", "financial", "emotional", "other")
 SUPPORT_LINES = (1, 2, 3)

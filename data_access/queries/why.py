@@ -15,12 +15,15 @@ from data_access import metrics, schema
 from data_access.access import masked
 from data_access.dialect import epoch_ms, period_date, period_start
 from data_access.filters import Filters
+from data_access.i18n import N_
 from data_access.queries import kpis
 from data_access.store import contact_columns, fetch_frame, has_column, has_table
 
 r, cu = schema.survey_responses, schema.customers
 of, ex, ei = schema.offers, schema.experiments, schema.experiment_info
 DAY_MS = 86_400_000
+# an offer's outcomes: values of the frames, shown through _()
+ACCEPTED, DECLINED, NOT_OFFERED = N_("accepted"), N_("declined"), N_("not offered")
 WINDOW_DAYS = 90  # an offer's or an experiment's customer is "kept" when not churned this long after it
 BY_CHOICES = ("segment", "plan", "persona", "channel", "region", "month")
 NO_BAD_SCORE = "(no bad score before)"
@@ -172,7 +175,7 @@ def offer_outcomes(
     columns |= {"revenue": pl.Float64} | ({by: pl.String} if by else {})
     if not has_table(conn, of):
         return _kept_shares(pl.DataFrame(schema=columns))
-    outcome = sa.case((of.c.accepted.is_(True), sa.literal("accepted")), else_=sa.literal("declined"))
+    outcome = sa.case((of.c.accepted.is_(True), sa.literal(ACCEPTED)), else_=sa.literal(DECLINED))
     offers = (
         sa.select(
             of.c.offer_id,
@@ -282,7 +285,7 @@ def _not_offered(conn: Connection, filters: Filters, stage: str, days: int, by: 
         frame = pl.DataFrame({"customers": [0], "kept": [0], "revenue": [0.0]})
     return frame.with_columns(
         pl.lit("(no offer)").alias("offer_type"),
-        pl.lit("not offered").alias("outcome"),
+        pl.lit(NOT_OFFERED).alias("outcome"),
         pl.col("customers").cast(pl.Int64),
         pl.col("kept").fill_null(0).cast(pl.Int64),
         pl.col("revenue").fill_null(0.0).cast(pl.Float64),
@@ -291,10 +294,10 @@ def _not_offered(conn: Connection, filters: Filters, stage: str, days: int, by: 
 
 def acceptance(frame: pl.DataFrame) -> pl.DataFrame:
     """From :func:`offer_outcomes`: per offer type, offers, accepted, the acceptance rate and its interval."""
-    made = frame.filter(pl.col("outcome") != "not offered")
+    made = frame.filter(pl.col("outcome") != NOT_OFFERED)
     per = made.group_by("offer_type").agg(
         pl.col("customers").sum().alias("offers"),
-        pl.col("customers").filter(pl.col("outcome") == "accepted").sum().alias("accepted"),
+        pl.col("customers").filter(pl.col("outcome") == ACCEPTED).sum().alias("accepted"),
     )
     lo, hi = metrics.wilson(pl.col("accepted").cast(pl.Float64), pl.col("offers").cast(pl.Float64))
     return per.with_columns(
