@@ -45,6 +45,10 @@ COLUMNS = (
     N_("resolved_at"),
     N_("variant"),
     N_("assigned"),
+    N_("group"),
+    N_("churned"),
+    N_("churn_rate"),
+    N_("csat"),
 )
 
 

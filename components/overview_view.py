@@ -210,11 +210,11 @@ def why_lines(brief: dict) -> dict[str, tuple[str, str]]:
     out = {}
     if reason:
         out["why_leave"] = (
-            _("Exits: {reason} {share}").format(reason=reason["reason"], share=i18n.percent(reason["share"] / 100)),
+            _("Exits: {reason} {share}").format(reason=_(reason["reason"]), share=i18n.percent(reason["share"] / 100)),
             _(
                 "Top exit reason in the window: {reason}, {share} of {n} exit answers (95% interval {lo} to {hi})."
             ).format(
-                reason=reason["reason"],
+                reason=_(reason["reason"]),
                 share=i18n.percent(reason["share"] / 100, 1),
                 n=i18n.number(reason["of"]),
                 lo=i18n.number(reason["share_lo"], 1),

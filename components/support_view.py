@@ -9,31 +9,36 @@ import plotly.graph_objects as go
 import polars as pl
 
 from components import status
-from components.charts import add_events
-from data_access import metrics
+from components.charts import add_events, localise
+from data_access import i18n, metrics
+from data_access.i18n import N_, _
 
-LINE_NAMES = {"1": "Line 1 (bot and operators)", "bot": "  of which entered via the bot", "2": "Line 2 (managers)",
-              "3": "Line 3 (experts)", "all": "All tickets"}  # fmt: skip
+LINE_NAMES = {"1": N_("Line 1 (bot and operators)"), "bot": N_("of which entered via the bot"),
+              "2": N_("Line 2 (managers)"), "3": N_("Line 3 (experts)"), "all": N_("All tickets")}  # fmt: skip
 LINE_ORDER = ("1", "bot", "2", "3", "all")
 LINE_COLOURS = {"1": "#0072B2", "bot": "#56B4E9", "2": "#D55E00", "3": "#009E73", "all": "#555555"}
-NOT_ENOUGH = "not enough data"
+
+
+def line_name(line: str) -> str:
+    """A support line in words, in the current language ("bot" is indented under line 1 in a table)."""
+    return _(LINE_NAMES[line])
 
 
 def _hours(column: str) -> pl.Expr:
     return (pl.col(column) / 3600).round(1)
 
 
-def _rate(metric: str, min_n: int) -> pl.Expr:
-    """ "62.4% (n=318)" or "not enough data (n=12)" or "–"."""
-    n = pl.col(f"{metric}_n")
-    value = pl.format("{}% (n={})", pl.col(metric).round(1), n)
-    return (
-        pl.when(n.is_null() | (n == 0))
-        .then(pl.lit("–"))
-        .when(n < min_n)
-        .then(pl.format("{} (n={})", pl.lit(NOT_ENOUGH), n))
-        .otherwise(value)
-    )
+def _rates(frame: pl.DataFrame, metric: str, min_n: int) -> list[str]:
+    """ "62.4% (n=318)" or "not enough data (n=12)" or "–" per row."""
+    out = []
+    for value, n in frame.select(metric, f"{metric}_n").iter_rows():
+        if not n or value is None:
+            out.append("–")
+        elif n < min_n:
+            out.append(f"{_(metrics.STATUS_NO_DATA)} (n={i18n.number(n)})")
+        else:
+            out.append(f"{i18n.percent(value / 100, 1)} (n={i18n.number(n)})")
+    return out
 
 
 def lines_table(frame: pl.DataFrame, reference: datetime | None, min_n: int) -> pl.DataFrame:
@@ -44,25 +49,41 @@ def lines_table(frame: pl.DataFrame, reference: datetime | None, min_n: int) -> 
         if reference is not None
         else pl.lit(None, pl.Float64)
     )
-    return ordered.select(
-        pl.col("line").replace_strict(LINE_NAMES).alias("Line"),
-        pl.col("tickets").alias("Tickets"),
-        pl.col("share").round(1).alias("Share %"),
-        pl.col("open").alias("Open"),
-        age.alias("Oldest open, days"),
-        (pl.col("median_first_response_seconds") / 60).round(1).alias("First response, median min"),
-        (pl.col("p90_first_response_seconds") / 60).round(1).alias("First response, p90 min"),
-        _hours("median_resolution_seconds").alias("Resolution, median h"),
-        _hours("p90_resolution_seconds").alias("Resolution, p90 h"),
-        pl.col("first_response_breaches").alias("SLA breaches, response"),
-        pl.col("resolution_breaches").alias("SLA breaches, resolution"),
-        _rate("fcr", min_n).alias("FCR"),
-        _rate("reopen_rate", min_n).alias("Reopened"),
-        _rate("ticket_csat", min_n).alias("CSAT"),
-        _rate("escalation_rate", min_n).alias("Escalated"),
-        _rate("containment", min_n).alias("Bot containment"),
-        _rate("verified_containment", min_n).alias("Verified containment"),
+    table = ordered.select(
+        pl.col("line").replace_strict({v: ("  " if v == "bot" else "") + line_name(v) for v in LINE_ORDER}),
+        "tickets",
+        pl.col("share").round(1),
+        "open",
+        age.alias("age"),
+        (pl.col("median_first_response_seconds") / 60).round(1),
+        (pl.col("p90_first_response_seconds") / 60).round(1),
+        _hours("median_resolution_seconds"),
+        _hours("p90_resolution_seconds"),
+        "first_response_breaches",
+        "resolution_breaches",
     )
+    table.columns = [
+        _("Line"),
+        _("Tickets"),
+        _("Share %"),
+        _("Open"),
+        _("Oldest open, days"),
+        _("First response, median min"),
+        _("First response, p90 min"),
+        _("Resolution, median h"),
+        _("Resolution, p90 h"),
+        _("SLA breaches, response"),
+        _("SLA breaches, resolution"),
+    ]
+    rates = {
+        "fcr": "FCR",
+        "reopen_rate": N_("Reopened"),
+        "ticket_csat": "CSAT",
+        "escalation_rate": N_("Escalated"),
+        "containment": N_("Bot containment"),
+        "verified_containment": N_("Verified containment"),
+    }
+    return table.with_columns(pl.Series(_(name), _rates(ordered, m, min_n)) for m, name in rates.items())
 
 
 def rate_by_line(frame: pl.DataFrame, metric_name: str, min_n: int) -> go.Figure:
@@ -74,7 +95,7 @@ def rate_by_line(frame: pl.DataFrame, metric_name: str, min_n: int) -> go.Figure
     values = rows[m].to_list()
     fig = go.Figure(
         go.Bar(
-            x=[f"{LINE_NAMES[v].strip()}<br>n={n:,}" for v, n in zip(rows["line"], rows[f"{m}_n"], strict=True)],
+            x=[f"{line_name(v)}<br>n={i18n.number(n)}" for v, n in zip(rows["line"], rows[f"{m}_n"], strict=True)],
             y=values,
             marker_color=[
                 LINE_COLOURS[v] if e else status.colour(metrics.STATUS_NO_DATA)
@@ -87,13 +108,16 @@ def rate_by_line(frame: pl.DataFrame, metric_name: str, min_n: int) -> go.Figure
                 "array": [h - v for h, v in zip(rows[f"{m}_hi"], values, strict=True)],
                 "arrayminus": [v - lo for v, lo in zip(values, rows[f"{m}_lo"], strict=True)],
             },
-            text=[f"{v:.1f}%" for v in values],
+            text=[i18n.percent(v / 100, 1) for v in values],
             textposition="inside",
             insidetextanchor="start",
         )
     )
-    return fig.update_layout(
-        height=340, margin={"l": 10, "r": 10, "t": 30, "b": 10}, yaxis_title=f"{metric.label} (%)", yaxis_range=[0, 105]
+    return localise(fig).update_layout(
+        height=340,
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        yaxis_title=f"{_(metric.label)} (%)",
+        yaxis_range=[0, 105],
     )
 
 
@@ -109,16 +133,16 @@ def trend_figure(trend: pl.DataFrame, metric_name: str, events: pl.DataFrame) ->
             x=rows["period"].to_list(),
             y=rows[metric_name].to_list(),
             mode="lines+markers",
-            name=LINE_NAMES[line].strip(),
+            name=line_name(line),
             line={"color": LINE_COLOURS[line]},
-            customdata=rows[f"{metric_name}_n"].to_list(),
-            hovertemplate="%{x|%d %b %Y}: %{y:.1f}% (n=%{customdata})<extra></extra>",
+            customdata=list(zip([i18n.day(p) for p in rows["period"]], rows[f"{metric_name}_n"], strict=True)),
+            hovertemplate="%{customdata[0]}: %{y:.1f}% (n=%{customdata[1]})<extra></extra>",
         )
     add_events(fig, events)
-    return fig.update_layout(
+    return localise(fig).update_layout(
         height=360,
         margin={"l": 10, "r": 10, "t": 30, "b": 10},
-        yaxis_title=f"{metric.label} (%)",
+        yaxis_title=f"{_(metric.label)} (%)",
         legend={"orientation": "h", "y": -0.2},
     )
 
@@ -134,16 +158,16 @@ def cluster_heatmap(clusters: pl.DataFrame, min_n: int) -> go.Figure:
             cell = clusters.filter((pl.col("category") == category) & (pl.col("line") == line))
             if cell.height == 0 or (cell["fcr_n"][0] or 0) < min_n:
                 row_z.append(None)
-                row_t.append(NOT_ENOUGH if cell.height else "–")
+                row_t.append(_(metrics.STATUS_NO_DATA) if cell.height else "–")
             else:
                 row_z.append(cell["fcr"][0])
-                row_t.append(f"{cell['fcr'][0]:.0f}%<br>n={cell['fcr_n'][0]:,}")
+                row_t.append(f"{i18n.percent(cell['fcr'][0] / 100)}<br>n={i18n.number(cell['fcr_n'][0])}")
         z.append(row_z)
         text.append(row_t)
     fig = go.Figure(
         go.Heatmap(
             z=z,
-            x=[LINE_NAMES[v] for v in lines],
+            x=[line_name(v) for v in lines],
             y=categories,
             text=text,
             texttemplate="%{text}",
@@ -151,9 +175,10 @@ def cluster_heatmap(clusters: pl.DataFrame, min_n: int) -> go.Figure:
             zmin=0,
             zmax=100,
             colorbar={"title": "FCR %"},
+            hovertemplate="%{y}, %{x}: %{text}<extra></extra>",
         )
     )
-    return fig.update_layout(height=320, margin={"l": 10, "r": 10, "t": 30, "b": 10})
+    return localise(fig).update_layout(height=320, margin={"l": 10, "r": 10, "t": 30, "b": 10})
 
 
 def cluster_trend_figure(trend: pl.DataFrame, events: pl.DataFrame) -> go.Figure:
@@ -162,10 +187,10 @@ def cluster_trend_figure(trend: pl.DataFrame, events: pl.DataFrame) -> go.Figure
         rows = trend.filter(pl.col("category") == category)
         fig.add_scatter(x=rows["period"].to_list(), y=rows["tickets"].to_list(), mode="lines", name=category)
     add_events(fig, events)
-    return fig.update_layout(
+    return localise(fig).update_layout(
         height=320,
         margin={"l": 10, "r": 10, "t": 30, "b": 10},
-        yaxis_title="tickets",
+        yaxis_title=_("tickets"),
         legend={"orientation": "h", "y": -0.2},
     )
 
@@ -180,12 +205,13 @@ def sankey(flow: pl.DataFrame) -> go.Figure:
     for entry, line, by_bot, outcome, n in flow.select(
         "entry_channel", "final_line", "bot_resolved", "outcome", "tickets"
     ).iter_rows():
-        path = [f"in: {entry}"]
-        path += ["Bot"] if by_bot else [f"Line {k}" for k in range(1, line + 1)]
-        path.append(outcome)
+        path = [_("in: {channel}").format(channel=entry)]
+        path += [_("Bot")] if by_bot else [_("Line {n}").format(n=k) for k in range(1, line + 1)]
+        path.append(_(outcome))
         for a, b in pairwise(path):
             add(a, b, n)
-    nodes = sorted({x for pair in links for x in pair}, key=lambda x: (not x.startswith("in:"), x))
+    entries = {a for a, _b in links} - {b for _a, b in links}  # the channels: where no link arrives
+    nodes = sorted({x for pair in links for x in pair}, key=lambda x: (x not in entries, x))
     index = {name: i for i, name in enumerate(nodes)}
     fig = go.Figure(
         go.Sankey(
@@ -197,24 +223,24 @@ def sankey(flow: pl.DataFrame) -> go.Figure:
             },
         )
     )
-    return fig.update_layout(height=420, margin={"l": 10, "r": 10, "t": 30, "b": 10})
+    return localise(fig).update_layout(height=420, margin={"l": 10, "r": 10, "t": 30, "b": 10})
 
 
 def agents_table(agents: pl.DataFrame, min_n: int) -> pl.DataFrame:
     return agents.select(
-        pl.col("final_line").alias("Line"),
-        pl.col("agent_id").alias("Agent"),
-        pl.col("tickets").alias("Tickets"),
+        pl.col("final_line").alias(_("Line")),
+        pl.col("agent_id").alias(_("Agent")),
+        pl.col("tickets").alias(_("Tickets")),
         pl.when(pl.col("fcr_n") >= min_n).then(pl.col("fcr").round(1)).alias("FCR %"),
         pl.col("fcr_n").alias("FCR n"),
         pl.when(pl.col("ticket_csat_n") >= min_n).then(pl.col("ticket_csat").round(1)).alias("CSAT %"),
         pl.col("ticket_csat_n").alias("CSAT n"),
-        pl.when(pl.col("reopen_rate_n") >= min_n).then(pl.col("reopen_rate").round(1)).alias("Reopened %"),
-        _hours("median_resolution_seconds").alias("Resolution, median h"),
+        pl.when(pl.col("reopen_rate_n") >= min_n).then(pl.col("reopen_rate").round(1)).alias(_("Reopened %")),
+        _hours("median_resolution_seconds").alias(_("Resolution, median h")),
         pl.when(pl.col("leaves_unresolved"))
-        .then(pl.lit("leaves requests unresolved"))
-        .otherwise(pl.when(pl.col("fcr_n") < min_n).then(pl.lit(NOT_ENOUGH)).otherwise(pl.lit("")))
-        .alias("Note"),
+        .then(pl.lit(_("leaves requests unresolved")))
+        .otherwise(pl.when(pl.col("fcr_n") < min_n).then(pl.lit(_(metrics.STATUS_NO_DATA))).otherwise(pl.lit("")))
+        .alias(_("Note")),
     )
 
 
@@ -223,19 +249,25 @@ def escalation_sentence(frame: pl.DataFrame) -> str:
     count = dict(zip(frame["line"].to_list(), frame["tickets"].to_list(), strict=True))
     total, beyond_1, at_3 = count.get("all", 0), count.get("2", 0) + count.get("3", 0), count.get("3", 0)
     if not total:
-        return "No tickets."
-    up = f"{100 * beyond_1 / total:.1f}% of tickets went from line 1 to line 2 ({beyond_1:,} of {total:,})"
+        return _("No tickets.")
+    up = _("{share} of tickets went from line 1 to line 2 ({n} of {of})").format(
+        share=i18n.percent(beyond_1 / total, 1), n=i18n.number(beyond_1), of=i18n.number(total)
+    )
     if not beyond_1:
         return up + "."
-    return up + f"; {100 * at_3 / beyond_1:.1f}% of those went on to line 3 ({at_3:,} of {beyond_1:,})."
+    return up + _("; {share} of those went on to line 3 ({n} of {of}).").format(
+        share=i18n.percent(at_3 / beyond_1, 1), n=i18n.number(at_3), of=i18n.number(beyond_1)
+    )
 
 
 def clusters_table(clusters: pl.DataFrame, min_n: int) -> pl.DataFrame:
-    return clusters.select(
-        pl.col("category").alias("Cluster"),
-        pl.col("line").alias("Line"),
-        pl.col("tickets").alias("Tickets"),
-        _rate("fcr", min_n).alias("FCR"),
-        _rate("ticket_csat", min_n).alias("CSAT"),
-        _hours("median_resolution_seconds").alias("Resolution, median h"),
+    table = clusters.select(
+        pl.col("category").alias(_("Cluster")),
+        pl.col("line").alias(_("Line")),
+        pl.col("tickets").alias(_("Tickets")),
+    )
+    return table.with_columns(
+        pl.Series("FCR", _rates(clusters, "fcr", min_n)),
+        pl.Series("CSAT", _rates(clusters, "ticket_csat", min_n)),
+        pl.Series(_("Resolution, median h"), (clusters["median_resolution_seconds"] / 3600).round(1)),
     )

@@ -178,3 +178,8 @@ def separators() -> str:
     """Plotly's ``separators`` for the current language: its decimal mark, then its thousands mark."""
     symbols = Locale.parse(_current.get()).number_symbols["latn"]
     return symbols["decimal"] + symbols["group"]
+
+
+def short_moment(value: datetime) -> str:
+    """Day, month and time, for recent events: "24 Oct 19:48", "24 окт. 19:48"."""
+    return format_datetime(value, format="dd MMM HH:mm", locale=_current.get())

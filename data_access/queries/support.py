@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection, Engine
 from data_access import metrics, schema
 from data_access.dialect import constant_rows, epoch_ms, period_date, period_start
 from data_access.filters import Filters, Period
+from data_access.i18n import N_
 from data_access.queries import kpis
 from data_access.store import fetch_frame, side_by_side
 
@@ -333,7 +334,7 @@ def cluster_spikes(conn: Connection, filters: Filters, weeks: int = 8, z_alert: 
 
 def flow(conn: Connection, filters: Filters) -> pl.DataFrame:
     """Tickets per entry channel, final line, bot resolution and whether resolved: the escalation flow."""
-    resolved = sa.case((t.c.resolved_at.is_not(None), "resolved"), else_="still open").label("outcome")
+    resolved = sa.case((t.c.resolved_at.is_not(None), N_("resolved")), else_=N_("still open")).label("outcome")
     stmt = (
         sa.select(t.c.entry_channel, t.c.final_line, t.c.bot_resolved, resolved, sa.func.count().label("tickets"))
         .where(_in_period(filters))
@@ -374,8 +375,8 @@ def churn_effect(conn: Connection, filters: Filters, low_csat: int = 2) -> pl.Da
         diff *= 100
     return pl.DataFrame(
         [
-            ("with a problem ticket", n1, k1, None if r1 is None else 100 * r1),
-            ("other customers with a ticket", n0, k0, None if r0 is None else 100 * r0),
+            (N_("with a problem ticket"), n1, k1, None if r1 is None else 100 * r1),
+            (N_("other customers with a ticket"), n0, k0, None if r0 is None else 100 * r0),
         ],
         schema={"group": pl.String, "customers": pl.Int64, "churned": pl.Int64, "churn_rate": pl.Float64},
         orient="row",
@@ -432,9 +433,9 @@ def latest(conn: Connection, filters: Filters, limit: int = LIVE_TICKETS, days: 
     category, status, csat, segment; ``csat``: a one-row frame; ``newest``: the newest opened_at (or None)."""
     c = schema.customers.c
     status = sa.case(
-        (t.c.resolved_at.is_(None), sa.literal("open")),
-        (t.c.reopened.is_(True), sa.literal("reopened")),
-        else_=sa.literal("resolved"),
+        (t.c.resolved_at.is_(None), sa.literal(N_("open"))),
+        (t.c.reopened.is_(True), sa.literal(N_("reopened"))),
+        else_=sa.literal(N_("resolved")),
     ).label("status")
     rows = (
         sa.select(t.c.opened_at, t.c.ticket_id, t.c.final_line, t.c.category, status, t.c.csat, c.segment)
