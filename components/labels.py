@@ -49,6 +49,14 @@ COLUMNS = (
     N_("churned"),
     N_("churn_rate"),
     N_("csat"),
+    N_("entered"),
+    N_("converted"),
+    N_("conversion"),
+    N_("rest_conversion"),
+    N_("difference"),
+    N_("p_value"),
+    N_("significant"),
+    N_("verdict"),
 )
 
 

@@ -270,6 +270,7 @@ RUSSIAN_PAGES = (
     "pages/offers.py",
     "pages/experiments.py",
     "pages/support.py",
+    "pages/funnel.py",
 )
 
 

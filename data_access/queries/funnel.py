@@ -38,7 +38,7 @@ from data_access.dialect import (
     window_funnel,
 )
 from data_access.filters import Filters, Period
-from data_access.i18n import _
+from data_access.i18n import N_, _
 from data_access.store import connect, contact_columns, fetch_frame
 
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
@@ -47,14 +47,14 @@ MIN_STEPS = 2
 _DEEPER = 10**13  # ms; more than any epoch-ms time until the year 2286, so depth outranks time in one key
 # Buckets of the time-to-convert histogram: (label, upper bound in seconds, exclusive); the last is open.
 TIME_BUCKETS: tuple[tuple[str, float], ...] = (
-    ("< 1 h", 3_600),
-    ("1-6 h", 6 * 3_600),
-    ("6-24 h", 86_400),
-    ("1-3 d", 3 * 86_400),
-    ("3-7 d", 7 * 86_400),
-    ("1-2 w", 14 * 86_400),
-    ("2-4 w", 28 * 86_400),
-    ("4 w +", float("inf")),
+    (N_("< 1 h"), 3_600),
+    (N_("1-6 h"), 6 * 3_600),
+    (N_("6-24 h"), 86_400),
+    (N_("1-3 d"), 3 * 86_400),
+    (N_("3-7 d"), 7 * 86_400),
+    (N_("1-2 w"), 14 * 86_400),
+    (N_("2-4 w"), 28 * 86_400),
+    (N_("4 w +"), float("inf")),
 )
 MEDIAN = metrics.PERCENTILES[:1]  # p50 only
 RETURNING = "new_vs_returning"  # the breakdown that is not a customer column
@@ -81,7 +81,9 @@ def parse_window(text: str) -> int:
     """'15s', '90m', '12h', '30d', '2w' -> seconds."""
     found = re.fullmatch(r"\s*(\d+)\s*([smhdw])\s*", text or "")
     if not found or int(found.group(1)) <= 0:
-        raise FunnelError(f"Not a window: {text!r} (a positive number and a unit: 15s, 90m, 12h, 30d or 2w)")
+        raise FunnelError(
+            _("Not a window: {text} (a positive number and a unit: 15s, 90m, 12h, 30d or 2w)").format(text=repr(text))
+        )
     return int(found.group(1)) * UNITS[found.group(2)]
 
 
@@ -103,11 +105,17 @@ class Exclusion:
         """'X:i:j' with 0-based step indexes."""
         parts = text.rsplit(":", 2)
         if len(parts) != 3 or not parts[1].strip().isdigit() or not parts[2].strip().isdigit():
-            raise FunnelError(f"Not an exclusion: {text!r} (STAGE:i:j with 0-based step indexes, e.g. support:1:3)")
+            raise FunnelError(
+                _("Not an exclusion: {text} (STAGE:i:j with 0-based step indexes, e.g. support:1:3)").format(
+                    text=repr(text)
+                )
+            )
         return cls(parts[0].strip(), int(parts[1]), int(parts[2]))
 
     def caption(self, steps: tuple[str, ...]) -> str:
-        return f"without {self.stage_id} between {steps[self.after_step]} and {steps[self.before_step]}"
+        return _("without {stage} between {first} and {second}").format(
+            stage=self.stage_id, first=steps[self.after_step], second=steps[self.before_step]
+        )
 
 
 @dataclass(frozen=True)
@@ -119,25 +127,39 @@ class FunnelSpec:
     def check(self, known_stages: list[str]) -> None:
         """Refuses a funnel that cannot be computed, with a message that says why."""
         if len(self.steps) < MIN_STEPS:
-            raise FunnelError(f"A funnel needs at least {MIN_STEPS} steps")
+            raise FunnelError(_("A funnel needs at least {n} steps").format(n=MIN_STEPS))
         if len(set(self.steps)) != len(self.steps):
-            raise FunnelError("Each stage can be a step only once")
+            raise FunnelError(_("Each stage can be a step only once"))
         unknown = [s for s in self.steps if s not in known_stages]
         if unknown:
-            raise FunnelError(f"Unknown stage(s): {', '.join(unknown)} (known: {', '.join(known_stages)})")
+            raise FunnelError(
+                _("Unknown stage(s): {stages} (known: {known})").format(
+                    stages=", ".join(unknown), known=", ".join(known_stages)
+                )
+            )
         for x in self.exclusions:
-            where = f"exclusion {x.stage_id}:{x.after_step}:{x.before_step}"
+            where = _("exclusion {rule}").format(rule=f"{x.stage_id}:{x.after_step}:{x.before_step}")
             if x.stage_id not in known_stages:
-                raise FunnelError(f"{where}: unknown stage {x.stage_id}")
+                raise FunnelError(_("{where}: unknown stage {stage}").format(where=where, stage=x.stage_id))
             if x.stage_id in self.steps:
-                raise FunnelError(f"{where}: {x.stage_id} is a step of the funnel; exclude a stage that is not")
+                raise FunnelError(
+                    _("{where}: {stage} is a step of the funnel; exclude a stage that is not").format(
+                        where=where, stage=x.stage_id
+                    )
+                )
             if x.after_step >= x.before_step:
-                raise FunnelError(f"{where}: the first step must come before the second (i < j)")
+                raise FunnelError(_("{where}: the first step must come before the second (i < j)").format(where=where))
             if x.before_step >= len(self.steps):
-                raise FunnelError(f"{where}: there is no step {x.before_step} (steps are 0..{len(self.steps) - 1})")
+                raise FunnelError(
+                    _("{where}: there is no step {step} (steps are 0..{last})").format(
+                        where=where, step=x.before_step, last=len(self.steps) - 1
+                    )
+                )
 
     def caption(self) -> str:
-        text = f"{' → '.join(self.steps)}, window {format_window(self.window_seconds)}"
+        text = _("{steps}, window {window}").format(
+            steps=" → ".join(self.steps), window=format_window(self.window_seconds)
+        )
         for x in self.exclusions:
             text += f", {x.caption(self.steps)}"
         return text
@@ -443,7 +465,9 @@ def counts_query(
     if by is None:
         return sa.select(*_reached(chosen.c.depth, len(spec.steps)))
     if by not in BREAKDOWNS:
-        raise FunnelError(f"Cannot break down by {by!r} (choose from {', '.join(BREAKDOWNS)})")
+        raise FunnelError(
+            _("Cannot break down by {by} (choose from {choices})").format(by=repr(by), choices=", ".join(BREAKDOWNS))
+        )
     group = sa.func.coalesce(_breakdown_column(by, chosen, filters), "(none)").label("value")
     inner = sa.select(group, chosen.c.depth).subquery("with_value")
     return (
@@ -700,7 +724,7 @@ def against_the_rest(frame: pl.DataFrame, last_step: int) -> pl.DataFrame:
         rest = 100 * rest_k / rest_n if rest_n else None
         diff = share - rest if share is not None and rest is not None else None
         significant = p is not None and p < metrics.SIGNIFICANCE_LEVEL
-        verdict = "no clear difference" if not significant else ("higher" if diff > 0 else "lower")
+        verdict = N_("no clear difference") if not significant else (N_("higher") if diff > 0 else N_("lower"))
         rows.append((r["value"], n, k, share, rest, diff, p, significant, verdict))
     return pl.DataFrame(
         rows,
