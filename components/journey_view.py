@@ -11,7 +11,10 @@ import plotly.graph_objects as go
 import polars as pl
 
 from components import status
-from data_access import exports, metrics, schema
+from components.charts import localise
+from data_access import exports, i18n, metrics
+from data_access.filters import dimension_label
+from data_access.i18n import N_, _
 from data_access.queries.journey import LANES_BY_KEY, LIVE_LANES
 
 # light tints of the status colours: the text stays readable on them
@@ -25,9 +28,29 @@ TINT = {
 FLAGGED = "#fbe0d6"  # a pain or moment of truth where the stage hurts
 PHASE_LANE = "phase"  # the header row that groups the stages by their phase (stages.phase)
 PHASE_BANDS = ("#e4e4ee", "#f4f4f4")  # neighbouring phases alternate between these
-QUALITATIVE_LABELS = {
-    lane: lane.replace("_", " ").replace("jtbd", "jobs to be done").capitalize() for lane in schema.MAP_LANES
-} | {PHASE_LANE: "Phase"}
+QUALITATIVE_LABELS = {  # schema.MAP_LANES as a row heading says them
+    "actions": N_("Actions"),
+    "thoughts": N_("Thoughts"),
+    "feelings": N_("Feelings"),
+    "touchpoints": N_("Touchpoints"),
+    "company_actions": N_("Company actions"),
+    "pains": N_("Pains"),
+    "opportunities": N_("Opportunities"),
+    "departments": N_("Departments"),
+    "jtbd": N_("Jobs to be done"),
+    "moments_of_truth": N_("Moments of truth"),
+    "expectations": N_("Expectations"),
+    PHASE_LANE: N_("Phase"),
+}
+
+
+def lane_label(lane: str) -> str:
+    """A lane of the map (qualitative or live) in the current language."""
+    if lane in LANES_BY_KEY:
+        return _(LANES_BY_KEY[lane].label)
+    return _(QUALITATIVE_LABELS.get(lane, lane))
+
+
 FLAG_LANES = ("pains", "moments_of_truth")
 
 
@@ -46,14 +69,14 @@ def _value(lane_key: str, value: float | None) -> str:
     if value is None:
         return "–"
     if lane.unit == "count":
-        return f"{value:,.0f}"
+        return i18n.number(value)
     if lane.unit == "%":
-        return f"{value:.1f}%"
+        return i18n.percent(value / 100, 1)
     if lane.unit == "points":
-        return f"{value:+.0f}"
+        return ("+" if value > 0 else "") + i18n.number(value)
     if lane.unit == "days":
-        return f"{value:.1f} d"
-    return f"{value:.2f}" if lane.unit == "score" else f"{value:.1f}"
+        return _("{days} d").format(days=i18n.number(value, 1))
+    return i18n.number(value, 2) if lane.unit == "score" else i18n.number(value, 1)
 
 
 def grid(
@@ -73,13 +96,13 @@ def grid(
         rows.append([p or "" for p in phases])
         colours.append([PHASE_BANDS[band % 2] for band in phase_bands(phases)])
         keys.append(PHASE_LANE)
-        labels.append(QUALITATIVE_LABELS[PHASE_LANE])
+        labels.append(lane_label(PHASE_LANE))
     for lane in lanes:
         rows.append([text.get((s, lane), "") for s in order])
         flag = lane in FLAG_LANES
         colours.append([FLAGGED if flag and s in hurt and text.get((s, lane)) else "#ffffff" for s in order])
         keys.append(lane)
-        labels.append(QUALITATIVE_LABELS.get(lane, lane))
+        labels.append(lane_label(lane))
     for lane in LIVE_LANES:
         row, colour = [], []
         for s in order:
@@ -92,16 +115,16 @@ def grid(
             if lane.key == "customers":
                 row.append(_value(lane.key, got["value"]))
             elif not got["n"] or got["value"] is None:
-                row.append("no data")
+                row.append(_("no data"))
             elif lane.higher_is_better is None or got["status"] == metrics.STATUS_NO_TARGET:
-                row.append(f"{_value(lane.key, got['value'])} · n {got['n']:,}")
+                row.append(f"{_value(lane.key, got['value'])} · n {i18n.number(got['n'])}")
             else:
-                row.append(f"{icon} {_value(lane.key, got['value'])} · n {got['n']:,}")
+                row.append(f"{icon} {_value(lane.key, got['value'])} · n {i18n.number(got['n'])}")
             colour.append(TINT.get(got["status"], "#ffffff"))
         rows.append(row)
         colours.append(colour)
         keys.append(lane.key)
-        labels.append(lane.label)
+        labels.append(_(lane.label))
     columns = [names[s] for s in order]
     return (
         pd.DataFrame(rows, index=labels, columns=columns),
@@ -138,17 +161,17 @@ def emotion_curve(live: pl.DataFrame, stages: pl.DataFrame) -> go.Figure:
             x=xs,
             y=ys,
             mode="lines+markers+text",
-            text=[f"{y:.2f}" for y in ys],
+            text=[i18n.number(y, 2) for y in ys],
             textposition="top center",
             customdata=ns,
             hovertemplate="%{x}: %{y:.2f} (n=%{customdata})<extra></extra>",
             line={"color": "#CC79A7", "shape": "spline"},
         )
     )
-    return fig.update_layout(
+    return localise(fig).update_layout(
         height=220,
         margin={"l": 10, "r": 10, "t": 10, "b": 10},
-        yaxis={"range": [1, 5.4], "title": "mean CSAT (1-5)"},
+        yaxis={"range": [1, 5.4], "title": _("mean CSAT (1-5)")},
     )
 
 
@@ -157,10 +180,8 @@ def legend() -> str:
         f"<span style='background:{TINT[s]};padding:0 6px;border:1px solid #ccc'>{status.badge(s)}</span>"
         for s in (metrics.STATUS_GOOD, metrics.STATUS_WARN, metrics.STATUS_BAD, metrics.STATUS_NO_DATA)
     )
-    return (
-        f"{swatches} · <span style='background:{FLAGGED};padding:0 6px;border:1px solid #ccc'>a pain or moment "
-        "of truth where the stage has a metric off target</span>"
-    )
+    flagged = escape(_("a pain or moment of truth where the stage has a metric off target"))
+    return f"{swatches} · <span style='background:{FLAGGED};padding:0 6px;border:1px solid #ccc'>{flagged}</span>"
 
 
 CHANGED = "#f8e3b5"  # a cell that differs between the two maps compared (marked with ≠ too)
@@ -179,10 +200,10 @@ def differences(stages: pl.DataFrame, a: pl.DataFrame, b: pl.DataFrame, lanes: l
     return (
         pair.with_columns(
             pl.when(pl.col("text").is_null())
-            .then(pl.lit("added"))
+            .then(pl.lit(_("added")))
             .when(pl.col("text_b").is_null())
-            .then(pl.lit("removed"))
-            .otherwise(pl.lit("changed"))
+            .then(pl.lit(_("removed")))
+            .otherwise(pl.lit(_("changed")))
             .alias("change"),
             pl.col("stage_id").replace_strict(order, default=len(order)).alias("_s"),
             pl.col("lane").replace_strict(lane_order, default=len(lanes)).alias("_l"),
@@ -190,7 +211,7 @@ def differences(stages: pl.DataFrame, a: pl.DataFrame, b: pl.DataFrame, lanes: l
         .sort("_s", "_l")
         .select(
             pl.col("stage_id").replace_strict(names, default=None).fill_null(pl.col("stage_id")).alias("stage"),
-            pl.col("lane").replace_strict(QUALITATIVE_LABELS, default=None).fill_null(pl.col("lane")).alias("lane"),
+            pl.col("lane").replace_strict({k: lane_label(k) for k in lanes}, default=pl.col("lane")).alias("lane"),
             pl.col("text").alias("a"),
             pl.col("text_b").alias("b"),
             "change",
@@ -213,11 +234,11 @@ def compare_grid(
             for s in order:
                 mine, other = texts[which].get((s, lane), ""), texts[1 - which].get((s, lane), "")
                 differ = mine != other
-                row.append(f"≠ {mine or '(empty)'}" if differ else mine)
+                row.append(f"≠ {mine or _('(empty)')}" if differ else mine)
                 colour.append(CHANGED if differ else "#ffffff")
             rows.append(row)
             colours.append(colour)
-            labels.append(f"{QUALITATIVE_LABELS.get(lane, lane)} · {map_name}")
+            labels.append(f"{lane_label(lane)} · {map_name}")
     columns = [names[s] for s in order]
     return pd.DataFrame(rows, index=labels, columns=columns), pd.DataFrame(colours, index=labels, columns=columns)
 
@@ -232,7 +253,7 @@ def stage_figures(live: pl.DataFrame, stage_id: str) -> pl.DataFrame:
     return pl.DataFrame(
         [
             (
-                lane.label,
+                _(lane.label),
                 _value(lane.key, rows[lane.key]["value"]),
                 rows[lane.key]["n"],
                 rows[lane.key]["target"],
@@ -241,27 +262,33 @@ def stage_figures(live: pl.DataFrame, stage_id: str) -> pl.DataFrame:
             for lane in LIVE_LANES
             if lane.key in rows
         ],
-        schema={"figure": pl.String, "value": pl.String, "n": pl.Int64, "target": pl.Float64, "status": pl.String},
+        schema={
+            _("figure"): pl.String,
+            _("value"): pl.String,
+            "n": pl.Int64,
+            _("target"): pl.Float64,
+            _("status"): pl.String,
+        },
         orient="row",
     )
 
 
 def breakdown_label(by: str) -> str:
     """A breakdown's name as a user reads it."""
-    return {"category": "problem type"}.get(by, by)
+    return _("problem type") if by == "category" else dimension_label(by)
 
 
 def breakdown_table(split: pl.DataFrame, metric_name: str, by: str) -> pl.DataFrame:
     """A stage's metric per value of a customer attribute, with n and the 95% interval."""
     m = metric_name
-    label = metrics.METRICS[m].label
+    label = _(metrics.METRICS[m].label)
     return split.select(
-        pl.col("value").alias(by.capitalize()),
+        pl.col("value").alias(by[:1].upper() + by[1:]),
         pl.col(m).round(1).alias(label),
         pl.col(f"{m}_n").alias("n"),
-        pl.col(f"{m}_lo").round(1).alias("95% low"),
-        pl.col(f"{m}_hi").round(1).alias("95% high"),
-        pl.when(pl.col(f"{m}_enough")).then(pl.lit("")).otherwise(pl.lit("few answers")).alias("note"),
+        pl.col(f"{m}_lo").round(1).alias(_("95% low")),
+        pl.col(f"{m}_hi").round(1).alias(_("95% high")),
+        pl.when(pl.col(f"{m}_enough")).then(pl.lit("")).otherwise(pl.lit(_("few answers"))).alias(_("note")),
     )
 
 
@@ -287,7 +314,7 @@ def to_xlsx(text: pd.DataFrame, colours: pd.DataFrame, title: str, caption: str)
 
     book = Workbook()
     sheet = book.active
-    sheet.title = "Journey map"
+    sheet.title = _("Journey map")[:31]
     exports.append_row(sheet, [title])
     exports.append_row(sheet, [caption])
     sheet["A1"].font = Font(bold=True, size=14)

@@ -263,12 +263,12 @@ for _metric in STAGE_METRICS.values():
 
 # Figures of the journey map that are not metrics of this registry but can have targets (kpi_targets.metric).
 JOURNEY_FIGURES = {
-    "conversion": "share of a funnel step's customers who reach the next step (%)",
-    "dropoff": "share of a funnel step's customers who never reach the next step (%)",
-    "tickets_per_100": "tickets opened at a stage per 100 of its customers",
-    "days_to_next": "median days from a funnel step to the next",
-    "emotion": "mean CSAT score (1-5)",
-    "fcr_line_2": "FCR of the tickets the 2nd line (managers) worked on last (%)",
+    "conversion": N_("share of a funnel step's customers who reach the next step (%)"),
+    "dropoff": N_("share of a funnel step's customers who never reach the next step (%)"),
+    "tickets_per_100": N_("tickets opened at a stage per 100 of its customers"),
+    "days_to_next": N_("median days from a funnel step to the next"),
+    "emotion": N_("mean CSAT score (1-5)"),
+    "fcr_line_2": N_("FCR of the tickets the 2nd line (managers) worked on last (%)"),
 }
 JOURNEY_HIGHER_IS_BETTER = {
     "conversion": True,

@@ -118,6 +118,12 @@ def test_a_compiled_catalogue_matches_its_po() -> None:
     assert from_mo == from_po
 
 
+def test_every_lane_of_the_map_has_a_heading() -> None:
+    from components import journey_view
+
+    assert set(schema.MAP_LANES) <= set(journey_view.QUALITATIVE_LABELS)
+
+
 def test_the_menu_reads_in_russian(monkeypatch: pytest.MonkeyPatch) -> None:
     from data_access.access import Access
 
@@ -166,6 +172,8 @@ def _data_words(url: str) -> set[str]:
         schema.experiment_info.c.experiment,
         schema.experiment_info.c.hypothesis,
         schema.experiment_info.c.owner,
+        schema.journey_map.c.map,
+        schema.journey_map.c.text,
         *(schema.customers.c[d] for d in schema.FILTER_DIMENSIONS),
     ]
     values: set[str] = set()
@@ -198,6 +206,7 @@ ALLOWED = {
     "p",
     "UTC",
     "SLA",
+    "JTBD",
     "scipy",
     "stats",
     # the data contract's own names and codes, quoted where a message tells what to load
@@ -271,6 +280,7 @@ RUSSIAN_PAGES = (
     "pages/experiments.py",
     "pages/support.py",
     "pages/funnel.py",
+    "pages/journey_map.py",
 )
 
 

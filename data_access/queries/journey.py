@@ -26,6 +26,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from data_access import metrics, schema
 from data_access.filters import Filters
+from data_access.i18n import N_
 from data_access.queries import funnel, kpis
 from data_access.store import fetch_frame, side_by_side
 
@@ -52,14 +53,14 @@ def _figure_lane(key: str, label: str, unit: str) -> Lane:
 
 
 LIVE_LANES: tuple[Lane, ...] = (
-    Lane("customers", "Customers", "count", None, "distinct customers with a journey event at the stage"),
-    _figure_lane("conversion", "Conversion to next step", "%"),
-    _figure_lane("dropoff", "Drop-off", "%"),
+    Lane("customers", N_("Customers"), "count", None, N_("distinct customers with a journey event at the stage")),
+    _figure_lane("conversion", N_("Conversion to next step"), "%"),
+    _figure_lane("dropoff", N_("Drop-off"), "%"),
     *(_metric_lane(name) for name in metrics.STAGE_METRICS),
-    _figure_lane("fcr_line_2", "FCR, 2nd line", "%"),
-    _figure_lane("tickets_per_100", "Tickets per 100 customers", "per 100"),
-    _figure_lane("days_to_next", "Days to next step", "days"),
-    _figure_lane("emotion", "Emotion (mean CSAT 1-5)", "score"),
+    _figure_lane("fcr_line_2", N_("FCR, 2nd line"), "%"),
+    _figure_lane("tickets_per_100", N_("Tickets per 100 customers"), "per 100"),
+    _figure_lane("days_to_next", N_("Days to next step"), "days"),
+    _figure_lane("emotion", N_("Emotion (mean CSAT 1-5)"), "score"),
 )
 LANES_BY_KEY = {lane.key: lane for lane in LIVE_LANES}
 LIVE_SCHEMA = {
