@@ -9,7 +9,7 @@ import polars as pl
 import streamlit as st
 
 from components import auth, labels
-from data_access import exports
+from data_access import exports, i18n
 
 CSV = "text/csv"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -25,7 +25,15 @@ def csv_button(label: str, frame: pl.DataFrame, file_name: str, key: str, about:
 def file_button(
     label: str, data: str | bytes | Callable[[], str | bytes], file_name: str, mime: str, key: str, about: str = ""
 ) -> None:
-    """A download (``data`` may be a callable: built when clicked), recorded in the audit log when clicked."""
+    """A download (``data`` may be a callable: built when clicked, in this run's language), recorded in the audit
+    log when clicked."""
+    if callable(data):
+        build, language = data, i18n.current()
+
+        def data() -> str | bytes:  # Streamlit may call it outside this script run: the language goes with it
+            with i18n.using(language):
+                return build()
+
     st.download_button(
         label,
         data,

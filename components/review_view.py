@@ -11,7 +11,9 @@ import plotly.graph_objects as go
 import polars as pl
 
 from components import journey_view
-from data_access import exports, metrics
+from components.charts import localise
+from data_access import exports, i18n, metrics
+from data_access.i18n import _
 from data_access.queries import review
 
 # a change's colour: only a significant change is a win or a loss (the status palette's good and bad tints)
@@ -25,7 +27,7 @@ VERDICT_ICON = {review.IMPROVED: "▲", review.DECLINED: "▼", review.NO_CLEAR_
 
 
 def where_label(stage_id: str, names: dict[str, str]) -> str:
-    return "Whole journey" if stage_id == review.WHOLE_JOURNEY else names.get(stage_id, stage_id)
+    return _("Whole journey") if stage_id == review.WHOLE_JOURNEY else names.get(stage_id, stage_id)
 
 
 def table(frame: pl.DataFrame, names: dict[str, str]) -> pd.DataFrame:
@@ -36,18 +38,18 @@ def table(frame: pl.DataFrame, names: dict[str, str]) -> pd.DataFrame:
         p = r["p_value"]
         rows.append(
             {
-                "Stage": where_label(r["stage_id"], names),
-                "KPI": kpi.label,
+                _("Stage"): where_label(r["stage_id"], names),
+                "KPI": _(kpi.label),
                 "A": review.format_value(kpi, r["a"]),
                 "n A": r["a_n"],
                 "B": review.format_value(kpi, r["b"]),
                 "n B": r["b_n"],
-                "Change": review.format_change(kpi, r["change"]),
-                "p": "–" if p is None else ("< 0.001" if p < 0.001 else f"{p:.3f}"),
-                "Verdict": f"{VERDICT_ICON[r['verdict']]} {r['verdict']}",
-                "Target": "–" if r["target"] is None else review.format_value(kpi, r["target"]),
-                "Status (B)": r["status"],
-                **({"Done": r["done"] or "", "Planned": r["planned"] or ""} if "done" in r else {}),
+                _("Change"): review.format_change(kpi, r["change"]),
+                "p": "–" if p is None else review.p_text(p).removeprefix("p = "),
+                _("Verdict"): f"{VERDICT_ICON[r['verdict']]} {review.verdict_word(r['verdict'])}",
+                _("Target"): "–" if r["target"] is None else review.format_value(kpi, r["target"]),
+                _("Status (B)"): _(r["status"]) if r["status"] else "",
+                **({_("Done"): r["done"] or "", _("Planned"): r["planned"] or ""} if "done" in r else {}),
             }
         )
     return pd.DataFrame(rows)
@@ -79,12 +81,12 @@ def change_grid(frame: pl.DataFrame, stages: pl.DataFrame) -> tuple[pd.DataFrame
                 continue
             row.append(
                 f"{VERDICT_ICON[got['verdict']]} {review.format_value(kpi, got['b'])} "
-                f"({review.format_change(kpi, got['change'])}) · n {got['b_n']:,}"
+                f"({review.format_change(kpi, got['change'])}) · n {i18n.number(got['b_n'])}"
             )
             tint.append(VERDICT_TINT[got["verdict"]])
         text.append(row)
         colours.append(tint)
-        labels.append(kpi.label)
+        labels.append(_(kpi.label))
     columns = [where_label(s, names) for s in order]
     return pd.DataFrame(text, index=labels, columns=columns), pd.DataFrame(colours, index=labels, columns=columns)
 
@@ -93,10 +95,11 @@ def legend() -> str:
     return (
         " ".join(
             f"<span style='background:{VERDICT_TINT[v]};border:1px solid #ccc;padding:1px 6px'>"
-            f"{VERDICT_ICON[v]} {v}</span>"
+            f"{VERDICT_ICON[v]} {escape(review.verdict_word(v))}</span>"
             for v in (review.IMPROVED, review.DECLINED, review.NO_CLEAR_CHANGE, review.TOO_FEW)
         )
-        + " · improved and declined only where the change is significant (p < 0.05)"
+        + " · "
+        + escape(_("improved and declined only where the change is significant (p < 0.05)"))
     )
 
 
@@ -104,7 +107,7 @@ def changes_chart(frame: pl.DataFrame, names: dict[str, str]) -> go.Figure:
     """The significant changes as bars (points of change), improvements and declines in their tints."""
     chosen = frame.filter(pl.col("verdict").is_in([review.IMPROVED, review.DECLINED]))
     labels = [
-        f"{review.KPIS[m].label}, {where_label(s, names)}"
+        f"{_(review.KPIS[m].label)}, {where_label(s, names)}"
         for s, m in zip(chosen["stage_id"], chosen["metric"], strict=True)
     ]
     fig = go.Figure(
@@ -120,13 +123,13 @@ def changes_chart(frame: pl.DataFrame, names: dict[str, str]) -> go.Figure:
         )
     )
     fig.update_layout(
-        title="Significant changes, B against A (blue improved, orange declined)",
+        title=_("Significant changes, B against A (blue improved, orange declined)"),
         height=max(220, 40 * chosen.height + 120),
         margin={"l": 10, "r": 40, "t": 50, "b": 30},
-        xaxis_title="change (points; per customer for contacts)",
+        xaxis_title=_("change (points; per customer for contacts)"),
         yaxis={"autorange": "reversed"},
     )
-    return fig
+    return localise(fig)
 
 
 def to_html(frame: pl.DataFrame, stages: pl.DataFrame, about: list[str], said: dict[str, list[str]]) -> str:
@@ -140,18 +143,20 @@ def to_html(frame: pl.DataFrame, stages: pl.DataFrame, about: list[str], said: d
     lists = "".join(
         f"<h2>{escape(title)}</h2><ul>{''.join(f'<li>{escape(line)}</li>' for line in said.get(v, []))}</ul>"
         if said.get(v)
-        else f"<h2>{escape(title)}</h2><p>None significant.</p>"
-        for v, title in ((review.IMPROVED, "Improved"), (review.DECLINED, "Declined"))
+        else f"<h2>{escape(title)}</h2><p>{escape(_('None significant.'))}</p>"
+        for v, title in ((review.IMPROVED, _("Improved")), (review.DECLINED, _("Declined")))
     )
     style = (
         "body{font-family:system-ui,sans-serif;margin:24px;color:#222}table{border-collapse:collapse;font-size:13px}"
         "th,td{border:1px solid #ccc;padding:4px 8px;vertical-align:top}thead th{background:#f4f4f4}"
     )
     head = "".join(f"<p>{escape(line)}</p>" for line in about)
+    title = escape(_("KPI review"))
+    grid_title, table_title = escape(_("Period B's journey, coloured by the change")), escape(_("Every stage and KPI"))
     return (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>KPI review</title><style>{style}</style></head>"
-        f"<body><h1>KPI review</h1>{head}{lists}{chart}<h2>Period B's journey, coloured by the change</h2>{grid}"
-        f"<p>{legend()}</p><h2>Every stage and KPI</h2>{full}</body></html>"
+        f"<!doctype html><html lang='{i18n.current()}'><head><meta charset='utf-8'><title>{title}</title>"
+        f"<style>{style}</style></head><body><h1>{title}</h1>{head}{lists}{chart}"
+        f"<h2>{grid_title}</h2>{grid}<p>{legend()}</p><h2>{table_title}</h2>{full}</body></html>"
     )
 
 
@@ -162,16 +167,16 @@ def to_xlsx(frame: pl.DataFrame, stages: pl.DataFrame, about: list[str], said: d
     from openpyxl.styles import Font
 
     book = load_workbook(io.BytesIO(review.to_xlsx(frame.drop("warn"), about)))
-    changes = book.create_sheet("Changes")
-    for verdict, title in ((review.IMPROVED, "Improved"), (review.DECLINED, "Declined")):
+    changes = book.create_sheet(_("Changes")[:31])
+    for verdict, title in ((review.IMPROVED, _("Improved")), (review.DECLINED, _("Declined"))):
         exports.append_row(changes, [title])
         changes.cell(row=changes.max_row, column=1).font = Font(bold=True)
-        for line in said.get(verdict, []) or ["None significant."]:
+        for line in said.get(verdict, []) or [_("None significant.")]:
             exports.append_row(changes, [line])
         changes.append([])
     changes.column_dimensions["A"].width = 120
     text, colours = change_grid(frame, stages)
-    journey_view.write_grid(book.create_sheet("Grid of B"), text, colours)
+    journey_view.write_grid(book.create_sheet(_("Grid of B")[:31]), text, colours)
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

@@ -183,3 +183,9 @@ def separators() -> str:
 def short_moment(value: datetime) -> str:
     """Day, month and time, for recent events: "24 Oct 19:48", "24 окт. 19:48"."""
     return format_datetime(value, format="dd MMM HH:mm", locale=_current.get())
+
+
+def pgettext(context: str, message: str) -> str:
+    """``message`` in the current language where the same English word means something else elsewhere
+    ("declined": an offer turned down, a KPI gone worse)."""
+    return translations(_current.get()).pgettext(context, message)

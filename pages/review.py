@@ -6,22 +6,28 @@ from datetime import date
 import streamlit as st
 
 from components import auth, downloads, editors, journey_view, review_notes, review_view, session, shell, why_view
-from data_access import access, metrics, reviews
+from data_access import access, i18n, metrics, reviews
 from data_access import streamlit_cache as cache
 from data_access.config import SETTINGS
 from data_access.filters import Period
+from data_access.i18n import _
 from data_access.queries import review
 
 url, chosen = shell.start("review")
 span = session.guarded(cache.data_range, url)
 stages = session.guarded(cache.stages, url)
 if span is None or stages.height == 0:
-    st.info("No journey events yet: load your data on the Data page, then review two periods here.")
+    st.info(_("No journey events yet: load your data on the Data page, then review two periods here."))
     st.stop()
 default_a, default_b = review.half_years(span[1].date())
-NEW = "A new review of the data as it is now"
+NEW = ""  # the option of a new review (a saved review's name is never empty)
 saved = session.guarded(cache.saved_reviews, url, chosen.scope)
-opened_name = st.selectbox("Review", [NEW, *saved["name"].to_list()], key="review_open")
+opened_name = st.selectbox(
+    _("Review"),
+    [NEW, *saved["name"].to_list()],
+    format_func=lambda n: n or _("A new review of the data as it is now"),
+    key="review_open",
+)
 opened = None if opened_name == NEW else session.guarded(cache.saved_review, url, opened_name, chosen.scope)
 editors.last_save()
 
@@ -34,11 +40,11 @@ def two_days(label: str, default: Period, key: str) -> tuple[date, date] | None:
 if opened is None:
     left, right = st.columns(2)
     with left:
-        a_days = two_days("Period A (before)", default_a, "review_a")
+        a_days = two_days(_("Period A (before)"), default_a, "review_a")
     with right:
-        b_days = two_days("Period B (after)", default_b, "review_b")
+        b_days = two_days(_("Period B (after)"), default_b, "review_b")
     if a_days is None or b_days is None:
-        st.info("Pick the first and the last day of both periods.")
+        st.info(_("Pick the first and the last day of both periods."))
         st.stop()
     a, b = Period.days(*a_days), Period.days(*b_days)
     customers = chosen.with_period(Period())  # the two periods replace the sidebar's
@@ -46,73 +52,81 @@ if opened is None:
 else:  # the figures as they were when it was saved; the sidebar's filters do not apply to it
     a, b, customers, frame = opened.a, opened.b, opened.filters, opened.frame
     st.info(
-        f"Saved on {opened.saved_at:%Y-%m-%d %H:%M} UTC: its figures as they were then, whatever has arrived since."
+        _("Saved on {moment} UTC: its figures as they were then, whatever has arrived since.").format(
+            moment=i18n.moment(opened.saved_at)
+        )
     )
 names = dict(stages.select("stage_id", "name").iter_rows())
 fresh = session.guarded(cache.freshness, url) if opened is None else opened.data_as_of
 about = [
-    f"Period A: {a.caption()} · period B: {b.caption()}",
-    f"Customers: {customers.customer_caption()}"
-    + (" (the sidebar's period does not apply here)" if opened is None else f" · saved review {opened.name}"),
-    f"Data as of {fresh:%Y-%m-%d %H:%M} UTC" if fresh else "Data freshness unknown",
-    f"A change is improved or declined only when it is significant (p < {metrics.SIGNIFICANCE_LEVEL}) with at "
-    f"least {SETTINGS.min_n} answers, tickets or customers behind both periods; otherwise no clear change.",
+    _("Period A: {a} · period B: {b}").format(a=a.caption(), b=b.caption()),
+    _("Customers: {customers}").format(customers=customers.customer_caption())
+    + (
+        " " + _("(the sidebar's period does not apply here)")
+        if opened is None
+        else " · " + _("saved review {name}").format(name=opened.name)
+    ),
+    _("Data as of {moment} UTC").format(moment=i18n.moment(fresh)) if fresh else _("Data freshness unknown"),
+    _(
+        "A change is improved or declined only when it is significant (p < {level}) with at least {n} answers, "
+        "tickets or customers behind both periods; otherwise no clear change."
+    ).format(level=i18n.number(metrics.SIGNIFICANCE_LEVEL, 2), n=SETTINGS.min_n),
 ]
 st.caption(" · ".join(about))
 
 said = review.callouts(frame, names)
 better, worse = st.columns(2)
 with better:
-    st.markdown("**Clearest improvements**")
-    for line in said[review.IMPROVED] or ["No significant improvement."]:
+    st.markdown("**" + _("Clearest improvements") + "**")
+    for line in said[review.IMPROVED] or [_("No significant improvement.")]:
         st.markdown(f"- {line}")
 with worse:
-    st.markdown("**Clearest declines**")
-    for line in said[review.DECLINED] or ["No significant decline."]:
+    st.markdown("**" + _("Clearest declines") + "**")
+    for line in said[review.DECLINED] or [_("No significant decline.")]:
         st.markdown(f"- {line}")
 
-st.subheader("Period B's journey, coloured by the change against A")
+st.subheader(_("Period B's journey, coloured by the change against A"))
 text, colours = review_view.change_grid(frame, stages)
 st.dataframe(journey_view.styled(text, colours), width="stretch", key="review_grid")
 st.markdown(review_view.legend(), unsafe_allow_html=True)
 
-st.subheader("Every stage and KPI")
+st.subheader(_("Every stage and KPI"))
 st.dataframe(review_view.styled_table(frame, names), hide_index=True, width="stretch", key="review_table")
 st.plotly_chart(review_view.changes_chart(frame, names), width="stretch")
 
-st.subheader("Experiments")
+st.subheader(_("Experiments"))
 judged = session.guarded(cache.experiment_results, url, customers.with_period(Period()), b.end, SETTINGS.min_n)
 tested = []
 for info, _variants, verdicts in judged:
     for v in verdicts:
-        line = f"{info['experiment']} ({why_view.METRIC_WORDS[info['primary_metric']]}): {why_view.verdict_line(v)}"
+        line = f"{info['experiment']} ({_(why_view.METRIC_WORDS[info['primary_metric']])}): {why_view.verdict_line(v)}"
         st.markdown(f"- {line}")
-        tested.append("Experiment " + line.replace("**", ""))
+        tested.append(_("Experiment {line}").format(line=line.replace("**", "")))
 if not judged:
-    st.caption("No experiments in the store.")
+    st.caption(_("No experiments in the store."))
 else:
-    st.caption("Each experiment judged on its assignments as of period B's end; see the Experiments page.")
+    st.caption(_("Each experiment judged on its assignments as of period B's end; see the Experiments page."))
 report_about = [*about, *tested]
 
-st.subheader("Notes: what was done, what is planned")
+st.subheader(_("Notes: what was done, what is planned"))
 tried = session.guarded(cache.notes_before, url, opened.name if opened else None, chosen.scope)
 if tried.height:
-    st.caption(f"Tried last time: the notes of the saved review {tried['review'][0]}.")
+    st.caption(_("Tried last time: the notes of the saved review {name}.").format(name=tried["review"][0]))
 if auth.current().may(access.EDIT):
     notes_key = "review_notes" if opened is None else f"review_notes_{saved['name'].to_list().index(opened_name)}"
     notes = review_notes.editor(frame, names, tried, key=notes_key)
     reported = reviews.with_notes(frame, notes)  # what is saved and what the reports show
-    suggested = opened.name if opened else f"{a.caption()} against {b.caption()}"
+    suggested = opened.name if opened else _("{a} against {b}").format(a=a.caption(), b=b.caption())
     review_notes.save_form(url, reported, a, b, customers.with_scope(chosen.scope), suggested)
 else:  # leadership reads the review and its notes; the analysts write them
     reported = reviews.with_notes(frame)
     review_notes.read_only(reported, names, tried)
 
 # built when a button is clicked, not on every rerun (the HTML carries plotly.js, about 5 MB)
-xlsx_col, html_col, _ = st.columns([1, 1, 3])
+xlsx_col, html_col, _rest = st.columns([1, 1, 3])
 with xlsx_col:
     downloads.file_button(
-        "Report as XLSX",
+        _("Report as XLSX"),
         lambda: review_view.to_xlsx(reported, stages, report_about, said),
         f"kpi_review_{b.last_day}.xlsx",
         downloads.XLSX,
@@ -121,7 +135,7 @@ with xlsx_col:
     )
 with html_col:
     downloads.file_button(
-        "Report as HTML",
+        _("Report as HTML"),
         lambda: review_view.to_html(reported, stages, report_about, said),
         f"kpi_review_{b.last_day}.html",
         downloads.HTML,

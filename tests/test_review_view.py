@@ -60,3 +60,24 @@ def test_the_html_report_is_one_file_with_its_chart() -> None:
     assert "plotly" in html.lower() and "<script" in html  # plotly.js inlined: it opens offline
     assert "New survey" in html and "CSAT, Start: 45.0% → 30.0%" in html
     assert "None significant." in html  # no improvement to call out
+
+
+def test_the_reports_in_russian_name_their_sheets_columns_and_verdicts_in_russian() -> None:
+    from data_access import i18n
+
+    with i18n.using("ru"):
+        book = load_workbook(io.BytesIO(review_view.to_xlsx(FRAME, STAGES, ABOUT, SAID)))
+        html = review_view.to_html(FRAME, STAGES, ABOUT, SAID)
+    assert book.sheetnames == ["Обзор", "Изменения", "Сетка периода B"]
+    sheet = book["Обзор"]
+    header = [c.value for c in sheet[3]]
+    assert header[:4] == ["код этапа", "метрика", "A", "n A"] and "сделано" in header and "вывод" in header
+    row = [c.value for c in sheet[4]]
+    assert row[header.index("вывод")] == "ухудшилось" and row[header.index("статус")] == "вне цели"
+    assert row[:2] == ["s", "csat"]  # the data stays as it is
+    assert sheet.cell(row=4, column=1).fill.fgColor.rgb.endswith(review.VERDICT_FILL[review.DECLINED])
+    grid = book["Сетка периода B"]
+    assert [c.value for c in grid[1]] == [None, "Start", "Весь путь"]
+    assert grid.cell(row=2, column=2).value.startswith("▼ 30,0\u00a0% (-15,0 п.)")
+    assert "<html lang='ru'>" in html and "Обзор KPI" in html and "Все этапы и KPI" in html
+    assert "Every stage" not in html and "Improved" not in html

@@ -34,8 +34,9 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from data_access import exports, metrics, schema
+from data_access import exports, i18n, metrics, schema
 from data_access.filters import Filters, Period
+from data_access.i18n import N_, _
 from data_access.queries import funnel, kpis, retention, why
 from data_access.store import fetch_frame, side_by_side
 
@@ -54,7 +55,19 @@ CLI_COLUMNS = (
     "target",
     "status",
 )
+# the verdicts are values (of the frames, the CLI and the saved reviews); shown, they go through verdict_word()
 IMPROVED, DECLINED, NO_CLEAR_CHANGE, TOO_FEW = "improved", "declined", "no clear change", "not enough data"
+
+
+def verdict_word(verdict: str) -> str:
+    """A verdict in the current language ("declined" here is a KPI gone worse, not an offer turned down)."""
+    words = {
+        IMPROVED: i18n.pgettext("review verdict", "improved"),
+        DECLINED: i18n.pgettext("review verdict", "declined"),
+        NO_CLEAR_CHANGE: i18n.pgettext("review verdict", "no clear change"),
+        TOO_FEW: i18n.pgettext("review verdict", "not enough data"),
+    }
+    return words.get(verdict, verdict)
 
 
 # exit reasons the company can act on, reviewed as the share of exit answers citing them (lower is better)
@@ -80,14 +93,17 @@ KPIS: dict[str, Kpi] = {
     k.key: k
     for k in (
         *(_metric_kpi(name) for name in metrics.STAGE_METRICS),
-        Kpi("conversion", "Conversion to next step", "%", True, "share"),
-        Kpi("repeat_purchase", "Repeat purchase rate", "%", True, "share"),
-        Kpi("contacts_per_customer", "Support contacts per customer", "per customer", False, "rate"),
-        Kpi("churn", "Churn rate", "%", False, "share"),
-        Kpi("reactivation", "Reactivation rate", "%", True, "share"),
-        *(Kpi(f"exit_{key}", f"Exits citing {reason}", "%", False, "share") for key, reason in EXIT_KPIS.items()),
-        Kpi("offer_acceptance", "Retention offers accepted", "%", True, "share"),
-        Kpi("offer_kept", "Offered customers kept 90 days", "%", True, "share"),
+        Kpi("conversion", N_("Conversion to next step"), "%", True, "share"),
+        Kpi("repeat_purchase", N_("Repeat purchase rate"), "%", True, "share"),
+        Kpi("contacts_per_customer", N_("Support contacts per customer"), "per customer", False, "rate"),
+        Kpi("churn", N_("Churn rate"), "%", False, "share"),
+        Kpi("reactivation", N_("Reactivation rate"), "%", True, "share"),
+        Kpi("exit_price", N_("Exits citing price"), "%", False, "share"),
+        Kpi("exit_missing_feature", N_("Exits citing missing feature"), "%", False, "share"),
+        Kpi("exit_support_experience", N_("Exits citing support experience"), "%", False, "share"),
+        Kpi("exit_moved_to_competitor", N_("Exits citing moved to competitor"), "%", False, "share"),
+        Kpi("offer_acceptance", N_("Retention offers accepted"), "%", True, "share"),
+        Kpi("offer_kept", N_("Offered customers kept 90 days"), "%", True, "share"),
     )
 }
 FIGURE_SCHEMA = {
@@ -113,6 +129,8 @@ ROW_SCHEMA = {  # a review's row, as :func:`compare` gives it
     "warn": pl.Float64,
     "status": pl.String,
 }
+# the report's column headers (XLSX): in English the names themselves, marked here for the catalogue
+REPORT_COLUMNS = (N_("a"), N_("a_n"), N_("b"), N_("b_n"), N_("change"), N_("done"), N_("planned"))
 _PIECES = {"share": ("k", None), "nps": ("promoters", "detractors"), "mean": ("sum", "sumsq")}
 
 
@@ -351,33 +369,48 @@ def callouts(frame: pl.DataFrame, names: dict[str, str], count: int = 3) -> dict
 def describe(row: dict[str, Any], names: dict[str, str]) -> str:
     """'NPS, whole journey: 31 → 18 points (-13, p < 0.001; n 900 and 880)'."""
     kpi = KPIS[row["metric"]]
-    where = "whole journey" if row["stage_id"] == WHOLE_JOURNEY else names.get(row["stage_id"], row["stage_id"])
-    p = row["p_value"]
-    p_text = "p < 0.001" if p is not None and p < 0.001 else f"p = {p:.3f}"
-    return (
-        f"{kpi.label}, {where}: {format_value(kpi, row['a'])} → {format_value(kpi, row['b'])} "
-        f"({format_change(kpi, row['change'])}, {p_text}; n {row['a_n']:,} and {row['b_n']:,})"
+    where = _("whole journey") if row["stage_id"] == WHOLE_JOURNEY else names.get(row["stage_id"], row["stage_id"])
+    return _("{kpi}, {where}: {a} → {b} ({change}, {p}; n {a_n} and {b_n})").format(
+        kpi=_(kpi.label),
+        where=where,
+        a=format_value(kpi, row["a"]),
+        b=format_value(kpi, row["b"]),
+        change=format_change(kpi, row["change"]),
+        p=p_text(row["p_value"]),
+        a_n=i18n.number(row["a_n"]),
+        b_n=i18n.number(row["b_n"]),
     )
+
+
+def p_text(p: float | None) -> str:
+    """ "p < 0.001" or "p = 0.012", with the language's decimal mark."""
+    if p is None:
+        return "p = –"
+    return "p < " + i18n.number(0.001, 3) if p < 0.001 else "p = " + i18n.number(p, 3)
 
 
 def format_value(kpi: Kpi, value: float | None) -> str:
     if value is None:
         return "–"
     if kpi.unit == "%":
-        return f"{value:.1f}%"
+        return i18n.percent(value / 100, 1)
     if kpi.unit == "points":
-        return f"{value:+.0f}"
-    return f"{value:.2f}"
+        return _signed(value, 0)
+    return i18n.number(value, 2)
+
+
+def _signed(value: float, digits: int) -> str:
+    return ("+" if value >= 0 else "") + i18n.number(value, digits)
 
 
 def format_change(kpi: Kpi, change: float | None) -> str:
     if change is None:
         return "–"
     if kpi.unit == "%":
-        return f"{change:+.1f} pts"
+        return _("{change} pts").format(change=_signed(change, 1))
     if kpi.unit == "points":
-        return f"{change:+.0f}"
-    return f"{change:+.2f}"
+        return _signed(change, 0)
+    return _signed(change, 2)
 
 
 def cli_rows(engine: Engine, filters: Filters, a: Period, b: Period, min_n: int) -> pl.DataFrame:
@@ -399,16 +432,18 @@ def to_xlsx(frame: pl.DataFrame, about: list[str] | None = None) -> bytes:
 
     book = Workbook()
     sheet = book.active
-    sheet.title = "Review"
+    sheet.title = _("Review")
     for line in about or []:
         exports.append_row(sheet, [line])
     header_row = sheet.max_row + 1 if about else 1
-    exports.append_row(sheet, frame.columns)
+    exports.append_row(sheet, [_(c) for c in frame.columns])  # in English the column names themselves
     for cell in sheet[header_row]:
         cell.font = Font(bold=True)
     verdicts = frame["verdict"].to_list() if "verdict" in frame.columns else [None] * frame.height
+    shown = {c: verdict_word if c == "verdict" else _ for c in ("verdict", "status")}  # the dashboard's own words
+    words = [shown.get(c) for c in frame.columns]
     for values, verdict in zip(frame.iter_rows(), verdicts, strict=True):
-        exports.append_row(sheet, values)
+        exports.append_row(sheet, [w(v) if w and v else v for w, v in zip(words, values, strict=True)])
         fill = VERDICT_FILL.get(verdict or "")
         if fill:
             for cell in sheet[sheet.max_row]:
