@@ -8,27 +8,30 @@ import polars as pl
 import streamlit as st
 
 from components import auth
-from data_access import access, ingest, schema, store
+from data_access import access, i18n, ingest, schema, store
 from data_access import streamlit_cache as cache
 from data_access.config import StoreLocation
-from data_access.i18n import _
+from data_access.i18n import N_, _, ngettext
 
 
 def store_status(where: StoreLocation, fresh: datetime | None, counts: dict[str, int] | None) -> None:
-    st.markdown(
-        f"| store | |\n|---|---|\n"
-        f"| Database | {store.backend_name(where.url)} (`{store.safe_url(where.url)}`) |\n"
-        f"| Configured by | {where.source} |\n"
-        f"| Access | read-only for the figures; loads, edits, grants and the audit log write |\n"
-        f"| Newest data | {fresh.strftime('%Y-%m-%d %H:%M UTC') if fresh else 'no data yet'} |\n"
-    )
+    newest = i18n.moment(fresh) + " UTC" if fresh else _("no data yet")
+    rows = [
+        (_("Database"), f"{store.backend_name(where.url)} (`{store.safe_url(where.url)}`)"),
+        (_("Configured by"), where.source),
+        (_("Access"), _("read-only for the figures; loads, edits, grants and the audit log write")),
+        (_("Newest data"), newest),
+    ]
+    heading = _("store")
+    st.markdown(f"| {heading} | |\n|---|---|\n" + "".join(f"| {k} | {v} |\n" for k, v in rows))
     if counts is None:
-        st.caption("Rows per table are not shown to a viewer limited to some segments: they count every segment.")
+        st.caption(_("Rows per table are not shown to a viewer limited to some segments: they count every segment."))
         return
+    table, rows = _("table"), _("rows")
     st.dataframe(
-        pl.DataFrame({"table": list(counts), "rows": list(counts.values())}),
+        pl.DataFrame({table: list(counts), rows: list(counts.values())}),
         hide_index=True,
-        column_config={"rows": st.column_config.NumberColumn(format="localized")},
+        column_config={rows: st.column_config.NumberColumn(format="localized")},
     )
 
 
@@ -42,27 +45,28 @@ def upload(url: str) -> None:
         st.success(done)
     with st.form("upload", clear_on_submit=False):
         files = st.file_uploader(
-            "Files", accept_multiple_files=True, type=sorted(s.lstrip(".") for s in ingest.SUFFIXES)
+            _("Files"), accept_multiple_files=True, type=sorted(s.lstrip(".") for s in ingest.SUFFIXES)
         )
         mode = st.radio(
-            "Mode",
+            _("Mode"),
             ingest.MODES,
+            format_func=lambda m: _(MODE_WORDS.get(m, m)),
             horizontal=True,
-            captions=["add rows; same key = replaced", "empty these tables first"],
+            captions=[_("add rows; same key = replaced"), _("empty these tables first")],
         )
-        submitted = st.form_submit_button("Validate and load", type="primary")
+        submitted = st.form_submit_button(_("Validate and load"), type="primary")
     if not submitted:
         return
     if not files:
-        st.warning("Choose at least one file first.")
+        st.warning(_("Choose at least one file first."))
         return
     auth.may_or_stop(access.LOAD, _("loading data"))
     too_big = [why for f in files if (why := ingest.upload_problem(f.name, f.size))]
     if too_big:
-        st.error(f"Nothing was loaded: {'; '.join(too_big)}.")
+        st.error(_("Nothing was loaded: {reasons}.").format(reasons="; ".join(too_big)))
         return
     sources = [ingest.Source(f.name, f.getvalue()) for f in files]
-    bar = st.progress(0.0, text="Checking files...")
+    bar = st.progress(0.0, text=_("Checking files..."))
     try:
         writer = store.create_store_engine(url)
         try:
@@ -86,43 +90,55 @@ def upload(url: str) -> None:
             "upload", ", ".join(s.name for s in sources), ", ".join(f"{t} {n:,} rows" for t, n in written.items())
         )
         cache.forget_results()
-        st.session_state[_LAST_LOAD] = "Loaded: " + ", ".join(f"{t} {n:,} rows" for t, n in written.items())
+        st.session_state[_LAST_LOAD] = _("Loaded: {tables}").format(
+            tables=", ".join(
+                ngettext("{table} {n} row", "{table} {n} rows", n).format(table=t, n=i18n.number(n))
+                for t, n in written.items()
+            )
+        )
         st.rerun()  # every figure on the page, the row counts included, now shows the new data
 
 
-def rejected(exc: ingest.LoadRejected, headline: str = "Nothing was loaded") -> None:
-    st.error(f"{headline}: {exc.problems.total} problem(s) found.")
+def rejected(exc: ingest.LoadRejected, headline: str | None = None) -> None:
+    st.error(
+        ngettext("{headline}: {n} problem found.", "{headline}: {n} problems found.", exc.problems.total).format(
+            headline=headline or _("Nothing was loaded"), n=i18n.number(exc.problems.total)
+        )
+    )
     st.dataframe(
         pl.DataFrame(
             {
-                "file": [p.file for p in exc.problems.shown],
-                "row": [p.row for p in exc.problems.shown],
-                "column": [p.column for p in exc.problems.shown],
-                "problem": [p.reason for p in exc.problems.shown],
+                _("file"): [p.file for p in exc.problems.shown],
+                _("row"): [p.row for p in exc.problems.shown],
+                _("column"): [p.column for p in exc.problems.shown],
+                _("problem"): [p.reason for p in exc.problems.shown],
             },
-            schema={"file": pl.String, "row": pl.Int64, "column": pl.String, "problem": pl.String},
+            schema={_("file"): pl.String, _("row"): pl.Int64, _("column"): pl.String, _("problem"): pl.String},
         ),
         hide_index=True,
         width="stretch",
     )
     more = exc.problems.total - len(exc.problems.shown)
     if more > 0:
-        st.caption(f"... and {more:,} more. Rows are counted from 1 after the header.")
+        st.caption(_("... and {n} more. Rows are counted from 1 after the header.").format(n=i18n.number(more)))
+
+
+MODE_WORDS = {"append": N_("append"), "replace": N_("replace")}
 
 
 def contract() -> None:
-    st.caption("Timestamps are UTC: a value with an offset is converted, a value without one is taken as UTC.")
+    st.caption(_("Timestamps are UTC: a value with an offset is converted, a value without one is taken as UTC."))
     for table in schema.TABLES:
         with st.expander(f"`{table.name}`"):
             rows = [
                 {
-                    "column": c.name,
-                    "type": schema.type_name(c),
-                    "required": "key"
+                    _("column"): c.name,
+                    _("type"): _(schema.type_name(c)),
+                    _("required"): _("key")
                     if c.primary_key and not c.info["made_up"]
-                    else ("yes" if c.info["required"] else "optional"),
-                    "meaning": c.info["doc"],
-                    "example": c.info["example"],
+                    else (_("yes") if c.info["required"] else _("optional")),
+                    _("meaning"): schema.column_doc(c),
+                    _("example"): c.info["example"],
                 }
                 for c in table.columns
             ]

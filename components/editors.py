@@ -29,7 +29,7 @@ def write(url: str, action: Callable[[Any], str], audited: tuple[str, str]) -> N
     try:
         done = editing.with_writer(url, action)
     except ingest.LoadRejected as exc:
-        data_panels.rejected(exc, "Nothing was saved")
+        data_panels.rejected(exc, _("Nothing was saved"))
     except store.StoreError as exc:
         st.error(str(exc))
     else:

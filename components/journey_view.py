@@ -234,7 +234,7 @@ def compare_grid(
             for s in order:
                 mine, other = texts[which].get((s, lane), ""), texts[1 - which].get((s, lane), "")
                 differ = mine != other
-                row.append(f"≠ {mine or _('(empty)')}" if differ else mine)
+                row.append("≠ " + (mine or _("(empty)")) if differ else mine)
                 colour.append(CHANGED if differ else "#ffffff")
             rows.append(row)
             colours.append(colour)

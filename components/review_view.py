@@ -140,10 +140,11 @@ def to_html(frame: pl.DataFrame, stages: pl.DataFrame, about: list[str], said: d
     grid = exports.html_table(journey_view.styled(text, colours))
     full = exports.html_table(styled_table(frame, names).hide(axis="index"))
     chart = changes_chart(frame, names).to_html(include_plotlyjs=True, full_html=False)
+    none = escape(_("None significant."))
     lists = "".join(
         f"<h2>{escape(title)}</h2><ul>{''.join(f'<li>{escape(line)}</li>' for line in said.get(v, []))}</ul>"
         if said.get(v)
-        else f"<h2>{escape(title)}</h2><p>{escape(_('None significant.'))}</p>"
+        else f"<h2>{escape(title)}</h2><p>{none}</p>"
         for v, title in ((review.IMPROVED, _("Improved")), (review.DECLINED, _("Declined")))
     )
     style = (

@@ -17,8 +17,9 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from data_access import metrics, schema, store
+from data_access import i18n, metrics, schema, store
 from data_access.config import SETTINGS
+from data_access.i18n import _, ngettext
 from data_access.queries import funnel, kpis
 
 Progress = Callable[[float, str], None]
@@ -68,9 +69,9 @@ class Problem:
     def __str__(self) -> str:
         where = [self.file]
         if self.row is not None:
-            where.append(f"row {self.row}")
+            where.append(_("row {n}").format(n=self.row))
         if self.column is not None:
-            where.append(f"column {self.column}")
+            where.append(_("column {name}").format(name=self.column))
         return f"{', '.join(where)}: {self.reason}"
 
 
@@ -100,13 +101,17 @@ class LoadRejected(Exception):
 
     def __init__(self, problems: Problems) -> None:
         self.problems = problems
-        super().__init__(f"{problems.total} problem(s) found; nothing was loaded")
+        super().__init__(
+            ngettext(
+                "{n} problem found; nothing was loaded", "{n} problems found; nothing was loaded", problems.total
+            ).format(n=problems.total)
+        )
 
     def report(self) -> str:
         lines = [str(self)]
         lines += [f"  {p}" for p in self.problems.shown]
         if self.problems.total > len(self.problems.shown):
-            lines.append(f"  ... and {self.problems.total - len(self.problems.shown)} more")
+            lines.append("  " + _("... and {n} more").format(n=self.problems.total - len(self.problems.shown)))
         return "\n".join(lines)
 
 
@@ -138,23 +143,22 @@ def sniffed_problem(kind: str, data: bytes) -> str | None:
     if kind == "csv":
         head = data[:65536]
         if b"\x00" in head or head.startswith(BINARY_STARTS):
-            return "is not a text file, though its name ends in .csv: save it as UTF-8 CSV"
+            return _("is not a text file, though its name ends in .csv: save it as UTF-8 CSV")
         return None
     if kind == "parquet":
         ok = data.startswith(MAGIC["parquet"]) and data.endswith(MAGIC["parquet"])
-        return None if ok else "is not a Parquet file, though its name says so"
+        return None if ok else _("is not a Parquet file, though its name says so")
     if not data.startswith((MAGIC["xlsx"], MAGIC["xls"])):
-        return "is not an Excel workbook, though its name says so"
+        return _("is not an Excel workbook, though its name says so")
     return None
 
 
 def upload_problem(name: str, size: int) -> str | None:
     """Why an upload of ``size`` bytes is refused before it is read (None when it may be read)."""
     if size > SETTINGS.upload_max_mb * 1024 * 1024:
-        return (
-            f"{name} is larger than {SETTINGS.upload_max_mb:,} MB (CJM_UPLOAD_MAX_MB); load it with "
-            "`python -m data_access ingest` instead"
-        )
+        return _(
+            "{name} is larger than {mb} MB (CJM_UPLOAD_MAX_MB); load it with `python -m data_access ingest` instead"
+        ).format(name=name, mb=i18n.number(SETTINGS.upload_max_mb))
     return None
 
 
@@ -185,7 +189,11 @@ def read_source(source: Source, problems: Problems) -> pl.DataFrame | None:
         else:
             frame = pl.read_excel(io.BytesIO(source.data), engine="calamine")
     except Exception as exc:  # noqa: BLE001 - any reader failure is reported as a problem with the file
-        problems.add(Problem(source.name, f"cannot be read as {kind}: {str(exc).splitlines()[0]}"))
+        problems.add(
+            Problem(
+                source.name, _("cannot be read as {kind}: {error}").format(kind=kind, error=str(exc).splitlines()[0])
+            )
+        )
         return None
     if frame.height == 0:
         problems.add(Problem(source.name, "the file has a header but no rows"))
@@ -251,7 +259,8 @@ def validate(table: sa.Table, frame: pl.DataFrame, file: str, problems: Problems
     names = {c.name for c in table.columns}
     given = list(frame.columns)
     for extra in sorted(set(given) - names):
-        problems.add(Problem(file, f"unknown column (expected: {', '.join(c.name for c in table.columns)})", extra))
+        expected = ", ".join(c.name for c in table.columns)
+        problems.add(Problem(file, _("unknown column (expected: {columns})").format(columns=expected), extra))
     for c in table.columns:
         if c.name not in given and c.info["required"]:
             problems.add(Problem(file, "required column is missing", c.name))
@@ -267,7 +276,10 @@ def validate(table: sa.Table, frame: pl.DataFrame, file: str, problems: Problems
         value = _coerce(raw, kind).alias(c.name)
         present = _as_text(raw).is_not_null() if raw.dtype == pl.String else raw.is_not_null()
         problems.add_rows(
-            file, c.name, present & value.is_null(), lambda i, r=raw, k=kind: f"{r[i]!r} is not a valid {k}"
+            file,
+            c.name,
+            present & value.is_null(),
+            lambda i, r=raw, k=kind: _("{value} is not a valid {kind}").format(value=repr(r[i]), kind=_(k)),
         )
         if c.info["required"] or (c.primary_key and not c.info["made_up"]):
             problems.add_rows(file, c.name, ~present, lambda _i: "required value is missing")
@@ -277,7 +289,9 @@ def validate(table: sa.Table, frame: pl.DataFrame, file: str, problems: Problems
                 file,
                 c.name,
                 value.is_not_null() & ~value.is_in(list(allowed)),
-                lambda i, v=value, a=allowed: f"{v[i]!r} is not one of {', '.join(map(str, a))}",
+                lambda i, v=value, a=allowed: _("{value} is not one of {allowed}").format(
+                    value=repr(v[i]), allowed=", ".join(map(str, a))
+                ),
             )
         bounds = c.info["range"]
         if bounds is not None:
@@ -287,8 +301,13 @@ def validate(table: sa.Table, frame: pl.DataFrame, file: str, problems: Problems
                 outside = outside | (value < lo)
             if hi is not None:
                 outside = outside | (value > hi)
-            words = f">= {lo}" if hi is None else f"between {lo} and {hi}"
-            problems.add_rows(file, c.name, outside, lambda i, v=value, w=words: f"{v[i]} is not {w}")
+            words = f">= {lo}" if hi is None else _("between {lo} and {hi}").format(lo=lo, hi=hi)
+            problems.add_rows(
+                file,
+                c.name,
+                outside,
+                lambda i, v=value, w=words: _("{value} is not {range}").format(value=v[i], range=w),
+            )
         out[c.name] = value
     clean = pl.DataFrame(out)
     if problems.total > before:
@@ -300,7 +319,9 @@ def validate(table: sa.Table, frame: pl.DataFrame, file: str, problems: Problems
                 file,
                 "score",
                 wrong,
-                lambda i, n=name, a=lo, b=hi: f"{clean['score'][i]} is outside the {n} range {a}-{b}",
+                lambda i, n=name, a=lo, b=hi: _("{value} is outside the {survey} range {lo}-{hi}").format(
+                    value=clean["score"][i], survey=n, lo=a, hi=b
+                ),
             )
     if table is schema.survey_responses:
         is_exit = clean["survey"] == schema.EXIT_SURVEY
@@ -311,7 +332,7 @@ def validate(table: sa.Table, frame: pl.DataFrame, file: str, problems: Problems
             file,
             "reason",
             ~is_exit & clean["reason"].is_not_null(),
-            lambda i: f"a reason belongs to exit answers only, not to {clean['survey'][i]}",
+            lambda i: _("a reason belongs to exit answers only, not to {survey}").format(survey=clean["survey"][i]),
         )
     if table is schema.experiment_info:
         staged = clean["primary_metric"].is_in(["conversion", "csat"])
@@ -319,7 +340,9 @@ def validate(table: sa.Table, frame: pl.DataFrame, file: str, problems: Problems
             file,
             "stage_id",
             staged & clean["stage_id"].is_null(),
-            lambda i: f"a {clean['primary_metric'][i]} experiment needs the stage it is measured at",
+            lambda i: _("a {metric} experiment needs the stage it is measured at").format(
+                metric=clean["primary_metric"][i]
+            ),
         )
         problems.add_rows(
             file,
@@ -333,7 +356,9 @@ def validate(table: sa.Table, frame: pl.DataFrame, file: str, problems: Problems
             file,
             "metric",
             unknown,
-            lambda i: f"{clean['metric'][i]!r} is not a known metric ({', '.join(metrics.TARGET_NAMES)})",
+            lambda i: _("{metric} is not a known metric ({known})").format(
+                metric=repr(clean["metric"][i]), known=", ".join(metrics.TARGET_NAMES)
+            ),
         )
         _warn_on_the_worse_side(clean, file, problems)
     if table is schema.journey_events:
@@ -342,7 +367,9 @@ def validate(table: sa.Table, frame: pl.DataFrame, file: str, problems: Problems
     first_row = clean.select(keys).with_row_index("i").group_by(keys, maintain_order=True).agg(pl.col("i").min())
     dupes = clean.select(keys).join(first_row, on=keys, how="left", nulls_equal=True).with_row_index("row")
     repeated = dupes["i"] != dupes["row"]
-    problems.add_rows(file, ", ".join(keys), repeated, lambda i: f"duplicate key: same as row {dupes['i'][i] + 1}")
+    problems.add_rows(
+        file, ", ".join(keys), repeated, lambda i: _("duplicate key: same as row {n}").format(n=dupes["i"][i] + 1)
+    )
     return None if problems.total > before else clean
 
 
@@ -355,9 +382,10 @@ def _warn_on_the_worse_side(clean: pl.DataFrame, file: str, problems: Problems) 
         "warn",
         wrong,
         lambda i: (
-            f"warn {clean['warn'][i]:g} is better than the target {clean['target'][i]:g} "
-            f"({clean['metric'][i]}: {'higher' if better[i] else 'lower'} is better)"
-        ),
+            _("warn {warn} is better than the target {target} ({metric}: higher is better)")
+            if better[i]
+            else _("warn {warn} is better than the target {target} ({metric}: lower is better)")
+        ).format(warn=f"{clean['warn'][i]:g}", target=f"{clean['target'][i]:g}", metric=clean["metric"][i]),
     )
 
 
@@ -373,14 +401,23 @@ def reference_problems(conn: sa.Connection, loaded: dict[str, tuple[str, pl.Data
             file, frame = loaded[child]
             mask = frame[column].is_in(first)
             where = f"{parent}.{parent_column}"
-            problems.add_rows(file, column, mask, lambda i, f=frame, c=column, w=where: f"{f[c][i]!r} is not in {w}")
+            problems.add_rows(
+                file,
+                column,
+                mask,
+                lambda i, f=frame, c=column, w=where: _("{value} is not in {where}").format(
+                    value=repr(f[c][i]), where=w
+                ),
+            )
             problems.total += max(total - int(mask.sum()), 0)  # rows whose values lie beyond the first ones
         else:
             file = loaded[parent][0]
             problems.add(
                 Problem(
                     file,
-                    f"{total} {child} value(s) would lose their {parent} row, e.g. {', '.join(map(repr, first[:5]))}",
+                    _("{n} {child} value(s) would lose their {parent} row, e.g. {examples}").format(
+                        n=total, child=child, parent=parent, examples=", ".join(map(repr, first[:5]))
+                    ),
                     column,
                 ),
                 total,
@@ -417,7 +454,12 @@ def write(
                 store.bulk_insert(conn, table, part)
                 done += part.height
                 if total_rows:
-                    progress(min(done / total_rows, 1.0), f"{name}: {done:,} of {total_rows:,} rows written")
+                    progress(
+                        min(done / total_rows, 1.0),
+                        _("{table}: {done} of {total} rows written").format(
+                            table=name, done=i18n.number(done), total=i18n.number(total_rows)
+                        ),
+                    )
             written[name] = written.get(name, 0) + frame.height
             kept[name] = ((files or {}).get(name, name), frame)
         problems = Problems()
@@ -448,15 +490,27 @@ def ingest(
         problems.add(Problem("(no files)", "give at least one file named after a table, e.g. customers.csv"))
     frames: dict[str, tuple[str, pl.DataFrame]] = {}
     for i, source in enumerate(sources):
-        progress(0.3 * i / max(len(sources), 1), f"checking {source.name}")
+        progress(0.3 * i / max(len(sources), 1), _("checking {file}").format(file=source.name))
         table = table_for(source.name)
         if table is None:
             problems.add(
-                Problem(source.name, f"the file name names no table (use one of: {', '.join(schema.TABLES_BY_NAME)})")
+                Problem(
+                    source.name,
+                    _("the file name names no table (use one of: {tables})").format(
+                        tables=", ".join(schema.TABLES_BY_NAME)
+                    ),
+                )
             )
             continue
         if table.name in frames:
-            problems.add(Problem(source.name, f"a second file for table {table.name} ({frames[table.name][0]})"))
+            problems.add(
+                Problem(
+                    source.name,
+                    _("a second file for table {table} ({other})").format(
+                        table=table.name, other=frames[table.name][0]
+                    ),
+                )
+            )
             continue
         raw = read_source(source, problems)
         if raw is None:
@@ -475,7 +529,7 @@ def ingest(
     written = write(
         engine, ordered, mode=mode, files={n: f for n, (f, _) in frames.items()}, total_rows=total, progress=scaled
     )
-    progress(1.0, f"loaded {total:,} rows")
+    progress(1.0, _("loaded {n} rows").format(n=i18n.number(total)))
     return written
 
 
@@ -492,7 +546,9 @@ def seed(engine: Engine, customers: int, seed_value: int, progress: Progress = _
                 seen["blocks"] += 1
                 progress(
                     min(seen["blocks"] / blocks, 1.0) * 0.95,
-                    f"generating customers: {min(seen['blocks'] * BLOCK, customers):,} of {customers:,}",
+                    _("generating customers: {done} of {total}").format(
+                        done=i18n.number(min(seen["blocks"] * BLOCK, customers)), total=i18n.number(customers)
+                    ),
                 )
             yield name, frame
 
@@ -511,5 +567,5 @@ def seed(engine: Engine, customers: int, seed_value: int, progress: Progress = _
     progress(0.96, "deriving the funnel's attempts and each stage's customers")
     with store.write_transaction(engine) as conn:
         refresh_derived(conn)
-    progress(1.0, f"sample store ready: {customers:,} customers")
+    progress(1.0, _("sample store ready: {n} customers").format(n=i18n.number(customers)))
     return written

@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 
-from data_access.i18n import N_
+from data_access.i18n import N_, _
 
 metadata = sa.MetaData()
 
@@ -84,45 +84,45 @@ def col(
 stages = sa.Table(
     "stages",
     metadata,
-    col("stage_id", ID, key=True, doc="Stage key, referenced by every other table", example="onboarding"),
-    col("name", NAME, doc="Name shown on the map", example="Onboarding"),
-    col("position", sa.Integer, doc="Order on the map (left to right)", example="4"),
-    col("in_funnel", sa.Boolean, doc="Whether the stage is a step of the main funnel", example="true"),
+    col("stage_id", ID, key=True, doc=N_("Stage key, referenced by every other table"), example="onboarding"),
+    col("name", NAME, doc=N_("Name shown on the map"), example="Onboarding"),
+    col("position", sa.Integer, doc=N_("Order on the map (left to right)"), example="4"),
+    col("in_funnel", sa.Boolean, doc=N_("Whether the stage is a step of the main funnel"), example="true"),
     col(
         "phase",
         NAME,
         required=False,
-        doc="Phase of the journey the stage belongs to; the journey map groups its stages by it",
+        doc=N_("Phase of the journey the stage belongs to; the journey map groups its stages by it"),
         example="After the first purchase",
     ),
-    col("description", sa.Text, required=False, doc="What happens at this stage", example="First week of use"),
+    col("description", sa.Text, required=False, doc=N_("What happens at this stage"), example="First week of use"),
 )
 
 customers = sa.Table(
     "customers",
     metadata,
-    col("customer_id", ID, key=True, doc="Customer key", example="C000042"),
-    col("signup_at", TIMESTAMP, doc="When the customer signed up (UTC)", example="2025-03-02T10:15:00Z"),
-    col("segment", NAME, doc="Customer segment", example="B2C"),
-    col("persona", NAME, required=False, doc="Persona from the CX team's research", example="Busy parent"),
-    col("channel", NAME, doc="Acquisition channel", example="ads"),
-    col("region", NAME, doc="Region", example="EU"),
-    col("plan", NAME, doc="Plan or tariff", example="basic"),
+    col("customer_id", ID, key=True, doc=N_("Customer key"), example="C000042"),
+    col("signup_at", TIMESTAMP, doc=N_("When the customer signed up (UTC)"), example="2025-03-02T10:15:00Z"),
+    col("segment", NAME, doc=N_("Customer segment"), example="B2C"),
+    col("persona", NAME, required=False, doc=N_("Persona from the CX team's research"), example="Busy parent"),
+    col("channel", NAME, doc=N_("Acquisition channel"), example="ads"),
+    col("region", NAME, doc=N_("Region"), example="EU"),
+    col("plan", NAME, doc=N_("Plan or tariff"), example="basic"),
     col(
         "churned_at",
         TIMESTAMP,
         required=False,
-        doc="When the customer cancelled; empty while active",
+        doc=N_("When the customer cancelled; empty while active"),
         example="2026-01-20T08:00:00Z",
     ),
     col(
         "email",
         sa.String(254),
         required=False,
-        doc="The customer's e-mail, for the lists handed to the CRM; masked for leadership",
+        doc=N_("The customer's e-mail, for the lists handed to the CRM; masked for leadership"),
         example="jane.doe@example.com",
     ),
-    col("name", NAME, required=False, doc="The customer's name; masked for leadership", example="Jane Doe"),
+    col("name", NAME, required=False, doc=N_("The customer's name; masked for leadership"), example="Jane Doe"),
 )
 
 journey_events = sa.Table(
@@ -133,44 +133,44 @@ journey_events = sa.Table(
         ID,
         key=True,
         made_up=True,
-        doc="Event key; made up from the row's content when absent, so a re-load is idempotent",
+        doc=N_("Event key; made up from the row's content when absent, so a re-load is idempotent"),
         example="E0000001",
     ),
-    col("customer_id", ID, doc="The customer (customers.customer_id)", example="C000042"),
-    col("stage_id", ID, doc="The journey stage (stages.stage_id)", example="onboarding"),
-    col("occurred_at", TIMESTAMP, doc="When it happened (UTC)", example="2025-03-03T09:00:00Z"),
+    col("customer_id", ID, doc=N_("The customer (customers.customer_id)"), example="C000042"),
+    col("stage_id", ID, doc=N_("The journey stage (stages.stage_id)"), example="onboarding"),
+    col("occurred_at", TIMESTAMP, doc=N_("When it happened (UTC)"), example="2025-03-03T09:00:00Z"),
     col(
         "touchpoint",
         NAME,
         required=False,
-        doc="Where: web, app, email, chat, phone, store, ads, social...",
+        doc=N_("Where: web, app, email, chat, phone, store, ads, social..."),
         example="app",
     ),
-    col("action", NAME, required=False, doc="What the customer did (free text)", example="login"),
+    col("action", NAME, required=False, doc=N_("What the customer did (free text)"), example="login"),
 )
 
 survey_responses = sa.Table(
     "survey_responses",
     metadata,
-    col("response_id", ID, key=True, doc="Response key", example="R0000001"),
-    col("customer_id", ID, doc="The customer (customers.customer_id)", example="C000042"),
-    col("stage_id", ID, doc="The stage the answer is about (stages.stage_id)", example="onboarding"),
+    col("response_id", ID, key=True, doc=N_("Response key"), example="R0000001"),
+    col("customer_id", ID, doc=N_("The customer (customers.customer_id)"), example="C000042"),
+    col("stage_id", ID, doc=N_("The stage the answer is about (stages.stage_id)"), example="onboarding"),
     col(
         "survey",
         sa.String(8),
-        doc="csat (1-5), nps (0-10), ces (1-7) or exit (an exit interview: overall 1-5, with a reason)",
+        doc=N_("csat (1-5), nps (0-10), ces (1-7) or exit (an exit interview: overall 1-5, with a reason)"),
         example="nps",
         enum=tuple(SURVEY_RANGES),
     ),
-    col("score", sa.Integer, doc="The score, in that survey's range", example="9"),
-    col("responded_at", TIMESTAMP, doc="When the answer was given (UTC)", example="2025-03-10T12:00:00Z"),
-    col("touchpoint", NAME, required=False, doc="Where the survey was answered", example="email"),
-    col("comment", sa.Text, required=False, doc="Free-text comment", example="Setup took too long"),
+    col("score", sa.Integer, doc=N_("The score, in that survey's range"), example="9"),
+    col("responded_at", TIMESTAMP, doc=N_("When the answer was given (UTC)"), example="2025-03-10T12:00:00Z"),
+    col("touchpoint", NAME, required=False, doc=N_("Where the survey was answered"), example="email"),
+    col("comment", sa.Text, required=False, doc=N_("Free-text comment"), example="Setup took too long"),
     col(
         "reason",
         sa.String(32),
         required=False,
-        doc="Why the customer left: required on exit answers, empty on the others; one of " + ", ".join(EXIT_REASONS),
+        doc=N_("Why the customer left: required on exit answers, empty on the others; one of {values}"),
         example="price",
         enum=EXIT_REASONS,
     ),
@@ -179,117 +179,149 @@ survey_responses = sa.Table(
 tickets = sa.Table(
     "tickets",
     metadata,
-    col("ticket_id", ID, key=True, doc="Ticket key", example="T0000001"),
-    col("customer_id", ID, doc="The customer (customers.customer_id)", example="C000042"),
-    col("stage_id", ID, required=False, doc="Stage where the problem arose (stages.stage_id)", example="onboarding"),
-    col("opened_at", TIMESTAMP, doc="When the ticket was opened (UTC)", example="2025-03-11T08:00:00Z"),
+    col("ticket_id", ID, key=True, doc=N_("Ticket key"), example="T0000001"),
+    col("customer_id", ID, doc=N_("The customer (customers.customer_id)"), example="C000042"),
+    col(
+        "stage_id", ID, required=False, doc=N_("Stage where the problem arose (stages.stage_id)"), example="onboarding"
+    ),
+    col("opened_at", TIMESTAMP, doc=N_("When the ticket was opened (UTC)"), example="2025-03-11T08:00:00Z"),
     col(
         "first_response_at",
         TIMESTAMP,
         required=False,
-        doc="First answer to the customer (UTC)",
+        doc=N_("First answer to the customer (UTC)"),
         example="2025-03-11T08:02:00Z",
     ),
     col(
         "resolved_at",
         TIMESTAMP,
         required=False,
-        doc="When it was resolved; empty = still open",
+        doc=N_("When it was resolved; empty = still open"),
         example="2025-03-11T09:30:00Z",
     ),
-    col("entry_channel", NAME, doc="Where it came in: bot, chat, phone, email, web...", example="bot"),
+    col("entry_channel", NAME, doc=N_("Where it came in: bot, chat, phone, email, web..."), example="bot"),
     col(
         "final_line",
         sa.Integer,
-        doc="Highest support line that worked on it (1, 2 or 3)",
+        doc=N_("Highest support line that worked on it (1, 2 or 3)"),
         example="2",
         enum=SUPPORT_LINES,
     ),
-    col("bot_resolved", sa.Boolean, doc="Closed by the bot with no hand-off to a person", example="false"),
-    col("contacts", sa.Integer, doc="Customer contacts until resolved (>= 1)", example="1", range_=(1, None)),
-    col("reopened", sa.Boolean, doc="Whether the ticket was reopened", example="false"),
-    col("category", NAME, doc="technical, financial, emotional or other", example="financial", enum=TICKET_CATEGORIES),
-    col("agent_id", ID, required=False, doc="The agent who handled it last", example="A017"),
-    col("csat", sa.Integer, required=False, doc="The customer's 1-5 rating of this ticket", example="4", range_=(1, 5)),
+    col("bot_resolved", sa.Boolean, doc=N_("Closed by the bot with no hand-off to a person"), example="false"),
+    col("contacts", sa.Integer, doc=N_("Customer contacts until resolved (>= 1)"), example="1", range_=(1, None)),
+    col("reopened", sa.Boolean, doc=N_("Whether the ticket was reopened"), example="false"),
+    col(
+        "category",
+        NAME,
+        doc=N_("technical, financial, emotional or other"),
+        example="financial",
+        enum=TICKET_CATEGORIES,
+    ),
+    col("agent_id", ID, required=False, doc=N_("The agent who handled it last"), example="A017"),
+    col(
+        "csat",
+        sa.Integer,
+        required=False,
+        doc=N_("The customer's 1-5 rating of this ticket"),
+        example="4",
+        range_=(1, 5),
+    ),
 )
 
 orders = sa.Table(
     "orders",
     metadata,
-    col("order_id", ID, key=True, doc="Order key", example="O0000001"),
-    col("customer_id", ID, doc="The customer (customers.customer_id)", example="C000042"),
-    col("ordered_at", TIMESTAMP, doc="When the order was placed (UTC)", example="2025-03-05T18:20:00Z"),
-    col("amount", sa.Float(53), doc="Order value (>= 0)", example="49.90", range_=(0, None)),
+    col("order_id", ID, key=True, doc=N_("Order key"), example="O0000001"),
+    col("customer_id", ID, doc=N_("The customer (customers.customer_id)"), example="C000042"),
+    col("ordered_at", TIMESTAMP, doc=N_("When the order was placed (UTC)"), example="2025-03-05T18:20:00Z"),
+    col("amount", sa.Float(53), doc=N_("Order value (>= 0)"), example="49.90", range_=(0, None)),
 )
 
 kpi_targets = sa.Table(
     "kpi_targets",
     metadata,
-    col("stage_id", ID, key=True, doc="The stage, or * for every stage", example="*"),
+    col("stage_id", ID, key=True, doc=N_("The stage, or * for every stage"), example="*"),
     col(
         "metric",
         sa.String(64),
         key=True,
-        doc="Metric name from the metrics layer (csat, nps, ces, fcr...) or a journey map figure "
-        "(conversion, dropoff, tickets_per_100, days_to_next, emotion, fcr_line_2)",
+        doc=N_(
+            "Metric name from the metrics layer (csat, nps, ces, fcr...) or a journey map figure "
+            "(conversion, dropoff, tickets_per_100, days_to_next, emotion, fcr_line_2)"
+        ),
         example="csat",
     ),
-    col("target", sa.Float(53), doc="Value that counts as good", example="80"),
-    col("warn", sa.Float(53), doc="Amber threshold: between target and warn is amber, beyond it red", example="70"),
+    col("target", sa.Float(53), doc=N_("Value that counts as good"), example="80"),
+    col("warn", sa.Float(53), doc=N_("Amber threshold: between target and warn is amber, beyond it red"), example="70"),
 )
 
 journey_map = sa.Table(
     "journey_map",
     metadata,
-    col("map", NAME, key=True, doc="Name of the map", example="B2C - current state"),
-    col("stage_id", ID, key=True, doc="The stage (stages.stage_id)", example="onboarding"),
-    col("lane", sa.String(32), key=True, doc="One of: " + ", ".join(MAP_LANES), example="pains", enum=MAP_LANES),
-    col("text", sa.Text, doc="What the CX team wrote in this cell", example="Setup wizard is confusing"),
+    col("map", NAME, key=True, doc=N_("Name of the map"), example="B2C - current state"),
+    col("stage_id", ID, key=True, doc=N_("The stage (stages.stage_id)"), example="onboarding"),
+    col("lane", sa.String(32), key=True, doc=N_("One of: {values}"), example="pains", enum=MAP_LANES),
+    col("text", sa.Text, doc=N_("What the CX team wrote in this cell"), example="Setup wizard is confusing"),
 )
 
 offers = sa.Table(
     "offers",
     metadata,
-    col("offer_id", ID, key=True, doc="Offer key", example="F0000001"),
-    col("customer_id", ID, doc="The customer (customers.customer_id)", example="C000042"),
-    col("offered_at", TIMESTAMP, doc="When the retention offer was made (UTC)", example="2026-03-02T10:00:00Z"),
-    col("offer_type", NAME, doc="What was offered: discount, plan change, success call...", example="success call"),
-    col("accepted", sa.Boolean, doc="Whether the customer took it", example="true"),
-    col("channel", NAME, required=False, doc="How it was made: e-mail, phone, in-app", example="phone"),
+    col("offer_id", ID, key=True, doc=N_("Offer key"), example="F0000001"),
+    col("customer_id", ID, doc=N_("The customer (customers.customer_id)"), example="C000042"),
+    col("offered_at", TIMESTAMP, doc=N_("When the retention offer was made (UTC)"), example="2026-03-02T10:00:00Z"),
+    col("offer_type", NAME, doc=N_("What was offered: discount, plan change, success call..."), example="success call"),
+    col("accepted", sa.Boolean, doc=N_("Whether the customer took it"), example="true"),
+    col("channel", NAME, required=False, doc=N_("How it was made: e-mail, phone, in-app"), example="phone"),
 )
 experiment_info = sa.Table(
     "experiment_info",
     metadata,
-    col("experiment", ID, key=True, doc="Experiment key", example="onboarding-checklist"),
-    col("hypothesis", sa.Text, doc="What it tests, in words", example="A checklist gets more customers to regular use"),
+    col("experiment", ID, key=True, doc=N_("Experiment key"), example="onboarding-checklist"),
+    col(
+        "hypothesis",
+        sa.Text,
+        doc=N_("What it tests, in words"),
+        example="A checklist gets more customers to regular use",
+    ),
     col(
         "primary_metric",
         sa.String(16),
-        doc="retention_90d (no churn within 90 days of assignment), conversion (from its stage to the next "
-        "funnel step within 90 days) or csat (CSAT of its stage after assignment)",
+        doc=N_(
+            "retention_90d (no churn within 90 days of assignment), conversion (from its stage to the next "
+            "funnel step within 90 days) or csat (CSAT of its stage after assignment)"
+        ),
         example="conversion",
         enum=EXPERIMENT_METRICS,
     ),
-    col("stage_id", ID, required=False, doc="The stage of a conversion or csat metric", example="onboarding"),
-    col("start_at", TIMESTAMP, doc="First assignment (UTC)", example="2026-03-01T00:00:00Z"),
-    col("end_at", TIMESTAMP, required=False, doc="Last assignment (empty: running)", example="2026-06-30T00:00:00Z"),
-    col("owner", NAME, required=False, doc="Who runs it", example="Product"),
+    col("stage_id", ID, required=False, doc=N_("The stage of a conversion or csat metric"), example="onboarding"),
+    col("start_at", TIMESTAMP, doc=N_("First assignment (UTC)"), example="2026-03-01T00:00:00Z"),
+    col(
+        "end_at", TIMESTAMP, required=False, doc=N_("Last assignment (empty: running)"), example="2026-06-30T00:00:00Z"
+    ),
+    col("owner", NAME, required=False, doc=N_("Who runs it"), example="Product"),
 )
 experiments = sa.Table(
     "experiments",
     metadata,
-    col("experiment", ID, key=True, doc="The experiment (experiment_info.experiment)", example="onboarding-checklist"),
-    col("customer_id", ID, key=True, doc="The customer (customers.customer_id)", example="C000042"),
-    col("variant", NAME, doc="The variant the customer got: control, treatment...", example="treatment"),
-    col("assigned_at", TIMESTAMP, doc="When (UTC)", example="2026-03-02T10:00:00Z"),
+    col(
+        "experiment",
+        ID,
+        key=True,
+        doc=N_("The experiment (experiment_info.experiment)"),
+        example="onboarding-checklist",
+    ),
+    col("customer_id", ID, key=True, doc=N_("The customer (customers.customer_id)"), example="C000042"),
+    col("variant", NAME, doc=N_("The variant the customer got: control, treatment..."), example="treatment"),
+    col("assigned_at", TIMESTAMP, doc=N_("When (UTC)"), example="2026-03-02T10:00:00Z"),
 )
 business_events = sa.Table(
     "business_events",
     metadata,
-    col("occurred_at", TIMESTAMP, key=True, doc="When it happened (UTC)", example="2026-02-01T00:00:00Z"),
-    col("name", NAME, key=True, doc="A release, a price change, a campaign...", example="Release 5.0"),
-    col("description", sa.Text, required=False, doc="What changed", example="New navigation"),
-    col("segment", NAME, required=False, doc="Segment it applies to; empty = everyone", example="B2C"),
+    col("occurred_at", TIMESTAMP, key=True, doc=N_("When it happened (UTC)"), example="2026-02-01T00:00:00Z"),
+    col("name", NAME, key=True, doc=N_("A release, a price change, a campaign..."), example="Release 5.0"),
+    col("description", sa.Text, required=False, doc=N_("What changed"), example="New navigation"),
+    col("segment", NAME, required=False, doc=N_("Segment it applies to; empty = everyone"), example="B2C"),
 )
 
 # Saved KPI reviews: written by the app (the KPI review page), not loaded from files and not part of the contract.
@@ -512,6 +544,16 @@ def type_name(column: sa.Column) -> str:
     return "text"
 
 
+TYPE_NAMES = (N_("text"), N_("integer"), N_("number"), N_("boolean"), N_("timestamp"))  # of type_name()
+
+
+def column_doc(column: sa.Column) -> str:
+    """What a contract column means, in the current language (an enum's values listed where the text says)."""
+    text = _(column.info["doc"])
+    enum = column.info.get("enum")
+    return text.format(values=", ".join(map(str, enum))) if "{values}" in text and enum else text
+
+
 def contract_markdown() -> str:
     """The data contract as Markdown tables, one per table (used by the README and the Data page)."""
     out: list[str] = []
@@ -522,7 +564,7 @@ def contract_markdown() -> str:
         for c in table.columns:
             info = c.info
             need = "key" if c.primary_key and not info["made_up"] else ("yes" if info["required"] else "optional")
-            out.append(f"| `{c.name}` | {type_name(c)} | {need} | {info['doc']} | `{info['example']}` |")
+            out.append(f"| `{c.name}` | {type_name(c)} | {need} | {column_doc(c)} | `{info['example']}` |")
         out.append("")
     return "\n".join(out)
 
