@@ -11,13 +11,13 @@ import polars as pl
 import streamlit as st
 
 from components import auth, data_panels, downloads, session
-from components.journey_view import QUALITATIVE_LABELS, stage_labels
-from data_access import access, editing, ingest, metrics, schema, store
+from components.journey_view import lane_label, stage_labels
+from data_access import access, editing, i18n, ingest, metrics, schema, store
 from data_access import streamlit_cache as cache
-from data_access.i18n import _
+from data_access.i18n import _, ngettext
 
 _DONE = "editors_done"  # what the last save did
-NEW_MAP = "➕ New map"
+NEW_MAP = ""  # the option of a new map (a map's name is never empty)
 
 
 def write(url: str, action: Callable[[Any], str], audited: tuple[str, str]) -> None:
@@ -43,14 +43,12 @@ def _wide(stages: pl.DataFrame, cells: pl.DataFrame) -> pd.DataFrame:
     """Lanes down, stage names across: the map as the CX team draws it."""
     text = {(r["stage_id"], r["lane"]): r["text"] for r in cells.iter_rows(named=True)}
     names = list(stage_labels(stages).values())
-    rows = {
-        QUALITATIVE_LABELS[lane]: [text.get((s, lane), "") for s in stages["stage_id"]] for lane in schema.MAP_LANES
-    }
+    rows = {lane_label(lane): [text.get((s, lane), "") for s in stages["stage_id"]] for lane in schema.MAP_LANES}
     return pd.DataFrame.from_dict(rows, orient="index", columns=names)
 
 
 def _long(stages: pl.DataFrame, wide: pd.DataFrame) -> pl.DataFrame:
-    lane_of = {label: lane for lane, label in QUALITATIVE_LABELS.items()}
+    lane_of = {lane_label(lane): lane for lane in schema.MAP_LANES}
     stage_of = {label: stage for stage, label in stage_labels(stages).items()}
     rows = [
         (stage_of[column], lane_of[label], None if pd.isna(value) else str(value))
@@ -58,6 +56,10 @@ def _long(stages: pl.DataFrame, wide: pd.DataFrame) -> pl.DataFrame:
         for column, value in row.items()
     ]
     return pl.DataFrame(rows, schema={"stage_id": pl.String, "lane": pl.String, "text": pl.String}, orient="row")
+
+
+def _cells(words: str, n: int, name: str) -> str:
+    return words.format(n=i18n.number(n), map=name.strip())
 
 
 def last_save() -> None:
@@ -69,74 +71,91 @@ def last_save() -> None:
 
 def map_editor(url: str, stages: pl.DataFrame) -> None:
     names = session.guarded(cache.journey_maps, url)
-    choice = st.selectbox("Map", [*names, NEW_MAP], key="edit_map")
+    choice = st.selectbox(_("Map"), [*names, NEW_MAP], format_func=lambda n: n or "➕ " + _("New map"), key="edit_map")
     new = choice == NEW_MAP
-    name = st.text_input("Name of the new map", key="edit_new_name") if new else choice
+    name = st.text_input(_("Name of the new map"), key="edit_new_name") if new else choice
     cells = (
         session.guarded(editing.map_rows, cache.read_engine(url), choice)
         if not new
         else pl.DataFrame(schema=editing.MAP_COLUMNS)
     )
-    st.caption("One row per lane, one column per stage; an emptied cell is removed when you save.")
+    st.caption(_("One row per lane, one column per stage; an emptied cell is removed when you save."))
     edited = st.data_editor(_wide(stages, cells), key=f"edit_grid_{choice}", width="stretch", height=440)
-    if st.button("Save the map", type="primary", key="edit_save"):
+    if st.button(_("Save the map"), type="primary", key="edit_save"):
         write(
             url,
-            lambda w: f"Saved {editing.save_map(w, name, _long(stages, edited)):,} cells of {name.strip()}.",
+            lambda w: _cells(_("Saved {n} cells of {map}."), editing.save_map(w, name, _long(stages, edited)), name),
             ("edit", f"map {name.strip()}"),
         )
     if new:
         return
     rename, copy, delete = st.columns(3)
     with rename:
-        to = st.text_input("Rename to", key="edit_rename_to")
-        if st.button("Rename", key="edit_rename"):
+        to = st.text_input(_("Rename to"), key="edit_rename_to")
+        if st.button(_("Rename"), key="edit_rename"):
             write(
                 url,
-                lambda w: f"Renamed {choice} to {to.strip()} ({editing.rename_map(w, choice, to):,} cells).",
+                lambda w: _("Renamed {old} to {new} ({n} cells).").format(
+                    old=choice, new=to.strip(), n=i18n.number(editing.rename_map(w, choice, to))
+                ),
                 ("edit", f"map {choice}"),
             )
     with copy:
-        suggested = choice.replace("current", "ideal") if "current" in choice else f"{choice} (ideal)"
-        as_name = st.text_input("Copy as", value=suggested, key=f"edit_copy_to_{choice}")
-        if st.button("Copy", key="edit_copy", help="Start an ideal map from this one"):
+        suggested = choice.replace("current", "ideal") if "current" in choice else _("{map} (ideal)").format(map=choice)
+        as_name = st.text_input(_("Copy as"), value=suggested, key=f"edit_copy_to_{choice}")
+        if st.button(_("Copy"), key="edit_copy", help=_("Start an ideal map from this one")):
             write(
                 url,
-                lambda w: f"Copied {choice} to {as_name.strip()} ({editing.copy_map(w, choice, as_name):,} cells).",
+                lambda w: _("Copied {old} to {new} ({n} cells).").format(
+                    old=choice, new=as_name.strip(), n=i18n.number(editing.copy_map(w, choice, as_name))
+                ),
                 ("edit", f"map {as_name.strip()}"),
             )
     with delete:
-        sure = st.checkbox(f"Yes, delete {choice}", key="edit_delete_sure")
-        if st.button("Delete", key="edit_delete", disabled=not sure):
+        sure = st.checkbox(_("Yes, delete {map}").format(map=choice), key="edit_delete_sure")
+        if st.button(_("Delete"), key="edit_delete", disabled=not sure):
             write(
-                url, lambda w: f"Deleted {choice} ({editing.delete_map(w, choice):,} cells).", ("edit", f"map {choice}")
+                url,
+                lambda w: _("Deleted {map} ({n} cells).").format(
+                    map=choice, n=i18n.number(editing.delete_map(w, choice))
+                ),
+                ("edit", f"map {choice}"),
             )
 
 
 def targets_editor(url: str, stages: pl.DataFrame) -> None:
     current = session.guarded(editing.target_rows, cache.read_engine(url)).to_pandas()
     st.caption(
-        "A stage's own target wins over the `*` one. Warn is the amber line on the worse side of the target "
-        "(below it where higher is better). Add a row at the bottom; select rows to delete them."
+        _(
+            "A stage's own target wins over the `*` one. Warn is the amber line on the worse side of the target "
+            "(below it where higher is better). Add a row at the bottom; select rows to delete them."
+        )
     )
+    shown = {"stage_id": _("stage"), "metric": _("metric"), "target": _("target"), "warn": _("warn")}  # headers
     edited = st.data_editor(
-        current,
+        current.rename(columns=shown),
         key="edit_targets",
         num_rows="dynamic",
         width="stretch",
         hide_index=True,
         column_config={
-            "stage_id": st.column_config.SelectboxColumn(
-                "stage", options=[schema.ALL_STAGES, *stages["stage_id"]], required=True
+            shown["stage_id"]: st.column_config.SelectboxColumn(
+                options=[schema.ALL_STAGES, *stages["stage_id"]], required=True
             ),
-            "metric": st.column_config.SelectboxColumn("metric", options=list(metrics.TARGET_NAMES), required=True),
-            "target": st.column_config.NumberColumn("target", required=True),
-            "warn": st.column_config.NumberColumn("warn", required=True),
+            shown["metric"]: st.column_config.SelectboxColumn(options=list(metrics.TARGET_NAMES), required=True),
+            shown["target"]: st.column_config.NumberColumn(required=True),
+            shown["warn"]: st.column_config.NumberColumn(required=True),
         },
-    )
-    if st.button("Save the targets", type="primary", key="edit_targets_save"):
+    ).rename(columns={v: k for k, v in shown.items()})
+    if st.button(_("Save the targets"), type="primary", key="edit_targets_save"):
         frame = pl.from_pandas(edited.astype({"stage_id": "string", "metric": "string"}))
-        write(url, lambda w: f"Saved {editing.save_targets(w, frame):,} targets.", ("edit", "targets"))
+        write(
+            url,
+            lambda w: ngettext(
+                "Saved {n} target.", "Saved {n} targets.", count := editing.save_targets(w, frame)
+            ).format(n=i18n.number(count)),
+            ("edit", "targets"),
+        )
 
 
 def files(url: str) -> None:
@@ -145,30 +164,32 @@ def files(url: str) -> None:
     left, right = st.columns(2)
     with left:
         downloads.csv_button(
-            "Download every map (journey_map.csv)",
+            _("Download every map (journey_map.csv)"),
             session.guarded(editing.map_rows, engine),
             "journey_map.csv",
             "edit_maps_csv",
         )
     with right:
         downloads.csv_button(
-            "Download the targets (kpi_targets.csv)",
+            _("Download the targets (kpi_targets.csv)"),
             session.guarded(editing.target_rows, engine),
             "kpi_targets.csv",
             "edit_targets_csv",
         )
     upload = st.file_uploader(
-        "Import journey_map.csv (replaces the maps it names) or kpi_targets.csv (replaces every target)",
+        _("Import journey_map.csv (replaces the maps it names) or kpi_targets.csv (replaces every target)"),
         type=["csv"],
         key="edit_import",
     )
-    if upload is not None and st.button("Check and import", key="edit_import_go"):
+    if upload is not None and st.button(_("Check and import"), key="edit_import_go"):
         too_big = ingest.upload_problem(upload.name, upload.size)
         if too_big:
-            st.error(f"Nothing was imported: {too_big}.")
+            st.error(_("Nothing was imported: {reason}.").format(reason=too_big))
             return
         write(
             url,
-            lambda w: "Imported " + editing.import_file(w, ingest.Source(upload.name, upload.getvalue())) + ".",
+            lambda w: _("Imported {what}.").format(
+                what=editing.import_file(w, ingest.Source(upload.name, upload.getvalue()))
+            ),
             ("edit", upload.name),
         )

@@ -18,7 +18,8 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from data_access import exports, ingest, schema, store
+from data_access import exports, i18n, ingest, schema, store
+from data_access.i18n import _, ngettext
 from data_access.ingest import LoadRejected, Problem, Problems
 from data_access.queries import journey, kpis
 
@@ -49,9 +50,9 @@ def checked_name(name: str | None) -> str:
     """A map name as it will be stored, or :class:`LoadRejected` saying why it cannot be one."""
     clean = (name or "").strip()
     if not clean:
-        raise _refuse("map name", "a map needs a name", "map")
+        raise _refuse(_("map name"), _("a map needs a name"), "map")
     if len(clean) > MAX_NAME:
-        raise _refuse("map name", f"a map name has at most {MAX_NAME} characters", "map")
+        raise _refuse(_("map name"), _("a map name has at most {n} characters").format(n=MAX_NAME), "map")
     return clean
 
 
@@ -107,7 +108,7 @@ def save_map(engine: Engine, name: str, cells: pl.DataFrame, *, was: str | None 
     """Replaces map ``name`` (and ``was``, when it is being renamed) with ``cells``; returns the cells kept."""
     name = checked_name(name)
     if was is not None and was != name and name in map_names(engine):
-        raise _refuse("map name", f"there is already a map called {name!r}", "map")
+        raise _refuse(_("map name"), _("there is already a map called {name}").format(name=repr(name)), "map")
     rows = _validated(jm, _cells_frame(name, cells), f"map {name}")
     return _replace(engine, jm, jm.c.map.in_({name, was or name}), rows, f"map {name}")
 
@@ -115,7 +116,7 @@ def save_map(engine: Engine, name: str, cells: pl.DataFrame, *, was: str | None 
 def rename_map(engine: Engine, was: str, name: str) -> int:
     cells = map_rows(engine, was)
     if cells.height == 0:
-        raise _refuse("map name", f"there is no map called {was!r}", "map")
+        raise _refuse(_("map name"), _("there is no map called {name}").format(name=repr(was)), "map")
     return save_map(engine, name, cells.drop("map"), was=was)
 
 
@@ -123,7 +124,7 @@ def copy_map(engine: Engine, source: str, name: str) -> int:
     """A new map with the cells of ``source`` (the start of an ideal map from the current one)."""
     name = checked_name(name)
     if name in map_names(engine):
-        raise _refuse("map name", f"there is already a map called {name!r}", "map")
+        raise _refuse(_("map name"), _("there is already a map called {name}").format(name=repr(name)), "map")
     return save_map(engine, name, map_rows(engine, source).drop("map"))
 
 
@@ -147,14 +148,19 @@ def import_file(engine: Engine, source: ingest.Source) -> str:
     """A ``journey_map`` or ``kpi_targets`` file: checked, then saved in one transaction. Returns what changed."""
     table = ingest.table_for(source.name)
     if table not in (jm, kt):
-        raise _refuse(source.name, "name the file journey_map.csv or kpi_targets.csv")
+        raise _refuse(source.name, _("name the file journey_map.csv or kpi_targets.csv"))
     problems = Problems()
     raw = ingest.read_source(source, problems)
     if raw is None:
         raise LoadRejected(problems)
     rows = _validated(table, exports.unneutral_frame(raw), source.name)  # our own export's text comes back as it was
     if table is kt:
-        return f"{_replace(engine, kt, sa.true(), rows, source.name):,} targets (all replaced)"
+        written = _replace(engine, kt, sa.true(), rows, source.name)
+        return ngettext("{n} target (all replaced)", "{n} targets (all replaced)", written).format(
+            n=i18n.number(written)
+        )
     names = sorted(set(rows["map"].to_list()))
     written = _replace(engine, jm, jm.c.map.in_(names), rows, source.name)
-    return f"{written:,} cells of {', '.join(names) or 'no map'}"
+    return ngettext("{n} cell of {maps}", "{n} cells of {maps}", written).format(
+        n=i18n.number(written), maps=", ".join(names) or _("no map")
+    )

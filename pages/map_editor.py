@@ -5,15 +5,16 @@ import streamlit as st
 
 from components import editors, session, shell
 from data_access import streamlit_cache as cache
+from data_access.i18n import _
 
 shell.open_page("map_editor")
 where = session.location()
 stages = session.guarded(cache.stages, where.url)
 if stages.height == 0:
-    st.info("The store has no stages yet. Load `stages` on the Data page first: maps and targets are per stage.")
+    st.info(_("The store has no stages yet. Load `stages` on the Data page first: maps and targets are per stage."))
     st.stop()
 editors.last_save()
-maps, targets, files = st.tabs(["Journey maps", "Targets", "Import and export"])
+maps, targets, files = st.tabs([_("Journey maps"), _("Targets"), _("Import and export")])
 with maps:
     editors.map_editor(where.url, stages)
 with targets:

@@ -233,7 +233,6 @@ ALLOWED = {
     "mysql",
     "chdb",
     "clickhouse",
-    "CSV",
     "Parquet",
     "Excel",
     "UTF-8",
@@ -291,8 +290,11 @@ def _english(texts: list[str], data: set[str]) -> list[str]:
     found = []
     values = sorted(data, key=len, reverse=True)  # "Price change B2C" before "B2C"
     for text in texts:
-        plain = re.sub(
-            r"`[^`]*`|:material/\w+:|<[^>]+>|&#?\w+;|%\{[^}]*\}|\{[^}]*\}|#[0-9A-Fa-f]{6}|https?://\S+", " ", text
+        plain = re.sub(  # code, file names, icons, markup, placeholders, colours and links are not words
+            r"`[^`]*`|[\w.]+\.(?:csv|xlsx|html|parquet)\b|:material/\w+:|<[^>]+>|&#?\w+;|%\{[^}]*\}|\{[^}]*\}"
+            r"|#[0-9A-Fa-f]{6}|https?://\S+",
+            " ",
+            text,
         )
         for value in values:
             if value in plain:
@@ -317,6 +319,7 @@ RUSSIAN_PAGES = (
     "pages/journey_map.py",
     "pages/review.py",
     "pages/data.py",
+    "pages/map_editor.py",
 )
 
 
