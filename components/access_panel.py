@@ -7,8 +7,8 @@ from typing import Any
 
 import streamlit as st
 
-from components import auth, downloads, session
-from data_access import access, editing, schema, store
+from components import auth, downloads, labels, session
+from data_access import access, editing, i18n, schema, store
 from data_access import streamlit_cache as cache
 from data_access.config import SETTINGS
 from data_access.i18n import _
@@ -40,7 +40,7 @@ def grants(url: str) -> None:
         st.success(done)
     table = session.guarded(cache.grants, url)
     st.dataframe(
-        table.with_columns(table["segment"].replace({schema.ALL_SEGMENTS: "every segment"})),
+        labels.headers(table.with_columns(table["segment"].replace({schema.ALL_SEGMENTS: _("every segment")}))),
         hide_index=True,
         width="stretch",
         key="access_grants",
@@ -50,31 +50,36 @@ def grants(url: str) -> None:
     with st.form("access_grant", clear_on_submit=False):
         left, middle, right = st.columns(3)
         email = left.text_input("E-mail", placeholder="jane.doe@example.com")
-        role = middle.selectbox("Role", access.ROLES)
-        segment = right.selectbox("Only the segment", ["(every segment)", *segments])
-        if st.form_submit_button("Grant", type="primary"):
-            limit = None if segment == "(every segment)" else segment
+        role = middle.selectbox(_("Role"), access.ROLES)
+        segment = right.selectbox(
+            _("Only the segment"), ["", *segments], format_func=lambda s: s or _("(every segment)")
+        )
+        if st.form_submit_button(_("Grant"), type="primary"):
+            limit = segment or None
             _write(url, lambda w: access.grant(w, email, role, limit, me))
     if table.height:
         options = [f"{r['email']} · {r['role']} · {r['segment']}" for r in table.iter_rows(named=True)]
         with st.form("access_revoke"):
-            picked = st.selectbox("Grant to revoke", options)
-            if st.form_submit_button("Revoke"):
+            picked = st.selectbox(_("Grant to revoke"), options)
+            if st.form_submit_button(_("Revoke")):
                 row = table.row(options.index(picked), named=True)
                 _write(url, lambda w: access.revoke(w, row["email"], row["role"], me, row["segment"]))
     st.caption(
-        "A person's roles add up; their segment limit is the union of their grants' segments, and a grant for every "
-        "segment lifts it. Changes reach a signed-in person within "
-        f"{SETTINGS.access_ttl_seconds} s. From the command line: `python -m data_access access grant EMAIL ROLE "
-        "[--segment VALUE]`."
+        _(
+            "A person's roles add up; their segment limit is the union of their grants' segments, and a grant for "
+            "every segment lifts it. Changes reach a signed-in person within {seconds} s. From the command line: "
+            "`python -m data_access access grant EMAIL ROLE [--segment VALUE]`."
+        ).format(seconds=SETTINGS.access_ttl_seconds)
     )
 
 
 def audit_log(url: str) -> None:
     entries = session.guarded(cache.audit_entries, url, AUDIT_SHOWN)
     st.caption(
-        f"The newest {AUDIT_SHOWN:,} entries: sign-ins, grants and revokes, uploads, edits of maps and targets, "
-        "saved reviews and every download. All of them: `python -m data_access audit --since DATE`."
+        _(
+            "The newest {n} entries: sign-ins, grants and revokes, uploads, edits of maps and targets, saved reviews "
+            "and every download. All of them: `python -m data_access audit --since DATE`."
+        ).format(n=i18n.number(AUDIT_SHOWN))
     )
-    st.dataframe(entries, hide_index=True, width="stretch", key="access_audit")
-    downloads.csv_button("Download the audit log", entries, "audit_log.csv", "access_audit_csv")
+    st.dataframe(labels.headers(entries), hide_index=True, width="stretch", key="access_audit")
+    downloads.csv_button(_("Download the audit log"), entries, "audit_log.csv", "access_audit_csv")

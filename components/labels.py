@@ -57,6 +57,14 @@ COLUMNS = (
     N_("p_value"),
     N_("significant"),
     N_("verdict"),
+    N_("role"),
+    N_("granted_by"),
+    N_("granted_at"),
+    N_("logged_at"),
+    N_("who"),
+    N_("action"),
+    N_("object"),
+    N_("detail"),
 )
 
 

@@ -127,13 +127,17 @@ def normal_email(email: str) -> str:
     """An e-mail as grants store it (trimmed, lower case), or :class:`AccessError` when it is not one."""
     clean = (email or "").strip().lower()
     if not _EMAIL.match(clean) or len(clean) > ag.c.email.type.length:
-        raise AccessError(f"Not an e-mail address: {email!r} (expected e.g. jane.doe@example.com)")
+        raise AccessError(
+            _("Not an e-mail address: {email} (expected e.g. jane.doe@example.com)").format(email=repr(email))
+        )
     return clean
 
 
 def checked_role(role: str) -> str:
     if role not in ROLES:
-        raise AccessError(f"Unknown role {role!r}: choose one of {', '.join(ROLES)}")
+        raise AccessError(
+            _("Unknown role {role}: choose one of {roles}").format(role=repr(role), roles=", ".join(ROLES))
+        )
     return role
 
 
@@ -201,8 +205,10 @@ def grant(engine: Engine, email: str, role: str, segment: str | None, by: str) -
             known = known_segments(conn)
             if limit not in known:
                 raise AccessError(
-                    f"Unknown segment {limit!r}: the customers have "
-                    + (", ".join(known) if known else "no segments yet (load the customers first)")
+                    _("Unknown segment {segment}: the customers have {known}").format(
+                        segment=repr(limit),
+                        known=", ".join(known) if known else _("no segments yet (load the customers first)"),
+                    )
                 )
         conn.execute(sa.delete(ag).where(ag.c.email == who, ag.c.role == role, ag.c.segment == limit))
         conn.execute(
@@ -210,7 +216,9 @@ def grant(engine: Engine, email: str, role: str, segment: str | None, by: str) -
         )
         what = f"{role}" + ("" if limit == schema.ALL_SEGMENTS else f" for {limit} only")
         write_audit(conn, by, "grant", who, what)
-    return f"Granted {what} to {who}."
+    if limit == schema.ALL_SEGMENTS:
+        return _("Granted {role} to {email}.").format(role=role, email=who)
+    return _("Granted {role} for {segment} only to {email}.").format(role=role, segment=limit, email=who)
 
 
 def revoke(engine: Engine, email: str, role: str, by: str, segment: str | None = None) -> str:
@@ -224,9 +232,15 @@ def revoke(engine: Engine, email: str, role: str, by: str, segment: str | None =
             which = sa.and_(which, ag.c.segment == segment.strip())
         gone = store.delete_where(conn, ag, which)
         if not gone:
-            raise AccessError(f"{who} has no {role} grant" + (f" for {segment}" if segment else ""))
+            raise AccessError(
+                _("{email} has no {role} grant for {segment}").format(email=who, role=role, segment=segment)
+                if segment
+                else _("{email} has no {role} grant").format(email=who, role=role)
+            )
         write_audit(conn, by, "revoke", who, role + (f" for {segment}" if segment else ""))
-    return f"Revoked {role} from {who}" + (f" for {segment}" if segment else "") + "."
+    if segment:
+        return _("Revoked {role} for {segment} from {email}.").format(role=role, segment=segment, email=who)
+    return _("Revoked {role} from {email}.").format(role=role, email=who)
 
 
 # --- the audit log -------------------------------------------------------------------------------------------------

@@ -227,6 +227,10 @@ ALLOWED = {
     "UTC",
     "SLA",
     "JTBD",
+    "leadership",  # the roles, by name
+    "analyst",
+    "admin",
+    "local",
     "duckdb",  # the stores, by name
     "sqlite",
     "postgresql",
@@ -320,6 +324,7 @@ RUSSIAN_PAGES = (
     "pages/review.py",
     "pages/data.py",
     "pages/map_editor.py",
+    "pages/access.py",
 )
 
 
