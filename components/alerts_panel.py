@@ -12,17 +12,18 @@ from typing import Any
 import polars as pl
 import streamlit as st
 
-from components import session
-from data_access import access, alerts, editing, notify, store
+from components import labels, session
+from data_access import access, alerts, editing, i18n, metrics, notify, store
 from data_access import streamlit_cache as cache
 from data_access.access import Access
 from data_access.alerts import AlertError, Finding, Rule
 from data_access.config import SETTINGS
+from data_access.i18n import N_, _, ngettext
 
 _DONE = "alerts_done"
 _SLOT = "alerts_message_slot"  # where the last change's message stands, this run
-EVERY = "(every stage)"
-ALL_SEGMENTS = "(every segment)"
+EVERY = ""  # the choice of every stage (a stage id is never empty)
+ALL_SEGMENTS = ""  # the choice of every segment
 
 
 def config() -> notify.NotifyConfig | None:
@@ -30,7 +31,10 @@ def config() -> notify.NotifyConfig | None:
     try:
         return notify.NotifyConfig.load()
     except (ValueError, TypeError) as exc:
-        st.error(f"The [notify] settings in .streamlit/secrets.toml cannot be read: {exc}", icon=":material/error:")
+        st.error(
+            _("The [notify] settings in .streamlit/secrets.toml cannot be read: {error}").format(error=exc),
+            icon=":material/error:",
+        )
         return None
 
 
@@ -55,12 +59,15 @@ def _as_of(url: str) -> datetime:
     return alerts.as_of_from(newest, datetime.now(UTC).replace(tzinfo=None))
 
 
+STATES = {"fires": N_("fires"), "quiet": N_("quiet"), "off": N_("switched off")}
+
+
 def state_of(found: Finding) -> str:
     if found.fires:
-        return "fires"
-    if found.why.startswith("not enough data"):
-        return "not enough data"
-    return "quiet"
+        return _(STATES["fires"])
+    if not found.enough:
+        return _(metrics.STATUS_NO_DATA)
+    return _(STATES["quiet"])
 
 
 def rules_table(
@@ -73,22 +80,33 @@ def rules_table(
         channels = subs.filter(subs["rule_id"] == r.rule_id)["channel"].to_list()
         found = findings[r.rule_id]
         rows.append(
-            {
-                "rule": r.name,
-                "fires when": r.condition(),
-                "where": r.where(stages),
-                "period": found.window.key,
-                "figure": found.figure(),
-                "state": state_of(found) if r.enabled else "switched off",
-                "why": found.why,
-                "subscribers": len(channels),
-                "you get it": mine in channels,
-                "id": r.rule_id,
-            }
+            (
+                r.name,
+                r.condition(),
+                r.where(stages),
+                found.window.key,
+                found.figure(),
+                state_of(found) if r.enabled else _(STATES["off"]),
+                found.why,
+                len(channels),
+                mine in channels,
+                r.rule_id,
+            )
         )
-    columns = ["rule", "fires when", "where", "period", "figure", "state", "why", "subscribers", "you get it", "id"]
-    types = dict.fromkeys(columns, pl.String) | {"subscribers": pl.Int64, "you get it": pl.Boolean}
-    return pl.DataFrame(rows, schema=types)
+    columns = [
+        _("rule"),
+        _("fires when"),
+        _("where"),
+        _("period"),
+        _("figure"),
+        _("state"),
+        _("why"),
+        _("subscribers"),
+        _("you get it"),
+        "id",
+    ]
+    types = dict.fromkeys(columns, pl.String) | {columns[7]: pl.Int64, columns[8]: pl.Boolean}
+    return pl.DataFrame(rows, schema=types, orient="row")
 
 
 def overview(url: str, viewer: Access, stages: dict[str, str]) -> list[Rule]:
@@ -100,20 +118,23 @@ def overview(url: str, viewer: Access, stages: dict[str, str]) -> list[Rule]:
     shown = [r for r in every if alerts.may_see(viewer, r)]
     if not shown:
         st.info(
-            "No alert rules you can see yet."
-            + (" Make one below." if viewer.may(access.EDIT) else " An analyst or admin makes them.")
+            _("No alert rules you can see yet.")
+            + " "
+            + (_("Make one below.") if viewer.may(access.EDIT) else _("An analyst or admin makes them."))
         )
         return []
     as_of = _as_of(url)
     findings = {r.rule_id: session.guarded(cache.alert_finding, url, r, as_of) for r in shown}
     table = rules_table(shown, subs, findings, stages, viewer.email)
     st.dataframe(table, hide_index=True, width="stretch", key="alerts_rules")
-    firing = table.filter(pl.col("state") == "fires").height
+    firing = sum(1 for r in shown if r.enabled and findings[r.rule_id].fires)
     st.caption(
-        f"Each rule judged on its last complete week or month before {as_of:%Y-%m-%d} (today, or the day after the "
-        f"newest data when it ends earlier): {firing} of {table.height} fire. A rule fires only on at least its "
-        "minimum sample, and only when its 95% interval is wholly past the target, or apart from the period "
-        "before's. `python -m data_access notify run` (cron) sends what fires, once per period and channel."
+        _(
+            "Each rule judged on its last complete week or month before {day} (today, or the day after the newest "
+            "data when it ends earlier): {firing} of {n} fire. A rule fires only on at least its minimum sample, and "
+            "only when its 95% interval is wholly past the target, or apart from the period before's. `python -m "
+            "data_access notify run` (cron) sends what fires, once per period and channel."
+        ).format(day=i18n.day(as_of), firing=firing, n=table.height)
     )
     return shown
 
@@ -123,87 +144,127 @@ def one_rule(url: str, viewer: Access, shown: list[Rule], stages: dict[str, str]
     if not shown:
         return
     names = {r.rule_id: r.name for r in shown}
-    picked = st.selectbox("Rule", list(names), format_func=names.get, key="alerts_rule")
+    picked = st.selectbox(_("Rule"), list(names), format_func=names.get, key="alerts_rule")
     rule = next(r for r in shown if r.rule_id == picked)
-    _, subs = session.guarded(cache.alert_rules, url)
+    _rules, subs = session.guarded(cache.alert_rules, url)
     channels = subs.filter(subs["rule_id"] == rule.rule_id)["channel"].to_list()
     st.markdown(
-        f"**{rule.name}** · fires when {rule.condition()} · {rule.where(stages)} · each complete {rule.period} · "
-        f"at least {rule.min_n:,} answers or tickets · made by {rule.owner}"
-        + ("" if rule.enabled else " · **switched off**")
+        f"**{rule.name}** · "
+        + _(
+            "fires when {condition} · {where} · each complete {period} · at least {n} answers or tickets · made by "
+            "{owner}"
+        ).format(
+            condition=rule.condition(),
+            where=rule.where(stages),
+            period=_(alerts.PERIOD_WORDS.get(rule.period, rule.period)),
+            n=i18n.number(rule.min_n),
+            owner=rule.owner,
+        )
+        + ("" if rule.enabled else " · **" + _(STATES["off"]) + "**")
     )
-    st.caption("Subscribed: " + (", ".join(channels) if channels else "nobody yet"))
+    st.caption(_("Subscribed: {channels}").format(channels=", ".join(channels) if channels else _("nobody yet")))
     editor = viewer.may(access.EDIT)
     own = alerts.EMAIL_PREFIX + viewer.email
     me_ok = viewer.email != access.LOCAL_USER
     left, middle, right = st.columns(3)
-    if me_ok and own not in channels and left.button("Subscribe me", key="alerts_me_on", icon=":material/add_alert:"):
-        _write(url, lambda w: f"You get {rule.name}: " + alerts.subscribe(w, rule.rule_id, viewer.email, viewer, []))
-    if me_ok and own in channels and left.button("Unsubscribe me", key="alerts_me_off"):
+    if (
+        me_ok
+        and own not in channels
+        and left.button(_("Subscribe me"), key="alerts_me_on", icon=":material/add_alert:")
+    ):
+        _write(
+            url,
+            lambda w: _("You get {rule}: {channel}").format(
+                rule=rule.name, channel=alerts.subscribe(w, rule.rule_id, viewer.email, viewer, [])
+            ),
+        )
+    if me_ok and own in channels and left.button(_("Unsubscribe me"), key="alerts_me_off"):
         _write(url, lambda w: _unsubscribed(w, rule, own, viewer))
     if not editor:
         return
-    if middle.button("Send a test", key="alerts_test", icon=":material/send:", disabled=not channels):
+    if middle.button(_("Send a test"), key="alerts_test", icon=":material/send:", disabled=not channels):
         _write(url, lambda w: _tested(w, cfg, rule, viewer))
-    switch = "Switch off" if rule.enabled else "Switch on"
+    switch = _("Switch off") if rule.enabled else _("Switch on")
     if right.button(switch, key="alerts_switch"):
         _write(url, lambda w: _switched(w, rule, viewer))
     with st.form("alerts_edit"):
-        st.markdown("**Change this rule**")
+        st.markdown("**" + _("Change this rule") + "**")
         left, middle, right = st.columns(3)
-        name = left.text_input("Name", value=rule.name, key=f"alerts_edit_name_{rule.rule_id}")
+        name = left.text_input(_("Name"), value=rule.name, key=f"alerts_edit_name_{rule.rule_id}")
         period = middle.selectbox(
-            "Judged each complete",
+            _("Judged each complete"),
             list(alerts.PERIODS),
             index=alerts.PERIODS.index(rule.period),
+            format_func=lambda p: _(alerts.PERIOD_WORDS.get(p, p)),
             key=f"alerts_edit_period_{rule.rule_id}",
         )
         min_n = right.number_input(
-            "Minimum sample", min_value=1, value=rule.min_n, key=f"alerts_edit_min_n_{rule.rule_id}"
+            _("Minimum sample"), min_value=1, value=rule.min_n, key=f"alerts_edit_min_n_{rule.rule_id}"
         )
         threshold = rule.threshold
         if rule.comparison != "off_target":
-            what = f"Drop of at least ({alerts.unit_of(rule.metric)})" if rule.comparison == "drop" else "More than"
+            what = (
+                _("Drop of at least ({unit})").format(unit=alerts.unit_of(rule.metric))
+                if rule.comparison == "drop"
+                else _("More than")
+            )
             threshold = st.number_input(
                 what, min_value=0.0, value=float(rule.threshold or 0), key=f"alerts_edit_x_{rule.rule_id}"
             )
-        if st.form_submit_button("Save the changes"):
+        if st.form_submit_button(_("Save the changes")):
             changed = replace(rule, name=name, period=period, min_n=int(min_n), threshold=threshold)
-            _write(url, lambda w: "Saved: " + alerts.save_rule(w, changed, viewer, new=False).condition() + ".")
+            _write(
+                url,
+                lambda w: _("Saved: {condition}.").format(
+                    condition=alerts.save_rule(w, changed, viewer, new=False).condition()
+                ),
+            )
     with st.form("alerts_add_channel", clear_on_submit=True):
         hooks = sorted(cfg.webhooks)
         text = st.text_input(
-            "Add an e-mail or a webhook",
-            placeholder="jane.doe@example.com" + (f" or {hooks[0]}" if hooks else ""),
-            help="Webhooks configured in [notify.webhooks.NAME]: " + (", ".join(hooks) or "none"),
+            _("Add an e-mail or a webhook"),
+            placeholder=i18n.either(["jane.doe@example.com", hooks[0]]) if hooks else "jane.doe@example.com",
+            help=_("Webhooks configured in [notify.webhooks.NAME]: {hooks}").format(
+                hooks=", ".join(hooks) or _("none")
+            ),
         )
-        if st.form_submit_button("Add"):
-            _write(url, lambda w: "Added " + alerts.subscribe(w, rule.rule_id, text, viewer, hooks))
+        if st.form_submit_button(_("Add")):
+            _write(
+                url,
+                lambda w: _("Added {channel}").format(channel=alerts.subscribe(w, rule.rule_id, text, viewer, hooks)),
+            )
     if channels:
         with st.form("alerts_remove_channel"):
-            gone = st.selectbox("Subscription to remove", channels)
-            if st.form_submit_button("Remove"):
+            gone = st.selectbox(_("Subscription to remove"), channels)
+            if st.form_submit_button(_("Remove")):
                 _write(url, lambda w: _unsubscribed(w, rule, gone, viewer))
-    with st.popover("Remove this rule", icon=":material/delete:"):
-        st.write(f"Remove **{rule.name}** and its {len(channels)} subscription(s)? Its delivery log stays.")
-        if st.button("Remove the rule", type="primary", key="alerts_remove"):
+    with st.popover(_("Remove this rule"), icon=":material/delete:"):
+        st.write(
+            ngettext(
+                "Remove **{rule}** and its {n} subscription? Its delivery log stays.",
+                "Remove **{rule}** and its {n} subscriptions? Its delivery log stays.",
+                len(channels),
+            ).format(rule=rule.name, n=len(channels))
+        )
+        if st.button(_("Remove the rule"), type="primary", key="alerts_remove"):
             _write(url, lambda w: _removed(w, rule, viewer))
 
 
 def _unsubscribed(engine: Any, rule: Rule, channel: str, viewer: Access) -> str:
     alerts.unsubscribe(engine, rule.rule_id, channel, viewer)
-    return f"{channel} no longer gets {rule.name}."
+    return _("{channel} no longer gets {rule}.").format(channel=channel, rule=rule.name)
 
 
 def _switched(engine: Any, rule: Rule, viewer: Access) -> str:
     done = alerts.save_rule(engine, replace(rule, enabled=not rule.enabled), viewer, new=False)
-    return f"{done.name} is switched {'on' if done.enabled else 'off'}."
+    words = _("{rule} is switched on.") if done.enabled else _("{rule} is switched off.")
+    return words.format(rule=done.name)
 
 
 def _removed(engine: Any, rule: Rule, viewer: Access) -> str:
     alerts.remove_rule(engine, rule.rule_id, viewer)
     st.session_state.pop("alerts_rule", None)
-    return f"Removed {rule.name}."
+    return _("Removed {rule}.").format(rule=rule.name)
 
 
 def _tested(engine: Any, cfg: notify.NotifyConfig, rule: Rule, viewer: Access) -> str:
@@ -211,8 +272,10 @@ def _tested(engine: Any, cfg: notify.NotifyConfig, rule: Rule, viewer: Access) -
     access.record(engine, viewer.email, "alert", f"rule {rule.rule_id}", "test sent")
     failed = [f"{o.channel}: {o.detail}" for o in outcomes if o.status != "sent"]
     if failed:
-        raise notify.NotifyError("The test did not reach " + "; ".join(failed))
-    return f"Test of {rule.name} sent to " + ", ".join(o.channel for o in outcomes) + "."
+        raise notify.NotifyError(_("The test did not reach {channels}").format(channels="; ".join(failed)))
+    return _("Test of {rule} sent to {channels}.").format(
+        rule=rule.name, channels=", ".join(o.channel for o in outcomes)
+    )
 
 
 def new_rule(url: str, viewer: Access, stages: dict[str, str], cfg: notify.NotifyConfig) -> None:
@@ -220,43 +283,63 @@ def new_rule(url: str, viewer: Access, stages: dict[str, str], cfg: notify.Notif
     segments = session.guarded(cache.dimension_values, url, viewer.scope).get("segment", [])
     left, middle, right = st.columns(3)
     metric = left.selectbox(
-        "Metric", list(alerts.METRIC_CHOICES), format_func=alerts.metric_label, key="alerts_new_metric"
+        _("Metric"), list(alerts.METRIC_CHOICES), format_func=alerts.metric_label, key="alerts_new_metric"
     )
     kinds = ["above"] if metric == alerts.CHURN_RISK else ["off_target", "drop"]
     comparison = middle.selectbox(
-        "Fires when", kinds, format_func=alerts.COMPARISON_WORDS.get, key=f"alerts_new_comparison_{metric}"
+        _("Fires when"),
+        kinds,
+        format_func=lambda k: _(alerts.COMPARISON_WORDS[k]),
+        key=f"alerts_new_comparison_{metric}",
     )
-    period = right.selectbox("Judged each complete", list(alerts.PERIODS), index=1, key="alerts_new_period")
+    period = right.selectbox(
+        _("Judged each complete"),
+        list(alerts.PERIODS),
+        index=1,
+        format_func=lambda p: _(alerts.PERIOD_WORDS.get(p, p)),
+        key="alerts_new_period",
+    )
     left, middle, right = st.columns(3)
-    stage = left.selectbox("Stage", [EVERY, *stages], format_func=lambda s: stages.get(s, s), key="alerts_new_stage")
+    stage = left.selectbox(
+        _("Stage"),
+        [EVERY, *stages],
+        format_func=lambda s: stages.get(s, s) or _("(every stage)"),
+        key="alerts_new_stage",
+    )
     segment_choices = list(viewer.segments) if viewer.segments else [ALL_SEGMENTS, *segments]
-    segment = middle.selectbox("Segment", segment_choices, key="alerts_new_segment")
+    segment = middle.selectbox(
+        _("Segment"), segment_choices, format_func=lambda s: s or _("(every segment)"), key="alerts_new_segment"
+    )
     threshold = None
     if comparison == "drop":
         unit = alerts.unit_of(metric)
-        threshold = right.number_input(f"Drop of at least ({unit})", min_value=0.0, value=5.0, key="alerts_new_x")
+        threshold = right.number_input(
+            _("Drop of at least ({unit})").format(unit=unit), min_value=0.0, value=5.0, key="alerts_new_x"
+        )
     elif comparison == "above":
-        threshold = right.number_input("More than (customers)", min_value=0, value=100, key="alerts_new_n")
+        threshold = right.number_input(_("More than (customers)"), min_value=0, value=100, key="alerts_new_n")
     else:
-        right.caption("Compared with the stage's target on the Maps and targets page.")
+        right.caption(_("Compared with the stage's target on the Maps and targets page."))
     left, right = st.columns([2, 1])
-    words = {"off_target": "off target", "drop": "drop", "above": "above"}[comparison]
+    words = {"off_target": _("off target"), "drop": _("drop"), "above": _("above")}[comparison]
     default_name = " ".join(
         [
             alerts.metric_label(metric),
             words,
-            stages.get(stage, "all stages"),
+            stages.get(stage, _("all stages")),
             "" if segment == ALL_SEGMENTS else segment,
         ]
     ).strip()
-    name = left.text_input("Name", value=default_name, key=f"alerts_new_name_{metric}_{comparison}_{stage}_{segment}")
-    min_n = right.number_input("Minimum sample", min_value=1, value=SETTINGS.min_n, key="alerts_new_min_n")
+    name = left.text_input(
+        _("Name"), value=default_name, key=f"alerts_new_name_{metric}_{comparison}_{stage}_{segment}"
+    )
+    min_n = right.number_input(_("Minimum sample"), min_value=1, value=SETTINGS.min_n, key="alerts_new_min_n")
     channels = st.text_input(
-        "Send to (e-mails or webhook names, separated by commas)",
+        _("Send to (e-mails or webhook names, separated by commas)"),
         value="" if viewer.email == access.LOCAL_USER else viewer.email,
         key="alerts_new_channels",
     )
-    if st.button("Create the rule", type="primary", key="alerts_create"):
+    if st.button(_("Create the rule"), type="primary", key="alerts_create"):
         candidate = Rule(
             rule_id="",
             name=name,
@@ -271,10 +354,8 @@ def new_rule(url: str, viewer: Access, stages: dict[str, str], cfg: notify.Notif
         wanted = [c.strip() for c in channels.split(",") if c.strip()]
         _write(
             url,
-            lambda w: (
-                "Made the rule "
-                + alerts.save_rule(w, candidate, viewer, channels=wanted, webhooks=cfg.webhooks).condition()
-                + "."
+            lambda w: _("Made the rule {condition}.").format(
+                condition=alerts.save_rule(w, candidate, viewer, channels=wanted, webhooks=cfg.webhooks).condition()
             ),
         )
 
@@ -282,16 +363,24 @@ def new_rule(url: str, viewer: Access, stages: dict[str, str], cfg: notify.Notif
 def delivery_log(url: str) -> None:
     entries = session.guarded(cache.alert_log, url)
     if entries.height == 0:
-        st.caption("Nothing delivered yet.")
+        st.caption(_("Nothing delivered yet."))
         return
-    st.dataframe(entries, hide_index=True, width="stretch", key="alerts_log")
+    st.dataframe(labels.headers(entries), hide_index=True, width="stretch", key="alerts_log")
     st.caption(
-        "Each rule's message is sent once per period and channel; a failed or refused delivery is tried again by the "
-        "next run. All of it: `python -m data_access alerts log`."
+        _(
+            "Each rule's message is sent once per period and channel; a failed or refused delivery is tried again by "
+            "the next run. All of it: `python -m data_access alerts log`."
+        )
     )
 
 
 def channels_caption(cfg: notify.NotifyConfig) -> str:
-    mail = f"e-mail through {cfg.smtp.host}:{cfg.smtp.port}" if cfg.smtp else "e-mail not configured"
-    hooks = ", ".join(sorted(cfg.webhooks)) or "none"
-    return f"Delivery: {mail} ([notify.smtp]); webhooks: {hooks} ([notify.webhooks.NAME]); links to {cfg.base_url}."
+    mail = (
+        _("e-mail through {server}").format(server=f"{cfg.smtp.host}:{cfg.smtp.port}")
+        if cfg.smtp
+        else _("e-mail not configured")
+    )
+    hooks = ", ".join(sorted(cfg.webhooks)) or _("none")
+    return _("Delivery: {mail} ([notify.smtp]); webhooks: {hooks} ([notify.webhooks.NAME]); links to {url}.").format(
+        mail=mail, hooks=hooks, url=cfg.base_url
+    )

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
@@ -26,9 +26,10 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from data_access import access, metrics, schema, store
+from data_access import access, i18n, metrics, schema, store
 from data_access.access import Access, AccessError
 from data_access.filters import Filters, Period
+from data_access.i18n import N_, _, ngettext
 from data_access.queries import kpis, risk
 
 ar, asub, nt = schema.alert_rules, schema.alert_subscriptions, schema.notifications
@@ -36,11 +37,12 @@ COMPARISONS = schema.ALERT_COMPARISONS
 PERIODS = schema.ALERT_PERIODS
 CHURN_RISK = schema.CHURN_RISK
 METRIC_CHOICES = (*metrics.METRICS, CHURN_RISK)
-COMPARISON_WORDS = {
-    "off_target": "worse than its target",
-    "drop": "worse by at least X points than the period before",
-    "above": "more than N customers at risk",
+COMPARISON_WORDS = {  # shown through _()
+    "off_target": N_("worse than its target"),
+    "drop": N_("worse by at least X points than the period before"),
+    "above": N_("more than N customers at risk"),
 }
+PERIOD_WORDS = {"week": N_("week"), "month": N_("month")}
 EMAIL_PREFIX, WEBHOOK_PREFIX = "email:", "webhook:"
 STALE_SENDING = timedelta(minutes=15)  # a delivery claimed this long ago by a process that died may be retried
 _WEBHOOK_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -71,27 +73,37 @@ class Rule:
     def condition(self) -> str:
         """The rule's test in words: "CSAT worse than its target", "NPS down by 10 points or more"."""
         if self.comparison == "off_target":
-            return f"{self.label} worse than its target"
+            return _("{metric} worse than its target").format(metric=self.label)
         if self.comparison == "drop":
-            return (
-                f"{self.label} worse by {self.threshold:g} {unit_of(self.metric)} or more than the {self.period} before"
+            words = (
+                _("{metric} worse by {x} {unit} or more than the month before")
+                if self.period == "month"
+                else _("{metric} worse by {x} {unit} or more than the week before")
             )
-        return f"more than {self.threshold:g} customers at risk of churning"
+            return words.format(metric=self.label, x=f"{self.threshold:g}", unit=unit_of(self.metric))
+        return _("more than {x} customers at risk of churning").format(x=f"{self.threshold:g}")
 
     def where(self, stages: dict[str, str] | None = None) -> str:
         """Where it looks, in words: "Onboarding, B2C", "every stage, every segment"."""
-        stage = (stages or {}).get(self.stage_id or "", self.stage_id) if self.stage_id else "every stage"
-        return f"{stage}, {self.segment or 'every segment'}"
+        stage = (stages or {}).get(self.stage_id or "", self.stage_id) if self.stage_id else _("every stage")
+        everyone = _("every segment")
+        return f"{stage}, {self.segment or everyone}"
+
+
+def _english(words: Callable[[], str]) -> str:
+    """What the audit log records: in English, whatever the session's language."""
+    with i18n.using(i18n.SOURCE):
+        return words()
 
 
 def metric_label(metric: str) -> str:
-    return "Customers at risk" if metric == CHURN_RISK else metrics.METRICS[metric].label
+    return _("Customers at risk") if metric == CHURN_RISK else _(metrics.METRICS[metric].label)
 
 
 def unit_of(metric: str) -> str:
     if metric == CHURN_RISK:
-        return "customers"
-    return {"%": "points", "points": "points", "score": "points of score"}[metrics.METRICS[metric].unit]
+        return _("customers")
+    return {"%": _("points"), "points": _("points"), "score": _("points of score")}[metrics.METRICS[metric].unit]
 
 
 def pages_for(metric: str) -> tuple[str, ...]:
@@ -135,63 +147,92 @@ def _threshold_range(metric: str, comparison: str) -> tuple[float, float]:
 def checked_rule(conn: Connection, rule: Rule, by: Access, *, new: bool) -> Rule:
     """``rule`` as it will be stored, or :class:`AlertError` naming what is wrong (nothing is written here)."""
     if not by.may(access.EDIT):
-        raise AlertError("Only analysts and admins make or change alert rules; you can subscribe to them.")
+        raise AlertError(_("Only analysts and admins make or change alert rules; you can subscribe to them."))
     name = (rule.name or "").strip()
     if not name or len(name) > ar.c.name.type.length:
-        raise AlertError(f"A rule needs a name of 1 to {ar.c.name.type.length} characters")
+        raise AlertError(_("A rule needs a name of 1 to {n} characters").format(n=ar.c.name.type.length))
     if rule.metric not in METRIC_CHOICES:
-        raise AlertError(f"Unknown metric {rule.metric!r}: choose one of {', '.join(METRIC_CHOICES)}")
+        raise AlertError(
+            _("Unknown metric {metric}: choose one of {choices}").format(
+                metric=repr(rule.metric), choices=", ".join(METRIC_CHOICES)
+            )
+        )
     allowed = ("above",) if rule.metric == CHURN_RISK else ("off_target", "drop")
     if rule.comparison not in allowed:
         raise AlertError(
-            f"{metric_label(rule.metric)} can be compared by {' or '.join(allowed)}, not {rule.comparison!r}"
+            _("{metric} can be compared by {allowed}, not {comparison}").format(
+                metric=metric_label(rule.metric), allowed=i18n.either(allowed), comparison=repr(rule.comparison)
+            )
         )
     if rule.period not in PERIODS:
-        raise AlertError(f"Unknown period {rule.period!r}: choose one of {', '.join(PERIODS)}")
+        raise AlertError(
+            _("Unknown period {period}: choose one of {choices}").format(
+                period=repr(rule.period), choices=", ".join(PERIODS)
+            )
+        )
     threshold = rule.threshold
     if rule.comparison == "off_target":
         threshold = None
     else:
         lo, hi = _threshold_range(rule.metric, rule.comparison)
         if threshold is None or not lo <= float(threshold) <= hi:
-            what = "points of a drop" if rule.comparison == "drop" else "a count of customers"
-            raise AlertError(f"The threshold ({what}) must be between {lo:g} and {hi:g}, not {threshold!r}")
+            what = _("points of a drop") if rule.comparison == "drop" else _("a count of customers")
+            raise AlertError(
+                _("The threshold ({what}) must be between {lo} and {hi}, not {value}").format(
+                    what=what, lo=f"{lo:g}", hi=f"{hi:g}", value=repr(threshold)
+                )
+            )
         threshold = float(threshold)
     if not 1 <= int(rule.min_n) <= 1_000_000:
-        raise AlertError(f"The minimum sample must be between 1 and 1,000,000, not {rule.min_n!r}")
+        raise AlertError(
+            _("The minimum sample must be between 1 and {most}, not {value}").format(
+                most=i18n.number(1_000_000), value=repr(rule.min_n)
+            )
+        )
     stage = (rule.stage_id or "").strip() or None
     if stage is not None:
         known = kpis.stages_on(conn)["stage_id"].to_list()
         if stage not in known:
-            raise AlertError(f"Unknown stage {stage!r}: the map has {', '.join(known) or 'no stages yet'}")
+            raise AlertError(
+                _("Unknown stage {stage}: the map has {known}").format(
+                    stage=repr(stage), known=", ".join(known) or _("no stages yet")
+                )
+            )
     segment = (rule.segment or "").strip() or None
     if segment is not None:
         known_segments = access.known_segments(conn)
         if segment not in known_segments:
-            raise AlertError(f"Unknown segment {segment!r}: the customers have {', '.join(known_segments) or 'none'}")
+            raise AlertError(
+                _("Unknown segment {segment}: the customers have {known}").format(
+                    segment=repr(segment), known=", ".join(known_segments) or _("none")
+                )
+            )
     checked = replace(
         rule, name=name, stage_id=stage, segment=segment, threshold=threshold, min_n=int(rule.min_n), owner=by.email
     )
     if not may_see(by, checked):
-        limit = " or ".join(by.segments)
         raise AlertError(
-            f"Your access covers {limit} only: give the rule that segment"
+            _("Your access covers {segments} only: give the rule that segment").format(
+                segments=i18n.either(by.segments)
+            )
             if by.segments
-            else "Your role does not give you the page this metric is on"
+            else _("Your role does not give you the page this metric is on")
         )
     if checked.comparison == "off_target" and target_of(conn, checked) is None:
         raise AlertError(
-            f"There is no {metric_label(checked.metric)} target for {checked.stage_id or 'every stage (*)'}: set "
-            "one on the Maps and targets page first, or watch for a drop instead"
+            _(
+                "There is no {metric} target for {stage}: set one on the Maps and targets page first, or watch for a "
+                "drop instead"
+            ).format(metric=metric_label(checked.metric), stage=checked.stage_id or _("every stage (*)"))
         )
     rule_id = (rule.rule_id or "").strip() or slug(name)
     if not re.fullmatch(r"[a-z0-9-]{1,64}", rule_id):
-        raise AlertError(f"A rule id is 1 to 64 of a-z, 0-9 and -, not {rule_id!r}")
+        raise AlertError(_("A rule id is 1 to 64 of a-z, 0-9 and -, not {id}").format(id=repr(rule_id)))
     exists = conn.execute(sa.select(ar.c.rule_id).where(ar.c.rule_id == rule_id)).first() is not None
     if new and exists:
-        raise AlertError(f"A rule {rule_id!r} exists already: give this one another name")
+        raise AlertError(_("A rule {id} exists already: give this one another name").format(id=repr(rule_id)))
     if not new and not exists:
-        raise AlertError(f"No rule {rule_id!r}")
+        raise AlertError(_("No rule {id}").format(id=repr(rule_id)))
     return replace(checked, rule_id=rule_id)
 
 
@@ -203,9 +244,9 @@ def channel_of(text: str, webhooks: Iterable[str]) -> str:
         configured = sorted(webhooks)
         if not _WEBHOOK_NAME.match(name) or name not in configured:
             raise AlertError(
-                f"Not an e-mail address nor a configured webhook: {text!r} (webhooks in [notify.webhooks.*]: "
-                + (", ".join(configured) or "none configured")
-                + ")"
+                _(
+                    "Not an e-mail address nor a configured webhook: {text} (webhooks in [notify.webhooks.*]: {hooks})"
+                ).format(text=repr(text), hooks=", ".join(configured) or _("none configured"))
             )
         return WEBHOOK_PREFIX + name
     try:
@@ -289,7 +330,11 @@ def save_rule(
         else:
             conn.execute(sa.update(ar).where(ar.c.rule_id == done.rule_id).values(**values))
         access.write_audit(
-            conn, by.email, "alert", f"rule {done.rule_id}", ("made: " if new else "changed: ") + done.condition()
+            conn,
+            by.email,
+            "alert",
+            f"rule {done.rule_id}",
+            ("made: " if new else "changed: ") + _english(done.condition),
         )
         for channel in wanted:
             _subscribe(conn, done, channel, by)
@@ -299,7 +344,7 @@ def save_rule(
 def remove_rule(engine: Engine, rule_id: str, by: Access) -> None:
     """Removes a rule and its subscriptions (its delivery log stays); audited."""
     if not by.may(access.EDIT):
-        raise AlertError("Only analysts and admins remove alert rules.")
+        raise AlertError(_("Only analysts and admins remove alert rules."))
     with store.connect(engine, write=True) as conn:
         _ensure(conn)
         rule(conn, rule_id)
@@ -333,10 +378,10 @@ def subscribe(engine: Engine, rule_id: str, channel_text: str, by: Access, webho
 
 def _subscribe(conn: Connection, target: Rule, channel: str, by: Access) -> None:
     if not may_see(by, target):
-        raise AlertError("This rule is over customers or a page your access does not cover.")
+        raise AlertError(_("This rule is over customers or a page your access does not cover."))
     own = channel == EMAIL_PREFIX + by.email
     if not own and not by.may(access.EDIT):
-        raise AlertError("You can subscribe your own e-mail only; an analyst or admin adds other channels.")
+        raise AlertError(_("You can subscribe your own e-mail only; an analyst or admin adds other channels."))
     if channel.startswith(EMAIL_PREFIX) and not own:
         refused = refusal(recipient_of(conn, channel.removeprefix(EMAIL_PREFIX)), target)
         if refused:
@@ -353,10 +398,10 @@ def unsubscribe(engine: Engine, rule_id: str, channel: str, by: Access) -> None:
     with store.connect(engine, write=True) as conn:
         _ensure(conn)
         if channel != EMAIL_PREFIX + by.email and not by.may(access.EDIT):
-            raise AlertError("You can remove your own subscription only.")
+            raise AlertError(_("You can remove your own subscription only."))
         gone = store.delete_where(conn, asub, sa.and_(asub.c.rule_id == rule_id, asub.c.channel == channel))
         if not gone:
-            raise AlertError(f"{channel} is not subscribed to {rule_id}")
+            raise AlertError(_("{channel} is not subscribed to {rule}").format(channel=channel, rule=rule_id))
         access.write_audit(conn, by.email, "alert", f"rule {rule_id}", f"unsubscribed {channel}")
 
 
@@ -375,8 +420,8 @@ def refusal(recipient: Access | None, target: Rule) -> str | None:
     if recipient is None or may_see(recipient, target):
         return None
     if not recipient.roles:
-        return f"{recipient.email} has no role in this store, so cannot receive alerts"
-    return f"{recipient.email} may not see this rule ({recipient.caption()})"
+        return _("{email} has no role in this store, so cannot receive alerts").format(email=recipient.email)
+    return _("{email} may not see this rule ({access})").format(email=recipient.email, access=recipient.caption())
 
 
 def log(conn: Connection, limit: int = 500) -> pl.DataFrame:
@@ -423,7 +468,9 @@ def window(period: str, as_of: datetime) -> Window:
         end = datetime(as_of.year, as_of.month, 1)
         start = datetime(end.year - (end.month == 1), 12 if end.month == 1 else end.month - 1, 1)
         return Window(f"{start:%Y-%m}", start, end)
-    raise AlertError(f"Unknown period {period!r}: choose one of {', '.join(PERIODS)}")
+    raise AlertError(
+        _("Unknown period {period}: choose one of {choices}").format(period=repr(period), choices=", ".join(PERIODS))
+    )
 
 
 def before(period: str, current: Window) -> Window:
@@ -460,18 +507,30 @@ class Finding:
     previous_window: Window | None = None
     fires: bool = False
     why: str = ""
+    enough: bool = True  # enough answers or tickets to judge
     test: bool = False
 
     def figure(self) -> str:
         if self.value is None:
-            return "no data"
+            return _("no data")
         if self.rule.metric == CHURN_RISK:
-            return f"{self.value:,.0f} customers"
+            return ngettext("{n} customer", "{n} customers", int(self.value)).format(n=i18n.number(self.value))
         unit = metrics.METRICS[self.rule.metric].unit
-        text = (
-            f"{self.value:.1f}%" if unit == "%" else f"{self.value:+.1f}" if unit == "points" else f"{self.value:.2f}"
+        if unit == "%":
+            text = i18n.percent(self.value / 100, 1)
+        elif unit == "points":
+            text = ("+" if self.value > 0 else "") + i18n.number(self.value, 1)
+        else:
+            text = i18n.number(self.value, 2)
+        if self.lo is None:
+            return text
+        return (
+            text
+            + " "
+            + _("(95% interval {lo} to {hi}, n = {n})").format(
+                lo=i18n.number(self.lo, 1), hi=i18n.number(self.hi or 0, 1), n=i18n.number(self.n)
+            )
         )
-        return text + (f" (95% interval {self.lo:.1f} to {self.hi:.1f}, n = {self.n:,})" if self.lo is not None else "")
 
 
 def target_of(conn: Connection, rule: Rule) -> float | None:
@@ -522,9 +581,11 @@ def evaluate(conn: Connection, rule: Rule, as_of: datetime) -> Finding:
     if rule.metric == CHURN_RISK:
         count = churn_risk_count(conn, rule, current.end)
         fires = count > (rule.threshold or 0)
-        why = f"{count:,} customers at risk at {current.end:%Y-%m-%d}, " + (
-            f"more than {rule.threshold:g}" if fires else f"not more than {rule.threshold:g}"
-        )
+        why = (
+            _("{n} customers at risk at {day}, more than {x}")
+            if fires
+            else _("{n} customers at risk at {day}, not more than {x}")
+        ).format(n=i18n.number(count), day=i18n.day(current.end), x=f"{rule.threshold:g}")
         return Finding(rule, current, float(count), count, target=rule.threshold, fires=fires, why=why)
     m = rule.metric
     previous = before(rule.period, current)
@@ -543,30 +604,49 @@ def evaluate(conn: Connection, rule: Rule, as_of: datetime) -> Finding:
         previous_window=previous,
     )
     if not now[f"{m}_enough"]:
-        return replace(base, why=f"not enough data: n = {base.n:,}, fewer than {rule.min_n:,}")
+        return replace(
+            base,
+            enough=False,
+            why=_("not enough data: n = {n}, fewer than {least}").format(
+                n=i18n.number(base.n), least=i18n.number(rule.min_n)
+            ),
+        )
     if rule.comparison == "off_target":
         target = target_of(conn, rule)
         if target is None:
-            return replace(base, why="no target set")
+            return replace(base, why=_("no target set"))
         worst = now[f"{m}_hi"] if sign > 0 else now[f"{m}_lo"]
         fires = (worst - target) * sign < 0
-        why = (
-            f"the whole interval is {'below' if sign > 0 else 'above'} the target {target:g}"
-            if fires
-            else f"the interval reaches the target {target:g}"
-            if (now[m] - target) * sign < 0
-            else f"on target ({target:g})"
-        )
+        if fires:
+            why = (
+                _("the whole interval is below the target {x}")
+                if sign > 0
+                else _("the whole interval is above the target {x}")
+            )
+        elif (now[m] - target) * sign < 0:
+            why = _("the interval reaches the target {x}")
+        else:
+            why = _("on target ({x})")
+        why = why.format(x=f"{target:g}")
         return replace(base, target=target, fires=fires, why=why)
     if not then[f"{m}_enough"]:
-        return replace(base, why=f"not enough data the {rule.period} before: n = {base.previous_n:,}")
+        words = (
+            _("not enough data the month before: n = {n}")
+            if rule.period == "month"
+            else _("not enough data the week before: n = {n}")
+        )
+        return replace(base, enough=False, why=words.format(n=i18n.number(base.previous_n or 0)))
     change = (now[m] - then[m]) * sign
     # apart: this period's interval lies wholly on the worse side of the period before's interval
     outside = then[f"{m}_lo"] > now[f"{m}_hi"] if sign > 0 else then[f"{m}_hi"] < now[f"{m}_lo"]
     fires = change <= -(rule.threshold or 0) and outside
-    why = f"{'worse' if change < 0 else 'better'} by {abs(change):.1f} {unit_of(m)} than {previous.key} ({then[m]:.1f})"
+    why = (
+        _("worse by {x} {unit} than {period} ({then})")
+        if change < 0
+        else _("better by {x} {unit} than {period} ({then})")
+    ).format(x=i18n.number(abs(change), 1), unit=unit_of(m), period=previous.key, then=i18n.number(then[m], 1))
     if change <= -(rule.threshold or 0) and not outside:
-        why += ", but the two periods' intervals overlap: noise"
+        why += _(", but the two periods' intervals overlap: noise")
     return replace(base, target=rule.threshold, fires=fires, why=why)
 
 

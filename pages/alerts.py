@@ -5,8 +5,9 @@ import streamlit as st
 from components import alerts_panel, auth, session, shell
 from data_access import access
 from data_access import streamlit_cache as cache
+from data_access.i18n import _
 
-url, _ = shell.start("alerts")
+url, _chosen = shell.start("alerts")
 viewer = auth.current()
 cfg = alerts_panel.config()
 if cfg is None:
@@ -15,11 +16,11 @@ stages_frame = session.guarded(cache.stages, url)
 stages = dict(zip(stages_frame["stage_id"], stages_frame["name"], strict=True))
 st.caption(alerts_panel.channels_caption(cfg))
 
-st.subheader("Rules")
+st.subheader(_("Rules"))
 shown = alerts_panel.overview(url, viewer, stages)
 alerts_panel.one_rule(url, viewer, shown, stages, cfg)
 if viewer.may(access.EDIT):
-    st.subheader("New rule")
+    st.subheader(_("New rule"))
     alerts_panel.new_rule(url, viewer, stages, cfg)
-    st.subheader("Deliveries")
+    st.subheader(_("Deliveries"))
     alerts_panel.delivery_log(url)

@@ -224,6 +224,8 @@ ALLOWED = {
     "vs",
     "k",
     "p",
+    "X",  # a threshold in words: "worse by at least X points"
+    "N",
     "UTC",
     "SLA",
     "JTBD",
@@ -295,7 +297,7 @@ def _english(texts: list[str], data: set[str]) -> list[str]:
     values = sorted(data, key=len, reverse=True)  # "Price change B2C" before "B2C"
     for text in texts:
         plain = re.sub(  # code, file names, icons, markup, placeholders, colours and links are not words
-            r"`[^`]*`|[\w.]+\.(?:csv|xlsx|html|parquet)\b|:material/\w+:|<[^>]+>|&#?\w+;|%\{[^}]*\}|\{[^}]*\}"
+            r"`[^`]*`|\[[\w.*]+\]|[\w.]+\.(?:csv|xlsx|html|parquet)\b|:material/\w+:|<[^>]+>|&#?\w+;|%\{[^}]*\}|\{[^}]*\}"
             r"|#[0-9A-Fa-f]{6}|https?://\S+",
             " ",
             text,
@@ -325,6 +327,7 @@ RUSSIAN_PAGES = (
     "pages/data.py",
     "pages/map_editor.py",
     "pages/access.py",
+    "pages/alerts.py",
 )
 
 
