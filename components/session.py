@@ -58,9 +58,14 @@ def has_tables(url: str, *, explain: bool = True) -> bool:
 
 
 def guarded(load: Callable[..., T], *args: object) -> T:
-    """Runs a data load; a store problem becomes a readable message and stops the page."""
+    """Runs a data load (with its spinner, in the session's language, when it takes a while); a store problem
+    becomes a readable message and stops the page."""
+    spinner = cache.SPINNERS.get(getattr(load, "__name__", ""))
     try:
-        return load(*args)
+        if spinner is None:
+            return load(*args)
+        with st.spinner(_(spinner)):
+            return load(*args)
     except store.StoreBusy as exc:
         st.warning(f"{exc}", icon=":material/hourglass:")
         st.button(_("Try again"))

@@ -21,6 +21,11 @@ from sqlalchemy.engine import Connection, Engine, make_url
 
 from data_access import clickhouse, schema
 from data_access.config import SETTINGS
+from data_access.i18n import _
+
+
+def _NO_STORE() -> str:
+    return _("No store at {path}. Create it with: python -m data_access seed --db {url}")
 
 
 class StoreError(Exception):
@@ -62,7 +67,9 @@ def parse_url(url: str) -> sa.URL:
     try:
         return make_url(url)
     except sa.exc.ArgumentError as exc:
-        raise StoreError(f"Not a database URL: {url!r} (expected e.g. duckdb:///path/cjm.duckdb)") from exc
+        raise StoreError(
+            _("Not a database URL: {url} (expected e.g. duckdb:///path/cjm.duckdb)").format(url=repr(url))
+        ) from exc
 
 
 def _file_path(url: sa.URL) -> Path | None:
@@ -85,7 +92,7 @@ def create_store_engine(url: str, *, read_only: bool = False) -> Engine:
         if backend == "duckdb":
             path = _file_path(u)
             if read_only and path is not None and not path.exists():
-                raise StoreError(f"No store at {path}. Create it with: python -m data_access seed --db {url}")
+                raise StoreError(_NO_STORE().format(path=path, url=url))
             # Short-lived connections: DuckDB lets one process write or many read, so the dashboard must not
             # keep the file open between queries, or a load from the command line could never start.
             engine = sa.create_engine(u, poolclass=sa.NullPool, connect_args={"read_only": read_only})
@@ -103,7 +110,7 @@ def create_store_engine(url: str, *, read_only: bool = False) -> Engine:
             path = _file_path(u)
             if read_only and path is not None:
                 if not path.exists():
-                    raise StoreError(f"No store at {path}. Create it with: python -m data_access seed --db {url}")
+                    raise StoreError(_NO_STORE().format(path=path, url=url))
                 uri = f"file:{path}?mode=ro"
                 engine = sa.create_engine("sqlite://", creator=lambda: sqlite3.connect(uri, uri=True))
                 _interrupt_after(engine, SETTINGS.statement_timeout_seconds)
@@ -135,7 +142,11 @@ def create_store_engine(url: str, *, read_only: bool = False) -> Engine:
             return engine
         return sa.create_engine(u, pool_pre_ping=True)
     except ModuleNotFoundError as exc:
-        raise StoreError(f"The driver for {backend} is not installed ({exc.name}); see requirements.txt") from exc
+        raise StoreError(
+            _("The driver for {backend} is not installed ({module}); see requirements.txt").format(
+                backend=backend, module=exc.name
+            )
+        ) from exc
 
 
 def _clickhouse_engine(u: sa.URL, *, read_only: bool) -> Engine:
@@ -151,7 +162,7 @@ def _clickhouse_engine(u: sa.URL, *, read_only: bool) -> Engine:
             settings["database"] = database
             u = u.difference_update_query(["database"])
         if read_only and u.database and u.database != ":memory:" and not Path(u.database).exists():
-            raise StoreError(f"No store at {u.database}. Create it with: python -m data_access seed --db {u}")
+            raise StoreError(_NO_STORE().format(path=u.database, url=u))
         engine = sa.create_engine(u)
         sa.event.listen(engine, "connect", clickhouse.on_connect(settings))
         sa.event.listen(engine, "before_cursor_execute", clickhouse.arrow_instead, retval=True)
@@ -212,11 +223,14 @@ def connect(engine: Engine, *, write: bool = False) -> Iterator[Connection]:
                     delay = min(delay * 2, 1.0)
                     continue
                 raise StoreBusy(
-                    f"The store {safe_url(str(engine.url))} is in use by another process that is writing to it "
-                    f"(for example `python -m data_access ingest` or `seed`). Wait for it to finish and retry; "
-                    f"waited {SETTINGS.lock_timeout_seconds:.0f} s."
+                    _(
+                        "The store {url} is in use by another process that is writing to it (for example `python -m "
+                        "data_access ingest` or `seed`). Wait for it to finish and retry; waited {seconds} s."
+                    ).format(url=safe_url(str(engine.url)), seconds=f"{SETTINGS.lock_timeout_seconds:.0f}")
                 ) from exc
-            raise StoreError(f"Cannot reach the store {safe_url(str(engine.url))}: {_first_line(exc)}") from exc
+            raise StoreError(
+                _("Cannot reach the store {url}: {error}").format(url=safe_url(str(engine.url)), error=_first_line(exc))
+            ) from exc
     try:
         if write:
             with conn.begin():
@@ -226,11 +240,14 @@ def connect(engine: Engine, *, write: bool = False) -> Iterator[Connection]:
     except sa.exc.DBAPIError as exc:
         if any(t in str(getattr(exc, "orig", exc)) for t in _TIMEOUT_TEXTS):
             raise QueryTimeout(
-                f"The query ran longer than {SETTINGS.statement_timeout_seconds:g} s and was stopped "
-                "(CJM_STATEMENT_TIMEOUT), so that it does not hold the store up for everyone: narrow the period or "
-                "the filters."
+                _(
+                    "The query ran longer than {seconds} s and was stopped (CJM_STATEMENT_TIMEOUT), so that it does "
+                    "not hold the store up for everyone: narrow the period or the filters."
+                ).format(seconds=f"{SETTINGS.statement_timeout_seconds:g}")
             ) from exc
-        raise StoreError(f"The store {safe_url(str(engine.url))} could not answer: {_first_line(exc)}") from exc
+        raise StoreError(
+            _("The store {url} could not answer: {error}").format(url=safe_url(str(engine.url)), error=_first_line(exc))
+        ) from exc
     finally:
         conn.close()
 

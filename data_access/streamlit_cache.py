@@ -6,8 +6,9 @@ keyed by the URL and the (hashable) filters, with a time-to-live and a bound on 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import polars as pl
 import streamlit as st
@@ -16,10 +17,26 @@ from sqlalchemy.engine import Engine
 from data_access import access, alerts, reviews, store
 from data_access.config import SETTINGS
 from data_access.filters import Filters, Period, Scope
+from data_access.i18n import N_
 from data_access.queries import catalog, funnel, journey, kpis, overview, retention, risk, support, why
 from data_access.queries import review as review_queries
 
 _TTL, _MAX = SETTINGS.cache_ttl_seconds, SETTINGS.cache_max_entries
+T = TypeVar("T")
+
+
+SPINNERS: dict[str, str] = {}  # a cached query's name -> what shows while it runs (English, shown through _())
+
+
+def _cached(spinner: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    """``st.cache_data`` with the dashboard's limits, its spinner left to :func:`components.session.guarded`, which
+    shows ``spinner`` in the session's language (a cache decorator's text is fixed when the module loads)."""
+
+    def wrap(query: Callable[..., T]) -> Callable[..., T]:
+        SPINNERS[query.__name__] = spinner
+        return st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner=False)(query)
+
+    return wrap
 
 
 @st.cache_resource(show_spinner=False)
@@ -27,7 +44,7 @@ def read_engine(url: str) -> Engine:
     return store.create_store_engine(url, read_only=True)
 
 
-@st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner="Computing stage KPIs...")
+@_cached(N_("Computing stage KPIs..."))
 def stage_kpis(url: str, filters: Filters, min_n: int) -> pl.DataFrame:
     return kpis.stage_kpis(read_engine(url), filters, min_n)
 
@@ -37,7 +54,7 @@ def dimension_values(url: str, scope: Scope) -> dict[str, list[str]]:
     return catalog.dimension_values(read_engine(url), scope)
 
 
-@st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner="Reviewing both periods...")
+@_cached(N_("Reviewing both periods..."))
 def review(url: str, filters: Filters, a: Period, b: Period, min_n: int) -> pl.DataFrame:
     return review_queries.load(read_engine(url), filters, a, b, min_n)
 
@@ -116,19 +133,19 @@ def stages(url: str) -> pl.DataFrame:
     return kpis.stage_list(read_engine(url))
 
 
-@st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner="Counting the funnel...")
+@_cached(N_("Counting the funnel..."))
 def funnel_steps(url: str, spec: funnel.FunnelSpec, filters: Filters) -> pl.DataFrame:
     with store.connect(read_engine(url)) as conn:
         return funnel.steps(conn, spec, filters)
 
 
-@st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner="Breaking the funnel down...")
+@_cached(N_("Breaking the funnel down..."))
 def funnel_breakdown(url: str, spec: funnel.FunnelSpec, filters: Filters, by: str) -> pl.DataFrame:
     with store.connect(read_engine(url)) as conn:
         return funnel.breakdown(conn, spec, filters, by)
 
 
-@st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner="Timing the conversions...")
+@_cached(N_("Timing the conversions..."))
 def funnel_timing(url: str, spec: funnel.FunnelSpec, filters: Filters) -> pl.DataFrame:
     with store.connect(read_engine(url)) as conn:
         return funnel.time_to_convert(conn, spec, filters)
@@ -140,7 +157,7 @@ def funnel_over_time(url: str, spec: funnel.FunnelSpec, filters: Filters, grain:
         return funnel.over_time(conn, spec, filters, grain)
 
 
-@st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner="Listing the customers...")
+@_cached(N_("Listing the customers..."))
 def funnel_dropped(url: str, spec: funnel.FunnelSpec, filters: Filters, step: int, limit: int) -> pl.DataFrame:
     with store.connect(read_engine(url)) as conn:
         return funnel.dropped(conn, spec, filters, step, limit)
@@ -165,7 +182,7 @@ def business_events(url: str, scope: Scope) -> pl.DataFrame:
     return catalog.business_events(read_engine(url), scope)
 
 
-@st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner="Measuring the support lines...")
+@_cached(N_("Measuring the support lines..."))
 def support_lines(url: str, filters: Filters, verify_days: int, min_n: int) -> pl.DataFrame:
     with store.connect(read_engine(url)) as conn:
         return support.lines(conn, filters, verify_days, min_n)
@@ -193,13 +210,13 @@ def support_flow_and_churn(url: str, filters: Filters) -> dict[str, pl.DataFrame
     return support.flow_and_churn(read_engine(url), filters)
 
 
-@st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner="Building the cohorts...")
+@_cached(N_("Building the cohorts..."))
 def retention_cohorts(url: str, filters: Filters, grain: str, mode: str, by: str | None) -> pl.DataFrame:
     with store.connect(read_engine(url)) as conn:
         return retention.cohorts(conn, filters, grain, mode, by)
 
 
-@st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner="Adding up the revenue...")
+@_cached(N_("Adding up the revenue..."))
 def retention_value(url: str, filters: Filters, grain: str, by: str) -> dict[str, pl.DataFrame]:
     return retention.value_and_repeat(read_engine(url), filters, grain, by)
 
@@ -210,7 +227,7 @@ def churn_over_time(url: str, filters: Filters, grain: str) -> pl.DataFrame:
         return retention.churn_over_time(conn, filters, grain)
 
 
-@st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner="Looking for customers at risk...")
+@_cached(N_("Looking for customers at risk..."))
 def at_risk(url: str, filters: Filters, as_of: datetime, triggers: risk.Triggers, limit: int) -> pl.DataFrame:
     with store.connect(read_engine(url)) as conn:
         return risk.at_risk(conn, filters, as_of, triggers, limit)
@@ -222,7 +239,7 @@ def risk_alerts(url: str, filters: Filters, as_of: datetime) -> dict[str, pl.Dat
     return risk.alerts(read_engine(url), filters, as_of)
 
 
-@st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner="Gathering the overview...")
+@_cached(N_("Gathering the overview..."))
 def overview_data(url: str, filters: Filters, windows: overview.Windows, min_n: int) -> dict[str, Any]:
     return overview.load(read_engine(url), filters, windows, min_n)
 
@@ -239,7 +256,7 @@ def journey_cells(url: str, name: str) -> pl.DataFrame:
         return journey.map_cells(conn, name)
 
 
-@st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner="Colouring the journey map...")
+@_cached(N_("Colouring the journey map..."))
 def journey_live(url: str, filters: Filters, min_n: int) -> pl.DataFrame:
     return journey.live_lanes(read_engine(url), filters, min_n)
 
@@ -290,7 +307,7 @@ def forget_alerts() -> None:
     alert_log.clear()
 
 
-@st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner="Counting the exit reasons...")
+@_cached(N_("Counting the exit reasons..."))
 def exit_views(url: str, filters: Filters, by: str) -> dict[str, pl.DataFrame]:
     """Exit reasons overall, by ``by``, by month, and by the stage of the last bad score."""
     with store.connect(read_engine(url)) as conn:
@@ -308,13 +325,13 @@ def exit_comments(url: str, filters: Filters, reason: str, limit: int) -> pl.Dat
         return why.exit_comments(conn, filters, reason, limit)
 
 
-@st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner="Following the retention offers...")
+@_cached(N_("Following the retention offers..."))
 def offer_outcomes(url: str, filters: Filters, attempt_stage: str | None, by: str | None = None) -> pl.DataFrame:
     with store.connect(read_engine(url)) as conn:
         return why.offer_outcomes(conn, filters, attempt_stage, by=by)
 
 
-@st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner="Judging the experiments...")
+@_cached(N_("Judging the experiments..."))
 def experiment_results(url: str, filters: Filters, newest: datetime | None, min_n: int) -> list:
     with store.connect(read_engine(url)) as conn:
         return why.experiment_results(conn, filters, newest, min_n)
