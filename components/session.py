@@ -8,7 +8,7 @@ from typing import TypeVar
 
 import streamlit as st
 
-from data_access import ingest, store
+from data_access import i18n, ingest, store
 from data_access import streamlit_cache as cache
 from data_access.config import SETTINGS, StoreLocation, resolve_store
 from data_access.i18n import _
@@ -34,6 +34,7 @@ def ensure_store() -> StoreLocation:
                 SETTINGS.first_run_customers,
                 42,
                 lambda fraction, message: bar.progress(min(fraction, 1.0), text=message),
+                i18n.default_language(),  # CJM_LANG=ru: the sample company speaks Russian too
             )
         except Exception:
             path.unlink(missing_ok=True)  # never leave a half-filled store behind

@@ -97,6 +97,12 @@ def build_parser() -> argparse.ArgumentParser:
     _store_args(p)
     p.add_argument("--customers", type=int, default=10_000, metavar="N")
     p.add_argument("--seed", type=int, default=42, metavar="S")
+    p.add_argument(
+        "--lang",
+        choices=("en", "ru"),
+        default="en",
+        help="the sample company's words (stage names, channels, comments...): English or Russian; the same rows",
+    )
 
     p = commands.add_parser("ingest", help="load CSV, Parquet or Excel files named after the tables")
     _store_args(p)
@@ -395,7 +401,7 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "seed":
         if args.customers < 1:
             raise ValueError("--customers must be at least 1")
-        written = ingest.seed(engine, args.customers, args.seed, console)
+        written = ingest.seed(engine, args.customers, args.seed, console, args.lang)
     else:
         sources = [ingest.Source.from_path(p) for p in _expand(args.paths)]
         written = ingest.ingest(engine, sources, mode=args.mode, progress=console)

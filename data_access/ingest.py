@@ -533,15 +533,17 @@ def ingest(
     return written
 
 
-def seed(engine: Engine, customers: int, seed_value: int, progress: Progress = _quiet) -> dict[str, int]:
-    """Replaces the store's contents with the generated sample company."""
+def seed(
+    engine: Engine, customers: int, seed_value: int, progress: Progress = _quiet, lang: str = "en"
+) -> dict[str, int]:
+    """Replaces the store's contents with the generated sample company (its words in ``lang``: en or ru)."""
     from sample_data.generate import BLOCK, generate
 
     blocks = max((customers + BLOCK - 1) // BLOCK, 1)
     seen = {"blocks": 0}
 
     def frames() -> Iterable[tuple[str, pl.DataFrame]]:
-        for name, frame in generate(customers, seed_value):
+        for name, frame in generate(customers, seed_value, lang):
             if name == "customers":
                 seen["blocks"] += 1
                 progress(

@@ -18,7 +18,7 @@ import numpy as np
 import polars as pl
 
 from data_access import schema
-from sample_data import story
+from sample_data import story, story_ru
 
 BLOCK = 50_000  # customers per block; fixed so the data does not depend on the requested size
 SPAN_DAYS = (story.END - story.START).days
@@ -549,9 +549,21 @@ def _why(
     return {"exits": exits, "offers": offers, "experiments": pl.concat(parts)}
 
 
-def generate(customers: int, seed: int) -> Iterator[tuple[str, pl.DataFrame]]:
-    """Every table of the contract: the reference tables first, then the customers block by block."""
-    yield from reference_tables().items()
-    for block in range((customers + BLOCK - 1) // BLOCK):
-        size = min(BLOCK, customers - block * BLOCK)
-        yield from generate_block(seed, block, size).items()
+LANGUAGES = ("en", "ru")  # the sample company's words: English (story.py) or Russian (story_ru.py)
+
+
+def generate(customers: int, seed: int, lang: str = "en") -> Iterator[tuple[str, pl.DataFrame]]:
+    """Every table of the contract: the reference tables first, then the customers block by block. ``lang`` "ru"
+    gives the same rows with the company's words in Russian (``story_ru``)."""
+    if lang not in LANGUAGES:
+        raise ValueError(f"no sample company in {lang!r}: choose one of {', '.join(LANGUAGES)}")
+    words = (lambda _table, frame: frame) if lang == "en" else story_ru.translate
+
+    def tables() -> Iterator[tuple[str, pl.DataFrame]]:
+        yield from reference_tables().items()
+        for block in range((customers + BLOCK - 1) // BLOCK):
+            size = min(BLOCK, customers - block * BLOCK)
+            yield from generate_block(seed, block, size).items()
+
+    for name, frame in tables():
+        yield name, words(name, frame)

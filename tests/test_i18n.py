@@ -172,7 +172,7 @@ def _runs_like_the_server(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(scope="module")
 def sample_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     url = f"duckdb:///{tmp_path_factory.mktemp('i18n') / 'sample.duckdb'}"
-    ingest.seed(store.create_store_engine(url), 3_000, 42)
+    ingest.seed(store.create_store_engine(url), 3_000, 42, lang="ru")  # the Russian sample company
     return url
 
 

@@ -156,3 +156,49 @@ def test_story_the_checklist_lifts_conversion_and_the_pricing_page_is_flat(
     for name in ("onboarding-checklist", "pricing-page-v2"):  # no sample ratio mismatch
         counts = assigned.filter(pl.col("experiment") == name)["variant"].value_counts()["count"].to_list()
         assert abs(counts[0] - counts[1]) / sum(counts) < 0.03
+
+
+def test_the_russian_sample_is_the_same_company_in_russian_words() -> None:
+    """``seed --lang ru``: every row, key and number as in English; the company's own words in Russian, the
+    contract's codes (stage ids, segments, survey kinds, exit reasons, ticket categories, actions) untouched."""
+    from sample_data import story_ru
+
+    parts: dict[str, list[pl.DataFrame]] = {}
+    for name, frame in generate(1_500, 42, "ru"):
+        parts.setdefault(name, []).append(frame)
+    ru = {name: pl.concat(frames) for name, frames in parts.items()}
+    en = tables(1_500)
+    assert set(ru) == set(en)
+    translated = {(t, c) for t, columns in story_ru.WORDS.items() for c in columns}
+    for name, frame in en.items():
+        assert ru[name].height == frame.height and ru[name].columns == frame.columns, name
+        for column in frame.columns:
+            if (name, column) not in translated:
+                assert ru[name][column].equals(frame[column]), (name, column)
+    assert ru["stages"]["name"].to_list()[:3] == ["Осведомлённость", "Рассмотрение", "Решение (первая покупка)"]
+    for name, column in translated:  # every word of the company has its Russian
+        english = set(en[name][column].drop_nulls().to_list())
+        russian = set(ru[name][column].drop_nulls().to_list())
+        assert not english & russian - {"e-mail", "B2B", "B2C", "Релиз 5.0"}, (name, column, english & russian)
+        assert len(russian) == len(english), (name, column)  # one Russian word per English one: nothing merged
+    assert ru["customers"]["email"].equals(en["customers"]["email"])  # the addresses stay ASCII
+
+
+def test_the_russian_sample_keeps_its_cyrillic_through_every_store(store_url: str) -> None:
+    """UTF-8 end to end: written by the seed, read back as written, on every kind of store."""
+    import sqlalchemy as sa
+
+    from data_access import store
+
+    engine = store.create_store_engine(store_url)
+    try:
+        ingest.seed(engine, 200, 42, lang="ru")
+        with engine.connect() as conn:
+            names = conn.execute(sa.select(schema.stages.c.name).order_by(schema.stages.c.position)).scalars().all()
+            maps = conn.execute(sa.select(schema.journey_map.c.map).distinct()).scalars().all()
+            comments = set(conn.execute(sa.select(schema.survey_responses.c.comment)).scalars().all())
+    finally:
+        engine.dispose()
+    assert names[0] == "Осведомлённость" and names[-1] == "Лояльность (рекомендации)"
+    assert "Занятой родитель (B2C) — текущее состояние" in maps
+    assert "Списали деньги дважды, никто не помог" in comments
