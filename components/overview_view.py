@@ -8,7 +8,7 @@ from html import escape
 import polars as pl
 import streamlit as st
 
-from components import auth, charts, status
+from components import auth, charts, labels, status
 from data_access import i18n, metrics
 from data_access.i18n import N_, _, ngettext
 from data_access.queries import funnel
@@ -176,13 +176,7 @@ def alerts(unsubscribes: pl.DataFrame, complaints: pl.DataFrame) -> None:
             + _(
                 "**Unsubscribe spike in {segment}** after {event} ({day}): {after} in the 14 days after, "
                 "{before} before."
-            ).format(
-                segment=r["segment"],
-                event=r["event"],
-                day=i18n.day(r["occurred_at"]),
-                after=i18n.number(r["after"]),
-                before=i18n.number(r["before"]),
-            )
+            ).format(**labels.spike_fields(r))
         )
     for r in complaints.iter_rows(named=True):
         st.markdown(
@@ -193,14 +187,7 @@ def alerts(unsubscribes: pl.DataFrame, complaints: pl.DataFrame) -> None:
                 "**Complaint spike in {segment}**: {tickets} {category} tickets in the week of {week}, against "
                 "{baseline} a week before (z = {z}).",
                 r["tickets"],
-            ).format(
-                segment=r["segment"],
-                tickets=i18n.number(r["tickets"]),
-                category=r["category"],
-                week=i18n.day(r["last_week"]),
-                baseline=i18n.number(r["baseline"], 1),
-                z=i18n.number(r["z"], 1),
-            )
+            ).format(**labels.spike_fields(r))
         )
 
 

@@ -53,13 +53,7 @@ for spike in alerts["unsubscribes"].iter_rows(named=True):
         _(
             "Unsubscribe spike in {segment} after **{event}** ({day}): {after} unsubscribes in the 14 days after "
             "against {before} in the 14 days before."
-        ).format(
-            segment=spike["segment"],
-            event=spike["event"],
-            day=i18n.day(spike["occurred_at"]),
-            after=i18n.number(spike["after"]),
-            before=i18n.number(spike["before"]),
-        ),
+        ).format(**labels.spike_fields(spike)),
         icon=":material/unsubscribe:",
     )
 for spike in alerts["complaints"].iter_rows(named=True):
@@ -67,14 +61,7 @@ for spike in alerts["complaints"].iter_rows(named=True):
         _(
             "Complaint spike in {segment}: {tickets} {category} tickets in the week of {week} against {baseline} a "
             "week over the 8 weeks before (z = {z})."
-        ).format(
-            segment=spike["segment"],
-            tickets=i18n.number(spike["tickets"]),
-            category=spike["category"],
-            week=i18n.day(spike["last_week"]),
-            baseline=i18n.number(spike["baseline"], 1),
-            z=i18n.number(spike["z"], 1),
-        ),
+        ).format(**labels.spike_fields(spike)),
         icon=":material/report:",
     )
 frame = session.guarded(cache.at_risk, url, chosen, as_of, triggers, SETTINGS.export_row_limit)

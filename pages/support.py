@@ -75,13 +75,7 @@ for spike in clusters["spikes"].iter_rows(named=True):
         _(
             "Spike: {tickets} {category} tickets from {segment} customers in the week of {week}, against {baseline} "
             "a week over the 8 weeks before."
-        ).format(
-            tickets=i18n.number(spike["tickets"]),
-            category=spike["category"],
-            segment=spike["segment"],
-            week=i18n.day(spike["last_week"]),
-            baseline=i18n.number(spike["baseline"], 1),
-        ),
+        ).format(**labels.spike_fields(spike)),
         icon=":material/trending_up:",
     )
 st.plotly_chart(support_view.cluster_heatmap(clusters["clusters"], SETTINGS.min_n), width="stretch")
