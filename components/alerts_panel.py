@@ -132,7 +132,7 @@ def overview(url: str, viewer: Access, stages: dict[str, str]) -> list[Rule]:
         _(
             "Each rule judged on its last complete week or month before {day} (today, or the day after the newest "
             "data when it ends earlier): {firing} of {n} fire. A rule fires only on at least its minimum sample, and "
-            "only when its 95% interval is wholly past the target, or apart from the period before's. `python -m "
+            "only when its 95%\u00a0interval is wholly past the target, or apart from the period before's. `python -m "
             "data_access notify run` (cron) sends what fires, once per period and channel."
         ).format(day=i18n.day(as_of), firing=firing, n=table.height)
     )

@@ -132,7 +132,7 @@ def stage_trend(trend: pl.DataFrame, metric_name: str, target: float | None, sta
         fillcolor="rgba(0,114,178,0.15)",
         line={"width": 0},
         hoverinfo="skip",
-        name=_("95% interval"),
+        name=_("95%\u00a0interval"),
     )
     fig.add_scatter(
         x=months,

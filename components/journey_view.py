@@ -286,8 +286,8 @@ def breakdown_table(split: pl.DataFrame, metric_name: str, by: str) -> pl.DataFr
         pl.col("value").alias(by[:1].upper() + by[1:]),
         pl.col(m).round(1).alias(label),
         pl.col(f"{m}_n").alias("n"),
-        pl.col(f"{m}_lo").round(1).alias(_("95% low")),
-        pl.col(f"{m}_hi").round(1).alias(_("95% high")),
+        pl.col(f"{m}_lo").round(1).alias(_("95%\u00a0low")),
+        pl.col(f"{m}_hi").round(1).alias(_("95%\u00a0high")),
         pl.when(pl.col(f"{m}_enough")).then(pl.lit("")).otherwise(pl.lit(_("few answers"))).alias(_("note")),
     )
 

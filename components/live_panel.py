@@ -27,7 +27,7 @@ def csat_sentence(csat: pl.DataFrame, since: datetime, newest: datetime, min_n: 
             since=since_text, newest=newest_text
         )
     n = row["ticket_csat_n"]
-    figure = _("**Ticket CSAT {value}** (95% interval {lo} to {hi}, n = {n})").format(
+    figure = _("**Ticket CSAT {value}** (95%\u00a0interval {lo} to {hi}, n = {n})").format(
         value=i18n.percent(row["ticket_csat"] / 100, 1),
         lo=i18n.number(row["ticket_csat_lo"], 1),
         hi=i18n.number(row["ticket_csat_hi"], 1),

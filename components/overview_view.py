@@ -112,7 +112,7 @@ def cards(frame: pl.DataFrame, lines: pl.DataFrame, events: pl.DataFrame, per_ro
                 hint += " " + _("Previous window: {value}").format(value=value_text(card, previous))
                 hint += f" (n {i18n.number(got.get('previous_n') or 0)})." if card.survey else "."
             if card.survey and got.get("lo") is not None:
-                hint += " " + _("95% interval {lo} to {hi}.").format(
+                hint += " " + _("95%\u00a0interval {lo} to {hi}.").format(
                     lo=i18n.number(got["lo"], 1), hi=i18n.number(got["hi"], 1)
                 )
             with column.container(border=True):
@@ -199,7 +199,7 @@ def why_lines(brief: dict) -> dict[str, tuple[str, str]]:
         out["why_leave"] = (
             _("Exits: {reason} {share}").format(reason=_(reason["reason"]), share=i18n.percent(reason["share"] / 100)),
             _(
-                "Top exit reason in the window: {reason}, {share} of {n} exit answers (95% interval {lo} to {hi})."
+                "Top exit reason in the window: {reason}, {share} of {n} exit answers (95%\u00a0interval {lo} to {hi})."
             ).format(
                 reason=_(reason["reason"]),
                 share=i18n.percent(reason["share"] / 100, 1),
@@ -216,7 +216,7 @@ def why_lines(brief: dict) -> dict[str, tuple[str, str]]:
                 offer=offer["offer_type"], share=i18n.percent(offer["kept_share"] / 100)
             ),
             _(
-                "Of the customers who accepted it, the {offer} kept {share} for 90 days (95% interval {lo} to "
+                "Of the customers who accepted it, the {offer} kept {share} for 90 days (95%\u00a0interval {lo} to "
                 "{hi}, n = {n})."
             ).format(
                 offer=offer["offer_type"],

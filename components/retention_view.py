@@ -85,8 +85,8 @@ def curves(curve: pl.DataFrame, by: str, grain: str) -> go.Figure:
         by,
         grain,
         "retention",
-        _("active, % of the cohorts"),
-        _("%{y:.1f}% of %{customdata:,}"),
+        _("active, %\u00a0of the cohorts"),
+        _("%{y:.1f}%\u00a0of %{customdata:,}"),
     )
 
 

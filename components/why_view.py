@@ -39,7 +39,7 @@ def top_reason_sentence(overall: pl.DataFrame) -> str:
     if overall.height == 0:
         return _("No exit answers in this selection.")
     top = overall.sort("share", descending=True).row(0, named=True)
-    return _("**{reason}** is the top reason: {share} of {n} exit answers (95% interval {lo} to {hi}).").format(
+    return _("**{reason}** is the top reason: {share} of {n} exit answers (95%\u00a0interval {lo} to {hi}).").format(
         reason=_(top["reason"]),
         share=i18n.percent(top["share"] / 100, 1),
         n=i18n.number(top["of"]),
@@ -63,7 +63,7 @@ def reasons_by(frame: pl.DataFrame, by: str) -> go.Figure:
             name=_(reason),
             marker_color=REASON_COLOURS[i % len(REASON_COLOURS)],
             error_y=_errors(values, rows["share_lo"].to_list(), rows["share_hi"].to_list()),
-            hovertemplate=_(reason) + ": " + _("%{y:.1f}% of the exit answers") + "<extra></extra>",
+            hovertemplate=_(reason) + ": " + _("%{y:.1f}%\u00a0of the exit answers") + "<extra></extra>",
         )
     return localise(fig).update_layout(
         barmode="group",
@@ -93,7 +93,7 @@ def reasons_trend(frame: pl.DataFrame) -> go.Figure:
             hovertemplate="%{customdata[0]}: "
             + _(reason)
             + " "
-            + _("%{y:.1f}% of %{customdata[1]} answers")
+            + _("%{y:.1f}%\u00a0of %{customdata[1]} answers")
             + "<extra></extra>",
         )
     return localise(fig).update_layout(
@@ -117,7 +117,7 @@ def bad_stage_table(frame: pl.DataFrame, stages: dict[str, str]) -> pl.DataFrame
             _("last bad score at"): top["stage_id"].replace(stages).to_list(),
             _("exit answers"): top["of"].to_list(),
             _("top reason"): [_(r) for r in top["reason"]],
-            _("its share (95% interval)"): [
+            _("its share (95%\u00a0interval)"): [
                 interval(*r) for r in top.select("share", "share_lo", "share_hi").iter_rows()
             ],
         }
@@ -157,7 +157,7 @@ def best_offer_sentence(frame: pl.DataFrame, min_n: int) -> str:
     best, worst = ranked.row(0, named=True), ranked.row(-1, named=True)
     apart = best["kept_lo"] > worst["kept_hi"]
     return _(
-        "Of the customers who accepted, the **{best}** kept {best_share} for 90 days (95% interval {best_lo} to "
+        "Of the customers who accepted, the **{best}** kept {best_share} for 90 days (95%\u00a0interval {best_lo} to "
         "{best_hi}, n = {best_n}) against {worst_share} for the **{worst}** ({worst_lo} to {worst_hi}, n = "
         "{worst_n})"
     ).format(
@@ -181,7 +181,7 @@ def outcomes_table(frame: pl.DataFrame, by: str | None = None) -> pl.DataFrame:
         _("outcome"): [_(o) for o in frame["outcome"]],
         _("customers"): frame["customers"].to_list(),
         _("kept 90 days"): frame["kept"].to_list(),
-        _("kept share (95% interval)"): [
+        _("kept share (95%\u00a0interval)"): [
             interval(*r) for r in frame.select("kept_share", "kept_lo", "kept_hi").iter_rows()
         ],
         _("revenue in the 90 days"): frame["revenue"].round(2).to_list(),
@@ -195,7 +195,7 @@ def acceptance_table(frame: pl.DataFrame) -> pl.DataFrame:
             _("offer"): frame["offer_type"].to_list(),
             _("offers"): frame["offers"].to_list(),
             _("accepted"): frame["accepted"].to_list(),
-            _("accepted share (95% interval)"): [
+            _("accepted share (95%\u00a0interval)"): [
                 interval(*r) for r in frame.select("acceptance", "acceptance_lo", "acceptance_hi").iter_rows()
             ],
         }
@@ -218,8 +218,8 @@ def verdict_line(v: metrics.Verdict) -> str:
     if v.verdict == metrics.NOT_ENOUGH:
         return _("**Not enough data** to judge yet.")
     lift = _(
-        "{variant} {variant_rate} against {control} {control_rate}: lift {lift} points (95% interval {lo} to {hi}), "
-        "p = {p}; this sample detects a lift of {mde} points with 80% power"
+        "{variant} {variant_rate} against {control} {control_rate}: lift {lift} points "
+        "(95%\u00a0interval {lo} to {hi}), p = {p}; this sample detects a lift of {mde} points with 80% power"
     ).format(
         variant=v.variant,
         variant_rate=i18n.percent(v.variant_rate / 100, 1),

@@ -527,7 +527,7 @@ class Finding:
         return (
             text
             + " "
-            + _("(95% interval {lo} to {hi}, n = {n})").format(
+            + _("(95%\u00a0interval {lo} to {hi}, n = {n})").format(
                 lo=i18n.number(self.lo, 1), hi=i18n.number(self.hi or 0, 1), n=i18n.number(self.n)
             )
         )

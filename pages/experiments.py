@@ -17,7 +17,7 @@ st.caption(
     + " · "
     + _(
         "every assignment of each experiment; a 90-day metric judges only assignments at least 90 days before the "
-        "newest data · tests from scipy.stats: chi-square for the lift and the sample ratio, 95% intervals, the "
+        "newest data · tests from scipy.stats: chi-square for the lift and the sample ratio, 95%\u00a0intervals, the "
         "minimum detectable effect at 80% power; fewer than {n} per variant: not enough data"
     ).format(n=SETTINGS.min_n)
 )

@@ -42,7 +42,7 @@ metric = (
 )
 st.markdown(
     f"**{_(metrics.METRICS[metric].label)}**: {_(metrics.METRICS[metric].description)}. "
-    + _("Bars show the 95% interval; the black tick is the target.")
+    + _("Bars show the 95%\u00a0interval; the black tick is the target.")
 )
 event = st.plotly_chart(
     charts.metric_by_stage(frame, metric),

@@ -119,6 +119,6 @@ if row["difference"] is not None:
     st.markdown(
         _(
             "Customers with an unresolved or reopened ticket, or a ticket rated 1-2, churned **{difference} points** "
-            "against other customers with a ticket in the period (95% interval {lo} to {hi})."
+            "against other customers with a ticket in the period (95%\u00a0interval {lo} to {hi})."
         ).format(difference=signed(row["difference"]), lo=signed(row["difference_lo"]), hi=signed(row["difference_hi"]))
     )
