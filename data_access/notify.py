@@ -28,9 +28,10 @@ import httpx
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from data_access import access, alerts, schema, store
+from data_access import access, alerts, i18n, schema, store
 from data_access.alerts import EMAIL_PREFIX, WEBHOOK_PREFIX, Finding
 from data_access.config import read_secrets
+from data_access.i18n import _
 from data_access.queries import kpis
 
 nt = schema.notifications
@@ -145,33 +146,36 @@ def payload(finding: Finding, link: str, stages: Mapping[str, str] | None = None
 
 
 def subject(finding: Finding) -> str:
-    test = "[test] " if finding.test else ""
-    return f"{test}CJM alert: {finding.rule.name} ({finding.window.key}): {finding.figure().split(' (')[0]}"
+    test = _("[test]") + " " if finding.test else ""
+    return test + _("CJM alert: {rule} ({period}): {figure}").format(
+        rule=finding.rule.name, period=finding.window.key, figure=finding.figure().split(" (")[0]
+    )
 
 
 def email_bodies(finding: Finding, link: str, stages: Mapping[str, str] | None = None) -> tuple[str, str]:
     """(plain text, HTML) of the e-mail. Every value in the HTML is escaped."""
     rule = finding.rule
     rows = [
-        ("Rule", rule.name),
-        ("Fires when", rule.condition()),
-        ("Where", rule.where(dict(stages or {}))),
-        ("Period", f"{finding.window.key} ({finding.window.caption()})"),
-        ("Figure", finding.figure()),
+        (_("Rule"), rule.name),
+        (_("Fires when"), rule.condition()),
+        (_("Where"), rule.where(dict(stages or {}))),
+        (_("Period"), f"{finding.window.key} ({finding.window.caption()})"),
+        (_("Figure"), finding.figure()),
     ]
     if finding.target is not None and rule.comparison == "off_target":
-        rows.append(("Target", f"{finding.target:g}"))
+        rows.append((_("Target"), f"{finding.target:g}"))
     if finding.previous is not None and rule.comparison == "drop":
-        rows.append(
-            ("The period before", f"{finding.previous:.1f} ({finding.previous_window.key}, n = {finding.previous_n:,})")
-        )
-    rows.append(("Why", finding.why))
-    intro = "This is a test of the alert rule below." if finding.test else "An alert rule fired."
-    text = "\n".join([intro, "", *(f"{k}: {v}" for k, v in rows), "", f"See the evidence: {link}", ""])
+        before = f"{i18n.number(finding.previous, 1)} ({finding.previous_window.key}, n = {finding.previous_n:,})"
+        rows.append((_("The period before"), before))
+    rows.append((_("Why"), finding.why))
+    intro = _("This is a test of the alert rule below.") if finding.test else _("An alert rule fired.")
+    see = _("See the evidence: {link}").format(link=link)
+    text = "\n".join([intro, "", *(f"{k}: {v}" for k, v in rows), "", see, ""])
     cells = "".join(f"<tr><th align='left'>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows)
+    evidence = html.escape(_("See the evidence on the dashboard"))
     markup = (
         f"<html><body><p>{html.escape(intro)}</p><table>{cells}</table>"
-        f'<p><a href="{html.escape(link, quote=True)}">See the evidence on the dashboard</a></p></body></html>'
+        f'<p><a href="{html.escape(link, quote=True)}">{evidence}</a></p></body></html>'
     )
     return text, markup
 
@@ -441,7 +445,9 @@ def send_test(
         finding = alerts.evaluate(conn, rule, as_of)
         channels = alerts.subscriptions(conn, rule_id)["channel"].to_list()
     if not channels:
-        raise alerts.AlertError(f"Nobody is subscribed to {rule_id}: subscribe an e-mail or a webhook first")
+        raise alerts.AlertError(
+            _("Nobody is subscribed to {rule}: subscribe an e-mail or a webhook first").format(rule=rule_id)
+        )
     finding = replace(finding, test=True)
     stages = _stages(engine)
     now = store.utc_now()

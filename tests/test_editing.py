@@ -120,7 +120,7 @@ def test_csv_import_and_export(maps: Engine) -> None:
     editing.import_file(maps, Source("journey_map.csv", one))
     assert stored(maps, "Current") == [("a", "pains", "Only this")]
     csv = b"stage_id,metric,target,warn\n*,fcr,75,65\n"
-    assert editing.import_file(maps, Source("kpi_targets.csv", csv)) == "1 targets (all replaced)"
+    assert editing.import_file(maps, Source("kpi_targets.csv", csv)) == "1 target (all replaced)"
     assert editing.target_rows(maps).rows() == [("*", "fcr", 75.0, 65.0)]
     with pytest.raises(LoadRejected) as refused:
         editing.import_file(maps, Source("kpi_targets.csv", b"stage_id,metric,target,warn\n*,fcr,high,65\n"))

@@ -376,3 +376,25 @@ def test_switching_the_language_changes_no_figure(sample_url: str, monkeypatch) 
     assert len(english) == 9 and any(v for v, _d in english)
     assert english == russian
     assert english_lines == russian_lines
+
+
+def test_an_alert_e_mail_in_russian() -> None:
+    """What a subscriber reads: the e-mail's subject and lines in the language of the process that sends it."""
+    from datetime import datetime
+
+    from data_access import alerts, notify
+
+    rule = alerts.Rule(
+        rule_id="csat-b2c", name="CSAT B2C", metric="csat", comparison="off_target", period="month", min_n=30
+    )
+    window = alerts.window("month", datetime(2026, 11, 1))
+    found = alerts.Finding(
+        rule, window, 71.5, 120, 62.9, 79.0, target=80.0, fires=True, why="весь интервал ниже цели 80"
+    )
+    with i18n.using("ru"):
+        text, markup = notify.email_bodies(found, "http://dash/stage_kpis")
+        subject = notify.subject(found)
+    assert subject == "Оповещение CJM: CSAT B2C (2026-10): 71,5\u00a0%"
+    assert text.startswith("Сработало правило оповещения.")
+    assert "Срабатывает, когда: CSAT хуже своей цели" in text and "Подробности: http://dash/stage_kpis" in text
+    assert "Подробности на дашборде" in markup and "Fires when" not in markup

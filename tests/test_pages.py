@@ -205,7 +205,7 @@ def test_upload_loads_and_the_figures_follow(tmp_path: Path, monkeypatch: pytest
     orders_before = int(before[before["table"] == "orders"]["rows"].iloc[0])
     good = b"order_id,customer_id,ordered_at,amount\nnew1,C000000001,2026-01-01T10:00:00+01:00,5\n"
     upload(at, "orders.csv", good)
-    assert any("orders 1 rows" in s.value for s in at.success)
+    assert any("orders 1 row" in s.value for s in at.success)
     after = at.dataframe[0].value
     assert int(after[after["table"] == "orders"]["rows"].iloc[0]) == orders_before + 1  # counts follow at once
 
@@ -297,7 +297,7 @@ def test_a_database_without_tables_says_how_to_fill_it(tmp_path: Path, monkeypat
     assert not at.error
     good = b"stage_id,name,position,in_funnel\na,A,1,true\n"
     upload(at, "stages.csv", good)
-    assert any("stages 1 rows" in s.value for s in at.success)
+    assert any("stages 1 row" in s.value for s in at.success)
 
 
 def test_unreachable_store_shows_what_to_do(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -564,4 +564,4 @@ def test_a_binary_file_named_csv_is_refused_on_the_data_page(app: AppTest) -> No
     app.run().switch_page("pages/data.py").run()
     upload(app, "customers.csv", b"PK\x03\x04\x14\x00\x08\x00binary")
     assert any("is not a text file" in str(v) for v in table_with(app, "problem")["problem"])
-    assert "Nothing was loaded: 1 problem(s) found." in [e.value for e in app.error]
+    assert "Nothing was loaded: 1 problem found." in [e.value for e in app.error]
