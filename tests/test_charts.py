@@ -58,3 +58,23 @@ def test_table_cells_carry_value_n_and_status() -> None:
         "warn",
         "status",
     ]
+
+
+def test_sparkline_marks_each_event_in_its_months_with_a_line_and_a_named_hover() -> None:
+    from datetime import date, datetime
+
+    line = pl.DataFrame({"month": [date(2026, 1, 1), date(2026, 2, 1), date(2026, 3, 1)], "value": [10.0, None, 20.0]})
+    events = pl.DataFrame(
+        {
+            "occurred_at": [datetime(2025, 12, 5), datetime(2026, 2, 10), datetime(2026, 3, 1)],
+            "name": ["before", "price change", "release"],
+        }
+    )
+    fig = charts.sparkline(line, events, "%")
+    shapes = fig.layout.shapes
+    assert [s.x0 for s in shapes] == [datetime(2026, 2, 10), datetime(2026, 3, 1)]  # December is outside the line
+    assert all(s.x0 == s.x1 and (s.yref, s.y0, s.y1) == ("paper", 0, 1) for s in shapes)
+    _, markers = fig.data
+    assert list(markers.y) == [15.0, 15.0]  # at the mean of the known values
+    assert list(markers.customdata) == ["price change (2026-02-10)", "release (2026-03-01)"]
+    assert len(charts.sparkline(line, events.head(0), "%").layout.shapes) == 0
