@@ -1,6 +1,7 @@
 """CJM retention dashboard: the entry point. Sets up the page, who is looking, the menu of their pages, the store
 and the global filters."""
 
+import components.preload  # noqa: F401, I001 - first: the libraries the pages use, imported before any page runs
 import streamlit as st
 
 from components import auth, filters, language, session, shell

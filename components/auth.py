@@ -107,6 +107,11 @@ def remember(found: Gate) -> None:
         audit("sign-in", "app", found.access.caption())
 
 
+def remembered() -> bool:
+    """Whether app.py has recorded the viewer in this session (every run through it does, before the page)."""
+    return ACCESS_KEY in st.session_state
+
+
 def current() -> Access:
     """The viewer of this run (nobody, when the entry script did not set one: deny by default)."""
     return st.session_state.get(ACCESS_KEY, NOBODY)

@@ -68,8 +68,11 @@ def menu(viewer: Access) -> dict[str, list[st.Page]]:
 
 
 def through_app() -> None:
-    """Reruns through app.py when this page was started on its own by the pages-folder layout."""
-    if PagesManager.uses_pages_directory:
+    """Reruns through app.py when this page was started on its own by the pages-folder layout. The flag is the
+    server's, and sessions that open at the same moment on a new server (a replica restarted under its users)
+    may all have started in that layout before the first one cleared it: a session that app.py never ran for has
+    no viewer recorded yet, and reruns too."""
+    if PagesManager.uses_pages_directory or not auth.remembered():
         PagesManager.uses_pages_directory = False
         st.rerun()
 

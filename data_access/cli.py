@@ -191,6 +191,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     p = commands.add_parser(
+        "loadtest", help="start the dashboard and time every page for one session, then for many at once"
+    )
+    _store_args(p)
+    p.add_argument("--sessions", type=int, default=20, metavar="N", help="sessions at once (default %(default)s)")
+    p.add_argument("--replicas", type=int, default=1, metavar="N", help="app processes to start (default 1)")
+    p.add_argument("--rounds", type=int, default=2, metavar="N", help="walks through every page per session")
+    p.add_argument("--think", type=float, default=3.0, metavar="S", help="seconds on a page between clicks, on average")
+    p.add_argument("--app", metavar="URL", help="drive the dashboard already running here (e.g. behind a proxy)")
+
+    p = commands.add_parser(
         "refresh",
         help="rebuild the derived tables (funnel attempts, stage customers) after the store was filled by other means",
     )
@@ -385,6 +395,18 @@ def run(args: argparse.Namespace) -> int:
         from data_access import bench
 
         return bench.main(location, args.customers, args.seed, reuse=args.reuse, pages=args.page, progress=console)
+    if args.command == "loadtest":
+        from data_access import loadtest
+
+        return loadtest.main(
+            location.url,
+            sessions=args.sessions,
+            replicas=args.replicas,
+            rounds=args.rounds,
+            think=args.think,
+            app=args.app,
+            progress=lambda line: print(line, file=sys.stderr, flush=True),
+        )
     if args.command == "init" and args.cluster:
         return _init_cluster(args, location, console)
     engine = open_store(location, read_only=False, console=console)

@@ -27,6 +27,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Callable, Sequence
@@ -148,6 +149,7 @@ class Session:
     """One browser session, without a browser: a websocket to ``/_stcore/stream`` that asks for pages."""
 
     def __init__(self, base: str, number: int, query: str = "") -> None:
+        self.base = base
         self.ws_url = base.replace("http://", "ws://").replace("https://", "wss://") + "/_stcore/stream"
         self.number = number
         self.query = query
@@ -156,8 +158,17 @@ class Session:
     async def __aenter__(self) -> Session:
         import websockets
 
+        # as a browser does: the page first, then the websocket with the cookies it set (a proxy's sticky-session
+        # cookie among them, which keeps this session on one replica)
+        cookies = await asyncio.to_thread(_cookies, self.base)
+        headers = {"Cookie": "; ".join(cookies)} if cookies else None
         self._ws = await websockets.connect(
-            self.ws_url, subprotocols=["streamlit"], max_size=None, open_timeout=30, ping_interval=None
+            self.ws_url,
+            subprotocols=["streamlit"],
+            max_size=None,
+            open_timeout=30,
+            ping_interval=None,
+            additional_headers=headers,
         )
         return self
 
@@ -209,6 +220,12 @@ class Session:
                     return time.perf_counter() - started, errors, texts
 
 
+def _cookies(base: str) -> list[str]:
+    """The ``name=value`` of every cookie that the app's address sets."""
+    with urllib.request.urlopen(f"{base}/", timeout=30) as answer:
+        return [c.split(";", 1)[0] for c in answer.headers.get_all("Set-Cookie") or []]
+
+
 def _read_element(element: object, errors: list[str], texts: list[str]) -> None:
     from streamlit.proto.Alert_pb2 import Alert
 
@@ -223,6 +240,8 @@ def _read_element(element: object, errors: list[str], texts: list[str]) -> None:
         texts.append(f"{element.metric.label}={element.metric.body}")
     elif kind == "markdown":
         texts.append(element.markdown.body)
+    elif kind == "heading":
+        texts.append(element.heading.body)
 
 
 async def _walk(
@@ -246,6 +265,7 @@ def _rotated(pages: Sequence[str], start: int) -> list[str]:
 @dataclass
 class Result:
     sessions: int
+    servers: int
     think: float
     warm: list[Visit]
     alone: list[Visit]
@@ -265,39 +285,49 @@ def p95(values: Sequence[float]) -> float:
 
 
 def run(
-    base: str,
+    bases: Sequence[str],
     *,
     sessions: int,
     rounds: int = 2,
     think: float = 3.0,
     pages: Sequence[str] = PAGES,
     seed: int = 7,
-    server_pid: int | None = None,
+    server_pids: Sequence[int] = (),
     query: str = "",
     progress: Callable[[str], None] = print,
 ) -> Result:
-    """Drives the app at ``base`` through both phases; ``server_pid`` (the Streamlit process) for its CPU and
-    memory."""
+    """Drives the app through both phases. ``bases``: one address, or one per replica (session n goes to replica
+    n mod N, as a sticky proxy would keep it there; the session alone uses the first). ``server_pids``: the
+    Streamlit processes, for their CPU and memory."""
 
     def read() -> Usage | None:
-        return usage(server_pid) if server_pid else None
+        found = [usage(pid) for pid in server_pids]
+        return Usage(sum(u.cpu_seconds for u in found), sum(u.peak_mb for u in found)) if found else None
 
-    rng_seed = seed
     progress(f"warm-up and one session alone, {rounds} rounds of {len(pages)} pages")
     loop = asyncio.new_event_loop()
     try:
-        warm = loop.run_until_complete(_walk(base, 0, pages, "warm-up", 0.0, random.Random(rng_seed), query))
+        # every replica's cache is filled first, so that both phases are warm
+        warm = [
+            v
+            for base in bases
+            for v in loop.run_until_complete(_walk(base, 0, pages, "warm-up", 0.0, random.Random(seed), query))
+        ]
         after_warm, warm_end = read(), time.monotonic()
         alone = loop.run_until_complete(
-            _walk(base, 0, [p for _ in range(rounds) for p in pages], "alone", 0.0, random.Random(rng_seed), query)
+            _walk(bases[0], 0, [p for _ in range(rounds) for p in pages], "alone", 0.0, random.Random(seed), query)
         )
         after_alone, alone_end = read(), time.monotonic()
-        progress(f"{sessions} sessions at once, {rounds} rounds each, thinking {think:g} s between pages")
+        progress(
+            f"{sessions} sessions at once on {len(bases)} server(s), {rounds} rounds each, "
+            f"thinking {think:g} s on average between pages"
+        )
 
         async def together() -> list[Visit]:
             async def one(number: int) -> list[Visit]:
-                own = random.Random(rng_seed + number)
+                own = random.Random(seed + number)
                 await asyncio.sleep(own.uniform(0, think))  # people do not all click at the same instant
+                base = bases[number % len(bases)]
                 return await _walk(base, number, _rotated(pages, number) * rounds, "together", think, own, query)
 
             done = await asyncio.gather(*(one(n) for n in range(1, sessions + 1)))
@@ -313,6 +343,7 @@ def run(
 
     return Result(
         sessions=sessions,
+        servers=len(bases),
         think=think,
         warm=warm,
         alone=alone,
@@ -349,8 +380,63 @@ def table(result: Result, pages: Sequence[str] = PAGES) -> str:
 def summary(result: Result) -> str:
     views = len(result.together)
     return (
-        f"{result.sessions} sessions, {views} page views in {result.seconds_together:.0f} s "
+        f"{result.sessions} sessions on {result.servers} server process(es), {views} page views in "
+        f"{result.seconds_together:.0f} s "
         f"({views / result.seconds_together:.1f} pages/s), thinking {result.think:g} s on average between pages; "
-        f"server CPU {result.cpu_alone:.2f} cores alone, {result.cpu_together:.2f} cores with {result.sessions} "
+        f"servers' CPU {result.cpu_alone:.2f} cores alone, {result.cpu_together:.2f} cores with {result.sessions} "
         f"sessions; peak memory {result.peak_mb:.0f} MB"
     )
+
+
+def main(
+    url: str,
+    *,
+    sessions: int,
+    replicas: int = 1,
+    rounds: int = 2,
+    think: float = 3.0,
+    app: str | None = None,
+    progress: Callable[[str], None] = print,
+) -> int:
+    """The ``loadtest`` command: starts ``replicas`` app processes on the store at ``url`` (or drives the app
+    already running at ``app``), runs both phases and prints the table on stdout (``progress`` gets the steps).
+    Exit code 1 when a page view failed."""
+    from data_access import store
+
+    if sessions < 1 or replicas < 1 or rounds < 1 or think < 0:
+        raise ValueError("--sessions, --replicas and --rounds must be at least 1, --think 0 or more")
+    processes: list[subprocess.Popen] = []
+    logs = Path(tempfile.mkdtemp(prefix="cjm-loadtest-"))
+    try:
+        if app:
+            bases = [app.rstrip("/")]
+        else:
+            missing = store.missing_tables(store.create_store_engine(url, read_only=True))
+            if missing:
+                raise store.StoreError(
+                    f"The store {store.safe_url(url)} has no {', '.join(missing)} table(s): fill it first, e.g. "
+                    f"python -m data_access seed --customers 100000 --db {store.safe_url(url)}"
+                )
+            bases = []
+            for number in range(replicas):
+                port = free_port()
+                progress(f"starting app process {number + 1} of {replicas} on port {port} (log: {logs})")
+                processes.append(start_app(url, port, log=logs / f"app-{port}.log"))
+                bases.append(f"http://127.0.0.1:{port}")
+        result = run(
+            bases,
+            sessions=sessions,
+            rounds=rounds,
+            think=think,
+            server_pids=[p.pid for p in processes],
+            progress=progress,
+        )
+    finally:
+        for process in processes:
+            stop_app(process)
+    print(table(result))
+    print(summary(result))
+    failed = result.errors()
+    for visit in failed[:10]:
+        print(f"error: session {visit.session}, {visit.page}: {'; '.join(visit.errors)[:300]}")
+    return 1 if failed else 0
