@@ -40,6 +40,7 @@ def ensure_store() -> StoreLocation:
             path.unlink(missing_ok=True)  # never leave a half-filled store behind
             raise
         bar.empty()
+    cache.follow_store(where.url)
     return where
 
 

@@ -415,7 +415,7 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(f"Store ready at {store.safe_url(location.url)} ({location.source})\n")
         return 0
     if args.command == "refresh":
-        with store.write_transaction(engine) as conn:
+        with store.load_transaction(engine) as conn:
             built = ingest.refresh_derived(conn)
         for table, rows in built.items():
             sys.stdout.write(f"{table}: {rows:,} rows\n")

@@ -442,7 +442,7 @@ def write(
     kept: dict[str, tuple[str, pl.DataFrame]] = {}
     done = 0
     chunk = SETTINGS.ingest_chunk_rows
-    with store.write_transaction(engine) as conn:
+    with store.load_transaction(engine) as conn:  # readers keep the old data until it lands whole
         for name, frame in frames:
             table = schema.TABLES_BY_NAME[name]
             if name not in written and mode == "replace":

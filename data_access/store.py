@@ -4,6 +4,9 @@ lock, schema creation, and small status queries. The only module that knows how 
 from __future__ import annotations
 
 import contextvars
+import fcntl
+import os
+import shutil
 import sqlite3
 import threading
 import time
@@ -206,10 +209,99 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def _busy(url: sa.URL) -> StoreBusy:
+    return StoreBusy(
+        _(
+            "The store {url} is in use by another process that is writing to it (for example `python -m "
+            "data_access ingest` or `seed`). Wait for it to finish and retry; waited {seconds} s."
+        ).format(url=safe_url(str(url)), seconds=f"{SETTINGS.lock_timeout_seconds:.0f}")
+    )
+
+
+def _duckdb_file(engine: Engine) -> Path | None:
+    """The file of an embedded DuckDB store that this engine may write, None otherwise."""
+    if engine.url.get_backend_name() != "duckdb":
+        return None
+    return _file_path(engine.url)
+
+
+@contextmanager
+def _writer_lock(path: Path, url: sa.URL) -> Iterator[None]:
+    """One writer at a time on an embedded DuckDB file, across threads and processes (readers are not held up):
+    a write in place waits for a load that writes into a copy (:func:`load_transaction`), so that the copy, when it
+    takes the file's place, cannot drop that write. Waits up to the lock timeout, then :class:`StoreBusy`."""
+    deadline = time.monotonic() + SETTINGS.lock_timeout_seconds
+    delay = 0.05
+    with open(path.with_name(f".{path.name}.writer"), "a") as handle:
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise _busy(url) from None
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextmanager
+def load_transaction(engine: Engine) -> Iterator[Connection]:
+    """A write transaction for a load (ingest, an upload, rebuilding the derived tables). On an embedded DuckDB
+    file the load writes into a copy of the file, which takes the file's place when the block ends without an
+    error: the dashboard and other readers keep reading the old file meanwhile, never wait for the load, and see
+    the new data from their next query; a failed load leaves the file as it was. (It needs the file's size again
+    on the disk while it runs.) Elsewhere, :func:`write_transaction`: the database's own transaction does that."""
+    path = _duckdb_file(engine)
+    wal = path.with_name(path.name + ".wal") if path is not None else None
+    if path is None or not path.exists() or (wal is not None and wal.exists()):
+        # a new file has no readers yet; a file with a log of unfinished writes is loaded in place
+        with write_transaction(engine) as conn:
+            yield conn
+        return
+    with _writer_lock(path, engine.url):
+        copy = path.with_name(f".{path.name}.loading-{uuid.uuid4().hex[:8]}")
+        shutil.copyfile(path, copy)
+        shutil.copymode(path, copy)
+        shadow = create_store_engine(str(engine.url.set(database=str(copy))))
+        try:
+            with write_transaction(shadow) as conn:
+                yield conn
+            with connect(shadow) as conn:  # every change into the file itself before it takes the store's place
+                conn.exec_driver_sql("CHECKPOINT")
+            shadow.dispose()
+            os.replace(copy, path)  # atomic: a reader opens the old file or the new one, never half of one
+        finally:
+            shadow.dispose()
+            for leftover in (copy, copy.with_name(copy.name + ".wal"), copy.with_name(f".{copy.name}.writer")):
+                leftover.unlink(missing_ok=True)
+
+
+def data_version(url: str) -> tuple[int, int, int] | None:
+    """For an embedded store, its file's identity and last change (inode, modification time, size): a load or a
+    write from any process changes it. None for a server database."""
+    path = file_path(url)
+    if path is None:
+        return None
+    try:
+        found = path.stat()
+    except OSError:
+        return None
+    return (found.st_ino, found.st_mtime_ns, found.st_size)
+
+
 @contextmanager
 def connect(engine: Engine, *, write: bool = False) -> Iterator[Connection]:
     """A connection (in a transaction when ``write``), waiting up to the lock timeout while another process
     holds the embedded file. Connection failures become :class:`StoreError` with one readable line."""
+    path = _duckdb_file(engine) if write else None
+    if path is not None and path.exists():
+        with _writer_lock(path, engine.url), connect(engine, write=False) as conn, conn.begin():
+            yield conn
+        return
     deadline = time.monotonic() + SETTINGS.lock_timeout_seconds
     delay = 0.05
     while True:
@@ -222,12 +314,7 @@ def connect(engine: Engine, *, write: bool = False) -> Iterator[Connection]:
                     time.sleep(delay)
                     delay = min(delay * 2, 1.0)
                     continue
-                raise StoreBusy(
-                    _(
-                        "The store {url} is in use by another process that is writing to it (for example `python -m "
-                        "data_access ingest` or `seed`). Wait for it to finish and retry; waited {seconds} s."
-                    ).format(url=safe_url(str(engine.url)), seconds=f"{SETTINGS.lock_timeout_seconds:.0f}")
-                ) from exc
+                raise _busy(engine.url) from exc
             raise StoreError(
                 _("Cannot reach the store {url}: {error}").format(url=safe_url(str(engine.url)), error=_first_line(exc))
             ) from exc

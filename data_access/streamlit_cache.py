@@ -102,6 +102,19 @@ def forget_results() -> None:
     st.cache_data.clear()
 
 
+_versions: dict[str, tuple[int, int, int]] = {}  # store URL -> its file's version when the results were cached
+
+
+def follow_store(url: str) -> None:
+    """Forgets every cached result when an embedded store's file changed since they were cached (a load from the
+    command line, from another replica's Data page): the next queries read the new data. A server database's
+    results are kept up to CJM_CACHE_TTL; the Data page forgets them after its own loads."""
+    version = store.data_version(url)
+    if version is not None and _versions.setdefault(url, version) != version:
+        _versions[url] = version
+        forget_results()
+
+
 @st.cache_data(ttl=SETTINGS.access_ttl_seconds, max_entries=1_000, show_spinner=False)
 def access_for(url: str, email: str, extra: tuple[tuple[str, str], ...]) -> access.Access:
     """A signed-in person's access (their grants, re-read at most every ``CJM_ACCESS_TTL`` seconds, so that a

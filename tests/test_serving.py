@@ -158,3 +158,64 @@ def test_two_replicas_behind_the_proxy_serve_the_same_figures(replicas: tuple[st
     # several sessions at once through the proxy: every one drawn, no error
     seen = asyncio.run(first_views(proxy, ["overview", "support", "funnel", "retention"]))
     assert all(not errors for _s, errors, _t in seen), [errors for _s, errors, _t in seen]
+
+
+def test_a_load_from_the_command_line_while_people_browse(tmp_path: Path) -> None:
+    """Sessions keep drawing their pages while ``ingest`` loads into the DuckDB file they read, see the old data
+    until the load lands, and the new data on their next page after it (their cached results are forgotten)."""
+    import polars as pl
+    import sqlalchemy as sa
+
+    from data_access import schema
+    from tests.test_cli import cli
+
+    url = seeded("duckdb", tmp_path)
+    reader = store.create_store_engine(url, read_only=True)
+    with store.connect(reader) as conn:
+        customer, stage = conn.execute(
+            sa.select(schema.journey_events.c.customer_id, schema.journey_events.c.stage_id).limit(1)
+        ).one()
+    reader.dispose()
+    rows = 100_000
+    pl.DataFrame(
+        {
+            "event_id": [f"load-{i}" for i in range(rows)],
+            "customer_id": [customer] * rows,
+            "stage_id": [stage] * rows,
+            "occurred_at": ["2030-01-02T03:04:00"] * rows,
+        }
+    ).write_csv(tmp_path / "journey_events.csv")
+    port = loadtest.free_port()
+    base = f"http://127.0.0.1:{port}"
+    app = loadtest.start_app(url, port, log=tmp_path / "app.log")
+
+    async def browse(stop: asyncio.Event) -> list[tuple[str, list[str], list[str]]]:
+        seen = []
+        async with loadtest.Session(base, 1) as session:
+            while not stop.is_set():
+                for page in ("data", "overview", "support", "funnel"):
+                    _seconds, errors, texts = await session.view(page, timeout=60)
+                    seen.append((page, errors, texts))
+        return seen
+
+    async def scenario() -> tuple[list, subprocess.CompletedProcess[str], list[str]]:
+        stop = asyncio.Event()
+        browsing = asyncio.create_task(browse(stop))
+        await asyncio.sleep(2)
+        done = await asyncio.to_thread(cli, "ingest", str(tmp_path / "journey_events.csv"), "--db", url)
+        stop.set()
+        seen = await browsing
+        async with loadtest.Session(base, 2) as session:
+            _seconds, errors, after = await session.view("data", timeout=60)
+        assert not errors, errors
+        return seen, done, after
+
+    try:
+        seen, done, after = asyncio.run(scenario())
+    finally:
+        loadtest.stop_app(app)
+    assert done.returncode == 0, done.stderr
+    assert len(seen) >= 4
+    assert [(page, errors) for page, errors, _texts in seen if errors] == []
+    newest = next(t for t in after if "Newest data" in t)
+    assert "2030-01-02 03:04" in newest, newest  # the load is read at once, not after the cache's lifetime

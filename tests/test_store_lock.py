@@ -115,3 +115,75 @@ def test_a_dashboard_query_is_stopped_at_the_statement_timeout(store_url: str, m
     with store.connect(writer) as conn:
         assert conn.execute(sa.text("SELECT 1")).scalar_one() == 1
     writer.dispose()
+
+
+def _stage_ids(url: str) -> list[str]:
+    reader = store.create_store_engine(url, read_only=True)
+    with store.connect(reader) as conn:
+        found = sorted(conn.execute(sa.select(schema.stages.c.stage_id)).scalars())
+    reader.dispose()
+    return found
+
+
+def test_a_load_while_the_dashboard_reads_stops_no_reader_and_loses_no_write(
+    tiny_duck: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A load writes into a copy of the DuckDB file that takes its place at the end: a reader, in the same process
+    or another, reads the old data during the load without waiting, and the new data after it. A write in place
+    that comes during the load waits for it, and lands after it instead of being dropped with the old file."""
+    import threading
+
+    from data_access import ingest
+
+    monkeypatch.setattr(store, "SETTINGS", dataclasses.replace(store.SETTINGS, lock_timeout_seconds=20))
+    writer = store.create_store_engine(tiny_duck)
+    half_way, go_on = threading.Event(), threading.Event()
+
+    def frames():  # a load that stops half-way until the test has looked
+        yield "stages", ingest.typed_frame("stages", [{"stage_id": "d", "name": "D", "position": 4, "in_funnel": 0}])
+        half_way.set()
+        assert go_on.wait(30)
+        yield "stages", ingest.typed_frame("stages", [{"stage_id": "e", "name": "E", "position": 5, "in_funnel": 0}])
+
+    load = threading.Thread(target=lambda: ingest.write(writer, frames()))
+    load.start()
+    assert half_way.wait(30)
+    started = time.monotonic()
+    assert _stage_ids(tiny_duck) == ["a", "b", "c"]  # the old data, at once (not waiting for the load) ...
+    code = f"from tests.test_store_lock import _stage_ids; print(_stage_ids({tiny_duck!r}))"
+    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert other.stdout.strip() == "['a', 'b', 'c']", other.stderr  # ... in another process too
+    assert time.monotonic() - started < 15
+
+    def note() -> None:  # a write in place during the load (a saved map cell, a grant...)
+        with store.connect(writer, write=True) as conn:
+            conn.execute(sa.insert(schema.stages).values(stage_id="z", name="Z", position=26, in_funnel=False))
+
+    edit = threading.Thread(target=note)
+    edit.start()
+    time.sleep(0.5)
+    assert edit.is_alive()  # it waits for the load
+    go_on.set()
+    load.join(30)
+    edit.join(30)
+    assert _stage_ids(tiny_duck) == ["a", "b", "c", "d", "e", "z"]  # the load whole, and the write after it
+    assert sorted(p.name for p in Path(store.file_path(tiny_duck)).parent.iterdir() if "loading" in p.name) == []
+    writer.dispose()
+
+
+def test_a_failed_load_leaves_the_file_as_it_was(tiny_duck: str) -> None:
+    from data_access import ingest
+
+    writer = store.create_store_engine(tiny_duck)
+    before = store.data_version(tiny_duck)
+    from datetime import datetime
+
+    bad = ingest.typed_frame(
+        "journey_events",
+        [{"event_id": "x", "customer_id": "nobody", "stage_id": "a", "occurred_at": datetime(2025, 3, 1)}],
+    )
+    with pytest.raises(ingest.LoadRejected):
+        ingest.write(writer, [("journey_events", bad)])
+    assert store.data_version(tiny_duck) == before
+    assert _stage_ids(tiny_duck) == ["a", "b", "c"]
+    writer.dispose()
