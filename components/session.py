@@ -14,6 +14,7 @@ from data_access.config import SETTINGS, StoreLocation, resolve_store
 from data_access.i18n import _
 
 T = TypeVar("T")
+PAGE_KEY = "cjm_page_title"  # the page this run draws, in the viewer's language, for a message that names it
 
 
 def location() -> StoreLocation:
@@ -68,6 +69,17 @@ def guarded(load: Callable[..., T], *args: object) -> T:
             return load(*args)
         with st.spinner(_(spinner)):
             return load(*args)
+    except store.QueryTimeout as exc:
+        from components import filters  # late: the filters panel itself loads through guarded
+
+        st.error(
+            _("{page}, with the filters {filters}: {error}").format(
+                page=st.session_state.get(PAGE_KEY, _("This page")), filters=filters.current().caption(), error=exc
+            ),
+            icon=":material/timer_off:",
+        )
+        st.button(_("Try again"))
+        st.stop()
     except store.StoreBusy as exc:
         st.warning(f"{exc}", icon=":material/hourglass:")
         st.button(_("Try again"))

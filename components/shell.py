@@ -87,6 +87,7 @@ def open_page(key: str) -> str:
         st.error(_("Your role does not give you this page."), icon=":material/block:")
         st.stop()
     st.title(_(page.title))
+    st.session_state[session.PAGE_KEY] = _(page.title)
     return session.location().url
 
 
