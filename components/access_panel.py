@@ -7,7 +7,7 @@ from typing import Any
 
 import streamlit as st
 
-from components import auth, downloads, labels, session
+from components import auth, downloads, labels, session, tables
 from data_access import access, editing, i18n, schema, store
 from data_access import streamlit_cache as cache
 from data_access.config import SETTINGS
@@ -40,7 +40,9 @@ def grants(url: str) -> None:
         st.success(done)
     table = session.guarded(cache.grants, url)
     st.dataframe(
-        labels.headers(table.with_columns(table["segment"].replace({schema.ALL_SEGMENTS: _("every segment")}))),
+        tables.arrow(
+            labels.headers(table.with_columns(table["segment"].replace({schema.ALL_SEGMENTS: _("every segment")})))
+        ),
         hide_index=True,
         width="stretch",
         key="access_grants",
@@ -81,5 +83,5 @@ def audit_log(url: str) -> None:
             "and every download. All of them: `python -m data_access audit --since DATE`."
         ).format(n=i18n.number(AUDIT_SHOWN))
     )
-    st.dataframe(labels.headers(entries), hide_index=True, width="stretch", key="access_audit")
+    st.dataframe(tables.arrow(labels.headers(entries)), hide_index=True, width="stretch", key="access_audit")
     downloads.csv_button(_("Download the audit log"), entries, "audit_log.csv", "access_audit_csv")

@@ -12,7 +12,7 @@ from typing import Any
 import polars as pl
 import streamlit as st
 
-from components import labels, session
+from components import labels, session, tables
 from data_access import access, alerts, editing, i18n, metrics, notify, store
 from data_access import streamlit_cache as cache
 from data_access.access import Access
@@ -126,7 +126,7 @@ def overview(url: str, viewer: Access, stages: dict[str, str]) -> list[Rule]:
     as_of = _as_of(url)
     findings = {r.rule_id: session.guarded(cache.alert_finding, url, r, as_of) for r in shown}
     table = rules_table(shown, subs, findings, stages, viewer.email)
-    st.dataframe(table, hide_index=True, width="stretch", key="alerts_rules")
+    st.dataframe(tables.arrow(table), hide_index=True, width="stretch", key="alerts_rules")
     firing = sum(1 for r in shown if r.enabled and findings[r.rule_id].fires)
     st.caption(
         _(
@@ -365,7 +365,7 @@ def delivery_log(url: str) -> None:
     if entries.height == 0:
         st.caption(_("Nothing delivered yet."))
         return
-    st.dataframe(labels.headers(entries), hide_index=True, width="stretch", key="alerts_log")
+    st.dataframe(tables.arrow(labels.headers(entries)), hide_index=True, width="stretch", key="alerts_log")
     st.caption(
         _(
             "Each rule's message is sent once per period and channel; a failed or refused delivery is tried again by "

@@ -7,7 +7,7 @@ from datetime import datetime
 import polars as pl
 import streamlit as st
 
-from components import auth
+from components import auth, tables
 from data_access import access, i18n, ingest, schema, store
 from data_access import streamlit_cache as cache
 from data_access.config import StoreLocation
@@ -29,7 +29,7 @@ def store_status(where: StoreLocation, fresh: datetime | None, counts: dict[str,
         return
     table, rows = _("table"), _("rows")
     st.dataframe(
-        pl.DataFrame({table: list(counts), rows: list(counts.values())}),
+        tables.arrow(pl.DataFrame({table: list(counts), rows: list(counts.values())})),
         hide_index=True,
         column_config={rows: st.column_config.NumberColumn(format="localized")},
     )
@@ -106,14 +106,16 @@ def rejected(exc: ingest.LoadRejected, headline: str | None = None) -> None:
         )
     )
     st.dataframe(
-        pl.DataFrame(
-            {
-                _("file"): [p.file for p in exc.problems.shown],
-                _("row"): [p.row for p in exc.problems.shown],
-                _("column"): [p.column for p in exc.problems.shown],
-                _("problem"): [p.reason for p in exc.problems.shown],
-            },
-            schema={_("file"): pl.String, _("row"): pl.Int64, _("column"): pl.String, _("problem"): pl.String},
+        tables.arrow(
+            pl.DataFrame(
+                {
+                    _("file"): [p.file for p in exc.problems.shown],
+                    _("row"): [p.row for p in exc.problems.shown],
+                    _("column"): [p.column for p in exc.problems.shown],
+                    _("problem"): [p.reason for p in exc.problems.shown],
+                },
+                schema={_("file"): pl.String, _("row"): pl.Int64, _("column"): pl.String, _("problem"): pl.String},
+            )
         ),
         hide_index=True,
         width="stretch",
@@ -142,4 +144,4 @@ def contract() -> None:
                 }
                 for c in table.columns
             ]
-            st.dataframe(pl.DataFrame(rows), hide_index=True, width="stretch")
+            st.dataframe(tables.arrow(pl.DataFrame(rows)), hide_index=True, width="stretch")

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 import streamlit as st
 
-from components import labels, session
+from components import labels, session, tables
 from data_access import i18n
 from data_access import streamlit_cache as cache
 from data_access.config import SETTINGS
@@ -72,7 +72,7 @@ def live(url: str, filters: Filters) -> None:
                 + csat_sentence(found["csat"], found["since"], found["newest"], SETTINGS.min_n)
             )
             st.dataframe(
-                labels.headers(labels.words(found["tickets"], "status")),
+                tables.arrow(labels.headers(labels.words(found["tickets"], "status"))),
                 hide_index=True,
                 width="stretch",
                 height=220,

@@ -5,7 +5,7 @@ from datetime import datetime, time, timedelta
 import polars as pl
 import streamlit as st
 
-from components import downloads, labels, session, shell
+from components import downloads, labels, session, shell, tables
 from data_access import i18n
 from data_access import streamlit_cache as cache
 from data_access.config import SETTINGS
@@ -85,8 +85,12 @@ st.caption(
     ).format(days=2 * int(window))
 )
 by_segment, by_stage = st.tabs([_("By segment"), _("By journey stage")])
-by_segment.dataframe(labels.headers(risk.where_alerts_cluster(frame, "segment")), hide_index=True, width="stretch")
-by_stage.dataframe(labels.headers(risk.where_alerts_cluster(frame, "stage")), hide_index=True, width="stretch")
+by_segment.dataframe(
+    tables.arrow(labels.headers(risk.where_alerts_cluster(frame, "segment"))), hide_index=True, width="stretch"
+)
+by_stage.dataframe(
+    tables.arrow(labels.headers(risk.where_alerts_cluster(frame, "stage"))), hide_index=True, width="stretch"
+)
 
 st.subheader(_("Customers at risk, highest score first"))
 left, right = st.columns(2)
@@ -111,7 +115,7 @@ st.caption(
     ).format(shown=i18n.number(shown.height), n=i18n.number(frame.height))
 )
 shown = labels.words(shown, "reasons", "; ")
-st.dataframe(labels.headers(shown.head(1_000)), hide_index=True, width="stretch")
+st.dataframe(tables.arrow(labels.headers(shown.head(1_000))), hide_index=True, width="stretch")
 downloads.csv_button(
     _("Download the list for the CRM"), shown, f"at_risk_{as_of_day}.csv", "risk_csv", chosen.caption()
 )

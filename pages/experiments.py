@@ -3,7 +3,7 @@ p-value, a sample-ratio-mismatch check, the minimum detectable effect and a plai
 
 import streamlit as st
 
-from components import labels, session, shell, why_view
+from components import labels, session, shell, tables, why_view
 from data_access import i18n, metrics
 from data_access import streamlit_cache as cache
 from data_access.config import SETTINGS
@@ -48,5 +48,5 @@ for info, variants, verdicts in results:
         shown.get(v.verdict, st.error)(why_view.verdict_line(v))
     left, right = st.columns([2, 3])
     left.plotly_chart(why_view.variants_figure(variants, info["primary_metric"]), width="stretch")
-    right.dataframe(labels.headers(variants), hide_index=True, width="stretch")
+    right.dataframe(tables.arrow(labels.headers(variants)), hide_index=True, width="stretch")
     right.caption(_("assigned: customers given the variant; n: those the metric judges; k: its successes."))

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from components import downloads, funnel_view, labels, session, shell
+from components import downloads, funnel_view, labels, session, shell, tables
 from data_access import i18n
 from data_access import streamlit_cache as cache
 from data_access.config import SETTINGS
@@ -38,7 +38,7 @@ leak = funnel.biggest_leak(current, names, who)
 if leak:
     st.markdown("#### " + _("Biggest leak: {leak}").format(leak=leak))
 st.plotly_chart(funnel_view.steps_figure(current, previous, names), width="stretch")
-st.dataframe(funnel_view.steps_table(current, previous, names), hide_index=True, width="stretch")
+st.dataframe(tables.arrow(funnel_view.steps_table(current, previous, names)), hide_index=True, width="stretch")
 if before is not None:
     state = "" if previous is not None else _(": no customer entered the funnel then")
     st.caption(_("Previous period of equal length: {period}").format(period=before.period.caption()) + state)
@@ -53,7 +53,7 @@ by = st.selectbox(
 across = funnel.without_filter_on(chosen, by)  # a breakdown by segment compares every segment
 groups = session.guarded(cache.funnel_breakdown, url, spec, across, by)
 st.dataframe(
-    labels.headers(labels.words(funnel.against_the_rest(groups, len(spec.steps) - 1), "verdict")),
+    tables.arrow(labels.headers(labels.words(funnel.against_the_rest(groups, len(spec.steps) - 1), "verdict"))),
     hide_index=True,
     width="stretch",
 )
@@ -67,7 +67,7 @@ st.caption(
 st.subheader(_("Time to convert"))
 timing = session.guarded(cache.funnel_timing, url, spec, chosen)
 if timing.height:
-    st.dataframe(funnel_view.timing_table(timing, spec, names), hide_index=True, width="stretch")
+    st.dataframe(tables.arrow(funnel_view.timing_table(timing, spec, names)), hide_index=True, width="stretch")
     step = st.selectbox(
         _("Histogram of"),
         timing["step"].to_list(),
@@ -121,7 +121,7 @@ st.caption(
         else ""
     )
 )
-st.dataframe(labels.headers(dropped.head(1_000)), hide_index=True, width="stretch")
+st.dataframe(tables.arrow(labels.headers(dropped.head(1_000))), hide_index=True, width="stretch")
 downloads.csv_button(
     _("Download CSV for the CRM"),
     dropped,

@@ -3,7 +3,7 @@ a click on a cell opens the numbers and the rows behind it (kept in the link).""
 
 import streamlit as st
 
-from components import charts, downloads, journey_view, labels, session, shell
+from components import charts, downloads, journey_view, labels, session, shell, tables
 from data_access import i18n, metrics, schema
 from data_access import streamlit_cache as cache
 from data_access.config import SETTINGS
@@ -110,7 +110,9 @@ if chosen_map and others and st.toggle(_("Compare with another map (current agai
     both, tints = journey_view.compare_grid(stages, mine, theirs, lanes, chosen_map, versus)
     st.dataframe(journey_view.styled(both, tints), width="stretch", height=min(38 + 35 * len(both), 700))
     st.dataframe(
-        labels.headers(changed).rename({"a": chosen_map, "b": versus}, strict=False), hide_index=True, width="stretch"
+        tables.arrow(labels.headers(changed).rename({"a": chosen_map, "b": versus}, strict=False)),
+        hide_index=True,
+        width="stretch",
     )
 elif "compare" in st.query_params:
     del st.query_params["compare"]
@@ -129,7 +131,7 @@ st.query_params["stage"], st.query_params["lane"] = stage, lane
 label = journey_view.lane_label(lane)
 st.subheader(f"{names[stage]}: {label}")
 figures = journey_view.stage_figures(live, stage)
-st.dataframe(figures, hide_index=True, width="stretch")
+st.dataframe(tables.arrow(figures), hide_index=True, width="stretch")
 
 metric = {"emotion": "csat", "tickets_per_100": "fcr", "fcr_line_2": "fcr"}.get(lane, lane)
 line = LINE_LANES.get(lane)
@@ -147,14 +149,15 @@ if metric in metrics.STAGE_METRICS:
     )
     split = session.guarded(cache.stage_breakdown, url, stage, metric, chosen, by or first, SETTINGS.min_n, line)
     st.dataframe(
-        journey_view.breakdown_table(split, metric, journey_view.breakdown_label(by or first)), hide_index=True
+        tables.arrow(journey_view.breakdown_table(split, metric, journey_view.breakdown_label(by or first))),
+        hide_index=True,
     )
     behind = session.guarded(cache.stage_rows, url, stage, metric, chosen, SETTINGS.export_row_limit, line)
     what = kpis.stage_rows_order(metric) + (
         _(", tickets whose last line was {line} only").format(line=line) if line else ""
     )
     st.caption(f"{i18n.number(behind.height)} {what}")
-    st.dataframe(labels.headers(behind.head(1_000)), hide_index=True, width="stretch")
+    st.dataframe(tables.arrow(labels.headers(behind.head(1_000))), hide_index=True, width="stretch")
     downloads.csv_button(_("Download these rows"), behind, f"{stage}_{metric}.csv", "journey_csv", chosen.caption())
 elif lane in ("conversion", "dropoff", "days_to_next", "customers") and stage in session.guarded(
     cache.funnel_stages, url
@@ -177,7 +180,7 @@ elif lane in ("conversion", "dropoff", "days_to_next", "customers") and stage in
                 filters=chosen.caption(),
             )
         )
-        st.dataframe(labels.headers(dropped.head(1_000)), hide_index=True, width="stretch")
+        st.dataframe(tables.arrow(labels.headers(dropped.head(1_000))), hide_index=True, width="stretch")
         downloads.csv_button(
             _("Download the customers who dropped here"),
             dropped,

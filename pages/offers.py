@@ -3,7 +3,7 @@ against those who declined and those who were not offered anything."""
 
 import streamlit as st
 
-from components import session, shell, why_view
+from components import session, shell, tables, why_view
 from data_access import streamlit_cache as cache
 from data_access.config import SETTINGS
 from data_access.filters import dimension_label
@@ -37,8 +37,8 @@ if outcomes.filter(outcomes["outcome"] != why.NOT_OFFERED).height == 0:
 st.markdown(why_view.best_offer_sentence(outcomes, SETTINGS.min_n))
 st.plotly_chart(why_view.offers_figure(outcomes), width="stretch")
 left, right = st.columns([3, 2])
-left.dataframe(why_view.outcomes_table(outcomes), hide_index=True, width="stretch")
-right.dataframe(why_view.acceptance_table(why.acceptance(outcomes)), hide_index=True, width="stretch")
+left.dataframe(tables.arrow(why_view.outcomes_table(outcomes)), hide_index=True, width="stretch")
+right.dataframe(tables.arrow(why_view.acceptance_table(why.acceptance(outcomes))), hide_index=True, width="stretch")
 st.caption(_("Revenue: the customers' orders in the 90 days after the offer. Intervals: Wilson, 95%."))
 st.subheader(_("Per customer group"))
 by = (
@@ -49,4 +49,4 @@ by = (
     or "segment"
 )  # fmt: skip
 grouped = session.guarded(cache.offer_outcomes, url, chosen, attempt, by)
-st.dataframe(why_view.outcomes_table(grouped, by), hide_index=True, width="stretch")
+st.dataframe(tables.arrow(why_view.outcomes_table(grouped, by)), hide_index=True, width="stretch")

@@ -3,7 +3,7 @@
 import polars as pl
 import streamlit as st
 
-from components import downloads, retention_view, session, shell
+from components import downloads, retention_view, session, shell, tables
 from data_access import schema
 from data_access import streamlit_cache as cache
 from data_access.filters import dimension_label
@@ -64,14 +64,16 @@ money = session.guarded(cache.retention_value, url, chosen, grain, by)
 if money["value"].height:
     st.plotly_chart(retention_view.value_curves(retention.value_curves(money["value"], by), by, grain), width="stretch")
 st.dataframe(
-    money["repeat"].select(
-        pl.col(by).alias(dimension_label(by).capitalize()),
-        pl.col("buyers").alias(_("Customers with an order")),
-        pl.col("repeat_buyers").alias(_("with two or more")),
-        pl.col("repeat_rate").round(1).alias(_("Repeat purchase %")),
-    )
-    if money["repeat"].height
-    else money["repeat"],
+    tables.arrow(
+        money["repeat"].select(
+            pl.col(by).alias(dimension_label(by).capitalize()),
+            pl.col("buyers").alias(_("Customers with an order")),
+            pl.col("repeat_buyers").alias(_("with two or more")),
+            pl.col("repeat_rate").round(1).alias(_("Repeat purchase %")),
+        )
+        if money["repeat"].height
+        else money["repeat"]
+    ),
     hide_index=True,
 )
 st.caption(

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from components import charts, downloads, kpi_table, labels, session, shell, status
+from components import charts, downloads, kpi_table, labels, session, shell, status, tables
 from data_access import i18n, metrics
 from data_access import streamlit_cache as cache
 from data_access.config import SETTINGS
@@ -57,10 +57,10 @@ if clicked:
 st.markdown(status.legend_markdown(), unsafe_allow_html=True)
 
 st.subheader(_("All stages"))
-st.dataframe(kpi_table.summary(frame), hide_index=True, width="stretch")
+st.dataframe(tables.arrow(kpi_table.summary(frame)), hide_index=True, width="stretch")
 detail = labels.words(labels.words(kpi_table.long(frame), "metric"), "status")
 with st.expander(_("Every figure with its interval and target")):
-    st.dataframe(labels.headers(detail), hide_index=True, width="stretch")
+    st.dataframe(tables.arrow(labels.headers(detail)), hide_index=True, width="stretch")
 downloads.csv_button(_("Download CSV"), detail, "stage_kpis.csv", "kpi_csv", chosen.caption())
 
 st.subheader(_("One stage up close"))
@@ -75,5 +75,5 @@ st.caption(
     f"{names[stage]}: {i18n.number(behind.height)} {what} · {chosen.caption()} · "
     + _("hollow points rest on fewer than {n} answers").format(n=SETTINGS.min_n)
 )
-st.dataframe(labels.headers(behind.head(1_000)), hide_index=True, width="stretch")
+st.dataframe(tables.arrow(labels.headers(behind.head(1_000))), hide_index=True, width="stretch")
 downloads.csv_button(_("Download these rows"), behind, f"{stage}_{metric}.csv", "kpi_rows_csv", chosen.caption())

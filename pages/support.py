@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from components import labels, live_panel, session, shell, support_view
+from components import labels, live_panel, session, shell, support_view, tables
 from data_access import i18n, metrics
 from data_access import streamlit_cache as cache
 from data_access.config import SETTINGS
@@ -42,7 +42,7 @@ if lines.filter(lines["line"] == "all")["tickets"][0] == 0:
 fresh = session.guarded(cache.freshness, url)
 reference = chosen.period.end if chosen.period.end is not None else fresh
 st.subheader(_("Per line"))
-st.dataframe(support_view.lines_table(lines, reference, SETTINGS.min_n), hide_index=True, width="stretch")
+st.dataframe(tables.arrow(support_view.lines_table(lines, reference, SETTINGS.min_n)), hide_index=True, width="stretch")
 st.markdown(support_view.escalation_sentence(lines))
 st.caption(
     _(
@@ -80,10 +80,12 @@ for spike in clusters["spikes"].iter_rows(named=True):
     )
 st.plotly_chart(support_view.cluster_heatmap(clusters["clusters"], SETTINGS.min_n), width="stretch")
 st.caption(_("First contact resolution by problem cluster and support line."))
-st.dataframe(support_view.clusters_table(clusters["clusters"], SETTINGS.min_n), hide_index=True, width="stretch")
+st.dataframe(
+    tables.arrow(support_view.clusters_table(clusters["clusters"], SETTINGS.min_n)), hide_index=True, width="stretch"
+)
 a, b = st.columns(2)
 a.plotly_chart(support_view.cluster_trend_figure(clusters["trend"], events), width="stretch")
-b.dataframe(labels.headers(clusters["sources"]), hide_index=True, width="stretch")
+b.dataframe(tables.arrow(labels.headers(clusters["sources"])), hide_index=True, width="stretch")
 b.caption(_("Where in the journey each cluster's problems arose (the ticket's stage)."))
 
 st.subheader(_("Agents"))
@@ -98,7 +100,7 @@ if flagged.height:
         ),
         icon=":material/person_alert:",
     )
-st.dataframe(support_view.agents_table(agents, SETTINGS.min_n), hide_index=True, width="stretch")
+st.dataframe(tables.arrow(support_view.agents_table(agents, SETTINGS.min_n)), hide_index=True, width="stretch")
 
 st.subheader(_("Escalation flow"))
 effect = session.guarded(cache.support_flow_and_churn, url, chosen)
@@ -107,7 +109,7 @@ st.plotly_chart(support_view.sankey(effect["flow"]), width="stretch")
 st.subheader(_("Support and churn"))
 churn = effect["churn"]
 st.dataframe(
-    labels.headers(labels.words(churn.select("group", "customers", "churned", "churn_rate"), "group")),
+    tables.arrow(labels.headers(labels.words(churn.select("group", "customers", "churned", "churn_rate"), "group"))),
     hide_index=True,
 )
 row = churn.row(0, named=True)

@@ -3,7 +3,7 @@ their comments; and the journey stage where they last had a bad score."""
 
 import streamlit as st
 
-from components import labels, session, shell, why_view
+from components import labels, session, shell, tables, why_view
 from data_access import schema
 from data_access import streamlit_cache as cache
 from data_access.filters import dimension_label
@@ -32,7 +32,7 @@ st.plotly_chart(why_view.reasons_trend(views["trend"]), width="stretch")
 st.subheader(_("Where in the journey it went wrong"))
 stages = session.guarded(cache.stages, url)
 names = dict(zip(stages["stage_id"], stages["name"], strict=True))
-st.dataframe(why_view.bad_stage_table(views["bad_stage"], names), hide_index=True, width="stretch")
+st.dataframe(tables.arrow(why_view.bad_stage_table(views["bad_stage"], names)), hide_index=True, width="stretch")
 st.caption(_("The stage of each leaver's last bad score before the exit interview: CSAT 1-2, NPS 0-6 or CES 1-3."))
 st.subheader(_("In their words"))
 reasons = overall.sort("share", descending=True)["reason"].to_list()
@@ -41,7 +41,7 @@ comments = session.guarded(cache.exit_comments, url, chosen, reason, 50)
 if comments.height == 0:
     st.caption(_("No comments for this reason."))
 else:
-    st.dataframe(labels.headers(comments), hide_index=True, width="stretch")
+    st.dataframe(tables.arrow(labels.headers(comments)), hide_index=True, width="stretch")
     st.caption(
         ngettext("The newest {n} comment", "The newest {n} comments", comments.height).format(n=comments.height)
         + (" " + _("(masked for your role)") if chosen.scope.masked else "")
