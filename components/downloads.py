@@ -17,9 +17,10 @@ HTML = "text/html"
 
 
 def csv_button(label: str, frame: pl.DataFrame, file_name: str, key: str, about: str = "") -> None:
-    """A CSV of ``frame``; ``about`` (the filters in words) goes to the audit log with the file's name and rows."""
+    """A CSV of ``frame``, written when clicked; ``about`` (the filters in words) goes to the audit log with the
+    file's name and rows."""
     detail = f"{frame.height:,} rows" + (f" · {about}" if about else "")
-    file_button(label, exports.csv_text(labels.headers(frame)), file_name, CSV, key, detail)
+    file_button(label, lambda: exports.csv_text(labels.headers(frame)), file_name, CSV, key, detail)
 
 
 def file_button(

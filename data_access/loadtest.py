@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import resource
 import signal
 import socket
 import statistics
@@ -220,6 +221,12 @@ class Session:
                     return time.perf_counter() - started, errors, texts
 
 
+def _own_cpu() -> float:
+    """This process's CPU seconds so far (user + system)."""
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    return used.ru_utime + used.ru_stime
+
+
 def _cookies(base: str) -> list[str]:
     """The ``name=value`` of every cookie that the app's address sets."""
     with urllib.request.urlopen(f"{base}/", timeout=30) as answer:
@@ -274,6 +281,7 @@ class Result:
     cpu_together: float
     peak_mb: float
     seconds_together: float
+    client_cpu: float  # this client's own CPU with N sessions, cores (it shares the machine with the servers)
 
     def errors(self) -> list[Visit]:
         return [v for v in (*self.warm, *self.alone, *self.together) if v.errors]
@@ -333,8 +341,10 @@ def run(
             done = await asyncio.gather(*(one(n) for n in range(1, sessions + 1)))
             return [v for visits in done for v in visits]
 
+        client_before = _own_cpu()
         crowd = loop.run_until_complete(together())
         end, crowd_end = read(), time.monotonic()
+        client_cpu = (_own_cpu() - client_before) / (crowd_end - alone_end)
     finally:
         loop.close()
 
@@ -352,6 +362,7 @@ def run(
         cpu_together=share(after_alone, end, crowd_end - alone_end),
         peak_mb=end.peak_mb if end else float("nan"),
         seconds_together=crowd_end - alone_end,
+        client_cpu=client_cpu,
     )
 
 
@@ -384,7 +395,7 @@ def summary(result: Result) -> str:
         f"{result.seconds_together:.0f} s "
         f"({views / result.seconds_together:.1f} pages/s), thinking {result.think:g} s on average between pages; "
         f"servers' CPU {result.cpu_alone:.2f} cores alone, {result.cpu_together:.2f} cores with {result.sessions} "
-        f"sessions; peak memory {result.peak_mb:.0f} MB"
+        f"sessions; peak memory {result.peak_mb:.0f} MB; the load client itself {result.client_cpu:.2f} cores"
     )
 
 

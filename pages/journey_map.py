@@ -71,7 +71,7 @@ html_col, xlsx_col, _rest = st.columns([1, 1, 3])
 with html_col:
     downloads.file_button(
         _("Export as HTML"),
-        journey_view.to_html(text, colours, title, about),
+        lambda: journey_view.to_html(text, colours, title, about),  # built when clicked
         "journey_map.html",
         downloads.HTML,
         "journey_html",
@@ -80,7 +80,7 @@ with html_col:
 with xlsx_col:
     downloads.file_button(
         _("Export as XLSX"),
-        journey_view.to_xlsx(text, colours, title, about),
+        lambda: journey_view.to_xlsx(text, colours, title, about),
         "journey_map.xlsx",
         downloads.XLSX,
         "journey_xlsx",
