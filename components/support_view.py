@@ -45,7 +45,8 @@ def lines_table(frame: pl.DataFrame, reference: datetime | None, min_n: int) -> 
     """One row per line with every figure in words and numbers."""
     ordered = pl.DataFrame({"line": list(LINE_ORDER)}).join(frame, on="line", how="left")
     age = (
-        ((pl.lit(reference) - pl.col("oldest_open")).dt.total_hours() / 24).round(1)
+        # cast: with no open ticket the store's column comes back all null, typed Null
+        ((pl.lit(reference) - pl.col("oldest_open").cast(pl.Datetime("us"))).dt.total_hours() / 24).round(1)
         if reference is not None
         else pl.lit(None, pl.Float64)
     )

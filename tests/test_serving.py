@@ -219,3 +219,27 @@ def test_a_load_from_the_command_line_while_people_browse(tmp_path: Path) -> Non
     assert [(page, errors) for page, errors, _texts in seen if errors] == []
     newest = next(t for t in after if "Newest data" in t)
     assert "2030-01-02 03:04" in newest, newest  # the load is read at once, not after the cache's lifetime
+
+
+def test_the_loadtest_command_prints_its_table(tmp_path: Path) -> None:
+    from tests.test_cli import cli
+
+    url = seeded("duckdb", tmp_path, customers=200)
+    done = cli("loadtest", "--sessions", "3", "--rounds", "1", "--think", "0", "--db", url)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("| page | alone median s | 3 at once median s | 3 at once p95 s |")
+    rows = {line.split("|")[1].strip(): line for line in lines if line.startswith("| ")}
+    assert set(loadtest.PAGES) <= set(rows)
+    every = [cell.strip() for cell in rows["**every page**"].split("|")[2:-1]]
+    assert float(every[0]) > 0 and every[-1] == "0"  # timed, and no error
+    assert "3 sessions on 1 server process(es), 36 page views" in done.stdout
+    assert "starting app process 1 of 1" in done.stderr
+
+
+def test_the_loadtest_command_refuses_a_missing_store(tmp_path: Path) -> None:
+    from tests.test_cli import cli
+
+    refused = cli("loadtest", "--sessions", "2", "--db", f"duckdb:///{tmp_path / 'missing.duckdb'}")
+    assert refused.returncode != 0
+    assert "No store at" in refused.stderr and "Traceback" not in refused.stderr

@@ -227,3 +227,32 @@ def test_escalation_in_words(desk: Engine) -> None:
     assert support_view.escalation_sentence(frame) == (
         "50.0% of tickets went from line 1 to line 2 (3 of 6); 33.3% of those went on to line 3 (1 of 3)."
     )
+
+
+def test_the_lines_table_with_no_open_ticket() -> None:
+    """A store with no open ticket gives an all-null ``oldest_open`` column (typed Null): no age, no error."""
+    from datetime import datetime
+
+    import polars as pl
+
+    from components import support_view
+
+    numbers = [
+        "median_first_response_seconds",
+        "p90_first_response_seconds",
+        "median_resolution_seconds",
+        "p90_resolution_seconds",
+        "first_response_breaches",
+        "resolution_breaches",
+    ]
+    rates = ["fcr", "reopen_rate", "ticket_csat", "escalation_rate", "containment", "verified_containment"]
+    frame = pl.DataFrame(
+        {"line": ["1"], "tickets": [4], "share": [100.0], "open": [0], "oldest_open": [None]}
+        | {c: [60.0] for c in numbers}
+        | {m: [50.0] for m in rates}
+        | {f"{m}_n": [4] for m in rates}
+    )
+    table = support_view.lines_table(frame, datetime(2026, 1, 1), 30)
+    assert table.height == len(support_view.LINE_ORDER)
+    assert table["Oldest open, days"].to_list() == [None] * table.height
+    assert table["Open"].to_list()[support_view.LINE_ORDER.index("1")] == 0
