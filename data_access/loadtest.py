@@ -23,6 +23,7 @@ import asyncio
 import os
 import random
 import resource
+import shutil
 import signal
 import socket
 import statistics
@@ -448,6 +449,10 @@ def main(
     print(table(result))
     print(summary(result))
     failed = result.errors()
+    if failed and processes:
+        print(f"the app's logs: {logs}")
+    else:
+        shutil.rmtree(logs, ignore_errors=True)
     for visit in failed[:10]:
         print(f"error: session {visit.session}, {visit.page}: {'; '.join(visit.errors)[:300]}")
     return 1 if failed else 0
