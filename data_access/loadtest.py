@@ -36,22 +36,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from data_access import access
+
 ROOT = Path(__file__).resolve().parents[1]
-# every page a person reads, in menu order (the editing pages that only write are left out: Alerts, Maps, Access)
-PAGES: tuple[str, ...] = (
-    "overview",
-    "retention",
-    "churn_warning",
-    "why_leave",
-    "offers",
-    "experiments",
-    "funnel",
-    "stage_kpis",
-    "journey_map",
-    "review",
-    "support",
-    "data",
-)
+# every page a person reads (the pages that only edit are left out: Alerts, Maps and targets, Access)
+PAGES: tuple[str, ...] = tuple(p for p in access.PAGES if p not in ("alerts", "map_editor", "access"))
 HOME = "overview"  # the menu's default page for a viewer who may open everything
 PAGE_TIMEOUT_SECONDS = 120.0  # a page view that has not finished by then counts as an error
 

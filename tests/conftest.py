@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+import streamlit.testing.v1.app_test as app_test_module
 from sqlalchemy.engine import Engine
+from streamlit.runtime.pages_manager import PagesManager
 
 from data_access import ingest, schema, store
 
@@ -404,3 +406,18 @@ def tiny_duck(duck_url: str) -> str:
 def tiny(engine: Engine) -> Engine:
     put(engine, **TINY)
     return engine
+
+
+class NavigationPages(PagesManager):
+    """AppTest resets ``PagesManager.uses_pages_directory`` before every run, and with a ``pages/`` folder beside
+    app.py it then runs the page script alone on reruns, skipping app.py (the sidebar filters). The real server
+    sets the flag to False for good once ``st.navigation`` runs. Resetting this subclass instead keeps the
+    server's behaviour: every run goes through app.py."""
+
+
+@pytest.fixture
+def runs_like_the_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    """AppTest runs that go through app.py every time, as on the server (a module asks for it with
+    ``pytestmark = pytest.mark.usefixtures("runs_like_the_server")``)."""
+    monkeypatch.setattr(app_test_module, "PagesManager", NavigationPages)
+    monkeypatch.setattr(PagesManager, "uses_pages_directory", False)

@@ -11,8 +11,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,7 +18,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from data_access import editing, ingest, reviews, store
+from data_access import editing, ingest, loadtest, reviews, store
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
@@ -102,18 +100,11 @@ def running_app(
             stderr=subprocess.STDOUT,
         )
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as answer:
-                    if answer.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                pytest.fail(f"streamlit run did not start; see {log_path}")
-            time.sleep(0.5)
+        try:
+            loadtest.wait_healthy(base, process=proc, seconds=60)
+        except (RuntimeError, TimeoutError):
+            proc.kill()
+            pytest.fail(f"streamlit run did not start; see {log_path}")
         try:
             yield base
         finally:

@@ -14,9 +14,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-import streamlit.testing.v1.app_test as app_test_module
 from babel.messages.pofile import read_po
-from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
 from components import shell
@@ -162,14 +160,7 @@ def test_the_menu_reads_in_russian(monkeypatch: pytest.MonkeyPatch) -> None:
 # --- pages in Russian ------------------------------------------------------------------------------------------
 
 
-class _NavigationPages(PagesManager):
-    """As in test_pages: every AppTest run goes through app.py, as on the server."""
-
-
-@pytest.fixture(autouse=True)
-def _runs_like_the_server(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(app_test_module, "PagesManager", _NavigationPages)
-    monkeypatch.setattr(PagesManager, "uses_pages_directory", False)
+pytestmark = pytest.mark.usefixtures("runs_like_the_server")  # every AppTest run through app.py (conftest)
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,6 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-import streamlit.testing.v1.app_test as app_test_module
-from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
 from components import session
@@ -36,17 +34,7 @@ PAGES = (
 )
 
 
-class _NavigationPages(PagesManager):
-    """AppTest resets ``PagesManager.uses_pages_directory`` before every run, and with a ``pages/`` folder beside
-    app.py it then runs the page script alone on reruns, skipping app.py (the sidebar filters). The real server
-    sets the flag to False for good once ``st.navigation`` runs. Resetting this subclass instead keeps the
-    server's behaviour: every run goes through app.py."""
-
-
-@pytest.fixture(autouse=True)
-def _runs_like_the_server(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(app_test_module, "PagesManager", _NavigationPages)
-    monkeypatch.setattr(PagesManager, "uses_pages_directory", False)
+pytestmark = pytest.mark.usefixtures("runs_like_the_server")  # every AppTest run through app.py (conftest)
 
 
 @pytest.fixture(scope="module")
