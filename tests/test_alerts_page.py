@@ -13,9 +13,11 @@ from streamlit.testing.v1 import AppTest
 
 from data_access import access, alerts, store
 from data_access.access import Access
-from tests.test_pages import APP, _runs_like_the_server, table_with, texts  # noqa: F401
+from tests.test_pages import APP, table_with, texts
 from tests.test_pages import sample_url as sample_url  # the module's sample store
 from tests.test_sign_in import LEAD, LEADER, signed_in
+
+pytestmark = pytest.mark.usefixtures("runs_like_the_server")  # every AppTest run through app.py (conftest)
 
 ADMIN = Access("admin@example.com", frozenset({"admin"}))
 

@@ -19,7 +19,8 @@ from sample_data.story import FUNNEL
 from tests.conftest import CHDB_FOLDER, _keep_chdb_up
 from tests.test_cli import cli
 from tests.test_pages import APP, PAGES
-from tests.test_pages import _runs_like_the_server as _runs_like_the_server
+
+pytestmark = pytest.mark.usefixtures("runs_like_the_server")  # every AppTest run through app.py (conftest)
 
 
 def test_single_node_tables_fit_the_queries() -> None:

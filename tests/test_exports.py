@@ -17,7 +17,9 @@ from streamlit.testing.v1 import AppTest
 from components import journey_view
 from data_access import exports, ingest, store
 from sample_data.generate import generate
-from tests.test_pages import APP, _runs_like_the_server  # noqa: F401 - the fixture keeps every run through app.py
+from tests.test_pages import APP
+
+pytestmark = pytest.mark.usefixtures("runs_like_the_server")  # every AppTest run through app.py (conftest)
 
 SCRIPT = "<script>window.__xss=1</script>"
 IMAGE = "<img src=x onerror=window.__xss=1>"

@@ -10,8 +10,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from data_access import access, store
-from tests.test_pages import APP, _runs_like_the_server, table_with, texts  # noqa: F401
+from tests.test_pages import APP, table_with, texts
 from tests.test_pages import sample_url as sample_url  # the module's sample store
+
+pytestmark = pytest.mark.usefixtures("runs_like_the_server")  # every AppTest run through app.py (conftest)
 
 AUTH = {
     "redirect_uri": "http://localhost:8501/oauth2callback",

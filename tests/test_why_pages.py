@@ -9,8 +9,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from data_access import access, ingest, store
-from tests.test_pages import APP, _runs_like_the_server, texts  # noqa: F401
+from tests.test_pages import APP, texts
 from tests.test_sign_in import LEAD, LEADER, menu, signed_in
+
+pytestmark = pytest.mark.usefixtures("runs_like_the_server")  # every AppTest run through app.py (conftest)
 
 
 @pytest.fixture(scope="module")
