@@ -17,11 +17,13 @@ import plotly.graph_objects
 import plotly.io  # noqa: F401
 import polars  # noqa: F401
 import pyarrow  # noqa: F401
-import sqlalchemy  # noqa: F401
 import streamlit.dataframe_util
 import streamlit.elements.plotly_chart  # noqa: F401
 
 import components
+import data_access.queries
+import data_access.store  # the store layer, and SQLAlchemy with it
 
-for _module in pkgutil.iter_modules(components.__path__):
-    importlib.import_module(f"components.{_module.name}")
+for _package in (data_access.queries, components):
+    for _module in pkgutil.iter_modules(_package.__path__):
+        importlib.import_module(f"{_package.__name__}.{_module.name}")
