@@ -415,9 +415,9 @@ class NavigationPages(PagesManager):
     server's behaviour: every run goes through app.py."""
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def runs_like_the_server(monkeypatch: pytest.MonkeyPatch) -> None:
-    """AppTest runs that go through app.py every time, as on the server (a module asks for it with
-    ``pytestmark = pytest.mark.usefixtures("runs_like_the_server")``)."""
+    """Every test's AppTest runs go through app.py every time, as on the server (for every test, so that no
+    module that runs the app can forget it)."""
     monkeypatch.setattr(app_test_module, "PagesManager", NavigationPages)
     monkeypatch.setattr(PagesManager, "uses_pages_directory", False)

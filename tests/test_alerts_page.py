@@ -17,8 +17,6 @@ from tests.test_pages import APP, table_with, texts
 from tests.test_pages import sample_url as sample_url  # the module's sample store
 from tests.test_sign_in import LEAD, LEADER, signed_in
 
-pytestmark = pytest.mark.usefixtures("runs_like_the_server")  # every AppTest run through app.py (conftest)
-
 ADMIN = Access("admin@example.com", frozenset({"admin"}))
 
 

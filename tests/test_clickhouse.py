@@ -20,8 +20,6 @@ from tests.conftest import CHDB_FOLDER, _keep_chdb_up
 from tests.test_cli import cli
 from tests.test_pages import APP, PAGES
 
-pytestmark = pytest.mark.usefixtures("runs_like_the_server")  # every AppTest run through app.py (conftest)
-
 
 def test_single_node_tables_fit_the_queries() -> None:
     [events] = clickhouse.create_table_ddl(schema.journey_events)

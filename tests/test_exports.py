@@ -19,8 +19,6 @@ from data_access import exports, ingest, store
 from sample_data.generate import generate
 from tests.test_pages import APP
 
-pytestmark = pytest.mark.usefixtures("runs_like_the_server")  # every AppTest run through app.py (conftest)
-
 SCRIPT = "<script>window.__xss=1</script>"
 IMAGE = "<img src=x onerror=window.__xss=1>"
 FORMULA = '=HYPERLINK("http://evil.example","x")'

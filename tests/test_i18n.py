@@ -160,9 +160,6 @@ def test_the_menu_reads_in_russian(monkeypatch: pytest.MonkeyPatch) -> None:
 # --- pages in Russian ------------------------------------------------------------------------------------------
 
 
-pytestmark = pytest.mark.usefixtures("runs_like_the_server")  # every AppTest run through app.py (conftest)
-
-
 @pytest.fixture(scope="module")
 def sample_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     url = f"duckdb:///{tmp_path_factory.mktemp('i18n') / 'sample.duckdb'}"

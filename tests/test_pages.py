@@ -34,9 +34,6 @@ PAGES = (
 )
 
 
-pytestmark = pytest.mark.usefixtures("runs_like_the_server")  # every AppTest run through app.py (conftest)
-
-
 @pytest.fixture(scope="module")
 def sample_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     url = f"duckdb:///{tmp_path_factory.mktemp('pages') / 'sample.duckdb'}"

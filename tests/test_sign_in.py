@@ -13,8 +13,6 @@ from data_access import access, store
 from tests.test_pages import APP, table_with, texts
 from tests.test_pages import sample_url as sample_url  # the module's sample store
 
-pytestmark = pytest.mark.usefixtures("runs_like_the_server")  # every AppTest run through app.py (conftest)
-
 AUTH = {
     "redirect_uri": "http://localhost:8501/oauth2callback",
     "cookie_secret": "a-test-secret-that-is-long-enough-for-signing",

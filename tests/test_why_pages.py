@@ -12,8 +12,6 @@ from data_access import access, ingest, store
 from tests.test_pages import APP, texts
 from tests.test_sign_in import LEAD, LEADER, menu, signed_in
 
-pytestmark = pytest.mark.usefixtures("runs_like_the_server")  # every AppTest run through app.py (conftest)
-
 
 @pytest.fixture(scope="module")
 def big(tmp_path_factory: pytest.TempPathFactory) -> str:
