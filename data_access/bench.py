@@ -26,9 +26,9 @@ from sqlalchemy.engine import Engine
 
 from data_access import ingest, metrics, store
 from data_access.config import SETTINGS, StoreLocation, default_store_path
-from data_access.dialect import CLICKHOUSE
 from data_access.filters import Filters, Period
 from data_access.queries import catalog, funnel, journey, kpis, overview, retention, review, risk, support, why
+from data_access.store.dialect import CLICKHOUSE
 
 OTHER_WINDOW = "30d"  # a conversion window other than the stored funnel's: counted from the raw events
 Query = Callable[[Engine, str, Filters], object]  # (engine for the cold run, url for the cached run, filters)

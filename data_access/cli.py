@@ -18,11 +18,12 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from data_access import access, alerts, clickhouse, exports, ingest, metrics, schema, store
+from data_access import access, alerts, exports, ingest, metrics, schema, store
 from data_access.config import SETTINGS, StoreLocation, resolve_store
-from data_access.dialect import GRAINS
 from data_access.filters import FilterError, Filters, Period
 from data_access.queries import funnel, kpis, retention, review, risk, support
+from data_access.store import clickhouse
+from data_access.store.dialect import GRAINS
 
 FORMATS = ("table", "json", "csv")
 EXIT_USAGE, EXIT_FAILED = 2, 1

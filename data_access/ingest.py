@@ -25,7 +25,7 @@ from data_access.queries import funnel, kpis
 Progress = Callable[[float, str], None]
 SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".xlsx": "excel", ".xls": "excel"}
 MODES = ("append", "replace")
-DERIVED_FROM = {"journey_events", "stages"}  # a load of these rebuilds the derived tables (data_access.derived)
+DERIVED_FROM = {"journey_events", "stages"}  # a load of these rebuilds the derived tables (data_access.store.derived)
 _TRUE = ("true", "t", "1", "yes", "y")
 _FALSE = ("false", "f", "0", "no", "n")
 _TIME_FORMATS_TZ = ("%Y-%m-%dT%H:%M:%S%.f%#z", "%Y-%m-%dT%H:%M%#z")
@@ -473,7 +473,7 @@ def write(
 
 
 def refresh_derived(conn: Connection) -> dict[str, int]:
-    """Rebuilds every derived table (``data_access.derived``) on a connection in a write transaction; returns the
+    """Rebuilds every derived table (``data_access.store.derived``) on a connection in a write transaction; returns the
     rows of each."""
     return {
         str(schema.funnel_attempts.name): funnel.refresh_attempts(conn),

@@ -17,8 +17,8 @@ import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
 from data_access import schema
-from data_access.dialect import NATIVE_QUANTILE, epoch_ms, quantile_cont
 from data_access.i18n import N_
+from data_access.store.dialect import NATIVE_QUANTILE, epoch_ms, quantile_cont
 
 Z95 = 1.959963984540054  # two-sided 95% normal quantile
 

@@ -11,10 +11,11 @@ import sqlalchemy as sa
 from polars.testing import assert_frame_equal
 from streamlit.testing.v1 import AppTest
 
-from data_access import clickhouse, ingest, schema, store
-from data_access.dialect import epoch_ms, period_start
+from data_access import ingest, schema, store
 from data_access.filters import Filters
 from data_access.queries import funnel, kpis, retention, risk, support
+from data_access.store import clickhouse
+from data_access.store.dialect import epoch_ms, period_start
 from sample_data.story import FUNNEL
 from tests.conftest import CHDB_FOLDER, _keep_chdb_up
 from tests.test_cli import cli

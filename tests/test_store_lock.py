@@ -46,7 +46,7 @@ def test_the_dashboard_waits_for_a_short_write(tiny_duck: str) -> None:
 
 
 def test_a_long_write_gives_a_plain_message(tiny_duck: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(store, "SETTINGS", dataclasses.replace(store.SETTINGS, lock_timeout_seconds=0.5))
+    monkeypatch.setattr(store.engine, "SETTINGS", dataclasses.replace(store.engine.SETTINGS, lock_timeout_seconds=0.5))
     reader = store.create_store_engine(tiny_duck, read_only=True)
     writer = hold_write_lock(str(store.file_path(tiny_duck)), 5)
     try:
@@ -75,7 +75,7 @@ def test_the_dashboard_cannot_write(tiny_duck: str) -> None:
 def test_the_dashboards_queries_are_bounded_in_memory(tiny_duck: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """The read-only engine caps DuckDB at CJM_READ_MEMORY_MB (beyond it, joins and groupings spill to disk); a
     query still gives its figures under a tight cap."""
-    monkeypatch.setattr(store, "SETTINGS", dataclasses.replace(store.SETTINGS, read_memory_mb=64))
+    monkeypatch.setattr(store.engine, "SETTINGS", dataclasses.replace(store.engine.SETTINGS, read_memory_mb=64))
     reader = store.create_store_engine(tiny_duck, read_only=True)
     with store.connect(reader) as conn:
         limit = conn.execute(sa.text("SELECT current_setting('memory_limit')")).scalar_one()
@@ -102,7 +102,9 @@ SLOW = {  # a statement that runs for seconds on each store
 
 def test_a_dashboard_query_is_stopped_at_the_statement_timeout(store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     kind = store.backend_name(store_url)
-    monkeypatch.setattr(store, "SETTINGS", dataclasses.replace(store.SETTINGS, statement_timeout_seconds=0.5))
+    monkeypatch.setattr(
+        store.engine, "SETTINGS", dataclasses.replace(store.engine.SETTINGS, statement_timeout_seconds=0.5)
+    )
     reader = store.create_store_engine(store_url, read_only=True)
     started = time.monotonic()
     stopped = pytest.raises(store.QueryTimeout, match=r"ran longer than 0.5 s and was stopped")
@@ -135,7 +137,7 @@ def test_a_load_while_the_dashboard_reads_stops_no_reader_and_loses_no_write(
 
     from data_access import ingest
 
-    monkeypatch.setattr(store, "SETTINGS", dataclasses.replace(store.SETTINGS, lock_timeout_seconds=20))
+    monkeypatch.setattr(store.engine, "SETTINGS", dataclasses.replace(store.engine.SETTINGS, lock_timeout_seconds=20))
     writer = store.create_store_engine(tiny_duck)
     half_way, go_on = threading.Event(), threading.Event()
 

@@ -25,9 +25,12 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from data_access import derived, i18n, metrics, schema
+from data_access import i18n, metrics, schema
 from data_access.access import masked
-from data_access.dialect import (
+from data_access.filters import Filters, Period
+from data_access.i18n import N_, _
+from data_access.store import connect, contact_columns, derived, fetch_frame
+from data_access.store.dialect import (
     ARG_MIN,
     WINDOW_FUNNEL,
     arg_min,
@@ -37,9 +40,6 @@ from data_access.dialect import (
     period_start,
     window_funnel,
 )
-from data_access.filters import Filters, Period
-from data_access.i18n import N_, _
-from data_access.store import connect, contact_columns, fetch_frame
 
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
 DEFAULT_WINDOW = "90d"  # awareness to advocacy takes weeks to months

@@ -6,13 +6,13 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from data_access import derived, metrics, schema
+from data_access import metrics, schema
 from data_access.access import masked
 from data_access.config import SETTINGS
-from data_access.dialect import period_date, period_start
 from data_access.filters import Filters
 from data_access.i18n import _
-from data_access.store import connect, contact_columns, fetch_frame, has_column
+from data_access.store import connect, contact_columns, derived, fetch_frame, has_column
+from data_access.store.dialect import period_date, period_start
 
 STAGE_COLUMNS = ("stage_id", "name", "position", "in_funnel", "phase")
 _STAGE_TYPES = {

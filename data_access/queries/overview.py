@@ -30,7 +30,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from data_access import i18n, metrics, schema
-from data_access.dialect import (
+from data_access.filters import Filters, Period
+from data_access.i18n import N_, _
+from data_access.queries import catalog, funnel, kpis, retention, risk, support, why
+from data_access.store import fetch_frame, side_by_side
+from data_access.store.dialect import (
     add_months,
     bit_or,
     constant_rows,
@@ -40,10 +44,6 @@ from data_access.dialect import (
     period_date,
     period_start,
 )
-from data_access.filters import Filters, Period
-from data_access.i18n import N_, _
-from data_access.queries import catalog, funnel, kpis, retention, risk, support, why
-from data_access.store import fetch_frame, side_by_side
 
 cu = schema.customers
 od = schema.orders

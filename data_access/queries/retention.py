@@ -12,7 +12,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from data_access import metrics, schema
-from data_access.dialect import (
+from data_access.filters import Filters
+from data_access.store import fetch_frame, side_by_side
+from data_access.store.dialect import (
     GRAINS,
     MONTH_BITS,
     add_months,
@@ -23,8 +25,6 @@ from data_access.dialect import (
     period_date,
     period_start,
 )
-from data_access.filters import Filters
-from data_access.store import fetch_frame, side_by_side
 
 cu = schema.customers
 ev = schema.journey_events

@@ -20,11 +20,11 @@ from sqlalchemy.engine import Connection, Engine
 
 from data_access import metrics, schema
 from data_access.access import masked
-from data_access.dialect import epoch_ms
 from data_access.filters import Filters, Period
 from data_access.i18n import N_
 from data_access.queries import support
 from data_access.store import contact_columns, fetch_frame, side_by_side
+from data_access.store.dialect import epoch_ms
 
 cu = schema.customers
 ev = schema.journey_events

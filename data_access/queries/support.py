@@ -14,11 +14,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from data_access import metrics, schema
-from data_access.dialect import constant_rows, epoch_ms, period_date, period_start
 from data_access.filters import Filters, Period
 from data_access.i18n import N_
 from data_access.queries import kpis
 from data_access.store import fetch_frame, side_by_side
+from data_access.store.dialect import constant_rows, epoch_ms, period_date, period_start
 
 t = schema.tickets
 cu = schema.customers

@@ -13,11 +13,11 @@ from sqlalchemy.engine import Connection
 
 from data_access import metrics, schema
 from data_access.access import masked
-from data_access.dialect import epoch_ms, period_date, period_start
 from data_access.filters import Filters
 from data_access.i18n import N_
 from data_access.queries import kpis
 from data_access.store import contact_columns, fetch_frame, has_column, has_table
+from data_access.store.dialect import epoch_ms, period_date, period_start
 
 r, cu = schema.survey_responses, schema.customers
 of, ex, ei = schema.offers, schema.experiments, schema.experiment_info

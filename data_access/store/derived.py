@@ -15,7 +15,9 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from data_access import schema, store
+from data_access import schema
+from data_access.store.engine import has_table, utc_now
+from data_access.store.writes import ensure_table, recreate_table
 
 ds = schema.derived_state
 ev = schema.journey_events
@@ -32,7 +34,7 @@ def source(conn: Connection) -> tuple[int, datetime | None, datetime | None]:
 
 def is_current(conn: Connection, table: sa.Table, spec: str) -> bool:
     """Whether ``table`` was built for ``spec`` from the journey events as they are now."""
-    if not store.has_table(conn, ds):
+    if not has_table(conn, ds):
         return False
     built = conn.execute(
         sa.select(ds.c.spec, ds.c.source_rows, ds.c.source_first, ds.c.source_last).where(ds.c.name == table.name)
@@ -44,9 +46,9 @@ def is_current(conn: Connection, table: sa.Table, spec: str) -> bool:
 
 def recreate(conn: Connection, table: sa.Table) -> None:
     """Makes ``table`` anew and empty (a table of an earlier shape goes with its rows) and forgets its state."""
-    store.ensure_table(conn, ds)
+    ensure_table(conn, ds)
     conn.execute(sa.delete(ds).where(ds.c.name == table.name))
-    store.recreate_table(conn, table)
+    recreate_table(conn, table)
 
 
 def mark_built(conn: Connection, table: sa.Table, spec: str) -> int:
@@ -59,7 +61,7 @@ def mark_built(conn: Connection, table: sa.Table, spec: str) -> int:
             source_rows=rows,
             source_first=first,
             source_last=last,
-            built_at=store.utc_now(),
+            built_at=utc_now(),
         )
     )
     return int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())

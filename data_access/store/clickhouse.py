@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from data_access import schema
-from data_access.dialect import CLICKHOUSE
+from data_access.store.dialect import CLICKHOUSE
 
 SESSION_SETTINGS: dict[str, str | int] = {
     "distributed_product_mode": "local",  # on a cluster, joins and INs on the customer stay on each shard

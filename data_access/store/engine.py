@@ -1,30 +1,29 @@
-"""The SQL store: engines (read-only where the dialect allows it), connections that wait out a DuckDB file
-lock, schema creation, and small status queries. The only module that knows how each dialect opens."""
+"""The store's engines and connections: engines (read-only where the dialect allows it), connections that wait
+out a DuckDB file lock, side-by-side queries, result frames and small status queries. The only module that knows
+how each dialect opens."""
 
 from __future__ import annotations
 
 import contextvars
 import fcntl
-import os
-import shutil
 import sqlite3
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, make_url
 
-from data_access import clickhouse, schema
+from data_access import schema
 from data_access.config import SETTINGS
 from data_access.i18n import _
+from data_access.store import clickhouse
 
 
 def _NO_STORE() -> str:
@@ -218,7 +217,7 @@ def _busy(url: sa.URL) -> StoreBusy:
     )
 
 
-def _duckdb_file(engine: Engine) -> Path | None:
+def duckdb_file(engine: Engine) -> Path | None:
     """The file of an embedded DuckDB store that this engine may write, None otherwise."""
     if engine.url.get_backend_name() != "duckdb":
         return None
@@ -226,7 +225,7 @@ def _duckdb_file(engine: Engine) -> Path | None:
 
 
 @contextmanager
-def _writer_lock(path: Path, url: sa.URL) -> Iterator[None]:
+def writer_lock(path: Path, url: sa.URL) -> Iterator[None]:
     """One writer at a time on an embedded DuckDB file, across threads and processes (readers are not held up):
     a write in place waits for a load that writes into a copy (:func:`load_transaction`), so that the copy, when it
     takes the file's place, cannot drop that write. Waits up to the lock timeout, then :class:`StoreBusy`."""
@@ -248,38 +247,6 @@ def _writer_lock(path: Path, url: sa.URL) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-@contextmanager
-def load_transaction(engine: Engine) -> Iterator[Connection]:
-    """A write transaction for a load (ingest, an upload, rebuilding the derived tables). On an embedded DuckDB
-    file the load writes into a copy of the file, which takes the file's place when the block ends without an
-    error: the dashboard and other readers keep reading the old file meanwhile, never wait for the load, and see
-    the new data from their next query; a failed load leaves the file as it was. (It needs the file's size again
-    on the disk while it runs.) Elsewhere, :func:`write_transaction`: the database's own transaction does that."""
-    path = _duckdb_file(engine)
-    wal = path.with_name(path.name + ".wal") if path is not None else None
-    if path is None or not path.exists() or (wal is not None and wal.exists()):
-        # a new file has no readers yet; a file with a log of unfinished writes is loaded in place
-        with write_transaction(engine) as conn:
-            yield conn
-        return
-    with _writer_lock(path, engine.url):
-        copy = path.with_name(f".{path.name}.loading-{uuid.uuid4().hex[:8]}")
-        shutil.copyfile(path, copy)
-        shutil.copymode(path, copy)
-        shadow = create_store_engine(str(engine.url.set(database=str(copy))))
-        try:
-            with write_transaction(shadow) as conn:
-                yield conn
-            with connect(shadow) as conn:  # every change into the file itself before it takes the store's place
-                conn.exec_driver_sql("CHECKPOINT")
-            shadow.dispose()
-            os.replace(copy, path)  # atomic: a reader opens the old file or the new one, never half of one
-        finally:
-            shadow.dispose()
-            for leftover in (copy, copy.with_name(copy.name + ".wal"), copy.with_name(f".{copy.name}.writer")):
-                leftover.unlink(missing_ok=True)
-
-
 def data_version(url: str) -> tuple[int, int, int] | None:
     """For an embedded store, its file's identity and last change (inode, modification time, size): a load or a
     write from any process changes it. None for a server database."""
@@ -297,9 +264,9 @@ def data_version(url: str) -> tuple[int, int, int] | None:
 def connect(engine: Engine, *, write: bool = False) -> Iterator[Connection]:
     """A connection (in a transaction when ``write``), waiting up to the lock timeout while another process
     holds the embedded file. Connection failures become :class:`StoreError` with one readable line."""
-    path = _duckdb_file(engine) if write else None
+    path = duckdb_file(engine) if write else None
     if path is not None and path.exists():
-        with _writer_lock(path, engine.url), connect(engine, write=False) as conn, conn.begin():
+        with writer_lock(path, engine.url), connect(engine, write=False) as conn, conn.begin():
             yield conn
         return
     deadline = time.monotonic() + SETTINGS.lock_timeout_seconds
@@ -360,56 +327,7 @@ def side_by_side(engine: Engine, queries: dict[str, Callable[[Connection], Any]]
         return {name: future.result() for name, future in futures.items()}
 
 
-def init_store(engine: Engine) -> None:
-    """Create every table of the contract that is missing (existing tables and rows are left alone) and add the
-    optional columns that a store made by an earlier version lacks."""
-    with connect(engine, write=True) as conn:
-        upgrade(conn)
-
-
-def upgrade(conn: Connection) -> list[str]:
-    """On a connection in a write transaction: creates the missing tables, then adds each optional (nullable)
-    contract column that an existing table lacks, empty; returns the ``table.column`` names added. Identifiers
-    and types come from the schema module, never from input."""
-    on_clickhouse = clickhouse.is_clickhouse(conn.dialect.name)
-    if on_clickhouse:
-        clickhouse.create_tables(conn, [t for t in schema.metadata.sorted_tables if not has_table(conn, t)])
-    else:
-        schema.metadata.create_all(conn, checkfirst=True)
-    added = []
-    for table in schema.TABLES:
-        present = _columns(conn, table)
-        for column in table.columns:
-            if column.name in present or not column.nullable:
-                continue
-            if on_clickhouse:
-                conn.exec_driver_sql(clickhouse.add_column_ddl(table, column))
-            else:
-                spec = sa.schema.CreateColumn(column).compile(dialect=conn.dialect)
-                conn.execute(
-                    sa.DDL(f"ALTER TABLE {conn.dialect.identifier_preparer.format_table(table)} ADD COLUMN {spec}")
-                )
-            added.append(f"{table.name}.{column.name}")
-    return added
-
-
-@contextmanager
-def write_transaction(engine: Engine, also: tuple[sa.Table, ...] = ()) -> Iterator[Connection]:
-    """A connection for a write that must land whole or not at all, with the contract's tables up to date. On the
-    transactional stores it is one transaction; on ClickHouse, which has none, the statements write into staging
-    copies of the contract's and the derived tables (and of the app's tables in ``also``) that are swapped in when
-    the block ends without an error (:func:`clickhouse.staged`)."""
-    with connect(engine, write=True) as conn:
-        upgrade(conn)
-        if not clickhouse.is_clickhouse(conn.dialect.name):
-            yield conn
-            return
-        staged_tables = list(dict.fromkeys((*schema.TABLES, *schema.DERIVED_TABLES, *also)))
-        with clickhouse.staged(conn, staged_tables, database=f"cjm_staging_{uuid.uuid4().hex[:12]}") as staged:
-            yield staged
-
-
-def _columns(conn: Connection, table: sa.Table) -> set[str]:
+def table_columns(conn: Connection, table: sa.Table) -> set[str]:
     """The columns the store's ``table`` has, from an empty result (the same on every dialect: duckdb-engine's
     inspector asks catalog tables that DuckDB no longer has)."""
     return set(conn.execute(sa.select(sa.text("*")).select_from(table).limit(0)).keys())
@@ -418,59 +336,18 @@ def _columns(conn: Connection, table: sa.Table) -> set[str]:
 def has_column(conn: Connection, table: sa.Table, column: str) -> bool:
     """Whether the store's ``table`` has ``column`` (a store made before the column was added to the contract, and
     opened read-only, may not have it until its next load)."""
-    return column in _columns(conn, table)
+    return column in table_columns(conn, table)
 
 
 def contact_columns(conn: Connection) -> list[sa.ColumnElement]:
     """The customers' ``email`` and ``customer_name`` for a list of customers (empty on a store made before the
     contract had them and opened read-only, until its next load adds them)."""
     c = schema.customers.c
-    present = _columns(conn, schema.customers)
+    present = table_columns(conn, schema.customers)
     return [
         (c.email if "email" in present else sa.cast(sa.null(), sa.String)).label("email"),
         (c["name"] if "name" in present else sa.cast(sa.null(), sa.String)).label("customer_name"),
     ]
-
-
-def ensure_table(conn: Connection, table: sa.Table) -> None:
-    """Creates ``table`` if the store lacks it (the app's own tables are made on first write)."""
-    if clickhouse.is_clickhouse(conn.dialect.name):
-        if not has_table(conn, table):
-            clickhouse.create_tables(conn, [table], database=clickhouse.staging_database(conn))
-    else:
-        table.create(conn, checkfirst=True)
-
-
-def recreate_table(conn: Connection, table: sa.Table) -> None:
-    """Drops ``table`` with its rows, if there, and makes it anew in its current shape."""
-    if clickhouse.is_clickhouse(conn.dialect.name):
-        name = conn.dialect.identifier_preparer.format_table(clickhouse.rendered(conn, table))
-        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {name}")
-        clickhouse.create_tables(conn, [table], database=clickhouse.staging_database(conn))
-    else:
-        table.drop(conn, checkfirst=True)
-        table.create(conn)
-
-
-def delete_where(conn: Connection, table: sa.Table, condition: sa.ColumnElement[bool]) -> int:
-    """Deletes the rows of ``table`` that meet ``condition``; returns how many."""
-    return _changed(conn, table, condition, sa.delete(table).where(condition))
-
-
-def update_where(conn: Connection, table: sa.Table, condition: sa.ColumnElement[bool], **values: Any) -> int:
-    """Sets ``values`` on the rows of ``table`` that meet ``condition``; returns how many."""
-    return _changed(conn, table, condition, sa.update(table).where(condition).values(**values))
-
-
-def _changed(conn: Connection, table: sa.Table, condition: sa.ColumnElement[bool], change: sa.Executable) -> int:
-    """Runs a DELETE or UPDATE and returns the rows it changed: its row count, or on ClickHouse, which reports
-    none, the rows counted just before (there a race of two writers is not settled by the count)."""
-    if not clickhouse.is_clickhouse(conn.dialect.name):
-        return conn.execute(change).rowcount
-    count = int(conn.execute(sa.select(sa.func.count()).select_from(table).where(condition)).scalar_one())
-    if count:
-        conn.execute(change)
-    return count
 
 
 def has_table(conn: Connection, table: sa.Table) -> bool:
@@ -565,66 +442,6 @@ def freshness(engine: Engine) -> datetime | None:
     return max(v if isinstance(v, datetime) else datetime.fromisoformat(str(v)) for v in found)
 
 
-_GENERIC_BATCH = 5_000  # rows per executemany batch on server databases
-
-
-def delete_rows_with_keys(conn: Connection, table: sa.Table, frame: pl.DataFrame) -> None:
-    """Deletes the rows of ``table`` whose primary key appears in ``frame`` (what makes a re-load idempotent)."""
-    keys = schema.key_columns(table)
-    if conn.dialect.name == "duckdb":
-        with _registered(conn, frame.select(keys)) as chunk:
-            match = sa.and_(*(chunk.c[k] == table.c[k] for k in keys))
-            conn.execute(sa.delete(table).where(sa.exists(sa.select(sa.literal(1)).select_from(chunk).where(match))))
-        return
-    key_tuple = sa.tuple_(*(table.c[k] for k in keys)) if len(keys) > 1 else table.c[keys[0]]
-    for start in range(0, frame.height, 1_000):
-        part = frame.slice(start, 1_000).select(keys)
-        values = list(part.iter_rows()) if len(keys) > 1 else part.to_series().to_list()
-        conn.execute(sa.delete(table).where(key_tuple.in_(values)))
-
-
-@contextmanager
-def _registered(conn: Connection, frame: pl.DataFrame) -> Iterator[sa.TableClause]:
-    """DuckDB only: ``frame`` visible to SQL as a table for the duration (zero-copy through Arrow)."""
-    raw = conn.connection.dbapi_connection
-    name = "_cjm_chunk"
-    raw.register(name, frame.to_arrow())
-    try:
-        yield sa.table(name, *(sa.column(c) for c in frame.columns))
-    finally:
-        raw.unregister(name)
-
-
-def bulk_insert(conn: Connection, table: sa.Table, frame: pl.DataFrame) -> None:
-    """Inserts ``frame`` (columns named as in the contract, types already coerced) into ``table``."""
-    if frame.height == 0:
-        return
-    if clickhouse.is_clickhouse(conn.dialect.name):
-        clickhouse.insert_frame(conn, table, frame)
-        return
-    if conn.dialect.name == "duckdb":
-        with _registered(conn, frame) as chunk:
-            conn.execute(sa.insert(table).from_select(frame.columns, sa.select(*(chunk.c[c] for c in frame.columns))))
-        return
-    for start in range(0, frame.height, _GENERIC_BATCH):
-        conn.execute(table.insert(), frame.slice(start, _GENERIC_BATCH).to_dicts())
-
-
-def clear_tables(conn: Connection, tables: list[sa.Table]) -> None:
-    """Empties tables, children first."""
-    for table in reversed(tables):
-        empty_table(conn, table)
-
-
-def empty_table(conn: Connection, table: sa.Table) -> None:
-    """Deletes every row of ``table`` (ClickHouse: TRUNCATE, its DELETE is a rewrite of every part)."""
-    if clickhouse.is_clickhouse(conn.dialect.name):
-        name = conn.dialect.identifier_preparer.format_table(clickhouse.rendered(conn, table))
-        conn.exec_driver_sql(f"TRUNCATE TABLE {name}")
-    else:
-        conn.execute(sa.delete(table))
-
-
 def orphans(conn: Connection, child: str, column: str, limit: int) -> tuple[int, list[str]]:
     """(how many rows, first distinct values) of ``child.column`` with no matching parent row."""
     parent_name, parent_column = schema.REFERENCES[(child, column)]
@@ -638,3 +455,15 @@ def orphans(conn: Connection, child: str, column: str, limit: int) -> tuple[int,
         return 0, []
     first = conn.execute(sa.select(c).where(orphan).distinct().order_by(c).limit(limit)).scalars()
     return total, [str(v) for v in first]
+
+
+T = TypeVar("T")
+
+
+def with_writer(url: str, action: Callable[[Engine], T]) -> T:
+    """Runs ``action`` with an engine that may write to the store at ``url``, then lets the engine go."""
+    writer = create_store_engine(url)
+    try:
+        return action(writer)
+    finally:
+        writer.dispose()
