@@ -8,7 +8,7 @@ from typing import Any
 import streamlit as st
 
 from components import auth, downloads, labels, session, tables
-from data_access import access, editing, i18n, schema, store
+from data_access import access, i18n, schema, store
 from data_access import streamlit_cache as cache
 from data_access.config import SETTINGS
 from data_access.i18n import _
@@ -22,7 +22,7 @@ def _write(url: str, run: Callable[[Any], str]) -> None:
     auth.may_or_stop(access.GRANT, _("granting roles"))
     st.session_state.pop(_DONE, None)
     try:
-        done = editing.with_writer(url, run)
+        done = store.with_writer(url, run)
     except access.AccessError as exc:
         st.error(str(exc))
         return

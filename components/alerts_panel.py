@@ -13,7 +13,7 @@ import polars as pl
 import streamlit as st
 
 from components import labels, session, tables
-from data_access import access, alerts, editing, i18n, metrics, notify, store
+from data_access import access, alerts, i18n, metrics, notify, store
 from data_access import streamlit_cache as cache
 from data_access.access import Access
 from data_access.alerts import AlertError, Finding, Rule
@@ -42,7 +42,7 @@ def _write(url: str, run: Callable[[Any], str]) -> None:
     """A change on a writing engine; a refusal is shown, a success survives the rerun."""
     st.session_state.pop(_DONE, None)
     try:
-        done = editing.with_writer(url, run)
+        done = store.with_writer(url, run)
     except (AlertError, store.StoreError, notify.NotifyError) as exc:
         slot = st.session_state.get(_SLOT)
         if slot is not None:

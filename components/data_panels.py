@@ -8,10 +8,11 @@ import polars as pl
 import streamlit as st
 
 from components import auth, tables
-from data_access import access, i18n, ingest, schema, store
+from data_access import access, i18n, schema, store
 from data_access import streamlit_cache as cache
 from data_access.config import StoreLocation
 from data_access.i18n import N_, _, ngettext
+from data_access.loading import ingest
 
 
 def store_status(where: StoreLocation, fresh: datetime | None, counts: dict[str, int] | None) -> None:

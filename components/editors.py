@@ -1,5 +1,6 @@
-"""Editors for the journey maps and the targets: a table editor each, saved through ``data_access.editing`` (checked,
-one transaction); a refused save shows why and keeps the edits in the editor."""
+"""Editors for the journey maps and the targets: a table editor each, saved through
+``data_access.loading.editing`` (checked, one transaction); a refused save shows why and keeps the edits in the
+editor."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ import streamlit as st
 
 from components import auth, data_panels, downloads, session
 from components.journey_view import lane_label, stage_labels
-from data_access import access, editing, i18n, ingest, metrics, schema, store
+from data_access import access, i18n, metrics, schema, store
 from data_access import streamlit_cache as cache
 from data_access.i18n import _, ngettext
+from data_access.loading import editing, ingest
 
 _DONE = "editors_done"  # what the last save did
 NEW_MAP = ""  # the option of a new map (a map's name is never empty)
@@ -27,7 +29,7 @@ def write(url: str, action: Callable[[Any], str], audited: tuple[str, str]) -> N
     auth.may_or_stop(access.EDIT, _("editing maps, targets or reviews"))
     st.session_state.pop(_DONE, None)
     try:
-        done = editing.with_writer(url, action)
+        done = store.with_writer(url, action)
     except ingest.LoadRejected as exc:
         data_panels.rejected(exc, _("Nothing was saved"))
     except store.StoreError as exc:

@@ -8,10 +8,11 @@ from typing import TypeVar
 
 import streamlit as st
 
-from data_access import i18n, ingest, store
+from data_access import i18n, store
 from data_access import streamlit_cache as cache
 from data_access.config import SETTINGS, StoreLocation, resolve_store
 from data_access.i18n import _
+from data_access.loading import ingest
 
 T = TypeVar("T")
 PAGE_KEY = "cjm_page_title"  # the page this run draws, in the viewer's language, for a message that names it

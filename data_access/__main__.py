@@ -1,5 +1,5 @@
 import sys
 
-from data_access.cli import main
+from data_access.ops.cli import main
 
 sys.exit(main())

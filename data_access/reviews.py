@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from data_access import schema, store
 from data_access.filters import EVERYONE, Filters, Period, Scope
-from data_access.ingest import LoadRejected, Problem, Problems
+from data_access.loading.ingest import LoadRejected, Problem, Problems
 from data_access.queries import review
 
 kr = schema.kpi_reviews

@@ -19,7 +19,8 @@ import streamlit.testing.v1.app_test as app_test_module
 from sqlalchemy.engine import Engine
 from streamlit.runtime.pages_manager import PagesManager
 
-from data_access import ingest, schema, store
+from data_access import schema, store
+from data_access.loading import ingest
 
 SERVER_URLS = {
     "postgresql": os.environ.get("CJM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"),

@@ -18,7 +18,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from data_access import editing, ingest, loadtest, reviews, store
+from data_access import reviews, store
+from data_access.loading import editing, ingest
+from data_access.ops import loadtest
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from data_access import alerts, ingest, notify, store
+from data_access import alerts, notify, store
+from data_access.loading import ingest
 from tests.peers import smtp_server
 from tests.test_browser import ARTIFACTS, _settled, pick, running_app
 from tests.test_browser import browser as browser

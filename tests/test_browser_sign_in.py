@@ -18,7 +18,8 @@ from urllib.parse import quote
 import pytest
 import sqlalchemy as sa
 
-from data_access import access, ingest, schema, store
+from data_access import access, schema, store
+from data_access.loading import ingest
 from tests.conftest import make_store_url
 from tests.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, _free_port, _settled, running_app
 

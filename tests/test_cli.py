@@ -36,7 +36,7 @@ def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
 def cli_in_process(*args: str) -> subprocess.CompletedProcess[str]:
     """The command line's own ``main`` in this process: chDB serves one folder per process, and this test run
     holds it (a user's ``python -m data_access`` is the only process on its store)."""
-    from data_access import cli as command_line
+    from data_access.ops import cli as command_line
 
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):

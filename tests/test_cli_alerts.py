@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from data_access import alerts, ingest, store
+from data_access import alerts, store
+from data_access.loading import ingest
 from tests.peers import Mailbox, Receiver, smtp_server, webhook_receiver
 from tests.test_cli import ROOT, cli
 

@@ -11,8 +11,9 @@ import sqlalchemy as sa
 from polars.testing import assert_frame_equal
 from streamlit.testing.v1 import AppTest
 
-from data_access import ingest, schema, store
+from data_access import schema, store
 from data_access.filters import Filters
+from data_access.loading import ingest
 from data_access.queries import funnel, kpis, retention, risk, support
 from data_access.store import clickhouse
 from data_access.store.dialect import epoch_ms, period_start

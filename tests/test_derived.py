@@ -9,8 +9,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from data_access import ingest, schema, store
+from data_access import schema, store
 from data_access.filters import Filters, Period
+from data_access.loading import ingest
 from data_access.queries import funnel, kpis
 from tests.conftest import put
 

@@ -6,8 +6,8 @@ import polars as pl
 import pytest
 from sqlalchemy.engine import Engine
 
-from data_access import editing
-from data_access.ingest import LoadRejected, Source
+from data_access.loading import editing
+from data_access.loading.ingest import LoadRejected, Source
 from tests.conftest import put
 
 
@@ -103,7 +103,7 @@ def test_targets_are_checked_and_replaced_in_one_go(maps: Engine) -> None:
 
 
 def test_a_data_page_load_of_targets_checks_the_warn_side_too(maps: Engine) -> None:
-    from data_access import ingest
+    from data_access.loading import ingest
 
     with pytest.raises(LoadRejected) as refused:
         ingest.ingest(maps, [Source("kpi_targets.csv", b"stage_id,metric,target,warn\n*,dropoff,30,20\n")])

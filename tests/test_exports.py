@@ -15,7 +15,8 @@ from openpyxl import load_workbook
 from streamlit.testing.v1 import AppTest
 
 from components import journey_view
-from data_access import exports, ingest, store
+from data_access import exports, store
+from data_access.loading import ingest
 from sample_data.generate import generate
 from tests.test_pages import APP
 

@@ -18,8 +18,9 @@ from babel.messages.pofile import read_po
 from streamlit.testing.v1 import AppTest
 
 from components import shell
-from data_access import i18n, ingest, schema, store
+from data_access import i18n, schema, store
 from data_access.i18n import _, ngettext
+from data_access.loading import ingest
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")

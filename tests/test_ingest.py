@@ -12,8 +12,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from data_access import ingest, schema, store
-from data_access.ingest import LoadRejected, Source
+from data_access import schema, store
+from data_access.loading import ingest
+from data_access.loading.ingest import LoadRejected, Source
 
 STAGES = b"stage_id,name,position,in_funnel\nawareness,Awareness,1,true\nonboarding,Onboarding,2,yes\n"
 CUSTOMERS = (

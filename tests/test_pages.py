@@ -11,8 +11,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from components import session
-from data_access import ingest, schema, store
+from data_access import schema, store
 from data_access.filters import Filters
+from data_access.loading import ingest
 from data_access.queries import overview
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")

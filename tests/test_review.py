@@ -208,7 +208,7 @@ def test_review_command_line(reviewed: Engine, store_url: str, tmp_path) -> None
 
 def test_a_saved_review_opens_with_its_numbers_and_notes_after_new_data(reviewed: Engine) -> None:
     from data_access import reviews
-    from data_access.ingest import LoadRejected
+    from data_access.loading.ingest import LoadRejected
     from data_access.store import connect
 
     live = review.load(reviewed, Filters(segment=("B2C",)), A, B, 30)

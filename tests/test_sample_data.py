@@ -7,7 +7,8 @@ from datetime import timedelta
 import polars as pl
 import pytest
 
-from data_access import ingest, schema
+from data_access import schema
+from data_access.loading import ingest
 from sample_data import story
 from sample_data.generate import BLOCK, generate
 

@@ -16,8 +16,9 @@ import pytest
 from polars.testing import assert_frame_equal
 from sqlalchemy.engine import Engine
 
-from data_access import ingest, reviews, store
+from data_access import reviews, store
 from data_access.filters import Filters, Period, Scope
+from data_access.loading import ingest
 from data_access.queries import catalog, funnel, journey, kpis, overview, retention, review, risk, support, why
 from sample_data.generate import generate
 from tests.conftest import make_store_url

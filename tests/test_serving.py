@@ -1,6 +1,6 @@
 """Serving many people: sessions that open at once on a new server, and replicas behind the proxy of deploy/.
 
-The sessions here are the load benchmark's client (:mod:`data_access.loadtest`): Streamlit's own websocket
+The sessions here are the load benchmark's client (:mod:`data_access.ops.loadtest`): Streamlit's own websocket
 protocol, no browser, so that a test can open several at the same instant.
 """
 
@@ -19,7 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from data_access import ingest, loadtest, store
+from data_access import store
+from data_access.loading import ingest
+from data_access.ops import loadtest
 from tests.conftest import make_store_url
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -22,7 +22,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from data_access import ingest, loadtest, schema, store
+from data_access import schema, store
+from data_access.loading import ingest
+from data_access.ops import loadtest
 
 PASSWORD = "s3cret-Pa55"  # trust authentication takes any password: it is only there to be kept out of sight
 

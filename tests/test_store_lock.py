@@ -135,7 +135,7 @@ def test_a_load_while_the_dashboard_reads_stops_no_reader_and_loses_no_write(
     that comes during the load waits for it, and lands after it instead of being dropped with the old file."""
     import threading
 
-    from data_access import ingest
+    from data_access.loading import ingest
 
     monkeypatch.setattr(store.engine, "SETTINGS", dataclasses.replace(store.engine.SETTINGS, lock_timeout_seconds=20))
     writer = store.create_store_engine(tiny_duck)
@@ -174,7 +174,7 @@ def test_a_load_while_the_dashboard_reads_stops_no_reader_and_loses_no_write(
 
 
 def test_a_failed_load_leaves_the_file_as_it_was(tiny_duck: str) -> None:
-    from data_access import ingest
+    from data_access.loading import ingest
 
     writer = store.create_store_engine(tiny_duck)
     before = store.data_version(tiny_duck)

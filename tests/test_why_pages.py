@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from data_access import access, ingest, store
+from data_access import access, store
+from data_access.loading import ingest
 from tests.test_pages import APP, texts
 from tests.test_sign_in import LEAD, LEADER, menu, signed_in
 

@@ -18,9 +18,10 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from data_access import access, alerts, exports, ingest, metrics, schema, store
+from data_access import access, alerts, exports, metrics, schema, store
 from data_access.config import SETTINGS, StoreLocation, resolve_store
 from data_access.filters import FilterError, Filters, Period
+from data_access.loading import ingest
 from data_access.queries import funnel, kpis, retention, review, risk, support
 from data_access.store import clickhouse
 from data_access.store.dialect import GRAINS
@@ -393,11 +394,11 @@ def run(args: argparse.Namespace) -> int:
     if args.command in ("alerts", "notify"):
         return _alerts(args, location, console)
     if args.command == "bench":
-        from data_access import bench
+        from data_access.ops import bench
 
         return bench.main(location, args.customers, args.seed, reuse=args.reuse, pages=args.page, progress=console)
     if args.command == "loadtest":
-        from data_access import loadtest
+        from data_access.ops import loadtest
 
         return loadtest.main(
             location.url,

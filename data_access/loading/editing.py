@@ -11,16 +11,14 @@ written in one transaction, so a refused or failed save leaves the store as it w
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TypeVar
-
 import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from data_access import exports, i18n, ingest, schema, store
+from data_access import exports, i18n, schema, store
 from data_access.i18n import _, ngettext
-from data_access.ingest import LoadRejected, Problem, Problems
+from data_access.loading import ingest
+from data_access.loading.ingest import LoadRejected, Problem, Problems
 from data_access.queries import journey, kpis
 
 jm = schema.journey_map
@@ -28,16 +26,6 @@ kt = schema.kpi_targets
 MAP_COLUMNS = [c.name for c in jm.columns]
 TARGET_COLUMNS = [c.name for c in kt.columns]
 MAX_NAME = jm.c.map.type.length
-T = TypeVar("T")
-
-
-def with_writer(url: str, action: Callable[[Engine], T]) -> T:
-    """Runs ``action`` with an engine that may write to the store at ``url``, then lets the engine go."""
-    writer = store.create_store_engine(url)
-    try:
-        return action(writer)
-    finally:
-        writer.dispose()
 
 
 def _refuse(where: str, reason: str, column: str | None = None) -> LoadRejected:

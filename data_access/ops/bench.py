@@ -24,9 +24,10 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from data_access import ingest, metrics, store
+from data_access import metrics, store
 from data_access.config import SETTINGS, StoreLocation, default_store_path
 from data_access.filters import Filters, Period
+from data_access.loading import ingest
 from data_access.queries import catalog, funnel, journey, kpis, overview, retention, review, risk, support, why
 from data_access.store.dialect import CLICKHOUSE
 
