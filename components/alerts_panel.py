@@ -13,7 +13,7 @@ import polars as pl
 import streamlit as st
 
 from components import labels, session, tables
-from data_access import access, alerts, i18n, metrics, notify, store
+from data_access import access, alerts, delivery, i18n, metrics, store
 from data_access import streamlit_cache as cache
 from data_access.access import Access
 from data_access.alerts import AlertError, Finding, Rule
@@ -26,10 +26,10 @@ EVERY = ""  # the choice of every stage (a stage id is never empty)
 ALL_SEGMENTS = ""  # the choice of every segment
 
 
-def config() -> notify.NotifyConfig | None:
+def config() -> delivery.NotifyConfig | None:
     """The delivery settings from the secrets, or None with an error shown when they are malformed."""
     try:
-        return notify.NotifyConfig.load()
+        return delivery.NotifyConfig.load()
     except (ValueError, TypeError) as exc:
         st.error(
             _("The [notify] settings in .streamlit/secrets.toml cannot be read: {error}").format(error=exc),
@@ -43,7 +43,7 @@ def _write(url: str, run: Callable[[Any], str]) -> None:
     st.session_state.pop(_DONE, None)
     try:
         done = store.with_writer(url, run)
-    except (AlertError, store.StoreError, notify.NotifyError) as exc:
+    except (AlertError, store.StoreError, delivery.NotifyError) as exc:
         slot = st.session_state.get(_SLOT)
         if slot is not None:
             slot.empty()  # the message of the change before no longer stands above this refusal
@@ -139,7 +139,7 @@ def overview(url: str, viewer: Access, stages: dict[str, str]) -> list[Rule]:
     return shown
 
 
-def one_rule(url: str, viewer: Access, shown: list[Rule], stages: dict[str, str], cfg: notify.NotifyConfig) -> None:
+def one_rule(url: str, viewer: Access, shown: list[Rule], stages: dict[str, str], cfg: delivery.NotifyConfig) -> None:
     """One rule up close: its subscriptions and what the viewer may do with it."""
     if not shown:
         return
@@ -267,18 +267,18 @@ def _removed(engine: Any, rule: Rule, viewer: Access) -> str:
     return _("Removed {rule}.").format(rule=rule.name)
 
 
-def _tested(engine: Any, cfg: notify.NotifyConfig, rule: Rule, viewer: Access) -> str:
-    outcomes = notify.send_test(engine, cfg, rule.rule_id)
+def _tested(engine: Any, cfg: delivery.NotifyConfig, rule: Rule, viewer: Access) -> str:
+    outcomes = alerts.send_test(engine, cfg, rule.rule_id)
     access.record(engine, viewer.email, "alert", f"rule {rule.rule_id}", "test sent")
     failed = [f"{o.channel}: {o.detail}" for o in outcomes if o.status != "sent"]
     if failed:
-        raise notify.NotifyError(_("The test did not reach {channels}").format(channels="; ".join(failed)))
+        raise delivery.NotifyError(_("The test did not reach {channels}").format(channels="; ".join(failed)))
     return _("Test of {rule} sent to {channels}.").format(
         rule=rule.name, channels=", ".join(o.channel for o in outcomes)
     )
 
 
-def new_rule(url: str, viewer: Access, stages: dict[str, str], cfg: notify.NotifyConfig) -> None:
+def new_rule(url: str, viewer: Access, stages: dict[str, str], cfg: delivery.NotifyConfig) -> None:
     """The form for a new rule (analysts and admins)."""
     segments = session.guarded(cache.dimension_values, url, viewer.scope).get("segment", [])
     left, middle, right = st.columns(3)
@@ -374,7 +374,7 @@ def delivery_log(url: str) -> None:
     )
 
 
-def channels_caption(cfg: notify.NotifyConfig) -> str:
+def channels_caption(cfg: delivery.NotifyConfig) -> str:
     mail = (
         _("e-mail through {server}").format(server=f"{cfg.smtp.host}:{cfg.smtp.port}")
         if cfg.smtp

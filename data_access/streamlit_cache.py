@@ -14,7 +14,7 @@ import polars as pl
 import streamlit as st
 from sqlalchemy.engine import Engine
 
-from data_access import access, alerts, reviews, store
+from data_access import access, alerts, delivery, reviews, store
 from data_access.config import SETTINGS
 from data_access.filters import Filters, Period, Scope
 from data_access.i18n import N_
@@ -304,7 +304,7 @@ def alert_rules(url: str) -> tuple[list[alerts.Rule], pl.DataFrame]:
 @st.cache_data(ttl=SETTINGS.access_ttl_seconds, max_entries=8, show_spinner=False)
 def alert_log(url: str) -> pl.DataFrame:
     with store.connect(read_engine(url)) as conn:
-        return alerts.log(conn)
+        return delivery.entries(conn)
 
 
 @st.cache_data(ttl=_TTL, max_entries=256, show_spinner=False)

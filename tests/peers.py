@@ -20,7 +20,7 @@ from pathlib import Path
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from data_access import notify
+from data_access import delivery
 
 
 def free_port() -> int:
@@ -131,8 +131,8 @@ def webhook_receiver(secret: str) -> Iterator[Receiver]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            header = self.headers.get(notify.SIGNATURE_HEADER)
-            state.received.append(Received(body, header, notify.verify(state.secret, body, header)))
+            header = self.headers.get(delivery.SIGNATURE_HEADER)
+            state.received.append(Received(body, header, delivery.verify(state.secret, body, header)))
             code = state.replies.pop(0) if state.replies else 204
             self.send_response(code)
             self.end_headers()

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
-from data_access import access, alerts, notify, store
+from data_access import access, alerts, delivery, store
 from data_access.access import Access
 from data_access.alerts import AlertError, Rule
 from tests.conftest import make_store_url, put
@@ -159,9 +159,9 @@ def test_bad_rules_are_refused_and_store_nothing(company: Engine) -> None:
     with store.connect(company) as conn:
         assert alerts.rules(conn) == [] and alerts.subscriptions(conn).height == 0
     with pytest.raises(ValueError, match="url must be an http"):
-        notify.NotifyConfig.from_secrets({"notify": {"webhooks": {"x": {"url": "ftp://h", "secret": SECRET}}}})
+        delivery.NotifyConfig.from_secrets({"notify": {"webhooks": {"x": {"url": "ftp://h", "secret": SECRET}}}})
     with pytest.raises(ValueError, match="secret of at least 16"):
-        notify.NotifyConfig.from_secrets({"notify": {"webhooks": {"x": {"url": "https://h.org", "secret": "s"}}}})
+        delivery.NotifyConfig.from_secrets({"notify": {"webhooks": {"x": {"url": "https://h.org", "secret": "s"}}}})
 
 
 def test_segment_limits_hold_for_making_and_getting_rules(company: Engine) -> None:
@@ -193,10 +193,10 @@ def test_segment_limits_hold_for_making_and_getting_rules(company: Engine) -> No
     assert alerts.may_see(leadership, rule(metric="churn_risk", comparison="above", threshold=1, segment=None))
 
 
-def _config(port: int, hook_url: str | None = None, retries: int = 3) -> notify.NotifyConfig:
-    hooks = {"ops": notify.Webhook("ops", hook_url, SECRET)} if hook_url else {}
-    return notify.NotifyConfig(
-        smtp=notify.Smtp("127.0.0.1", port),
+def _config(port: int, hook_url: str | None = None, retries: int = 3) -> delivery.NotifyConfig:
+    hooks = {"ops": delivery.Webhook("ops", hook_url, SECRET)} if hook_url else {}
+    return delivery.NotifyConfig(
+        smtp=delivery.Smtp("127.0.0.1", port),
         webhooks=hooks,
         base_url="https://cjm.example.com",
         retries=retries,
@@ -212,7 +212,7 @@ def test_a_firing_rule_is_delivered_once_per_period_by_mail_and_signed_webhook(c
             company, rule(name="Alpha CSAT B2C"), ADMIN, channels=["cx@example.com", "ops"], webhooks=config.webhooks
         )
         alerts.save_rule(company, rule(name="Alpha B2B", segment="B2B"), ADMIN, channels=["cx@example.com"])
-        first = notify.run(company, config, AS_OF)
+        first = alerts.run(company, config, AS_OF)
         assert {(o.rule_id, o.channel, o.status) for o in first} == {
             (fired.rule_id, "email:cx@example.com", "sent"),
             (fired.rule_id, "webhook:ops", "sent"),
@@ -230,20 +230,20 @@ def test_a_firing_rule_is_delivered_once_per_period_by_mail_and_signed_webhook(c
         assert body["period"] == "2026-10" and body["value"] == pytest.approx(50.0) and body["n"] == 40
         assert body["link"] == link and body["rule"]["segment"] == "B2C" and body["target"] == 80.0
         # a second run sends nothing new
-        second = notify.run(company, config, AS_OF)
+        second = alerts.run(company, config, AS_OF)
         assert {o.status for o in second if o.rule_id == fired.rule_id} == {"already sent"}
         assert len(box.messages) == 1 and len(hook.received) == 1
     with store.connect(company) as conn:
-        logged = alerts.log(conn)
+        logged = delivery.entries(conn)
     assert sorted(logged["status"].to_list()) == ["sent", "sent"] and set(logged["period"]) == {"2026-10"}
 
 
 def test_a_signature_made_with_another_secret_does_not_verify() -> None:
     body = b'{"a": 1}'
-    assert notify.verify(SECRET, body, notify.signature(SECRET, body))
-    assert not notify.verify(SECRET, body, notify.signature("another-secret-entirely", body))
-    assert not notify.verify(SECRET, body + b" ", notify.signature(SECRET, body))
-    assert not notify.verify(SECRET, body, None)
+    assert delivery.verify(SECRET, body, delivery.signature(SECRET, body))
+    assert not delivery.verify(SECRET, body, delivery.signature("another-secret-entirely", body))
+    assert not delivery.verify(SECRET, body + b" ", delivery.signature(SECRET, body))
+    assert not delivery.verify(SECRET, body, None)
 
 
 def test_an_unreachable_channel_is_recorded_as_failed_and_retried_next_run(company: Engine) -> None:
@@ -253,19 +253,19 @@ def test_an_unreachable_channel_is_recorded_as_failed_and_retried_next_run(compa
         config = _config(port, hook.url)
         alerts.save_rule(company, rule(name="Alpha"), ADMIN, channels=["cx@example.com", "ops"], webhooks=["ops"])
         waits: list[float] = []
-        first = notify.run(company, config, AS_OF, sleep=waits.append)
+        first = alerts.run(company, config, AS_OF, sleep=waits.append)
         assert {o.channel: o.status for o in first} == {"email:cx@example.com": "failed", "webhook:ops": "failed"}
         assert "after 4 attempts" in next(o.detail for o in first if o.channel == "webhook:ops")
         assert len(hook.received) == 4 and waits == [0.01, 0.02, 0.04] * 2  # 3 retries with backoff, per channel
         with store.connect(company) as conn:
-            failed = alerts.log(conn)
+            failed = delivery.entries(conn)
         assert set(failed["status"]) == {"failed"} and failed["error"].null_count() == 0
         with smtp_server(port) as (box, _):
-            second = notify.run(company, config, AS_OF, sleep=waits.append)
+            second = alerts.run(company, config, AS_OF, sleep=waits.append)
         assert {o.channel: o.status for o in second} == {"email:cx@example.com": "sent", "webhook:ops": "sent"}
         assert len(box.messages) == 1 and hook.received[-1].valid
     with store.connect(company) as conn:
-        done = alerts.log(conn)
+        done = delivery.entries(conn)
     assert set(done["status"]) == {"sent"} and set(done["attempts"]) == {2}
 
 
@@ -275,7 +275,7 @@ def test_a_recipient_whose_grant_is_gone_is_refused_at_delivery(company: Engine)
         access.grant(company, "lead@example.com", "analyst", None, "test")
         alerts.save_rule(company, rule(name="Alpha"), ADMIN, channels=["lead@example.com"])
         access.revoke(company, "lead@example.com", "analyst", "test")
-        outcome = notify.run(company, _config(port), AS_OF)
+        outcome = alerts.run(company, _config(port), AS_OF)
         assert [(o.status, "no role" in o.detail) for o in outcome] == [("refused", True)]
         assert box.messages == []
 
@@ -283,11 +283,11 @@ def test_a_recipient_whose_grant_is_gone_is_refused_at_delivery(company: Engine)
 def test_a_test_message_is_sent_whether_or_not_the_rule_fires(company: Engine) -> None:
     with smtp_server() as (box, port):
         quiet = alerts.save_rule(company, rule(name="B2B", segment="B2B"), ADMIN, channels=["cx@example.com"])
-        [outcome] = notify.send_test(company, _config(port), quiet.rule_id, AS_OF)
+        [outcome] = alerts.send_test(company, _config(port), quiet.rule_id, AS_OF)
         assert outcome.status == "sent" and outcome.period.startswith("test-")
         assert box.messages[0]["Subject"].startswith("[test]")
         # the test stands in for nothing: the real period is still unsent (and does not fire)
-        assert [o.status for o in notify.run(company, _config(port), AS_OF)] == ["not firing"]
+        assert [o.status for o in alerts.run(company, _config(port), AS_OF)] == ["not firing"]
 
 
 @pytest.mark.parametrize("kind", ["postgresql", "mariadb"])
@@ -301,11 +301,11 @@ def test_two_runs_racing_send_each_message_once(kind: str, tmp_path: Path) -> No
     with smtp_server() as (box, port):
         alerts.save_rule(company, rule(name="Alpha"), ADMIN, channels=["a@example.com", "b@example.com"])
         barrier = threading.Barrier(2)
-        results: list[list[notify.Outcome]] = []
+        results: list[list[alerts.Outcome]] = []
 
         def race() -> None:
             barrier.wait()
-            results.append(notify.run(company, _config(port), AS_OF))
+            results.append(alerts.run(company, _config(port), AS_OF))
 
         threads = [threading.Thread(target=race) for _ in range(2)]
         for t in threads:
@@ -326,12 +326,12 @@ def test_the_default_as_of_follows_data_that_ends_before_today(company: Engine) 
 def test_smtp_login_is_used_and_a_wrong_password_fails_without_retries(company: Engine) -> None:
     with smtp_server(login=("alerts", "s3cret")) as (box, port):
         alerts.save_rule(company, rule(name="Alpha"), ADMIN, channels=["cx@example.com"])
-        wrong = replace(_config(port), smtp=notify.Smtp("127.0.0.1", port, user="alerts", password="nope"))
+        wrong = replace(_config(port), smtp=delivery.Smtp("127.0.0.1", port, user="alerts", password="nope"))
         waits: list[float] = []
-        [failed] = notify.run(company, wrong, AS_OF, sleep=waits.append)
+        [failed] = alerts.run(company, wrong, AS_OF, sleep=waits.append)
         assert failed.status == "failed" and "SMTPAuthenticationError" in failed.detail and waits == []
         right = replace(wrong, smtp=replace(wrong.smtp, password="s3cret"))
-        [sent] = notify.run(company, right, AS_OF, sleep=waits.append)
+        [sent] = alerts.run(company, right, AS_OF, sleep=waits.append)
         assert sent.status == "sent" and len(box.messages) == 1
 
 
@@ -339,14 +339,14 @@ def test_starttls_with_the_servers_ca_and_not_without_it(company: Engine, tmp_pa
     cert, key = self_signed(tmp_path)
     with smtp_server(login=("alerts", "s3cret"), tls=(cert, key)) as (box, port):
         alerts.save_rule(company, rule(name="Alpha"), ADMIN, channels=["cx@example.com"])
-        plain = replace(_config(port), smtp=notify.Smtp("127.0.0.1", port, user="alerts", password="s3cret"))
+        plain = replace(_config(port), smtp=delivery.Smtp("127.0.0.1", port, user="alerts", password="s3cret"))
         waits: list[float] = []
-        [refused] = notify.run(company, plain, AS_OF, sleep=waits.append)
+        [refused] = alerts.run(company, plain, AS_OF, sleep=waits.append)
         # without STARTTLS the server does not even offer to take the password; no use retrying
         assert refused.status == "failed" and "AUTH extension not supported" in refused.detail and waits == []
         unknown_ca = replace(plain, smtp=replace(plain.smtp, starttls=True))
-        [untrusted] = notify.run(company, unknown_ca, AS_OF, sleep=lambda _s: None)
+        [untrusted] = alerts.run(company, unknown_ca, AS_OF, sleep=lambda _s: None)
         assert untrusted.status == "failed" and "CERTIFICATE_VERIFY_FAILED" in untrusted.detail
         trusted = replace(unknown_ca, smtp=replace(unknown_ca.smtp, cafile=str(cert)))
-        [sent] = notify.run(company, trusted, AS_OF)
+        [sent] = alerts.run(company, trusted, AS_OF)
         assert sent.status == "sent" and len(box.messages) == 1

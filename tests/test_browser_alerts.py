@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from data_access import alerts, notify, store
+from data_access import alerts, delivery, store
 from data_access.loading import ingest
 from tests.peers import smtp_server
 from tests.test_browser import ARTIFACTS, _settled, pick, running_app
@@ -67,7 +67,7 @@ def test_a_rule_made_on_the_page_mails_a_link_to_its_evidence(
 
             # the real run, as cron would start it, then the link in the message opens the evidence
             engine = store.create_store_engine(url)
-            outcomes = notify.run(engine, notify.NotifyConfig.load())
+            outcomes = alerts.run(engine, delivery.NotifyConfig.load())
             with store.connect(engine) as conn:
                 [rule] = alerts.rules(conn)
                 finding = alerts.evaluate(conn, rule, alerts.default_as_of(engine))

@@ -371,7 +371,7 @@ def test_an_alert_e_mail_in_russian() -> None:
     """What a subscriber reads: the e-mail's subject and lines in the language of the process that sends it."""
     from datetime import datetime
 
-    from data_access import alerts, notify
+    from data_access import alerts
 
     rule = alerts.Rule(
         rule_id="csat-b2c", name="CSAT B2C", metric="csat", comparison="off_target", period="month", min_n=30
@@ -381,8 +381,8 @@ def test_an_alert_e_mail_in_russian() -> None:
         rule, window, 71.5, 120, 62.9, 79.0, target=80.0, fires=True, why="весь интервал ниже цели 80"
     )
     with i18n.using("ru"):
-        text, markup = notify.email_bodies(found, "http://dash/stage_kpis")
-        subject = notify.subject(found)
+        text, markup = alerts.email_bodies(found, "http://dash/stage_kpis")
+        subject = alerts.subject(found)
     assert subject == "Оповещение CJM: CSAT B2C (2026-10): 71,5\u00a0%"
     assert text.startswith("Сработало правило оповещения.")
     assert "Срабатывает, когда: CSAT хуже своей цели" in text and "Подробности: http://dash/stage_kpis" in text

@@ -468,15 +468,15 @@ def _access(args: argparse.Namespace, location: StoreLocation, console: Console)
 
 def _alerts(args: argparse.Namespace, location: StoreLocation, console: Console) -> int:
     """``alerts add|list|remove|subscribe|unsubscribe|test|log`` and ``notify run|schedule``."""
-    from data_access import notify
+    from data_access import delivery
 
     operator = access.Access(_operator(), frozenset({access.ADMIN}))
-    config = notify.NotifyConfig.load()
+    config = delivery.NotifyConfig.load()
     if args.verb in ("list", "log"):
         engine = open_store(location, read_only=True, console=console)
         with store.connect(engine) as conn:
             if args.verb == "log":
-                frame = alerts.log(conn)
+                frame = delivery.entries(conn)
             else:
                 subs = alerts.subscriptions(conn).group_by("rule_id").agg(pl.col("channel").str.join(", "))
                 frame = pl.DataFrame(
@@ -499,11 +499,11 @@ def _alerts(args: argparse.Namespace, location: StoreLocation, console: Console)
         sys.stdout.write(emit(frame, args.format))
         return 0
     if args.verb == "schedule":
-        every = notify.parse_every(args.every)
+        every = alerts.parse_every(args.every)
         engine = open_store(location, read_only=False, console=console)
         sys.stdout.write(f"Evaluating the alert rules every {args.every} (Ctrl+C stops)\n")
         sys.stdout.flush()
-        notify.schedule(engine, config, every, _print_outcomes)
+        alerts.schedule(engine, config, every, _print_outcomes)
         return 0
     if args.verb == "add":
         rule = alerts.Rule(
@@ -537,7 +537,7 @@ def _alerts(args: argparse.Namespace, location: StoreLocation, console: Console)
         return 0
     as_of = alerts.as_of_date(args.as_of)
     outcomes = (
-        notify.send_test(engine, config, args.rule, as_of) if args.verb == "test" else notify.run(engine, config, as_of)
+        alerts.send_test(engine, config, args.rule, as_of) if args.verb == "test" else alerts.run(engine, config, as_of)
     )
     _print_outcomes(outcomes)
     return EXIT_FAILED if any(o.status in ("failed", "error") for o in outcomes) else 0

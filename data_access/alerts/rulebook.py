@@ -1,17 +1,8 @@
-"""Alerts: rules over the KPIs (``alert_rules``), who gets them (``alert_subscriptions``), their evaluation for
-the last complete week or month, and the log of deliveries (``notifications``) that sends each rule's message for a
-period once per channel, however often ``notify run`` runs and however many run at once.
-
-A rule fires only on enough data and outside the noise, with the intervals of the metrics layer:
-- ``off_target``: the period's whole 95% interval is on the wrong side of the stage's KPI target;
-- ``drop``: the metric got worse by at least ``threshold`` points against the period before, and the two periods'
-  95% intervals do not overlap (both periods with at least ``min_n`` answers or tickets);
-- ``above`` (``churn_risk`` only): more than ``threshold`` customers on the churn early warning at the period's
-  end (a count, exact: no interval).
+"""Alert rules (``alert_rules``) and who gets them (``alert_subscriptions``): what may be stored, checked as typed,
+and who may see, make, subscribe to or receive a rule.
 
 Segment limits apply: a rule over a segment can be made and subscribed to only by people who may see it, and an
-e-mail recipient is checked against the store's grants again at every delivery.
-"""
+e-mail recipient is checked against the store's grants again at every delivery."""
 
 from __future__ import annotations
 
@@ -19,8 +10,6 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
-from urllib.parse import urlencode
 
 import polars as pl
 import sqlalchemy as sa
@@ -28,23 +17,37 @@ from sqlalchemy.engine import Connection, Engine
 
 from data_access import access, i18n, metrics, schema, store
 from data_access.access import Access, AccessError
-from data_access.filters import Filters, Period
-from data_access.i18n import N_, _, ngettext
-from data_access.queries import kpis, risk
+from data_access.i18n import N_, _
+from data_access.queries import kpis
 
-ar, asub, nt = schema.alert_rules, schema.alert_subscriptions, schema.notifications
+ar, asub = schema.alert_rules, schema.alert_subscriptions
+
+
 COMPARISONS = schema.ALERT_COMPARISONS
+
+
 PERIODS = schema.ALERT_PERIODS
+
+
 CHURN_RISK = schema.CHURN_RISK
+
+
 METRIC_CHOICES = (*metrics.METRICS, CHURN_RISK)
+
+
 COMPARISON_WORDS = {  # shown through _()
     "off_target": N_("worse than its target"),
     "drop": N_("worse by at least X points than the period before"),
     "above": N_("more than N customers at risk"),
 }
+
+
 PERIOD_WORDS = {"week": N_("week"), "month": N_("month")}
+
+
 EMAIL_PREFIX, WEBHOOK_PREFIX = "email:", "webhook:"
-STALE_SENDING = timedelta(minutes=15)  # a delivery claimed this long ago by a process that died may be retried
+
+
 _WEBHOOK_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
@@ -124,9 +127,6 @@ def may_see(viewer: Access, rule: Rule) -> bool:
     if not any(viewer.may_open(p) for p in pages_for(rule.metric)):
         return False
     return not viewer.segments or rule.segment in viewer.segments
-
-
-# --- checking what is typed ----------------------------------------------------------------------------------------
 
 
 def slug(name: str) -> str:
@@ -255,11 +255,8 @@ def channel_of(text: str, webhooks: Iterable[str]) -> str:
         raise AlertError(str(exc)) from exc
 
 
-# --- the tables ----------------------------------------------------------------------------------------------------
-
-
 def _ensure(conn: Connection) -> None:
-    for table in (ar, asub, nt):
+    for table in (ar, asub, schema.notifications):
         store.ensure_table(conn, table)
 
 
@@ -424,115 +421,6 @@ def refusal(recipient: Access | None, target: Rule) -> str | None:
     return _("{email} may not see this rule ({access})").format(email=recipient.email, access=recipient.caption())
 
 
-def log(conn: Connection, limit: int = 500) -> pl.DataFrame:
-    """The delivery log, newest first: rule_id, period, channel, sent_at, status, attempts, error."""
-    columns = {
-        "rule_id": pl.String,
-        "period": pl.String,
-        "channel": pl.String,
-        "sent_at": pl.Datetime("us"),
-        "status": pl.String,
-        "attempts": pl.Int64,
-        "error": pl.String,
-    }
-    if not store.has_table(conn, nt):
-        return pl.DataFrame(schema=columns)
-    stmt = sa.select(*(nt.c[c] for c in columns)).order_by(nt.c.sent_at.desc(), nt.c.rule_id).limit(limit)
-    return store.fetch_frame(conn, stmt, columns)
-
-
-# --- evaluation ----------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Window:
-    """A complete calendar week (Monday first) or month: its key in the log, start inclusive, end exclusive."""
-
-    key: str
-    start: datetime
-    end: datetime
-
-    def caption(self) -> str:
-        return Period(self.start, self.end).caption()
-
-
-def window(period: str, as_of: datetime) -> Window:
-    """The last complete ``period`` that ends at or before ``as_of``."""
-    day = datetime(as_of.year, as_of.month, as_of.day)
-    if period == "week":
-        end = day - timedelta(days=day.weekday())
-        start = end - timedelta(days=7)
-        year, week, _ = start.isocalendar()
-        return Window(f"{year}-W{week:02d}", start, end)
-    if period == "month":
-        end = datetime(as_of.year, as_of.month, 1)
-        start = datetime(end.year - (end.month == 1), 12 if end.month == 1 else end.month - 1, 1)
-        return Window(f"{start:%Y-%m}", start, end)
-    raise AlertError(
-        _("Unknown period {period}: choose one of {choices}").format(period=repr(period), choices=", ".join(PERIODS))
-    )
-
-
-def before(period: str, current: Window) -> Window:
-    """The ``period`` just before ``current``."""
-    return window(period, current.start)
-
-
-def default_as_of(engine: Engine, now: datetime | None = None) -> datetime:
-    """When a run looks from: now, or the day after the newest data when the store's data ends earlier (a store
-    loaded up to the end of October is judged on October, not on an empty November)."""
-    return as_of_from(store.freshness(engine), now or store.utc_now())
-
-
-def as_of_from(newest: datetime | None, now: datetime) -> datetime:
-    """:func:`default_as_of` from the newest timestamp in the store."""
-    if newest is None:
-        return now
-    return min(now, datetime(newest.year, newest.month, newest.day) + timedelta(days=1))
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One rule on one period: the figure, its interval and n, what it is compared with, and whether it fires."""
-
-    rule: Rule
-    window: Window
-    value: float | None
-    n: int
-    lo: float | None = None
-    hi: float | None = None
-    target: float | None = None
-    previous: float | None = None
-    previous_n: int | None = None
-    previous_window: Window | None = None
-    fires: bool = False
-    why: str = ""
-    enough: bool = True  # enough answers or tickets to judge
-    test: bool = False
-
-    def figure(self) -> str:
-        if self.value is None:
-            return _("no data")
-        if self.rule.metric == CHURN_RISK:
-            return ngettext("{n} customer", "{n} customers", int(self.value)).format(n=i18n.number(self.value))
-        unit = metrics.METRICS[self.rule.metric].unit
-        if unit == "%":
-            text = i18n.percent(self.value / 100, 1)
-        elif unit == "points":
-            text = ("+" if self.value > 0 else "") + i18n.number(self.value, 1)
-        else:
-            text = i18n.number(self.value, 2)
-        if self.lo is None:
-            return text
-        return (
-            text
-            + " "
-            + _("(95%\u00a0interval {lo} to {hi}, n = {n})").format(
-                lo=i18n.number(self.lo, 1), hi=i18n.number(self.hi or 0, 1), n=i18n.number(self.n)
-            )
-        )
-
-
 def target_of(conn: Connection, rule: Rule) -> float | None:
     """The KPI target a rule's stage has for its metric (the stage's own, else the ``*`` one)."""
     if rule.metric == CHURN_RISK:
@@ -544,137 +432,3 @@ def target_of(conn: Connection, rule: Rule) -> float | None:
     frame = frame.with_columns(pl.col(rule.metric).cast(pl.Float64))
     found = metrics.with_status(frame, targets, metrics.METRICS[rule.metric])[f"{rule.metric}_target"][0]
     return None if found is None else float(found)
-
-
-def _metric_values(conn: Connection, rule: Rule, current: Window, previous: Window) -> dict[str, dict]:
-    """The rule's metric in ``previous`` and ``current``, in one scan: value, n, lo, hi, enough."""
-    metric = metrics.METRICS[rule.metric]
-    source = metric.source
-    time = source.c[metric.time_column]
-    filters = Filters(Period(previous.start, current.end), segment=(rule.segment,) if rule.segment else ())
-    which = sa.case(
-        (time < sa.bindparam(None, current.start, type_=schema.TIMESTAMP), sa.literal("previous")),
-        else_=sa.literal("current"),
-    ).label("which")
-    where = [source.c.stage_id == rule.stage_id] if rule.stage_id else []
-    frame = store.fetch_frame(conn, kpis.metric_query(source, [metric], filters, [which], *where), {"which": pl.String})
-    got = (
-        {r["which"]: r for r in metrics.finish(frame, metric, rule.min_n).iter_rows(named=True)} if frame.height else {}
-    )
-    empty = {metric.name: None, f"{metric.name}_n": 0, f"{metric.name}_lo": None, f"{metric.name}_hi": None}
-    return {k: got.get(k, empty | {f"{metric.name}_enough": False}) for k in ("previous", "current")}
-
-
-def churn_risk_count(conn: Connection, rule: Rule, at: datetime) -> int:
-    """Customers on the churn early warning at ``at`` (of the rule's segment, whose latest stage is its stage)."""
-    filters = Filters(segment=(rule.segment,) if rule.segment else ())
-    listed = risk.at_risk_query(filters, at, risk.Triggers()).subquery("listed")
-    stmt = sa.select(sa.func.count()).select_from(listed)
-    if rule.stage_id:
-        stmt = stmt.where(listed.c.stage_id == rule.stage_id)
-    return int(conn.execute(stmt).scalar_one())
-
-
-def evaluate(conn: Connection, rule: Rule, as_of: datetime) -> Finding:
-    """The rule on its last complete period before ``as_of``."""
-    current = window(rule.period, as_of)
-    if rule.metric == CHURN_RISK:
-        count = churn_risk_count(conn, rule, current.end)
-        fires = count > (rule.threshold or 0)
-        why = (
-            _("{n} customers at risk at {day}, more than {x}")
-            if fires
-            else _("{n} customers at risk at {day}, not more than {x}")
-        ).format(n=i18n.number(count), day=i18n.day(current.end), x=f"{rule.threshold:g}")
-        return Finding(rule, current, float(count), count, target=rule.threshold, fires=fires, why=why)
-    m = rule.metric
-    previous = before(rule.period, current)
-    values = _metric_values(conn, rule, current, previous)
-    now, then = values["current"], values["previous"]
-    sign = 1.0 if metrics.METRICS[m].higher_is_better else -1.0
-    base = Finding(
-        rule,
-        current,
-        now[m],
-        int(now[f"{m}_n"]),
-        now[f"{m}_lo"],
-        now[f"{m}_hi"],
-        previous=then[m],
-        previous_n=int(then[f"{m}_n"]),
-        previous_window=previous,
-    )
-    if not now[f"{m}_enough"]:
-        return replace(
-            base,
-            enough=False,
-            why=_("not enough data: n = {n}, fewer than {least}").format(
-                n=i18n.number(base.n), least=i18n.number(rule.min_n)
-            ),
-        )
-    if rule.comparison == "off_target":
-        target = target_of(conn, rule)
-        if target is None:
-            return replace(base, why=_("no target set"))
-        worst = now[f"{m}_hi"] if sign > 0 else now[f"{m}_lo"]
-        fires = (worst - target) * sign < 0
-        if fires:
-            why = (
-                _("the whole interval is below the target {x}")
-                if sign > 0
-                else _("the whole interval is above the target {x}")
-            )
-        elif (now[m] - target) * sign < 0:
-            why = _("the interval reaches the target {x}")
-        else:
-            why = _("on target ({x})")
-        why = why.format(x=f"{target:g}")
-        return replace(base, target=target, fires=fires, why=why)
-    if not then[f"{m}_enough"]:
-        words = (
-            _("not enough data the month before: n = {n}")
-            if rule.period == "month"
-            else _("not enough data the week before: n = {n}")
-        )
-        return replace(base, enough=False, why=words.format(n=i18n.number(base.previous_n or 0)))
-    change = (now[m] - then[m]) * sign
-    # apart: this period's interval lies wholly on the worse side of the period before's interval
-    outside = then[f"{m}_lo"] > now[f"{m}_hi"] if sign > 0 else then[f"{m}_hi"] < now[f"{m}_lo"]
-    fires = change <= -(rule.threshold or 0) and outside
-    why = (
-        _("worse by {x} {unit} than {period} ({then})")
-        if change < 0
-        else _("better by {x} {unit} than {period} ({then})")
-    ).format(x=i18n.number(abs(change), 1), unit=unit_of(m), period=previous.key, then=i18n.number(then[m], 1))
-    if change <= -(rule.threshold or 0) and not outside:
-        why += _(", but the two periods' intervals overlap: noise")
-    return replace(base, target=rule.threshold, fires=fires, why=why)
-
-
-def link(base_url: str, rule: Rule, found: Window, page: str) -> str:
-    """The deep link to the evidence: the page with the rule's period, segment, stage and metric."""
-    params: dict[str, str] = {
-        "from": found.start.date().isoformat(),
-        "to": (found.end - timedelta(days=1)).date().isoformat(),
-    }
-    if rule.segment:
-        params["segment"] = rule.segment
-    if rule.stage_id:
-        params["stage"] = rule.stage_id
-    if rule.metric != CHURN_RISK:
-        params["metric"] = rule.metric
-    return f"{base_url.rstrip('/')}/{page}?{urlencode(params)}"
-
-
-def page_for(recipient: Access | None, rule: Rule) -> str:
-    """The first of the rule's pages that the recipient may open (the first one for a webhook)."""
-    pages = pages_for(rule.metric)
-    if recipient is None:
-        return pages[0]
-    return next((p for p in pages if recipient.may_open(p)), pages[0])
-
-
-def as_of_date(text: str | None) -> datetime | None:
-    """``--as-of`` from the command line: a date (that day's start) or an ISO date-time."""
-    if not text:
-        return None
-    return Period.parse(text, None).start

@@ -1,0 +1,27 @@
+"""Delivery, whatever is delivered: the settings (:mod:`.config`), e-mail (:mod:`.mail`), signed webhooks
+(:mod:`.webhook`), retries (:mod:`.retry`) and the exactly-once delivery log (:mod:`.log`). It knows nothing of
+alert rules: alerts (and anything else that sends) hand it a message and a channel."""
+
+from data_access.delivery.config import DEFAULT_BASE_URL, NotifyConfig, Smtp, Webhook
+from data_access.delivery.log import STALE_SENDING, claim, entries, mark
+from data_access.delivery.mail import send_email
+from data_access.delivery.retry import NotifyError
+from data_access.delivery.webhook import DELIVERY_HEADER, SIGNATURE_HEADER, send_webhook, signature, verify
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "DELIVERY_HEADER",
+    "SIGNATURE_HEADER",
+    "STALE_SENDING",
+    "NotifyConfig",
+    "NotifyError",
+    "Smtp",
+    "Webhook",
+    "claim",
+    "entries",
+    "mark",
+    "send_email",
+    "send_webhook",
+    "signature",
+    "verify",
+]
