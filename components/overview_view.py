@@ -10,20 +10,11 @@ import streamlit as st
 
 from components import auth, charts, labels, status
 from data_access import i18n, metrics
+from data_access import pages as registry
 from data_access.i18n import N_, _, ngettext
 from data_access.queries import funnel
 from data_access.queries.overview import CARDS, Card
 
-_ICONS = {
-    "retention": ":material/group:",
-    "churn_warning": ":material/notifications:",
-    "stage_kpis": ":material/leaderboard:",
-    "support": ":material/support_agent:",
-    "funnel": ":material/filter_alt:",
-    "why_leave": ":material/logout:",
-    "offers": ":material/redeem:",
-    "experiments": ":material/science:",
-}
 DEFINITIONS = {
     "active": N_("Distinct customers with a journey event or an order in the window. Line: per month."),
     "retention": N_(
@@ -50,15 +41,15 @@ DEFINITIONS = {
 
 
 def page_path(page: str) -> str:
-    return f"pages/{page}.py"
+    return registry.BY_KEY[page].path
 
 
 def link(page: str, label: str, hint: str | None = None) -> None:
     """A block's heading: a link to the page that explains it, or plain words for a viewer who may not open it."""
     if auth.current().may_open(page):
-        st.page_link(page_path(page), label=label, icon=_ICONS[page], help=hint)
+        st.page_link(page_path(page), label=label, icon=registry.BY_KEY[page].icon, help=hint)
     else:
-        st.markdown(f"{_ICONS[page]} {label}", help=hint)
+        st.markdown(f"{registry.BY_KEY[page].icon} {label}", help=hint)
 
 
 def _compact(value: float, money: bool) -> str:

@@ -17,7 +17,7 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from data_access import i18n, schema, store
+from data_access import i18n, pages, schema, store
 from data_access.filters import Scope
 from data_access.i18n import _
 
@@ -25,42 +25,8 @@ ag, al = schema.access_grants, schema.audit_log
 ROLES = schema.ROLES
 LEADERSHIP, SUPPORT_LEAD, ANALYST, ADMIN = ROLES
 
-# every page of the app, by key (the menu's titles live in components/shell.py)
-PAGES = (
-    "overview",
-    "retention",
-    "churn_warning",
-    "funnel",
-    "stage_kpis",
-    "journey_map",
-    "review",
-    "support",
-    "data",
-    "map_editor",
-    "access",
-    "alerts",
-    "why_leave",
-    "offers",
-    "experiments",
-)
-ROLE_PAGES: dict[str, frozenset[str]] = {
-    LEADERSHIP: frozenset(
-        {
-            "overview",
-            "retention",
-            "churn_warning",
-            "journey_map",
-            "review",
-            "alerts",
-            "why_leave",
-            "offers",
-            "experiments",
-        }
-    ),
-    SUPPORT_LEAD: frozenset({"support", "stage_kpis", "journey_map", "funnel", "alerts"}),
-    ANALYST: frozenset(PAGES) - {"access"},
-    ADMIN: frozenset(PAGES),
-}
+PAGES = pages.KEYS  # every page of the app, by key: data_access/pages.py lists them and who may open each
+ROLE_PAGES: dict[str, frozenset[str]] = {role: pages.pages_of(role) for role in ROLES}
 # what a role may do beyond looking
 EDIT = "edit"  # journey maps, targets, review notes, saved reviews and alert rules
 LOAD = "load"  # upload and ingest data

@@ -18,6 +18,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from data_access import pages as registry
 from data_access import reviews, store
 from data_access.loading import editing, ingest
 from data_access.ops import loadtest
@@ -34,22 +35,8 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-PAGES = {
-    "": "Overview",
-    "funnel": "Funnel",
-    "stage_kpis": "Stage KPIs",
-    "journey_map": "Journey map",
-    "review": "KPI review",
-    "support": "Support quality",
-    "retention": "Retention",
-    "churn_warning": "Churn early warning",
-    "data": "Data",
-    "map_editor": "Maps and targets",
-    "alerts": "Alerts",
-    "why_leave": "Why they leave",
-    "offers": "Retention offers",
-    "experiments": "Experiments",
-}
+# every page of the registry by its address ("" is the home page) and its title
+PAGES = {("" if p.key == "overview" else p.key): p.title for p in registry.PAGES}
 
 pytestmark = pytest.mark.browser
 

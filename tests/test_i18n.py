@@ -19,6 +19,7 @@ from streamlit.testing.v1 import AppTest
 
 from components import shell
 from data_access import i18n, schema, store
+from data_access import pages as registry
 from data_access.i18n import _, ngettext
 from data_access.loading import ingest
 
@@ -303,24 +304,8 @@ def _english(texts: list[str], data: set[str]) -> list[str]:
     return found
 
 
-# the pages translated so far; each is checked for English left on it
-RUSSIAN_PAGES = (
-    "pages/overview.py",
-    "pages/retention.py",
-    "pages/churn_warning.py",
-    "pages/stage_kpis.py",
-    "pages/why_leave.py",
-    "pages/offers.py",
-    "pages/experiments.py",
-    "pages/support.py",
-    "pages/funnel.py",
-    "pages/journey_map.py",
-    "pages/review.py",
-    "pages/data.py",
-    "pages/map_editor.py",
-    "pages/access.py",
-    "pages/alerts.py",
-)
+# every page is translated, and each is checked for English left on it
+RUSSIAN_PAGES = tuple(p.path for p in registry.PAGES)
 
 
 @pytest.mark.parametrize("page", RUSSIAN_PAGES)

@@ -11,28 +11,15 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from components import session
+from data_access import pages as registry
 from data_access import schema, store
 from data_access.filters import Filters
 from data_access.loading import ingest
 from data_access.queries import overview
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
-PAGES = (
-    "pages/overview.py",
-    "pages/funnel.py",
-    "pages/stage_kpis.py",
-    "pages/journey_map.py",
-    "pages/review.py",
-    "pages/support.py",
-    "pages/retention.py",
-    "pages/churn_warning.py",
-    "pages/data.py",
-    "pages/map_editor.py",
-    "pages/alerts.py",
-    "pages/why_leave.py",
-    "pages/offers.py",
-    "pages/experiments.py",
-)
+PAGES = tuple(p.path for p in registry.PAGES)  # every page of the registry, the home page first
+TITLES = {p.path: p.title for p in registry.PAGES}
 
 
 @pytest.fixture(scope="module")
@@ -75,22 +62,7 @@ def test_every_page_renders(app: AppTest, page: str) -> None:
         app.switch_page(page).run()
     assert not app.exception, [e.value for e in app.exception]
     assert not app.error
-    assert app.title[0].value in (
-        "Overview",
-        "Funnel",
-        "Journey map",
-        "KPI review",
-        "Stage KPIs",
-        "Support quality",
-        "Retention",
-        "Churn early warning",
-        "Data",
-        "Maps and targets",
-        "Alerts",
-        "Why they leave",
-        "Retention offers",
-        "Experiments",
-    )
+    assert app.title[0].value == TITLES[page]
 
 
 def test_funnel_finds_the_b2c_onboarding_leak(app: AppTest) -> None:

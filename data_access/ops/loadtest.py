@@ -36,11 +36,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from data_access import access
+from data_access import pages
 
 ROOT = Path(__file__).resolve().parents[1]
 # every page a person reads (the pages that only edit are left out: Alerts, Maps and targets, Access)
-PAGES: tuple[str, ...] = tuple(p for p in access.PAGES if p not in ("alerts", "map_editor", "access"))
+PAGES: tuple[str, ...] = pages.DATA_PAGES  # the pages that read the journey data
 HOME = "overview"  # the menu's default page for a viewer who may open everything
 PAGE_TIMEOUT_SECONDS = 120.0  # a page view that has not finished by then counts as an error
 
