@@ -7,8 +7,9 @@ from typing import Any
 
 import streamlit as st
 
-from components import auth, downloads, labels, session, tables
-from data_access import access, i18n, schema, store
+from components import auth, downloads, session, writes
+from components.builders import labels, tables
+from data_access import access, i18n, schema
 from data_access import streamlit_cache as cache
 from data_access.config import SETTINGS
 from data_access.i18n import _
@@ -18,20 +19,8 @@ AUDIT_SHOWN = 500  # newest entries shown on the page (the command line prints t
 
 
 def _write(url: str, run: Callable[[Any], str]) -> None:
-    """A grant or revoke on a writing engine (the right is checked here, where it writes)."""
-    auth.may_or_stop(access.GRANT, _("granting roles"))
-    st.session_state.pop(_DONE, None)
-    try:
-        done = store.with_writer(url, run)
-    except access.AccessError as exc:
-        st.error(str(exc))
-        return
-    except store.StoreError as exc:
-        st.error(str(exc))
-        return
-    cache.forget_access()
-    st.session_state[_DONE] = done
-    st.rerun()
+    """A grant or revoke (the right is checked where it writes; the data layer records the audit entry)."""
+    writes.write(url, run, done_key=_DONE, forget=cache.forget_access, right=(access.GRANT, _("granting roles")))
 
 
 def grants(url: str) -> None:

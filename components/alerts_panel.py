@@ -12,11 +12,12 @@ from typing import Any
 import polars as pl
 import streamlit as st
 
-from components import labels, session, tables
-from data_access import access, alerts, delivery, i18n, metrics, store
+from components import session, writes
+from components.builders import labels, tables
+from data_access import access, alerts, delivery, i18n, metrics
 from data_access import streamlit_cache as cache
 from data_access.access import Access
-from data_access.alerts import AlertError, Finding, Rule
+from data_access.alerts import Finding, Rule
 from data_access.config import SETTINGS
 from data_access.i18n import N_, _, ngettext
 
@@ -39,19 +40,15 @@ def config() -> delivery.NotifyConfig | None:
 
 
 def _write(url: str, run: Callable[[Any], str]) -> None:
-    """A change on a writing engine; a refusal is shown, a success survives the rerun."""
-    st.session_state.pop(_DONE, None)
-    try:
-        done = store.with_writer(url, run)
-    except (AlertError, store.StoreError, delivery.NotifyError) as exc:
-        slot = st.session_state.get(_SLOT)
-        if slot is not None:
-            slot.empty()  # the message of the change before no longer stands above this refusal
-        st.error(str(exc))
-        return
-    cache.forget_alerts()
-    st.session_state[_DONE] = done
-    st.rerun()
+    """A change of a rule or a subscription (the data layer checks who may, and records the audit entry); the
+    message of the change before no longer stands above a refusal."""
+    writes.write(url, run, done_key=_DONE, forget=cache.forget_alerts, on_refusal=_clear_message)
+
+
+def _clear_message() -> None:
+    slot = st.session_state.get(_SLOT)
+    if slot is not None:
+        slot.empty()
 
 
 def _as_of(url: str) -> datetime:

@@ -16,15 +16,15 @@ from typing import Any
 import streamlit as st
 
 from components import session
+from components.context import ACCESS_KEY, NOBODY
+from components.context import viewer as current  # the viewer of this run
 from data_access import access, store
 from data_access import streamlit_cache as cache
 from data_access.access import Access
 from data_access.config import SETTINGS
 from data_access.i18n import _
 
-ACCESS_KEY = "cjm_access"
 _SIGNED_IN_RECORDED = "cjm_sign_in_recorded"
-NOBODY = Access("")  # deny by default: what a page sees when nothing set the viewer
 
 
 @dataclass(frozen=True)
@@ -110,11 +110,6 @@ def remember(found: Gate) -> None:
 def remembered() -> bool:
     """Whether app.py has recorded the viewer in this session (every run through it does, before the page)."""
     return ACCESS_KEY in st.session_state
-
-
-def current() -> Access:
-    """The viewer of this run (nobody, when the entry script did not set one: deny by default)."""
-    return st.session_state.get(ACCESS_KEY, NOBODY)
 
 
 def sidebar(found: Gate) -> None:

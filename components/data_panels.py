@@ -7,7 +7,8 @@ from datetime import datetime
 import polars as pl
 import streamlit as st
 
-from components import auth, tables
+from components import auth
+from components.builders import tables
 from data_access import access, i18n, schema, store
 from data_access import streamlit_cache as cache
 from data_access.config import StoreLocation

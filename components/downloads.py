@@ -8,7 +8,8 @@ from collections.abc import Callable
 import polars as pl
 import streamlit as st
 
-from components import auth, labels
+from components import auth
+from components.builders import labels
 from data_access import exports, i18n
 
 CSV = "text/csv"

@@ -11,9 +11,9 @@ import pandas as pd
 import polars as pl
 import streamlit as st
 
-from components import auth, data_panels, downloads, session
-from components.journey_view import lane_label, stage_labels
-from data_access import access, i18n, metrics, schema, store
+from components import downloads, session, writes
+from components.builders.journey_view import lane_label, stage_labels
+from data_access import access, i18n, metrics, schema
 from data_access import streamlit_cache as cache
 from data_access.i18n import _, ngettext
 from data_access.loading import editing, ingest
@@ -23,22 +23,16 @@ NEW_MAP = ""  # the option of a new map (a map's name is never empty)
 
 
 def write(url: str, action: Callable[[Any], str], audited: tuple[str, str]) -> None:
-    """Runs one save on a writing engine (only for a role that may edit: checked here, where it writes); on success
-    records it in the audit log (``audited``: the action and what it was done to), forgets every cached figure and
-    reruns."""
-    auth.may_or_stop(access.EDIT, _("editing maps, targets or reviews"))
-    st.session_state.pop(_DONE, None)
-    try:
-        done = store.with_writer(url, action)
-    except ingest.LoadRejected as exc:
-        data_panels.rejected(exc, _("Nothing was saved"))
-    except store.StoreError as exc:
-        st.error(str(exc))
-    else:
-        auth.audit(*audited, done)
-        cache.forget_results()
-        st.session_state[_DONE] = done
-        st.rerun()
+    """One save of a map, the targets or a review (only for a role that may edit), audited as ``audited`` (the
+    action and what it was done to); every cached figure is forgotten."""
+    writes.write(
+        url,
+        action,
+        done_key=_DONE,
+        forget=cache.forget_results,
+        right=(access.EDIT, _("editing maps, targets or reviews")),
+        audited=audited,
+    )
 
 
 def _wide(stages: pl.DataFrame, cells: pl.DataFrame) -> pd.DataFrame:

@@ -7,14 +7,14 @@ from datetime import date
 
 import streamlit as st
 
-from components import auth
+from components import context
+from components.context import FILTERS_KEY, viewer
 from components.session import guarded
 from data_access import schema
 from data_access import streamlit_cache as cache
 from data_access.filters import FilterError, Filters, Period, dimension_label
 from data_access.i18n import _
 
-STATE_KEY = "cjm_filters"
 _PERIOD = "f_period"
 _READ_URL = "f_read_from_url"
 _FILTER_PARAMS = {"from", "to", *schema.FILTER_DIMENSIONS}
@@ -63,7 +63,7 @@ def _to_url(filters: Filters, bounds: tuple[date, date] | None) -> None:
 def render_sidebar(url: str) -> Filters:
     """Draws the filters and returns them; pages read the same object with :func:`current`. Only the values of
     the viewer's scope are offered (a link's other values are ignored, and the queries apply the scope anyway)."""
-    scope = auth.current().scope
+    scope = viewer().scope
     span = guarded(cache.data_range, url)
     options = guarded(cache.dimension_values, url, scope)
     bounds = (span[0].date(), span[1].date()) if span else None
@@ -102,12 +102,9 @@ def render_sidebar(url: str) -> Filters:
             st.error(str(exc))
             filters = Filters(scope=scope, **chosen)
         st.caption(filters.caption())
-    st.session_state[STATE_KEY] = filters
+    st.session_state[FILTERS_KEY] = filters
     _to_url(filters, bounds)
     return filters
 
 
-def current() -> Filters:
-    """The filters drawn by the entry script on this run, always with the viewer's scope (whatever the session
-    holds)."""
-    return st.session_state.get(STATE_KEY, Filters()).with_scope(auth.current().scope)
+current = context.filters  # what the pages read: the filters drawn on this run, with the viewer's scope

@@ -6,7 +6,7 @@ import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
-from components.charts import localise
+from components.builders.charts import localise
 from data_access import i18n
 from data_access.i18n import _
 from data_access.queries import funnel

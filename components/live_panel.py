@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 import streamlit as st
 
-from components import labels, session, tables
+from components import session
+from components.builders import labels, tables
 from data_access import i18n
 from data_access import streamlit_cache as cache
 from data_access.config import SETTINGS

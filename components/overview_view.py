@@ -8,7 +8,8 @@ from html import escape
 import polars as pl
 import streamlit as st
 
-from components import auth, charts, labels, status
+from components import auth
+from components.builders import charts, labels, status
 from data_access import i18n, metrics
 from data_access import pages as registry
 from data_access.i18n import N_, _, ngettext

@@ -24,6 +24,6 @@ import components
 import data_access.queries
 import data_access.store  # the store layer, and SQLAlchemy with it
 
-for _package in (data_access.queries, components):
-    for _module in pkgutil.iter_modules(_package.__path__):
-        importlib.import_module(f"{_package.__name__}.{_module.name}")
+for _package in (data_access.queries, components):  # every module of both, in their subpackages too
+    for _module in pkgutil.walk_packages(_package.__path__, prefix=f"{_package.__name__}."):
+        importlib.import_module(_module.name)

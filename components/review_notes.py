@@ -7,7 +7,8 @@ import pandas as pd
 import polars as pl
 import streamlit as st
 
-from components import editors, review_view
+from components import editors
+from components.builders import review_view
 from data_access import i18n, reviews
 from data_access.filters import Filters, Period
 from data_access.i18n import _

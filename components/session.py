@@ -8,6 +8,7 @@ from typing import TypeVar
 
 import streamlit as st
 
+from components import context
 from data_access import i18n, store
 from data_access import streamlit_cache as cache
 from data_access.config import SETTINGS, StoreLocation, resolve_store
@@ -15,7 +16,6 @@ from data_access.i18n import _
 from data_access.loading import ingest
 
 T = TypeVar("T")
-PAGE_KEY = "cjm_page_title"  # the page this run draws, in the viewer's language, for a message that names it
 
 
 def location() -> StoreLocation:
@@ -71,11 +71,9 @@ def guarded(load: Callable[..., T], *args: object) -> T:
         with st.spinner(_(spinner)):
             return load(*args)
     except store.QueryTimeout as exc:
-        from components import filters  # late: the filters panel itself loads through guarded
-
         st.error(
             _("{page}, with the filters {filters}: {error}").format(
-                page=st.session_state.get(PAGE_KEY, _("This page")), filters=filters.current().caption(), error=exc
+                page=context.page_title(_("This page")), filters=context.filters().caption(), error=exc
             ),
             icon=":material/timer_off:",
         )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
-from components import auth, filters, session
+from components import auth, context, filters, session
 from data_access import pages
 from data_access.access import Access
 from data_access.filters import Filters
@@ -53,7 +53,7 @@ def open_page(key: str) -> str:
         st.error(_("Your role does not give you this page."), icon=":material/block:")
         st.stop()
     st.title(_(page.title))
-    st.session_state[session.PAGE_KEY] = _(page.title)
+    st.session_state[context.PAGE_KEY] = _(page.title)
     return session.location().url
 
 

@@ -5,7 +5,8 @@ from datetime import datetime, time, timedelta
 import polars as pl
 import streamlit as st
 
-from components import downloads, labels, session, shell, tables
+from components import downloads, session, shell
+from components.builders import labels, tables
 from data_access import i18n
 from data_access import streamlit_cache as cache
 from data_access.config import SETTINGS

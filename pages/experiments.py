@@ -3,7 +3,8 @@ p-value, a sample-ratio-mismatch check, the minimum detectable effect and a plai
 
 import streamlit as st
 
-from components import labels, session, shell, tables, why_view
+from components import session, shell
+from components.builders import labels, tables, why_view
 from data_access import i18n, metrics
 from data_access import streamlit_cache as cache
 from data_access.config import SETTINGS

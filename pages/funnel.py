@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from components import downloads, funnel_view, labels, session, shell, tables
+from components import downloads, funnel_view, session, shell
+from components.builders import labels, tables
 from data_access import i18n
 from data_access import streamlit_cache as cache
 from data_access.config import SETTINGS

@@ -3,7 +3,8 @@ a click on a cell opens the numbers and the rows behind it (kept in the link).""
 
 import streamlit as st
 
-from components import charts, downloads, journey_view, labels, session, shell, tables
+from components import downloads, session, shell
+from components.builders import charts, journey_view, labels, tables
 from data_access import i18n, metrics, schema
 from data_access import streamlit_cache as cache
 from data_access.config import SETTINGS

@@ -3,7 +3,8 @@ against those who declined and those who were not offered anything."""
 
 import streamlit as st
 
-from components import session, shell, tables, why_view
+from components import session, shell
+from components.builders import tables, why_view
 from data_access import streamlit_cache as cache
 from data_access.config import SETTINGS
 from data_access.filters import dimension_label

@@ -3,7 +3,8 @@
 import polars as pl
 import streamlit as st
 
-from components import downloads, retention_view, session, shell, tables
+from components import downloads, session, shell
+from components.builders import retention_view, tables
 from data_access import schema
 from data_access import streamlit_cache as cache
 from data_access.filters import dimension_label

@@ -5,7 +5,8 @@ from datetime import date
 
 import streamlit as st
 
-from components import auth, downloads, editors, journey_view, review_notes, review_view, session, shell, why_view
+from components import auth, downloads, editors, review_notes, session, shell
+from components.builders import journey_view, review_view, why_view
 from data_access import access, i18n, metrics, reviews
 from data_access import streamlit_cache as cache
 from data_access.config import SETTINGS

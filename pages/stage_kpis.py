@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from components import charts, downloads, kpi_table, labels, session, shell, status, tables
+from components import downloads, session, shell
+from components.builders import charts, kpi_table, labels, status, tables
 from data_access import i18n, metrics
 from data_access import streamlit_cache as cache
 from data_access.config import SETTINGS

@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from components import labels, live_panel, session, shell, support_view, tables
+from components import live_panel, session, shell
+from components.builders import labels, support_view, tables
 from data_access import i18n, metrics
 from data_access import streamlit_cache as cache
 from data_access.config import SETTINGS

@@ -3,7 +3,8 @@ their comments; and the journey stage where they last had a bad score."""
 
 import streamlit as st
 
-from components import labels, session, shell, tables, why_view
+from components import session, shell
+from components.builders import labels, tables, why_view
 from data_access import schema
 from data_access import streamlit_cache as cache
 from data_access.filters import dimension_label

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from components import charts, kpi_table
+from components.builders import charts, kpi_table
 from data_access import metrics
 
 

@@ -14,7 +14,7 @@ import streamlit as st
 from openpyxl import load_workbook
 from streamlit.testing.v1 import AppTest
 
-from components import journey_view
+from components.builders import journey_view
 from data_access import exports, store
 from data_access.loading import ingest
 from sample_data.generate import generate

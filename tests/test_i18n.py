@@ -142,7 +142,7 @@ def test_a_compiled_catalogue_matches_its_po() -> None:
 
 
 def test_every_lane_of_the_map_has_a_heading() -> None:
-    from components import journey_view
+    from components.builders import journey_view
 
     assert set(schema.MAP_LANES) <= set(journey_view.QUALITATIVE_LABELS)
 

@@ -7,7 +7,7 @@ import io
 import polars as pl
 from openpyxl import load_workbook
 
-from components import journey_view
+from components.builders import journey_view
 from data_access import metrics
 
 STAGES = pl.DataFrame({"stage_id": ["a", "b"], "name": ["A", "B"]})

@@ -39,7 +39,7 @@ def test_ruff_is_clean() -> None:
 
 def test_pages_and_components_write_no_sql() -> None:
     for folder in ("pages", "components"):
-        for path in (ROOT / folder).glob("*.py"):
+        for path in (ROOT / folder).rglob("*.py"):
             text = path.read_text()
             assert "sqlalchemy" not in text, path
             assert not re.search(r"\b(SELECT|INSERT|DELETE|UPDATE)\s", text), path
@@ -76,16 +76,12 @@ def _imports(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
             named = [
                 f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in modules else node.module for a in node.names
             ]
-            if all(n != node.module for n in named):  # only submodules: the package above them runs too
-                named.append(node.module)
         else:
             continue
-        for module in named:
+        for module in named:  # the module named runs; so does each package above it, unless name is inside it
             parts = module.split(".")
-            for i in range(1, len(parts) + 1):
-                prefix = ".".join(parts[:i])
-                if prefix in modules and (prefix == module or prefix not in own_packages):
-                    targets.add(prefix)
+            above = {".".join(parts[:i]) for i in range(1, len(parts))} - own_packages
+            targets |= {m for m in (module, *above) if m in modules}
     targets.discard(name)
     return targets
 
@@ -191,3 +187,16 @@ def test_no_module_is_over_600_lines() -> None:
 def test_data_access_keeps_few_flat_modules() -> None:
     flat = sorted(p.name for p in (ROOT / "data_access").glob("*.py") if not p.name.startswith("__"))
     assert len(flat) <= MOST_FLAT_MODULES, flat
+
+
+def test_builders_only_build() -> None:
+    """components/builders/ returns figures, tables and files; what draws with Streamlit lives one level up."""
+    modules = _modules()
+    for name, path in modules.items():
+        if name.startswith("components.builders"):
+            imported = _imports(name, path, modules) | {
+                a.name for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.Import) for a in n.names
+            }
+            text = path.read_text()
+            assert not re.search(r"^\s*(import streamlit|from streamlit)", text, re.M), path
+            assert not {m for m in imported if m.startswith("components.") and "builders" not in m}, path

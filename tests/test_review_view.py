@@ -7,7 +7,7 @@ import io
 import polars as pl
 from openpyxl import load_workbook
 
-from components import review_view
+from components.builders import review_view
 from data_access import reviews
 from data_access.queries import review
 

@@ -219,7 +219,7 @@ def test_support_command_line(desk: Engine, store_url: str) -> None:
 
 
 def test_escalation_in_words(desk: Engine) -> None:
-    from components import support_view
+    from components.builders import support_view
 
     with store.connect(desk) as conn:
         frame = support.lines(conn, MARCH, 7, 1)
@@ -235,7 +235,7 @@ def test_the_lines_table_with_no_open_ticket() -> None:
 
     import polars as pl
 
-    from components import support_view
+    from components.builders import support_view
 
     numbers = [
         "median_first_response_seconds",

@@ -7,7 +7,7 @@ from datetime import date, datetime
 import plotly.graph_objects as go
 import polars as pl
 
-from components import status
+from components.builders import status
 from data_access import i18n, metrics
 from data_access.i18n import _, ngettext
 

@@ -8,7 +8,7 @@ from datetime import date
 import plotly.graph_objects as go
 import polars as pl
 
-from components.charts import empty, localise
+from components.builders.charts import empty, localise
 from data_access import i18n, metrics
 from data_access.filters import dimension_label
 from data_access.i18n import N_, _

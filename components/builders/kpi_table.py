@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from components import status
+from components.builders import status
 from data_access import i18n, metrics
 from data_access.i18n import _
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import polars as pl
 
-from components.charts import add_events, empty, localise
+from components.builders.charts import add_events, empty, localise
 from data_access import i18n
 from data_access.i18n import _
 

@@ -8,8 +8,8 @@ from itertools import pairwise
 import plotly.graph_objects as go
 import polars as pl
 
-from components import status
-from components.charts import add_events, localise
+from components.builders import status
+from components.builders.charts import add_events, localise
 from data_access import i18n, metrics
 from data_access.i18n import N_, _
 

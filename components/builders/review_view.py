@@ -10,8 +10,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import polars as pl
 
-from components import journey_view
-from components.charts import localise
+from components.builders import journey_view
+from components.builders.charts import localise
 from data_access import exports, i18n, metrics
 from data_access.i18n import _
 from data_access.queries import review

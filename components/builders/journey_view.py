@@ -10,8 +10,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import polars as pl
 
-from components import status
-from components.charts import localise
+from components.builders import status
+from components.builders.charts import localise
 from data_access import exports, i18n, metrics
 from data_access.filters import dimension_label
 from data_access.i18n import N_, _
