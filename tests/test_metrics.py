@@ -224,3 +224,18 @@ def test_every_interval_stays_on_its_metrics_scale_on_tiny_and_huge_samples(seed
                 _adjusted_wald(p, d, c) for p, d, c in zip(pieces["promoters"], pieces["detractors"], n, strict=True)
             ]
             assert np.allclose(lo, [e[0] for e in expected]) and np.allclose(hi, [e[1] for e in expected])
+
+
+def test_the_headline_rates_by_hand() -> None:
+    """Retention, churn, reactivation and CLV as the Overview counts them, on numbers worked by hand."""
+    assert metrics.RETENTION.of(30, 40) == 75.0  # 30 of the 40 active before are active again
+    assert metrics.CHURN.of(5, metrics.customer_base(120, 20)) == 5.0  # 5 lost of the 100 at the start
+    assert metrics.REACTIVATION.of(2, 0) is None  # nobody had churned: no rate, not 0
+    assert metrics.clv(1_000.0, 8) == 125.0 and metrics.clv(10.0, 0) is None
+    months = pl.DataFrame({"kept": [3, 0], "before": [4, 0], "revenue": [100.0, None], "signups": [2, 2]})
+    done = months.select(
+        metrics.RETENTION.expr(pl.col("kept"), pl.col("before")).alias("retention"),
+        metrics.clv_expr(pl.col("revenue"), pl.col("signups")).alias("clv"),
+    )
+    assert done["retention"].to_list() == [75.0, None]
+    assert done["clv"].to_list() == [50.0, 25.0]  # 100 over 2, then 100 over 4

@@ -363,26 +363,22 @@ def headline_from(parts: dict[str, Any], w: Windows) -> dict[str, pl.DataFrame]:
         return float(frame.filter((pl.col("month") >= first) & (pl.col("month") < end))[column].sum())
 
     def base_at(day: date) -> float:
-        return before(day, base, "signups") - before(day, base, "churned")
-
-    def ratio(part: float, whole: float) -> float | None:
-        return 100 * part / whole if whole else None
+        return metrics.customer_base(before(day, base, "signups"), before(day, base, "churned"))
 
     def clv(end: date) -> float | None:
-        customers = before(end, base, "signups")
-        return before(end, money, "revenue") / customers if customers else None
+        return metrics.clv(before(end, money, "revenue"), before(end, base, "signups"))
 
     spans = {"value": (w.current_first, w.end), "previous": (w.previous_first, w.current_first)}
     plain: dict[str, dict[str, float | None]] = {
         "active": {"value": active_w["current"], "previous": active_w["previous"]},
         "retention": {
-            "value": ratio(active_w["kept"], active_w["previous"]),
-            "previous": ratio(active_w["kept_before"], active_w["earlier"]),
+            "value": metrics.RETENTION.of(active_w["kept"], active_w["previous"]),
+            "previous": metrics.RETENTION.of(active_w["kept_before"], active_w["earlier"]),
         },
-        "churn": {k: ratio(between(*span, base, "churned"), base_at(span[0])) for k, span in spans.items()},
+        "churn": {k: metrics.CHURN.of(between(*span, base, "churned"), base_at(span[0])) for k, span in spans.items()},
         "reactivation": {
-            "value": ratio(back_w["current"], before(w.current_first, base, "churned")),
-            "previous": ratio(back_w["previous"], before(w.previous_first, base, "churned")),
+            "value": metrics.REACTIVATION.of(back_w["current"], before(w.current_first, base, "churned")),
+            "previous": metrics.REACTIVATION.of(back_w["previous"], before(w.previous_first, base, "churned")),
         },
         "revenue": {k: between(*span, money, "revenue") for k, span in spans.items()},
         "clv": {k: clv(span[1]) for k, span in spans.items()},
@@ -423,16 +419,14 @@ def headline_from(parts: dict[str, Any], w: Windows) -> dict[str, pl.DataFrame]:
         .join(rated["monthly"], on="month", how="left")
         .sort("month")
         .with_columns(
-            metrics.percent(pl.col("kept"), pl.col("before")).alias("retention"),
-            metrics.percent(pl.col("churned"), pl.col("base")).alias("churn"),
-            metrics.percent(pl.col("reactivated"), pl.col("churned_before")).alias("reactivation"),
+            metrics.RETENTION.expr(pl.col("kept"), pl.col("before")).alias("retention"),
+            metrics.CHURN.expr(pl.col("churned"), pl.col("base")).alias("churn"),
+            metrics.REACTIVATION.expr(pl.col("reactivated"), pl.col("churned_before")).alias("reactivation"),
         )
     )
     # CLV at each month's end: all revenue and signups up to it
     to_date = base.join(money, on="month", how="full", coalesce=True).sort("month")
-    to_date = to_date.with_columns(
-        (pl.col("revenue").fill_null(0).cum_sum() / pl.col("signups").fill_null(0).cum_sum()).alias("clv")
-    )
+    to_date = to_date.with_columns(metrics.clv_expr(pl.col("revenue"), pl.col("signups")).alias("clv"))
     monthly = monthly.join(to_date.select("month", "clv"), on="month", how="left")
     lines = monthly.unpivot(on=[c.key for c in CARDS], index="month", variable_name="key", value_name="value").select(
         "key", "month", pl.col("value").cast(pl.Float64)
