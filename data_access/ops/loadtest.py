@@ -38,7 +38,7 @@ from pathlib import Path
 
 from data_access import pages
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]  # the project: data_access/ops/ is two folders down
 # every page a person reads (the pages that only edit are left out: Alerts, Maps and targets, Access)
 PAGES: tuple[str, ...] = pages.DATA_PAGES  # the pages that read the journey data
 HOME = "overview"  # the menu's default page for a viewer who may open everything
