@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import polars as pl
 import streamlit as st
 
-from components import auth
+from components import auth, writes
 from components.builders import tables
 from data_access import access, i18n, schema, store
 from data_access import streamlit_cache as cache
@@ -69,62 +70,36 @@ def upload(url: str) -> None:
         return
     sources = [ingest.Source(f.name, f.getvalue()) for f in files]
     bar = st.progress(0.0, text=_("Checking files..."))
-    try:
-        writer = store.create_store_engine(url)
-        try:
-            written = ingest.ingest(
-                writer,
-                sources,
-                mode=mode,
-                progress=lambda fraction, message: bar.progress(min(fraction, 1.0), text=message),
-            )
-        finally:
-            writer.dispose()
-    except ingest.LoadRejected as exc:
-        bar.empty()
-        auth.audit("upload", ", ".join(s.name for s in sources), f"refused: {exc.problems.total} problem(s)")
-        rejected(exc)
-    except store.StoreError as exc:
-        bar.empty()
-        st.error(str(exc))
-    else:
-        auth.audit(
-            "upload", ", ".join(s.name for s in sources), ", ".join(f"{t} {n:,} rows" for t, n in written.items())
-        )
-        cache.forget_results()
-        st.session_state[_LAST_LOAD] = _("Loaded: {tables}").format(
-            tables=", ".join(
-                ngettext("{table} {n} row", "{table} {n} rows", n).format(table=t, n=i18n.number(n))
-                for t, n in written.items()
-            )
-        )
-        st.rerun()  # every figure on the page, the row counts included, now shows the new data
 
-
-def rejected(exc: ingest.LoadRejected, headline: str | None = None) -> None:
-    st.error(
-        ngettext("{headline}: {n} problem found.", "{headline}: {n} problems found.", exc.problems.total).format(
-            headline=headline or _("Nothing was loaded"), n=i18n.number(exc.problems.total)
+    def load(writer: Any) -> writes.Done:  # a writing engine
+        written = ingest.ingest(
+            writer,
+            sources,
+            mode=mode,
+            progress=lambda fraction, message: bar.progress(min(fraction, 1.0), text=message),
         )
+        return writes.Done(
+            _("Loaded: {tables}").format(
+                tables=", ".join(
+                    ngettext("{table} {n} row", "{table} {n} rows", n).format(table=t, n=i18n.number(n))
+                    for t, n in written.items()
+                )
+            ),
+            audit_detail=", ".join(f"{t} {n:,} rows" for t, n in written.items()),
+        )
+
+    # every figure on the page, the row counts included, shows the new data after the rerun
+    writes.write(
+        url,
+        load,
+        done_key=_LAST_LOAD,
+        forget=cache.forget_results,
+        right=(access.LOAD, _("loading data")),
+        audited=("upload", ", ".join(s.name for s in sources)),
+        audit_refused=True,
+        on_refusal=bar.empty,
+        nothing_done=_("Nothing was loaded"),
     )
-    st.dataframe(
-        tables.arrow(
-            pl.DataFrame(
-                {
-                    _("file"): [p.file for p in exc.problems.shown],
-                    _("row"): [p.row for p in exc.problems.shown],
-                    _("column"): [p.column for p in exc.problems.shown],
-                    _("problem"): [p.reason for p in exc.problems.shown],
-                },
-                schema={_("file"): pl.String, _("row"): pl.Int64, _("column"): pl.String, _("problem"): pl.String},
-            )
-        ),
-        hide_index=True,
-        width="stretch",
-    )
-    more = exc.problems.total - len(exc.problems.shown)
-    if more > 0:
-        st.caption(_("... and {n} more. Rows are counted from 1 after the header.").format(n=i18n.number(more)))
 
 
 MODE_WORDS = {"append": N_("append"), "replace": N_("replace")}

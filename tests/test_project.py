@@ -200,3 +200,16 @@ def test_builders_only_build() -> None:
             text = path.read_text()
             assert not re.search(r"^\s*(import streamlit|from streamlit)", text, re.M), path
             assert not {m for m in imported if m.startswith("components.") and "builders" not in m}, path
+
+
+def test_the_interface_writes_through_one_path() -> None:
+    """Every change made from a page runs through components/writes.py: no other component or page opens a writing
+    engine for a change (auth.py writes the audit entry itself, session.py the first-run sample store)."""
+    for folder in ("pages", "components"):
+        for path in (ROOT / folder).rglob("*.py"):
+            if path.name == "writes.py":
+                continue
+            text = path.read_text()
+            assert "with_writer" not in text, path
+            if path.name not in ("auth.py", "session.py"):
+                assert "create_store_engine" not in text, path
