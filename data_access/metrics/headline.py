@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from data_access.i18n import N_
 from data_access.metrics.statistics import percent
 
 
@@ -17,7 +16,7 @@ class Rate:
     """A headline rate: ``part`` over ``whole``, in percent (none when there is no base)."""
 
     name: str
-    part: str  # what is counted, in words
+    part: str  # what is counted, in words (for the reader of the code; not shown)
     whole: str  # over what
 
     def of(self, part: float, whole: float) -> float | None:
@@ -30,11 +29,11 @@ class Rate:
 
 
 RETENTION = Rate(
-    "retention", N_("customers active in the period and in the one before"), N_("customers active the period before")
+    "retention", "customers active in the period and in the one before", "customers active the period before"
 )
-CHURN = Rate("churn", N_("customers who churned in the period"), N_("customers at the period's start"))
+CHURN = Rate("churn", "customers who churned in the period", "customers at the period's start")
 REACTIVATION = Rate(
-    "reactivation", N_("churned customers active again in the period"), N_("customers churned before the period")
+    "reactivation", "churned customers active again in the period", "customers churned before the period"
 )
 RATES = {r.name: r for r in (RETENTION, CHURN, REACTIVATION)}
 
