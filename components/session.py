@@ -4,16 +4,18 @@ store problems shown as a message instead of a traceback."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 import streamlit as st
+from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlException
 
 from components import context
 from data_access import i18n, store
 from data_access import streamlit_cache as cache
 from data_access.config import SETTINGS, StoreLocation, resolve_store
 from data_access.i18n import _
-from data_access.loading import ingest
+from data_access.loading import first_run
 
 T = TypeVar("T")
 
@@ -23,27 +25,41 @@ def location() -> StoreLocation:
 
 
 def ensure_store() -> StoreLocation:
-    """The configured store; when none is configured and the embedded file is missing, it is created and
-    filled with the sample company, with a progress bar."""
+    """The configured store; when none is configured and the embedded file is missing, the sample company's store
+    is created, with a progress bar (:func:`first_start`)."""
     where = location()
     path = store.file_path(where.url) if where.is_default else None
     if path is not None and not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        bar = st.progress(0.0, text=_("No store configured yet: creating the sample store..."))
-        try:
-            ingest.seed(
-                store.create_store_engine(where.url),
-                SETTINGS.first_run_customers,
-                42,
-                lambda fraction, message: bar.progress(min(fraction, 1.0), text=message),
-                i18n.default_language(),  # CJM_LANG=ru: the sample company speaks Russian too
-            )
-        except Exception:
-            path.unlink(missing_ok=True)  # never leave a half-filled store behind
-            raise
-        bar.empty()
+        first_start(path)
     cache.follow_store(where.url)
     return where
+
+
+def first_start(path: Path) -> None:
+    """Builds the sample store at ``path`` whole (:func:`first_run.build_sample_store`). A visitor who clicks away
+    meanwhile stops this script at its next progress update: the build goes on to the end without drawing, and
+    the click is let through after it, so that the store is never left half-built."""
+    bar = st.progress(0.0, text=_("No store configured yet: creating the sample store..."))
+    away: list[ScriptControlException] = []
+
+    def report(fraction: float, message: str) -> None:
+        if away:
+            return
+        try:
+            bar.progress(min(fraction, 1.0), text=message)
+        except ScriptControlException as exc:  # a rerun or a stop asked for while the store is being built
+            away.append(exc)
+
+    first_run.build_sample_store(
+        path,
+        SETTINGS.first_run_customers,
+        42,
+        report,
+        i18n.default_language(),  # CJM_LANG=ru: the sample company speaks Russian too
+    )
+    if away:
+        raise away[0]
+    bar.empty()
 
 
 def has_tables(url: str, *, explain: bool = True) -> bool:

@@ -61,12 +61,20 @@ def sample_store(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @contextmanager
 def running_app(
-    store_url: str, log_path: Path, *, port: int | None = None, options: tuple[str, ...] = ()
+    store_url: str | None,
+    log_path: Path,
+    *,
+    port: int | None = None,
+    options: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
 ) -> Iterator[str]:
-    """``streamlit run app.py`` on ``port`` (a free one by default), with more ``options``, until the block ends;
-    yields its address."""
+    """``streamlit run app.py`` on ``port`` (a free one by default), with more ``options`` and environment, until the
+    block ends; yields its address. With no ``store_url``, no store is configured (the first start)."""
     port = port or _free_port()
-    env = {**os.environ, "CJM_DATABASE_URL": store_url}
+    env = {**os.environ, **(env or {})}
+    env.pop("CJM_DATABASE_URL", None)
+    if store_url is not None:
+        env["CJM_DATABASE_URL"] = store_url
     with log_path.open("w") as log:
         proc = subprocess.Popen(
             [
@@ -364,4 +372,29 @@ def test_nothing_a_file_contains_runs_in_the_app(browser: object, tmp_path: Path
         _settled(page)
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=ARTIFACTS / "planted_journey_map.png", full_page=True)
+        page.close()
+
+
+def test_the_first_start_survives_a_click_away(browser: object, tmp_path: Path) -> None:
+    """A new user opens the app with no store, and clicks to another page while the sample store is being made:
+    the store is built whole all the same (customers, events and the derived tables), and every page shows it."""
+    folder = tmp_path / "data"
+    env = {"CJM_DATA_DIR": str(folder), "CJM_SAMPLE_CUSTOMERS": "3000"}
+    with running_app(None, tmp_path / "first.log", env=env) as base:
+        page = browser.new_page(viewport={"width": 1440, "height": 900})
+        page.goto(base)
+        page.locator("[data-testid='stProgress']").first.wait_for(timeout=60_000)  # the sample store is being made
+        page.goto(f"{base}/funnel")  # away, while it is being made
+        _settled(page)
+        path = folder / "cjm.duckdb"
+        assert path.exists()
+        assert sorted(p.name for p in folder.iterdir() if ".building-" in p.name) == []
+        engine = store.create_store_engine(f"duckdb:///{path}", read_only=True)
+        counts = store.row_counts(engine)
+        engine.dispose()
+        assert counts["customers"] == 3000 and counts["journey_events"] > 10_000
+        page.goto(base)
+        _settled(page)
+        page.locator("[data-testid='stMetric']").nth(8).wait_for(timeout=60_000)
+        assert page.get_by_text("No journey events yet").count() == 0
         page.close()
