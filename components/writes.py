@@ -1,8 +1,8 @@
-"""The interface's one write path: every change made from a page (a saved map or target, a saved review, a grant, an
-alert rule or subscription) runs through :func:`write`, which checks the viewer's right where the write happens, runs
-it on a writing engine, shows a refusal (a file's problems as a table, anything else as one line) and keeps the
-page as it was, or on success records the audit entry, forgets the cached results the write made stale, and shows
-what was done after the rerun (:func:`done`)."""
+"""The interface's one write path: every change made from a page (an upload, a saved map or target, a saved review, a
+grant, an alert rule or subscription) runs through :func:`write`, which checks the viewer's right where the write
+happens, runs it on a writing engine, shows a refusal (a file's problems as a table, anything else as one line) and
+keeps the page as it was, or on success records the audit entry, forgets the cached results the write made stale,
+and leaves what was done in the session for the page to show after the rerun."""
 
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ def write(
     - ``audited``: the audit entry's action and object, when the data layer does not record one itself, and with
       ``audit_refused`` a refused file is recorded too;
     - ``forget``: forgets the cached results this write made stale;
-    - ``done_key``: where :func:`done` (or the page) finds the message after the rerun;
+    - ``done_key``: the session key where the page finds the message after the rerun;
     - ``on_refusal``: runs before a refusal is shown (to clear the message of the change before, or a progress bar);
     - ``nothing_done``: the headline of a file's refusal."""
     if right is not None:
@@ -81,11 +81,6 @@ def write(
     forget()
     st.session_state[done_key] = done_as.message
     st.rerun()
-
-
-def done(done_key: str) -> str | None:
-    """What the last write under ``done_key`` did (kept across its rerun), or None."""
-    return st.session_state.get(done_key)
 
 
 def rejected(exc: LoadRejected, headline: str | None = None) -> None:
