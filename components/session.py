@@ -50,13 +50,19 @@ def first_start(path: Path) -> None:
         except ScriptControlException as exc:  # a rerun or a stop asked for while the store is being built
             away.append(exc)
 
-    first_run.build_sample_store(
-        path,
-        SETTINGS.first_run_customers,
-        42,
-        report,
-        i18n.default_language(),  # CJM_LANG=ru: the sample company speaks Russian too
-    )
+    try:
+        first_run.build_sample_store(
+            path,
+            SETTINGS.first_run_customers,
+            42,
+            report,
+            i18n.default_language(),  # CJM_LANG=ru: the sample company speaks Russian too
+        )
+    except store.StoreError as exc:  # waited too long for another visitor's build, or the disk refused it
+        bar.empty()
+        st.error(str(exc), icon=":material/error:")
+        st.button(_("Try again"))
+        st.stop()
     if away:
         raise away[0]
     bar.empty()
