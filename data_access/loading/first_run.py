@@ -4,12 +4,8 @@ behind, and a second visitor waits for the build under way instead of starting a
 
 from __future__ import annotations
 
-import fcntl
 import os
-import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from data_access import store
@@ -19,35 +15,19 @@ from data_access.loading.ingest import Progress, seed
 BUILD_WAIT_SECONDS = 600.0  # how long a second visitor waits for a build under way before giving up
 
 
-@contextmanager
-def _one_builder(path: Path) -> Iterator[None]:
-    """One build of ``path`` at a time, across threads and processes (a lock file beside it)."""
-    deadline = time.monotonic() + BUILD_WAIT_SECONDS
-    with open(path.with_name(f".{path.name}.building"), "a") as handle:
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise store.StoreBusy(
-                        _("The sample store {path} is still being created by another visitor; try again.").format(
-                            path=path
-                        )
-                    ) from None
-                time.sleep(0.2)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def build_sample_store(path: Path, customers: int, seed_value: int, progress: Progress, lang: str = "en") -> bool:
     """Makes ``path`` an embedded DuckDB store holding the sample company (``customers`` customers, its words in
     ``lang``), with its derived tables, unless it exists. True when this call built it; False when it was there, or
     another visitor built it while this one waited."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with _one_builder(path):
+
+    def busy() -> store.StoreBusy:
+        return store.StoreBusy(
+            _("The sample store {path} is still being created by another visitor; try again.").format(path=path)
+        )
+
+    # one build at a time, across threads and processes: a second visitor waits for the first one's store
+    with store.file_lock(path.with_name(f".{path.name}.building"), BUILD_WAIT_SECONDS, busy):
         if path.exists():
             return False
         building = path.with_name(f".{path.name}.building-{uuid.uuid4().hex[:8]}")

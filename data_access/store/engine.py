@@ -225,26 +225,34 @@ def duckdb_file(engine: Engine) -> Path | None:
 
 
 @contextmanager
-def writer_lock(path: Path, url: sa.URL) -> Iterator[None]:
-    """One writer at a time on an embedded DuckDB file, across threads and processes (readers are not held up):
-    a write in place waits for a load that writes into a copy (:func:`load_transaction`), so that the copy, when it
-    takes the file's place, cannot drop that write. Waits up to the lock timeout, then :class:`StoreBusy`."""
-    deadline = time.monotonic() + SETTINGS.lock_timeout_seconds
+def file_lock(lock_file: Path, seconds: float, busy: Callable[[], StoreError]) -> Iterator[None]:
+    """An exclusive lock on ``lock_file`` across threads and processes, waited for up to ``seconds`` (polled with a
+    growing pause of at most 1 s); past that, ``busy()`` is raised."""
+    deadline = time.monotonic() + seconds
     delay = 0.05
-    with open(path.with_name(f".{path.name}.writer"), "a") as handle:
+    with open(lock_file, "a") as handle:
         while True:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
                 if time.monotonic() >= deadline:
-                    raise _busy(url) from None
+                    raise busy() from None
                 time.sleep(delay)
                 delay = min(delay * 2, 1.0)
         try:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextmanager
+def writer_lock(path: Path, url: sa.URL) -> Iterator[None]:
+    """One writer at a time on an embedded DuckDB file, across threads and processes (readers are not held up):
+    a write in place waits for a load that writes into a copy (:func:`load_transaction`), so that the copy, when it
+    takes the file's place, cannot drop that write. Waits up to the lock timeout, then :class:`StoreBusy`."""
+    with file_lock(path.with_name(f".{path.name}.writer"), SETTINGS.lock_timeout_seconds, lambda: _busy(url)):
+        yield
 
 
 def data_version(url: str) -> tuple[int, int, int] | None:
