@@ -7,14 +7,11 @@ UTC (``DateTime`` without time zone) so that every supported dialect stores them
 
 from __future__ import annotations
 
-from typing import Any
-
 import sqlalchemy as sa
-from sqlalchemy.dialects import mysql
 
 from data_access.i18n import N_, _
-
-metadata = sa.MetaData()
+from data_access.schema.app import *  # noqa: F403 - the app's own tables, named in app.__all__
+from data_access.schema.columns import ID, NAME, TIMESTAMP, col, metadata
 
 # Allowed values, shared by the validator, the generator and the metrics layer.
 SURVEY_RANGES: dict[str, tuple[int, int]] = {"csat": (1, 5), "nps": (0, 10), "ces": (1, 7), "exit": (1, 5)}
@@ -45,41 +42,6 @@ MAP_LANES = (
     "expectations",
 )
 ALL_STAGES = "*"
-
-ID = sa.String(64)
-NAME = sa.String(200)
-# MySQL/MariaDB DATETIME drops fractions of a second unless told otherwise.
-TIMESTAMP = sa.DateTime(timezone=False).with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
-
-
-def col(
-    name: str,
-    type_: Any,
-    *,
-    required: bool = True,
-    doc: str,
-    example: str,
-    key: bool = False,
-    enum: tuple[Any, ...] | None = None,
-    range_: tuple[float | None, float | None] | None = None,
-    made_up: bool = False,
-) -> sa.Column:
-    """A contract column. ``made_up``: optional in input files, filled in by ingestion, never null when stored."""
-    return sa.Column(
-        name,
-        type_,
-        primary_key=key,
-        nullable=not (required or key or made_up),
-        info={
-            "doc": doc,
-            "example": example,
-            "required": required and not made_up,
-            "enum": enum,
-            "range": range_,
-            "made_up": made_up,
-        },
-    )
-
 
 stages = sa.Table(
     "stages",
@@ -322,108 +284,6 @@ business_events = sa.Table(
     col("name", NAME, key=True, doc=N_("A release, a price change, a campaign..."), example="Release 5.0"),
     col("description", sa.Text, required=False, doc=N_("What changed"), example="New navigation"),
     col("segment", NAME, required=False, doc=N_("Segment it applies to; empty = everyone"), example="B2C"),
-)
-
-# Saved KPI reviews: written by the app (the KPI review page), not loaded from files and not part of the contract.
-kpi_reviews = sa.Table(
-    "kpi_reviews",
-    metadata,
-    sa.Column("name", NAME, primary_key=True, info={"doc": "Name of the saved review"}),
-    sa.Column("saved_at", TIMESTAMP, nullable=False, info={"doc": "When it was saved (UTC)"}),
-    sa.Column("a_start", TIMESTAMP, nullable=False, info={"doc": "Period A's first instant"}),
-    sa.Column("a_end", TIMESTAMP, nullable=False, info={"doc": "Period A's end (exclusive)"}),
-    sa.Column("b_start", TIMESTAMP, nullable=False, info={"doc": "Period B's first instant"}),
-    sa.Column("b_end", TIMESTAMP, nullable=False, info={"doc": "Period B's end (exclusive)"}),
-    sa.Column("customers", sa.Text, nullable=False, info={"doc": "The customer filters, as JSON"}),
-    sa.Column("data_as_of", TIMESTAMP, info={"doc": "The newest timestamp in the store when it was saved"}),
-    sa.Column("figures", sa.Text, nullable=False, info={"doc": "Every row of the review as it was, notes included"}),
-)
-
-# Who may see what, and what they did: written by the app and ``python -m data_access access``, not loaded from files.
-EMAIL = sa.String(254)
-ALL_SEGMENTS = "*"  # a grant without a segment limit
-ROLES = ("leadership", "support_lead", "analyst", "admin")
-access_grants = sa.Table(
-    "access_grants",
-    metadata,
-    sa.Column("email", EMAIL, primary_key=True, info={"doc": "Who (their sign-in e-mail, lower case)"}),
-    sa.Column("role", sa.String(32), primary_key=True, info={"doc": "One of: " + ", ".join(ROLES)}),
-    sa.Column(
-        "segment",
-        NAME,
-        primary_key=True,
-        info={"doc": f"The only customer segment they see; {ALL_SEGMENTS} = every one"},
-    ),
-    sa.Column("granted_by", EMAIL, nullable=False, info={"doc": "Who granted it"}),
-    sa.Column("granted_at", TIMESTAMP, nullable=False, info={"doc": "When (UTC)"}),
-)
-audit_log = sa.Table(
-    "audit_log",
-    metadata,
-    sa.Column("entry_id", sa.String(32), primary_key=True, info={"doc": "A random key"}),
-    sa.Column("logged_at", TIMESTAMP, nullable=False, info={"doc": "When (UTC)"}),
-    sa.Column("who", EMAIL, nullable=False, info={"doc": "The signed-in e-mail (local mode: local)"}),
-    sa.Column(
-        "action",
-        sa.String(32),
-        nullable=False,
-        info={"doc": "sign-in, grant, revoke, upload, edit, save, export, alert"},
-    ),
-    sa.Column("object", NAME, nullable=False, info={"doc": "What it was done to: a page, a file, a map, a review"}),
-    sa.Column("detail", sa.Text, info={"doc": "More: the filters of an export, the rows of a load"}),
-)
-sa.Index("ix_audit_log_at", audit_log.c.logged_at)
-
-# Alerts: rules over the KPIs, who gets them, and every delivery (written by the Alerts page and
-# ``python -m data_access alerts`` / ``notify``, not loaded from files).
-ALERT_COMPARISONS = ("off_target", "drop", "above")
-ALERT_PERIODS = ("week", "month")
-CHURN_RISK = "churn_risk"  # the alert metric that counts the customers of the churn early warning
-alert_rules = sa.Table(
-    "alert_rules",
-    metadata,
-    sa.Column("rule_id", sa.String(64), primary_key=True, info={"doc": "A short name made from the rule's name"}),
-    sa.Column("name", NAME, nullable=False, info={"doc": "What the rule watches, in words"}),
-    sa.Column("metric", sa.String(32), nullable=False, info={"doc": f"A metric of the registry or {CHURN_RISK}"}),
-    sa.Column("stage_id", ID, info={"doc": "The journey stage it watches; empty = every stage"}),
-    sa.Column("segment", NAME, info={"doc": "Only this segment's customers; empty = every segment"}),
-    sa.Column("comparison", sa.String(16), nullable=False, info={"doc": "One of: " + ", ".join(ALERT_COMPARISONS)}),
-    sa.Column(
-        "threshold", sa.Float(53), info={"doc": "Points of a drop, or the count to exceed; empty for off_target"}
-    ),
-    sa.Column("period", sa.String(16), nullable=False, info={"doc": "One of: " + ", ".join(ALERT_PERIODS)}),
-    sa.Column("min_n", sa.Integer, nullable=False, info={"doc": "Fewest answers or tickets a period needs to fire"}),
-    sa.Column("owner", EMAIL, nullable=False, info={"doc": "Who made it"}),
-    sa.Column("enabled", sa.Boolean, nullable=False, info={"doc": "Whether notify run evaluates it"}),
-    sa.Column("created_at", TIMESTAMP, nullable=False, info={"doc": "When (UTC)"}),
-)
-alert_subscriptions = sa.Table(
-    "alert_subscriptions",
-    metadata,
-    sa.Column("rule_id", sa.String(64), primary_key=True, info={"doc": "The rule"}),
-    sa.Column("channel", sa.String(300), primary_key=True, info={"doc": "email:ADDRESS or webhook:NAME"}),
-    sa.Column("added_by", EMAIL, nullable=False, info={"doc": "Who subscribed it"}),
-    sa.Column("added_at", TIMESTAMP, nullable=False, info={"doc": "When (UTC)"}),
-)
-NOTIFICATION_STATUSES = ("sending", "sent", "failed", "refused")
-notifications = sa.Table(
-    "notifications",
-    metadata,
-    sa.Column("rule_id", sa.String(64), primary_key=True, info={"doc": "The rule that fired"}),
-    sa.Column("period", sa.String(32), primary_key=True, info={"doc": "The period it fired for: 2026-10, 2026-W43"}),
-    sa.Column("channel", sa.String(300), primary_key=True, info={"doc": "email:ADDRESS or webhook:NAME"}),
-    sa.Column("sent_at", TIMESTAMP, nullable=False, info={"doc": "The last attempt (UTC)"}),
-    sa.Column("status", sa.String(16), nullable=False, info={"doc": "One of: " + ", ".join(NOTIFICATION_STATUSES)}),
-    sa.Column("attempts", sa.Integer, nullable=False, info={"doc": "Runs that tried it"}),
-    sa.Column("error", sa.Text, info={"doc": "Why the last attempt failed or was refused"}),
-)
-APP_TABLES: tuple[sa.Table, ...] = (
-    kpi_reviews,
-    access_grants,
-    audit_log,
-    alert_rules,
-    alert_subscriptions,
-    notifications,
 )
 
 # Columns of the frames handed to a page that hold a person's data: masked for a viewer who may not see them.

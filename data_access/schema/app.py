@@ -1,0 +1,126 @@
+"""The app's own tables: saved reviews, access and the audit log, alerts and their deliveries. Written by the app and
+the command line, never loaded from files and not part of the data contract."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from data_access.schema.columns import EMAIL, ID, NAME, TIMESTAMP, metadata
+
+__all__ = [
+    "ALERT_COMPARISONS",
+    "ALERT_PERIODS",
+    "ALL_SEGMENTS",
+    "APP_TABLES",
+    "CHURN_RISK",
+    "EMAIL",
+    "NOTIFICATION_STATUSES",
+    "ROLES",
+    "access_grants",
+    "alert_rules",
+    "alert_subscriptions",
+    "audit_log",
+    "kpi_reviews",
+    "notifications",
+]
+
+# Saved KPI reviews: written by the app (the KPI review page), not loaded from files and not part of the contract.
+kpi_reviews = sa.Table(
+    "kpi_reviews",
+    metadata,
+    sa.Column("name", NAME, primary_key=True, info={"doc": "Name of the saved review"}),
+    sa.Column("saved_at", TIMESTAMP, nullable=False, info={"doc": "When it was saved (UTC)"}),
+    sa.Column("a_start", TIMESTAMP, nullable=False, info={"doc": "Period A's first instant"}),
+    sa.Column("a_end", TIMESTAMP, nullable=False, info={"doc": "Period A's end (exclusive)"}),
+    sa.Column("b_start", TIMESTAMP, nullable=False, info={"doc": "Period B's first instant"}),
+    sa.Column("b_end", TIMESTAMP, nullable=False, info={"doc": "Period B's end (exclusive)"}),
+    sa.Column("customers", sa.Text, nullable=False, info={"doc": "The customer filters, as JSON"}),
+    sa.Column("data_as_of", TIMESTAMP, info={"doc": "The newest timestamp in the store when it was saved"}),
+    sa.Column("figures", sa.Text, nullable=False, info={"doc": "Every row of the review as it was, notes included"}),
+)
+
+# Who may see what, and what they did: written by the app and ``python -m data_access access``, not loaded from files.
+ALL_SEGMENTS = "*"  # a grant without a segment limit
+ROLES = ("leadership", "support_lead", "analyst", "admin")
+access_grants = sa.Table(
+    "access_grants",
+    metadata,
+    sa.Column("email", EMAIL, primary_key=True, info={"doc": "Who (their sign-in e-mail, lower case)"}),
+    sa.Column("role", sa.String(32), primary_key=True, info={"doc": "One of: " + ", ".join(ROLES)}),
+    sa.Column(
+        "segment",
+        NAME,
+        primary_key=True,
+        info={"doc": f"The only customer segment they see; {ALL_SEGMENTS} = every one"},
+    ),
+    sa.Column("granted_by", EMAIL, nullable=False, info={"doc": "Who granted it"}),
+    sa.Column("granted_at", TIMESTAMP, nullable=False, info={"doc": "When (UTC)"}),
+)
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("entry_id", sa.String(32), primary_key=True, info={"doc": "A random key"}),
+    sa.Column("logged_at", TIMESTAMP, nullable=False, info={"doc": "When (UTC)"}),
+    sa.Column("who", EMAIL, nullable=False, info={"doc": "The signed-in e-mail (local mode: local)"}),
+    sa.Column(
+        "action",
+        sa.String(32),
+        nullable=False,
+        info={"doc": "sign-in, grant, revoke, upload, edit, save, export, alert"},
+    ),
+    sa.Column("object", NAME, nullable=False, info={"doc": "What it was done to: a page, a file, a map, a review"}),
+    sa.Column("detail", sa.Text, info={"doc": "More: the filters of an export, the rows of a load"}),
+)
+sa.Index("ix_audit_log_at", audit_log.c.logged_at)
+
+# Alerts: rules over the KPIs, who gets them, and every delivery (written by the Alerts page and
+# ``python -m data_access alerts`` / ``notify``, not loaded from files).
+ALERT_COMPARISONS = ("off_target", "drop", "above")
+ALERT_PERIODS = ("week", "month")
+CHURN_RISK = "churn_risk"  # the alert metric that counts the customers of the churn early warning
+alert_rules = sa.Table(
+    "alert_rules",
+    metadata,
+    sa.Column("rule_id", sa.String(64), primary_key=True, info={"doc": "A short name made from the rule's name"}),
+    sa.Column("name", NAME, nullable=False, info={"doc": "What the rule watches, in words"}),
+    sa.Column("metric", sa.String(32), nullable=False, info={"doc": f"A metric of the registry or {CHURN_RISK}"}),
+    sa.Column("stage_id", ID, info={"doc": "The journey stage it watches; empty = every stage"}),
+    sa.Column("segment", NAME, info={"doc": "Only this segment's customers; empty = every segment"}),
+    sa.Column("comparison", sa.String(16), nullable=False, info={"doc": "One of: " + ", ".join(ALERT_COMPARISONS)}),
+    sa.Column(
+        "threshold", sa.Float(53), info={"doc": "Points of a drop, or the count to exceed; empty for off_target"}
+    ),
+    sa.Column("period", sa.String(16), nullable=False, info={"doc": "One of: " + ", ".join(ALERT_PERIODS)}),
+    sa.Column("min_n", sa.Integer, nullable=False, info={"doc": "Fewest answers or tickets a period needs to fire"}),
+    sa.Column("owner", EMAIL, nullable=False, info={"doc": "Who made it"}),
+    sa.Column("enabled", sa.Boolean, nullable=False, info={"doc": "Whether notify run evaluates it"}),
+    sa.Column("created_at", TIMESTAMP, nullable=False, info={"doc": "When (UTC)"}),
+)
+alert_subscriptions = sa.Table(
+    "alert_subscriptions",
+    metadata,
+    sa.Column("rule_id", sa.String(64), primary_key=True, info={"doc": "The rule"}),
+    sa.Column("channel", sa.String(300), primary_key=True, info={"doc": "email:ADDRESS or webhook:NAME"}),
+    sa.Column("added_by", EMAIL, nullable=False, info={"doc": "Who subscribed it"}),
+    sa.Column("added_at", TIMESTAMP, nullable=False, info={"doc": "When (UTC)"}),
+)
+NOTIFICATION_STATUSES = ("sending", "sent", "failed", "refused")
+notifications = sa.Table(
+    "notifications",
+    metadata,
+    sa.Column("rule_id", sa.String(64), primary_key=True, info={"doc": "The rule that fired"}),
+    sa.Column("period", sa.String(32), primary_key=True, info={"doc": "The period it fired for: 2026-10, 2026-W43"}),
+    sa.Column("channel", sa.String(300), primary_key=True, info={"doc": "email:ADDRESS or webhook:NAME"}),
+    sa.Column("sent_at", TIMESTAMP, nullable=False, info={"doc": "The last attempt (UTC)"}),
+    sa.Column("status", sa.String(16), nullable=False, info={"doc": "One of: " + ", ".join(NOTIFICATION_STATUSES)}),
+    sa.Column("attempts", sa.Integer, nullable=False, info={"doc": "Runs that tried it"}),
+    sa.Column("error", sa.Text, info={"doc": "Why the last attempt failed or was refused"}),
+)
+APP_TABLES: tuple[sa.Table, ...] = (
+    kpi_reviews,
+    access_grants,
+    audit_log,
+    alert_rules,
+    alert_subscriptions,
+    notifications,
+)
