@@ -361,6 +361,10 @@ def validate(table: sa.Table, frame: pl.DataFrame, file: str, problems: Problems
             ),
         )
         _warn_on_the_worse_side(clean, file, problems)
+    if table is schema.stage_rules:
+        alone = clean["property"].is_null() != clean["value"].is_null()
+        problems.add_rows(file, "value", alone, lambda _i: "a property and its value go together: give both or neither")
+        clean = clean.with_columns(pl.col("property", "value").fill_null(""))  # stored as "" (part of the key)
     if table is schema.journey_events:
         clean = clean.with_columns(pl.coalesce(pl.col("event_id"), _made_up_event_ids(clean)).alias("event_id"))
     keys = schema.key_columns(table)
@@ -432,10 +436,12 @@ def write(
     files: dict[str, str] | None = None,
     total_rows: int | None = None,
     progress: Progress = _quiet,
+    also: Callable[[Connection], None] | None = None,
 ) -> dict[str, int]:
     """Writes validated frames in one transaction, in chunks; returns rows written per table. In ``replace``
     mode each table is emptied before its first frame; in ``append`` mode rows with an existing key are
-    replaced. Raises :class:`LoadRejected` (and writes nothing) when a reference points nowhere."""
+    replaced. Raises :class:`LoadRejected` (and writes nothing) when a reference points nowhere. ``also`` writes
+    more in the same transaction once the rows are checked (the load log's entry)."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}")
     written: dict[str, int] = {}
@@ -466,6 +472,8 @@ def write(
         reference_problems(conn, kept, problems)
         if problems.total:
             raise LoadRejected(problems)  # leaving the block rolls the transaction back
+        if also is not None:
+            also(conn)
         if DERIVED_FROM & set(written):
             progress(1.0, "deriving the funnel's attempts and each stage's customers")
             refresh_derived(conn)  # in the same transaction: the store never holds a stale copy

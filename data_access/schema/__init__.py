@@ -226,6 +226,29 @@ journey_map = sa.Table(
     col("text", sa.Text, doc=N_("What the CX team wrote in this cell"), example="Setup wizard is confusing"),
 )
 
+# Product events (PostHog, Amplitude, Mixpanel, Segment...) become journey events by these rules when loaded.
+stage_rules = sa.Table(
+    "stage_rules",
+    metadata,
+    col(
+        "event",
+        NAME,
+        key=True,
+        doc=N_("The product event's name, or a pattern with * and ? such as onboarding_*"),
+        example="onboarding_*",
+    ),
+    col(
+        "property",
+        NAME,
+        key=True,
+        made_up=True,
+        doc=N_("Optional: a property of the event that must hold the value below; empty = any event of that name"),
+        example="plan",
+    ),
+    col("value", NAME, key=True, made_up=True, doc=N_("Optional: the property's value"), example="trial"),
+    col("stage_id", ID, doc=N_("The journey stage such events are (stages.stage_id)"), example="onboarding"),
+)
+
 offers = sa.Table(
     "offers",
     metadata,
@@ -340,6 +363,7 @@ TABLES: tuple[sa.Table, ...] = (
     orders,
     kpi_targets,
     journey_map,
+    stage_rules,
     business_events,
     offers,
     experiment_info,
@@ -347,7 +371,7 @@ TABLES: tuple[sa.Table, ...] = (
 )
 TABLES_BY_NAME: dict[str, sa.Table] = {t.name: t for t in TABLES}
 # Tables a company may not have (and a store made before them lacks): the pages that need them say so.
-OPTIONAL_TABLES: tuple[sa.Table, ...] = (offers, experiment_info, experiments)
+OPTIONAL_TABLES: tuple[sa.Table, ...] = (offers, experiment_info, experiments, stage_rules)
 CORE_TABLES: tuple[sa.Table, ...] = tuple(t for t in TABLES if t not in OPTIONAL_TABLES)
 
 # Foreign references checked on ingestion (child table, column) -> (parent table, column). Not declared as
@@ -362,6 +386,7 @@ REFERENCES: dict[tuple[str, str], tuple[str, str]] = {
     ("orders", "customer_id"): ("customers", "customer_id"),
     ("journey_map", "stage_id"): ("stages", "stage_id"),
     ("kpi_targets", "stage_id"): ("stages", "stage_id"),
+    ("stage_rules", "stage_id"): ("stages", "stage_id"),
     ("offers", "customer_id"): ("customers", "customer_id"),
     ("experiment_info", "stage_id"): ("stages", "stage_id"),
     ("experiments", "experiment"): ("experiment_info", "experiment"),

@@ -14,6 +14,7 @@ __all__ = [
     "APP_TABLES",
     "CHURN_RISK",
     "EMAIL",
+    "LOAD_STATUSES",
     "NOTIFICATION_STATUSES",
     "ROLES",
     "access_grants",
@@ -21,7 +22,9 @@ __all__ = [
     "alert_subscriptions",
     "audit_log",
     "kpi_reviews",
+    "load_log",
     "notifications",
+    "source_mappings",
 ]
 
 # Saved KPI reviews: written by the app (the KPI review page), not loaded from files and not part of the contract.
@@ -116,6 +119,36 @@ notifications = sa.Table(
     sa.Column("attempts", sa.Integer, nullable=False, info={"doc": "Runs that tried it"}),
     sa.Column("error", sa.Text, info={"doc": "Why the last attempt failed or was refused"}),
 )
+# Sources: the mappings saved by name, and every load of a source (an upload, ingest --source, a sync job's file or
+# rows), whether it landed or was refused (written by data_access.sources).
+source_mappings = sa.Table(
+    "source_mappings",
+    metadata,
+    sa.Column("name", NAME, primary_key=True, info={"doc": "The mapping's name"}),
+    sa.Column("source", sa.String(32), nullable=False, info={"doc": "The source it starts from (zendesk, posthog...)"}),
+    sa.Column("body", sa.Text, nullable=False, info={"doc": "The mapping, as TOML"}),
+    sa.Column("saved_by", EMAIL, nullable=False, info={"doc": "Who saved it"}),
+    sa.Column("saved_at", TIMESTAMP, nullable=False, info={"doc": "When (UTC)"}),
+)
+LOAD_STATUSES = ("loaded", "refused")
+load_log = sa.Table(
+    "load_log",
+    metadata,
+    sa.Column("load_id", sa.String(32), primary_key=True, info={"doc": "A random key"}),
+    sa.Column("loaded_at", TIMESTAMP, nullable=False, info={"doc": "When (UTC)"}),
+    sa.Column("job", NAME, nullable=False, info={"doc": "The sync job, or upload / command line"}),
+    sa.Column("source", sa.String(32), nullable=False, info={"doc": "The source"}),
+    sa.Column("target", sa.String(64), nullable=False, info={"doc": "The contract table it loads"}),
+    sa.Column("origin", sa.Text, nullable=False, info={"doc": "The files, or the SQL source and its cursor"}),
+    sa.Column("rows_read", sa.BigInteger, nullable=False, info={"doc": "Rows read from the source"}),
+    sa.Column("loaded", sa.BigInteger, nullable=False, info={"doc": "Rows written"}),
+    sa.Column("refused", sa.BigInteger, nullable=False, info={"doc": "Problems that refused it (0: landed)"}),
+    sa.Column("unmapped", sa.BigInteger, nullable=False, info={"doc": "Events no stage rule maps (not loaded)"}),
+    sa.Column("new_customers", sa.BigInteger, nullable=False, info={"doc": "Customers created, unknown before"}),
+    sa.Column("status", sa.String(16), nullable=False, info={"doc": "One of: " + ", ".join(LOAD_STATUSES)}),
+    sa.Column("detail", sa.Text, info={"doc": "The report: what was left out, the unmapped event names, why refused"}),
+)
+sa.Index("ix_load_log_at", load_log.c.loaded_at)
 APP_TABLES: tuple[sa.Table, ...] = (
     kpi_reviews,
     access_grants,
@@ -123,4 +156,6 @@ APP_TABLES: tuple[sa.Table, ...] = (
     alert_rules,
     alert_subscriptions,
     notifications,
+    source_mappings,
+    load_log,
 )

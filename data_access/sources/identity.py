@@ -1,0 +1,91 @@
+"""Who is who: a source's row names its customer by an id, an e-mail, or both. The customer is the store's row with
+that ``customer_id``, else the one whose ``email`` matches (case-insensitive); a customer the store does not know is
+created, keyed by the e-mail (lower case) or else the id, with ``signup_at`` = first seen and ``unknown`` for each
+attribute the filters narrow on. Only the keys the file names are looked up, a chunk at a time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from data_access import schema
+from data_access.sources.shaping import EMAIL, REFERENCE
+
+UNKNOWN = "unknown"
+CHUNK = 2_000  # keys per lookup statement (bound as one expanding parameter)
+ATTRIBUTES = ("segment", "channel", "region", "plan")  # the customers' required attributes a source cannot know
+
+
+def _chunks(values: list[str]) -> Iterable[list[str]]:
+    for start in range(0, len(values), CHUNK):
+        yield values[start : start + CHUNK]
+
+
+def _known_ids(conn: Connection, ids: list[str]) -> set[str]:
+    c = schema.customers.c
+    query = sa.select(c.customer_id).where(c.customer_id.in_(sa.bindparam("keys", expanding=True)))
+    return {str(v) for chunk in _chunks(ids) for v in conn.execute(query, {"keys": chunk}).scalars()}
+
+
+def _ids_by_email(conn: Connection, emails: list[str]) -> dict[str, str]:
+    c = schema.customers.c
+    low = sa.func.lower(c.email)
+    query = (
+        sa.select(low.label("email"), sa.func.min(c.customer_id).label("customer_id"))
+        .where(low.in_(sa.bindparam("keys", expanding=True)))
+        .group_by(low)
+    )
+    return {str(e): str(i) for chunk in _chunks(emails) for e, i in conn.execute(query, {"keys": chunk}).all()}
+
+
+@dataclass(frozen=True)
+class Resolved:
+    frame: pl.DataFrame  # the rows with customer_id set to the store's customer (e-mail column dropped)
+    new_customers: pl.DataFrame  # customers rows to create (contract columns), empty when everyone is known
+
+
+def resolve(conn: Connection, frame: pl.DataFrame, time_column: str) -> Resolved:
+    """Each row's customer, and the customers to create for the ones the store does not know."""
+    given_id = (
+        pl.col(REFERENCE).cast(pl.String).str.strip_chars() if REFERENCE in frame.columns else pl.lit(None, pl.String)
+    )
+    given_email = (
+        pl.col(EMAIL).str.strip_chars().str.to_lowercase() if EMAIL in frame.columns else pl.lit(None, pl.String)
+    )
+    looks_like_email = given_id.str.contains("@")
+    work = frame.with_columns(
+        given_id.cast(pl.String).alias("_id"),
+        pl.coalesce(given_email, pl.when(looks_like_email).then(given_id.str.to_lowercase()))
+        .cast(pl.String)
+        .alias("_mail"),
+    )
+    ids = work["_id"].drop_nulls().unique().to_list()
+    known = _known_ids(conn, ids) if ids else set()
+    emails = work.filter(~pl.col("_id").is_in(list(known)) | pl.col("_id").is_null())["_mail"].drop_nulls().unique()
+    by_email = _ids_by_email(conn, emails.to_list()) if emails.len() else {}
+    found = pl.DataFrame(
+        {"_mail": list(by_email), "_by_mail": list(by_email.values())},
+        schema=[("_mail", pl.String), ("_by_mail", pl.String)],
+    )
+    work = work.join(found, on="_mail", how="left")
+    known_id = pl.when(pl.col("_id").is_in(list(known))).then(pl.col("_id"))
+    work = work.with_columns(
+        pl.coalesce(known_id, pl.col("_by_mail")).alias("_store"),
+        pl.coalesce(pl.col("_mail"), pl.col("_id")).alias("_new"),
+    )
+    unknown = work.filter(pl.col("_store").is_null() & pl.col("_new").is_not_null())
+    new_customers = (
+        unknown.group_by("_new")
+        .agg(pl.col(time_column).min().alias("signup_at"), pl.col("_mail").drop_nulls().first().alias("email"))
+        .rename({"_new": "customer_id"})
+        .with_columns(*(pl.lit(UNKNOWN).alias(a) for a in ATTRIBUTES))
+        .sort("customer_id")
+    )
+    out = work.with_columns(pl.coalesce("_store", "_new").alias(REFERENCE)).drop(
+        ["_id", "_mail", "_by_mail", "_store", "_new", EMAIL], strict=False
+    )
+    return Resolved(out, new_customers)
