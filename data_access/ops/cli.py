@@ -7,51 +7,23 @@ on stderr and a non-zero exit, never a traceback.
 from __future__ import annotations
 
 import argparse
-import getpass
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
 
 import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from data_access import access, alerts, exports, metrics, schema, store
+from data_access import access, alerts, metrics, schema, store
 from data_access.config import SETTINGS, StoreLocation, resolve_store
 from data_access.filters import FilterError, Filters, Period
 from data_access.loading import ingest
+from data_access.ops import cli_admin, cli_sources
+from data_access.ops.terminal import EXIT_FAILED, EXIT_USAGE, FORMATS, Console, Parser, emit, open_store
 from data_access.queries import funnel, kpis, retention, review, risk, support
 from data_access.store import clickhouse
 from data_access.store.dialect import GRAINS
-
-FORMATS = ("table", "json", "csv")
-EXIT_USAGE, EXIT_FAILED = 2, 1
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"error: {message} (see: {self.prog} --help)\n")
-
-
-class Console:
-    """Progress on stderr: one updating line on a terminal, a line per tenth otherwise."""
-
-    def __init__(self) -> None:
-        self.tty = sys.stderr.isatty()
-        self.last = -1
-
-    def __call__(self, fraction: float, message: str) -> None:
-        step = int(fraction * 10)
-        if self.tty:
-            sys.stderr.write(f"\r{fraction:5.0%}  {message[:90]:<90}")
-            if fraction >= 1:
-                sys.stderr.write("\n")
-        elif step != self.last or fraction >= 1:
-            sys.stderr.write(f"{fraction:5.0%}  {message}\n")
-        self.last = step
-        sys.stderr.flush()
 
 
 def _store_args(parser: argparse.ArgumentParser) -> None:
@@ -83,8 +55,8 @@ def _filter_args(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m data_access", description="CJM retention dashboard: the store and its data.")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser = Parser(prog="python -m data_access", description="CJM retention dashboard: the store and its data.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     p = commands.add_parser("init", help="create the tables of the data contract (existing rows are kept)")
     _store_args(p)
@@ -106,7 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="the sample company's words (stage names, channels, comments...): English or Russian; the same rows",
     )
 
-    p = commands.add_parser("ingest", help="load CSV, Parquet or Excel files named after the tables")
+    p = commands.add_parser(
+        "ingest", help="load files named after the tables, or a tool's exports as they come (--source, --mapping)"
+    )
     _store_args(p)
     p.add_argument("paths", nargs="+", metavar="PATH", help="files, or folders holding them")
     p.add_argument(
@@ -115,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="append",
         help="append: add rows, replacing rows with the same key; replace: empty those tables first",
     )
+    cli_sources.ingest_args(p)
 
     p = commands.add_parser("kpis", help="per-stage customers, CSAT, NPS, CES and FCR")
     _store_args(p)
@@ -209,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     _store_args(p)
 
     p = commands.add_parser("access", help="who may see what: grant, revoke and list roles")
-    verbs = p.add_subparsers(dest="verb", required=True, parser_class=_Parser)
+    verbs = p.add_subparsers(dest="verb", required=True, parser_class=Parser)
     for verb, words in (("grant", "give EMAIL a role"), ("revoke", "take a role from EMAIL")):
         v = verbs.add_parser(verb, help=words)
         v.add_argument("email", metavar="EMAIL")
@@ -226,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=FORMATS, default="table")
 
     p = commands.add_parser("alerts", help="alert rules and who gets them: add, list, remove, test, subscribe")
-    verbs = p.add_subparsers(dest="verb", required=True, parser_class=_Parser)
+    verbs = p.add_subparsers(dest="verb", required=True, parser_class=Parser)
     v = verbs.add_parser("add", help="make a rule (checked, stored with its subscriptions or not at all)")
     v.add_argument("--name", required=True, help="what the rule watches, in words")
     v.add_argument("--metric", required=True, help="one of: " + ", ".join(alerts.METRIC_CHOICES))
@@ -261,7 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--format", choices=FORMATS, default="table")
 
     p = commands.add_parser("notify", help="evaluate the alert rules and deliver what fires (once per period)")
-    verbs = p.add_subparsers(dest="verb", required=True, parser_class=_Parser)
+    verbs = p.add_subparsers(dest="verb", required=True, parser_class=Parser)
     v = verbs.add_parser("run", help="evaluate every enabled rule once (for cron or any scheduler)")
     v.add_argument(
         "--as-of",
@@ -274,45 +249,9 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--every", required=True, metavar="INTERVAL", help="e.g. 15m, 1h, 30s")
     _store_args(v)
 
+    cli_sources.add_parsers(commands, _store_args)
     commands.add_parser("contract", help="print the data contract as Markdown")
     return parser
-
-
-def open_store(location: StoreLocation, *, read_only: bool, console: Console) -> Engine:
-    """The engine; on first use of the embedded default, the store is created and filled with sample data."""
-    path = store.file_path(location.url)
-    if location.is_default and path is not None and not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if read_only:
-            sys.stderr.write(f"No store configured: creating the sample store at {path}\n")
-            ingest.seed(store.create_store_engine(location.url), SETTINGS.first_run_customers, 42, console)
-    engine = store.create_store_engine(location.url, read_only=read_only)
-    if read_only:
-        missing = store.missing_tables(engine)
-        if missing:
-            raise store.StoreError(
-                f"The store {store.safe_url(location.url)} has no {', '.join(missing)} table(s); "
-                f"create them with: python -m data_access init --db URL"
-            )
-    return engine
-
-
-def emit(frame: pl.DataFrame, fmt: str) -> str:
-    frame = frame.with_columns(pl.col(pl.Float64).round(2))
-    if fmt == "json":
-        return json.dumps(frame.to_dicts(), default=str, indent=2) + "\n"
-    if fmt == "csv":
-        return exports.csv_text(frame)
-    with pl.Config(
-        tbl_rows=-1,
-        tbl_cols=-1,
-        tbl_width_chars=400,
-        tbl_hide_dataframe_shape=True,
-        tbl_hide_column_data_types=True,
-        tbl_formatting="ASCII_MARKDOWN",
-        float_precision=2,
-    ):
-        return f"{frame}\n"
 
 
 def filters_from(args: argparse.Namespace) -> Filters:
@@ -390,9 +329,13 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "review":
         return _review(args, location, console)
     if args.command in ("access", "audit"):
-        return _access(args, location, console)
+        return cli_admin.access_command(args, location, console)
+    if args.command == "ingest" and (args.source or args.mapping):
+        return cli_sources.ingest_command(args, location, console)
+    if args.command == "mappings":
+        return cli_sources.mappings_command(args, location, console)
     if args.command in ("alerts", "notify"):
-        return _alerts(args, location, console)
+        return cli_admin.alerts_command(args, location, console)
     if args.command == "bench":
         from data_access.ops import bench
 
@@ -432,124 +375,6 @@ def run(args: argparse.Namespace) -> int:
     for table, rows in written.items():
         sys.stdout.write(f"{table}: {rows:,} rows\n")
     return 0
-
-
-def _operator() -> str:
-    """Who the audit log names for a change made from the command line."""
-    try:
-        return f"command line ({getpass.getuser()})"
-    except (KeyError, OSError):  # no user name for this uid (a container)
-        return "command line"
-
-
-def _access(args: argparse.Namespace, location: StoreLocation, console: Console) -> int:
-    """``access grant|revoke|list`` and ``audit``."""
-    if args.command == "audit":
-        since = Period.parse(args.since, None).start if args.since else None
-        engine = open_store(location, read_only=True, console=console)
-        with store.connect(engine) as conn:
-            sys.stdout.write(emit(access.audit(conn, since), args.format))
-        return 0
-    if args.verb == "list":
-        engine = open_store(location, read_only=True, console=console)
-        with store.connect(engine) as conn:
-            sys.stdout.write(emit(access.grants(conn), args.format))
-        return 0
-    access.normal_email(args.email)  # a bad e-mail or role is refused before the store is opened
-    access.checked_role(args.role)
-    engine = open_store(location, read_only=False, console=console)
-    if args.verb == "grant":
-        done = access.grant(engine, args.email, args.role, args.segment, _operator())
-    else:
-        done = access.revoke(engine, args.email, args.role, _operator(), args.segment)
-    sys.stdout.write(done + "\n")
-    return 0
-
-
-def _alerts(args: argparse.Namespace, location: StoreLocation, console: Console) -> int:
-    """``alerts add|list|remove|subscribe|unsubscribe|test|log`` and ``notify run|schedule``."""
-    from data_access import delivery
-
-    operator = access.Access(_operator(), frozenset({access.ADMIN}))
-    config = delivery.NotifyConfig.load()
-    if args.verb in ("list", "log"):
-        engine = open_store(location, read_only=True, console=console)
-        with store.connect(engine) as conn:
-            if args.verb == "log":
-                frame = delivery.entries(conn)
-            else:
-                subs = alerts.subscriptions(conn).group_by("rule_id").agg(pl.col("channel").str.join(", "))
-                frame = pl.DataFrame(
-                    [
-                        {
-                            "rule_id": r.rule_id,
-                            "name": r.name,
-                            "condition": r.condition(),
-                            "where": r.where(),
-                            "period": r.period,
-                            "min_n": r.min_n,
-                            "enabled": r.enabled,
-                            "owner": r.owner,
-                        }
-                        for r in alerts.rules(conn)
-                    ],
-                    schema=dict.fromkeys(("rule_id", "name", "condition", "where", "period"), pl.String)
-                    | {"min_n": pl.Int64, "enabled": pl.Boolean, "owner": pl.String},
-                ).join(subs.rename({"channel": "subscribers"}), on="rule_id", how="left")
-        sys.stdout.write(emit(frame, args.format))
-        return 0
-    if args.verb == "schedule":
-        every = alerts.parse_every(args.every)
-        engine = open_store(location, read_only=False, console=console)
-        sys.stdout.write(f"Evaluating the alert rules every {args.every} (Ctrl+C stops)\n")
-        sys.stdout.flush()
-        alerts.schedule(engine, config, every, _print_outcomes)
-        return 0
-    if args.verb == "add":
-        rule = alerts.Rule(
-            rule_id="",
-            name=args.name,
-            metric=args.metric,
-            comparison=args.comparison,
-            period=args.period,
-            stage_id=args.stage,
-            segment=args.segment,
-            threshold=args.threshold,
-            min_n=args.min_n,
-            enabled=not args.disabled,
-        )
-        engine = open_store(location, read_only=False, console=console)
-        done = alerts.save_rule(engine, rule, operator, channels=args.subscribe, webhooks=config.webhooks)
-        sys.stdout.write(f"Rule {done.rule_id}: {done.condition()} ({done.where()}), each {done.period}\n")
-        return 0
-    engine = open_store(location, read_only=False, console=console)
-    if args.verb == "remove":
-        alerts.remove_rule(engine, args.rule, operator)
-        sys.stdout.write(f"Removed rule {args.rule}\n")
-        return 0
-    if args.verb == "subscribe":
-        channel = alerts.subscribe(engine, args.rule, args.channel, operator, config.webhooks)
-        sys.stdout.write(f"{channel} gets {args.rule}\n")
-        return 0
-    if args.verb == "unsubscribe":
-        alerts.unsubscribe(engine, args.rule, alerts.channel_of(args.channel, config.webhooks), operator)
-        sys.stdout.write(f"{args.channel} no longer gets {args.rule}\n")
-        return 0
-    as_of = alerts.as_of_date(args.as_of)
-    outcomes = (
-        alerts.send_test(engine, config, args.rule, as_of) if args.verb == "test" else alerts.run(engine, config, as_of)
-    )
-    _print_outcomes(outcomes)
-    return EXIT_FAILED if any(o.status in ("failed", "error") for o in outcomes) else 0
-
-
-def _print_outcomes(outcomes: list) -> None:
-    for o in outcomes:
-        where = f" -> {o.channel}" if o.channel else ""
-        sys.stdout.write(f"{o.rule_id} {o.period}{where}: {o.status}" + (f" ({o.detail})" if o.detail else "") + "\n")
-    if not outcomes:
-        sys.stdout.write("No enabled alert rules.\n")
-    sys.stdout.flush()
 
 
 def _review(args: argparse.Namespace, location: StoreLocation, console: Console) -> int:

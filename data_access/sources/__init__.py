@@ -8,6 +8,7 @@ Callers say ``from data_access import sources`` and use ``sources.BY_NAME``, ``s
 from data_access.sources.catalogue import BY_NAME, SOURCES
 from data_access.sources.load import Prepared, Report, load, log_rows, prepare
 from data_access.sources.mapping import Mapping, MappingError
+from data_access.sources.shaping import zone_problem
 from data_access.sources.spec import Source
 
 __all__ = [
@@ -21,4 +22,5 @@ __all__ = [
     "load",
     "log_rows",
     "prepare",
+    "zone_problem",
 ]

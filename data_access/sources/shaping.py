@@ -261,6 +261,8 @@ def shape(
         spec = source.fields.get(column.name)
         if column.name == REFERENCE and EMAIL in exprs and not found(spec):
             continue  # found by e-mail alone
+        if column.name == "stage_id" and EVENT in source.fields and column.name not in defaults:
+            continue  # the stage rules give it
         if column.name in defaults:
             value = pl.lit(str(defaults[column.name]))
             exprs[column.name] = pl.coalesce(column_expr(file, spec).cast(pl.String), value) if found(spec) else value

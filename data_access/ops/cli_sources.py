@@ -1,0 +1,137 @@
+"""The command line's sources: ``ingest --source NAME [--mapping FILE|NAME] PATH...`` and ``mappings
+save|list|show|remove``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from data_access import schema, sources, store
+from data_access.config import StoreLocation
+from data_access.loading import ingest
+from data_access.ops import terminal
+from data_access.ops.terminal import Console, Parser, emit, open_store
+from data_access.sources import reading, saved
+
+
+def ingest_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--source",
+        choices=list(sources.BY_NAME),
+        metavar="NAME",
+        help="read the files as this tool exports them: " + ", ".join(sources.BY_NAME),
+    )
+    p.add_argument(
+        "--mapping",
+        metavar="FILE|NAME",
+        help="a mapping over the source: a TOML file, or one saved with `mappings save`",
+    )
+    p.add_argument("--timezone", metavar="ZONE", help="the zone of times that carry none (e.g. Europe/Berlin)")
+    p.add_argument(
+        "--default",
+        action="append",
+        default=[],
+        metavar="COLUMN=VALUE",
+        help="a value for what the file lacks, e.g. stage_id=support (repeat for several)",
+    )
+
+
+def add_parsers(commands: argparse._SubParsersAction, store_args: Callable[[argparse.ArgumentParser], None]) -> None:
+    p = commands.add_parser("mappings", help="mappings saved in the store: save, list, show, remove")
+    verbs = p.add_subparsers(dest="verb", required=True, parser_class=Parser)
+    v = verbs.add_parser("save", help="check a mapping file and save it by name")
+    store_args(v)
+    v.add_argument("name")
+    v.add_argument("file", metavar="FILE.toml")
+    v = verbs.add_parser("list", help="every saved mapping")
+    store_args(v)
+    v.add_argument("--format", choices=terminal.FORMATS, default="table")
+    for verb, words in (("show", "print a saved mapping's TOML"), ("remove", "remove a saved mapping")):
+        v = verbs.add_parser(verb, help=words)
+        store_args(v)
+        v.add_argument("name")
+
+
+def files_of(paths: Sequence[str]) -> list[ingest.Source]:
+    """The export files named, a folder's readable files in name order."""
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found += sorted(p for p in path.iterdir() if p.is_file() and reading.kind_of(p.name))
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise FileNotFoundError(f"No such file or folder: {raw}")
+    return [ingest.Source.from_path(p) for p in found]
+
+
+def defaults_of(given: Sequence[str]) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for item in given:
+        column, sep, value = item.partition("=")
+        if not sep or not column.strip():
+            raise ValueError(f"--default takes COLUMN=VALUE, not {item!r}")
+        out[column.strip()] = value.strip()
+    return out
+
+
+def ingest_command(args: argparse.Namespace, location: StoreLocation, console: Console) -> int:
+    """``ingest --source`` / ``--mapping``: one source's export files, all or nothing, with the load's report."""
+    if args.mode != "append":
+        raise ValueError("--mode replace loads contract files only; a source's load replaces rows by their id")
+    defaults = defaults_of(args.default)
+    problem = sources.zone_problem(args.timezone)
+    if problem:
+        raise ValueError(problem)
+    engine = open_store(location, read_only=False, console=console)
+    mapping = saved.resolve(engine, args.mapping or args.source)
+    if args.source and mapping.source != args.source:
+        raise ValueError(f"the mapping starts from {mapping.source}, not {args.source}")
+    unknown = set(defaults) - {c.name for c in schema.TABLES_BY_NAME[mapping.preset.table].columns}
+    if unknown:
+        raise ValueError(f"--default: {mapping.preset.table} has no column {', '.join(sorted(unknown))}")
+    report = sources.load(
+        engine,
+        mapping,
+        files_of(args.paths),
+        job="command line",
+        zone=args.timezone,
+        defaults=defaults,
+        progress=console,
+    )
+    sys.stdout.write("\n".join(report.lines()) + "\n")
+    return 0
+
+
+def mappings_command(args: argparse.Namespace, location: StoreLocation, console: Console) -> int:
+    if args.verb == "list":
+        engine = open_store(location, read_only=True, console=console)
+        sys.stdout.write(emit(saved.listed(engine), args.format))
+        return 0
+    if args.verb == "show":
+        engine = open_store(location, read_only=True, console=console)
+        text = saved.body(engine, args.name)
+        if text is None:
+            raise ValueError(f"no saved mapping named {args.name!r}")
+        sys.stdout.write(text)
+        return 0
+    if args.verb == "save":
+        path = Path(args.file)
+        if not path.is_file():
+            raise FileNotFoundError(f"No such mapping file: {args.file}")
+        mapping = sources.Mapping.parse(path.read_text(encoding="utf-8"), path.name)
+        engine = open_store(location, read_only=False, console=console)
+        with store.connect(engine, write=True) as conn:
+            saved.save(conn, args.name, mapping, terminal.operator())
+        sys.stdout.write(f"Saved mapping {args.name} ({mapping.source})\n")
+        return 0
+    engine = open_store(location, read_only=False, console=console)
+    with store.connect(engine, write=True) as conn:
+        removed = saved.remove(conn, args.name)
+    if not removed:
+        raise ValueError(f"no saved mapping named {args.name!r}")
+    sys.stdout.write(f"Removed mapping {args.name}\n")
+    return 0
