@@ -50,19 +50,17 @@ class Resolved:
 
 def resolve(conn: Connection, frame: pl.DataFrame, time_column: str) -> Resolved:
     """Each row's customer, and the customers to create for the ones the store does not know."""
-    given_id = (
-        pl.col(REFERENCE).cast(pl.String).str.strip_chars() if REFERENCE in frame.columns else pl.lit(None, pl.String)
+    none = pl.lit(None, pl.String)
+    raw_id = pl.col(REFERENCE).cast(pl.String).str.strip_chars() if REFERENCE in frame.columns else none
+    raw_mail = pl.col(EMAIL).cast(pl.String).str.strip_chars() if EMAIL in frame.columns else none
+    # a value with an @ is an e-mail wherever it stands; one without is an id, even in an e-mail column
+    by_id = pl.coalesce(
+        pl.when(~raw_id.str.contains("@")).then(raw_id), pl.when(~raw_mail.str.contains("@")).then(raw_mail)
     )
-    given_email = (
-        pl.col(EMAIL).str.strip_chars().str.to_lowercase() if EMAIL in frame.columns else pl.lit(None, pl.String)
+    by_mail = pl.coalesce(
+        pl.when(raw_mail.str.contains("@")).then(raw_mail), pl.when(raw_id.str.contains("@")).then(raw_id)
     )
-    looks_like_email = given_id.str.contains("@")
-    work = frame.with_columns(
-        given_id.cast(pl.String).alias("_id"),
-        pl.coalesce(given_email, pl.when(looks_like_email).then(given_id.str.to_lowercase()))
-        .cast(pl.String)
-        .alias("_mail"),
-    )
+    work = frame.with_columns(by_id.alias("_id"), by_mail.str.to_lowercase().alias("_mail"))
     ids = work["_id"].drop_nulls().unique().to_list()
     known = _known_ids(conn, ids) if ids else set()
     emails = work.filter(~pl.col("_id").is_in(list(known)) | pl.col("_id").is_null())["_mail"].drop_nulls().unique()

@@ -252,8 +252,13 @@ def shape(
     defaults = defaults or {}
     exprs: dict[str, pl.Expr] = {}
 
-    def found(spec: Field | None) -> bool:
-        return spec is not None and (spec.derive is not None or bool(file.present(*spec.aliases)))
+    def found(spec: Field | None) -> bool:  # a value for every row, from the file or the field itself
+        if spec is None:
+            return False
+        own = (
+            spec.derive is not None or spec.default is not None or spec.read in ("at_least_one", "positive", "present")
+        )
+        return own or bool(file.present(*spec.aliases))
 
     if found(source.fields.get(EMAIL)):
         exprs[EMAIL] = column_expr(file, source.fields[EMAIL])
