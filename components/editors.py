@@ -13,7 +13,7 @@ import streamlit as st
 
 from components import downloads, session, writes
 from components.builders.journey_view import lane_label, stage_labels
-from data_access import access, i18n, metrics, schema
+from data_access import access, i18n, metrics, schema, sources
 from data_access import streamlit_cache as cache
 from data_access.i18n import _, ngettext
 from data_access.loading import editing, ingest
@@ -154,10 +154,53 @@ def targets_editor(url: str, stages: pl.DataFrame) -> None:
         )
 
 
-def files(url: str) -> None:
-    """CSV export of the maps and the targets, and import of either (checked, one transaction)."""
+def rules_editor(url: str, stages: pl.DataFrame) -> None:
+    """The stage rules: which product events (PostHog, Amplitude, Mixpanel, Segment) are which journey stage."""
     engine = cache.read_engine(url)
-    left, right = st.columns(2)
+    current = session.guarded(editing.rule_rows, engine).to_pandas()
+    st.caption(
+        _(
+            "A product event loaded from an analytics tool becomes a journey event at the stage its rule names. "
+            "An event is its exact name or a pattern (`onboarding_*`); a property and value narrow it "
+            "(`plan` = `trial`). The most specific rule wins; an event named like a stage's key is that stage; "
+            "events no rule maps are not loaded and the load report counts them."
+        )
+    )
+    unmapped = session.guarded(sources.unmapped_lately, engine)
+    if unmapped:
+        st.info(
+            _("Not mapped in the latest load of product events: {names}").format(
+                names=", ".join(f"`{name}` ({i18n.number(n)})" for name, n in unmapped)
+            ),
+            icon=":material/help:",
+        )
+    shown = {"event": _("event"), "property": _("property"), "value": _("value"), "stage_id": _("stage")}
+    edited = st.data_editor(
+        current.rename(columns=shown),
+        key="edit_rules",
+        num_rows="dynamic",
+        width="stretch",
+        hide_index=True,
+        column_config={
+            shown["event"]: st.column_config.TextColumn(required=True),
+            shown["stage_id"]: st.column_config.SelectboxColumn(options=list(stages["stage_id"]), required=True),
+        },
+    ).rename(columns={v: k for k, v in shown.items()})
+    if st.button(_("Save the stage rules"), type="primary", key="edit_rules_save"):
+        frame = pl.from_pandas(edited.astype("string"))
+        write(
+            url,
+            lambda w: ngettext(
+                "Saved {n} stage rule.", "Saved {n} stage rules.", count := editing.save_rules(w, frame)
+            ).format(n=i18n.number(count)),
+            ("edit", "stage rules"),
+        )
+
+
+def files(url: str) -> None:
+    """CSV export of the maps, the targets and the stage rules, and import of any (checked, one transaction)."""
+    engine = cache.read_engine(url)
+    left, middle, right = st.columns(3)
     with left:
         downloads.csv_button(
             _("Download every map (journey_map.csv)"),
@@ -165,15 +208,25 @@ def files(url: str) -> None:
             "journey_map.csv",
             "edit_maps_csv",
         )
-    with right:
+    with middle:
         downloads.csv_button(
             _("Download the targets (kpi_targets.csv)"),
             session.guarded(editing.target_rows, engine),
             "kpi_targets.csv",
             "edit_targets_csv",
         )
+    with right:
+        downloads.csv_button(
+            _("Download the stage rules (stage_rules.csv)"),
+            session.guarded(editing.rule_rows, engine),
+            "stage_rules.csv",
+            "edit_rules_csv",
+        )
     upload = st.file_uploader(
-        _("Import journey_map.csv (replaces the maps it names) or kpi_targets.csv (replaces every target)"),
+        _(
+            "Import journey_map.csv (replaces the maps it names), kpi_targets.csv (replaces every target) or "
+            "stage_rules.csv (replaces every rule)"
+        ),
         type=["csv"],
         key="edit_import",
     )

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from components import auth, data_panels, session, shell
+from components import auth, data_panels, session, shell, source_panel
 from data_access import access, i18n
 from data_access import streamlit_cache as cache
 from data_access.config import SETTINGS
@@ -30,6 +30,20 @@ if viewer.may(access.LOAD):
     data_panels.upload(where.url)
 else:
     st.info(_("Your role reads the data; an admin loads it."), icon=":material/lock:")
+
+st.subheader(_("Connect a tool's export"))
+if viewer.may(access.LOAD):
+    st.markdown(
+        _(
+            "An export as your tool writes it (Zendesk, Intercom, Freshdesk, Delighted, Typeform, SurveyMonkey, "
+            "Qualtrics, PostHog, Amplitude, Mixpanel, Segment, Stripe, Shopify): its columns are mapped onto the "
+            "contract, product events become stages by the stage rules (Maps and targets), and customers are found by "
+            "id or e-mail. Nothing is written until you load it; its vendor ids make a re-load change nothing."
+        )
+    )
+    source_panel.connect(where.url)
+    with st.expander(_("Load log")):
+        source_panel.load_log(where.url)
 
 st.subheader(_("Data contract"))
 data_panels.contract()

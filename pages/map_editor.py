@@ -1,5 +1,5 @@
-"""Maps and targets: the CX team edits its journey maps and the targets that colour them, imports and exports them
-as CSV. Every save is checked and written in one transaction."""
+"""Maps and targets: the CX team edits its journey maps, the targets that colour them and the rules that turn product
+events into stages, imports and exports them as CSV. Every save is checked and written in one transaction."""
 
 import streamlit as st
 
@@ -14,10 +14,12 @@ if stages.height == 0:
     st.info(_("The store has no stages yet. Load `stages` on the Data page first: maps and targets are per stage."))
     st.stop()
 editors.last_save()
-maps, targets, files = st.tabs([_("Journey maps"), _("Targets"), _("Import and export")])
+maps, targets, rules, files = st.tabs([_("Journey maps"), _("Targets"), _("Stage rules"), _("Import and export")])
 with maps:
     editors.map_editor(where.url, stages)
 with targets:
     editors.targets_editor(where.url, stages)
+with rules:
+    editors.rules_editor(where.url, stages)
 with files:
     editors.files(where.url)

@@ -100,10 +100,12 @@ def reference_tables() -> dict[str, pl.DataFrame]:
         schema=["experiment", "hypothesis", "primary_metric", "stage_id", "start_at", "end_at", "owner"],
         orient="row",
     ).with_columns(pl.col("start_at", "end_at").cast(pl.Datetime("us")))
+    rules = pl.DataFrame(story.STAGE_RULES, schema=["event", "property", "value", "stage_id"], orient="row")
     return {
         "stages": stages,
         "kpi_targets": targets,
         "journey_map": journey_map,
+        "stage_rules": rules,
         "business_events": events,
         "experiment_info": experiments,
     }

@@ -31,6 +31,20 @@ STAGES: list[tuple[str, str, bool, str]] = [
     ("loyalty", "Loyalty (advocacy)", True, "Recommends the product, writes reviews, upgrades"),
 ]
 FUNNEL = [s[0] for s in STAGES if s[2]]
+# how the sample company's product events (as PostHog or Segment would send them) are journey stages: the rules the
+# CX team keeps on Maps and targets (event or pattern, a property and its value, the stage)
+STAGE_RULES: list[tuple[str, str, str, str]] = [
+    ("ad_clicked", "", "", "awareness"),
+    ("pricing_viewed", "", "", "consideration"),
+    ("demo_*", "", "", "consideration"),
+    ("checkout_completed", "", "", "decision"),
+    ("checkout_completed", "plan", "trial", "consideration"),
+    ("onboarding_*", "", "", "onboarding"),
+    ("report_exported", "", "", "regular_use"),
+    ("support_chat_opened", "", "", "support"),
+    ("cancel_flow_opened", "", "", "churn_attempt"),
+    ("review_written", "", "", "loyalty"),
+]
 # the journey map's two phases: up to and including the first purchase, and after it
 BEFORE_PURCHASE, AFTER_PURCHASE = "Before the first purchase", "After the first purchase"
 FIRST_PURCHASE = "decision"

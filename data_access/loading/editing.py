@@ -5,8 +5,9 @@ written in one transaction, so a refused or failed save leaves the store as it w
 - A map is saved whole: its rows are replaced by the edited cells (an emptied cell is removed).
 - Maps can be renamed, copied (``current`` as the start of an ``ideal`` map) and deleted.
 - The targets are saved whole: the edited table replaces ``kpi_targets``.
-- CSV import takes the contract's columns: a ``journey_map`` file replaces the maps it names, a ``kpi_targets``
-  file replaces every target. Export writes the same columns back.
+- The stage rules (product events to journey stages) are saved whole, as the targets are.
+- CSV import takes the contract's columns: a ``journey_map`` file replaces the maps it names, a ``kpi_targets`` or
+  ``stage_rules`` file replaces every target or rule. Export writes the same columns back.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from data_access.queries import journey, kpis
 
 jm = schema.journey_map
 kt = schema.kpi_targets
+sr = schema.stage_rules
+RULE_COLUMNS = [c.name for c in sr.columns]
 MAP_COLUMNS = [c.name for c in jm.columns]
 TARGET_COLUMNS = [c.name for c in kt.columns]
 MAX_NAME = jm.c.map.type.length
@@ -132,16 +135,38 @@ def save_targets(engine: Engine, frame: pl.DataFrame) -> int:
     return _replace(engine, kt, sa.true(), _validated(kt, kept, "targets"), "targets")
 
 
+def rule_rows(engine: Engine) -> pl.DataFrame:
+    """Every stage rule (event, property, value, stage_id), empty property and value as empty cells."""
+    with store.connect(engine) as conn:
+        if not store.has_table(conn, sr):
+            return pl.DataFrame(schema=dict.fromkeys(RULE_COLUMNS, pl.String))
+        query = sa.select(*sr.c).order_by(sr.c.event, sr.c.property, sr.c.value)
+        frame = store.fetch_frame(conn, query, dict.fromkeys(RULE_COLUMNS, pl.String))
+    return frame.with_columns(pl.when(pl.col(c) != "").then(pl.col(c)).alias(c) for c in ("property", "value"))
+
+
+def save_rules(engine: Engine, frame: pl.DataFrame) -> int:
+    """Replaces every stage rule with ``frame``; rows left wholly empty are dropped."""
+    kept = frame.select(RULE_COLUMNS).filter(~pl.all_horizontal(pl.all().is_null()))
+    return _replace(engine, sr, sa.true(), _validated(sr, kept, _("stage rules")), _("stage rules"))
+
+
 def import_file(engine: Engine, source: ingest.Source) -> str:
-    """A ``journey_map`` or ``kpi_targets`` file: checked, then saved in one transaction. Returns what changed."""
+    """A ``journey_map``, ``kpi_targets`` or ``stage_rules`` file: checked, then saved in one transaction. Returns
+    what changed."""
     table = ingest.table_for(source.name)
-    if table not in (jm, kt):
-        raise _refuse(source.name, _("name the file journey_map.csv or kpi_targets.csv"))
+    if table not in (jm, kt, sr):
+        raise _refuse(source.name, _("name the file journey_map.csv, kpi_targets.csv or stage_rules.csv"))
     problems = Problems()
     raw = ingest.read_source(source, problems)
     if raw is None:
         raise LoadRejected(problems)
     rows = _validated(table, exports.unneutral_frame(raw), source.name)  # our own export's text comes back as it was
+    if table is sr:
+        written = _replace(engine, sr, sa.true(), rows, source.name)
+        return ngettext("{n} stage rule (all replaced)", "{n} stage rules (all replaced)", written).format(
+            n=i18n.number(written)
+        )
     if table is kt:
         written = _replace(engine, kt, sa.true(), rows, source.name)
         return ngettext("{n} target (all replaced)", "{n} targets (all replaced)", written).format(

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from data_access import schema, sources, store
+from data_access import schema, sources
 from data_access.config import StoreLocation
 from data_access.loading import ingest
 from data_access.ops import terminal
@@ -124,13 +124,11 @@ def mappings_command(args: argparse.Namespace, location: StoreLocation, console:
             raise FileNotFoundError(f"No such mapping file: {args.file}")
         mapping = sources.Mapping.parse(path.read_text(encoding="utf-8"), path.name)
         engine = open_store(location, read_only=False, console=console)
-        with store.connect(engine, write=True) as conn:
-            saved.save(conn, args.name, mapping, terminal.operator())
+        saved.save(engine, args.name, mapping, terminal.operator())
         sys.stdout.write(f"Saved mapping {args.name} ({mapping.source})\n")
         return 0
     engine = open_store(location, read_only=False, console=console)
-    with store.connect(engine, write=True) as conn:
-        removed = saved.remove(conn, args.name)
+    removed = saved.remove(engine, args.name)
     if not removed:
         raise ValueError(f"no saved mapping named {args.name!r}")
     sys.stdout.write(f"Removed mapping {args.name}\n")

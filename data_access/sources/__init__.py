@@ -5,8 +5,8 @@ with its report and log (:mod:`.load`).
 
 Callers say ``from data_access import sources`` and use ``sources.BY_NAME``, ``sources.Mapping``, ``sources.load``."""
 
-from data_access.sources.catalogue import BY_NAME, SOURCES
-from data_access.sources.load import Prepared, Report, load, log_rows, prepare
+from data_access.sources.catalogue import BY_NAME, SOURCES, recognise
+from data_access.sources.load import Prepared, Report, load, log_rows, prepare, unmapped_lately
 from data_access.sources.mapping import Mapping, MappingError
 from data_access.sources.shaping import zone_problem
 from data_access.sources.spec import Source
@@ -22,5 +22,7 @@ __all__ = [
     "load",
     "log_rows",
     "prepare",
+    "recognise",
+    "unmapped_lately",
     "zone_problem",
 ]

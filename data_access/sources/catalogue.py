@@ -14,7 +14,7 @@ from typing import Any
 import polars as pl
 
 from data_access.sources.shaping import EMAIL, EVENT, File, mapped
-from data_access.sources.spec import NULL, REFUSE, Field, Keep, Source
+from data_access.sources.spec import NULL, REFUSE, Field, Keep, Source, norm
 
 LINES = {
     **{f"{word} {n}": n for n in (1, 2, 3) for word in ("tier", "level", "line", "l")},
@@ -92,7 +92,7 @@ ZENDESK = Source(
     title="Zendesk tickets",
     family="tickets",
     key="ticket_id",
-    signature=("Id", "Requester", "Via", "Satisfaction Score"),
+    signature=("Id", "Via", "Satisfaction Score"),
     zone=None,  # the CSV's times are in the account's zone; the JSON export's carry an offset
     formats="CSV or the JSON export",
     fields={
@@ -438,3 +438,10 @@ SOURCES: tuple[Source, ...] = (
     SHOPIFY,
 )
 BY_NAME: dict[str, Source] = {s.name: s for s in SOURCES}
+
+
+def recognise(columns: list[str]) -> Source | None:
+    """The source whose signature headers are all among ``columns`` (the longest signature wins), or None."""
+    given = {norm(c) for c in columns}
+    matches = [s for s in SOURCES if s.signature and all(norm(h) in given for h in s.signature)]
+    return max(matches, key=lambda s: len(s.signature), default=None)

@@ -264,3 +264,20 @@ def log_rows(engine: Engine, limit: int = 200) -> pl.DataFrame:
             return pl.DataFrame(schema={c.name: pl.String for c in t.columns})
         query = sa.select(*t.c).order_by(t.c.loaded_at.desc()).limit(limit)
         return store.fetch_frame(conn, query)
+
+
+def unmapped_lately(engine: Engine) -> list[tuple[str, int]]:
+    """The event names no stage rule mapped in the latest load of product events that landed."""
+    t = schema.load_log
+    with store.connect(engine) as conn:
+        if not store.has_table(conn, t):
+            return []
+        query = (
+            sa.select(t.c.detail)
+            .where(t.c.target == schema.journey_events.name, t.c.status == "loaded")
+            .order_by(t.c.loaded_at.desc())
+            .limit(1)
+        )
+        detail = conn.execute(query).scalar()
+    names = json.loads(detail).get("unmapped_names", []) if detail else []
+    return [(str(name), int(n)) for name, n in names]

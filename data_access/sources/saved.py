@@ -7,7 +7,7 @@ from pathlib import Path
 
 import polars as pl
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 
 from data_access import schema, store
 from data_access.i18n import _
@@ -24,16 +24,17 @@ def checked_name(name: str) -> str:
     return name
 
 
-def save(conn: Connection, name: str, mapping: Mapping, who: str) -> None:
-    """Saves (or replaces) ``name`` on a connection in a write transaction."""
+def save(engine: Engine, name: str, mapping: Mapping, who: str) -> None:
+    """Saves (or replaces) ``name``, in a transaction of its own."""
     name = checked_name(name)
-    store.ensure_table(conn, t)
-    conn.execute(sa.delete(t).where(t.c.name == name))
-    conn.execute(
-        sa.insert(t).values(
-            name=name, source=mapping.source, body=mapping.to_toml(), saved_by=who, saved_at=store.utc_now()
+    with store.connect(engine, write=True) as conn:
+        store.ensure_table(conn, t)
+        conn.execute(sa.delete(t).where(t.c.name == name))
+        conn.execute(
+            sa.insert(t).values(
+                name=name, source=mapping.source, body=mapping.to_toml(), saved_by=who, saved_at=store.utc_now()
+            )
         )
-    )
 
 
 def listed(engine: Engine) -> pl.DataFrame:
@@ -52,10 +53,11 @@ def body(engine: Engine, name: str) -> str | None:
         return conn.execute(sa.select(t.c.body).where(t.c.name == name)).scalar()
 
 
-def remove(conn: Connection, name: str) -> int:
-    if not store.has_table(conn, t):
-        return 0
-    return store.delete_where(conn, t, t.c.name == name)
+def remove(engine: Engine, name: str) -> int:
+    with store.connect(engine, write=True) as conn:
+        if not store.has_table(conn, t):
+            return 0
+        return store.delete_where(conn, t, t.c.name == name)
 
 
 def resolve(engine: Engine | None, given: str) -> Mapping:
