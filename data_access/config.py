@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tomllib
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -101,3 +102,12 @@ def resolve_store(cli_url: str | None = None) -> StoreLocation:
     if found:
         return StoreLocation(found[0], found[1])
     return StoreLocation(default_url(), "embedded default")
+
+
+def parse_every(text: str) -> timedelta:
+    """``15m``, ``1h``, ``30s``, ``1d`` -> a timedelta (at least 1 second)."""
+    raw = (text or "").strip().lower()
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    if len(raw) < 2 or raw[-1] not in units or not raw[:-1].isdigit() or int(raw[:-1]) < 1:
+        raise ValueError(f"--every takes a number and a unit (s, m, h, d), e.g. 15m; not {text!r}")
+    return timedelta(seconds=int(raw[:-1]) * units[raw[-1]])

@@ -142,6 +142,7 @@ def test_zendesk_fcr_and_csat_per_line_by_hand(company: Engine) -> None:
     again = load(company, "zendesk", "tickets.csv", ZENDESK, zone="Europe/Berlin")
     assert again.new_customers == 0
     assert (count(company, schema.tickets), count(company, schema.customers)) == (5, 4)  # a re-load changes nothing
+    assert sources.log_rows(company)["loaded"].to_list() == [5, 5]  # each load in the log, ClickHouse too
 
 
 def test_delighted_nps_by_hand(company: Engine) -> None:

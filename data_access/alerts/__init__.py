@@ -2,7 +2,7 @@
 evaluation, which only reads (:mod:`.evaluation`), what a message says (:mod:`.messages`), and the run that sends
 what fires through :mod:`data_access.delivery` (:mod:`.dispatch`). Callers use ``alerts.X`` for the names below."""
 
-from data_access.alerts.dispatch import Outcome, deliver, parse_every, run, schedule, send_test
+from data_access.alerts.dispatch import Outcome, deliver, run, schedule, send_test
 from data_access.alerts.evaluation import (
     Finding,
     Window,
@@ -44,6 +44,7 @@ from data_access.alerts.rulebook import (
     unit_of,
     unsubscribe,
 )
+from data_access.config import parse_every
 
 __all__ = [
     "CHURN_RISK",

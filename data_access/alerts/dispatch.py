@@ -155,15 +155,6 @@ def send_test(
     return out
 
 
-def parse_every(text: str) -> timedelta:
-    """``15m``, ``1h``, ``30s``, ``1d`` -> a timedelta (at least 1 second)."""
-    raw = (text or "").strip().lower()
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    if len(raw) < 2 or raw[-1] not in units or not raw[:-1].isdigit() or int(raw[:-1]) < 1:
-        raise ValueError(f"--every takes a number and a unit (s, m, h, d), e.g. 15m; not {text!r}")
-    return timedelta(seconds=int(raw[:-1]) * units[raw[-1]])
-
-
 def schedule(engine: Engine, config: NotifyConfig, every: timedelta, report: Callable[[list[Outcome]], None]) -> None:
     """Runs :func:`run` now and then every ``every``, in this process, until interrupted (APScheduler)."""
     from apscheduler.schedulers.blocking import BlockingScheduler

@@ -334,6 +334,8 @@ def run(args: argparse.Namespace) -> int:
         return cli_sources.ingest_command(args, location, console)
     if args.command == "mappings":
         return cli_sources.mappings_command(args, location, console)
+    if args.command == "sync":
+        return cli_sources.sync_command(args, location, console)
     if args.command in ("alerts", "notify"):
         return cli_admin.alerts_command(args, location, console)
     if args.command == "bench":

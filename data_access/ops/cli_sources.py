@@ -52,6 +52,11 @@ def add_parsers(commands: argparse._SubParsersAction, store_args: Callable[[argp
         v = verbs.add_parser(verb, help=words)
         store_args(v)
         v.add_argument("name")
+    p = commands.add_parser("sync", help="run the sync jobs ([sync.jobs.NAME] in the secrets): new files, new rows")
+    store_args(p)
+    p.add_argument("--job", action="append", default=[], metavar="NAME", help="only this job (repeat for several)")
+    p.add_argument("--every", metavar="INTERVAL", help="run now and then every INTERVAL (15m, 1h) until stopped")
+    p.add_argument("--config", metavar="FILE.toml", help="read the jobs from this file instead of the secrets")
 
 
 def files_of(paths: Sequence[str]) -> list[ingest.Source]:
@@ -132,4 +137,28 @@ def mappings_command(args: argparse.Namespace, location: StoreLocation, console:
     if not removed:
         raise ValueError(f"no saved mapping named {args.name!r}")
     sys.stdout.write(f"Removed mapping {args.name}\n")
+    return 0
+
+
+def sync_command(args: argparse.Namespace, location: StoreLocation, console: Console) -> int:
+    """``sync``: each job once, or every ``--every`` until stopped; a line per job and run."""
+    from data_access.config import parse_every
+    from data_access.sources import sync
+
+    jobs = sync.configured(args.config)
+    if not jobs:
+        raise ValueError("no sync job is configured: add [sync.jobs.NAME] to .streamlit/secrets.toml (see README)")
+    every = parse_every(args.every) if args.every else None
+    engine = open_store(location, read_only=False, console=console)
+
+    def show(outcomes: list[sync.Outcome]) -> None:
+        sys.stdout.write("".join(o.line() + "\n" for o in outcomes))
+        sys.stdout.flush()
+
+    if every is None:
+        outcomes = sync.run(engine, jobs, tuple(args.job))
+        show(outcomes)
+        return terminal.EXIT_FAILED if any(o.error or o.refused_items for o in outcomes) else 0
+    sys.stdout.write(f"Running {len(jobs)} sync job(s) every {args.every} (Ctrl+C stops)\n")
+    sync.schedule(engine, [j for j in jobs if not args.job or j.name in args.job], every, show)
     return 0

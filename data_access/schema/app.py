@@ -25,6 +25,8 @@ __all__ = [
     "load_log",
     "notifications",
     "source_mappings",
+    "sync_cursors",
+    "sync_files",
 ]
 
 # Saved KPI reviews: written by the app (the KPI review page), not loaded from files and not part of the contract.
@@ -149,6 +151,23 @@ load_log = sa.Table(
     sa.Column("detail", sa.Text, info={"doc": "The report: what was left out, the unmapped event names, why refused"}),
 )
 sa.Index("ix_load_log_at", load_log.c.loaded_at)
+# What each sync job has read: a folder's files by their content's hash, a SQL source's cursor.
+sync_files = sa.Table(
+    "sync_files",
+    metadata,
+    sa.Column("job", NAME, primary_key=True, info={"doc": "The sync job"}),
+    sa.Column("digest", sa.String(64), primary_key=True, info={"doc": "SHA-256 of the file's content"}),
+    sa.Column("file", sa.Text, nullable=False, info={"doc": "Its name when it was read"}),
+    sa.Column("status", sa.String(16), nullable=False, info={"doc": "One of: " + ", ".join(LOAD_STATUSES)}),
+    sa.Column("read_at", TIMESTAMP, nullable=False, info={"doc": "When (UTC)"}),
+)
+sync_cursors = sa.Table(
+    "sync_cursors",
+    metadata,
+    sa.Column("job", NAME, primary_key=True, info={"doc": "The sync job"}),
+    sa.Column("cursor", sa.Text, nullable=False, info={"doc": "The newest cursor value loaded, as JSON"}),
+    sa.Column("read_at", TIMESTAMP, nullable=False, info={"doc": "When (UTC)"}),
+)
 APP_TABLES: tuple[sa.Table, ...] = (
     kpi_reviews,
     access_grants,
@@ -158,4 +177,6 @@ APP_TABLES: tuple[sa.Table, ...] = (
     notifications,
     source_mappings,
     load_log,
+    sync_files,
+    sync_cursors,
 )

@@ -191,6 +191,7 @@ def _prepare(
 
 
 def _log(conn: Connection, report: Report, *, job: str, origin: str, status: str, refused: int, detail: str) -> None:
+    conn = store.outside_staging(conn)
     store.ensure_table(conn, schema.load_log)
     conn.execute(
         sa.insert(schema.load_log).values(
@@ -221,8 +222,10 @@ def load(
     defaults: dict[str, object] | None = None,
     origin: str | None = None,
     progress: Progress = _quiet,
+    also: Callable[[Connection], None] | None = None,
 ) -> Report:
-    """Loads ``files`` through ``mapping``, all or nothing; a refusal is logged too, then raised."""
+    """Loads ``files`` through ``mapping``, all or nothing; a refusal is logged too, then raised. ``also`` writes
+    more in the load's transaction (a sync job's file or cursor)."""
     origin = origin or ", ".join(f.name for f in files)
     try:
         ready = prepare(engine, mapping, files, zone=zone, defaults=defaults, progress=progress)
@@ -232,8 +235,10 @@ def load(
     report = ready.report
     total = sum(f.height for _, f in ready.frames)
 
-    def also(conn: Connection) -> None:
+    def logged(conn: Connection) -> None:
         _log(conn, report, job=job, origin=origin, status="loaded", refused=0, detail=report.detail())
+        if also is not None:
+            also(conn)
 
     try:
         ingest.write(
@@ -242,7 +247,7 @@ def load(
             files=dict.fromkeys((n for n, _ in ready.frames), origin),
             total_rows=total,
             progress=lambda f, m: progress(0.7 + 0.3 * f, m),
-            also=also,
+            also=logged,
         )
     except LoadRejected as exc:
         log_refusal(engine, report, exc, job=job, origin=origin)

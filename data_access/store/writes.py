@@ -100,6 +100,12 @@ def write_transaction(engine: Engine, also: tuple[sa.Table, ...] = ()) -> Iterat
             yield staged
 
 
+def outside_staging(conn: Connection) -> Connection:
+    """The connection as it writes the app's own tables during a load: on ClickHouse a load writes into staging
+    copies of the contract's tables (:func:`write_transaction`), and the app's tables are written where they are."""
+    return conn.execution_options(schema_translate_map=None) if clickhouse.staging_database(conn) else conn
+
+
 def ensure_table(conn: Connection, table: sa.Table) -> None:
     """Creates ``table`` if the store lacks it (the app's own tables are made on first write)."""
     if clickhouse.is_clickhouse(conn.dialect.name):
