@@ -74,7 +74,7 @@ def connect(url: str) -> None:
         key="source_file",
     )
     if upload is None:
-        st.caption(_("Sources: {names}.").format(names=", ".join(s.title for s in sources.SOURCES)))
+        st.caption(_("Sources: {names}.").format(names=", ".join(_(s.title) for s in sources.SOURCES)))
         return
     too_big = ingest.upload_problem(upload.name, upload.size)
     if too_big:
@@ -101,9 +101,9 @@ def connect(url: str) -> None:
         _("Source"),
         order,
         index=order.index(start),
-        format_func=lambda n: sources.BY_NAME[n].title,
+        format_func=lambda n: _(sources.BY_NAME[n].title),
         disabled=base is not None,
-        help=_("Recognised from the file's headers: {source}").format(source=guess.title) if guess else None,
+        help=_("Recognised from the file's headers: {source}").format(source=_(guess.title)) if guess else None,
     )
     if guess is None and base is None:
         st.info(_("The file's headers match no source: choose one, and pick its columns below."))

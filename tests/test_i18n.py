@@ -22,6 +22,7 @@ from data_access import i18n, schema, store
 from data_access import pages as registry
 from data_access.i18n import _, ngettext
 from data_access.loading import ingest
+from data_access.sources import catalogue
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
@@ -199,6 +200,15 @@ def _data_words(url: str) -> set[str]:
 
 # proper names, units and codes that stay as they are in Russian
 ALLOWED = {
+    *(s.title.split()[0] for s in catalogue.SOURCES),  # the tools' names: Zendesk, PostHog...
+    "JSON",
+    "Parquet",
+    "Excel",
+    "zip",
+    "gzip",
+    "id",
+    "Europe",
+    "Moscow",
     "NPS",
     "CSAT",
     "CES",
@@ -232,8 +242,6 @@ ALLOWED = {
     "mysql",
     "chdb",
     "clickhouse",
-    "Parquet",
-    "Excel",
     "UTF-8",
     "A",  # the two periods of a review
     "B",

@@ -13,6 +13,7 @@ from typing import Any
 
 import polars as pl
 
+from data_access.i18n import N_
 from data_access.sources.shaping import EMAIL, EVENT, File, mapped
 from data_access.sources.spec import NULL, REFUSE, Field, Keep, Source, norm
 
@@ -89,7 +90,7 @@ def _zendesk_bot(file: File) -> pl.Expr:
 
 ZENDESK = Source(
     name="zendesk",
-    title="Zendesk tickets",
+    title=N_("Zendesk tickets"),
     family="tickets",
     key="ticket_id",
     signature=("Id", "Via", "Satisfaction Score"),
@@ -152,7 +153,7 @@ def _intercom_line(file: File, spec: Field) -> pl.Expr:
 
 INTERCOM = Source(
     name="intercom",
-    title="Intercom conversations",
+    title=N_("Intercom conversations"),
     family="tickets",
     key="ticket_id",
     signature=("Conversation ID", "Conversation started at"),
@@ -205,7 +206,7 @@ INTERCOM = Source(
 
 FRESHDESK = Source(
     name="freshdesk",
-    title="Freshdesk tickets",
+    title=N_("Freshdesk tickets"),
     family="tickets",
     key="ticket_id",
     signature=("Ticket ID", "Created time", "Source"),
@@ -241,7 +242,7 @@ FRESHDESK = Source(
 
 DELIGHTED = Source(
     name="delighted",
-    title="Delighted answers",
+    title=N_("Delighted answers"),
     family="answers",
     key="response_id",
     signature=("Score", "Comment", "Survey Type"),
@@ -286,7 +287,7 @@ def _survey_tool(
 
 TYPEFORM = _survey_tool(
     "typeform",
-    "Typeform responses",
+    N_("Typeform responses"),
     ("#", "Response ID", "Token"),
     ("email", "Email", "hidden.email"),
     ("Submit Date", "submitted_at"),
@@ -294,7 +295,7 @@ TYPEFORM = _survey_tool(
 )
 SURVEYMONKEY = _survey_tool(
     "surveymonkey",
-    "SurveyMonkey responses",
+    N_("SurveyMonkey responses"),
     ("Respondent ID",),
     ("Email Address", "Custom Data 1"),
     ("End Date",),
@@ -304,7 +305,7 @@ SURVEYMONKEY = _survey_tool(
 )
 QUALTRICS = _survey_tool(
     "qualtrics",
-    "Qualtrics responses",
+    N_("Qualtrics responses"),
     ("ResponseId", "Response ID"),
     ("RecipientEmail", "Recipient Email", "ExternalReference", "External Data Reference"),
     ("RecordedDate", "Recorded Date", "EndDate", "End Date"),
@@ -339,7 +340,7 @@ def _events(name: str, title: str, ids: tuple[str, ...], who: tuple[str, ...], w
 
 POSTHOG = _events(
     "posthog",
-    "PostHog events",
+    N_("PostHog events"),
     ("uuid", "id"),
     ("distinct_id", "person_id"),
     ("timestamp",),
@@ -350,7 +351,7 @@ POSTHOG = _events(
 )
 AMPLITUDE = _events(
     "amplitude",
-    "Amplitude events",
+    N_("Amplitude events"),
     ("uuid", "insert_id", "$insert_id"),
     ("user_id", "device_id"),
     ("event_time", "client_event_time"),
@@ -361,7 +362,7 @@ AMPLITUDE = _events(
 )
 MIXPANEL = _events(
     "mixpanel",
-    "Mixpanel events",
+    N_("Mixpanel events"),
     ("properties.$insert_id",),
     ("properties.distinct_id", "properties.$user_id"),
     ("properties.time",),
@@ -372,7 +373,7 @@ MIXPANEL = _events(
 )
 SEGMENT = _events(
     "segment",
-    "Segment track calls",
+    N_("Segment track calls"),
     ("messageId",),
     ("userId", "anonymousId"),
     ("timestamp", "originalTimestamp"),
@@ -385,7 +386,7 @@ SEGMENT = _events(
 
 STRIPE = Source(
     name="stripe",
-    title="Stripe payments",
+    title=N_("Stripe payments"),
     family="orders",
     key="order_id",
     signature=("id", "Amount Refunded", "Status"),
@@ -402,7 +403,7 @@ STRIPE = Source(
 )
 SHOPIFY = Source(
     name="shopify",
-    title="Shopify orders",
+    title=N_("Shopify orders"),
     family="orders",
     key="order_id",
     signature=("Name", "Financial Status", "Lineitem name"),
