@@ -22,6 +22,14 @@ def test_readme_contract_is_the_schema() -> None:
     assert section == schema.contract_markdown(), "run: python -m data_access contract, and paste it in the README"
 
 
+def test_readme_sources_are_the_catalogue() -> None:
+    from data_access.sources import docs
+
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("<!-- sources:start -->\n")[1].split("<!-- sources:end -->")[0]
+    assert section == docs.markdown(), "run: python -m data_access sources, and paste it in the README"
+
+
 def test_ci_runs_the_readme_test_command() -> None:
     readme = (ROOT / "README.md").read_text()
     command = re.search(r"^(python -m pytest)\s+# the tests$", readme, re.M)

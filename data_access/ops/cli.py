@@ -251,6 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_sources.add_parsers(commands, _store_args)
     commands.add_parser("contract", help="print the data contract as Markdown")
+    commands.add_parser("sources", help="print each source's column table as Markdown")
     return parser
 
 
@@ -317,6 +318,11 @@ def run(args: argparse.Namespace) -> int:
     console = Console()
     if args.command == "contract":
         sys.stdout.write(schema.contract_markdown())
+        return 0
+    if args.command == "sources":
+        from data_access.sources import docs
+
+        sys.stdout.write(docs.markdown())
         return 0
     location = resolve_store(args.db)
     if args.command in REPORTS:

@@ -20,7 +20,7 @@ import polars as pl
 # How a vendor column is read into a contract column:
 READS = {
     "text": "the value as text",
-    "time": "a time: ISO or a common local format, an offset or a zone in the header, or epoch seconds",
+    "time": "a time",
     "number": "a number (1,234.50 and 1234,50 alike)",
     "integer": "a whole number",
     "boolean": "true/false, yes/no, 1/0",
