@@ -125,3 +125,12 @@ def test_the_sync_command_reads_its_jobs_and_says_what_it_did(shop: str, tmp_pat
     config.write_text('[sync.jobs.desk]\nfolder = "x"\n', encoding="utf-8")
     assert cli.main(["sync", "--db", shop, "--config", str(config)]) == 2
     assert "say how to read it" in capsys.readouterr().err
+
+
+def test_the_sources_benchmark_loads_the_same_events_both_ways(capsys) -> None:
+    from data_access.ops import bench_sources
+
+    assert bench_sources.main(2_000, 7, lambda _line: None) == 0
+    out = capsys.readouterr().out
+    assert "| load of 2,000 journey events (DuckDB) |" in out
+    assert "the same events per stage in both stores: yes" in out

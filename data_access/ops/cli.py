@@ -166,6 +166,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="time only this page's queries (repeatable; the sidebar is always timed) and skip the ingest step",
     )
+    p.add_argument(
+        "--sources",
+        action="store_true",
+        help="instead: load --events product events through a source and the stage rules, against the plain ingest",
+    )
+    p.add_argument("--events", type=int, default=1_000_000, metavar="N", help="with --sources: how many events")
 
     p = commands.add_parser(
         "loadtest", help="start the dashboard and time every page for one session, then for many at once"
@@ -344,6 +350,10 @@ def run(args: argparse.Namespace) -> int:
         return cli_sources.sync_command(args, location, console)
     if args.command in ("alerts", "notify"):
         return cli_admin.alerts_command(args, location, console)
+    if args.command == "bench" and args.sources:
+        from data_access.ops import bench_sources
+
+        return bench_sources.main(args.events, args.seed, lambda line: print(line, file=sys.stderr, flush=True))
     if args.command == "bench":
         from data_access.ops import bench
 

@@ -5,7 +5,6 @@ attribute the filters narrow on. Only the keys the file names are looked up, a c
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 import polars as pl
@@ -14,32 +13,42 @@ from sqlalchemy.engine import Connection
 
 from data_access import schema
 from data_access.sources.shaping import EMAIL, REFERENCE
+from data_access.store import dialect
 
 UNKNOWN = "unknown"
 CHUNK = 2_000  # keys per lookup statement (bound as one expanding parameter)
 ATTRIBUTES = ("segment", "channel", "region", "plan")  # the customers' required attributes a source cannot know
 
 
-def _chunks(values: list[str]) -> Iterable[list[str]]:
-    for start in range(0, len(values), CHUNK):
-        yield values[start : start + CHUNK]
+def _matching(conn: Connection, select: list[sa.ColumnElement], key: sa.ColumnElement, values: list[str]) -> list:
+    """The rows of ``select`` whose ``key`` is one of ``values``: one statement where the store takes the whole list
+    as one parameter (DuckDB, PostgreSQL), else a statement per chunk of bound values."""
+    query = sa.select(*select).select_from(schema.customers)
+    if conn.dialect.name in dialect.LIST_PARAMETER:
+        return list(conn.execute(query.where(dialect.in_list(key, dialect.list_bind("keys"))), {"keys": values}))
+    chunked = query.where(key.in_(sa.bindparam("keys", expanding=True)))
+    return [
+        row
+        for start in range(0, len(values), CHUNK)
+        for row in conn.execute(chunked, {"keys": values[start : start + CHUNK]})
+    ]
 
 
 def _known_ids(conn: Connection, ids: list[str]) -> set[str]:
     c = schema.customers.c
-    query = sa.select(c.customer_id).where(c.customer_id.in_(sa.bindparam("keys", expanding=True)))
-    return {str(v) for chunk in _chunks(ids) for v in conn.execute(query, {"keys": chunk}).scalars()}
+    return {str(row[0]) for row in _matching(conn, [c.customer_id], c.customer_id, ids)}
 
 
 def _ids_by_email(conn: Connection, emails: list[str]) -> dict[str, str]:
+    """Each e-mail's customer (the first by id where several share one)."""
     c = schema.customers.c
-    low = sa.func.lower(c.email)
-    query = (
-        sa.select(low.label("email"), sa.func.min(c.customer_id).label("customer_id"))
-        .where(low.in_(sa.bindparam("keys", expanding=True)))
-        .group_by(low)
-    )
-    return {str(e): str(i) for chunk in _chunks(emails) for e, i in conn.execute(query, {"keys": chunk}).all()}
+    found: dict[str, str] = {}
+    for email, customer in sorted(
+        _matching(conn, [sa.func.lower(c.email), c.customer_id], sa.func.lower(c.email), emails),
+        key=lambda r: (str(r[0]), str(r[1])),
+    ):
+        found.setdefault(str(email), str(customer))
+    return found
 
 
 @dataclass(frozen=True)

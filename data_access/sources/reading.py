@@ -73,10 +73,16 @@ def _headers(rows: list[list[str | None]]) -> list[str]:
     return names
 
 
-def _csv(text: str, header_rows: int) -> pl.DataFrame:
+def _csv(content: bytes, header_rows: int) -> pl.DataFrame:
+    """Polars reads UTF-8 bytes: UTF-16 is re-encoded; UTF-8 is checked, then read as it is, past its BOM."""
+    if content.startswith((b"\xff\xfe", b"\xfe\xff")):
+        content = content.decode("utf-16").encode("utf-8")
+    else:
+        content.decode("utf-8")  # raises on a byte that is not UTF-8
+        content = content.removeprefix(b"\xef\xbb\xbf")
     raw = pl.read_csv(
-        io.StringIO(text),
-        separator=separator(text),
+        io.BytesIO(content),
+        separator=separator(content[:65536].decode("utf-8", errors="ignore")),
         has_header=False,
         infer_schema=False,
         truncate_ragged_lines=True,
@@ -144,7 +150,7 @@ def read(name: str, data: bytes, header_rows: int, problems: Problems) -> pl.Dat
             return None
         try:
             if kind == "csv":
-                frame = _csv(decoded(content), header_rows)
+                frame = _csv(content, header_rows)
             elif kind == "json":
                 frame = flattened(_json(decoded(content)))
             elif kind == "parquet":

@@ -37,6 +37,7 @@ _LOCAL = (
     "%d %b %Y %H:%M",
     "%b %d, %Y %I:%M %p",
 )
+TIME_SAMPLE = 1_000  # the first values of a time column that decide which formats it is read by
 PROPERTY_PREFIXES = ("properties.", "event_properties.", "properties.$", "")
 
 
@@ -108,24 +109,37 @@ class File:
         if dtype.is_numeric():
             return self._epoch(pl.col(name).cast(pl.Float64))
         t = pl.col(name).cast(pl.String).str.strip_chars()
-        epoch = pl.when(t.str.contains(r"^\d{9,13}(\.\d+)?$")).then(self._epoch(t.cast(pl.Float64, strict=False)))
         iso = (
             t.str.replace(r"^(\d{4}-\d{2}-\d{2})[ T]", "${1}T")
             .str.replace(r"\s*(Z|UTC|GMT)$", "+00:00")
             .str.replace(r"\s+([+-]\d{2}:?\d{2})$", "${1}")
         )
-        offset = pl.coalesce(
-            [iso.str.to_datetime(f, strict=False, time_zone="UTC").dt.replace_time_zone(None) for f in _WITH_OFFSET]
-        )
-        own = [t.str.to_datetime(self.time_format, strict=False)] if self.time_format else []
-        naive = pl.coalesce(
-            own
-            + [iso.str.to_datetime(f, strict=False) for f in _ISO]
-            + [t.str.to_datetime(f, strict=False) for f in _LOCAL]
-        ).cast(pl.Datetime("us"))
-        if zone is None:
-            self.zoneless.append(offset.is_null() & naive.is_not_null() & epoch.is_null())
-        return pl.coalesce([epoch, offset.cast(pl.Datetime("us")), self._placed(naive, zone)])
+        ways = {
+            "epoch": pl.when(t.str.contains(r"^\d{9,13}(\.\d+)?$")).then(self._epoch(t.cast(pl.Float64, strict=False))),
+            **{
+                f"offset {f}": iso.str.to_datetime(f, strict=False, time_zone="UTC").dt.replace_time_zone(None)
+                for f in _WITH_OFFSET
+            },
+            **({"own": t.str.to_datetime(self.time_format, strict=False)} if self.time_format else {}),
+            **{f"iso {f}": iso.str.to_datetime(f, strict=False) for f in _ISO},
+            **{f"local {f}": t.str.to_datetime(f, strict=False) for f in _LOCAL},
+        }
+        ways = self._used(name, ways)
+        offset = [e.cast(pl.Datetime("us")) for k, e in ways.items() if k == "epoch" or k.startswith("offset")]
+        naive = [e.cast(pl.Datetime("us")) for k, e in ways.items() if not (k == "epoch" or k.startswith("offset"))]
+        placed = self._placed(pl.coalesce(naive), zone) if naive else None
+        if zone is None and naive:
+            given = pl.coalesce(offset).is_null() if offset else pl.lit(True)
+            self.zoneless.append(given & pl.coalesce(naive).is_not_null())
+        return pl.coalesce(offset + ([placed] if placed is not None else []))
+
+    def _used(self, name: str, ways: dict[str, pl.Expr]) -> dict[str, pl.Expr]:
+        """The ways of reading that read any of the column's first values (every way if none does): one parse
+        per format the file uses instead of one per format there is."""
+        sample = self.frame.select(pl.col(name)).drop_nulls().head(TIME_SAMPLE)
+        hits = sample.select(**{k: e.is_not_null().any() for k, e in ways.items()})
+        used = {k: e for k, e in ways.items() if hits.height and hits[k][0]}
+        return used or ways
 
     @staticmethod
     def _epoch(seconds: pl.Expr) -> pl.Expr:

@@ -9,6 +9,8 @@
   of two, whose sum over DISTINCT values is their OR).
 - ``window_funnel(window, ms, step_0, ..., step_k)``: ClickHouse's ordered funnel aggregate (see ``WINDOW_FUNNEL``).
 - ``constant_rows(name, columns, rows)``: a small table of constants, the same on every store.
+- ``in_list(column, param)``: ``column`` is one of the values of one list parameter, where the store takes a whole
+  list as one parameter (:data:`LIST_PARAMETER`); elsewhere the caller binds the values in chunks.
 """
 
 from __future__ import annotations
@@ -35,6 +37,31 @@ def constant_rows(name: str, columns: tuple[str, ...], rows: Iterable[tuple[Any,
     return sa.union_all(
         *(sa.select(*(sa.literal(v).label(c) for c, v in zip(columns, row, strict=True))) for row in rows)
     ).subquery(name)
+
+
+LIST_PARAMETER = frozenset({"duckdb", "postgresql"})  # stores that bind a Python list as one array parameter
+
+
+def list_bind(name: str) -> sa.BindParameter:
+    """A parameter holding a whole list of text values (for :class:`in_list`)."""
+    return sa.bindparam(name, type_=sa.ARRAY(sa.String))
+
+
+class in_list(FunctionElement):
+    type = sa.Boolean()
+    inherit_cache = True
+
+
+@compiles(in_list, "duckdb")
+def _in_list_duckdb(element: in_list, compiler: Any, **kw: Any) -> str:
+    column, values = _args(element, compiler, **kw)
+    return f"{column} IN (SELECT unnest({values}))"
+
+
+@compiles(in_list, "postgresql")
+def _in_list_postgresql(element: in_list, compiler: Any, **kw: Any) -> str:
+    column, values = _args(element, compiler, **kw)
+    return f"{column} = ANY({values})"
 
 
 def _args(element: FunctionElement, compiler: Any, **kw: Any) -> list[str]:
