@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -111,3 +113,21 @@ def parse_every(text: str) -> timedelta:
     if len(raw) < 2 or raw[-1] not in units or not raw[:-1].isdigit() or int(raw[:-1]) < 1:
         raise ValueError(f"--every takes a number and a unit (s, m, h, d), e.g. 15m; not {text!r}")
     return timedelta(seconds=int(raw[:-1]) * units[raw[-1]])
+
+
+def run_every(job: Callable[[], None], every: timedelta) -> None:
+    """Runs ``job`` now and then every ``every``, in this process, until interrupted (APScheduler): never two runs
+    at once, and runs missed while one was slow are folded into one."""
+    from apscheduler.schedulers.blocking import BlockingScheduler
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    scheduler = BlockingScheduler(timezone="UTC")
+    scheduler.add_job(
+        job,
+        IntervalTrigger(seconds=every.total_seconds()),
+        next_run_time=datetime.now().astimezone(),
+        max_instances=1,
+        coalesce=True,
+    )
+    with contextlib.suppress(KeyboardInterrupt, SystemExit):
+        scheduler.start()

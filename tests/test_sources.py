@@ -70,6 +70,20 @@ STRIPE = (
 )
 
 
+CUSTOMERS = [
+    {
+        "customer_id": c,
+        "signup_at": datetime(2026, 1, 1),
+        "segment": "B2C",
+        "channel": "web",
+        "region": "EU",
+        "plan": "p",
+        "email": email,
+    }
+    for c, email in (("k1", "Ann@Example.com"), ("k2", "bob@example.com"), ("k3", None))
+]
+
+
 def posthog_lines() -> bytes:
     rows = [
         ("p1", "ad_clicked", "k1", "2026-03-01T10:00:00Z", {}),
@@ -95,18 +109,7 @@ def company(engine: Engine) -> Engine:
             {"stage_id": s, "name": s.title(), "position": i, "in_funnel": s != "support"}
             for i, s in enumerate(("awareness", "decision", "onboarding", "support"), 1)
         ],
-        customers=[
-            {
-                "customer_id": c,
-                "signup_at": datetime(2026, 1, 1),
-                "segment": "B2C",
-                "channel": "web",
-                "region": "EU",
-                "plan": "p",
-                "email": email,
-            }
-            for c, email in (("k1", "Ann@Example.com"), ("k2", "bob@example.com"), ("k3", None))
-        ],
+        customers=CUSTOMERS,
     )
     return engine
 

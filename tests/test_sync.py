@@ -14,7 +14,7 @@ from data_access.loading.ingest import Source
 from data_access.ops import cli
 from data_access.sources import sync
 from tests.conftest import put
-from tests.test_sources import STAGE_RULES, ZENDESK
+from tests.test_sources import CUSTOMERS, STAGE_RULES, ZENDESK
 
 
 @pytest.fixture
@@ -26,17 +26,7 @@ def shop(duck_url: str) -> str:
             {"stage_id": s, "name": s, "position": i, "in_funnel": True}
             for i, s in enumerate(("awareness", "decision", "onboarding"), 1)
         ],
-        customers=[
-            {
-                "customer_id": c,
-                "signup_at": datetime(2026, 1, 1),
-                "segment": "B2C",
-                "channel": "web",
-                "region": "EU",
-                "plan": "p",
-            }
-            for c in ("k1", "k2", "k3")
-        ],
+        customers=CUSTOMERS,
     )
     ingest.ingest(engine, [Source("stage_rules.csv", STAGE_RULES.encode())])
     return duck_url
@@ -134,3 +124,34 @@ def test_the_sources_benchmark_loads_the_same_events_both_ways(capsys) -> None:
     out = capsys.readouterr().out
     assert "| load of 2,000 journey events (DuckDB) |" in out
     assert "the same events per stage in both stores: yes" in out
+
+
+def test_sync_every_keeps_a_folder_flowing_in(shop: str, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+    import time
+
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    config = tmp_path / "sync.toml"
+    config.write_text(
+        f'[sync.jobs.desk]\nfolder = "{folder}"\nmapping = "zendesk"\ntimezone = "Europe/Berlin"\n', encoding="utf-8"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CJM_")}
+    root = Path(__file__).resolve().parent.parent
+    command = [sys.executable, "-m", "data_access", "sync", "--every", "1s", "--config", str(config), "--db", shop]
+    proc = subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        time.sleep(4)  # runs that find nothing
+        (folder / "later.csv").write_text(ZENDESK, encoding="utf-8")  # dropped while it runs
+        deadline = time.monotonic() + 60
+        while rows(shop, schema.tickets) < 5 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        time.sleep(3)  # more runs, which must load nothing again
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=30)
+    assert rows(shop, schema.tickets) == 5, out
+    assert out.count("desk: 1 loaded (5 rows") == 1, out
+    assert out.count("desk: 0 loaded (0 rows") >= 2, out

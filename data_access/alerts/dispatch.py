@@ -4,7 +4,6 @@ delivery recorded and tried again by the next run; and a rule's test message."""
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -18,6 +17,7 @@ from data_access.alerts import evaluation, messages, rulebook
 from data_access.alerts.evaluation import Finding
 from data_access.alerts.messages import email_bodies, payload, subject
 from data_access.alerts.rulebook import EMAIL_PREFIX, WEBHOOK_PREFIX
+from data_access.config import run_every
 from data_access.delivery import NotifyConfig, NotifyError, claim, mark, send_email, send_webhook
 from data_access.i18n import _
 from data_access.queries import kpis
@@ -157,8 +157,6 @@ def send_test(
 
 def schedule(engine: Engine, config: NotifyConfig, every: timedelta, report: Callable[[list[Outcome]], None]) -> None:
     """Runs :func:`run` now and then every ``every``, in this process, until interrupted (APScheduler)."""
-    from apscheduler.schedulers.blocking import BlockingScheduler
-    from apscheduler.triggers.interval import IntervalTrigger
 
     def job() -> None:
         try:
@@ -166,13 +164,4 @@ def schedule(engine: Engine, config: NotifyConfig, every: timedelta, report: Cal
         except (store.StoreError, sa.exc.SQLAlchemyError) as exc:  # the store is down: try again next time
             report([Outcome("", "", "", "error", str(exc).splitlines()[0])])
 
-    scheduler = BlockingScheduler(timezone="UTC")
-    scheduler.add_job(
-        job,
-        IntervalTrigger(seconds=every.total_seconds()),
-        next_run_time=datetime.now().astimezone(),
-        max_instances=1,
-        coalesce=True,
-    )
-    with contextlib.suppress(KeyboardInterrupt, SystemExit):
-        scheduler.start()
+    run_every(job, every)

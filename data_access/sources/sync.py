@@ -18,7 +18,6 @@ refused file is marked too and not tried again until its content changes; a refu
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
 import json
@@ -33,7 +32,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from data_access import schema, store
-from data_access.config import read_secrets
+from data_access.config import read_secrets, run_every
 from data_access.i18n import _
 from data_access.loading import ingest
 from data_access.loading.ingest import LoadRejected
@@ -275,16 +274,4 @@ def run(engine: Engine, jobs: list[Job], only: tuple[str, ...] = ()) -> list[Out
 
 def schedule(engine: Engine, jobs: list[Job], every: timedelta, report: Callable[[list[Outcome]], None]) -> None:
     """Runs :func:`run` now and then every ``every``, in this process, until interrupted (APScheduler)."""
-    from apscheduler.schedulers.blocking import BlockingScheduler
-    from apscheduler.triggers.interval import IntervalTrigger
-
-    scheduler = BlockingScheduler(timezone="UTC")
-    scheduler.add_job(
-        lambda: report(run(engine, jobs)),
-        IntervalTrigger(seconds=every.total_seconds()),
-        next_run_time=datetime.now().astimezone(),
-        max_instances=1,
-        coalesce=True,
-    )
-    with contextlib.suppress(KeyboardInterrupt, SystemExit):
-        scheduler.start()
+    run_every(lambda: report(run(engine, jobs)), every)
