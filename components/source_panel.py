@@ -20,6 +20,7 @@ from data_access.loading import ingest
 from data_access.loading.ingest import LoadRejected, Problems
 from data_access.sources import reading, saved
 from data_access.sources.mapping import PSEUDO
+from data_access.sources.shaping import value_table
 
 _DONE = "source_last_load"
 _PREPARED = "source_prepared"  # (what it was prepared from, the Prepared or the refusal)
@@ -51,6 +52,34 @@ def _columns_picked(source: sources.Source, header: list[str], key: str) -> dict
         if pick != PRESET:
             chosen[name] = pick
     return chosen
+
+
+def _values_translated(source: sources.Source, raw: pl.DataFrame | None, key: str) -> dict[str, dict[str, Any]]:
+    """The file's values of each column with a value map, and what each becomes (editable); what the edits change."""
+    mapped = [c for c, f in source.fields.items() if f.values and c in schema.TABLES_BY_NAME[source.table].c]
+    tables = {c: value_table(raw, source, c) for c in mapped} if raw is not None else {}
+    tables = {c: v for c, v in tables.items() if v.height}
+    if not tables:
+        return {}
+    changed: dict[str, dict[str, Any]] = {}
+    with st.expander(_("Values: how the file's values become the contract's")):
+        column = st.selectbox(_("Column"), list(tables), key=f"{key}_values_of")
+        shown = {"value": _("in the file"), "rows": _("rows"), "becomes": _("becomes")}
+        before = tables[column]
+        edited = st.data_editor(
+            before.to_pandas().rename(columns=shown),
+            key=f"{key}_values_{column}",
+            hide_index=True,
+            width="stretch",
+            disabled=[shown["value"], shown["rows"]],
+            column_config={shown["becomes"]: st.column_config.TextColumn()},
+        ).rename(columns={v: k for k, v in shown.items()})
+        for value, was, now in zip(before["value"], before["becomes"], edited["becomes"], strict=True):
+            now = None if now is None or str(now).strip() in ("", "nan", "None") else str(now).strip()
+            if now is not None and now != was:
+                changed.setdefault(column, {})[value] = now
+        st.caption(_("An empty cell is a value the map does not know: a category becomes other, a line is refused."))
+    return changed
 
 
 def _what_the_file_lacks(source: sources.Source, stages: list[str], key: str) -> dict[str, Any]:
@@ -113,6 +142,7 @@ def connect(url: str) -> None:
     header_names = header.columns if header is not None else peek.columns
     with st.expander(_("Columns: the file's column for each column of {table}").format(table=source.table)):
         columns = _columns_picked(source, header_names, key)
+    values = _values_translated(sources.Mapping(name, columns=columns).effective(), header, key)
     zone = st.text_input(
         _("Time zone of the file's times, where they carry none (e.g. Europe/Berlin)"),
         value=(base.timezone if base and base.timezone else "") or ("" if source.zone is None else source.zone),
@@ -125,7 +155,7 @@ def connect(url: str) -> None:
             name,
             timezone=zone or None,
             columns={**(base.columns if base else {}), **columns},
-            values=base.values if base else {},
+            values={**(base.values if base else {}), **values},
             defaults={**(base.defaults if base else {}), **defaults},
         )
     except sources.MappingError as exc:

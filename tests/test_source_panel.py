@@ -65,3 +65,19 @@ def test_the_stage_rules_are_edited_on_maps_and_targets(small: str) -> None:
     next(b for b in at.button if b.key == "edit_rules_save").click().run()
     assert not at.exception
     assert "Saved 10 stage rules." in texts(at)  # the sample's rules, saved back as they were
+
+
+def test_a_value_no_map_knows_is_named_and_offered_for_translation(small: str) -> None:
+    from tests.test_sources import BILLING
+
+    at = on_the_data_page()
+    next(u for u in at.file_uploader if u.key == "source_file").set_value(("t.csv", BILLING.encode(), "text/csv")).run()
+    next(t for t in at.text_input if t.label.startswith("Time zone")).set_value("Europe/Berlin").run()
+    assert not at.exception
+    assert any("As mapped, this file would be refused" in e.value for e in at.error)
+    next(s for s in at.selectbox if s.label == "Column").set_value("final_line").run()
+    values = next(e for e in at.expander if e.label.startswith("Values:"))
+    shown = next(d.value for d in values.dataframe if "in the file" in d.value.columns)
+    becomes = shown.set_index("in the file")["becomes"]
+    assert becomes[["Tier 1", "Tier 2"]].to_list() == ["1", "2"]
+    assert becomes.isna()["Billing"]  # no line map knows it: the cell to fill in

@@ -47,6 +47,7 @@ ZENDESK = (
     "z4;;k1;2026-03-05 09:00;2026-03-05 11:00;Mail;Tier 2;Sue;0;1;Good;;complaint;\n"
     "z5;bob@example.com;;2026-03-06 09:00;;Chat;Tier 1;;0;0;Not Offered;;;\n"
 )
+BILLING = ZENDESK.replace("Chat;Tier 2", "Chat;Billing")  # z2's group, which no line map knows
 DELIGHTED = (
     "Response ID,Email,Score,Comment,Created At,Survey Type\n"
     "d1,ann@example.com,10,Great,2026-03-02T10:00:00Z,nps\n"
@@ -183,10 +184,7 @@ def test_stripe_revenue_by_hand(company: Engine) -> None:
 def test_a_mapped_load_that_breaks_the_contract_writes_nothing(duck_url: str) -> None:
     engine = store.create_store_engine(duck_url)
     put(engine, stages=[{"stage_id": "support", "name": "S", "position": 1, "in_funnel": False}])
-    billing = ZENDESK.replace(
-        "z2;bob@example.com;;2026-03-03 09:00;2026-03-04 09:00;Chat;Tier 2",
-        "z2;bob@example.com;;2026-03-03 09:00;2026-03-04 09:00;Chat;Billing",
-    )
+    billing = BILLING
     with pytest.raises(LoadRejected) as refused:
         load(engine, "zendesk", "tickets.csv", billing, zone="Europe/Berlin")
     assert "'Billing': not mapped; add them to [values.final_line]" in refused.value.report()
@@ -350,3 +348,12 @@ def test_mappings_saved_in_the_store_and_used_by_name(duck_url: str, tmp_path) -
     assert count(engine, schema.tickets, schema.tickets.c.final_line == 2) == 3
     assert cli.main(["mappings", "remove", "--db", duck_url, "desk"]) == 0
     assert cli.main(["mappings", "show", "--db", duck_url, "desk"]) == 2
+
+
+def test_the_files_values_and_what_the_map_makes_of_them() -> None:
+    problems = Problems()
+    raw = reading.read("t.csv", BILLING.encode(), 1, problems)
+    lines = shaping.value_table(raw, catalogue.ZENDESK, "final_line")
+    assert lines.rows() == [("Tier 1", 2, "1"), ("Tier 2", 2, "2"), ("Billing", 1, None)]  # most rows first
+    tags = shaping.value_table(raw, catalogue.ZENDESK, "category")
+    assert set(tags.rows()) == {("billing", 1, "financial"), ("vip", 1, None), ("complaint", 1, "emotional")}

@@ -352,3 +352,27 @@ def shape(
         given = frame.filter(pl.col(key).is_not_null()).unique(subset=[key], keep="last", maintain_order=True)
         frame = pl.concat([given, frame.filter(pl.col(key).is_null())])  # no id: refused, or made up (events)
     return Shaped(frame, rows_read, left_out, collapsed, n - frame.height)
+
+
+def value_table(raw: pl.DataFrame, source: Source, column: str, limit: int = 50) -> pl.DataFrame:
+    """The file's most frequent values of the column that fills ``column`` (its items, for a list), with how many
+    rows hold each and what the source's value map makes of it (empty where the map does not know it)."""
+    spec = source.fields[column]
+    present = File(raw, None).present(*spec.aliases)
+    out = {"value": pl.String, "rows": pl.Int64, "becomes": pl.String}
+    if not present:
+        return pl.DataFrame(schema=out)
+    text = pl.col(present[0]).cast(pl.String).str.strip_chars()
+    items = raw.select(text.str.split(" ") if spec.read == "first_mapped" else text.str.split("\n"))
+    values = (
+        items.explode(present[0])
+        .select(pl.col(present[0]).str.strip_chars(",;").alias("value"))
+        .filter(pl.col("value").is_not_null() & (pl.col("value") != ""))
+        .group_by("value")
+        .len("rows")
+        .sort(["rows", "value"], descending=[True, False])
+        .head(limit)
+    )
+    table = {str(k).lower(): (None if v is None else str(v)) for k, v in spec.values.items()}
+    becomes = [table.get(v.lower()) for v in values["value"].to_list()]
+    return values.with_columns(pl.Series("becomes", becomes, dtype=pl.String)).select(list(out))
