@@ -357,3 +357,63 @@ def test_the_files_values_and_what_the_map_makes_of_them() -> None:
     assert lines.rows() == [("Tier 1", 2, "1"), ("Tier 2", 2, "2"), ("Billing", 1, None)]  # most rows first
     tags = shaping.value_table(raw, catalogue.ZENDESK, "category")
     assert set(tags.rows()) == {("billing", 1, "financial"), ("vip", 1, None), ("complaint", 1, "emotional")}
+
+
+def test_intercom_takes_its_csat_file_beside_the_conversations(company: Engine) -> None:
+    conversations = (
+        "Conversation ID,User email,Conversation started at (Europe/Berlin),"
+        "Conversation last closed at (Europe/Berlin),Fin AI Agent involved,"
+        "Team currently assigned,Teammate currently assigned\n"
+        "c1,ann@example.com,2026-03-02 10:00,2026-03-02 10:05,true,,\n"
+        "c2,bob@example.com,2026-03-09 10:00,2026-03-09 12:00,false,Tier 2,Jo\n"
+    )
+    ratings = "Conversation ID,Rating,Remark\nc2,2,slow\nc1,5,\nc2,4,better after all\n"
+    files = [Source("conversations.csv", conversations.encode()), Source("csat.csv", ratings.encode())]
+    report = sources.load(company, sources.Mapping("intercom"), files, job="test")
+    assert report.loaded == 2
+    with store.connect(company) as conn:
+        got = dict(conn.execute(sa.select(schema.tickets.c.ticket_id, schema.tickets.c.csat)).all())
+    assert got == {"c1": 5, "c2": 4}  # the last rating of a conversation wins
+
+
+def test_zendesk_json_amplitude_zipped_and_segment_track_calls() -> None:
+    import zipfile
+
+    tickets = {
+        "tickets": [
+            {
+                "id": 7,
+                "requester": {"email": "a@x.io"},
+                "created_at": "2026-03-02T10:00:00Z",
+                "via": {"channel": "web form"},
+                "group": {"name": "Tier 2"},
+                "metric_set": {"replies": 2, "reopens": 0, "solved_at": "2026-03-02T12:00:00Z"},
+                "satisfaction_rating": {"score": "good"},
+                "tags": ["refund", "vip"],
+            }
+        ]
+    }
+    frame = shaped("zendesk", "tickets.json", json.dumps(tickets)).frame  # UTC offsets: no zone asked for
+    assert frame.select("ticket_id", "final_line", "contacts", "category", "csat", "resolved_at").rows() == [
+        ("7", "2", 2.0, "financial", "5", datetime(2026, 3, 2, 12))
+    ]
+    lines = "\n".join(
+        json.dumps({"uuid": f"a{i}", "event_type": "signed_up", "user_id": u, "device_id": "d9", "event_time": t})
+        for i, (u, t) in enumerate((("k1", "2026-03-01 10:00:00.123000"), (None, "2026-03-01 11:00:00.000000")))
+    )
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("123/123_2026-03-01_10#0.json.gz", gzip.compress(lines.encode()))
+    frame = shaped("amplitude", "export.zip", archive.getvalue()).frame
+    assert frame.select("event_id", "customer_id", "occurred_at").rows() == [
+        ("a0", "k1", datetime(2026, 3, 1, 10, 0, 0, 123000)),
+        ("a1", "d9", datetime(2026, 3, 1, 11)),  # no user id: the device
+    ]
+    calls = "\n".join(
+        json.dumps(
+            {"type": kind, "messageId": m, "userId": "k1", "event": "signed_up", "timestamp": "2026-03-01T10:00:00Z"}
+        )
+        for kind, m in (("track", "m1"), ("identify", "m2"), ("track", "m3"))
+    )
+    done = shaped("segment", "calls.jsonl", calls)
+    assert (done.frame["event_id"].to_list(), done.left_out) == (["m1", "m3"], 1)

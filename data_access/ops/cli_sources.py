@@ -65,7 +65,7 @@ def files_of(paths: Sequence[str]) -> list[ingest.Source]:
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found += sorted(p for p in path.iterdir() if p.is_file() and reading.kind_of(p.name))
+            found += sorted(p for p in path.iterdir() if p.is_file() and reading.readable(p.name))
         elif path.is_file():
             found.append(path)
         else:

@@ -15,7 +15,7 @@ import polars as pl
 
 from data_access.i18n import N_
 from data_access.sources.shaping import EMAIL, EVENT, File, mapped
-from data_access.sources.spec import NULL, REFUSE, Field, Keep, Source, norm
+from data_access.sources.spec import NULL, REFUSE, Companion, Field, Keep, Source, norm
 
 LINES = {
     **{f"{word} {n}": n for n in (1, 2, 3) for word in ("tier", "level", "line", "l")},
@@ -201,7 +201,13 @@ INTERCOM = Source(
         "agent_id": Field(("Teammate currently assigned", "admin_assignee.name", "admin_assignee_id")),
         "csat": Field(("Last teammate rating", "Conversation rating", "conversation_rating.rating"), read="integer"),
     },
-    notes="Each time's zone is read from its header.",
+    companion=Companion(
+        signature=("Conversation ID", "Rating"),
+        key=("Conversation ID", "conversation_id"),
+        columns={"Conversation rating": ("Rating", "Conversation rating", "CSAT rating")},
+    ),
+    notes="Each time's zone is read from its header. The CSAT file beside the report (its Conversation ID and "
+    "Rating) can be loaded with it: each rating joins its conversation.",
 )
 
 FRESHDESK = Source(

@@ -20,7 +20,7 @@ from data_access.loading import ingest
 from data_access.loading.ingest import LoadRejected, Problem, Problems
 from data_access.sources import identity, reading, rules
 from data_access.sources.mapping import Mapping
-from data_access.sources.shaping import EVENT, PROPERTY, shape
+from data_access.sources.shaping import EVENT, PROPERTY, shape, with_companions
 from data_access.sources.spec import Source
 
 Progress = Callable[[float, str], None]
@@ -142,15 +142,17 @@ def _prepare(
         stages = rules.stage_ids(conn) if source.family == "events" else []
         wanted = tuple(sorted({r.property for r in staging if r.property}))
         shaped: list[pl.DataFrame] = []
+        read: list[tuple[str, pl.DataFrame]] = []
         for i, file in enumerate(files):
             progress(0.4 * i / max(len(files), 1), _("reading {file}").format(file=file.name))
             raw = reading.read(file.name, file.data, source.header_rows, problems)
-            if raw is None:
-                continue
+            if raw is not None:
+                read.append((file.name, raw))
+        for name, raw in with_companions(source, read):
             done = shape(
                 source,
                 raw,
-                file.name,
+                name,
                 problems,
                 zone=zone or mapping.timezone,
                 time_format=mapping.time_format,

@@ -28,6 +28,11 @@ def kind_of(name: str) -> str | None:
     return KINDS.get(path.suffix)
 
 
+def readable(name: str) -> bool:
+    """Whether a file of this name is read: a known format, gzipped or not, or a zip archive (its members say)."""
+    return kind_of(name) is not None or name.lower().endswith(".zip")
+
+
 def _unpacked(name: str, data: bytes) -> list[tuple[str, bytes]]:
     low = name.lower()
     if low.endswith(".gz"):
@@ -128,7 +133,7 @@ def flattened(frame: pl.DataFrame) -> pl.DataFrame:
 def read(name: str, data: bytes, header_rows: int, problems: Problems) -> pl.DataFrame | None:
     """The file's rows with the vendor's column names (nested ones flattened), or None with the reason in
     ``problems``. Every file of an archive is read and stacked."""
-    if kind_of(name) is None:
+    if not readable(name):
         problems.add(Problem(name, _("unsupported file type (use .csv, .json, .jsonl, .parquet or .xlsx)")))
         return None
     try:

@@ -376,3 +376,34 @@ def value_table(raw: pl.DataFrame, source: Source, column: str, limit: int = 50)
     table = {str(k).lower(): (None if v is None else str(v)) for k, v in spec.values.items()}
     becomes = [table.get(v.lower()) for v in values["value"].to_list()]
     return values.with_columns(pl.Series("becomes", becomes, dtype=pl.String)).select(list(out))
+
+
+def with_companions(source: Source, frames: list[tuple[str, pl.DataFrame]]) -> list[tuple[str, pl.DataFrame]]:
+    """The main files, each with the columns of the companion files beside them joined on by the vendor's id (the
+    last companion row of an id wins); a companion file alone is loaded as it is."""
+    companion = source.companion
+    if companion is None:
+        return frames
+
+    def is_companion(frame: pl.DataFrame) -> bool:
+        file = File(frame, None)
+        return all(file.present(h) for h in companion.signature) and not all(file.present(h) for h in source.signature)
+
+    extra = [f for _, f in frames if is_companion(f)]
+    main = [(n, f) for n, f in frames if not is_companion(f)]
+    if not extra or not main:
+        return frames
+    parts = []
+    for frame in extra:
+        file = File(frame, None)
+        picked = {name: file.text(*aliases) for name, aliases in companion.columns.items() if file.present(*aliases)}
+        parts.append(frame.select(file.text(*companion.key).alias("_key"), **picked))
+    beside = pl.concat(parts, how="diagonal_relaxed").filter(pl.col("_key").is_not_null())
+    beside = beside.unique(subset=["_key"], keep="last", maintain_order=True)
+    out = []
+    for name, frame in main:
+        file = File(frame, None)
+        keyed = frame.drop([c for c in beside.columns if c in frame.columns and c != "_key"])
+        keyed = keyed.with_columns(file.text(*companion.key).alias("_key"))
+        out.append((name, keyed.join(beside, on="_key", how="left").drop("_key")))
+    return out

@@ -60,6 +60,17 @@ class Keep:
 
 
 @dataclass(frozen=True)
+class Companion:
+    """A second file the vendor exports beside the main one (Intercom's CSAT file): told apart by ``signature``,
+    joined to the main file's rows by ``key`` (aliases in both), its ``columns`` brought over under the names the
+    main file's fields read (main column name -> the companion's aliases)."""
+
+    signature: tuple[str, ...]
+    key: tuple[str, ...]
+    columns: Mapping[str, tuple[str, ...]]
+
+
+@dataclass(frozen=True)
 class Source:
     """One vendor's export of one family (tickets, answers, events, orders)."""
 
@@ -76,6 +87,7 @@ class Source:
     formats: str = "CSV"
     notes: str = ""
     generic: bool = False  # the user picks the columns (a survey tool's own questions)
+    companion: Companion | None = None
 
     @property
     def table(self) -> str:

@@ -131,7 +131,7 @@ def _folder(engine: Engine, job: Job, mapping: SourceMapping, outcome: Outcome) 
     if not folder.is_dir():
         raise FileNotFoundError(f"No such folder: {folder}")
     seen = _seen(engine, job.name)
-    for path in sorted(p for p in folder.iterdir() if p.is_file() and reading.kind_of(p.name)):
+    for path in sorted(p for p in folder.iterdir() if p.is_file() and reading.readable(p.name)):
         data = path.read_bytes()
         digest = hashlib.sha256(data).hexdigest()
         if digest in seen:
