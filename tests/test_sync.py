@@ -13,7 +13,7 @@ from data_access.loading import ingest
 from data_access.loading.ingest import Source
 from data_access.ops import cli
 from data_access.sources import sync
-from tests.conftest import put
+from tests.conftest import make_store_url, put
 from tests.test_sources import CUSTOMERS, STAGE_RULES, ZENDESK
 
 
@@ -60,8 +60,9 @@ def test_a_folder_job_loads_each_new_file_once(shop: str, tmp_path: Path) -> Non
     assert set(log["job"].to_list()) == {"desk"}
 
 
-def test_a_sql_job_reads_new_rows_once_by_its_cursor(shop: str, tmp_path: Path) -> None:
-    remote_url = f"sqlite:///{tmp_path / 'analytics.db'}"
+@pytest.mark.parametrize(("kind", "how"), [("sqlite", "table"), ("postgresql", "table"), ("sqlite", "query")])
+def test_a_sql_job_reads_new_rows_once_by_its_cursor(shop: str, tmp_path: Path, kind: str, how: str) -> None:
+    remote_url = f"sqlite:///{tmp_path / 'analytics.db'}" if kind == "sqlite" else make_store_url(kind, tmp_path)
     remote = sa.create_engine(remote_url)
     events = sa.Table(
         "posthog_events",
@@ -71,6 +72,7 @@ def test_a_sql_job_reads_new_rows_once_by_its_cursor(shop: str, tmp_path: Path) 
         sa.Column("distinct_id", sa.String),
         sa.Column("timestamp", sa.DateTime),
     )
+    events.metadata.drop_all(remote)
     events.metadata.create_all(remote)
 
     def add(*batch: tuple[str, str, str, str]) -> None:
@@ -89,9 +91,10 @@ def test_a_sql_job_reads_new_rows_once_by_its_cursor(shop: str, tmp_path: Path) 
         ("e3", "ad_clicked", "k2", "2026-03-02 10:00"),  # the same time as e2: a batch never splits a cursor value
         ("e4", "pageview", "k2", "2026-03-03 10:00"),
     )
-    job = sync.Job(
-        "events", mapping="posthog", url=remote_url, table="posthog_events", cursor="timestamp", batch_rows=2
+    where = (
+        {"table": "posthog_events"} if how == "table" else {"query": "SELECT * FROM posthog_events WHERE event <> 'x'"}
     )
+    job = sync.Job("events", mapping="posthog", url=remote_url, cursor="timestamp", batch_rows=2, **where)
     engine = store.create_store_engine(shop)
     first = sync.run(engine, [job])[0]
     assert (first.rows, first.unmapped, first.error) == (3, 1, None)
@@ -100,6 +103,7 @@ def test_a_sql_job_reads_new_rows_once_by_its_cursor(shop: str, tmp_path: Path) 
     add(("e5", "onboarding_started", "k1", "2026-03-04 10:00"))
     assert sync.run(engine, [job])[0].rows == 1
     assert rows(shop, schema.journey_events) == 4
+    remote.dispose()
 
 
 def test_the_sync_command_reads_its_jobs_and_says_what_it_did(shop: str, tmp_path: Path, capsys) -> None:
