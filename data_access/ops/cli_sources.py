@@ -159,6 +159,7 @@ def sync_command(args: argparse.Namespace, location: StoreLocation, console: Con
         outcomes = sync.run(engine, jobs, tuple(args.job))
         show(outcomes)
         return terminal.EXIT_FAILED if any(o.error or o.refused_items for o in outcomes) else 0
+    jobs = sync.chosen(jobs, tuple(args.job))
     sys.stdout.write(f"Running {len(jobs)} sync job(s) every {args.every} (Ctrl+C stops)\n")
-    sync.schedule(engine, [j for j in jobs if not args.job or j.name in args.job], every, show)
+    sync.schedule(engine, jobs, every, show)
     return 0

@@ -252,16 +252,19 @@ def _sql(engine: Engine, job: Job, mapping: SourceMapping, outcome: Outcome) -> 
         remote.dispose()
 
 
-def run(engine: Engine, jobs: list[Job], only: tuple[str, ...] = ()) -> list[Outcome]:
-    """Runs each job once (the named ones, or all); a job that fails says why and the others still run."""
+def chosen(jobs: list[Job], only: tuple[str, ...] = ()) -> list[Job]:
+    """The jobs named in ``only`` (all when it is empty); a name no job has is refused."""
     names = {j.name for j in jobs}
     missing = [n for n in only if n not in names]
     if missing:
         raise ValueError(f"no sync job named {', '.join(missing)} (configured: {', '.join(sorted(names)) or 'none'})")
+    return [j for j in jobs if not only or j.name in only]
+
+
+def run(engine: Engine, jobs: list[Job], only: tuple[str, ...] = ()) -> list[Outcome]:
+    """Runs each job once (the named ones, or all); a job that fails says why and the others still run."""
     outcomes = []
-    for job in jobs:
-        if only and job.name not in only:
-            continue
+    for job in chosen(jobs, only):
         outcome = Outcome(job.name)
         try:
             mapping = saved.resolve(engine, job.mapping)
