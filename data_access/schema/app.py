@@ -20,6 +20,7 @@ __all__ = [
     "access_grants",
     "alert_rules",
     "alert_subscriptions",
+    "audiences",
     "audit_log",
     "kpi_reviews",
     "load_log",
@@ -168,6 +169,16 @@ sync_cursors = sa.Table(
     sa.Column("cursor", sa.Text, nullable=False, info={"doc": "The newest cursor value loaded, as JSON"}),
     sa.Column("read_at", TIMESTAMP, nullable=False, info={"doc": "When (UTC)"}),
 )
+# Audiences: groups of customers defined by what they did (a rule, as JSON), made on the page or the command line.
+audiences = sa.Table(
+    "audiences",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True, info={"doc": "A short key: lower case, digits, - and _"}),
+    sa.Column("name", NAME, nullable=False, info={"doc": "What it is, in words"}),
+    sa.Column("owner", EMAIL, nullable=False, info={"doc": "Who made it"}),
+    sa.Column("rule", sa.Text, nullable=False, info={"doc": "The rule, as JSON (data_access.audiences.rules)"}),
+    sa.Column("created_at", TIMESTAMP, nullable=False, info={"doc": "When (UTC)"}),
+)
 APP_TABLES: tuple[sa.Table, ...] = (
     kpi_reviews,
     access_grants,
@@ -179,4 +190,5 @@ APP_TABLES: tuple[sa.Table, ...] = (
     load_log,
     sync_files,
     sync_cursors,
+    audiences,
 )
