@@ -210,3 +210,24 @@ def test_the_audiences_command(people: Engine, store_url: str, tmp_path, capsys)
     assert "all[0].risk.value: null is not a number" in capsys.readouterr().err
     assert cli.main(["audiences", "list", "--db", store_url, "--format", "csv"]) == 0
     assert "risky-b2c,Risky B2C" in capsys.readouterr().out
+    assert cli.main(["audiences", "recompute", "--db", store_url, "--as-of", "2026-06-29"]) == 0
+    assert "risky-b2c: 2 members as of 2026-06-30 00:00 UTC (2 entered, 0 left)" in capsys.readouterr().out
+
+
+def test_membership_over_time(people: Engine) -> None:
+    from datetime import date
+
+    audiences.add(people, Audience("lately", "Active lately", "me", {"events": {}, "window": {"last_days": 6}}))
+    first = audiences.recompute(people, AS_OF)  # a (5 days before) and d (1 day before)
+    assert [(c.entered, c.left, c.members) for c in first] == [(2, 0, 2)]
+    later = AS_OF + timedelta(days=3)  # a's last event is now 8 days back; d's is 4, and its next one came in
+    assert [(c.entered, c.left, c.members) for c in audiences.recompute(people, later)] == [(0, 1, 1)]
+    assert [(c.entered, c.left) for c in audiences.recompute(people, later)] == [(0, 0)]  # nothing sent twice
+    members, state = audiences.current(people, "lately")
+    assert members.rows() == [("d", AS_OF)]
+    assert (state["as_of"], state["members"]) == (later, 1)
+    assert audiences.daily(people, "lately").rows() == [(date(2026, 6, 30), 2, 0), (date(2026, 7, 3), 0, 1)]
+    audiences.recompute(people, later + timedelta(days=30))  # everyone gone quiet
+    assert audiences.current(people, "lately")[0].height == 0
+    with pytest.raises(RuleError, match="unknown audience nope"):
+        audiences.recompute(people, later, ("nope",))

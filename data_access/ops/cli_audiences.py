@@ -36,6 +36,10 @@ def add_parsers(commands: argparse._SubParsersAction, store_args: Callable[[argp
     v.add_argument("key")
     v.add_argument("--as-of", metavar="DATE", help="the time the windows count back from (YYYY-MM-DD: end of day)")
     v.add_argument("--format", choices=terminal.FORMATS, default="table")
+    v = verbs.add_parser("recompute", help="bring the audiences' membership up to a time: who entered, who left")
+    store_args(v)
+    v.add_argument("keys", nargs="*", metavar="KEY", help="these audiences (default: all)")
+    v.add_argument("--as-of", metavar="DATE", help="the time the windows count back from (the newest data by default)")
     v = verbs.add_parser("remove", help="remove an audience (refused while another names it)")
     store_args(v)
     v.add_argument("key")
@@ -53,6 +57,17 @@ def command(args: argparse.Namespace, location: StoreLocation, console: Console)
         engine = open_store(location, read_only=False, console=console)
         audiences.add(engine, audiences.Audience(args.key, args.name, terminal.operator(), rule))
         sys.stdout.write(f"Audience {args.key} stored\n")
+        return 0
+    if args.verb == "recompute":
+        engine = open_store(location, read_only=False, console=console)
+        as_of = Period.parse(None, args.as_of).end if args.as_of else store.freshness(engine)
+        if as_of is None:
+            raise ValueError("the store has no data yet: give --as-of")
+        for change in audiences.recompute(engine, as_of, tuple(args.keys)):
+            sys.stdout.write(
+                f"{change.audience}: {change.members:,} members as of {as_of:%Y-%m-%d %H:%M} UTC "
+                f"({change.entered:,} entered, {change.left:,} left)\n"
+            )
         return 0
     if args.verb == "remove":
         audiences.remove(open_store(location, read_only=False, console=console), args.key)

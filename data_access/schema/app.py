@@ -20,6 +20,8 @@ __all__ = [
     "access_grants",
     "alert_rules",
     "alert_subscriptions",
+    "audience_members",
+    "audience_state",
     "audiences",
     "audit_log",
     "kpi_reviews",
@@ -179,6 +181,22 @@ audiences = sa.Table(
     sa.Column("rule", sa.Text, nullable=False, info={"doc": "The rule, as JSON (data_access.audiences.rules)"}),
     sa.Column("created_at", TIMESTAMP, nullable=False, info={"doc": "When (UTC)"}),
 )
+audience_members = sa.Table(
+    "audience_members",
+    metadata,
+    sa.Column("audience", sa.String(64), primary_key=True, info={"doc": "The audience"}),
+    sa.Column("customer_id", ID, primary_key=True, info={"doc": "The customer"}),
+    sa.Column("entered_at", TIMESTAMP, primary_key=True, info={"doc": "The as-of time of the recompute it entered at"}),
+    sa.Column("left_at", TIMESTAMP, info={"doc": "The as-of time of the recompute it left at; empty while a member"}),
+)
+audience_state = sa.Table(
+    "audience_state",
+    metadata,
+    sa.Column("audience", sa.String(64), primary_key=True, info={"doc": "The audience"}),
+    sa.Column("as_of", TIMESTAMP, nullable=False, info={"doc": "The time its windows counted back from"}),
+    sa.Column("computed_at", TIMESTAMP, nullable=False, info={"doc": "When it was computed (UTC)"}),
+    sa.Column("members", sa.BigInteger, nullable=False, info={"doc": "Its members then"}),
+)
 APP_TABLES: tuple[sa.Table, ...] = (
     kpi_reviews,
     access_grants,
@@ -191,4 +209,6 @@ APP_TABLES: tuple[sa.Table, ...] = (
     sync_files,
     sync_cursors,
     audiences,
+    audience_members,
+    audience_state,
 )

@@ -1,0 +1,107 @@
+"""Membership over time: each recompute compares an audience's members at its as-of time with the members on record,
+writes who entered (a new row) and who left (``left_at`` set), and the time it was computed, in one transaction,
+all in SQL. There is no "computing" flag that a recompute which died could leave behind: the store holds the last
+recompute that landed, and says when."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from data_access import schema, store
+from data_access.audiences.book import _resolver, _rows
+from data_access.audiences.compile import members_query
+from data_access.audiences.rules import RuleError
+
+am, st = schema.audience_members, schema.audience_state
+
+
+def _ts(value: datetime) -> sa.BindParameter:
+    return sa.bindparam(None, value, type_=schema.TIMESTAMP)
+
+
+@dataclass(frozen=True)
+class Change:
+    audience: str
+    entered: int
+    left: int
+    members: int
+
+
+def recompute(engine: Engine, as_of: datetime, keys: tuple[str, ...] = ()) -> list[Change]:
+    """Brings each audience's membership (the named ones, or all) up to ``as_of``."""
+    changes = []
+    with store.connect(engine, write=True) as conn:
+        for table in (am, st):
+            store.ensure_table(conn, table)
+        known = _rows(conn)
+        missing = [k for k in keys if k not in known]
+        if missing:
+            raise RuleError(f"audience: unknown audience {', '.join(missing)}")
+        resolve = _resolver(known)
+        for key in keys or tuple(sorted(known)):
+            now = members_query(resolve(key), as_of, resolve).subquery("now")
+            current = sa.select(am.c.customer_id).where(am.c.audience == key, am.c.left_at.is_(None))
+            left = store.update_where(
+                conn,
+                am,
+                sa.and_(
+                    am.c.audience == key, am.c.left_at.is_(None), am.c.customer_id.not_in(sa.select(now.c.customer_id))
+                ),
+                left_at=_ts(as_of),
+            )
+            entering = sa.select(sa.literal(key).label("audience"), now.c.customer_id, _ts(as_of).label("entered_at"))
+            entering = entering.where(now.c.customer_id.not_in(current))
+            entered = int(conn.execute(sa.select(sa.func.count()).select_from(entering.subquery())).scalar_one())
+            if entered:
+                conn.execute(sa.insert(am).from_select(["audience", "customer_id", "entered_at"], entering))
+            members = int(conn.execute(sa.select(sa.func.count()).select_from(now)).scalar_one())
+            conn.execute(sa.delete(st).where(st.c.audience == key))
+            conn.execute(sa.insert(st).values(audience=key, as_of=as_of, computed_at=store.utc_now(), members=members))
+            changes.append(Change(key, entered, left, members))
+    return changes
+
+
+def current(engine: Engine, key: str) -> tuple[pl.DataFrame, dict | None]:
+    """The audience's members on record (customer_id, entered_at) and its last recompute (as_of, computed_at,
+    members), or None before the first one."""
+    with store.connect(engine) as conn:
+        if not store.has_table(conn, st):
+            return pl.DataFrame(schema={"customer_id": pl.String, "entered_at": pl.Datetime("us")}), None
+        state = conn.execute(sa.select(st.c.as_of, st.c.computed_at, st.c.members).where(st.c.audience == key)).first()
+        query = (
+            sa.select(am.c.customer_id, am.c.entered_at)
+            .where(am.c.audience == key, am.c.left_at.is_(None))
+            .order_by(am.c.customer_id)
+        )
+        frame = store.fetch_frame(conn, query, {"customer_id": pl.String, "entered_at": pl.Datetime("us")})
+    return frame, (dict(state._mapping) if state else None)
+
+
+def daily(engine: Engine, key: str) -> pl.DataFrame:
+    """How many entered and left the audience on each day. The database counts per recompute (its as-of time: a
+    handful of values), the days are summed from those."""
+    out = {"day": pl.Date, "entered": pl.Int64, "left": pl.Int64}
+    with store.connect(engine) as conn:
+        if not store.has_table(conn, am):
+            return pl.DataFrame(schema=out)
+        parts = []
+        for column, name in ((am.c.entered_at, "entered"), (am.c.left_at, "left")):
+            query = (
+                sa.select(column.label("at"), sa.func.count().label("n"))
+                .where(am.c.audience == key, column.is_not(None))
+                .group_by(column)
+            )
+            frame = store.fetch_frame(conn, query, {"at": pl.Datetime("us"), "n": pl.Int64})
+            parts.append(frame.group_by(pl.col("at").dt.date().alias("day")).agg(pl.col("n").sum().alias(name)))
+    entered, left = parts
+    return (
+        entered.join(left, on="day", how="full", coalesce=True)
+        .with_columns(pl.col("entered", "left").fill_null(0).cast(pl.Int64))
+        .sort("day")
+        .select(list(out))
+    )
