@@ -20,7 +20,7 @@ from data_access.loading import ingest
 from data_access.loading.ingest import LoadRejected, Problems
 from data_access.sources import reading, saved
 from data_access.sources.mapping import PSEUDO
-from data_access.sources.shaping import value_table
+from data_access.sources.shaping import File, value_table
 
 _DONE = "source_last_load"
 _PREPARED = "source_prepared"  # (what it was prepared from, the Prepared or the refusal)
@@ -34,10 +34,11 @@ def _columns_picked(source: sources.Source, header: list[str], key: str) -> dict
     names = [c.name for c in table.columns if c.name != "stage_id" or source.family != "events"]
     names += ["email"] + (["event"] if source.family == "events" else [])
     chosen: dict[str, str] = {}
+    file = File(pl.DataFrame(schema=dict.fromkeys(header, pl.String)), None)  # matches headers as the load does
     cells = st.columns(3)
     for i, name in enumerate(names):
         field = source.fields.get(PSEUDO.get(name, name))
-        present = [a for a in (field.aliases if field else ()) if a in header or a.lower() in map(str.lower, header)]
+        present = file.present(*field.aliases) if field else []
         own = (
             _("the source's rule: {note}").format(note=field.note)
             if field is not None and field.derive is not None
@@ -62,23 +63,23 @@ def _values_translated(source: sources.Source, raw: pl.DataFrame | None, key: st
     if not tables:
         return {}
     changed: dict[str, dict[str, Any]] = {}
+    shown = {"value": _("in the file"), "rows": _("rows"), "becomes": _("becomes")}
     with st.expander(_("Values: how the file's values become the contract's")):
-        column = st.selectbox(_("Column"), list(tables), key=f"{key}_values_of")
-        shown = {"value": _("in the file"), "rows": _("rows"), "becomes": _("becomes")}
-        before = tables[column]
-        edited = st.data_editor(
-            before.to_pandas().rename(columns=shown),
-            key=f"{key}_values_{column}",
-            hide_index=True,
-            width="stretch",
-            disabled=[shown["value"], shown["rows"]],
-            column_config={shown["becomes"]: st.column_config.TextColumn()},
-        ).rename(columns={v: k for k, v in shown.items()})
-        for value, was, now in zip(before["value"], before["becomes"], edited["becomes"], strict=True):
-            now = None if now is None or str(now).strip() in ("", "nan", "None") else str(now).strip()
-            if now is not None and now != was:
-                changed.setdefault(column, {})[value] = now
         st.caption(_("An empty cell is a value the map does not know: a category becomes other, a line is refused."))
+        for column, before in tables.items():  # every column's editor, so that no edit is lost
+            st.markdown(f"`{column}`")
+            edited = st.data_editor(
+                before.to_pandas().rename(columns=shown),
+                key=f"{key}_values_{column}",
+                hide_index=True,
+                width="stretch",
+                disabled=[shown["value"], shown["rows"]],
+                column_config={shown["becomes"]: st.column_config.TextColumn()},
+            ).rename(columns={v: k for k, v in shown.items()})
+            for value, was, now in zip(before["value"], before["becomes"], edited["becomes"], strict=True):
+                now = None if now is None or str(now).strip() in ("", "nan", "None") else str(now).strip()
+                if now is not None and now != was:
+                    changed.setdefault(column, {})[value] = now
     return changed
 
 
