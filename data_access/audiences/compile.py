@@ -25,10 +25,6 @@ COMPARE = {"eq": operator.eq, "gt": operator.gt, "gte": operator.ge, "lt": opera
 cu = schema.customers
 
 
-def _ts(value: datetime) -> sa.BindParameter:
-    return sa.bindparam(None, value, type_=schema.TIMESTAMP)
-
-
 def _compare(value: sa.ColumnElement, rule: Compare) -> sa.ColumnElement[bool]:
     return COMPARE[rule.op](value, sa.literal(rule.value, sa.Float(53)))
 
@@ -55,10 +51,10 @@ def _leaves(node: Node) -> list[Node]:
 def _fact_condition(leaf: Facts, table: sa.Table, as_of: datetime) -> sa.ColumnElement[bool]:
     time = table.c[schema.TIME_COLUMNS[table.name]]
     parts: list[sa.ColumnElement[bool]] = [
-        time <= _ts(as_of - timedelta(days=leaf.window.end_days if leaf.window else 0))
+        time <= schema.bound_time(as_of - timedelta(days=leaf.window.end_days if leaf.window else 0))
     ]
     if leaf.window is not None and leaf.window.start_days is not None:
-        parts.append(time > _ts(as_of - timedelta(days=leaf.window.start_days)))
+        parts.append(time > schema.bound_time(as_of - timedelta(days=leaf.window.start_days)))
     for name, value in leaf.where:
         if name == "stage":
             parts.append(table.c.stage_id == value)
@@ -67,7 +63,7 @@ def _fact_condition(leaf: Facts, table: sa.Table, as_of: datetime) -> sa.ColumnE
         elif name == "line":
             parts.append(table.c.final_line == value)
         elif name == "unresolved":
-            still_open = sa.or_(table.c.resolved_at.is_(None), table.c.resolved_at > _ts(as_of))
+            still_open = sa.or_(table.c.resolved_at.is_(None), table.c.resolved_at > schema.bound_time(as_of))
             parts.append(still_open if value else sa.not_(still_open))
         elif name == "survey":
             parts.append(table.c.survey == value)
@@ -79,7 +75,7 @@ def _fact_condition(leaf: Facts, table: sa.Table, as_of: datetime) -> sa.ColumnE
 def _last_seen(rule: Compare, last_at: sa.ColumnElement, as_of: datetime) -> sa.ColumnElement[bool]:
     """``days_ago`` compared as times: "30 or more days ago" is at or before as_of - 30 days; never seen is longer
     ago than any number of days."""
-    edge = _ts(as_of - timedelta(days=rule.value))
+    edge = schema.bound_time(as_of - timedelta(days=rule.value))
     never = last_at.is_(None)
     if rule.op == "gte":
         return sa.or_(never, last_at <= edge)
@@ -89,7 +85,7 @@ def _last_seen(rule: Compare, last_at: sa.ColumnElement, as_of: datetime) -> sa.
         return last_at >= edge
     if rule.op == "lt":
         return last_at > edge
-    return sa.and_(last_at <= edge, last_at > _ts(as_of - timedelta(days=rule.value + 1)))
+    return sa.and_(last_at <= edge, last_at > schema.bound_time(as_of - timedelta(days=rule.value + 1)))
 
 
 def _unknown(key: str) -> Node:
@@ -118,7 +114,7 @@ def members_query(rule: Node, as_of: datetime, resolve: Callable[[str], Node] | 
         time = table.c[schema.TIME_COLUMNS[table.name]]
         grouped = (
             sa.select(table.c.customer_id, *picked)
-            .where(time <= _ts(as_of))
+            .where(time <= schema.bound_time(as_of))
             .group_by(table.c.customer_id)
             .subquery(f"{name}_per_customer")
         )
@@ -130,8 +126,10 @@ def members_query(rule: Node, as_of: datetime, resolve: Callable[[str], Node] | 
     if any(isinstance(leaf, LastSeen) for leaf in leaves):
         ev, od = schema.journey_events, schema.orders
         times = sa.union_all(
-            sa.select(ev.c.customer_id, ev.c.occurred_at.label("at")).where(ev.c.occurred_at <= _ts(as_of)),
-            sa.select(od.c.customer_id, od.c.ordered_at.label("at")).where(od.c.ordered_at <= _ts(as_of)),
+            sa.select(ev.c.customer_id, ev.c.occurred_at.label("at")).where(
+                ev.c.occurred_at <= schema.bound_time(as_of)
+            ),
+            sa.select(od.c.customer_id, od.c.ordered_at.label("at")).where(od.c.ordered_at <= schema.bound_time(as_of)),
         ).subquery("seen_times")
         seen = (
             sa.select(times.c.customer_id, sa.func.max(times.c.at).label("last_at"))
@@ -143,12 +141,7 @@ def members_query(rule: Node, as_of: datetime, resolve: Callable[[str], Node] | 
     if any(isinstance(leaf, Risk) for leaf in leaves):
         from data_access.queries import risk
 
-        triggers = risk.Triggers()
-        flagged = risk.at_risk_query(Filters(), as_of, triggers).subquery("risk_flags")
-        names = ("activity_decline", "detractor", "low_ticket_rating", "unresolved_or_reopened_ticket")
-        weight = dict(zip(names, (w for _, w in triggers.weights), strict=True))
-        total = sum((flagged.c[n] * weight[n] for n in names), sa.literal(0))
-        scored = sa.select(flagged.c.customer_id, total.label("score")).subquery("risk_scores")
+        scored = risk.at_risk_query(Filters(), as_of, risk.Triggers()).subquery("risk_scores")
         source = source.outerjoin(scored, scored.c.customer_id == cu.c.customer_id)
         score = sa.func.coalesce(scored.c.score, 0)
 
@@ -176,6 +169,6 @@ def members_query(rule: Node, as_of: datetime, resolve: Callable[[str], Node] | 
     return (
         sa.select(cu.c.customer_id)
         .select_from(source)
-        .where(cu.c.signup_at <= _ts(as_of), condition(rule))
+        .where(cu.c.signup_at <= schema.bound_time(as_of), condition(rule))
         .order_by(cu.c.customer_id)
     )

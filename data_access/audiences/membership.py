@@ -20,10 +20,6 @@ from data_access.audiences.rules import RuleError
 am, st = schema.audience_members, schema.audience_state
 
 
-def _ts(value: datetime) -> sa.BindParameter:
-    return sa.bindparam(None, value, type_=schema.TIMESTAMP)
-
-
 @dataclass(frozen=True)
 class Change:
     audience: str
@@ -52,9 +48,11 @@ def recompute(engine: Engine, as_of: datetime, keys: tuple[str, ...] = ()) -> li
                 sa.and_(
                     am.c.audience == key, am.c.left_at.is_(None), am.c.customer_id.not_in(sa.select(now.c.customer_id))
                 ),
-                left_at=_ts(as_of),
+                left_at=schema.bound_time(as_of),
             )
-            entering = sa.select(sa.literal(key).label("audience"), now.c.customer_id, _ts(as_of).label("entered_at"))
+            entering = sa.select(
+                sa.literal(key).label("audience"), now.c.customer_id, schema.bound_time(as_of).label("entered_at")
+            )
             entering = entering.where(now.c.customer_id.not_in(current))
             entered = int(conn.execute(sa.select(sa.func.count()).select_from(entering.subquery())).scalar_one())
             if entered:

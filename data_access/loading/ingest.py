@@ -26,10 +26,8 @@ Progress = Callable[[float, str], None]
 SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".xlsx": "excel", ".xls": "excel"}
 MODES = ("append", "replace")
 DERIVED_FROM = {"journey_events", "stages"}  # a load of these rebuilds the derived tables (data_access.store.derived)
-_TRUE = ("true", "t", "1", "yes", "y")
-_FALSE = ("false", "f", "0", "no", "n")
-_TIME_FORMATS_TZ = ("%Y-%m-%dT%H:%M:%S%.f%#z", "%Y-%m-%dT%H:%M%#z")
-_TIME_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d")
+TIME_FORMATS_TZ = ("%Y-%m-%dT%H:%M:%S%.f%#z", "%Y-%m-%dT%H:%M%#z")  # ISO with an offset ("Z" made "+00:00")
+TIME_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d")  # ISO without one
 
 
 _DTYPES = {
@@ -48,8 +46,15 @@ def typed_frame(table_name: str, rows: list[dict[str, object]]) -> pl.DataFrame:
     return pl.DataFrame([{name: row.get(name) for name in dtypes} for row in rows], schema=dtypes, orient="row")
 
 
-def _quiet(_fraction: float, _message: str) -> None:
+def no_progress(_fraction: float, _message: str) -> None:
     return None
+
+
+def as_boolean(text: pl.Expr) -> pl.Expr:
+    """true/t/1/yes/y and false/f/0/no/n (any case) as booleans; anything else null."""
+    low = text.str.to_lowercase()
+    true, false = ("true", "t", "1", "yes", "y"), ("false", "f", "0", "no", "n")
+    return pl.when(low.is_in(true)).then(True).when(low.is_in(false)).then(False)
 
 
 @dataclass(frozen=True)
@@ -231,15 +236,12 @@ def _coerce(series: pl.Series, kind: str) -> pl.Series:
     if kind == "number":
         return text.cast(pl.Float64, strict=False)
     if kind == "boolean":
-        low = text.str.to_lowercase()
-        return pl.select(
-            pl.when(low.is_in(_TRUE)).then(True).when(low.is_in(_FALSE)).then(False).otherwise(None).alias(text.name)
-        ).to_series()
+        return text.to_frame().select(as_boolean(pl.col(text.name))).to_series()
     # timestamp: "2025-03-02 10:15" and "2025-03-02T10:15" alike; an offset is converted, a naive value is UTC.
     iso = text.str.replace(r"^(\d{4}-\d{2}-\d{2}) ", "${1}T").str.replace(r"Z$", "+00:00")
     parsed = [
-        iso.str.to_datetime(f, strict=False, time_zone="UTC").dt.replace_time_zone(None) for f in _TIME_FORMATS_TZ
-    ] + [iso.str.to_datetime(f, strict=False) for f in _TIME_FORMATS]
+        iso.str.to_datetime(f, strict=False, time_zone="UTC").dt.replace_time_zone(None) for f in TIME_FORMATS_TZ
+    ] + [iso.str.to_datetime(f, strict=False) for f in TIME_FORMATS]
     return pl.select(pl.coalesce([p.cast(pl.Datetime("us")) for p in parsed]).alias(text.name)).to_series()
 
 
@@ -435,7 +437,7 @@ def write(
     mode: str = "append",
     files: dict[str, str] | None = None,
     total_rows: int | None = None,
-    progress: Progress = _quiet,
+    progress: Progress = no_progress,
     also: Callable[[Connection], None] | None = None,
 ) -> dict[str, int]:
     """Writes validated frames in one transaction, in chunks; returns rows written per table. In ``replace``
@@ -490,7 +492,7 @@ def refresh_derived(conn: Connection) -> dict[str, int]:
 
 
 def ingest(
-    engine: Engine, sources: list[Source], *, mode: str = "append", progress: Progress = _quiet
+    engine: Engine, sources: list[Source], *, mode: str = "append", progress: Progress = no_progress
 ) -> dict[str, int]:
     """Validates every file, then loads them all or nothing. Raises :class:`LoadRejected`."""
     problems = Problems()
@@ -542,7 +544,7 @@ def ingest(
 
 
 def seed(
-    engine: Engine, customers: int, seed_value: int, progress: Progress = _quiet, lang: str = "en"
+    engine: Engine, customers: int, seed_value: int, progress: Progress = no_progress, lang: str = "en"
 ) -> dict[str, int]:
     """Replaces the store's contents with the generated sample company (its words in ``lang``: en or ru)."""
     from sample_data.generate import BLOCK, generate

@@ -20,7 +20,7 @@ from data_access.config import SETTINGS, StoreLocation, resolve_store
 from data_access.filters import FilterError, Filters, Period
 from data_access.loading import ingest
 from data_access.ops import cli_admin, cli_audiences, cli_sources
-from data_access.ops.terminal import EXIT_FAILED, EXIT_USAGE, FORMATS, Console, Parser, emit, open_store
+from data_access.ops.terminal import EXIT_FAILED, EXIT_USAGE, FORMATS, Console, Parser, emit, files_in, open_store
 from data_access.queries import funnel, kpis, retention, review, risk, support
 from data_access.store import clickhouse
 from data_access.store.dialect import GRAINS
@@ -269,19 +269,6 @@ def filters_from(args: argparse.Namespace) -> Filters:
     )
 
 
-def _expand(paths: Sequence[str]) -> list[Path]:
-    files: list[Path] = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            files += sorted(p for p in path.iterdir() if p.suffix.lower() in ingest.SUFFIXES)
-        elif path.is_file():
-            files.append(path)
-        else:
-            raise FileNotFoundError(f"No such file or folder: {raw}")
-    return files
-
-
 REPORTS = ("kpis", "funnel", "support", "retention", "at-risk")
 
 
@@ -391,7 +378,10 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError("--customers must be at least 1")
         written = ingest.seed(engine, args.customers, args.seed, console, args.lang)
     else:
-        sources = [ingest.Source.from_path(p) for p in _expand(args.paths)]
+        sources = [
+            ingest.Source.from_path(p)
+            for p in files_in(args.paths, lambda name: Path(name).suffix.lower() in ingest.SUFFIXES)
+        ]
         written = ingest.ingest(engine, sources, mode=args.mode, progress=console)
     for table, rows in written.items():
         sys.stdout.write(f"{table}: {rows:,} rows\n")

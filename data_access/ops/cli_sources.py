@@ -12,7 +12,7 @@ from data_access import schema, sources
 from data_access.config import StoreLocation
 from data_access.loading import ingest
 from data_access.ops import terminal
-from data_access.ops.terminal import Console, Parser, emit, open_store
+from data_access.ops.terminal import Console, Parser, emit, files_in, open_store
 from data_access.sources import reading, saved
 
 
@@ -59,20 +59,6 @@ def add_parsers(commands: argparse._SubParsersAction, store_args: Callable[[argp
     p.add_argument("--config", metavar="FILE.toml", help="read the jobs from this file instead of the secrets")
 
 
-def files_of(paths: Sequence[str]) -> list[ingest.Source]:
-    """The export files named, a folder's readable files in name order."""
-    found: list[Path] = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            found += sorted(p for p in path.iterdir() if p.is_file() and reading.readable(p.name))
-        elif path.is_file():
-            found.append(path)
-        else:
-            raise FileNotFoundError(f"No such file or folder: {raw}")
-    return [ingest.Source.from_path(p) for p in found]
-
-
 def defaults_of(given: Sequence[str]) -> dict[str, object]:
     out: dict[str, object] = {}
     for item in given:
@@ -101,7 +87,7 @@ def ingest_command(args: argparse.Namespace, location: StoreLocation, console: C
     report = sources.load(
         engine,
         mapping,
-        files_of(args.paths),
+        [ingest.Source.from_path(p) for p in files_in(args.paths, reading.readable)],
         job="command line",
         zone=args.timezone,
         defaults=defaults,

@@ -7,6 +7,8 @@ import argparse
 import getpass
 import json
 import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import NoReturn
 
 import polars as pl
@@ -79,6 +81,20 @@ def emit(frame: pl.DataFrame, fmt: str) -> str:
         float_precision=2,
     ):
         return f"{frame}\n"
+
+
+def files_in(paths: Sequence[str], readable: Callable[[str], bool]) -> list[Path]:
+    """The files named, and the ``readable`` files of the folders named (in name order)."""
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            files += sorted(p for p in path.iterdir() if p.is_file() and readable(p.name))
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise FileNotFoundError(f"No such file or folder: {raw}")
+    return files
 
 
 def operator() -> str:

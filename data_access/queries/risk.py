@@ -48,22 +48,18 @@ class Triggers:
     )
 
 
-def _ts(value: datetime) -> sa.BindParameter:
-    return sa.bindparam(None, value, type_=schema.TIMESTAMP)
-
-
 def at_risk_query(
     filters: Filters, as_of: datetime, triggers: Triggers, contact: tuple[sa.ColumnElement, ...] = ()
 ) -> sa.Select:
-    """Customers with a trigger and the trigger flags (``contact``: their e-mail and name, see
-    :func:`store.contact_columns`).
+    """Customers with a trigger, the trigger flags and the score, the sum of the triggers' weights (``contact``:
+    their e-mail and name, see :func:`store.contact_columns`).
 
     Each source is read once and grouped by customer (events: counts per window and the latest time; answers: a
     detractor; tickets: a low rating, an open or reopened one); a customer with no row in any of them has no
     trigger, so only those are looked at, not every customer."""
-    now = _ts(as_of)
-    recent = _ts(as_of - timedelta(days=triggers.window_days))
-    before = _ts(as_of - timedelta(days=2 * triggers.window_days))
+    now = schema.bound_time(as_of)
+    recent = schema.bound_time(as_of - timedelta(days=triggers.window_days))
+    before = schema.bound_time(as_of - timedelta(days=2 * triggers.window_days))
     activity = (
         sa.select(
             ev.c.customer_id,
@@ -134,6 +130,8 @@ def at_risk_query(
         .having(sa.or_(*(sa.func.max(rows.c[n]) > 0 for n in names)))
         .subquery("triggered")
     )
+    weights = {name.replace(" ", "_"): weight for name, weight in triggers.weights}
+    score = sum((triggered.c[n] * weights[n] for n in names), sa.literal(0))  # the score: the triggers' weights
     return (
         sa.select(
             cu.c.customer_id,
@@ -143,6 +141,7 @@ def at_risk_query(
             cu.c.plan,
             triggered.c.stage_id,
             *(triggered.c[n] for n in names),
+            score.label("score"),
         )
         .select_from(cu.join(triggered, triggered.c.customer_id == cu.c.customer_id))
         .where(
@@ -176,16 +175,13 @@ def at_risk(
                 "reasons": pl.String,
             }
         )
-    raw = raw.with_columns(pl.col(c).cast(pl.Int64) for c in columns)
-    score = sum(pl.col(c) * w for c, (_, w) in zip(columns, triggers.weights, strict=True))
+    raw = raw.with_columns(pl.col(c).cast(pl.Int64) for c in [*columns, "score"])
     reasons = pl.concat_str(
         [pl.when(pl.col(c) == 1).then(pl.lit(n)) for c, n in zip(columns, names, strict=True)],
         separator="; ",
         ignore_nulls=True,
     )
-    frame = raw.with_columns(score.alias("score"), reasons.alias("reasons")).sort(
-        ["score", "customer_id"], descending=[True, False]
-    )
+    frame = raw.with_columns(reasons.alias("reasons")).sort(["score", "customer_id"], descending=[True, False])
     frame = frame.select(
         "customer_id", "email", "customer_name", "segment", "channel", "plan", "stage_id", "score", "reasons"
     )

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from data_access.i18n import N_, _
 from data_access.schema.app import *  # noqa: F403 - the app's own tables, named in app.__all__
 from data_access.schema.columns import ID, NAME, TIMESTAMP, col, metadata
+from data_access.schema.columns import bound_time as bound_time
 
 # Allowed values, shared by the validator, the generator and the metrics layer.
 SURVEY_RANGES: dict[str, tuple[int, int]] = {"csat": (1, 5), "nps": (0, 10), "ces": (1, 7), "exit": (1, 5)}

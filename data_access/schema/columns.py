@@ -16,6 +16,11 @@ TIMESTAMP = sa.DateTime(timezone=False).with_variant(mysql.DATETIME(fsp=6), "mys
 EMAIL = sa.String(254)
 
 
+def bound_time(value: Any) -> sa.BindParameter:
+    """A time as a bound parameter of the store's timestamp type (naive UTC)."""
+    return sa.bindparam(None, value, type_=TIMESTAMP)
+
+
 def col(
     name: str,
     type_: Any,

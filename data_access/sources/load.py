@@ -17,18 +17,13 @@ from sqlalchemy.engine import Connection, Engine
 from data_access import i18n, schema, store
 from data_access.i18n import _, ngettext
 from data_access.loading import ingest
-from data_access.loading.ingest import LoadRejected, Problem, Problems
+from data_access.loading.ingest import LoadRejected, Problem, Problems, Progress, no_progress
 from data_access.sources import identity, reading, rules
 from data_access.sources.mapping import Mapping
 from data_access.sources.shaping import EVENT, PROPERTY, shape, with_companions
 from data_access.sources.spec import Source
 
-Progress = Callable[[float, str], None]
 PREVIEW_ROWS = 20
-
-
-def _quiet(_fraction: float, _message: str) -> None:
-    return None
 
 
 @dataclass
@@ -108,7 +103,7 @@ def prepare(
     *,
     zone: str | None = None,
     defaults: dict[str, object] | None = None,
-    progress: Progress = _quiet,
+    progress: Progress = no_progress,
 ) -> Prepared:
     """Reads, shapes, stages, resolves and validates ``files``; raises :class:`LoadRejected` with every problem (and
     the report as far as it got, as its ``partial``)."""
@@ -223,7 +218,7 @@ def load(
     zone: str | None = None,
     defaults: dict[str, object] | None = None,
     origin: str | None = None,
-    progress: Progress = _quiet,
+    progress: Progress = no_progress,
     also: Callable[[Connection], None] | None = None,
 ) -> Report:
     """Loads ``files`` through ``mapping``, all or nothing; a refusal is logged too, then raised. ``also`` writes

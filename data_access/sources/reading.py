@@ -4,6 +4,7 @@ flattened into dotted columns (``properties.distinct_id``), so a source names a 
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import io
 import json
@@ -18,6 +19,7 @@ from data_access.loading.ingest import Problem, Problems, sniffed_problem
 KINDS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".json": "json", ".jsonl": "json", ".ndjson": "json"}
 KINDS |= {".parquet": "parquet", ".pq": "parquet", ".xlsx": "excel", ".xls": "excel"}
 FLATTEN_DEPTH = 4
+UTF16 = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)  # a UTF-16 text's first bytes
 
 
 def kind_of(name: str) -> str | None:
@@ -44,11 +46,13 @@ def _unpacked(name: str, data: bytes) -> list[tuple[str, bytes]]:
     return [(name, data)]
 
 
-def decoded(data: bytes) -> str:
-    """Text from UTF-8 (with or without a BOM) or UTF-16 (with its BOM); raises UnicodeDecodeError otherwise."""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16")
-    return data.decode("utf-8-sig")
+def utf8(data: bytes) -> bytes:
+    """The text as UTF-8 bytes without a BOM (what Polars reads): UTF-16 (with its BOM) re-encoded, UTF-8 checked
+    and kept as it is; raises UnicodeDecodeError otherwise."""
+    if data.startswith(UTF16):
+        return data.decode("utf-16").encode("utf-8")
+    data.decode("utf-8")  # raises on a byte that is not UTF-8
+    return data.removeprefix(codecs.BOM_UTF8)
 
 
 def separator(text: str) -> str:
@@ -79,12 +83,7 @@ def _headers(rows: list[list[str | None]]) -> list[str]:
 
 
 def _csv(content: bytes, header_rows: int) -> pl.DataFrame:
-    """Polars reads UTF-8 bytes: UTF-16 is re-encoded; UTF-8 is checked, then read as it is, past its BOM."""
-    if content.startswith((b"\xff\xfe", b"\xfe\xff")):
-        content = content.decode("utf-16").encode("utf-8")
-    else:
-        content.decode("utf-8")  # raises on a byte that is not UTF-8
-        content = content.removeprefix(b"\xef\xbb\xbf")
+    """``content``: UTF-8 bytes (:func:`utf8`)."""
     raw = pl.read_csv(
         io.BytesIO(content),
         separator=separator(content[:65536].decode("utf-8", errors="ignore")),
@@ -150,14 +149,14 @@ def read(name: str, data: bytes, header_rows: int, problems: Problems) -> pl.Dat
             problems.add(Problem(member, "the file is empty"))
             return None
         wrong = sniffed_problem("csv" if kind == "json" else kind, content)
-        if wrong and not content.startswith((b"\xff\xfe", b"\xfe\xff")):
+        if wrong and not content.startswith(UTF16):
             problems.add(Problem(member, wrong))
             return None
         try:
             if kind == "csv":
-                frame = _csv(content, header_rows)
+                frame = _csv(utf8(content), header_rows)
             elif kind == "json":
-                frame = flattened(_json(decoded(content)))
+                frame = flattened(_json(utf8(content).decode("utf-8")))
             elif kind == "parquet":
                 frame = flattened(pl.read_parquet(io.BytesIO(content)))
             else:

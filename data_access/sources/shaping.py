@@ -13,7 +13,7 @@ import polars as pl
 
 from data_access import schema
 from data_access.i18n import _
-from data_access.loading.ingest import Problem, Problems
+from data_access.loading.ingest import TIME_FORMATS, TIME_FORMATS_TZ, Problem, Problems, as_boolean
 from data_access.sources.spec import KEEP, NULL, REFUSE, Field, Source, norm
 
 EMAIL = "_email"  # the customer's e-mail, by which data_access.sources.identity finds them too
@@ -22,9 +22,6 @@ PROPERTY = "_property."  # a property the stage rules test, by name
 REFERENCE = "customer_id"  # holds the customer's id or e-mail until data_access.sources.identity resolves it
 _REFUSED = "\x00refused"
 _ZONE_IN_HEADER = re.compile(r"\(([A-Za-z_]+/[A-Za-z_/+-]+|UTC|GMT)\)\s*$")
-_TRUE, _FALSE = ("true", "t", "1", "yes", "y"), ("false", "f", "0", "no", "n")
-_WITH_OFFSET = ("%Y-%m-%dT%H:%M:%S%.f%#z", "%Y-%m-%dT%H:%M%#z")
-_ISO = ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d")
 _LOCAL = (
     "%m/%d/%Y %I:%M:%S %p",
     "%m/%d/%Y %I:%M %p",
@@ -118,10 +115,10 @@ class File:
             "epoch": pl.when(t.str.contains(r"^\d{9,13}(\.\d+)?$")).then(self._epoch(t.cast(pl.Float64, strict=False))),
             **{
                 f"offset {f}": iso.str.to_datetime(f, strict=False, time_zone="UTC").dt.replace_time_zone(None)
-                for f in _WITH_OFFSET
+                for f in TIME_FORMATS_TZ
             },
             **({"own": t.str.to_datetime(self.time_format, strict=False)} if self.time_format else {}),
-            **{f"iso {f}": iso.str.to_datetime(f, strict=False) for f in _ISO},
+            **{f"iso {f}": iso.str.to_datetime(f, strict=False) for f in TIME_FORMATS},
             **{f"local {f}": t.str.to_datetime(f, strict=False) for f in _LOCAL},
         }
         ways = self._used(name, ways)
@@ -221,8 +218,7 @@ def _read(file: File, spec: Field) -> pl.Expr:
         return file.text(*spec.aliases).is_not_null()
     text = file.text(*spec.aliases)
     if read == "boolean" and not spec.values:
-        low = text.str.to_lowercase()
-        return pl.when(low.is_in(_TRUE)).then(True).when(low.is_in(_FALSE)).then(False)
+        return as_boolean(text)
     return _mapped(text, spec)
 
 

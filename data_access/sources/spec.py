@@ -56,7 +56,6 @@ class Keep:
 
     aliases: tuple[str, ...]
     values: tuple[str, ...]
-    note: str = ""
 
 
 @dataclass(frozen=True)

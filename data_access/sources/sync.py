@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -83,8 +84,6 @@ def configured(path: str | None = None) -> list[Job]:
     """The jobs of ``path`` (a TOML file), else of the secrets file."""
     if path is None:
         return jobs_from(read_secrets())
-    import tomllib
-
     file = Path(path)
     if not file.is_file():
         raise FileNotFoundError(f"No such sync configuration: {path}")
