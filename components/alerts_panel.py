@@ -307,6 +307,16 @@ def new_rule(url: str, viewer: Access, stages: dict[str, str], cfg: delivery.Not
     segment = middle.selectbox(
         _("Segment"), segment_choices, format_func=lambda s: s or _("(every segment)"), key="alerts_new_segment"
     )
+    known = {a.key: a.name for a in session.guarded(cache.audience_choices, url, viewer.scope)}
+    audience = ""
+    if known:
+        audience = left.selectbox(
+            _("Audience"),
+            ["", *known],
+            format_func=lambda k: known.get(k) or _("(every customer)"),
+            key="alerts_new_audience",
+            help=_("Only the members of an audience, as of its last recompute."),
+        )
     threshold = None
     if comparison == "drop":
         unit = alerts.unit_of(metric)
@@ -347,6 +357,7 @@ def new_rule(url: str, viewer: Access, stages: dict[str, str], cfg: delivery.Not
             segment=None if segment == ALL_SEGMENTS else segment,
             threshold=None if threshold is None else float(threshold),
             min_n=int(min_n),
+            audience=audience or None,
         )
         wanted = [c.strip() for c in channels.split(",") if c.strip()]
         _write(

@@ -12,19 +12,20 @@ from components.context import FILTERS_KEY, viewer
 from components.session import guarded
 from data_access import schema
 from data_access import streamlit_cache as cache
-from data_access.filters import FilterError, Filters, Period, dimension_label
+from data_access.filters import AudienceChoice, FilterError, Filters, Period, dimension_label
 from data_access.i18n import _
 
 _PERIOD = "f_period"
+_AUDIENCE = "f_audience"
 _READ_URL = "f_read_from_url"
-_FILTER_PARAMS = {"from", "to", *schema.FILTER_DIMENSIONS}
+_FILTER_PARAMS = {"from", "to", "audience", *schema.FILTER_DIMENSIONS}
 
 
 def _key(dim: str) -> str:
     return f"f_{dim}"
 
 
-def _from_url(bounds: tuple[date, date] | None, options: dict[str, list[str]]) -> None:
+def _from_url(bounds: tuple[date, date] | None, options: dict[str, list[str]], audiences: list[str]) -> None:
     """Once per session: widget state from the link's query parameters (unknown values are ignored)."""
     params = st.query_params
     if bounds and ("from" in params or "to" in params):
@@ -39,6 +40,8 @@ def _from_url(bounds: tuple[date, date] | None, options: dict[str, list[str]]) -
         chosen = [v for v in params.get_all(dim) if v in options.get(dim, [])]
         if chosen:
             st.session_state[_key(dim)] = chosen
+    if params.get("audience") in audiences:
+        st.session_state[_AUDIENCE] = params.get("audience")
 
 
 def _to_url(filters: Filters, bounds: tuple[date, date] | None) -> None:
@@ -50,6 +53,8 @@ def _to_url(filters: Filters, bounds: tuple[date, date] | None) -> None:
         wanted["to"] = shown[1].isoformat()
     for dim, values in filters.dimension_values().items():
         wanted[dim] = list(values)
+    if filters.audience is not None:
+        wanted["audience"] = filters.audience.key
     current = {
         k: (st.query_params.get_all(k) if k in schema.FILTER_DIMENSIONS else st.query_params.get(k))
         for k in st.query_params
@@ -66,10 +71,11 @@ def render_sidebar(url: str) -> Filters:
     scope = viewer().scope
     span = guarded(cache.data_range, url)
     options = guarded(cache.dimension_values, url, scope)
+    audiences = {a.key: a for a in guarded(cache.audience_choices, url, scope)}
     bounds = (span[0].date(), span[1].date()) if span else None
     if not st.session_state.get(_READ_URL):
         st.session_state[_READ_URL] = True
-        _from_url(bounds, options)
+        _from_url(bounds, options, list(audiences))
     with st.sidebar:
         st.header(_("Filters"))
         period = Period()
@@ -96,15 +102,34 @@ def render_sidebar(url: str) -> Filters:
                 chosen[dim] = tuple(
                     st.multiselect(label[:1].upper() + label[1:], options[dim], key=_key(dim), placeholder=_("All"))
                 )
+        audience = _audience_choice(audiences)
         try:
-            filters = Filters(period=period, scope=scope, **chosen)
+            filters = Filters(period=period, scope=scope, audience=audience, **chosen)
         except FilterError as exc:
             st.error(str(exc))
-            filters = Filters(scope=scope, **chosen)
+            filters = Filters(scope=scope, audience=audience, **chosen)
         st.caption(filters.caption())
     st.session_state[FILTERS_KEY] = filters
     _to_url(filters, bounds)
     return filters
+
+
+def _audience_choice(audiences: dict[str, AudienceChoice]) -> AudienceChoice | None:
+    """The Audience choice (shown once some audience has been computed)."""
+    if st.session_state.get(_AUDIENCE) not in (None, *audiences):
+        del st.session_state[_AUDIENCE]  # removed since it was chosen
+    if not audiences:
+        return None
+    key = st.selectbox(
+        _("Audience"),
+        list(audiences),
+        index=None,
+        format_func=lambda k: audiences[k].name,
+        key=_AUDIENCE,
+        placeholder=_("All customers"),
+        help=_("Only the members of an audience, as of its last recompute (see the Audiences page)."),
+    )
+    return audiences.get(key) if key else None
 
 
 current = context.filters  # what the pages read: the filters drawn on this run, with the viewer's scope

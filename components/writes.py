@@ -17,6 +17,7 @@ from components import auth
 from components.builders import tables
 from data_access import access, delivery, i18n, store
 from data_access.alerts import AlertError
+from data_access.audiences import RuleError
 from data_access.i18n import _, ngettext
 from data_access.loading.ingest import LoadRejected
 
@@ -27,6 +28,7 @@ REFUSALS: tuple[type[Exception], ...] = (
     AlertError,
     delivery.NotifyError,
     store.StoreError,
+    RuleError,
 )
 
 

@@ -211,7 +211,7 @@ def revoke(engine: Engine, email: str, role: str, by: str, segment: str | None =
 
 # --- the audit log -------------------------------------------------------------------------------------------------
 
-AUDITED = ("sign-in", "grant", "revoke", "upload", "edit", "save", "export", "alert")
+AUDITED = ("sign-in", "grant", "revoke", "upload", "edit", "save", "export", "alert", "audience")
 
 
 def write_audit(conn: Connection, who: str, action: str, object_: str, detail: str | None = None) -> None:

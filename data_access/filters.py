@@ -135,6 +135,24 @@ EVERYONE = Scope()  # no limit: the command line, and local mode
 
 
 @dataclass(frozen=True)
+class AudienceChoice:
+    """An audience chosen as a filter: its members as of its last recompute (``audience_members``). Its name, size
+    and the time of that recompute are part of it, so a recompute changes every cache key that holds it."""
+
+    key: str
+    name: str = ""
+    members: int = 0
+    computed_at: datetime | None = None
+
+    def caption(self) -> str:
+        """ "audience: At risk B2B, 412 customers, computed 10:05"."""
+        when = i18n.moment(self.computed_at) if self.computed_at else _("never")
+        return _("audience: {name}, {n} customers, computed {when}").format(
+            name=self.name or self.key, n=i18n.number(self.members), when=when
+        )
+
+
+@dataclass(frozen=True)
 class Filters:
     """Period plus customer attributes; an empty tuple means "any". Hashable, so it can key a cache. ``scope`` is
     the viewer's limit (:class:`Scope`): the attribute filters narrow within it, never beyond it."""
@@ -146,6 +164,7 @@ class Filters:
     region: tuple[str, ...] = ()
     plan: tuple[str, ...] = ()
     scope: Scope = field(default_factory=Scope)
+    audience: AudienceChoice | None = None  # narrows to an audience's members, within the scope
 
     def dimension_values(self) -> dict[str, tuple[str, ...]]:
         return {d: getattr(self, d) for d in schema.FILTER_DIMENSIONS if getattr(self, d)}
@@ -155,6 +174,18 @@ class Filters:
 
     def with_scope(self, scope: Scope) -> Filters:
         return replace(self, scope=scope)
+
+    def with_audience(self, audience: AudienceChoice | None) -> Filters:
+        return replace(self, audience=audience)
+
+    def narrows(self) -> bool:
+        """Whether any customer condition applies (attributes, scope or audience)."""
+        return bool(self.customer_conditions()) or self.audience is not None
+
+    def _members(self) -> sa.Select:
+        am = schema.audience_members
+        assert self.audience is not None
+        return sa.select(am.c.customer_id).where(am.c.audience == self.audience.key, am.c.left_at.is_(None))
 
     def customer_conditions(self) -> list[ColumnElement[bool]]:
         """The conditions on ``customers`` that select the filters' customers, the scope's segments included."""
@@ -167,12 +198,13 @@ class Filters:
     def customer_clause(self, customer_column: ColumnElement) -> ColumnElement[bool]:
         """Restricts a table's customer column to the customers the attribute filters and the scope select."""
         chosen = self.customer_conditions()
+        members = [customer_column.in_(self._members())] if self.audience is not None else []
         if not chosen:
-            return sa.true()
+            return sa.and_(sa.true(), *members)
         c = schema.customers.c
         if customer_column.compare(c.customer_id):  # the customers table itself: no semi-join needed
-            return sa.and_(*chosen)
-        return customer_column.in_(sa.select(c.customer_id).where(*chosen))
+            return sa.and_(*chosen, *members)
+        return sa.and_(customer_column.in_(sa.select(c.customer_id).where(*chosen)), *members)
 
     def where(self, time_column: ColumnElement, customer_column: ColumnElement) -> ColumnElement[bool]:
         """Period on ``time_column`` and the attribute filters on ``customer_column``."""
@@ -183,6 +215,8 @@ class Filters:
         parts = [f"{dimension_label(dim)} = {i18n.either(values)}" for dim, values in self.dimension_values().items()]
         if self.scope.segments:
             parts.append(self.scope.caption())
+        if self.audience is not None:
+            parts.append(self.audience.caption())
         return ", ".join(parts) if parts else _("all customers")
 
     def caption(self) -> str:
@@ -193,6 +227,8 @@ class Filters:
                 parts.append(f"{dimension_label(dim)} = {i18n.either(values)}")
         if not self.segment:
             parts.insert(0, _("all segments") if not self.scope.segments else i18n.either(self.scope.segments))
+        if self.audience is not None:
+            parts.append(self.audience.caption())
         if self.scope.segments:
             parts.append(self.scope.caption())
         return ", ".join(parts)

@@ -42,6 +42,7 @@ PAGES: tuple[Page, ...] = (
     Page("stage_kpis", N_("Stage KPIs"), ":material/leaderboard:", N_("Analysis"), SUPPORT),
     Page("journey_map", N_("Journey map"), ":material/map:", N_("Analysis"), EVERYONE),
     Page("review", N_("KPI review"), ":material/compare_arrows:", N_("Analysis"), LEADS),
+    Page("audiences", N_("Audiences"), ":material/groups:", N_("Analysis"), EDITORS, reads_data=False),
     Page("support", N_("Support quality"), ":material/support_agent:", N_("Support"), SUPPORT),
     Page("alerts", N_("Alerts"), ":material/notifications_active:", N_("Alerts"), EVERYONE, reads_data=False),
     Page("data", N_("Data"), ":material/database:", N_("Data"), EDITORS),

@@ -6,17 +6,19 @@ keyed by the URL and the (hashable) filters, with a time-to-live and a bound on 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import polars as pl
 import streamlit as st
 from sqlalchemy.engine import Engine
 
-from data_access import access, alerts, delivery, reviews, store
+from data_access import access, alerts, audiences, delivery, reviews, store
+from data_access.audiences import push
 from data_access.config import SETTINGS
-from data_access.filters import Filters, Period, Scope
+from data_access.filters import AudienceChoice, Filters, Period, Scope
 from data_access.i18n import N_
 from data_access.queries import catalog, funnel, journey, kpis, overview, retention, risk, support, why
 from data_access.queries import review as review_queries
@@ -132,6 +134,47 @@ def grants(url: str) -> pl.DataFrame:
 def audit_entries(url: str, limit: int) -> pl.DataFrame:
     with store.connect(read_engine(url)) as conn:
         return access.audit(conn, limit=limit)
+
+
+@st.cache_data(ttl=SETTINGS.access_ttl_seconds, max_entries=64, show_spinner=False)
+def audience_choices(url: str, scope: Scope) -> list[AudienceChoice]:
+    """The computed audiences (re-read at most every ``CJM_ACCESS_TTL`` seconds: a recompute by the scheduler
+    shows within that time, and its new time changes the keys of every cached result filtered by it)."""
+    return audiences.choices(read_engine(url), scope)
+
+
+@st.cache_data(ttl=SETTINGS.access_ttl_seconds, max_entries=8, show_spinner=False)
+def audience_book(url: str) -> list[audiences.Audience]:
+    return audiences.listed(read_engine(url))
+
+
+@_cached(N_("Reading the audience..."))
+def audience_detail(url: str, key: str, scope: Scope, computed: datetime | None, limit: int) -> dict[str, Any]:
+    """One audience's members (within ``scope``), entries and exits per day, and pushes; keyed by when it was last
+    computed, so that a recompute shows at once."""
+    engine = read_engine(url)
+    members, total = audiences.listed_members(engine, key, scope, limit)
+    return {
+        "members": members,
+        "total": total,
+        "daily": audiences.daily(engine, key),
+        "pushes": push.log(engine, key, 200, scope.segments),
+        "subscriptions": push.subscriptions(engine, key),
+    }
+
+
+@_cached(N_("Counting the audience's members..."))
+def audience_preview(url: str, rule: str, scope: Scope) -> int:
+    """How many customers a rule (as JSON) holds now, within ``scope``."""
+    now = datetime.now(UTC).replace(tzinfo=None)
+    return audiences.preview(read_engine(url), json.loads(rule), now, scope.segments)
+
+
+def forget_audiences() -> None:
+    """After an audience was made, recomputed, removed or subscribed: the next run reads them again."""
+    audience_book.clear()
+    audience_choices.clear()
+    audience_detail.clear()
 
 
 def forget_access() -> None:

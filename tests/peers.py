@@ -109,7 +109,9 @@ def smtp_server(
 class Received:
     body: bytes
     signature: str | None
-    valid: bool
+    valid: bool  # the alerts' X-CJM-Signature checks out
+    headers: dict[str, str] = field(default_factory=dict)
+    standard: bool = False  # the Standard Webhooks signature checks out
 
     @property
     def json(self) -> dict:
@@ -121,7 +123,7 @@ class Receiver:
     secret: str
     url: str = ""
     received: list[Received] = field(default_factory=list)
-    replies: list[int] = field(default_factory=list)  # status codes to answer with, in turn (then 204)
+    replies: list[int | tuple[int, dict[str, str]]] = field(default_factory=list)  # in turn (then 204), with headers
 
 
 @contextmanager
@@ -132,9 +134,16 @@ def webhook_receiver(secret: str) -> Iterator[Receiver]:
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             header = self.headers.get(delivery.SIGNATURE_HEADER)
-            state.received.append(Received(body, header, delivery.verify(state.secret, body, header)))
-            code = state.replies.pop(0) if state.replies else 204
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            standard = delivery.verify_standard(state.secret, headers, body)
+            state.received.append(
+                Received(body, header, delivery.verify(state.secret, body, header), headers, standard)
+            )
+            reply = state.replies.pop(0) if state.replies else 204
+            code, extra = reply if isinstance(reply, tuple) else (reply, {})
             self.send_response(code)
+            for name, value in extra.items():
+                self.send_header(name, value)
             self.end_headers()
 
         def log_message(self, *_args: object) -> None:

@@ -236,3 +236,40 @@ def test_membership_over_time(people: Engine) -> None:
     assert audiences.current(people, "lately")[0].height == 0
     with pytest.raises(RuleError, match="unknown audience nope"):
         audiences.recompute(people, later, ("nope",))
+
+
+def test_an_audience_filter_gives_the_figures_of_a_store_of_its_members(tmp_path) -> None:
+    """The stage KPIs, the support lines and the cohorts of an audience equal those of a store that holds only its
+    members' rows; a load recomputes the audiences."""
+    import sqlalchemy as sa
+
+    from data_access import schema
+    from data_access.filters import Filters
+    from data_access.loading import ingest
+    from data_access.queries import kpis, retention, support
+
+    whole = store.create_store_engine(f"duckdb:///{tmp_path / 'whole.duckdb'}")
+    ingest.seed(whole, 600, 7)
+    audiences.add(whole, Audience("risky", "Risky", "me", {"any": [{"risk": {"op": "gte", "value": 3}}, B2B]}))
+    newest = store.freshness(whole)
+    audiences.recompute(whole, newest)
+    chosen = Filters().with_audience(audiences.choice(whole, "risky"))
+    kept = set(audiences.current(whole, "risky")[0]["customer_id"])
+    assert 0 < len(kept) < 600
+
+    only = store.create_store_engine(f"duckdb:///{tmp_path / 'only.duckdb'}")
+    with store.connect(whole) as conn:
+        frames = [(t.name, store.fetch_frame(conn, sa.select(t))) for t in schema.TABLES if store.has_table(conn, t)]
+    frames = [(n, f.filter(f["customer_id"].is_in(kept)) if "customer_id" in f.columns else f) for n, f in frames]
+    ingest.write(only, frames, mode="replace")
+
+    assert kpis.stage_kpis(whole, chosen).equals(kpis.stage_kpis(only, Filters()))
+    with store.connect(whole) as a, store.connect(only) as b:
+        assert support.cli_rows(a, chosen, 7).equals(support.cli_rows(b, Filters(), 7))
+        assert retention.cohorts(a, chosen, "month", "in").equals(retention.cohorts(b, Filters(), "month", "in"))
+
+    # a load brings the audiences up to now: the tickets of the last 30 days are long past, the open ones remain
+    customers = dict(frames)["customers"].head(5)
+    ingest.write(whole, [("customers", customers)], mode="append")
+    _, state = audiences.current(whole, "risky")
+    assert state["as_of"] > newest

@@ -12,11 +12,12 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from data_access import access, schema, store
+from data_access import access, audiences, schema, store
 from data_access.alerts import evaluation, messages, rulebook
 from data_access.alerts.evaluation import Finding
 from data_access.alerts.messages import email_bodies, payload, subject
 from data_access.alerts.rulebook import EMAIL_PREFIX, WEBHOOK_PREFIX
+from data_access.audiences import push
 from data_access.config import run_every
 from data_access.delivery import NotifyConfig, NotifyError, claim, mark, send_email, send_webhook
 from data_access.i18n import _
@@ -80,12 +81,12 @@ def run(
 ) -> list[Outcome]:
     """Evaluates every enabled rule once and delivers what fires, each (rule, period, channel) once.
     ``engine`` must be able to write (the log). A rule that cannot be evaluated is reported, not raised."""
+    out = _audiences(engine, as_of or store.utc_now())
     as_of = as_of or evaluation.default_as_of(engine)
     with store.connect(engine) as conn:
         chosen = rulebook.rules(conn, enabled_only=True)
         subs = rulebook.subscriptions(conn)
     stages = _stages(engine)
-    out: list[Outcome] = []
     for rule in chosen:
         try:
             with store.connect(engine) as conn:
@@ -106,7 +107,38 @@ def run(
                 out.append(Outcome(rule.rule_id, finding.window.key, channel, "already sent"))
                 continue
             out.append(_deliver_logged(engine, config, finding, finding.window.key, channel, stages, sleep))
-    return out
+    return out + _pushes(engine, config, sleep)
+
+
+def _audiences(engine: Engine, as_of: datetime) -> list[Outcome]:
+    """Every audience recomputed as of ``as_of`` (time passing alone moves people out of "the last 30 days")."""
+    try:
+        changes = audiences.recompute(engine, as_of) if audiences.listed(engine) else []
+    except (sa.exc.SQLAlchemyError, store.StoreError, ValueError) as exc:
+        return [Outcome("audiences", "", "", "error", str(exc).splitlines()[0])]
+    return [
+        Outcome(
+            f"audience:{c.audience}",
+            f"{as_of:%Y-%m-%d %H:%M}",
+            "",
+            "recomputed",
+            f"{c.members:,} members ({c.entered:,} entered, {c.left:,} left)",
+        )
+        for c in changes
+    ]
+
+
+def _pushes(engine: Engine, config: NotifyConfig, sleep: Callable[[float], None]) -> list[Outcome]:
+    """The audiences' entries and exits made and sent to their destinations."""
+    try:
+        done = push.push(engine, config, sleep)
+    except (sa.exc.SQLAlchemyError, store.StoreError, ValueError) as exc:
+        return [Outcome("audiences", "", "", "error", str(exc).splitlines()[0])]
+    if not (done.made or done.sent or done.failed or done.refused):
+        return []
+    status = "failed" if done.failed or done.refused else "sent"
+    detail = f"{done.made:,} made, {done.sent:,} sent, {done.failed:,} failed, {done.refused:,} refused"
+    return [Outcome("audiences", "", "webhooks", status, detail)]
 
 
 def _deliver_logged(

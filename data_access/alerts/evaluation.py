@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from data_access import i18n, metrics, schema, store
 from data_access.alerts.rulebook import CHURN_RISK, PERIODS, AlertError, Rule, target_of, unit_of
-from data_access.filters import Filters, Period
+from data_access.filters import AudienceChoice, Filters, Period
 from data_access.i18n import _, ngettext
 from data_access.queries import kpis, risk
 
@@ -118,6 +118,7 @@ def _metric_values(conn: Connection, rule: Rule, current: Window, previous: Wind
     source = metric.source
     time = source.c[metric.time_column]
     filters = Filters(Period(previous.start, current.end), segment=(rule.segment,) if rule.segment else ())
+    filters = filters.with_audience(AudienceChoice(rule.audience) if rule.audience else None)
     which = sa.case(
         (time < sa.bindparam(None, current.start, type_=schema.TIMESTAMP), sa.literal("previous")),
         else_=sa.literal("current"),
@@ -134,6 +135,7 @@ def _metric_values(conn: Connection, rule: Rule, current: Window, previous: Wind
 def churn_risk_count(conn: Connection, rule: Rule, at: datetime) -> int:
     """Customers on the churn early warning at ``at`` (of the rule's segment, whose latest stage is its stage)."""
     filters = Filters(segment=(rule.segment,) if rule.segment else ())
+    filters = filters.with_audience(AudienceChoice(rule.audience) if rule.audience else None)
     listed = risk.at_risk_query(filters, at, risk.Triggers()).subquery("listed")
     stmt = sa.select(sa.func.count()).select_from(listed)
     if rule.stage_id:

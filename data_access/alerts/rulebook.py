@@ -20,7 +20,7 @@ from data_access.access import Access, AccessError
 from data_access.i18n import N_, _
 from data_access.queries import kpis
 
-ar, asub = schema.alert_rules, schema.alert_subscriptions
+ar, asub, aa = schema.alert_rules, schema.alert_subscriptions, schema.alert_audiences
 
 
 COMPARISONS = schema.ALERT_COMPARISONS
@@ -68,6 +68,7 @@ class Rule:
     min_n: int = 30
     owner: str = access.LOCAL_USER
     enabled: bool = True
+    audience: str | None = None  # only this audience's members (its key)
 
     @property
     def label(self) -> str:
@@ -90,7 +91,8 @@ class Rule:
         """Where it looks, in words: "Onboarding, B2C", "every stage, every segment"."""
         stage = (stages or {}).get(self.stage_id or "", self.stage_id) if self.stage_id else _("every stage")
         everyone = _("every segment")
-        return f"{stage}, {self.segment or everyone}"
+        among = ", " + _("audience {key}").format(key=self.audience) if self.audience else ""
+        return f"{stage}, {self.segment or everyone}{among}"
 
 
 def _english(words: Callable[[], str]) -> str:
@@ -207,8 +209,24 @@ def checked_rule(conn: Connection, rule: Rule, by: Access, *, new: bool) -> Rule
                     segment=repr(segment), known=", ".join(known_segments) or _("none")
                 )
             )
+    among = (rule.audience or "").strip() or None
+    if among is not None:
+        known_audiences = _audience_keys(conn)
+        if among not in known_audiences:
+            raise AlertError(
+                _("Unknown audience {key}: there are {known}").format(
+                    key=repr(among), known=", ".join(known_audiences) or _("none")
+                )
+            )
     checked = replace(
-        rule, name=name, stage_id=stage, segment=segment, threshold=threshold, min_n=int(rule.min_n), owner=by.email
+        rule,
+        name=name,
+        stage_id=stage,
+        segment=segment,
+        threshold=threshold,
+        min_n=int(rule.min_n),
+        owner=by.email,
+        audience=among,
     )
     if not may_see(by, checked):
         raise AlertError(
@@ -255,12 +273,26 @@ def channel_of(text: str, webhooks: Iterable[str]) -> str:
         raise AlertError(str(exc)) from exc
 
 
+def _audience_keys(conn: Connection) -> list[str]:
+    au = schema.audiences
+    return (
+        [str(k) for k in conn.execute(sa.select(au.c.key).order_by(au.c.key)).scalars()]
+        if store.has_table(conn, au)
+        else []
+    )
+
+
 def _ensure(conn: Connection) -> None:
-    for table in (ar, asub, schema.notifications):
+    for table in (ar, asub, aa, schema.notifications):
         store.ensure_table(conn, table)
 
 
-def _rule_of(row: sa.Row) -> Rule:
+def _limits(conn: Connection) -> dict[str, str]:
+    """Each rule limited to an audience: rule_id -> its key."""
+    return dict(conn.execute(sa.select(aa.c.rule_id, aa.c.audience)).all()) if store.has_table(conn, aa) else {}
+
+
+def _rule_of(row: sa.Row, audience: str | None = None) -> Rule:
     return Rule(
         rule_id=row.rule_id,
         name=row.name,
@@ -273,6 +305,7 @@ def _rule_of(row: sa.Row) -> Rule:
         min_n=int(row.min_n),
         owner=row.owner,
         enabled=bool(row.enabled),
+        audience=audience,
     )
 
 
@@ -283,14 +316,15 @@ def rules(conn: Connection, *, enabled_only: bool = False) -> list[Rule]:
     stmt = sa.select(ar).order_by(ar.c.rule_id)
     if enabled_only:
         stmt = stmt.where(ar.c.enabled.is_(True))
-    return [_rule_of(r) for r in conn.execute(stmt)]
+    limits = _limits(conn)
+    return [_rule_of(r, limits.get(r.rule_id)) for r in conn.execute(stmt)]
 
 
 def rule(conn: Connection, rule_id: str) -> Rule:
     found = conn.execute(sa.select(ar).where(ar.c.rule_id == rule_id)).first() if store.has_table(conn, ar) else None
     if found is None:
         raise AlertError(f"No rule {rule_id!r}")
-    return _rule_of(found)
+    return _rule_of(found, _limits(conn).get(rule_id))
 
 
 def save_rule(
@@ -326,6 +360,9 @@ def save_rule(
             )
         else:
             conn.execute(sa.update(ar).where(ar.c.rule_id == done.rule_id).values(**values))
+        store.delete_where(conn, aa, aa.c.rule_id == done.rule_id)
+        if done.audience:
+            conn.execute(sa.insert(aa).values(rule_id=done.rule_id, audience=done.audience))
         access.write_audit(
             conn,
             by.email,
@@ -346,6 +383,7 @@ def remove_rule(engine: Engine, rule_id: str, by: Access) -> None:
         _ensure(conn)
         rule(conn, rule_id)
         conn.execute(sa.delete(asub).where(asub.c.rule_id == rule_id))
+        conn.execute(sa.delete(aa).where(aa.c.rule_id == rule_id))
         conn.execute(sa.delete(ar).where(ar.c.rule_id == rule_id))
         access.write_audit(conn, by.email, "alert", f"rule {rule_id}", "removed")
 

@@ -97,7 +97,18 @@ def remove(engine: Engine, key: str) -> None:
         users = sorted(k for k, a in known.items() if key in refs(parse(a.rule)))
         if users:
             raise RuleError(f"audience {key}: {', '.join(users)} name(s) it; remove or change them first")
+        for table, column, what in (
+            (schema.alert_audiences, "rule_id", "alert rule"),
+            (schema.audience_subscriptions, "destination", "destination"),
+        ):
+            if store.has_table(conn, table):
+                named = conn.execute(sa.select(table.c[column]).where(table.c.audience == key)).scalars().all()
+                if named:
+                    raise RuleError(f"audience {key}: {what} {', '.join(map(str, named))} uses it; remove that first")
         store.delete_where(conn, t, t.c.key == key)
+        for table in (schema.audience_members, schema.audience_state):
+            if store.has_table(conn, table):
+                store.delete_where(conn, table, table.c.audience == key)
 
 
 def members(engine: Engine, key: str, as_of: datetime) -> pl.DataFrame:
@@ -111,3 +122,19 @@ def members(engine: Engine, key: str, as_of: datetime) -> pl.DataFrame:
             cu.c.customer_id.in_(sa.select(query.c.customer_id))
         )
         return store.fetch_frame(conn, rows.order_by(cu.c.customer_id))
+
+
+def preview(engine: Engine, rule: dict, as_of: datetime, segments: tuple[str, ...] = ()) -> int:
+    """How many customers ``rule`` holds at ``as_of`` (of ``segments``, when given), checked as :func:`add` checks
+    it; nothing is stored."""
+    with store.connect(engine) as conn:
+        known = _rows(conn)
+        node = parse(rule)
+        resolve = _resolver(known)
+        inline(node, resolve)
+        query = members_query(node, as_of, resolve).subquery("preview")
+        count = sa.select(sa.func.count()).select_from(query)
+        if segments:
+            cu = schema.customers
+            count = count.where(query.c.customer_id.in_(sa.select(cu.c.customer_id).where(cu.c.segment.in_(segments))))
+        return int(conn.execute(count).scalar_one())

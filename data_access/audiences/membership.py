@@ -5,6 +5,7 @@ recompute that landed, and says when."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -12,11 +13,13 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from data_access import schema, store
+from data_access import access, schema, store
 from data_access.audiences.book import _resolver, _rows
 from data_access.audiences.compile import members_query
 from data_access.audiences.rules import RuleError
+from data_access.filters import EVERYONE, AudienceChoice, Scope
 
+log = logging.getLogger(__name__)
 am, st = schema.audience_members, schema.audience_state
 
 
@@ -64,6 +67,22 @@ def recompute(engine: Engine, as_of: datetime, keys: tuple[str, ...] = ()) -> li
     return changes
 
 
+def refresh(engine: Engine) -> list[Change]:
+    """Every audience brought up to now, if the store has any: after each load, and on ``notify run``'s schedule
+    (time passing alone moves people out of "the last 30 days"). A recompute that fails leaves the last one that
+    landed, which says when it was made; the failure is logged, and the load that came before it stands."""
+    with store.connect(engine) as conn:
+        if not store.has_table(conn, schema.audiences):
+            return []
+        if conn.execute(sa.select(sa.func.count()).select_from(schema.audiences)).scalar_one() == 0:
+            return []
+    try:
+        return recompute(engine, store.utc_now())
+    except (RuleError, sa.exc.SQLAlchemyError, store.StoreError) as exc:
+        log.warning("audiences were not recomputed: %s", exc)
+        return []
+
+
 def current(engine: Engine, key: str) -> tuple[pl.DataFrame, dict | None]:
     """The audience's members on record (customer_id, entered_at) and its last recompute (as_of, computed_at,
     members), or None before the first one."""
@@ -103,3 +122,68 @@ def daily(engine: Engine, key: str) -> pl.DataFrame:
         .sort("day")
         .select(list(out))
     )
+
+
+def choices(engine: Engine, scope: Scope = EVERYONE) -> list[AudienceChoice]:
+    """The audiences that have been computed, as filters (name, members, when), by name. With a segment limit,
+    the members are counted within it (a viewer learns nothing of the customers beyond it)."""
+    au = schema.audiences
+    with store.connect(engine) as conn:
+        if not (store.has_table(conn, au) and store.has_table(conn, st)):
+            return []
+        rows = conn.execute(
+            sa.select(au.c.key, au.c.name, st.c.members, st.c.computed_at)
+            .join(st, st.c.audience == au.c.key)
+            .order_by(au.c.name, au.c.key)
+        ).all()
+        counted = {}
+        if scope.segments and rows:
+            cu = schema.customers
+            query = (
+                sa.select(am.c.audience, sa.func.count())
+                .join(cu, cu.c.customer_id == am.c.customer_id)
+                .where(am.c.left_at.is_(None), cu.c.segment.in_(scope.segments))
+                .group_by(am.c.audience)
+            )
+            counted = {str(k): int(n) for k, n in conn.execute(query).all()}
+    return [
+        AudienceChoice(str(k), str(n), counted.get(str(k), 0) if scope.segments else int(m or 0), c)
+        for k, n, m, c in rows
+    ]
+
+
+def choice(engine: Engine, key: str) -> AudienceChoice:
+    """The audience ``key`` as a filter; :class:`RuleError` when it is unknown or was never computed."""
+    found = {c.key: c for c in choices(engine)}
+    if key not in found:
+        with store.connect(engine) as conn:
+            known = _rows(conn)
+        if key in known:
+            raise RuleError(f"audience {key} has not been computed yet: run audiences recompute {key}")
+        raise RuleError(f"audience: unknown audience {key} (known: {', '.join(sorted(known)) or 'none'})")
+    return found[key]
+
+
+def listed_members(engine: Engine, key: str, scope: Scope = EVERYONE, limit: int = 1_000) -> tuple[pl.DataFrame, int]:
+    """The audience's members on record within the viewer's segment limit (customer_id, email, segment, plan,
+    entered_at; e-mails masked as the scope says), at most ``limit`` of them, and how many there are in all."""
+    cu = schema.customers
+    where = [am.c.audience == key, am.c.left_at.is_(None)]
+    if scope.segments:
+        where.append(cu.c.segment.in_(scope.segments))
+    joined = am.join(cu, cu.c.customer_id == am.c.customer_id)
+    columns = {"customer_id": pl.String, "email": pl.String, "segment": pl.String, "plan": pl.String}
+    with store.connect(engine) as conn:
+        if not store.has_table(conn, am):
+            return pl.DataFrame(schema=columns | {"entered_at": pl.Datetime("us")}), 0
+        total = int(conn.execute(sa.select(sa.func.count()).select_from(joined).where(*where)).scalar_one())
+        email = store.contact_columns(conn)[0]
+        query = (
+            sa.select(am.c.customer_id, email, cu.c.segment, cu.c.plan, am.c.entered_at)
+            .select_from(joined)
+            .where(*where)
+            .order_by(am.c.entered_at.desc(), am.c.customer_id)
+            .limit(limit)
+        )
+        frame = store.fetch_frame(conn, query, columns | {"entered_at": pl.Datetime("us")})
+    return access.masked(frame, scope), total

@@ -6,7 +6,16 @@ from data_access.delivery.config import DEFAULT_BASE_URL, NotifyConfig, Smtp, We
 from data_access.delivery.log import STALE_SENDING, claim, entries, mark
 from data_access.delivery.mail import send_email
 from data_access.delivery.retry import NotifyError
-from data_access.delivery.webhook import DELIVERY_HEADER, SIGNATURE_HEADER, send_webhook, signature, verify
+from data_access.delivery.webhook import (
+    DELIVERY_HEADER,
+    SIGNATURE_HEADER,
+    send_standard,
+    send_webhook,
+    signature,
+    standard_signature,
+    verify,
+    verify_standard,
+)
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -21,7 +30,10 @@ __all__ = [
     "entries",
     "mark",
     "send_email",
+    "send_standard",
     "send_webhook",
     "signature",
+    "standard_signature",
     "verify",
+    "verify_standard",
 ]

@@ -25,11 +25,16 @@ class Smtp:
     cafile: str | None = None  # a CA bundle to trust for STARTTLS (an internal CA), else the system's
 
 
+WEBHOOK_FORMATS = ("standard", "segment")  # how an audience push is shaped (alerts have their own)
+
+
 @dataclass(frozen=True)
 class Webhook:
     name: str
     url: str
     secret: str
+    format: str = "standard"  # audience pushes: the Standard Webhooks envelope, or Segment's track call
+    write_key: str | None = None  # a Segment source's write key, sent as basic auth
 
 
 @dataclass(frozen=True)
@@ -66,7 +71,10 @@ class NotifyConfig:
                 raise ValueError(f"[notify.webhooks.{name}] url must be an http(s) address, not {url!r}")
             if len(secret) < 16:
                 raise ValueError(f"[notify.webhooks.{name}] needs a secret of at least 16 characters")
-            hooks[str(name)] = Webhook(str(name), url, secret)
+            shape = str(spec.get("format", "standard"))
+            if shape not in WEBHOOK_FORMATS:
+                raise ValueError(f"[notify.webhooks.{name}] format must be one of {', '.join(WEBHOOK_FORMATS)}")
+            hooks[str(name)] = Webhook(str(name), url, secret, shape, spec.get("write_key") or None)
         return cls(
             smtp=smtp,
             webhooks=hooks,

@@ -479,7 +479,15 @@ def write(
         if DERIVED_FROM & set(written):
             progress(1.0, "deriving the funnel's attempts and each stage's customers")
             refresh_derived(conn)  # in the same transaction: the store never holds a stale copy
+    if set(written) & AUDIENCE_FACTS:
+        from data_access.audiences import membership  # reads the queries that read this module's tables
+
+        progress(1.0, _("recomputing the audiences"))
+        membership.refresh(engine)
     return written
+
+
+AUDIENCE_FACTS = {"customers", "journey_events", "tickets", "survey_responses", "orders"}  # what an audience reads
 
 
 def refresh_derived(conn: Connection) -> dict[str, int]:

@@ -15,7 +15,7 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from data_access import access, alerts, metrics, schema, store
+from data_access import access, alerts, audiences, metrics, schema, store
 from data_access.config import SETTINGS, StoreLocation, resolve_store
 from data_access.filters import FilterError, Filters, Period
 from data_access.loading import ingest
@@ -51,7 +51,14 @@ def _filter_args(parser: argparse.ArgumentParser) -> None:
             metavar=dim.upper(),
             help=f"only customers with this {dim} (repeat for several)",
         )
+    _audience_arg(parser)
     parser.add_argument("--format", choices=FORMATS, default="table")
+
+
+def _audience_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--audience", metavar="KEY", help="only the audience's members, as of its last recompute (see audiences)"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -152,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument(f"--{side}-{end}", required=True, metavar="DATE", help=f"{words} of period {side.upper()}")
     for dim in schema.FILTER_DIMENSIONS:
         p.add_argument(f"--{dim}", action="append", default=[], metavar=dim.upper(), help=f"only this {dim}")
+    _audience_arg(p)
     p.add_argument("--format", choices=(*FORMATS, "xlsx"), default="table")
     p.add_argument("--out", metavar="FILE", help="write to this file instead of printing (needed for xlsx)")
 
@@ -217,6 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--threshold", type=float, help="points of a drop, or the count of customers at risk to exceed")
     v.add_argument("--stage", metavar="STAGE_ID", help="the journey stage (default: every stage)")
     v.add_argument("--segment", metavar="VALUE", help="only this segment's customers (default: every segment)")
+    v.add_argument("--audience", metavar="KEY", help="only this audience's members (default: every customer)")
     v.add_argument("--period", choices=alerts.PERIODS, default="month", help="judge each complete week or month")
     v.add_argument("--min-n", type=int, default=SETTINGS.min_n, help="fewest answers or tickets a period needs")
     v.add_argument("--subscribe", action="append", default=[], metavar="CHANNEL", help="an e-mail or webhook name")
@@ -267,6 +276,15 @@ def filters_from(args: argparse.Namespace) -> Filters:
         period=Period.parse(args.start, args.end),
         **{dim: tuple(getattr(args, dim)) for dim in schema.FILTER_DIMENSIONS},
     )
+
+
+def with_audience(args: argparse.Namespace, engine: Engine, filters: Filters) -> Filters:
+    """The filters narrowed to ``--audience``'s members (its last recompute, said on stderr)."""
+    if not args.audience:
+        return filters
+    chosen = audiences.choice(engine, args.audience)
+    sys.stderr.write(chosen.caption() + " UTC\n")
+    return filters.with_audience(chosen)
 
 
 REPORTS = ("kpis", "funnel", "support", "retention", "at-risk")
@@ -324,6 +342,7 @@ def run(args: argparse.Namespace) -> int:
         if getattr(args, "verify_days", 0) < 0:
             raise ValueError("--verify-days must be 0 or more")
         engine = open_store(location, read_only=True, console=console)
+        filters = with_audience(args, engine, filters)
         sys.stdout.write(emit(report(args, engine, filters), args.format))
         return 0
     if args.command == "review":
@@ -395,6 +414,7 @@ def _review(args: argparse.Namespace, location: StoreLocation, console: Console)
         raise ValueError("--format xlsx writes a file: give --out FILE")
     filters = Filters(**{dim: tuple(getattr(args, dim)) for dim in schema.FILTER_DIMENSIONS})
     engine = open_store(location, read_only=True, console=console)
+    filters = with_audience(args, engine, filters)
     frame = review.cli_rows(engine, filters, a, b, SETTINGS.min_n)
     if args.format == "xlsx":
         Path(args.out).write_bytes(review.to_xlsx(frame))

@@ -86,6 +86,7 @@ def alerts_command(args: argparse.Namespace, location: StoreLocation, console: C
             period=args.period,
             stage_id=args.stage,
             segment=args.segment,
+            audience=args.audience,
             threshold=args.threshold,
             min_n=args.min_n,
             enabled=not args.disabled,

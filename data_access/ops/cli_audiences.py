@@ -1,4 +1,4 @@
-"""The command line's audiences: ``audiences add|list|show|members|remove``."""
+"""The command line's audiences: ``audiences add|list|show|members|recompute|remove|subscribe|unsubscribe|pushes``."""
 
 from __future__ import annotations
 
@@ -6,12 +6,14 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import polars as pl
 
-from data_access import audiences, store
-from data_access.config import StoreLocation
+from data_access import audiences, delivery, store
+from data_access.audiences import push
+from data_access.config import StoreLocation, parse_every
 from data_access.filters import Period
 from data_access.ops import terminal
 from data_access.ops.terminal import Console, Parser, emit, open_store
@@ -43,6 +45,25 @@ def add_parsers(commands: argparse._SubParsersAction, store_args: Callable[[argp
     v = verbs.add_parser("remove", help="remove an audience (refused while another names it)")
     store_args(v)
     v.add_argument("key")
+    v = verbs.add_parser("subscribe", help="send the audience's entries and exits to a webhook of [notify.webhooks]")
+    store_args(v)
+    v.add_argument("key")
+    v.add_argument("destination", metavar="DESTINATION", help="the name of a configured webhook")
+    v.add_argument("--backfill", action="store_true", help="send the members it has now too (default: new ones)")
+    v.add_argument(
+        "--cooldown",
+        default="1d",
+        metavar="INTERVAL",
+        help="one who leaves and comes back within it is not sent again (default %(default)s; 0 for none)",
+    )
+    v = verbs.add_parser("unsubscribe", help="stop sending the audience to a webhook")
+    store_args(v)
+    v.add_argument("key")
+    v.add_argument("destination", metavar="DESTINATION")
+    v = verbs.add_parser("pushes", help="the entries and exits sent (or waiting), newest first")
+    store_args(v)
+    v.add_argument("key", nargs="?", help="this audience's only")
+    v.add_argument("--format", choices=terminal.FORMATS, default="table")
 
 
 def command(args: argparse.Namespace, location: StoreLocation, console: Console) -> int:
@@ -69,6 +90,28 @@ def command(args: argparse.Namespace, location: StoreLocation, console: Console)
                 f"({change.entered:,} entered, {change.left:,} left)\n"
             )
         return 0
+    if args.verb in ("subscribe", "unsubscribe"):
+        engine = open_store(location, read_only=False, console=console)
+        if args.verb == "unsubscribe":
+            push.unsubscribe(engine, args.key, args.destination)
+            sys.stdout.write(f"{args.destination} no longer gets {args.key}\n")
+            return 0
+        cooldown = timedelta(0) if args.cooldown.strip() == "0" else parse_every(args.cooldown)
+        done = push.subscribe(
+            engine,
+            delivery.NotifyConfig.load(),
+            args.key,
+            args.destination,
+            backfill=args.backfill,
+            cooldown=cooldown,
+            by=terminal.operator(),
+        )
+        first = "its members now, then " if done.backfill else ""
+        sys.stdout.write(
+            f"{args.destination} gets {args.key}: {first}each entry and exit from the next recompute on "
+            "(notify run sends them)\n"
+        )
+        return 0
     if args.verb == "remove":
         audiences.remove(open_store(location, read_only=False, console=console), args.key)
         sys.stdout.write(f"Removed audience {args.key}\n")
@@ -81,6 +124,9 @@ def command(args: argparse.Namespace, location: StoreLocation, console: Console)
         ]
         frame = pl.DataFrame(rows, schema=dict.fromkeys(("key", "name", "owner", "rule"), pl.String))
         sys.stdout.write(emit(frame, args.format))
+        return 0
+    if args.verb == "pushes":
+        sys.stdout.write(emit(push.log(engine, args.key), args.format))
         return 0
     if args.verb == "show":
         audience = audiences.get(engine, args.key)

@@ -179,7 +179,7 @@ def _presence(
         .group_by(rows.c.customer_id)
         .subquery("per_customer")
     )
-    if filters is not None and filters.customer_conditions():
+    if filters is not None and filters.narrows():
         per_customer = (
             sa.select(per_customer.c.mask)
             .join(cu, cu.c.customer_id == per_customer.c.customer_id)

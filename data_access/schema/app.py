@@ -16,12 +16,17 @@ __all__ = [
     "EMAIL",
     "LOAD_STATUSES",
     "NOTIFICATION_STATUSES",
+    "PUSH_KINDS",
+    "PUSH_STATUSES",
     "ROLES",
     "access_grants",
+    "alert_audiences",
     "alert_rules",
     "alert_subscriptions",
     "audience_members",
+    "audience_pushes",
     "audience_state",
+    "audience_subscriptions",
     "audiences",
     "audit_log",
     "kpi_reviews",
@@ -197,6 +202,51 @@ audience_state = sa.Table(
     sa.Column("computed_at", TIMESTAMP, nullable=False, info={"doc": "When it was computed (UTC)"}),
     sa.Column("members", sa.BigInteger, nullable=False, info={"doc": "Its members then"}),
 )
+# An alert rule limited to an audience's members (a table of its own, so stores made before it need no migration).
+alert_audiences = sa.Table(
+    "alert_audiences",
+    metadata,
+    sa.Column("rule_id", sa.String(64), primary_key=True, info={"doc": "The rule"}),
+    sa.Column("audience", sa.String(64), nullable=False, info={"doc": "Only this audience's members"}),
+)
+# Pushing audiences to a CRM: who subscribed which destination (a configured webhook) to which audience, and each
+# entry and exit as one message with a stable id, sent once per destination (written by data_access.audiences.push).
+audience_subscriptions = sa.Table(
+    "audience_subscriptions",
+    metadata,
+    sa.Column("audience", sa.String(64), primary_key=True, info={"doc": "The audience"}),
+    sa.Column("destination", NAME, primary_key=True, info={"doc": "A webhook of [notify.webhooks]"}),
+    sa.Column("since", TIMESTAMP, info={"doc": "The audience's as-of time when subscribed: later entries are sent"}),
+    sa.Column("backfill", sa.Boolean, nullable=False, info={"doc": "Whether the members then were sent too"}),
+    sa.Column("cooldown_seconds", sa.BigInteger, nullable=False, info={"doc": "A leave and return within it: unsent"}),
+    sa.Column("segments", sa.Text, nullable=False, info={"doc": "The subscriber's segment limit (JSON list; [] none)"}),
+    sa.Column("created_by", EMAIL, nullable=False, info={"doc": "Who subscribed it"}),
+    sa.Column("created_at", TIMESTAMP, nullable=False, info={"doc": "When (UTC)"}),
+)
+PUSH_KINDS = ("entered", "exited")
+PUSH_STATUSES = ("pending", "sending", "sent", "failed", "refused")
+audience_pushes = sa.Table(
+    "audience_pushes",
+    metadata,
+    sa.Column(
+        "webhook_id",
+        sa.String(64),
+        primary_key=True,
+        info={"doc": "Stable: destination, audience, customer, kind and the stay's entry time"},
+    ),
+    sa.Column("destination", NAME, nullable=False, info={"doc": "The webhook it goes to"}),
+    sa.Column("audience", sa.String(64), nullable=False, info={"doc": "The audience"}),
+    sa.Column("customer_id", ID, nullable=False, info={"doc": "The customer"}),
+    sa.Column("kind", sa.String(16), nullable=False, info={"doc": "One of: " + ", ".join(PUSH_KINDS)}),
+    sa.Column("stay_from", TIMESTAMP, nullable=False, info={"doc": "The entry time of the stay it opens or closes"}),
+    sa.Column("happened_at", TIMESTAMP, nullable=False, info={"doc": "The recompute's as-of time it happened at"}),
+    sa.Column("body", sa.Text, nullable=False, info={"doc": "The message, as JSON, fixed when it was made"}),
+    sa.Column("created_at", TIMESTAMP, nullable=False, info={"doc": "When it was made (UTC)"}),
+    sa.Column("status", sa.String(16), nullable=False, info={"doc": "One of: " + ", ".join(PUSH_STATUSES)}),
+    sa.Column("attempts", sa.Integer, nullable=False, info={"doc": "HTTP attempts so far"}),
+    sa.Column("sent_at", TIMESTAMP, info={"doc": "The last attempt (UTC)"}),
+    sa.Column("error", sa.Text, info={"doc": "Why the last attempt failed (HTTP status and words)"}),
+)
 APP_TABLES: tuple[sa.Table, ...] = (
     kpi_reviews,
     access_grants,
@@ -211,4 +261,7 @@ APP_TABLES: tuple[sa.Table, ...] = (
     audiences,
     audience_members,
     audience_state,
+    audience_subscriptions,
+    audience_pushes,
+    alert_audiences,
 )

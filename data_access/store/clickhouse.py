@@ -82,7 +82,7 @@ LOW_CARDINALITY = frozenset(
 
 # The app's own tables whose rows an UPDATE changes (alert rules, deliveries): ClickHouse's lightweight UPDATE
 # needs the block columns.
-UPDATED = frozenset({"alert_rules", "notifications", "audience_members"})
+UPDATED = frozenset({"alert_rules", "notifications", "audience_members", "audience_pushes"})
 UPDATABLE = "enable_block_number_column = 1, enable_block_offset_column = 1"
 
 
