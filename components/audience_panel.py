@@ -309,3 +309,49 @@ def _saved(engine: Any, made: Audience) -> str:
     audiences.add(engine, made)
     (change,) = audiences.recompute(engine, _now(), (made.key,))
     return _("Saved {name}: {n} members.").format(name=made.name, n=i18n.number(change.members))
+
+
+def from_at_risk(
+    url: str,
+    viewer: Access,
+    segments: tuple[str, ...],
+    stages: tuple[str | None, ...],
+    cfg: delivery.NotifyConfig | None,
+) -> None:
+    """The Churn early warning's list as a live audience (score at least N, the segments and stages chosen above),
+    pushed to a destination: the customers who enter it later are sent as they come, and those who leave it too."""
+    with st.expander(_("Push these customers to the CRM"), icon=":material/send:"):
+        left, right = st.columns(2)
+        score = int(left.number_input(_("Score at least"), 1, 20, 5, key="risk_audience_score"))
+        hooks = sorted(cfg.webhooks) if cfg else []
+        destination = right.selectbox(
+            _("Destination"), ["", *hooks], format_func=lambda h: h or _("(none yet)"), key="risk_audience_hook"
+        )
+        words = [_("Churn risk {n}+").format(n=score), *segments]
+        name = st.text_input(_("Name"), value=" ".join(words), key=f"risk_audience_name_{score}_{'-'.join(segments)}")
+        rule: dict = {"risk": {"op": "gte", "value": score}} | ({"stages": list(stages)} if stages else {})
+        if segments:
+            rule = {"all": [rule, {"attr": "segment", "op": "in", "value": list(segments)}]}
+        st.caption(
+            _(
+                "A live audience: recomputed after each load and by `notify run`, with the default triggers as of now; "
+                "each customer who enters or leaves it is sent once."
+            )
+        )
+        if st.button(_("Make the audience"), type="primary", key="risk_audience_make"):
+            made = Audience(alerts.slug(name), name.strip(), viewer.email, rule)
+            _write(url, lambda w: _pushed_list(w, made, destination, cfg, viewer), ("audience", f"save {made.key}"))
+        if st.session_state.get(_DONE):
+            done_message()
+
+
+def _pushed_list(engine: Any, made: Audience, destination: str, cfg: Any, viewer: Access) -> str:
+    said = _saved(engine, made)
+    if destination:
+        push.subscribe(
+            engine, cfg, made.key, destination, backfill=True, segments=viewer.scope.segments, by=viewer.email
+        )
+        said += " " + _("Its members and every later entry and exit go to {destination}.").format(
+            destination=destination
+        )
+    return said

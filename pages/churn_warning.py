@@ -5,9 +5,9 @@ from datetime import datetime, time, timedelta
 import polars as pl
 import streamlit as st
 
-from components import downloads, session, shell
+from components import alerts_panel, audience_panel, auth, downloads, session, shell
 from components.builders import labels, tables
-from data_access import i18n
+from data_access import access, i18n
 from data_access import streamlit_cache as cache
 from data_access.config import SETTINGS
 from data_access.i18n import _, ngettext
@@ -120,3 +120,7 @@ st.dataframe(tables.arrow(labels.headers(shown.head(1_000))), hide_index=True, w
 downloads.csv_button(
     _("Download the list for the CRM"), shown, f"at_risk_{as_of_day}.csv", "risk_csv", chosen.caption()
 )
+if auth.current().may(access.EDIT):
+    names_to_ids = {name: stage_id for stage_id, name in stage_names.items()}
+    picked = tuple(None if s == no_stage else names_to_ids.get(s) for s in stages)
+    audience_panel.from_at_risk(url, auth.current(), tuple(segments), picked, alerts_panel.config())

@@ -94,3 +94,42 @@ def test_a_viewer_limited_to_b2b_sees_only_b2b_members(sample_url: str, monkeypa
     assert len(shown) < members.height  # the B2C members are there, and not shown
     at.sidebar.selectbox(key="f_audience").set_value("everyone-risky").run()
     assert f"audience: Everyone risky, {len(shown):,} customers, computed" in texts(at)  # counted within B2B
+
+
+def test_the_at_risk_list_becomes_an_audience_pushed_to_the_crm(
+    sample_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    from data_access.audiences import push
+    from data_access.delivery import NotifyConfig
+    from tests.peers import webhook_receiver
+
+    secret = "a-secret-of-more-than-sixteen"
+    with webhook_receiver(secret) as hook:
+        notify = {"webhooks": {"crm": {"url": hook.url, "secret": secret}}, "backoff_seconds": 0}
+        secrets = tmp_path / "secrets.toml"
+        secrets.write_text(
+            f'[notify]\nbackoff_seconds = 0\n[notify.webhooks.crm]\nurl = "{hook.url}"\nsecret = "{secret}"\n'
+        )
+        monkeypatch.setenv("CJM_SECRETS_FILE", str(secrets))
+        monkeypatch.setenv("CJM_DATABASE_URL", sample_url)
+        at = AppTest.from_file(APP, default_timeout=60)
+        at.run().switch_page("pages/churn_warning.py").run()
+        at.multiselect(key="risk_segments").set_value(["B2B"]).run()
+        at.number_input(key="risk_audience_score").set_value(3).run()
+        at.selectbox(key="risk_audience_hook").set_value("crm").run()
+        at.button(key="risk_audience_make").click().run()
+        assert not at.exception
+        said = [s.value for s in at.success]
+        assert any("Saved Churn risk 3+ B2B" in s and "go to crm" in s for s in said), said
+        engine = store.create_store_engine(sample_url)
+        made = audiences.get(engine, "churn-risk-3-b2b")
+        assert made.rule == {
+            "all": [{"risk": {"op": "gte", "value": 3}}, {"attr": "segment", "op": "in", "value": ["B2B"]}]
+        }
+        members, _ = audiences.current(engine, made.key)
+        done = push.push(engine, NotifyConfig.from_secrets({"notify": notify}))
+        assert done.sent == members.height > 0
+        sent = [r.json["data"]["customer"] for r in hook.received]
+        assert {c["segment"] for c in sent} == {"B2B"}
+        assert sorted(c["id"] for c in sent) == sorted(members["customer_id"])
+        engine.dispose()

@@ -134,6 +134,8 @@ CASES = [
     ({"all": [B2B, {"orders": {}}]}, ["a"]),
     ({"risk": {"op": "gte", "value": 2}}, ["a", "b", "c"]),
     ({"risk": {"op": "gte", "value": 5}}, ["b"]),
+    ({"risk": {"op": "gte", "value": 2}, "stages": ["onboarding"]}, ["a", "b"]),  # their latest events' stage
+    ({"risk": {"op": "gte", "value": 2}, "stages": [None, "regular_use"]}, ["c"]),  # c has no event at all
 ]
 
 

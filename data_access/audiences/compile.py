@@ -163,7 +163,14 @@ def members_query(rule: Node, as_of: datetime, resolve: Callable[[str], Node] | 
         if isinstance(node, LastSeen):
             return _last_seen(node.days_ago, seen.c.last_at, as_of)
         if isinstance(node, Risk):
-            return _compare(score, node.score)
+            met = _compare(score, node.score)
+            if not node.stages:
+                return met
+            named = [s for s in node.stages if s is not None]
+            at = [scored.c.stage_id.in_(named)] if named else []
+            if None in node.stages:
+                at.append(sa.and_(scored.c.customer_id.is_not(None), scored.c.stage_id.is_(None)))
+            return sa.and_(met, sa.or_(*at))
         raise RuleError(f"cannot compile {node!r}")
 
     return (

@@ -43,24 +43,23 @@ def recompute(engine: Engine, as_of: datetime, keys: tuple[str, ...] = ()) -> li
             raise RuleError(f"audience: unknown audience {', '.join(missing)}")
         resolve = _resolver(known)
         for key in keys or tuple(sorted(known)):
+            # the rule is evaluated twice (who left, who entered); the counts come from the membership's own rows
             now = members_query(resolve(key), as_of, resolve).subquery("now")
-            current = sa.select(am.c.customer_id).where(am.c.audience == key, am.c.left_at.is_(None))
+            on_record = sa.and_(am.c.audience == key, am.c.left_at.is_(None))
+            current = sa.select(am.c.customer_id).where(on_record)
+            before = int(conn.execute(sa.select(sa.func.count()).where(on_record)).scalar_one())
             left = store.update_where(
                 conn,
                 am,
-                sa.and_(
-                    am.c.audience == key, am.c.left_at.is_(None), am.c.customer_id.not_in(sa.select(now.c.customer_id))
-                ),
+                sa.and_(on_record, am.c.customer_id.not_in(sa.select(now.c.customer_id))),
                 left_at=schema.bound_time(as_of),
             )
             entering = sa.select(
                 sa.literal(key).label("audience"), now.c.customer_id, schema.bound_time(as_of).label("entered_at")
-            )
-            entering = entering.where(now.c.customer_id.not_in(current))
-            entered = int(conn.execute(sa.select(sa.func.count()).select_from(entering.subquery())).scalar_one())
-            if entered:
-                conn.execute(sa.insert(am).from_select(["audience", "customer_id", "entered_at"], entering))
-            members = int(conn.execute(sa.select(sa.func.count()).select_from(now)).scalar_one())
+            ).where(now.c.customer_id.not_in(current))
+            conn.execute(sa.insert(am).from_select(["audience", "customer_id", "entered_at"], entering))
+            members = int(conn.execute(sa.select(sa.func.count()).where(on_record)).scalar_one())
+            entered = members - (before - left)
             conn.execute(sa.delete(st).where(st.c.audience == key))
             conn.execute(sa.insert(st).values(audience=key, as_of=as_of, computed_at=store.utc_now(), members=members))
             changes.append(Change(key, entered, left, members))

@@ -10,7 +10,8 @@ Groups: ``{"all": [...]}``, ``{"any": [...]}``, ``{"not": {...}}``. Leaves:
   ``count``, at least one row;
 - ``{"last_seen": {"days_ago": {"op": ..., "value": N}}}`` (no journey event or order for that long; never seen
   matches);
-- ``{"risk": {"op": ..., "value": N}}`` (the churn early warning's score);
+- ``{"risk": {"op": ..., "value": N}}`` (the churn early warning's score), optionally with ``"stages": [...]``
+  (the stage of the customer's latest journey event in the warning's windows; null: none);
 - ``{"audience": "KEY"}`` (another audience).
 
 A bad rule raises :class:`RuleError` with the path of the bad part: ``all[1].window: unknown key "last_day"``.
@@ -81,6 +82,7 @@ class LastSeen:
 @dataclass(frozen=True)
 class Risk:
     score: Compare
+    stages: tuple[str | None, ...] = ()  # only customers whose warning's stage is one of these (None: no event)
 
 
 @dataclass(frozen=True)
@@ -204,8 +206,11 @@ def parse(raw: Any, path: str = "") -> Node:
         _keys(inner, f"{path}.last_seen", {"days_ago"})
         return LastSeen(_compare(inner.get("days_ago"), f"{path}.last_seen.days_ago"))
     if "risk" in raw:
-        _keys(raw, path, {"risk"})
-        return Risk(_compare(raw["risk"], f"{path}.risk"))
+        _keys(raw, path, {"risk", "stages"})
+        stages = raw.get("stages", [])
+        if not isinstance(stages, list) or not all(s is None or isinstance(s, str) for s in stages):
+            raise _fail(f"{path}.stages", "a list of stage ids (null: no journey event in the warning's windows)")
+        return Risk(_compare(raw["risk"], f"{path}.risk"), tuple(stages))
     if "audience" in raw:
         _keys(raw, path, {"audience"})
         if not isinstance(raw["audience"], str):

@@ -180,6 +180,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="instead: load --events product events through a source and the stage rules, against the plain ingest",
     )
     p.add_argument("--events", type=int, default=1_000_000, metavar="N", help="with --sources: how many events")
+    p.add_argument(
+        "--audiences",
+        action="store_true",
+        help="instead: recompute an audience of three leaves, and time every page filtered by it against no filter",
+    )
 
     p = commands.add_parser(
         "loadtest", help="start the dashboard and time every page for one session, then for many at once"
@@ -363,6 +368,10 @@ def run(args: argparse.Namespace) -> int:
         from data_access.ops import bench_sources
 
         return bench_sources.main(args.events, args.seed, lambda line: print(line, file=sys.stderr, flush=True))
+    if args.command == "bench" and args.audiences:
+        from data_access.ops import bench_audiences
+
+        return bench_audiences.main(location, args.customers, args.seed, reuse=args.reuse, progress=console)
     if args.command == "bench":
         from data_access.ops import bench
 
