@@ -168,7 +168,7 @@ def _destinations(
             )
     hooks = sorted(cfg.webhooks) if cfg else []
     if not hooks:
-        st.caption(_("No webhooks configured: add one under [notify.webhooks.NAME] in .streamlit/secrets.toml."))
+        st.caption(_("No webhooks configured: add one under `[notify.webhooks.NAME]` in `.streamlit/secrets.toml`."))
     else:
         left, middle, right = st.columns(3)
         destination = left.selectbox(_("Destination"), hooks, key="audiences_destination")

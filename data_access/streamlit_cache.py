@@ -143,6 +143,12 @@ def audience_choices(url: str, scope: Scope) -> list[AudienceChoice]:
     return audiences.choices(read_engine(url), scope)
 
 
+@_cached(N_("Reading the customer's rows..."))
+def customer_evidence(url: str, customer_id: str, as_of: datetime, scope: Scope) -> dict[str, pl.DataFrame] | None:
+    with store.connect(read_engine(url)) as conn:
+        return risk.evidence(conn, customer_id, as_of, scope)
+
+
 @st.cache_data(ttl=SETTINGS.access_ttl_seconds, max_entries=8, show_spinner=False)
 def audience_book(url: str) -> list[audiences.Audience]:
     return audiences.listed(read_engine(url))

@@ -48,6 +48,23 @@ st.caption(
         score=" + ".join(f"{w} × {_(n)}" for n, w in triggers.weights),
     )
 )
+wanted = st.query_params.get("customer")  # a link from the CRM: one customer's evidence first
+if wanted:
+    rows = session.guarded(cache.customer_evidence, url, wanted, as_of, chosen.scope)
+    st.subheader(_("Customer {id}").format(id=wanted))
+    if rows is None:
+        st.warning(_("No customer {id} within your access.").format(id=wanted))
+    else:
+        for tab, name in zip(
+            st.tabs([_("Journey events"), _("Tickets"), _("Survey answers")]),
+            ("events", "tickets", "answers"),
+            strict=True,
+        ):
+            frame = rows[name]
+            if frame.height:
+                tab.dataframe(tables.arrow(labels.headers(frame)), hide_index=True, width="stretch")
+            else:
+                tab.caption(_("None up to {day}.").format(day=i18n.day(as_of_day)))
 alerts = session.guarded(cache.risk_alerts, url, chosen, as_of)
 for spike in alerts["unsubscribes"].iter_rows(named=True):
     st.warning(

@@ -45,6 +45,29 @@ STAGE_RULES: list[tuple[str, str, str, str]] = [
     ("cancel_flow_opened", "", "", "churn_attempt"),
     ("review_written", "", "", "loyalty"),
 ]
+# the CX team's audiences (data_access.audiences): groups by behaviour, computed as of the end of the data
+AUDIENCES: list[tuple[str, str, dict]] = [
+    (
+        "at-risk-b2b",
+        "At risk B2B",
+        {"all": [{"risk": {"op": "gte", "value": 3}}, {"attr": "segment", "op": "eq", "value": "B2B"}]},
+    ),
+    (
+        "detractors-90d",
+        "Detractors in the last 90 days",
+        {"answers": {"survey": "nps", "score": {"op": "lte", "value": 6}}, "window": {"last_days": 90}},
+    ),
+    (
+        "onboarded-not-using",
+        "Onboarded, not in regular use",
+        {
+            "all": [
+                {"events": {"stage": "onboarding"}},
+                {"events": {"stage": "regular_use"}, "count": {"op": "eq", "value": 0}},
+            ]
+        },
+    ),
+]
 # the journey map's two phases: up to and including the first purchase, and after it
 BEFORE_PURCHASE, AFTER_PURCHASE = "Before the first purchase", "After the first purchase"
 FIRST_PURCHASE = "decision"

@@ -336,3 +336,15 @@ def translate(table: str, frame: pl.DataFrame) -> pl.DataFrame:
         mapping = {v: words.get(v, v) for v in values} if isinstance(words, dict) else {v: words(v) for v in values}
         changed.append(pl.col(column).replace(mapping))
     return frame.with_columns(changed) if changed else frame
+
+
+AUDIENCE_NAMES = {
+    "At risk B2B": "B2B под угрозой",
+    "Detractors in the last 90 days": "Критики за последние 90 дней",
+    "Onboarded, not in regular use": "Прошли адаптацию, но не пользуются регулярно",
+}
+
+
+def audiences() -> list[tuple[str, str, dict]]:
+    """The sample company's audiences with their names in Russian (keys and rules as they are)."""
+    return [(key, AUDIENCE_NAMES.get(name, name), rule) for key, name, rule in story.AUDIENCES]

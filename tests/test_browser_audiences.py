@@ -13,6 +13,7 @@ from data_access.audiences import Audience
 from tests.test_browser import ARTIFACTS, _settled, running_app
 from tests.test_browser import browser as browser
 from tests.test_browser import sample_store as sample_store
+from tests.test_browser import server as server
 
 pytestmark = pytest.mark.browser
 
@@ -33,19 +34,23 @@ def test_the_audiences_page_and_a_filtered_link(sample_store: str, browser: obje
     members = audiences.choice(engine, "risky").members
     engine.dispose()
     with running_app(url, tmp_path / "streamlit.log") as base:
-        page = browser.new_page(viewport={"width": 1440, "height": 1400})
+        page = browser.new_page(viewport={"width": 1440, "height": 2000})
         page.goto(f"{base}/audiences")
         _settled(page)
         page.get_by_text("Its rule").wait_for(timeout=30_000)
         page.get_by_text(f"audience: Churn risk 3+, {members:,} customers, computed", exact=False).first.wait_for(
             timeout=30_000
         )
+        page.locator(".js-plotly-plot").first.wait_for(timeout=30_000)
+        page.locator("[data-testid='stDataFrame'] canvas").nth(1).wait_for(timeout=30_000)
+        page.wait_for_timeout(1500)
         ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=ARTIFACTS / "audiences.png", full_page=True)
+        page.screenshot(path=ARTIFACTS / "audiences.png")
 
         page.goto(f"{base}/stage_kpis?audience=risky")
         _settled(page)
         page.get_by_text(f"audience: Churn risk 3+, {members:,} customers", exact=False).first.wait_for(timeout=30_000)
         assert "audience=risky" in page.url
+        page.wait_for_timeout(1500)
         page.screenshot(path=ARTIFACTS / "audience_filter.png")
         page.close()

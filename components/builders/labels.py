@@ -66,6 +66,16 @@ COLUMNS = (
     N_("action"),
     N_("object"),
     N_("detail"),
+    N_("entered_at"),
+    N_("webhook_id"),
+    N_("destination"),
+    N_("kind"),
+    N_("happened_at"),
+    N_("attempts"),
+    N_("sent_at"),
+    N_("error"),
+    N_("occurred_at"),
+    N_("survey"),
 )
 
 

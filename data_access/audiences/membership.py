@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from data_access import access, schema, store
-from data_access.audiences.book import _resolver, _rows
+from data_access.audiences.book import Audience, _resolver, _rows, add
 from data_access.audiences.compile import members_query
 from data_access.audiences.rules import RuleError
 from data_access.filters import EVERYONE, AudienceChoice, Scope
@@ -64,6 +64,14 @@ def recompute(engine: Engine, as_of: datetime, keys: tuple[str, ...] = ()) -> li
             conn.execute(sa.insert(st).values(audience=key, as_of=as_of, computed_at=store.utc_now(), members=members))
             changes.append(Change(key, entered, left, members))
     return changes
+
+
+def seeded(engine: Engine, entries: list[tuple[str, str, dict]]) -> list[Change]:
+    """A sample store's audiences (key, name, rule), computed as of the end of its data."""
+    for key, name, rule in entries:
+        add(engine, Audience(key, name, "sample", rule))
+    newest = store.freshness(engine)
+    return recompute(engine, newest) if newest is not None else []
 
 
 def refresh(engine: Engine) -> list[Change]:

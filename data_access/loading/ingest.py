@@ -587,5 +587,10 @@ def seed(
     progress(0.96, "deriving the funnel's attempts and each stage's customers")
     with store.write_transaction(engine) as conn:
         refresh_derived(conn)
+    from data_access.audiences import membership
+    from sample_data import story, story_ru
+
+    progress(0.98, _("recomputing the audiences"))
+    membership.seeded(engine, story_ru.audiences() if lang == "ru" else story.AUDIENCES)
     progress(1.0, _("sample store ready: {n} customers").format(n=i18n.number(customers)))
     return written

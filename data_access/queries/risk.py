@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from data_access import metrics, schema
 from data_access.access import masked
-from data_access.filters import Filters, Period
+from data_access.filters import Filters, Period, Scope
 from data_access.i18n import N_
 from data_access.queries import support
 from data_access.store import contact_columns, fetch_frame, side_by_side
@@ -267,3 +267,28 @@ def alerts(engine: Engine, filters: Filters, as_of: datetime) -> dict[str, pl.Da
             "complaints": lambda c: support.cluster_spikes(c, weeks),
         },
     )
+
+
+EVIDENCE_ROWS = 20  # of each kind
+
+
+def evidence(conn: Connection, customer_id: str, as_of: datetime, scope: Scope) -> dict[str, pl.DataFrame] | None:
+    """What stands behind one customer's warning, newest first up to ``as_of``: their journey events, tickets and
+    survey answers (at most :data:`EVIDENCE_ROWS` of each; comments masked as the scope says). None when the
+    customer is unknown or outside the viewer's segment limit."""
+    where = [cu.c.customer_id == customer_id, *([cu.c.segment.in_(scope.segments)] if scope.segments else [])]
+    if conn.execute(sa.select(cu.c.customer_id).where(*where)).first() is None:
+        return None
+    now = schema.bound_time(as_of)
+    queries = {
+        "events": sa.select(ev.c.occurred_at, ev.c.stage_id, ev.c.action)
+        .where(ev.c.customer_id == customer_id, ev.c.occurred_at <= now)
+        .order_by(ev.c.occurred_at.desc()),
+        "tickets": sa.select(tk.c.opened_at, tk.c.category, tk.c.final_line, tk.c.resolved_at, tk.c.reopened, tk.c.csat)
+        .where(tk.c.customer_id == customer_id, tk.c.opened_at <= now)
+        .order_by(tk.c.opened_at.desc()),
+        "answers": sa.select(sv.c.responded_at, sv.c.stage_id, sv.c.survey, sv.c.score, sv.c.comment)
+        .where(sv.c.customer_id == customer_id, sv.c.responded_at <= now)
+        .order_by(sv.c.responded_at.desc()),
+    }
+    return {name: masked(fetch_frame(conn, q.limit(EVIDENCE_ROWS)), scope) for name, q in queries.items()}
