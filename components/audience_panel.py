@@ -104,13 +104,23 @@ def daily_chart(frame: pl.DataFrame) -> go.Figure:
     return charts.localise(fig)
 
 
-def one(url: str, viewer: Access, computed: list[AudienceChoice], cfg: delivery.NotifyConfig | None) -> None:
-    """One audience up close."""
+def one(
+    url: str,
+    viewer: Access,
+    computed: list[AudienceChoice],
+    cfg: delivery.NotifyConfig | None,
+    first: AudienceChoice | None = None,
+) -> None:
+    """One audience up close (``first``: the one shown first, the sidebar's choice)."""
     book = {a.key: a for a in session.guarded(cache.audience_book, url)}
     if not book:
         return
     by_key = {c.key: c for c in computed}
-    key = st.selectbox(_("Audience"), list(book), format_func=lambda k: book[k].name, key="audiences_one")
+    keys = list(book)
+    index = keys.index(first.key) if first is not None and first.key in book else 0
+    key = st.selectbox(
+        _("Audience"), keys, index=index, format_func=lambda k: book[k].name, key=f"audiences_one_{keys[index]}"
+    )
     chosen = book[key]
     state = by_key.get(key)
     with st.expander(_("Its rule")):

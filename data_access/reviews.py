@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from data_access import schema, store
-from data_access.filters import EVERYONE, Filters, Period, Scope
+from data_access.filters import EVERYONE, AudienceChoice, Filters, Period, Scope
 from data_access.loading.ingest import LoadRejected, Problem, Problems
 from data_access.queries import review
 
@@ -68,6 +68,14 @@ def save(engine: Engine, name: str, a: Period, b: Period, filters: Filters, fram
     if filters.scope.segments:  # the figures are of the saver's segments only: say so, for whoever opens it
         limit = set(filters.scope.segments)
         customers["segment"] = sorted(limit & set(filters.segment) if filters.segment else limit)
+    if filters.audience is not None:  # the audience as it stood: its caption stays true of the frozen figures
+        chosen = filters.audience
+        customers["audience"] = {  # type: ignore[assignment]
+            "key": chosen.key,
+            "name": chosen.name,
+            "members": chosen.members,
+            "computed_at": chosen.computed_at.isoformat() if chosen.computed_at else None,
+        }
     data_as_of = store.freshness(engine)
     with store.write_transaction(engine, (kr,)) as conn:
         conn.execute(sa.delete(kr).where(kr.c.name == clean))
@@ -113,14 +121,20 @@ def opened(conn: Connection, name: str, scope: Scope = EVERYONE) -> SavedReview 
     row = conn.execute(sa.select(kr).where(kr.c.name == name)).one_or_none()
     if row is None or not _within(json.loads(row.customers), scope):
         return None
-    values = {dim: tuple(v) for dim, v in json.loads(row.customers).items()}
+    loaded = json.loads(row.customers)
+    kept = loaded.pop("audience", None)
+    values = {dim: tuple(v) for dim, v in loaded.items()}
+    audience = None
+    if kept:
+        when = datetime.fromisoformat(kept["computed_at"]) if kept.get("computed_at") else None
+        audience = AudienceChoice(kept["key"], kept.get("name", ""), int(kept.get("members", 0)), when)
     frame = pl.DataFrame(json.loads(row.figures), schema=ROW_SCHEMA) if row.figures else None
     return SavedReview(
         name=row.name,
         saved_at=row.saved_at,
         a=Period(row.a_start, row.a_end),
         b=Period(row.b_start, row.b_end),
-        filters=Filters(**values),
+        filters=Filters(audience=audience, **values),
         data_as_of=row.data_as_of,
         frame=frame if frame is not None else pl.DataFrame(schema=ROW_SCHEMA),
     )

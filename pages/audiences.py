@@ -8,13 +8,13 @@ from data_access import access
 from data_access import streamlit_cache as cache
 from data_access.i18n import _
 
-url, _chosen = shell.start("audiences")
+url, chosen = shell.start("audiences")
 viewer = auth.current()
 stages_frame = session.guarded(cache.stages, url)
 stages = dict(zip(stages_frame["stage_id"], stages_frame["name"], strict=True))
 audience_panel.done_message()
 computed = audience_panel.overview(url, viewer)
-audience_panel.one(url, viewer, computed, alerts_panel.config())
+audience_panel.one(url, viewer, computed, alerts_panel.config(), chosen.audience)
 if viewer.may(access.EDIT):
     st.subheader(_("New audience"))
     segments = session.guarded(cache.dimension_values, url, viewer.scope).get("segment", [])

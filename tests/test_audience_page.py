@@ -87,7 +87,7 @@ def test_a_viewer_limited_to_b2b_sees_only_b2b_members(sample_url: str, monkeypa
     at = signed_in(sample_url, monkeypatch, "b2b@example.com").run()
     at.switch_page("pages/audiences.py").run()
     assert not at.exception
-    at.selectbox(key="audiences_one").set_value("everyone-risky").run()
+    at.selectbox(key="audiences_one_at-risk-b2b").set_value("everyone-risky").run()
     assert not at.exception
     shown = table_with(at, "segment")
     assert len(shown) > 0 and set(shown["segment"]) == {"B2B"}

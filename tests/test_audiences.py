@@ -275,3 +275,58 @@ def test_an_audience_filter_gives_the_figures_of_a_store_of_its_members(tmp_path
     ingest.write(whole, [("customers", customers)], mode="append")
     _, state = audiences.current(whole, "risky")
     assert state["as_of"] > newest
+
+
+def test_a_saved_review_keeps_the_audience_it_was_made_for(tmp_path) -> None:
+    from data_access import reviews
+    from data_access.filters import Filters, Period
+    from data_access.loading import ingest
+    from data_access.queries import review
+
+    engine = store.create_store_engine(f"duckdb:///{tmp_path / 'review.duckdb'}")
+    ingest.seed(engine, 400, 3)
+    chosen = audiences.choice(engine, "detractors-90d")  # one of the sample company's own
+    filters = Filters().with_audience(chosen)
+    a, b = Period.parse("2025-07-01", "2025-12-31"), Period.parse("2026-01-01", "2026-06-30")
+    reviews.save(engine, "H1 detractors", a, b, filters, review.load(engine, filters, a, b, 5))
+    with store.connect(engine) as conn:
+        kept = reviews.opened(conn, "H1 detractors")
+    assert kept is not None and kept.filters.audience == chosen
+    assert "audience: Detractors in the last 90 days" in kept.filters.caption()
+
+
+def test_a_recompute_back_in_time_or_again_at_the_same_time(people: Engine) -> None:
+    """An earlier as-of time rewinds the history to it; the same time again after the data changed reopens a stay
+    that began and ended at it; neither ever writes a stay twice. (The rows are changed behind the load's back: a
+    load would recompute as of now.)"""
+    import sqlalchemy as sa
+
+    from data_access import schema
+
+    ev, am = schema.journey_events, schema.audience_members
+
+    def event(present: bool) -> None:
+        with store.connect(people, write=True) as conn:
+            conn.execute(sa.delete(ev).where(ev.c.event_id == "new"))
+            if present:
+                row = {"event_id": "new", "customer_id": "b", "stage_id": "onboarding", "occurred_at": later}
+                conn.execute(sa.insert(ev).values(**row))
+
+    def changes(at) -> list[tuple[int, int, int]]:
+        return [(c.entered, c.left, c.members) for c in audiences.recompute(people, at, ("lately",))]
+
+    audiences.add(people, Audience("lately", "Active lately", "me", {"events": {}, "window": {"last_days": 6}}))
+    later = AS_OF + timedelta(days=3)
+    assert changes(AS_OF) == [(2, 0, 2)]  # a and d
+    assert changes(later) == [(0, 1, 1)]  # a's last event is 8 days back
+    assert changes(AS_OF) == [(0, 0, 2)]  # rewound: a's stay is open again
+    assert changes(later) == [(0, 1, 1)]
+    event(True)
+    assert changes(later) == [(1, 0, 2)]  # b enters at `later`
+    event(False)
+    assert changes(later) == [(0, 1, 1)]  # and leaves at it
+    event(True)
+    assert changes(later) == [(1, 0, 2)]  # back: that stay reopened
+    with store.connect(people) as conn:
+        stays = conn.execute(sa.select(am.c.entered_at, am.c.left_at).where(am.c.customer_id == "b")).all()
+    assert stays == [(later, None)]

@@ -35,7 +35,7 @@ def test_the_audiences_page_and_a_filtered_link(sample_store: str, browser: obje
     engine.dispose()
     with running_app(url, tmp_path / "streamlit.log") as base:
         page = browser.new_page(viewport={"width": 1440, "height": 2000})
-        page.goto(f"{base}/audiences")
+        page.goto(f"{base}/audiences?audience=risky")
         _settled(page)
         page.get_by_text("Its rule").wait_for(timeout=30_000)
         page.get_by_text(f"audience: Churn risk 3+, {members:,} customers, computed", exact=False).first.wait_for(

@@ -64,6 +64,7 @@ def test_cluster_tables_shard_by_customer_and_replicate_the_rest() -> None:
         "funnel_attempts",
         "stage_customers",
         "audience_members",  # an audience's members: each with its customer
+        "audience_pushes",  # and the messages about them
     }
     for name in sharded:
         assert f"{name}_local" in by_table and "Distributed(" in by_table[name]

@@ -45,6 +45,7 @@ def recompute(engine: Engine, as_of: datetime, keys: tuple[str, ...] = ()) -> li
         for key in keys or tuple(sorted(known)):
             # the rule is evaluated twice (who left, who entered); the counts come from the membership's own rows
             now = members_query(resolve(key), as_of, resolve).subquery("now")
+            _rewind(conn, key, as_of)
             on_record = sa.and_(am.c.audience == key, am.c.left_at.is_(None))
             current = sa.select(am.c.customer_id).where(on_record)
             before = int(conn.execute(sa.select(sa.func.count()).where(on_record)).scalar_one())
@@ -54,6 +55,13 @@ def recompute(engine: Engine, as_of: datetime, keys: tuple[str, ...] = ()) -> li
                 sa.and_(on_record, am.c.customer_id.not_in(sa.select(now.c.customer_id))),
                 left_at=schema.bound_time(as_of),
             )
+            # at the same as-of time again (after a load): one who left at it and is back reopens that stay
+            gone_at_once = sa.and_(
+                am.c.audience == key, am.c.entered_at == schema.bound_time(as_of), am.c.left_at.is_not(None)
+            )
+            if conn.execute(sa.select(sa.func.count()).where(gone_at_once)).scalar_one():
+                back = sa.and_(gone_at_once, am.c.customer_id.in_(sa.select(now.c.customer_id)))
+                store.update_where(conn, am, back, left_at=None)
             entering = sa.select(
                 sa.literal(key).label("audience"), now.c.customer_id, schema.bound_time(as_of).label("entered_at")
             ).where(now.c.customer_id.not_in(current))
@@ -72,6 +80,18 @@ def seeded(engine: Engine, entries: list[tuple[str, str, dict]]) -> list[Change]
         add(engine, Audience(key, name, "sample", rule))
     newest = store.freshness(engine)
     return recompute(engine, newest) if newest is not None else []
+
+
+def _rewind(conn: sa.Connection, key: str, as_of: datetime) -> None:
+    """Before a recompute earlier than the last one (``--as-of`` an earlier day): the membership as it stood at
+    ``as_of``, so that history stays one line of stays per customer. Stays that began after it are dropped, and
+    those that ended at or after it are open again."""
+    last = conn.execute(sa.select(st.c.as_of).where(st.c.audience == key)).scalar_one_or_none()
+    if last is None or as_of >= last:
+        return
+    at = schema.bound_time(as_of)
+    store.delete_where(conn, am, sa.and_(am.c.audience == key, am.c.entered_at > at))
+    store.update_where(conn, am, sa.and_(am.c.audience == key, am.c.left_at >= at), left_at=None)
 
 
 def refresh(engine: Engine) -> list[Change]:
