@@ -204,15 +204,20 @@ def _due(conn: Connection, s: Subscription, as_of: datetime) -> pl.DataFrame:
         .group_by(am.c.customer_id)
         .subquery("stays")
     )
+    left_at = sa.func.coalesce(stays.c.left_at, told.c.stay_from)  # a stay a rewind removed ends where it began
     exits = (
         sa.select(
             told.c.customer_id,
             sa.literal("exited").label("kind"),
             told.c.stay_from,
-            stays.c.left_at.label("happened_at"),
+            left_at.label("happened_at"),
         )
-        .select_from(told.join(stays, stays.c.customer_id == told.c.customer_id))
-        .where(told.c.inside > 0, stays.c.open == 0, stays.c.left_at <= schema.bound_time(as_of - s.cooldown))
+        .select_from(told.outerjoin(stays, stays.c.customer_id == told.c.customer_id))
+        .where(
+            told.c.inside > 0,
+            sa.func.coalesce(stays.c.open, 0) == 0,
+            left_at <= schema.bound_time(as_of - s.cooldown),
+        )
     )
     columns = {
         "customer_id": pl.String,
