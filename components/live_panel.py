@@ -10,7 +10,7 @@ import polars as pl
 import streamlit as st
 
 from components import session
-from components.builders import labels, tables
+from components.builders import support_view, tables
 from data_access import i18n
 from data_access import streamlit_cache as cache
 from data_access.config import SETTINGS
@@ -73,7 +73,7 @@ def live(url: str, filters: Filters) -> None:
                 + csat_sentence(found["csat"], found["since"], found["newest"], SETTINGS.min_n)
             )
             st.dataframe(
-                tables.arrow(labels.headers(labels.words(found["tickets"], "status"))),
+                tables.arrow(support_view.live_table(found["tickets"])),
                 hide_index=True,
                 width="stretch",
                 height=220,

@@ -49,5 +49,7 @@ for info, variants, verdicts in results:
         shown.get(v.verdict, st.error)(why_view.verdict_line(v))
     left, right = st.columns([2, 3])
     left.plotly_chart(why_view.variants_figure(variants, info["primary_metric"]), width="stretch")
-    right.dataframe(tables.arrow(labels.headers(variants)), hide_index=True, width="stretch")
-    right.caption(_("assigned: customers given the variant; n: those the metric judges; k: its successes."))
+    right.dataframe(tables.arrow(labels.headers(why_view.variants_table(variants))), hide_index=True, width="stretch")
+    right.caption(
+        _("assigned: customers given the variant; judged: those the metric judges; successes: those it counts.")
+    )

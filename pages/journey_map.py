@@ -57,13 +57,25 @@ if "journey_grid" not in st.session_state and wanted_stage in names and wanted_l
             "columns": [],
         }
     }
+whole = st.toggle(
+    _("The whole map at once"),
+    key="journey_compact",
+    help=_(
+        "Every stage in view: narrow columns, each text cut short and each figure without its n (click a cell for "
+        "all of it)."
+    ),
+)
+shown_text = journey_view.compact(text) if whole else text
 event = st.dataframe(
-    journey_view.styled(text, colours),
+    journey_view.styled(shown_text, colours),
     key="journey_grid",
     on_select="rerun",
     selection_mode="single-cell",
     width="stretch",
     height=min(38 + 35 * len(keys), 900),
+    column_config={c: st.column_config.TextColumn(width=journey_view.COMPACT_WIDTH) for c in text.columns}
+    if whole
+    else None,
 )
 st.markdown(journey_view.legend(), unsafe_allow_html=True)
 title = _("Journey map: {map}").format(map=chosen_map or _("metric lanes"))
@@ -131,6 +143,8 @@ stage = stage_ids[list(text.columns).index(column)]
 st.query_params["stage"], st.query_params["lane"] = stage, lane
 label = journey_view.lane_label(lane)
 st.subheader(f"{names[stage]}: {label}")
+if whole and shown_text.iloc[row][column] != text.iloc[row][column]:
+    st.text(text.iloc[row][column])  # the cell's whole text, cut short in the whole-map view (as text: loaded data)
 figures = journey_view.stage_figures(live, stage)
 st.dataframe(tables.arrow(figures), hide_index=True, width="stretch")
 

@@ -157,4 +157,6 @@ def test_the_support_page_has_a_live_panel_of_the_newest_tickets(
     assert "**Live** · the newest tickets of all customers, whatever the period" in words
     assert "**Ticket CSAT" in words and "redrawn every 30 s" in words
     live = next(d.value for d in at.dataframe if "status" in d.value.columns)
-    assert len(live) == 10 and list(live["opened_at"]) == sorted(live["opened_at"], reverse=True)
+    assert len(live) == 10 and list(live["opened"]) == sorted(live["opened"], reverse=True)
+    assert list(live.columns) == ["opened", "ticket", "line", "category", "status", "rating", "segment"]  # words
+    assert "None" not in {str(v) for v in live["rating"]} and set(live["rating"]) <= {"1", "2", "3", "4", "5", "–"}

@@ -261,6 +261,8 @@ def test_schedule_runs_by_itself_and_test_sends_one_message(sample: str, peers: 
         (("--metric", "csat", "--comparison", "off_target", "--subscribe", "jane@@example"), "Not an e-mail"),
         (("--metric", "csat", "--comparison", "off_target", "--subscribe", "slack"), "configured webhook"),
         (("--metric", "csat", "--comparison", "off_target", "--segment", "Martians"), "Unknown segment"),
+        (("--metric", "csat", "--comparison", "off_target", "--threshold", "5"), "takes no threshold (not 5.0)"),
+        (("--metric", "csat", "--comparison", "off_target", "--audience", "nobody"), "Unknown audience 'nobody'"),
     ],
 )
 def test_bad_rules_from_the_command_line_store_nothing(sample: str, peers: tuple, args: tuple, words: str) -> None:

@@ -417,6 +417,34 @@ def test_journey_map_grid_and_a_cell_opened_from_the_link(app: AppTest) -> None:
     assert len(dropped) > 0 and set(dropped["segment"]) == {"B2C"}
 
 
+def test_journey_map_the_whole_map_at_once(app: AppTest, sample_url: str) -> None:
+    import sqlalchemy as sa
+
+    from components.builders import journey_view
+
+    jm = schema.journey_map
+    chosen = "Bargain hunter (B2C) - current state"
+    with store.connect(store.create_store_engine(sample_url, read_only=True)) as conn:
+        stage, lane, long = conn.execute(
+            sa.select(jm.c.stage_id, jm.c.lane, jm.c.text)
+            .where(jm.c.map == chosen)
+            .order_by(sa.func.length(jm.c.text).desc(), jm.c.stage_id)
+            .limit(1)
+        ).one()
+    assert len(long) > journey_view.COMPACT_CHARS
+    app.query_params["map"], app.query_params["stage"], app.query_params["lane"] = chosen, stage, lane
+    app.run().switch_page("pages/journey_map.py").run()
+    full = app.dataframe[0].value
+    assert long in full.to_numpy().ravel()
+    app.toggle(key="journey_compact").set_value(True).run()
+    assert not app.exception
+    grid = app.dataframe[0].value
+    assert list(grid.columns) == list(full.columns)  # every stage, in narrow columns
+    assert all(len(v) <= journey_view.COMPACT_CHARS for v in grid.to_numpy().ravel())
+    assert long not in grid.to_numpy().ravel() and long[:10] in " ".join(grid.to_numpy().ravel())
+    assert long in [t.value for t in app.text]  # the opened cell's whole text stands below the map
+
+
 def test_journey_map_metric_cell_opens_trend_breakdown_and_rows(app: AppTest) -> None:
     app.query_params["stage"] = "onboarding"
     app.query_params["lane"] = "csat"

@@ -79,6 +79,16 @@ def test_the_checklist_wins_and_the_pricing_page_is_flat(big: str, monkeypatch: 
     assert any(i.value.startswith("**No difference detected.**") for i in at.info)
 
 
+def test_the_experiments_table_names_its_counts_in_words_in_russian(big: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CJM_DATABASE_URL", big)
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.query_params["lang"] = "ru"
+    at.run().switch_page("pages/experiments.py").run()
+    assert not at.exception
+    headers = list(next(d.value for d in at.dataframe if "назначено" in d.value.columns).columns)
+    assert "успехи" in headers and "оценено" in headers and not any("тыс" in h for h in headers)
+
+
 def test_a_store_without_exits_offers_or_experiments_says_so(
     tiny_duck: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -4,6 +4,7 @@ an icon, so colour is never the only cue), pains and moments of truth marked whe
 from __future__ import annotations
 
 import io
+import re
 from html import escape
 
 import pandas as pd
@@ -141,6 +142,22 @@ def phase_bands(phases: list[str | None]) -> list[int]:
             band += 1
         bands.append(band)
     return bands
+
+
+COMPACT_CHARS = 13  # a cell's text in the whole-map view: about what a narrow column shows
+COMPACT_WIDTH = 82  # pixels per stage: ten stages and the lane names fit a 1440-pixel window beside the sidebar
+_SAMPLE_SIZE = re.compile(r" · n [\d\s.,\u00a0\u202f]+$")
+
+
+def compact(text: pd.DataFrame) -> pd.DataFrame:
+    """The grid for the whole map at once: a figure keeps its status icon and value but not its n (the opened cell
+    gives it), a text is cut to :data:`COMPACT_CHARS` (an ellipsis says so)."""
+
+    def short(value: str) -> str:
+        value = _SAMPLE_SIZE.sub("", value)
+        return value if len(value) <= COMPACT_CHARS else value[: COMPACT_CHARS - 1].rstrip() + "…"
+
+    return text.map(short)
 
 
 def styled(text: pd.DataFrame, colours: pd.DataFrame) -> object:

@@ -76,6 +76,8 @@ COLUMNS = (
     N_("error"),
     N_("occurred_at"),
     N_("survey"),
+    N_("judged"),
+    N_("successes"),
 )
 
 

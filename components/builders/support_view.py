@@ -8,7 +8,7 @@ from itertools import pairwise
 import plotly.graph_objects as go
 import polars as pl
 
-from components.builders import status
+from components.builders import labels, status
 from components.builders.charts import add_events, localise
 from data_access import i18n, metrics
 from data_access.i18n import N_, _
@@ -272,3 +272,23 @@ def clusters_table(clusters: pl.DataFrame, min_n: int) -> pl.DataFrame:
         pl.Series("CSAT", _rates(clusters, "ticket_csat", min_n)),
         pl.Series(_("Resolution, median h"), (clusters["median_resolution_seconds"] / 3600).round(1)),
     )
+
+
+LIVE_HEADERS = {
+    "opened_at": N_("opened"),
+    "ticket_id": N_("ticket"),
+    "final_line": N_("line"),
+    "category": N_("category"),
+    "status": N_("status"),
+    "csat": N_("rating"),
+    "segment": N_("segment"),
+}
+
+
+def live_table(tickets: pl.DataFrame) -> pl.DataFrame:
+    """The live panel's newest tickets as a reader takes them: headers in words, the status in the current
+    language, and a dash where a ticket has no rating (not "None")."""
+    shown = labels.words(tickets, "status").with_columns(
+        pl.col("csat").cast(pl.String).fill_null("–"), pl.col("category").fill_null("–")
+    )
+    return shown.rename({c: _(LIVE_HEADERS[c]) for c in shown.columns if c in LIVE_HEADERS})

@@ -273,3 +273,9 @@ def variants_figure(variants: pl.DataFrame, metric_name: str) -> go.Figure:
         hovertemplate="%{y:.1f}%<extra></extra>",
     )  # fmt: skip
     return localise(fig).update_layout(height=280, yaxis_title=_("share (%)"), margin={"t": 20})
+
+
+def variants_table(variants: pl.DataFrame) -> pl.DataFrame:
+    """An experiment's variants as the table shows them: ``n`` and ``k`` named in words (a bare "k" reads as
+    "thousand" in some languages)."""
+    return variants.rename({"n": "judged", "k": "successes"})

@@ -174,7 +174,12 @@ def checked_rule(conn: Connection, rule: Rule, by: Access, *, new: bool) -> Rule
         )
     threshold = rule.threshold
     if rule.comparison == "off_target":
-        threshold = None
+        if threshold is not None:
+            raise AlertError(
+                _("{comparison} compares with the stage's target and takes no threshold (not {value})").format(
+                    comparison="off_target", value=repr(threshold)
+                )
+            )
     else:
         lo, hi = _threshold_range(rule.metric, rule.comparison)
         if threshold is None or not lo <= float(threshold) <= hi:
