@@ -474,6 +474,39 @@ def _time(call: Callable[[], object]) -> float:
     return (time.perf_counter() - started) * 1000
 
 
+def seeded_store(
+    location: StoreLocation,
+    customers: int,
+    seed: int,
+    *,
+    reuse: bool,
+    progress: Callable[[float, str], None],
+    title: str,
+) -> str:
+    """The store a benchmark runs on (the user's own embedded store is never overwritten: it gets a file of its
+    own), seeded with ``customers`` in a process of its own unless ``reuse`` finds them there; returns its URL."""
+    url = location.url
+    if location.is_default:  # never overwrite the user's store: the benchmark gets its own file
+        path = default_store_path().with_name(f"bench-{customers}.duckdb")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        url = f"duckdb:///{path}"
+    out = sys.stdout.write
+    out(f"{title}: {customers:,} customers, store {store.safe_url(url)}\n")
+    have = 0
+    if reuse:
+        try:
+            have = store.row_counts(store.create_store_engine(url, read_only=True)).get("customers", 0)
+        except store.StoreError:
+            have = 0
+    if have != customers:
+        progress(0.0, f"seeding {customers:,} customers")
+        seconds, peak = _in_child(_seed_child, url, customers, seed)
+        counts = store.row_counts(store.create_store_engine(url, read_only=True))
+        rows = sum(counts.values())
+        out(f"seed: {seconds:.1f} s for {rows:,} rows ({rows / seconds:,.0f} rows/s), peak memory {peak:,.0f} MB\n")
+    return url
+
+
 def main(
     location: StoreLocation,
     customers: int,
@@ -487,25 +520,8 @@ def main(
     if unknown:
         raise ValueError(f"unknown page {unknown[0]!r}; pages: {', '.join(p for p in PAGES if p != SIDEBAR)}")
     timed = {p: q for p, q in PAGES.items() if not pages or p == SIDEBAR or p in pages}
-    url = location.url
-    if location.is_default:  # never overwrite the user's store: the benchmark gets its own file
-        path = default_store_path().with_name(f"bench-{customers}.duckdb")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        url = f"duckdb:///{path}"
+    url = seeded_store(location, customers, seed, reuse=reuse, progress=progress, title="Benchmark")
     out = sys.stdout.write
-    out(f"Benchmark: {customers:,} customers, store {store.safe_url(url)}\n")
-    have = 0
-    if reuse:
-        try:
-            have = store.row_counts(store.create_store_engine(url, read_only=True)).get("customers", 0)
-        except store.StoreError:
-            have = 0
-    if have != customers:
-        progress(0.0, f"seeding {customers:,} customers")
-        seconds, peak = _in_child(_seed_child, url, customers, seed)
-        counts = store.row_counts(store.create_store_engine(url, read_only=True))
-        rows = sum(counts.values())
-        out(f"seed: {seconds:.1f} s for {rows:,} rows ({rows / seconds:,.0f} rows/s), peak memory {peak:,.0f} MB\n")
     if not pages:
         progress(0.5, "ingesting a million-row file")
         with tempfile.TemporaryDirectory() as folder:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from data_access import audiences, schema, store
 from data_access.audiences import Audience
-from data_access.config import StoreLocation, default_store_path
+from data_access.config import StoreLocation
 from data_access.filters import Filters
 from data_access.ops import bench
 
@@ -39,23 +39,8 @@ def _page_ms(url: str, queries: list, filters: Filters) -> float:
 def main(
     location: StoreLocation, customers: int, seed: int, *, reuse: bool, progress: Callable[[float, str], None]
 ) -> int:
-    url = location.url
-    if location.is_default:
-        path = default_store_path().with_name(f"bench-{customers}.duckdb")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        url = f"duckdb:///{path}"
+    url = bench.seeded_store(location, customers, seed, reuse=reuse, progress=progress, title="Audiences benchmark")
     out = sys.stdout.write
-    out(f"Audiences benchmark: {customers:,} customers, store {store.safe_url(url)}\n")
-    have = 0
-    if reuse:
-        try:
-            have = store.row_counts(store.create_store_engine(url, read_only=True)).get("customers", 0)
-        except store.StoreError:
-            have = 0
-    if have != customers:
-        progress(0.0, f"seeding {customers:,} customers")
-        seconds, peak = bench._in_child(bench._seed_child, url, customers, seed)
-        out(f"seed: {seconds:.1f} s, peak memory {peak:,.0f} MB\n")
     import scipy.stats  # noqa: F401 - loaded before the clock starts, as a server process has it
 
     engine = store.create_store_engine(url)
