@@ -15,6 +15,7 @@ from data_access import exports, i18n
 CSV = "text/csv"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 HTML = "text/html"
+PDF = "application/pdf"
 
 
 def csv_button(label: str, frame: pl.DataFrame, file_name: str, key: str, about: str = "") -> None:

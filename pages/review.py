@@ -6,8 +6,8 @@ from datetime import date
 import streamlit as st
 
 from components import auth, downloads, editors, review_notes, session, shell
-from components.builders import journey_view, review_view, why_view
-from data_access import access, i18n, metrics, reviews
+from components.builders import journey_view, review_pdf, review_view
+from data_access import access, i18n, reviews
 from data_access import streamlit_cache as cache
 from data_access.config import SETTINGS
 from data_access.filters import Period
@@ -59,20 +59,7 @@ else:  # the figures as they were when it was saved; the sidebar's filters do no
     )
 names = dict(stages.select("stage_id", "name").iter_rows())
 fresh = session.guarded(cache.freshness, url) if opened is None else opened.data_as_of
-about = [
-    _("Period A: {a} · period B: {b}").format(a=a.caption(), b=b.caption()),
-    _("Customers: {customers}").format(customers=customers.customer_caption())
-    + (
-        " " + _("(the sidebar's period does not apply here)")
-        if opened is None
-        else " · " + _("saved review {name}").format(name=opened.name)
-    ),
-    _("Data as of {moment} UTC").format(moment=i18n.moment(fresh)) if fresh else _("Data freshness unknown"),
-    _(
-        "A change is improved or declined only when it is significant (p < {level}) with at least {n} answers, "
-        "tickets or customers behind both periods; otherwise no clear change."
-    ).format(level=i18n.number(metrics.SIGNIFICANCE_LEVEL, 2), n=SETTINGS.min_n),
-]
+about = review_view.about(a, b, customers, fresh, SETTINGS.min_n, opened.name if opened else None)
 st.caption(" · ".join(about))
 
 said = review.callouts(frame, names)
@@ -97,17 +84,14 @@ st.plotly_chart(review_view.changes_chart(frame, names), width="stretch")
 
 st.subheader(_("Experiments"))
 judged = session.guarded(cache.experiment_results, url, customers.with_period(Period()), b.end, SETTINGS.min_n)
-tested = []
-for info, _variants, verdicts in judged:
-    for v in verdicts:
-        line = f"{info['experiment']} ({_(why_view.METRIC_WORDS[info['primary_metric']])}): {why_view.verdict_line(v)}"
-        st.markdown(f"- {line}")
-        tested.append(_("Experiment {line}").format(line=line.replace("**", "")))
+tested = review_view.experiment_lines(judged)
+for line in tested:
+    st.markdown(f"- {line}")
 if not judged:
     st.caption(_("No experiments in the store."))
 else:
     st.caption(_("Each experiment judged on its assignments as of period B's end; see the Experiments page."))
-report_about = [*about, *tested]
+report_about = review_view.report_lines(about, tested)
 
 st.subheader(_("Notes: what was done, what is planned"))
 tried = session.guarded(cache.notes_before, url, opened.name if opened else None, chosen.scope)
@@ -124,7 +108,7 @@ else:  # leadership reads the review and its notes; the analysts write them
     review_notes.read_only(reported, names, tried)
 
 # built when a button is clicked, not on every rerun (the HTML carries plotly.js, about 5 MB)
-xlsx_col, html_col, _rest = st.columns([1, 1, 3])
+xlsx_col, html_col, pdf_col, _rest = st.columns([1, 1, 1, 2])
 with xlsx_col:
     downloads.file_button(
         _("Report as XLSX"),
@@ -141,5 +125,14 @@ with html_col:
         f"kpi_review_{b.last_day}.html",
         downloads.HTML,
         "review_html",
+        about[0],
+    )
+with pdf_col:
+    downloads.file_button(
+        _("Report as PDF"),
+        lambda: review_pdf.to_pdf(reported, stages, report_about, said),
+        f"kpi_review_{b.last_day}.pdf",
+        downloads.PDF,
+        "review_pdf",
         about[0],
     )

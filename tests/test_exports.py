@@ -131,6 +131,13 @@ def _inert(name: str, data: bytes) -> list[str]:
     elif name.endswith(".html"):
         text = data.decode("utf-8")
         found += [p for p in (SCRIPT, IMAGE) if p in text]
+    elif name.endswith(".pdf"):
+        from tests.test_review_pdf import runs_nothing
+
+        try:
+            runs_nothing(data)
+        except AssertionError as exc:
+            found.append(f"the PDF can act: {exc}")
     return found
 
 
@@ -172,6 +179,7 @@ def test_every_download_of_every_page_is_inert(planted_url: str, monkeypatch: py
     assert expected <= set(seen.files), sorted(seen.files)
     assert any(n.startswith("kpi_review_") and n.endswith(".xlsx") for n in seen.files)
     assert any(n.startswith("kpi_review_") and n.endswith(".html") for n in seen.files)
+    pdf = next(data for n, data in seen.files.items() if n.startswith("kpi_review_") and n.endswith(".pdf"))
     for name, data in seen.files.items():
         assert not _inert(name, data), (name, _inert(name, data)[:5])
     # and the planted text is there, shown as text: neutral in CSV, escaped in HTML, a string in XLSX
@@ -180,6 +188,9 @@ def test_every_download_of_every_page_is_inert(planted_url: str, monkeypatch: py
     assert "&lt;img src=x onerror" in seen.files["journey_map.html"].decode()  # a stage name, a map cell
     book = load_workbook(io.BytesIO(seen.files["journey_map.xlsx"]))
     assert FORMULA in {c.value for row in book.active.iter_rows() for c in row}
+    from tests.test_review_pdf import text_of
+
+    assert SCRIPT in text_of(pdf)  # a stage name in the review's PDF: its characters, drawn as text
 
 
 def test_a_binary_file_named_csv_is_refused_and_leaves_nothing(planted_url: str, tmp_path: Path) -> None:

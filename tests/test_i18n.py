@@ -218,6 +218,7 @@ ALLOWED = {
     "CSV",
     "XLSX",
     "HTML",
+    "PDF",
     "CJM",
     "KPI",
     "CRM",

@@ -510,6 +510,7 @@ def test_review_of_the_last_two_half_years_finds_the_planted_stories(app: AppTes
     grid = app.dataframe[0].value
     assert "Whole journey" in grid.columns and "NPS" in grid.index
     assert app.download_button(key="review_xlsx") is not None and app.download_button(key="review_html") is not None
+    assert app.download_button(key="review_pdf") is not None
 
 
 def test_review_with_a_change_of_periods_and_a_filter(app: AppTest) -> None:

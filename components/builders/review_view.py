@@ -4,15 +4,17 @@ grid of period B coloured by the change, the clearest changes in words, and the 
 from __future__ import annotations
 
 import io
+from datetime import datetime
 from html import escape
 
 import pandas as pd
 import plotly.graph_objects as go
 import polars as pl
 
-from components.builders import journey_view
+from components.builders import journey_view, why_view
 from components.builders.charts import localise
 from data_access import exports, i18n, metrics
+from data_access.filters import Filters, Period
 from data_access.i18n import _
 from data_access.queries import review
 
@@ -24,6 +26,49 @@ VERDICT_TINT = {
     review.TOO_FEW: journey_view.TINT[metrics.STATUS_NO_DATA],
 }
 VERDICT_ICON = {review.IMPROVED: "▲", review.DECLINED: "▼", review.NO_CLEAR_CHANGE: "=", review.TOO_FEW: "…"}
+
+
+def about(
+    a: Period,
+    b: Period,
+    customers: Filters,
+    fresh: datetime | None,
+    min_n: int,
+    saved: str | None = None,
+    sidebar: bool = True,
+) -> list[str]:
+    """What a review covers, in words: its periods, its customers (a saved review's name; ``sidebar``: the page's
+    sidebar period does not apply), how fresh its data is, and when a change counts."""
+    return [
+        _("Period A: {a} · period B: {b}").format(a=a.caption(), b=b.caption()),
+        _("Customers: {customers}").format(customers=customers.customer_caption())
+        + (
+            " · " + _("saved review {name}").format(name=saved)
+            if saved is not None
+            else " " + _("(the sidebar's period does not apply here)")
+            if sidebar
+            else ""
+        ),
+        _("Data as of {moment} UTC").format(moment=i18n.moment(fresh)) if fresh else _("Data freshness unknown"),
+        _(
+            "A change is improved or declined only when it is significant (p < {level}) with at least {n} answers, "
+            "tickets or customers behind both periods; otherwise no clear change."
+        ).format(level=i18n.number(metrics.SIGNIFICANCE_LEVEL, 2), n=min_n),
+    ]
+
+
+def experiment_lines(judged: list) -> list[str]:
+    """Each experiment's verdict in one line (markdown bold marks the verdict word), as the Experiments page says."""
+    return [
+        f"{info['experiment']} ({_(why_view.METRIC_WORDS[info['primary_metric']])}): {why_view.verdict_line(v)}"
+        for info, _variants, verdicts in judged
+        for v in verdicts
+    ]
+
+
+def report_lines(about_lines: list[str], tested: list[str]) -> list[str]:
+    """The report's opening lines: what it covers, then each experiment's verdict in plain text."""
+    return [*about_lines, *(_("Experiment {line}").format(line=line.replace("**", "")) for line in tested)]
 
 
 def where_label(stage_id: str, names: dict[str, str]) -> str:

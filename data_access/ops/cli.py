@@ -156,12 +156,18 @@ def build_parser() -> argparse.ArgumentParser:
     _store_args(p)
     for side in ("a", "b"):
         for end, words in (("from", "first day"), ("to", "last day")):
-            p.add_argument(f"--{side}-{end}", required=True, metavar="DATE", help=f"{words} of period {side.upper()}")
+            p.add_argument(f"--{side}-{end}", metavar="DATE", help=f"{words} of period {side.upper()} (needed)")
     for dim in schema.FILTER_DIMENSIONS:
         p.add_argument(f"--{dim}", action="append", default=[], metavar=dim.upper(), help=f"only this {dim}")
     _audience_arg(p)
-    p.add_argument("--format", choices=(*FORMATS, "xlsx"), default="table")
-    p.add_argument("--out", metavar="FILE", help="write to this file instead of printing (needed for xlsx)")
+    p.add_argument("--format", choices=(*FORMATS, "xlsx", "pdf"), default="table")
+    p.add_argument("--out", metavar="FILE", help="write to this file instead of printing (needed for xlsx and pdf)")
+    p.add_argument(
+        "--saved",
+        metavar="NAME",
+        help="pdf: the saved review NAME with its frozen figures and notes (no periods or filters then)",
+    )
+    p.add_argument("--lang", choices=("en", "ru"), help="pdf: the report's language (default: CJM_LANGUAGE)")
 
     p = commands.add_parser("bench", help="time each page's queries, cold and cached, on generated data")
     _store_args(p)
@@ -418,9 +424,15 @@ def run(args: argparse.Namespace) -> int:
 
 def _review(args: argparse.Namespace, location: StoreLocation, console: Console) -> int:
     """``review``: one row per stage and KPI, printed or written (``--out``; an XLSX needs it)."""
+    if args.format in ("xlsx", "pdf") and not args.out:
+        raise ValueError(f"--format {args.format} writes a file: give --out FILE")
+    if args.saved and args.format != "pdf":
+        raise ValueError("--saved makes a PDF: add --format pdf")
+    if args.format == "pdf":
+        return _review_pdf(args, location, console)
+    if not (args.a_from and args.a_to and args.b_from and args.b_to):
+        raise ValueError("give both periods: --a-from, --a-to, --b-from and --b-to")
     a, b = Period.parse(args.a_from, args.a_to), Period.parse(args.b_from, args.b_to)
-    if args.format == "xlsx" and not args.out:
-        raise ValueError("--format xlsx writes a file: give --out FILE")
     filters = Filters(**{dim: tuple(getattr(args, dim)) for dim in schema.FILTER_DIMENSIONS})
     engine = open_store(location, read_only=True, console=console)
     filters = with_audience(args, engine, filters)
@@ -435,6 +447,38 @@ def _review(args: argparse.Namespace, location: StoreLocation, console: Console)
         sys.stdout.write(f"{args.out}: {frame.height:,} rows\n")
     else:
         sys.stdout.write(text)
+    return 0
+
+
+def _review_pdf(args: argparse.Namespace, location: StoreLocation, console: Console) -> int:
+    """``review --format pdf``: the report the KPI review page hands out, of two periods or of a saved review."""
+    from components.builders import review_pdf, review_view  # the interface's report, made by the page's builders
+    from data_access import i18n, reviews
+    from data_access.queries import why
+
+    engine = open_store(location, read_only=True, console=console)
+    with i18n.using(args.lang or i18n.default_language()):
+        if args.saved:
+            with store.connect(engine) as conn:
+                kept = reviews.opened(conn, args.saved)
+            if kept is None:
+                raise ValueError(f"no saved review named {args.saved!r}")
+            a, b, customers, fresh, frame = kept.a, kept.b, kept.filters, kept.data_as_of, kept.frame
+        else:
+            if not (args.a_from and args.a_to and args.b_from and args.b_to):
+                raise ValueError("give both periods: --a-from, --a-to, --b-from and --b-to (or --saved NAME)")
+            a, b = Period.parse(args.a_from, args.a_to), Period.parse(args.b_from, args.b_to)
+            customers = Filters(**{dim: tuple(getattr(args, dim)) for dim in schema.FILTER_DIMENSIONS})
+            customers = with_audience(args, engine, customers)
+            frame, fresh = review.load(engine, customers, a, b, SETTINGS.min_n), store.freshness(engine)
+        stages = kpis.stage_list(engine)
+        with store.connect(engine) as conn:
+            judged = why.experiment_results(conn, customers.with_period(Period()), b.end, SETTINGS.min_n)
+        about = review_view.about(a, b, customers, fresh, SETTINGS.min_n, args.saved, sidebar=False)
+        said = review.callouts(frame, dict(stages.select("stage_id", "name").iter_rows()))
+        lines = review_view.report_lines(about, review_view.experiment_lines(judged))
+        Path(args.out).write_bytes(review_pdf.to_pdf(reviews.with_notes(frame), stages, lines, said))
+    sys.stdout.write(f"{args.out}: {frame.height:,} rows\n")
     return 0
 
 
