@@ -9,12 +9,12 @@ import polars as pl
 import streamlit as st
 
 from components import auth
-from components.builders import charts, labels, status
-from data_access import i18n, metrics
+from components.builders import charts, status
+from data_access import i18n
 from data_access import pages as registry
-from data_access.i18n import N_, _, ngettext
-from data_access.queries import funnel
-from data_access.queries.overview import CARDS, Card
+from data_access.i18n import N_, _
+from data_access.queries import funnel, overview_words
+from data_access.queries.overview import CARDS
 
 DEFINITIONS = {
     "active": N_("Distinct customers with a journey event or an order in the window. Line: per month."),
@@ -53,37 +53,6 @@ def link(page: str, label: str, hint: str | None = None) -> None:
         st.markdown(f"{registry.BY_KEY[page].icon} {label}", help=hint)
 
 
-def _compact(value: float, money: bool) -> str:
-    for size, suffix in ((1e9, N_("B")), (1e6, N_("M")), (1e3, N_("k"))):
-        if abs(value) >= size * 10 or (money and abs(value) >= size):
-            scaled = value / size
-            return i18n.number(scaled, 0 if abs(scaled) >= 100 else 1) + _(suffix)  # short enough for a card
-    return i18n.number(value, 2 if money else 0)
-
-
-def value_text(card: Card, value: float | None) -> str | None:
-    if value is None:
-        return None
-    if card.unit == "%":
-        return i18n.percent(value / 100, 1)
-    if card.unit == "points":
-        return ("+" if value > 0 else "") + i18n.number(value, 1)
-    return _compact(value, card.unit == "money")
-
-
-def change_text(card: Card, value: float | None, previous: float | None) -> str | None:
-    """Shares and scores change in points; counts and money in percent of the previous value."""
-    if value is None or previous is None:
-        return None
-    if card.unit in ("%", "points"):
-        change = value - previous
-        return _("{change} pts").format(change=("+" if change >= 0 else "") + i18n.number(change, 1))
-    if previous == 0:
-        return None
-    change = (value - previous) / abs(previous)
-    return ("+" if change >= 0 else "") + i18n.percent(change, 1)
-
-
 def cards(frame: pl.DataFrame, lines: pl.DataFrame, events: pl.DataFrame, per_row: int = 3) -> None:
     """The headline cards, ``per_row`` to a row; each title is a link to its page; business events are dotted
     lines on the month-by-month lines."""
@@ -96,12 +65,12 @@ def cards(frame: pl.DataFrame, lines: pl.DataFrame, events: pl.DataFrame, per_ro
             title = _(card.label)
             if card.survey:
                 title += f" · n {i18n.number(got.get('n') or 0)}"
-            shown = value_text(card, value)
+            shown = overview_words.value_text(card, value)
             if card.survey and value is not None and not got.get("enough"):
                 shown = _("{value} (few answers)").format(value=shown)
             hint = _(DEFINITIONS[card.key])
             if previous is not None:
-                hint += " " + _("Previous window: {value}").format(value=value_text(card, previous))
+                hint += " " + _("Previous window: {value}").format(value=overview_words.value_text(card, previous))
                 hint += f" (n {i18n.number(got.get('previous_n') or 0)})." if card.survey else "."
             if card.survey and got.get("lo") is not None:
                 hint += " " + _("95%\u00a0interval {lo} to {hi}.").format(
@@ -112,7 +81,7 @@ def cards(frame: pl.DataFrame, lines: pl.DataFrame, events: pl.DataFrame, per_ro
                 st.metric(
                     _(card.label),
                     shown if shown is not None else _("no data"),
-                    change_text(card, value, previous),
+                    overview_words.change_text(card, value, previous),
                     delta_color="normal" if card.higher_is_better else "inverse",
                     label_visibility="collapsed",
                 )
@@ -141,18 +110,9 @@ def worst_stages(worst: pl.DataFrame) -> None:
         st.success(_("Every stage with enough answers meets its targets."))
         return
     for r in worst.iter_rows(named=True):
-        percent = r["metric"] not in ("nps", "ces")
-        value = i18n.percent(r["value"] / 100, 1) if percent else i18n.number(r["value"], 1)
-        target = i18n.percent(r["target"] / 100) if percent else i18n.number(r["target"], 1)
         st.markdown(
             f"<span style='color:{status.colour(r['status'])}'>{status.badge(r['status'])}</span> "
-            f"**{escape(r['name'])}**: "
-            + escape(
-                _("{metric} {value} against a target of {target}").format(
-                    metric=_(r["label"]), value=value, target=target
-                )
-            )
-            + f" (n {i18n.number(r['n'])})",
+            f"**{escape(r['name'])}**: {escape(overview_words.worst_line(r))} (n {i18n.number(r['n'])})",
             unsafe_allow_html=True,
         )
 
@@ -163,77 +123,14 @@ def alerts(unsubscribes: pl.DataFrame, complaints: pl.DataFrame) -> None:
         st.success(_("No unsubscribe or complaint spike in this window."))
         return
     for r in unsubscribes.iter_rows(named=True):
-        st.markdown(
-            ":material/unsubscribe: "
-            + _(
-                "**Unsubscribe spike in {segment}** after {event} ({day}): {after} in the 14 days after, "
-                "{before} before."
-            ).format(**labels.spike_fields(r))
-        )
+        st.markdown(":material/unsubscribe: " + overview_words.unsubscribe_spike(r))
     for r in complaints.iter_rows(named=True):
-        st.markdown(
-            ":material/report: "
-            + ngettext(
-                "**Complaint spike in {segment}**: {tickets} {category} ticket in the week of {week}, against "
-                "{baseline} a week before (z = {z}).",
-                "**Complaint spike in {segment}**: {tickets} {category} tickets in the week of {week}, against "
-                "{baseline} a week before (z = {z}).",
-                r["tickets"],
-            ).format(**labels.spike_fields(r))
-        )
-
-
-def why_lines(brief: dict) -> dict[str, tuple[str, str]]:
-    """The one line each of the pages Why they leave, Retention offers and Experiments: (label, full sentence)."""
-    reason, offer, verdicts = brief["reason"], brief["offer"], brief["experiments"]
-    out = {}
-    if reason:
-        out["why_leave"] = (
-            _("Exits: {reason} {share}").format(reason=_(reason["reason"]), share=i18n.percent(reason["share"] / 100)),
-            _(
-                "Top exit reason in the window: {reason}, {share} of {n} exit answers (95%\u00a0interval {lo} to {hi})."
-            ).format(
-                reason=_(reason["reason"]),
-                share=i18n.percent(reason["share"] / 100, 1),
-                n=i18n.number(reason["of"]),
-                lo=i18n.number(reason["share_lo"], 1),
-                hi=i18n.number(reason["share_hi"], 1),
-            ),
-        )
-    else:
-        out["why_leave"] = (_("Exits: none"), _("No exit interviews in the window."))
-    if offer:
-        out["offers"] = (
-            _("Offers: {offer} {share}").format(
-                offer=offer["offer_type"], share=i18n.percent(offer["kept_share"] / 100)
-            ),
-            _(
-                "Of the customers who accepted it, the {offer} kept {share} for 90 days (95%\u00a0interval {lo} to "
-                "{hi}, n = {n})."
-            ).format(
-                offer=offer["offer_type"],
-                share=i18n.percent(offer["kept_share"] / 100, 1),
-                lo=i18n.number(offer["kept_lo"], 1),
-                hi=i18n.number(offer["kept_hi"], 1),
-                n=i18n.number(offer["customers"]),
-            ),
-        )
-    else:
-        out["offers"] = (_("Offers: too few"), _("Too few accepted retention offers in the window to compare."))
-    winners = [v for v in verdicts if v.verdict == metrics.WINNER]
-    untrusted = [v for v in verdicts if v.verdict == metrics.SRM]
-    words = _("Tests: {won} of {all} won").format(won=len(winners), all=len(verdicts))
-    detail = "; ".join(
-        _("{variant} vs {control}: {verdict}").format(variant=v.variant, control=v.control, verdict=_(v.verdict))
-        for v in verdicts
-    ) or _("No experiments.")
-    out["experiments"] = (words + (f", {len(untrusted)} SRM" if untrusted else ""), detail)
-    return out
+        st.markdown(":material/report: " + overview_words.complaint_spike(r))
 
 
 def why_row(brief: dict) -> None:
     """The three lines, side by side under the cards, each opening its page."""
-    for column, (page, (label, sentence)) in zip(st.columns(3), why_lines(brief).items(), strict=True):
+    for column, (page, (label, sentence)) in zip(st.columns(3), overview_words.why_lines(brief).items(), strict=True):
         with column:
             link(page, label, sentence)
 

@@ -18,6 +18,7 @@ from components.builders import tables
 from data_access import access, delivery, i18n, store
 from data_access.alerts import AlertError
 from data_access.audiences import RuleError
+from data_access.digest import DigestError
 from data_access.i18n import _, ngettext
 from data_access.loading.ingest import LoadRejected
 
@@ -29,6 +30,7 @@ REFUSALS: tuple[type[Exception], ...] = (
     delivery.NotifyError,
     store.StoreError,
     RuleError,
+    DigestError,
 )
 
 

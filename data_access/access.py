@@ -133,6 +133,16 @@ def grants_of(conn: Connection, email: str) -> list[tuple[str, str]]:
     return [(str(r), str(s)) for r, s in rows]
 
 
+def recipient_of(conn: Connection, email: str) -> Access | None:
+    """``email``'s access by the store's grants; None when the store has no grant at all (local mode, where
+    everyone may receive every rule)."""
+    if not store.has_table(conn, schema.access_grants):
+        return None
+    if conn.execute(sa.select(schema.access_grants.c.email).limit(1)).first() is None:
+        return None
+    return combine(email, grants_of(conn, email))
+
+
 def access_for(engine: Engine, email: str, extra: Iterable[tuple[str, str]] = ()) -> Access:
     """The access of a signed-in e-mail: its grants in the store plus ``extra`` (from the token's claim)."""
     with store.connect(engine) as conn:
@@ -211,7 +221,7 @@ def revoke(engine: Engine, email: str, role: str, by: str, segment: str | None =
 
 # --- the audit log -------------------------------------------------------------------------------------------------
 
-AUDITED = ("sign-in", "grant", "revoke", "upload", "edit", "save", "export", "alert", "audience")
+AUDITED = ("sign-in", "grant", "revoke", "upload", "edit", "save", "export", "alert", "audience", "digest")
 
 
 def write_audit(conn: Connection, who: str, action: str, object_: str, detail: str | None = None) -> None:

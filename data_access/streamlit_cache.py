@@ -15,7 +15,7 @@ import polars as pl
 import streamlit as st
 from sqlalchemy.engine import Engine
 
-from data_access import access, alerts, audiences, delivery, reviews, store
+from data_access import access, alerts, audiences, delivery, digest, reviews, store
 from data_access.audiences import push
 from data_access.config import SETTINGS
 from data_access.filters import AudienceChoice, Filters, Period, Scope
@@ -364,9 +364,16 @@ def alert_finding(url: str, rule: alerts.Rule, as_of: datetime) -> alerts.Findin
 
 
 def forget_alerts() -> None:
-    """After a rule or subscription changed."""
+    """After a rule or subscription (an alert's or the digest's) changed."""
     alert_rules.clear()
     alert_log.clear()
+    digest_subscriptions.clear()
+
+
+@st.cache_data(ttl=SETTINGS.access_ttl_seconds, max_entries=8, show_spinner=False)
+def digest_subscriptions(url: str) -> pl.DataFrame:
+    with store.connect(read_engine(url)) as conn:
+        return digest.listed(conn)
 
 
 @_cached(N_("Counting the exit reasons..."))

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from components import alerts_panel, auth, session, shell
+from components import alerts_panel, auth, digest_panel, session, shell
 from data_access import access
 from data_access import streamlit_cache as cache
 from data_access.i18n import _
@@ -22,5 +22,8 @@ alerts_panel.one_rule(url, viewer, shown, stages, cfg)
 if viewer.may(access.EDIT):
     st.subheader(_("New rule"))
     alerts_panel.new_rule(url, viewer, stages, cfg)
+st.subheader(_("The Overview by e-mail"))
+digest_panel.panel(url, viewer)
+if viewer.may(access.EDIT):
     st.subheader(_("Deliveries"))
     alerts_panel.delivery_log(url)

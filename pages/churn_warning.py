@@ -11,7 +11,7 @@ from data_access import access, i18n
 from data_access import streamlit_cache as cache
 from data_access.config import SETTINGS
 from data_access.i18n import _, ngettext
-from data_access.queries import risk
+from data_access.queries import overview_words, risk
 
 url, chosen = shell.start("churn_warning")
 fresh = session.guarded(cache.freshness, url)
@@ -71,7 +71,7 @@ for spike in alerts["unsubscribes"].iter_rows(named=True):
         _(
             "Unsubscribe spike in {segment} after **{event}** ({day}): {after} unsubscribes in the 14 days after "
             "against {before} in the 14 days before."
-        ).format(**labels.spike_fields(spike)),
+        ).format(**overview_words.spike_fields(spike)),
         icon=":material/unsubscribe:",
     )
 for spike in alerts["complaints"].iter_rows(named=True):
@@ -79,7 +79,7 @@ for spike in alerts["complaints"].iter_rows(named=True):
         _(
             "Complaint spike in {segment}: {tickets} {category} tickets in the week of {week} against {baseline} a "
             "week over the 8 weeks before (z = {z})."
-        ).format(**labels.spike_fields(spike)),
+        ).format(**overview_words.spike_fields(spike)),
         icon=":material/report:",
     )
 frame = session.guarded(cache.at_risk, url, chosen, as_of, triggers, SETTINGS.export_row_limit)

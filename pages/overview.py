@@ -22,7 +22,7 @@ horizon = (
         _("Compare the last"),
         list(overview.HORIZONS),
         format_func=lambda h: _(overview.HORIZONS_SHOWN[h]),
-        default="half-year",
+        default=st.query_params.get("horizon") if st.query_params.get("horizon") in overview.HORIZONS else "half-year",
         key="overview_horizon",
     )
     or "half-year"

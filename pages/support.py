@@ -8,6 +8,7 @@ from data_access import i18n, metrics
 from data_access import streamlit_cache as cache
 from data_access.config import SETTINGS
 from data_access.i18n import N_, _
+from data_access.queries import overview_words
 
 url, chosen = shell.start("support")
 live_panel.live(url, chosen)
@@ -76,7 +77,7 @@ for spike in clusters["spikes"].iter_rows(named=True):
         _(
             "Spike: {tickets} {category} tickets from {segment} customers in the week of {week}, against {baseline} "
             "a week over the 8 weeks before."
-        ).format(**labels.spike_fields(spike)),
+        ).format(**overview_words.spike_fields(spike)),
         icon=":material/trending_up:",
     )
 st.plotly_chart(support_view.cluster_heatmap(clusters["clusters"], SETTINGS.min_n), width="stretch")

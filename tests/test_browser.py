@@ -398,3 +398,23 @@ def test_the_first_start_survives_a_click_away(browser: object, tmp_path: Path) 
         page.locator("[data-testid='stMetric']").nth(8).wait_for(timeout=60_000)
         assert page.get_by_text("No journey events yet").count() == 0
         page.close()
+
+
+def test_the_digests_link_opens_the_overview_with_the_same_filters(server: str, browser: object) -> None:
+    from datetime import date
+
+    from data_access import digest
+    from data_access.filters import Filters
+
+    link = digest.link(server, Filters(segment=("B2B",)), date(2026, 10, 31))  # the sample's data ends in October
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    page.goto(link)
+    _settled(page)
+    assert page.locator("h1").first.inner_text() == "Overview"
+    caption = page.locator("[data-testid='stMain'] [data-testid='stCaptionContainer']").first.inner_text()
+    assert caption.startswith("B2B, ") and "whole months: Oct 2026 against Sep 2026" in caption, caption
+    chosen = page.locator("[data-testid='stButtonGroup'] button[aria-checked='true'], [kind='segmented_controlActive']")
+    assert chosen.first.inner_text().strip() == "month"
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "overview_from_digest.png")
+    page.close()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import polars as pl
 
-from data_access import i18n
 from data_access.i18n import N_, _
 
 # Result columns as the queries name them: in English the name itself is the header (what the exports have
@@ -99,25 +98,3 @@ def words(frame: pl.DataFrame, column: str, separator: str | None = None) -> pl.
     else:
         mapping = {v: _(v) for v in values}
     return frame.with_columns(pl.col(column).replace(mapping))
-
-
-def spike_fields(row: dict) -> dict[str, str]:
-    """The fields a sentence about an unsubscribe or complaint spike fills in (``risk.unsubscribe_spikes``,
-    ``support.cluster_spikes``), in the current language's numbers and dates."""
-    fields = {"segment": row["segment"]}
-    if "event" in row:  # an unsubscribe spike after a business event
-        fields |= {
-            "event": row["event"],
-            "day": i18n.day(row["occurred_at"]),
-            "after": i18n.number(row["after"]),
-            "before": i18n.number(row["before"]),
-        }
-    else:  # a complaint spike in one category
-        fields |= {
-            "tickets": i18n.number(row["tickets"]),
-            "category": row["category"],
-            "week": i18n.day(row["last_week"]),
-            "baseline": i18n.number(row["baseline"], 1),
-            "z": i18n.number(row["z"], 1),
-        }
-    return fields

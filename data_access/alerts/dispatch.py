@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from data_access import access, audiences, schema, store
+from data_access import access, audiences, digest, schema, store
 from data_access.alerts import evaluation, messages, rulebook
 from data_access.alerts.evaluation import Finding
 from data_access.alerts.messages import email_bodies, payload, subject
@@ -107,7 +107,7 @@ def run(
                 out.append(Outcome(rule.rule_id, finding.window.key, channel, "already sent"))
                 continue
             out.append(_deliver_logged(engine, config, finding, finding.window.key, channel, stages, sleep))
-    return out + _pushes(engine, config, sleep)
+    return out + _pushes(engine, config, sleep) + _digests(engine, config, sleep)
 
 
 def _audiences(engine: Engine, as_of: datetime) -> list[Outcome]:
@@ -139,6 +139,15 @@ def _pushes(engine: Engine, config: NotifyConfig, sleep: Callable[[float], None]
     status = "failed" if done.failed or done.refused else "sent"
     detail = f"{done.made:,} made, {done.sent:,} sent, {done.failed:,} failed, {done.refused:,} refused"
     return [Outcome("audiences", "", "webhooks", status, detail)]
+
+
+def _digests(engine: Engine, config: NotifyConfig, sleep: Callable[[float], None]) -> list[Outcome]:
+    """The Overview's digest, to each subscriber once per week or month (:mod:`data_access.digest`)."""
+    try:
+        done = digest.run(engine, config, sleep=sleep)
+    except (sa.exc.SQLAlchemyError, store.StoreError, ValueError) as exc:
+        return [Outcome("digest", "", "", "error", str(exc).splitlines()[0])]
+    return [Outcome(d.key, d.period, d.channel, d.status, d.detail) for d in done]
 
 
 def _deliver_logged(

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from data_access import access, i18n, metrics, schema, store
-from data_access.access import Access, AccessError
+from data_access.access import Access, AccessError, recipient_of
 from data_access.i18n import N_, _
 from data_access.queries import kpis
 
@@ -443,16 +443,6 @@ def unsubscribe(engine: Engine, rule_id: str, channel: str, by: Access) -> None:
         if not gone:
             raise AlertError(_("{channel} is not subscribed to {rule}").format(channel=channel, rule=rule_id))
         access.write_audit(conn, by.email, "alert", f"rule {rule_id}", f"unsubscribed {channel}")
-
-
-def recipient_of(conn: Connection, email: str) -> Access | None:
-    """``email``'s access by the store's grants; None when the store has no grant at all (local mode, where
-    everyone may receive every rule)."""
-    if not store.has_table(conn, schema.access_grants):
-        return None
-    if conn.execute(sa.select(schema.access_grants.c.email).limit(1)).first() is None:
-        return None
-    return access.combine(email, access.grants_of(conn, email))
 
 
 def refusal(recipient: Access | None, target: Rule) -> str | None:

@@ -1,4 +1,5 @@
-"""Delivery by e-mail through SMTP: a plain-text and an HTML part, STARTTLS and a login where configured."""
+"""Delivery by e-mail through SMTP: a plain-text and an HTML part (with its inline images), STARTTLS and a login
+where configured."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import smtplib
 import ssl
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from email.message import EmailMessage
 
 from data_access.delivery.config import NotifyConfig
@@ -20,7 +21,9 @@ def send_email(
     text: str,
     markup: str,
     sleep: Callable[[float], None] = time.sleep,
+    images: Mapping[str, bytes] | None = None,
 ) -> None:
+    """Sends one message; ``images`` (content id -> PNG) go with the HTML part, which shows them as ``cid:ID``."""
     smtp = config.smtp
     if smtp is None:
         raise NotifyError("no [notify.smtp] in .streamlit/secrets.toml: e-mail is not configured")
@@ -29,6 +32,10 @@ def send_email(
     message["Message-ID"] = f"<{uuid.uuid4().hex}@cjm>"
     message.set_content(text)
     message.add_alternative(markup, subtype="html")
+    if images:
+        html_part = message.get_payload()[-1]
+        for cid, png in images.items():
+            html_part.add_related(png, "image", "png", cid=f"<{cid}>", disposition="inline", filename=f"{cid}.png")
 
     def attempt() -> None:
         try:

@@ -19,7 +19,7 @@ from data_access import access, alerts, audiences, metrics, schema, store
 from data_access.config import SETTINGS, StoreLocation, resolve_store
 from data_access.filters import FilterError, Filters, Period
 from data_access.loading import ingest
-from data_access.ops import cli_admin, cli_audiences, cli_sources
+from data_access.ops import cli_admin, cli_audiences, cli_digest, cli_sources
 from data_access.ops.terminal import EXIT_FAILED, EXIT_USAGE, FORMATS, Console, Parser, emit, files_in, open_store
 from data_access.queries import funnel, kpis, retention, review, risk, support
 from data_access.store import clickhouse
@@ -277,6 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_sources.add_parsers(commands, _store_args)
     cli_audiences.add_parsers(commands, _store_args)
+    cli_digest.add_parsers(commands, _store_args)
     commands.add_parser("contract", help="print the data contract as Markdown")
     commands.add_parser("sources", help="print each source's column table as Markdown")
     return parser
@@ -368,6 +369,8 @@ def run(args: argparse.Namespace) -> int:
         return cli_sources.sync_command(args, location, console)
     if args.command == "audiences":
         return cli_audiences.command(args, location, console)
+    if args.command == "digest":
+        return cli_digest.command(args, location, console)
     if args.command in ("alerts", "notify"):
         return cli_admin.alerts_command(args, location, console)
     if args.command == "bench" and args.sources:

@@ -13,6 +13,7 @@ __all__ = [
     "ALL_SEGMENTS",
     "APP_TABLES",
     "CHURN_RISK",
+    "DIGEST_EVERY",
     "EMAIL",
     "LOAD_STATUSES",
     "NOTIFICATION_STATUSES",
@@ -29,6 +30,7 @@ __all__ = [
     "audience_subscriptions",
     "audiences",
     "audit_log",
+    "digest_subscriptions",
     "kpi_reviews",
     "load_log",
     "notifications",
@@ -114,6 +116,18 @@ alert_subscriptions = sa.Table(
     metadata,
     sa.Column("rule_id", sa.String(64), primary_key=True, info={"doc": "The rule"}),
     sa.Column("channel", sa.String(300), primary_key=True, info={"doc": "email:ADDRESS or webhook:NAME"}),
+    sa.Column("added_by", EMAIL, nullable=False, info={"doc": "Who subscribed it"}),
+    sa.Column("added_at", TIMESTAMP, nullable=False, info={"doc": "When (UTC)"}),
+)
+DIGEST_EVERY = ("week", "month")
+# The Overview by e-mail: who receives it, how often, for which segment and in which language (written by the app).
+digest_subscriptions = sa.Table(
+    "digest_subscriptions",
+    metadata,
+    sa.Column("email", EMAIL, primary_key=True, info={"doc": "The recipient"}),
+    sa.Column("every", sa.String(8), primary_key=True, info={"doc": "One of: " + ", ".join(DIGEST_EVERY)}),
+    sa.Column("segment", sa.String(64), primary_key=True, info={"doc": "Only this segment; empty: every segment"}),
+    sa.Column("lang", sa.String(8), nullable=False, info={"doc": "The digest's language: en or ru"}),
     sa.Column("added_by", EMAIL, nullable=False, info={"doc": "Who subscribed it"}),
     sa.Column("added_at", TIMESTAMP, nullable=False, info={"doc": "When (UTC)"}),
 )
@@ -253,6 +267,7 @@ APP_TABLES: tuple[sa.Table, ...] = (
     audit_log,
     alert_rules,
     alert_subscriptions,
+    digest_subscriptions,
     notifications,
     source_mappings,
     load_log,
