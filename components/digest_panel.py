@@ -50,16 +50,20 @@ def panel(url: str, viewer: Access) -> None:
         every = middle.selectbox(_("How often"), digest.EVERY, format_func=lambda e: _(EVERY_WORDS[e]))
         segment = right.selectbox(_("Segment"), choices, format_func=lambda s: s or _("(every segment)"))
         languages = list(i18n.LANGUAGES)
-        lang = last.selectbox(_("Language"), languages, index=languages.index(i18n.current()))
+        names = i18n.available()
+        lang = last.selectbox(
+            _("Language"), languages, index=languages.index(i18n.current()), format_func=lambda c: names.get(c, c)
+        )
         if st.form_submit_button(_("Subscribe to the digest")):
             _write(url, lambda w: _subscribed(w, email, every, segment, lang, viewer))
+    every_segment = _("(every segment)")
     if subs.height:
         with st.form("digest_remove"):
             keys = [(r["email"], r["every"], r["segment"]) for r in subs.iter_rows(named=True)]
             gone = st.selectbox(
                 _("Digest to stop"),
                 keys,
-                format_func=lambda k: f"{k[0]} · {_(EVERY_WORDS[k[1]])} · {k[2] or _('(every segment)')}",
+                format_func=lambda k: " · ".join((k[0], _(EVERY_WORDS[k[1]]), k[2] or every_segment)),
             )
             if st.form_submit_button(_("Stop")):
                 _write(url, lambda w: _stopped(w, gone, viewer))

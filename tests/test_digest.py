@@ -220,3 +220,24 @@ def test_the_alerts_page_subscribes_to_the_digest(sample_url: str, monkeypatch: 
     assert "cx@example.com gets the Overview every week." in [s.value for s in app.success]
     shown = next(d.value for d in app.dataframe if "cx@example.com" in d.value.to_string())
     assert shown.iloc[0].tolist()[:3] == ["cx@example.com", "week", "B2B"]
+
+
+def test_subscriptions_are_kept_on_every_store(engine: Engine) -> None:
+    from tests.conftest import put
+
+    person = {"customer_id": "c1", "segment": "B2B", "signup_at": datetime(2026, 1, 5)}
+    put(engine, customers=[person | {"channel": "web", "region": "EU", "plan": "p"}])
+    digest.subscribe(engine, "cx@example.com", "week", "B2B", "ru", ADMIN)
+    digest.subscribe(engine, "cx@example.com", "week", "B2B", "en", ADMIN)  # again: replaces
+    digest.subscribe(engine, "cx@example.com", "month", "", "en", ADMIN)
+    with store.connect(engine) as conn:
+        kept = digest.listed(conn)
+    assert kept.select("email", "every", "segment", "lang").rows() == [
+        ("cx@example.com", "month", "", "en"),
+        ("cx@example.com", "week", "B2B", "en"),
+    ]
+    assert digest.unsubscribe(engine, "cx@example.com", ADMIN, "week") == 1
+    with store.connect(engine) as conn:
+        assert digest.listed(conn)["every"].to_list() == ["month"]
+        logged = access.audit(conn)
+    assert (logged["action"] == "digest").sum() == 4

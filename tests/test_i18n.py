@@ -219,6 +219,7 @@ ALLOWED = {
     "XLSX",
     "HTML",
     "PDF",
+    "English",  # a language picker names each language in its own words
     "CJM",
     "KPI",
     "CRM",
