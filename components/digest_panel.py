@@ -3,6 +3,7 @@ language; subscribing (one's own address, or anyone's for an analyst or admin) a
 
 from __future__ import annotations
 
+import polars as pl
 import streamlit as st
 
 from components import session, writes
@@ -35,8 +36,17 @@ def panel(url: str, viewer: Access) -> None:
     subs = session.guarded(cache.digest_subscriptions, url)
     if not viewer.may(access.EDIT):
         subs = subs.filter(subs["email"] == viewer.email)
+    every_segment = _("(every segment)")
+    names = i18n.available()
     if subs.height:
-        shown = subs.select("email", "every", "segment", "lang", "added_by", "added_at")
+        shown = subs.select(
+            "email",
+            pl.col("every").replace({k: _(v) for k, v in EVERY_WORDS.items()}),
+            pl.when(pl.col("segment") == "").then(pl.lit(every_segment)).otherwise(pl.col("segment")).alias("segment"),
+            pl.col("lang").replace(names),
+            "added_by",
+            "added_at",
+        )
         st.dataframe(tables.arrow(labels.headers(shown)), hide_index=True, width="stretch", key="digest_list")
     else:
         st.caption(_("Nobody receives the digest yet."))
@@ -50,13 +60,11 @@ def panel(url: str, viewer: Access) -> None:
         every = middle.selectbox(_("How often"), digest.EVERY, format_func=lambda e: _(EVERY_WORDS[e]))
         segment = right.selectbox(_("Segment"), choices, format_func=lambda s: s or _("(every segment)"))
         languages = list(i18n.LANGUAGES)
-        names = i18n.available()
         lang = last.selectbox(
             _("Language"), languages, index=languages.index(i18n.current()), format_func=lambda c: names.get(c, c)
         )
         if st.form_submit_button(_("Subscribe to the digest")):
             _write(url, lambda w: _subscribed(w, email, every, segment, lang, viewer))
-    every_segment = _("(every segment)")
     if subs.height:
         with st.form("digest_remove"):
             keys = [(r["email"], r["every"], r["segment"]) for r in subs.iter_rows(named=True)]

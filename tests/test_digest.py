@@ -219,7 +219,7 @@ def test_the_alerts_page_subscribes_to_the_digest(sample_url: str, monkeypatch: 
     assert not app.exception, [e.value for e in app.exception]
     assert "cx@example.com gets the Overview every week." in [s.value for s in app.success]
     shown = next(d.value for d in app.dataframe if "cx@example.com" in d.value.to_string())
-    assert shown.iloc[0].tolist()[:3] == ["cx@example.com", "week", "B2B"]
+    assert shown.iloc[0].tolist()[:4] == ["cx@example.com", "every week", "B2B", "English"]
 
 
 def test_subscriptions_are_kept_on_every_store(engine: Engine) -> None:
