@@ -139,6 +139,9 @@ def test_a_saved_review_makes_the_same_pdf_with_its_frozen_figures(sample: str, 
         assert expected_cells(r, "en") in text
     missing = cli("review", "--db", sample, "--saved", "nope", "--format", "pdf", "--out", str(out))
     assert missing.returncode != 0 and "no saved review named 'nope'" in missing.stderr
+    both = ("--saved", "H2 against H1", "--segment", "B2B")
+    mixed = cli("review", "--db", sample, *both, "--format", "pdf", "--out", str(out))
+    assert mixed.returncode != 0 and "give --saved NAME alone" in mixed.stderr
     bad = cli("review", "--db", sample, "--format", "pdf")
     assert bad.returncode != 0 and "--out" in bad.stderr
 

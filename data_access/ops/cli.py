@@ -431,6 +431,9 @@ def _review(args: argparse.Namespace, location: StoreLocation, console: Console)
         raise ValueError(f"--format {args.format} writes a file: give --out FILE")
     if args.saved and args.format != "pdf":
         raise ValueError("--saved makes a PDF: add --format pdf")
+    chosen = [args.a_from, args.a_to, args.b_from, args.b_to, args.audience]
+    if args.saved and (any(chosen) or any(getattr(args, dim) for dim in schema.FILTER_DIMENSIONS)):
+        raise ValueError("a saved review keeps its own periods and customers: give --saved NAME alone")
     if args.format == "pdf":
         return _review_pdf(args, location, console)
     if not (args.a_from and args.a_to and args.b_from and args.b_to):
