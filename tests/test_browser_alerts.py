@@ -40,7 +40,8 @@ def test_a_rule_made_on_the_page_mails_a_link_to_its_evidence(
             main = page.locator("[data-testid='stMain']")
 
             def choose(label: str, option: str) -> None:
-                pick(page, main.locator("[data-testid='stSelectbox']").filter(has_text=label), option)
+                # the first of its label: the new rule's (the digest's form below has a Segment too)
+                pick(page, main.locator("[data-testid='stSelectbox']").filter(has_text=label).first, option)
                 _settled(page)
 
             choose("Stage", "Onboarding")
