@@ -163,7 +163,8 @@ def test_a_b2b_limited_recipient_sees_b2b_figures_only(sample: Engine) -> None:
     mine, everyone = figures(sample, Filters(segment=("B2B",))), figures(sample, Filters())
     assert all(line in text for line in mine.values())
     assert everyone["active"] not in text  # the whole company's count is not theirs to see
-    assert "B2B only" in text  # the footer says whose figures they are
+    assert "B2B only" in text  # the footer says whose figures they are, and so do the title and the funnel
+    assert text.startswith("Monthly digest: B2B · ") and "of B2B customers who reach" in text
     # the grant goes: the next period's digest is refused, and the log says why
     access.revoke(sample, "lead@example.com", "leadership", "test", "B2B")
     with smtp_server() as (box, port):

@@ -96,7 +96,8 @@ def compose(engine: Engine, filters: Filters, last_day: date, base_url: str, eve
     ``last_day``, in the current language."""
     w = overview.windows_ending(last_day, overview.HORIZONS[HORIZON])
     data = overview.load(engine, filters, w, SETTINGS.min_n)
-    who = i18n.either(filters.segment) if filters.segment else None
+    segments = filters.segment or filters.scope.segments  # what was asked for, else the recipient's limit
+    who = i18n.either(segments) if segments else None
     cards = _cards(data)
     steps, leak = _funnel(data, who)
     worst = [
