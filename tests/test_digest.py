@@ -65,7 +65,7 @@ def config(port: int) -> delivery.NotifyConfig:
 def figures(engine: Engine, filters: Filters) -> dict[str, str]:
     """What the Overview shows on each card for ``filters``, with the month horizon and the data's last day."""
     last_day = store.time_range(engine)[1].date()
-    data = overview.load(engine, filters, overview.windows_ending(last_day, 1), SETTINGS.min_n)
+    data = overview.load(engine, filters, overview.windows_ending(last_day, 1), SETTINGS.min_n, parallel=False)
     values = {r["key"]: r for r in data["cards"].iter_rows(named=True)}
     out = {}
     for card in CARDS:

@@ -95,7 +95,7 @@ def compose(engine: Engine, filters: Filters, last_day: date, base_url: str, eve
     """The digest of ``filters`` (a segment and the recipient's scope) for the whole months ending on or before
     ``last_day``, in the current language."""
     w = overview.windows_ending(last_day, overview.HORIZONS[HORIZON])
-    data = overview.load(engine, filters, w, SETTINGS.min_n)
+    data = overview.load(engine, filters, w, SETTINGS.min_n, parallel=False)  # a background job: one connection
     segments = filters.segment or filters.scope.segments  # what was asked for, else the recipient's limit
     who = i18n.either(segments) if segments else None
     cards = _cards(data)

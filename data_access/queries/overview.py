@@ -515,7 +515,7 @@ def why_in_brief(parts: dict[str, Any], min_n: int) -> dict[str, Any]:
     }
 
 
-def load(engine: Engine, filters: Filters, w: Windows, min_n: int) -> dict[str, Any]:
+def load(engine: Engine, filters: Filters, w: Windows, min_n: int, *, parallel: bool = True) -> dict[str, Any]:
     """Everything the overview shows, its independent queries run side by side: ``cards``, ``lines`` and ``worst``
     (:func:`headline`), ``funnel`` (the default funnel's steps in the current window, or None without two funnel
     stages), ``unsubscribes`` (spikes after business events of the current window), ``complaints`` (complaint
@@ -539,7 +539,7 @@ def load(engine: Engine, filters: Filters, w: Windows, min_n: int) -> dict[str, 
     }
     brief = why_queries(current, filters, _at(w.end), min_n)
     queries |= brief
-    done = side_by_side(engine, queries)
+    done = side_by_side(engine, queries, parallel=parallel)
     headline_parts = {name: done.pop(name) for name in parts}
     done["why"] = why_in_brief({name: done.pop(name) for name in brief}, min_n)
     return {**headline_from(headline_parts, w), **done}

@@ -317,11 +317,15 @@ def connect(engine: Engine, *, write: bool = False) -> Iterator[Connection]:
 PARALLEL_QUERIES = 2  # independent queries of one page run this many at a time, each on its own connection
 
 
-def side_by_side(engine: Engine, queries: dict[str, Callable[[Connection], Any]]) -> dict[str, Any]:
+def side_by_side(
+    engine: Engine, queries: dict[str, Callable[[Connection], Any]], *, parallel: bool = True
+) -> dict[str, Any]:
     """Runs independent queries at the same time, each on its own connection, and returns their results by name
     (an error in one is raised here). On the 2-core benchmark machine two at a time cut a page's cold time by
-    about a quarter; the slowest should come first."""
-    if len(queries) <= 1 or PARALLEL_QUERIES <= 1:
+    about a quarter; the slowest should come first. ``parallel=False`` runs them one after the other on one
+    connection (a background job on a writing DuckDB engine, where connections opened and closed at once by two
+    threads can collide on the file)."""
+    if len(queries) <= 1 or PARALLEL_QUERIES <= 1 or not parallel:
         with connect(engine) as conn:
             return {name: query(conn) for name, query in queries.items()}
 
