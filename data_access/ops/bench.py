@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import multiprocessing
 import resource
-import statistics
 import sys
 import tempfile
 import time
@@ -29,6 +28,7 @@ from data_access import pages as registry
 from data_access.config import SETTINGS, StoreLocation, default_store_path
 from data_access.filters import Filters, Period
 from data_access.loading import ingest
+from data_access.ops import bench_floors, bench_ratios
 from data_access.queries import catalog, funnel, journey, kpis, overview, retention, review, risk, support, why
 from data_access.store.dialect import CLICKHOUSE
 
@@ -300,118 +300,6 @@ FILTER_CASES = {
 }
 
 
-# Hand-written floors for the funnel's counts with a window other than the stored one (DuckDB SQL, the sample's six
-# funnel steps, values bound): the least a query can do for the same counts, written once by hand and not built by
-# the code it measures. Range join: each step keeps the attempts still going, by a join and a MIN. ASOF: each step
-# takes the next event of its stage at or after the last one by an ASOF join.
-_FLOOR_STEP_EVENTS = """WITH
-s0 AS (SELECT customer_id, epoch_ms(occurred_at) AS ms FROM journey_events
-       WHERE stage_id = :s0 AND occurred_at >= :start AND occurred_at < :end),
-s1 AS (SELECT customer_id, epoch_ms(occurred_at) AS ms FROM journey_events
-       WHERE stage_id = :s1 AND occurred_at >= :start AND occurred_at < :end),
-s2 AS (SELECT customer_id, epoch_ms(occurred_at) AS ms FROM journey_events
-       WHERE stage_id = :s2 AND occurred_at >= :start AND occurred_at < :end),
-s3 AS (SELECT customer_id, epoch_ms(occurred_at) AS ms FROM journey_events
-       WHERE stage_id = :s3 AND occurred_at >= :start AND occurred_at < :end),
-s4 AS (SELECT customer_id, epoch_ms(occurred_at) AS ms FROM journey_events
-       WHERE stage_id = :s4 AND occurred_at >= :start AND occurred_at < :end),
-s5 AS (SELECT customer_id, epoch_ms(occurred_at) AS ms FROM journey_events
-       WHERE stage_id = :s5 AND occurred_at >= :start AND occurred_at < :end),
-"""
-FLOOR_RANGE_JOIN = (
-    _FLOOR_STEP_EVENTS
-    + """a0 AS (SELECT customer_id, ms AS t0, ms AS last FROM s0),
-a1 AS (SELECT a.customer_id, a.t0, min(s.ms) AS last FROM a0 a JOIN s1 s
-       ON s.customer_id = a.customer_id AND s.ms >= a.last AND s.ms <= a.t0 + :window GROUP BY a.customer_id, a.t0),
-a2 AS (SELECT a.customer_id, a.t0, min(s.ms) AS last FROM a1 a JOIN s2 s
-       ON s.customer_id = a.customer_id AND s.ms >= a.last AND s.ms <= a.t0 + :window GROUP BY a.customer_id, a.t0),
-a3 AS (SELECT a.customer_id, a.t0, min(s.ms) AS last FROM a2 a JOIN s3 s
-       ON s.customer_id = a.customer_id AND s.ms >= a.last AND s.ms <= a.t0 + :window GROUP BY a.customer_id, a.t0),
-a4 AS (SELECT a.customer_id, a.t0, min(s.ms) AS last FROM a3 a JOIN s4 s
-       ON s.customer_id = a.customer_id AND s.ms >= a.last AND s.ms <= a.t0 + :window GROUP BY a.customer_id, a.t0),
-a5 AS (SELECT a.customer_id, a.t0, min(s.ms) AS last FROM a4 a JOIN s5 s
-       ON s.customer_id = a.customer_id AND s.ms >= a.last AND s.ms <= a.t0 + :window GROUP BY a.customer_id, a.t0)
-SELECT (SELECT count(DISTINCT customer_id) FROM a0), (SELECT count(DISTINCT customer_id) FROM a1),
-       (SELECT count(DISTINCT customer_id) FROM a2), (SELECT count(DISTINCT customer_id) FROM a3),
-       (SELECT count(DISTINCT customer_id) FROM a4), (SELECT count(DISTINCT customer_id) FROM a5)"""
-)
-FLOOR_ASOF = (
-    _FLOOR_STEP_EVENTS
-    + """b0 AS (SELECT customer_id, ms AS t0, ms AS last, 1 AS depth FROM s0),
-b1 AS (SELECT b.customer_id, b.t0, CASE WHEN s.ms <= b.t0 + :window THEN s.ms END AS last,
-       b.depth + CASE WHEN s.ms <= b.t0 + :window THEN 1 ELSE 0 END AS depth
-       FROM b0 b ASOF LEFT JOIN s1 s ON s.customer_id = b.customer_id AND s.ms >= b.last),
-b2 AS (SELECT b.customer_id, b.t0, CASE WHEN s.ms <= b.t0 + :window THEN s.ms END AS last,
-       b.depth + CASE WHEN s.ms <= b.t0 + :window THEN 1 ELSE 0 END AS depth
-       FROM b1 b ASOF LEFT JOIN s2 s ON s.customer_id = b.customer_id AND s.ms >= b.last),
-b3 AS (SELECT b.customer_id, b.t0, CASE WHEN s.ms <= b.t0 + :window THEN s.ms END AS last,
-       b.depth + CASE WHEN s.ms <= b.t0 + :window THEN 1 ELSE 0 END AS depth
-       FROM b2 b ASOF LEFT JOIN s3 s ON s.customer_id = b.customer_id AND s.ms >= b.last),
-b4 AS (SELECT b.customer_id, b.t0, CASE WHEN s.ms <= b.t0 + :window THEN s.ms END AS last,
-       b.depth + CASE WHEN s.ms <= b.t0 + :window THEN 1 ELSE 0 END AS depth
-       FROM b3 b ASOF LEFT JOIN s4 s ON s.customer_id = b.customer_id AND s.ms >= b.last),
-b5 AS (SELECT b.customer_id, b.t0, CASE WHEN s.ms <= b.t0 + :window THEN s.ms END AS last,
-       b.depth + CASE WHEN s.ms <= b.t0 + :window THEN 1 ELSE 0 END AS depth
-       FROM b4 b ASOF LEFT JOIN s5 s ON s.customer_id = b.customer_id AND s.ms >= b.last),
-d AS (SELECT customer_id, max(depth) AS depth FROM b5 GROUP BY customer_id)
-SELECT count(*) FILTER (WHERE depth >= 1), count(*) FILTER (WHERE depth >= 2), count(*) FILTER (WHERE depth >= 3),
-       count(*) FILTER (WHERE depth >= 4), count(*) FILTER (WHERE depth >= 5), count(*) FILTER (WHERE depth >= 6)
-FROM d"""
-)
-FLOOR_STEPS = 6
-FLOOR_RUNS = 3  # interleaved cold runs per formulation; the median of each is compared
-
-
-def _floor_counts(url: str, sql: str, filters: Filters) -> list[int]:
-    engine = store.create_store_engine(url, read_only=True)
-    spec = _spec(url, OTHER_WINDOW)
-    values: dict[str, object] = {f"s{k}": stage for k, stage in enumerate(spec.steps)}
-    values |= {"start": filters.period.start, "end": filters.period.end, "window": spec.window_seconds * 1000}
-    try:
-        with store.connect(engine) as conn:
-            return [int(v) for v in conn.execute(sa.text(sql), values).one()]
-    finally:
-        engine.dispose()
-
-
-def _funnel_against_floors(url: str, out: Callable[[str], object]) -> None:
-    """The funnel's counts with another window, cold, against the hand-written floors: medians of interleaved runs
-    (all data, no customer filter: the floors have none), and their ratio. The counts must agree."""
-    spec = _spec(url, OTHER_WINDOW)
-    filters = next(iter(FILTER_CASES.values()))
-    out(f"\nfunnel counts, {OTHER_WINDOW} window (not the stored one), all data, cold, median of {FLOOR_RUNS} runs\n")
-
-    def ours() -> list[int]:
-        engine = store.create_store_engine(url, read_only=True)
-        with store.connect(engine) as conn:
-            counts = funnel.steps(conn, spec, filters)["customers"].to_list()
-        engine.dispose()
-        return counts
-
-    mine = "the dashboard's query"
-    runs: dict[str, Callable[[], list[int]]] = {mine: ours}
-    duckdb = sa.engine.make_url(url).get_backend_name() == "duckdb"
-    if duckdb and len(spec.steps) == FLOOR_STEPS and filters.period.end is not None:
-        runs["floor: range join"] = lambda: _floor_counts(url, FLOOR_RANGE_JOIN, filters)
-        runs["floor: ASOF join"] = lambda: _floor_counts(url, FLOOR_ASOF, filters)
-    else:
-        out("  (the hand-written floors are DuckDB SQL for the sample's six funnel steps: not run here)\n")
-    times: dict[str, list[float]] = {name: [] for name in runs}
-    counts: dict[str, list[int]] = {}
-    for _ in range(FLOOR_RUNS):
-        for name, run in runs.items():
-            started = time.perf_counter()
-            counts[name] = run()
-            times[name].append((time.perf_counter() - started) * 1000)
-    medians = {name: statistics.median(t) for name, t in times.items()}
-    floors = [m for name, m in medians.items() if name.startswith("floor")]
-    for name, median in medians.items():
-        agree = "" if counts[name] == counts[mine] else "  COUNTS DIFFER"
-        out(f"  {name:<24} {median:>9.1f} ms  ({', '.join(f'{t:.0f}' for t in times[name])}){agree}\n")
-    if floors:
-        out(f"  {mine} / the faster floor: {medians[mine] / min(floors):.2f}x\n")
-
-
 def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
@@ -507,40 +395,18 @@ def seeded_store(
     return url
 
 
-def main(
-    location: StoreLocation,
-    customers: int,
-    seed: int,
-    *,
-    reuse: bool = False,
-    pages: Sequence[str] | None = None,
-    progress: Callable[[float, str], None],
-) -> int:
-    unknown = sorted(set(pages or ()) - set(PAGES))
-    if unknown:
-        raise ValueError(f"unknown page {unknown[0]!r}; pages: {', '.join(p for p in PAGES if p != SIDEBAR)}")
-    timed = {p: q for p, q in PAGES.items() if not pages or p == SIDEBAR or p in pages}
-    url = seeded_store(location, customers, seed, reuse=reuse, progress=progress, title="Benchmark")
-    out = sys.stdout.write
-    if not pages:
-        progress(0.5, "ingesting a million-row file")
-        with tempfile.TemporaryDirectory() as folder:
-            events = _ingest_files(Path(folder), seed + 1, 1_000_000)
-            target = _ingest_target(url, Path(folder))
-            seconds, peak = _in_child(_ingest_child, target, folder)
-        out(
-            f"ingest: {seconds:.1f} s for a CSV of {events:,} journey events plus their customers "
-            f"(validated, one transaction), peak memory {peak:,.0f} MB\n"
-        )
-
-    # Libraries a page imports on first use are loaded once per server process, not per query: loaded here before
-    # the clock starts (scipy.stats alone takes about 0.8 s), so that "cold" means a query on a cold cache.
-    import scipy.stats  # noqa: F401
-
-    failures = 0
-    cold_budget = cold_budget_ms(customers)
+def _time_pages(
+    url: str, timed: dict, cold_budget: float, out: Callable[[str], object]
+) -> tuple[int, bench_ratios.Totals]:
+    """Every timed page's queries under each filter case, against the budgets: (failures, each page's cold ms with
+    the sidebar, per case)."""
+    failures, totals = 0, {}
+    engine = store.create_store_engine(url, read_only=True)
+    store.time_range(engine)  # an embedded server (chDB) starts once per process: not a page's cost
+    engine.dispose()
     for case, filters in FILTER_CASES.items():
         out(f"\nqueries, filters: {case}\n")
+        totals[case] = {}
         out(f"{'page':<22} {'query':<18} {'cold ms':>9} {'warm ms':>9} {'cached ms':>10}\n")
         sidebar = (0.0, 0.0, 0.0)
         for page, queries in timed.items():
@@ -581,10 +447,65 @@ def main(
                 if whole
                 else f"{verdict} budget ({cold_budget:.0f} ms cold, {CACHED_BUDGET_MS:.0f} ms cached)"
             )
-            totals = f"{cold_total:>9.1f} {warm_total:>9.1f} {cached_total:>10.2f}"
-            out(f"{page:<22} {'= with sidebar':<18} {totals}  {budget}\n")
+            shown = f"{cold_total:>9.1f} {warm_total:>9.1f} {cached_total:>10.2f}"
+            out(f"{page:<22} {'= with sidebar':<18} {shown}  {budget}\n")
+            totals[case][page] = cold_total
+    return failures, totals
+
+
+def main(
+    location: StoreLocation,
+    customers: int,
+    seed: int,
+    *,
+    reuse: bool = False,
+    pages: Sequence[str] | None = None,
+    against: StoreLocation | None = None,
+    progress: Callable[[float, str], None],
+) -> int:
+    unknown = sorted(set(pages or ()) - set(PAGES))
+    if unknown:
+        raise ValueError(f"unknown page {unknown[0]!r}; pages: {', '.join(p for p in PAGES if p != SIDEBAR)}")
+    timed = {p: q for p, q in PAGES.items() if not pages or p == SIDEBAR or p in pages}
+    url = seeded_store(location, customers, seed, reuse=reuse, progress=progress, title="Benchmark")
+    out = sys.stdout.write
+    if not pages:
+        progress(0.5, "ingesting a million-row file")
+        with tempfile.TemporaryDirectory() as folder:
+            events = _ingest_files(Path(folder), seed + 1, 1_000_000)
+            target = _ingest_target(url, Path(folder))
+            seconds, peak = _in_child(_ingest_child, target, folder)
+        out(
+            f"ingest: {seconds:.1f} s for a CSV of {events:,} journey events plus their customers "
+            f"(validated, one transaction), peak memory {peak:,.0f} MB\n"
+        )
+
+    # Libraries a page imports on first use are loaded once per server process, not per query: loaded here before
+    # the clock starts (scipy.stats alone takes about 0.8 s), so that "cold" means a query on a cold cache.
+    import scipy.stats  # noqa: F401
+
+    failures, totals = _time_pages(url, timed, cold_budget_ms(customers), out)
+    bench_ratios.write(
+        out, "each page filtered against all data, cold", ("all ms", "filtered"), bench_ratios.filtered_rows(totals)
+    )
+    if against is not None:
+        other = seeded_store(against, customers, seed, reuse=reuse, progress=progress, title="Against")
+        more, theirs = _time_pages(other, timed, cold_budget_ms(customers), out)
+        failures += more
+        bench_ratios.write(
+            out,
+            "the second store against the first, cold",
+            ("first ms", "second"),
+            bench_ratios.store_rows(totals, theirs),
+        )
+        bench_ratios.write(
+            out,
+            "the second store: filtered against all data, cold",
+            ("all ms", "filtered"),
+            bench_ratios.filtered_rows(theirs),
+        )
     if not pages or "Funnel" in pages:
-        _funnel_against_floors(url, out)
+        bench_floors.against_floors(url, _spec(url, OTHER_WINDOW), next(iter(FILTER_CASES.values())), out)
     peak = _peak_mb()
     within = peak < PEAK_BUDGET_MB
     failures += not within

@@ -187,6 +187,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--events", type=int, default=1_000_000, metavar="N", help="with --sources: how many events")
     p.add_argument(
+        "--against",
+        metavar="URL",
+        help="time a second store the same way (seeded alike, e.g. chdb:///data/bench-chdb) and print its ratios",
+    )
+    p.add_argument(
         "--audiences",
         action="store_true",
         help="instead: recompute an audience of three leaves, and time every page filtered by it against no filter",
@@ -384,7 +389,10 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "bench":
         from data_access.ops import bench
 
-        return bench.main(location, args.customers, args.seed, reuse=args.reuse, pages=args.page, progress=console)
+        against = StoreLocation(args.against, "--against") if args.against else None
+        return bench.main(
+            location, args.customers, args.seed, reuse=args.reuse, pages=args.page, against=against, progress=console
+        )
     if args.command == "loadtest":
         from data_access.ops import loadtest
 
