@@ -201,12 +201,12 @@ def test_the_digest_commands(sample_url: str, tmp_path) -> None:
     assert again.returncode != 0 and "receives no such digest" in again.stderr
 
 
-def test_the_alerts_page_subscribes_to_the_digest(sample_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_alerts_page_subscribes_to_the_digest(sample: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     from streamlit.testing.v1 import AppTest
 
     from tests.test_pages import APP
 
-    monkeypatch.setenv("CJM_DATABASE_URL", sample_url)
+    monkeypatch.setenv("CJM_DATABASE_URL", sample.url.render_as_string(hide_password=False))  # a copy: it writes
     app = AppTest.from_file(APP, default_timeout=90)
     app.run()
     app.switch_page("pages/alerts.py").run()
@@ -242,3 +242,17 @@ def test_subscriptions_are_kept_on_every_store(engine: Engine) -> None:
         assert digest.listed(conn)["every"].to_list() == ["month"]
         logged = access.audit(conn)
     assert (logged["action"] == "digest").sum() == 4
+
+
+def test_recipients_of_the_same_digest_share_one_composition(sample: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    from data_access.digest import send
+
+    made = []
+    real = send.compose
+    monkeypatch.setattr(send, "compose", lambda *a, **k: made.append(a[1]) or real(*a, **k))
+    for who in ("a@example.com", "b@example.com"):
+        digest.subscribe(sample, who, "month", "B2B", "en", ADMIN)
+    digest.subscribe(sample, "c@example.com", "month", "B2C", "en", ADMIN)
+    with smtp_server() as (box, port):
+        assert [d.status for d in digest.run(sample, config(port), MONDAY)] == ["sent"] * 3
+    assert len(box.messages) == 3 and sorted(f.segment for f in made) == [("B2B",), ("B2C",)]

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from data_access import i18n, metrics, schema, store
 from data_access.alerts.rulebook import CHURN_RISK, PERIODS, AlertError, Rule, target_of, unit_of
+from data_access.delivery.log import period_key
 from data_access.filters import AudienceChoice, Filters, Period
 from data_access.i18n import _, ngettext
 from data_access.queries import kpis, risk
@@ -41,12 +42,11 @@ def window(period: str, as_of: datetime) -> Window:
     if period == "week":
         end = day - timedelta(days=day.weekday())
         start = end - timedelta(days=7)
-        year, week, _ = start.isocalendar()
-        return Window(f"{year}-W{week:02d}", start, end)
+        return Window(period_key(period, start), start, end)
     if period == "month":
         end = datetime(as_of.year, as_of.month, 1)
         start = datetime(end.year - (end.month == 1), 12 if end.month == 1 else end.month - 1, 1)
-        return Window(f"{start:%Y-%m}", start, end)
+        return Window(period_key(period, start), start, end)
     raise AlertError(
         _("Unknown period {period}: choose one of {choices}").format(period=repr(period), choices=", ".join(PERIODS))
     )

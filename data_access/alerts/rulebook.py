@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from data_access import access, i18n, metrics, schema, store
 from data_access.access import Access, AccessError, recipient_of
+from data_access.delivery.log import EMAIL_PREFIX, WEBHOOK_PREFIX
 from data_access.i18n import N_, _
 from data_access.queries import kpis
 
@@ -43,9 +44,6 @@ COMPARISON_WORDS = {  # shown through _()
 
 
 PERIOD_WORDS = {"week": N_("week"), "month": N_("month")}
-
-
-EMAIL_PREFIX, WEBHOOK_PREFIX = "email:", "webhook:"
 
 
 _WEBHOOK_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")

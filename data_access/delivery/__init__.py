@@ -3,7 +3,7 @@
 alert rules: alerts (and anything else that sends) hand it a message and a channel."""
 
 from data_access.delivery.config import DEFAULT_BASE_URL, NotifyConfig, Smtp, Webhook
-from data_access.delivery.log import STALE_SENDING, claim, entries, mark
+from data_access.delivery.log import EMAIL_PREFIX, STALE_SENDING, WEBHOOK_PREFIX, claim, entries, mark, period_key
 from data_access.delivery.mail import send_email
 from data_access.delivery.retry import NotifyError
 from data_access.delivery.webhook import (
@@ -20,8 +20,10 @@ from data_access.delivery.webhook import (
 __all__ = [
     "DEFAULT_BASE_URL",
     "DELIVERY_HEADER",
+    "EMAIL_PREFIX",
     "SIGNATURE_HEADER",
     "STALE_SENDING",
+    "WEBHOOK_PREFIX",
     "NotifyConfig",
     "NotifyError",
     "Smtp",
@@ -29,6 +31,7 @@ __all__ = [
     "claim",
     "entries",
     "mark",
+    "period_key",
     "send_email",
     "send_standard",
     "send_webhook",

@@ -13,7 +13,16 @@ from sqlalchemy.engine import Connection, Engine
 from data_access import schema, store
 
 nt = schema.notifications
+EMAIL_PREFIX, WEBHOOK_PREFIX = "email:", "webhook:"  # a channel: email:ADDRESS or webhook:NAME
 STALE_SENDING = timedelta(minutes=15)  # a delivery claimed this long ago by a process that died may be retried
+
+
+def period_key(period: str, day: datetime) -> str:
+    """The log's name of the calendar ``period`` ("week" or "month") holding ``day``: 2026-W43 (ISO week), 2026-10."""
+    if period == "week":
+        year, week, _day = day.isocalendar()
+        return f"{year}-W{week:02d}"
+    return f"{day:%Y-%m}"
 
 
 def _key(rule_id: str, period: str, channel: str) -> sa.ColumnElement[bool]:

@@ -4,7 +4,7 @@ delivery beside the alerts (:mod:`.send`). Callers use ``digest.X`` for the name
 
 from data_access.digest.book import EVERY, DigestError, listed, refusal, subscribe, unsubscribe
 from data_access.digest.compose import Digest, compose, link
-from data_access.digest.send import Sent, key_of, period_of, run
+from data_access.digest.send import Sent, key_of, run
 
 __all__ = [
     "EVERY",
@@ -15,7 +15,6 @@ __all__ = [
     "key_of",
     "link",
     "listed",
-    "period_of",
     "refusal",
     "run",
     "subscribe",

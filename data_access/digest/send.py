@@ -15,12 +15,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from data_access import access, i18n, store
-from data_access.delivery import NotifyConfig, NotifyError, claim, mark, send_email
+from data_access.delivery import EMAIL_PREFIX, NotifyConfig, NotifyError, claim, mark, period_key, send_email
 from data_access.digest import book
-from data_access.digest.compose import compose
+from data_access.digest.compose import Digest, compose
 from data_access.filters import EVERYONE, Filters
-
-EMAIL_PREFIX = "email:"
 
 
 @dataclass(frozen=True)
@@ -30,13 +28,6 @@ class Sent:
     channel: str  # email:ADDRESS
     status: str  # sent, failed, refused, already sent, error
     detail: str = ""
-
-
-def period_of(every: str, now: datetime) -> str:
-    if every == "week":
-        year, week, _day = now.isocalendar()
-        return f"{year}-W{week:02d}"
-    return f"{now:%Y-%m}"
 
 
 def key_of(every: str, segment: str) -> str:
@@ -53,22 +44,25 @@ def run(
     if subs.height == 0:
         return []
     span = store.time_range(engine)
+    made: dict[tuple, Digest] = {}  # recipients of the same digest (segment, limit, language, cadence) share one
     out = []
     for s in subs.iter_rows(named=True):
-        key, period, channel = key_of(s["every"], s["segment"]), period_of(s["every"], now), EMAIL_PREFIX + s["email"]
+        key, period, channel = key_of(s["every"], s["segment"]), period_key(s["every"], now), EMAIL_PREFIX + s["email"]
         if span is None:
             out.append(Sent(key, period, channel, "error", "the store has no journey events yet"))
             continue
         if not claim(engine, key, period, channel, now):
             out.append(Sent(key, period, channel, "already sent"))
             continue
-        status, detail = _send_one(engine, config, s, span[1].date(), sleep)
+        status, detail = _send_one(engine, config, s, span[1].date(), made, sleep)
         mark(engine, key, period, channel, status, None if status == "sent" else detail, store.utc_now())
         out.append(Sent(key, period, channel, status, detail))
     return out
 
 
-def _send_one(engine: Engine, config: NotifyConfig, sub: dict, last_day, sleep) -> tuple[str, str]:
+def _send_one(
+    engine: Engine, config: NotifyConfig, sub: dict, last_day, made: dict[tuple, Digest], sleep
+) -> tuple[str, str]:
     with store.connect(engine) as conn:
         recipient = access.recipient_of(conn, sub["email"])
     problem = book.refusal(recipient, sub["segment"])
@@ -77,8 +71,11 @@ def _send_one(engine: Engine, config: NotifyConfig, sub: dict, last_day, sleep) 
     scope = recipient.scope if recipient is not None else EVERYONE
     filters = Filters(segment=(sub["segment"],) if sub["segment"] else (), scope=scope)
     try:
-        with i18n.using(sub["lang"]):
-            digest = compose(engine, filters, last_day, config.base_url, sub["every"])
+        same = (filters, sub["lang"], sub["every"])
+        if same not in made:
+            with i18n.using(sub["lang"]):
+                made[same] = compose(engine, filters, last_day, config.base_url, sub["every"])
+        digest = made[same]
         send_email(config, sub["email"], digest.subject, digest.text, digest.html, sleep, images=digest.images)
     except NotifyError as exc:
         return "failed", str(exc)
