@@ -119,6 +119,6 @@ def contract() -> None:
                     _("meaning"): schema.column_doc(c),
                     _("example"): c.info["example"],
                 }
-                for c in table.columns
+                for c in schema.contract_columns(table)
             ]
             st.dataframe(tables.arrow(pl.DataFrame(rows)), hide_index=True, width="stretch")

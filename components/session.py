@@ -31,6 +31,11 @@ def ensure_store() -> StoreLocation:
     path = store.file_path(where.url) if where.is_default else None
     if path is not None and not path.exists():
         first_start(path)
+    elif path is not None and guarded(cache.outdated_tables, where.url):
+        # the dashboard's own file, made by an earlier version: brought up to date, as a load would
+        with st.spinner(_("Bringing the store up to date (the customers' attributes onto their rows)...")):
+            guarded(store.upgrade_store, store.create_store_engine(where.url))
+        cache.outdated_tables.clear()
     cache.follow_store(where.url)
     return where
 
@@ -80,7 +85,19 @@ def has_tables(url: str, *, explain: bool = True) -> bool:
             ).format(tables=", ".join(missing)),
             icon=":material/info:",
         )
-    return not missing
+    if missing:
+        return False
+    outdated = guarded(cache.outdated_tables, url)
+    if outdated and explain:
+        st.info(
+            _(
+                "The store was made by an earlier version: its {tables} table(s) lack the customers' attributes on "
+                "their rows. Run `python -m data_access init` with `--db` set to this store, or load any file on the "
+                "Data page: either brings it up to date."
+            ).format(tables=", ".join(outdated)),
+            icon=":material/info:",
+        )
+    return not outdated
 
 
 def guarded(load: Callable[..., T], *args: object) -> T:

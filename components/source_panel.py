@@ -31,7 +31,7 @@ SURVEYS = tuple(schema.SURVEY_RANGES)
 def _columns_picked(source: sources.Source, header: list[str], key: str) -> dict[str, str]:
     """A choice per contract column of the file's column that holds it; what differs from the source's pick."""
     table = schema.TABLES_BY_NAME[source.table]
-    names = [c.name for c in table.columns if c.name != "stage_id" or source.family != "events"]
+    names = [c.name for c in schema.contract_columns(table) if c.name != "stage_id" or source.family != "events"]
     names += ["email"] + (["event"] if source.family == "events" else [])
     chosen: dict[str, str] = {}
     file = File(pl.DataFrame(schema=dict.fromkeys(header, pl.String)), None)  # matches headers as the load does

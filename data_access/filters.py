@@ -178,33 +178,34 @@ class Filters:
     def with_audience(self, audience: AudienceChoice | None) -> Filters:
         return replace(self, audience=audience)
 
-    def narrows(self) -> bool:
-        """Whether any customer condition applies (attributes, scope or audience)."""
-        return bool(self.customer_conditions()) or self.audience is not None
-
     def _members(self) -> sa.Select:
         am = schema.audience_members
         assert self.audience is not None
         return sa.select(am.c.customer_id).where(am.c.audience == self.audience.key, am.c.left_at.is_(None))
 
-    def customer_conditions(self) -> list[ColumnElement[bool]]:
-        """The conditions on ``customers`` that select the filters' customers, the scope's segments included."""
-        c = schema.customers.c
+    def customer_conditions(self, columns: dict[str, ColumnElement] | None = None) -> list[ColumnElement[bool]]:
+        """The conditions that select the filters' customers, the scope's segments included: on ``customers``, or on
+        ``columns`` (a table's copies of the customer attributes by dimension, :func:`schema.stored_attributes`)."""
+        c = columns or {d: schema.customers.c[d] for d in schema.FILTER_DIMENSIONS}
         chosen = [c[d].in_(values) for d, values in self.dimension_values().items()]
         if self.scope.segments:
-            chosen.append(c.segment.in_(self.scope.segments))
+            chosen.append(c["segment"].in_(self.scope.segments))
         return chosen
 
     def customer_clause(self, customer_column: ColumnElement) -> ColumnElement[bool]:
-        """Restricts a table's customer column to the customers the attribute filters and the scope select."""
-        chosen = self.customer_conditions()
+        """Restricts a table's customer column to the customers the attribute filters and the scope select: on a
+        table that carries its customers' attributes (the facts and the derived tables), a predicate on those
+        columns; on ``customers`` itself, on its own; elsewhere a semi-join on ``customers``."""
         members = [customer_column.in_(self._members())] if self.audience is not None else []
-        if not chosen:
+        if not self.customer_conditions():
             return sa.and_(sa.true(), *members)
-        c = schema.customers.c
-        if customer_column.compare(c.customer_id):  # the customers table itself: no semi-join needed
-            return sa.and_(*chosen, *members)
-        return sa.and_(customer_column.in_(sa.select(c.customer_id).where(*chosen)), *members)
+        if customer_column.compare(schema.customers.c.customer_id):  # the customers table itself
+            return sa.and_(*self.customer_conditions(), *members)
+        own = schema.stored_attributes(getattr(customer_column, "table", None))
+        if own is not None and customer_column.key == "customer_id":
+            return sa.and_(*self.customer_conditions(own), *members)
+        chosen = self.customer_conditions()
+        return sa.and_(customer_column.in_(sa.select(schema.customers.c.customer_id).where(*chosen)), *members)
 
     def where(self, time_column: ColumnElement, customer_column: ColumnElement) -> ColumnElement[bool]:
         """Period on ``time_column`` and the attribute filters on ``customer_column``."""

@@ -90,6 +90,11 @@ def missing_tables(url: str) -> list[str]:
 
 
 @st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner=False)
+def outdated_tables(url: str) -> list[str]:
+    return store.outdated_tables(read_engine(url))
+
+
+@st.cache_data(ttl=_TTL, max_entries=_MAX, show_spinner=False)
 def row_counts(url: str) -> dict[str, int]:
     return store.row_counts(read_engine(url))
 

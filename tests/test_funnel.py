@@ -184,10 +184,13 @@ def test_stored_attempts_are_only_read_while_current(journeys: Engine) -> None:
         instant = Filters(period=Period.parse("2025-01-01", "2025-01-31T12:00:00"))
         assert not funnel.attempts_stored(conn, ABC, instant)  # an inclusive end: the events decide
         assert funnel.attempts_stored(conn, ABC, Filters())
-    # an event written around ingestion (by another tool) makes the stored attempts stale: the events are read
+    # an event written around ingestion (by another tool, with its customer's attributes as the store keeps them)
+    # makes the stored attempts stale: the events are read
     with store.connect(journeys, write=True) as conn:
         conn.execute(
-            schema.journey_events.insert().values(event_id="late", customer_id="u2", stage_id="b", occurred_at=at(6))
+            schema.journey_events.insert().values(
+                event_id="late", customer_id="u2", stage_id="b", occurred_at=at(6), customer_segment="S1"
+            )
         )
     with store.connect(journeys) as conn:
         assert not funnel.attempts_stored(conn, ABC, Filters(period=JANUARY))

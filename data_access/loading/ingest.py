@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
@@ -19,8 +19,10 @@ from sqlalchemy.engine import Connection, Engine
 
 from data_access import i18n, metrics, schema, store
 from data_access.config import SETTINGS
-from data_access.i18n import _, ngettext
+from data_access.i18n import _
+from data_access.loading.problems import LoadRejected, Problem, Problems
 from data_access.queries import funnel, kpis
+from data_access.store import attributes
 
 Progress = Callable[[float, str], None]
 SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".xlsx": "excel", ".xls": "excel"}
@@ -42,7 +44,7 @@ _DTYPES = {
 def typed_frame(table_name: str, rows: list[dict[str, object]]) -> pl.DataFrame:
     """Rows (dicts, absent keys = null) as a frame with every column of the table in the contract's types."""
     table = schema.TABLES_BY_NAME[table_name]
-    dtypes = {str(c.name): _DTYPES[schema.type_name(c)] for c in table.columns}
+    dtypes = {str(c.name): _DTYPES[schema.type_name(c)] for c in schema.contract_columns(table)}
     return pl.DataFrame([{name: row.get(name) for name in dtypes} for row in rows], schema=dtypes, orient="row")
 
 
@@ -55,69 +57,6 @@ def as_boolean(text: pl.Expr) -> pl.Expr:
     low = text.str.to_lowercase()
     true, false = ("true", "t", "1", "yes", "y"), ("false", "f", "0", "no", "n")
     return pl.when(low.is_in(true)).then(True).when(low.is_in(false)).then(False)
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One reason a load was refused. ``row`` counts data rows from 1 (the header is not a row)."""
-
-    file: str
-    reason: str
-    column: str | None = None
-    row: int | None = None
-
-    def __post_init__(self) -> None:
-        # SQLAlchemy names are str subclasses that Polars would mistake for rows; keep plain strings.
-        if self.column is not None:
-            object.__setattr__(self, "column", str(self.column))
-
-    def __str__(self) -> str:
-        where = [self.file]
-        if self.row is not None:
-            where.append(_("row {n}").format(n=self.row))
-        if self.column is not None:
-            where.append(_("column {name}").format(name=self.column))
-        return f"{', '.join(where)}: {self.reason}"
-
-
-@dataclass
-class Problems:
-    """The first problems found (up to the display limit) and how many there are in all."""
-
-    shown: list[Problem] = field(default_factory=list)
-    total: int = 0
-
-    def add(self, problem: Problem, count: int = 1) -> None:
-        self.total += count
-        if len(self.shown) < SETTINGS.max_errors_shown:
-            self.shown.append(problem)
-
-    def add_rows(self, file: str, column: str | None, mask: pl.Series, reason: Callable[[int], str]) -> None:
-        """One problem per failing row (``mask`` true), each worded by ``reason(row_index)``."""
-        bad = mask.fill_null(False).arg_true()
-        room = max(SETTINGS.max_errors_shown - len(self.shown), 0)
-        for index in bad.head(room).to_list():
-            self.shown.append(Problem(file, reason(index), column, index + 1))
-        self.total += bad.len()
-
-
-class LoadRejected(Exception):
-    """The load was refused; nothing was written."""
-
-    def __init__(self, problems: Problems) -> None:
-        self.problems = problems
-        super().__init__(
-            ngettext(
-                "{n} problem found; nothing was loaded", "{n} problems found; nothing was loaded", problems.total
-            ).format(n=problems.total)
-        )
-
-    def report(self) -> str:
-        lines = [str(self)]
-        lines += [f"  {p}" for p in self.problems.shown]
-        if self.problems.total > len(self.problems.shown):
-            lines.append("  " + _("... and {n} more").format(n=self.problems.total - len(self.problems.shown)))
-        return "\n".join(lines)
 
 
 @dataclass(frozen=True)
@@ -258,18 +197,19 @@ def _made_up_event_ids(frame: pl.DataFrame) -> pl.Series:
 def validate(table: sa.Table, frame: pl.DataFrame, file: str, problems: Problems) -> pl.DataFrame | None:
     """The frame with the contract's columns and types, or None when any row is refused."""
     before = problems.total
-    names = {c.name for c in table.columns}
+    contract = schema.contract_columns(table)
+    names = {c.name for c in contract}
     given = list(frame.columns)
     for extra in sorted(set(given) - names):
-        expected = ", ".join(c.name for c in table.columns)
+        expected = ", ".join(c.name for c in contract)
         problems.add(Problem(file, _("unknown column (expected: {columns})").format(columns=expected), extra))
-    for c in table.columns:
+    for c in contract:
         if c.name not in given and c.info["required"]:
             problems.add(Problem(file, "required column is missing", c.name))
     if problems.total > before:
         return None
     out: dict[str, pl.Series] = {}
-    for c in table.columns:
+    for c in contract:
         kind = schema.type_name(c)
         if c.name not in given:
             out[c.name] = pl.Series(c.name, [None] * frame.height, dtype=_DTYPES[kind])
@@ -476,9 +416,13 @@ def write(
             raise LoadRejected(problems)  # leaving the block rolls the transaction back
         if also is not None:
             also(conn)
+        progress(1.0, _("copying the customers' attributes onto their rows"))
+        attributes.stamp(conn, attributes.to_stamp(written))
         if DERIVED_FROM & set(written):
             progress(1.0, "deriving the funnel's attempts and each stage's customers")
             refresh_derived(conn)  # in the same transaction: the store never holds a stale copy
+        elif "customers" in written:
+            attributes.stamp(conn, schema.ATTRIBUTE_DERIVED)
     if set(written) & AUDIENCE_FACTS:
         from data_access.audiences import membership  # reads the queries that read this module's tables
 
@@ -580,8 +524,14 @@ def seed(
         store.upgrade(conn)
         store.clear_tables(conn, list(schema.TABLES))
         conn.commit()
+        block_customers = pl.DataFrame()
         for name, frame in frames():
-            store.bulk_insert(conn, schema.TABLES_BY_NAME[name], frame)
+            table = schema.TABLES_BY_NAME[name]
+            if name == "customers":  # each block's customers come before their rows
+                block_customers = frame
+            elif table in schema.ATTRIBUTE_FACTS:
+                frame = attributes.stamped_frame(frame, block_customers)
+            store.bulk_insert(conn, table, frame)
             conn.commit()
             written[name] = written.get(name, 0) + frame.height
     progress(0.96, "deriving the funnel's attempts and each stage's customers")

@@ -22,7 +22,7 @@ from data_access.loading import ingest
 from data_access.ops import cli_admin, cli_audiences, cli_digest, cli_sources
 from data_access.ops.terminal import EXIT_FAILED, EXIT_USAGE, FORMATS, Console, Parser, emit, files_in, open_store
 from data_access.queries import funnel, kpis, retention, review, risk, support
-from data_access.store import clickhouse
+from data_access.store import attributes, clickhouse
 from data_access.store.dialect import GRAINS
 
 
@@ -209,7 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser(
         "refresh",
-        help="rebuild the derived tables (funnel attempts, stage customers) after the store was filled by other means",
+        help="copy the customers' attributes onto their rows and rebuild the derived tables (funnel attempts, stage "
+        "customers) after the store was filled by other means",
     )
     _store_args(p)
 
@@ -414,7 +415,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.command == "refresh":
         with store.load_transaction(engine) as conn:
+            stamped = attributes.stamp(conn, schema.ATTRIBUTE_FACTS)
             built = ingest.refresh_derived(conn)
+        for table, rows in stamped.items():
+            sys.stdout.write(f"{table}: {rows:,} rows given their customer's attributes\n")
         for table, rows in built.items():
             sys.stdout.write(f"{table}: {rows:,} rows\n")
         return 0

@@ -81,7 +81,7 @@ def ingest_command(args: argparse.Namespace, location: StoreLocation, console: C
     mapping = saved.resolve(engine, args.mapping or args.source)
     if args.source and mapping.source != args.source:
         raise ValueError(f"the mapping starts from {mapping.source}, not {args.source}")
-    unknown = set(defaults) - {c.name for c in schema.TABLES_BY_NAME[mapping.preset.table].columns}
+    unknown = set(defaults) - {c.name for c in schema.contract_columns(schema.TABLES_BY_NAME[mapping.preset.table])}
     if unknown:
         raise ValueError(f"--default: {mapping.preset.table} has no column {', '.join(sorted(unknown))}")
     report = sources.load(

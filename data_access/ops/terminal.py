@@ -62,6 +62,13 @@ def open_store(location: StoreLocation, *, read_only: bool, console: Console) ->
                 f"The store {store.safe_url(location.url)} has no {', '.join(missing)} table(s); "
                 f"create them with: python -m data_access init --db URL"
             )
+        outdated = store.outdated_tables(engine)
+        if outdated:
+            raise store.StoreError(
+                f"The store {store.safe_url(location.url)} was made by an earlier version ({', '.join(outdated)} "
+                f"lack the customers' attributes on their rows); bring it up to date with: "
+                f"python -m data_access init --db URL"
+            )
     return engine
 
 

@@ -84,13 +84,19 @@ def stage_customers_stored(conn: Connection, filters: Filters) -> bool:
 
 
 def refresh_stage_customers(conn: Connection) -> int:
-    """Rebuilds ``stage_customers`` from every journey event (on a connection in a write transaction)."""
+    """Rebuilds ``stage_customers`` from every journey event, with the customer's attributes the events carry (on a
+    connection in a write transaction)."""
     sc, e = schema.stage_customers, schema.journey_events.c
     derived.recreate(conn, sc)
-    rows = sa.select(e.stage_id, e.customer_id, sa.func.min(e.occurred_at), sa.func.max(e.occurred_at)).group_by(
-        e.stage_id, e.customer_id
-    )
-    conn.execute(sa.insert(sc).from_select(["stage_id", "customer_id", "first_at", "last_at"], rows))
+    copies = [schema.attribute_column(d) for d in schema.FILTER_DIMENSIONS]
+    rows = sa.select(
+        e.stage_id,
+        e.customer_id,
+        sa.func.min(e.occurred_at),
+        sa.func.max(e.occurred_at),
+        *(sa.func.min(e[c]) for c in copies),  # one value per customer
+    ).group_by(e.stage_id, e.customer_id)
+    conn.execute(sa.insert(sc).from_select(["stage_id", "customer_id", "first_at", "last_at", *copies], rows))
     return derived.mark_built(conn, sc, STAGE_CUSTOMERS_SPEC)
 
 

@@ -348,6 +348,55 @@ derived_state = sa.Table(
 )
 DERIVED_TABLES: tuple[sa.Table, ...] = (funnel_attempts, stage_customers, derived_state)
 
+# Customer attributes on the facts (store-only, not part of the data contract): each row of these tables carries
+# its customer's filter attributes, copied from ``customers`` whenever either side is loaded
+# (``data_access.store.attributes``), so that a customer filter is a predicate on a column of the table being read
+# instead of a semi-join of every row on the customer key.
+FILTER_DIMENSIONS: tuple[str, ...] = ("segment", "persona", "channel", "region", "plan")
+ATTRIBUTE_FACTS: tuple[sa.Table, ...] = (journey_events, survey_responses, tickets, orders)
+ATTRIBUTE_DERIVED: tuple[sa.Table, ...] = (funnel_attempts, stage_customers)
+ATTRIBUTE_TABLES: tuple[sa.Table, ...] = (*ATTRIBUTE_FACTS, *ATTRIBUTE_DERIVED)
+
+
+def attribute_column(dimension: str) -> str:
+    """The store-only column that holds a customer's ``dimension`` on a fact's row: ``customer_segment``."""
+    return f"customer_{dimension}"
+
+
+for _table in ATTRIBUTE_TABLES:
+    for _dimension in FILTER_DIMENSIONS:
+        _table.append_column(
+            sa.Column(
+                attribute_column(_dimension),
+                NAME,
+                nullable=True,
+                info={
+                    "doc": f"The customer's {_dimension}, copied from customers (store-only)",
+                    "example": "",
+                    "required": False,
+                    "made_up": False,
+                    "enum": None,
+                    "range": None,
+                    "store_only": True,
+                },
+            )
+        )
+
+
+def contract_columns(table: sa.Table) -> list[sa.Column]:
+    """The columns of ``table`` that the data contract names (without the store-only customer attributes)."""
+    return [c for c in table.columns if not c.info.get("store_only")]
+
+
+def stored_attributes(table: sa.FromClause) -> dict[str, sa.ColumnElement] | None:
+    """A table's (or its alias's) copies of the customer attributes by dimension, or None when it has none."""
+    names = {d: attribute_column(d) for d in FILTER_DIMENSIONS}
+    columns = getattr(table, "c", None)
+    if columns is None or not all(n in columns for n in names.values()):
+        return None
+    return {d: columns[n] for d, n in names.items()}
+
+
 sa.Index("ix_journey_events_stage_time", journey_events.c.stage_id, journey_events.c.occurred_at)
 sa.Index("ix_journey_events_customer_time", journey_events.c.customer_id, journey_events.c.occurred_at)
 sa.Index("ix_survey_responses_stage_time", survey_responses.c.stage_id, survey_responses.c.responded_at)
@@ -408,9 +457,6 @@ TIME_COLUMNS: dict[str, str] = {
     "experiments": "assigned_at",
 }
 
-# Customer attributes that the global filters can narrow on.
-FILTER_DIMENSIONS: tuple[str, ...] = ("segment", "persona", "channel", "region", "plan")
-
 
 def key_columns(table: sa.Table) -> list[str]:
     return [c.name for c in table.primary_key.columns]
@@ -447,7 +493,7 @@ def contract_markdown() -> str:
         out.append(f"#### `{table.name}`\n")
         out.append("| column | type | required | meaning | example |")
         out.append("|---|---|---|---|---|")
-        for c in table.columns:
+        for c in contract_columns(table):
             info = c.info
             need = "key" if c.primary_key and not info["made_up"] else ("yes" if info["required"] else "optional")
             out.append(f"| `{c.name}` | {type_name(c)} | {need} | {column_doc(c)} | `{info['example']}` |")

@@ -52,7 +52,7 @@ class Mapping:
         if problem:
             raise MappingError(problem)
         table = schema.TABLES_BY_NAME[self.preset.table]
-        allowed = {c.name for c in table.columns} | (
+        allowed = {c.name for c in schema.contract_columns(table)} | (
             {"email", "event"} if self.preset.family == "events" else {"email"}
         )
         for where, names in (("columns", self.columns), ("values", self.values), ("defaults", self.defaults)):

@@ -272,7 +272,7 @@ def shape(
 
     if found(source.fields.get(EMAIL)):
         exprs[EMAIL] = column_expr(file, source.fields[EMAIL])
-    for column in table.columns:
+    for column in schema.contract_columns(table):
         spec = source.fields.get(column.name)
         if column.name == REFERENCE and EMAIL in exprs and not found(spec):
             continue  # found by e-mail alone

@@ -21,6 +21,7 @@ from data_access.store.engine import (
     has_table,
     missing_tables,
     orphans,
+    outdated_tables,
     parse_url,
     row_counts,
     rows_frame,
@@ -44,6 +45,7 @@ from data_access.store.writes import (
     recreate_table,
     update_where,
     upgrade,
+    upgrade_store,
     write_transaction,
 )
 
@@ -72,6 +74,7 @@ __all__ = [
     "load_transaction",
     "missing_tables",
     "orphans",
+    "outdated_tables",
     "outside_staging",
     "parse_url",
     "recreate_table",
@@ -83,6 +86,7 @@ __all__ = [
     "time_range",
     "update_where",
     "upgrade",
+    "upgrade_store",
     "utc_now",
     "with_writer",
     "write_transaction",

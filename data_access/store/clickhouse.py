@@ -107,11 +107,8 @@ def column_type(column: sa.Column) -> str:
         base = "String"
     if column.nullable:
         base = f"Nullable({base})"
-    if (
-        column.table in schema.TABLES
-        and column.name in LOW_CARDINALITY
-        and base.removeprefix("Nullable(").startswith("String")
-    ):
+    dimension = column.info.get("store_only") or (column.table in schema.TABLES and column.name in LOW_CARDINALITY)
+    if dimension and base.removeprefix("Nullable(").startswith("String"):
         base = f"LowCardinality({base})"
     return base
 
@@ -269,6 +266,27 @@ def staged(conn: Connection, tables: list[sa.Table], *, database: str) -> Iterat
             )
     finally:
         conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {prefix}")
+
+
+def rewrite(conn: Connection, table: sa.Table, rows: sa.Select) -> None:
+    """Writes ``table`` again as ``rows`` (every column, in the table's order): into a new table made like it, which
+    then takes its place (``EXCHANGE TABLES``, atomic) while the old rows are dropped. Inside a load it is the staging
+    copy that is written again. Not on a cluster, where a table is a Distributed table over every shard's."""
+    if on_cluster(conn):
+        raise NotImplementedError(
+            f"{table.name}: writing a table again is not built for a ClickHouse cluster (the customer attributes on "
+            "the facts need it); load into a single-node store"
+        )
+    database = staging_database(conn)
+    prefix = f"{_quote(database)}." if database else ""
+    fresh = f"{table.name}_rewritten"
+    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {prefix}{_quote(fresh)}")
+    [ddl] = create_table_ddl(table, name=fresh, database=database)
+    conn.exec_driver_sql(ddl)
+    target = sa.Table(fresh, sa.MetaData(), *(sa.Column(c.name, c.type) for c in table.columns))
+    conn.execute(sa.insert(target).from_select([c.name for c in table.columns], rows))
+    conn.exec_driver_sql(f"EXCHANGE TABLES {prefix}{_quote(table.name)} AND {prefix}{_quote(fresh)}")
+    conn.exec_driver_sql(f"DROP TABLE {prefix}{_quote(fresh)}")
 
 
 def on_connect(settings: dict[str, Any]) -> Any:

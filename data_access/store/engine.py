@@ -381,6 +381,14 @@ def missing_tables(engine: Engine, *, optional: bool = False) -> list[str]:
         return [t.name for t in wanted if not inspector.has_table(t.name)]
 
 
+def outdated_tables(engine: Engine) -> list[str]:
+    """The tables of a store made by an earlier version that lack the customer attributes on their rows
+    (``store.attributes``): an upgrade adds and fills them (``python -m data_access init``, or any load)."""
+    copy = schema.attribute_column("segment")
+    with connect(engine) as conn:
+        return [t.name for t in schema.ATTRIBUTE_TABLES if has_table(conn, t) and copy not in table_columns(conn, t)]
+
+
 def fetch_frame(conn: Connection, stmt: sa.Executable, schema_overrides: dict[str, Any] | None = None) -> pl.DataFrame:
     """Run a (result-sized) statement and return its rows as a Polars frame, with columns even when empty. On chDB
     the rows come as Arrow (:func:`clickhouse.fetch_arrow`), in the types the other stores' rows take."""

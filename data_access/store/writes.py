@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from data_access import schema
-from data_access.store import clickhouse
+from data_access.store import attributes, clickhouse
 from data_access.store.engine import connect, create_store_engine, duckdb_file, has_table, table_columns, writer_lock
 
 
@@ -58,9 +58,17 @@ def init_store(engine: Engine) -> None:
         upgrade(conn)
 
 
+def upgrade_store(engine: Engine) -> None:
+    """Brings a store made by an earlier version up to date (:func:`upgrade`) as a load does: on an embedded DuckDB
+    file in a copy that takes its place, so that readers never see it half-done."""
+    with load_transaction(engine):
+        pass
+
+
 def upgrade(conn: Connection) -> list[str]:
     """On a connection in a write transaction: creates the missing tables, then adds each optional (nullable)
-    contract column that an existing table lacks, empty; returns the ``table.column`` names added. Identifiers
+    column that an existing table lacks, empty (the customer attributes on the facts are then copied in); returns
+    the ``table.column`` names added. Identifiers
     and types come from the schema module, never from input."""
     on_clickhouse = clickhouse.is_clickhouse(conn.dialect.name)
     if on_clickhouse:
@@ -68,7 +76,9 @@ def upgrade(conn: Connection) -> list[str]:
     else:
         schema.metadata.create_all(conn, checkfirst=True)
     added = []
-    for table in schema.TABLES:
+    for table in (*schema.TABLES, *schema.ATTRIBUTE_DERIVED):
+        if table not in schema.TABLES and not has_table(conn, table):
+            continue  # a derived table is made when it is built
         present = table_columns(conn, table)
         for column in table.columns:
             if column.name in present or not column.nullable:
@@ -81,6 +91,8 @@ def upgrade(conn: Connection) -> list[str]:
                     sa.DDL(f"ALTER TABLE {conn.dialect.identifier_preparer.format_table(table)} ADD COLUMN {spec}")
                 )
             added.append(f"{table.name}.{column.name}")
+    # a store made before the customer attributes on the facts: copied onto every row now, in this transaction
+    attributes.stamp(conn, [t for t in schema.ATTRIBUTE_TABLES if f"{t.name}.customer_segment" in added])
     return added
 
 

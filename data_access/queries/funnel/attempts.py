@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 from data_access import schema
 from data_access.filters import Filters
 from data_access.queries.funnel.spec import DEFAULT_WINDOW, MIN_STEPS, FunnelSpec, ev, fa, funnel_stages, parse_window
-from data_access.store import derived
+from data_access.store import attributes, derived
 from data_access.store.dialect import (
     ARG_MIN,
     WINDOW_FUNNEL,
@@ -298,4 +298,5 @@ def refresh_attempts(conn: Connection, spec: FunnelSpec | None = None) -> int:
         .order_by(attempts.c.entered_at)  # DuckDB then skips whole row groups outside a period
     )
     conn.execute(sa.insert(fa).from_select(["customer_id", "entered_at", *times, "single"], rows))
+    attributes.stamp(conn, [fa])  # each attempt with its customer's attributes
     return derived.mark_built(conn, fa, _spec_key(spec))

@@ -1,0 +1,250 @@
+"""Customer attributes on the facts (``data_access.store.attributes``): every fact and derived row carries its
+customer's segment, persona, channel, region and plan; a later customers load that changes them rewrites the copies
+in the same all-or-nothing load, on every store, and a filter reads them instead of a semi-join."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from streamlit.testing.v1 import AppTest
+
+from data_access import schema, store
+from data_access.filters import Filters, Scope
+from data_access.loading import ingest
+from data_access.queries import kpis
+from data_access.store import attributes
+from tests.conftest import put
+from tests.test_cli import cli
+from tests.test_pages import APP
+
+STAGES = [
+    {"stage_id": "s", "name": "S", "position": 1, "in_funnel": True},
+    {"stage_id": "t", "name": "T", "position": 2, "in_funnel": True},
+]
+
+
+def person(customer: str, segment: str, persona: str | None = None, plan: str = "basic") -> dict[str, object]:
+    return {
+        "customer_id": customer,
+        "signup_at": datetime(2025, 1, 1),
+        "segment": segment,
+        "persona": persona,
+        "channel": "web",
+        "region": "EU",
+        "plan": plan,
+    }
+
+
+@pytest.fixture
+def company(engine: Engine) -> Engine:
+    """Three customers: k1 and k2 in B2C, k3 in B2B; each with events at s (k1 also at t), an answer, a ticket, an
+    order."""
+    who = ["k1", "k2", "k3"]
+    put(
+        engine,
+        stages=STAGES,
+        customers=[person("k1", "B2C", "Parent"), person("k2", "B2C"), person("k3", "B2B", plan="pro")],
+        journey_events=[
+            {"event_id": f"e-{c}", "customer_id": c, "stage_id": "s", "occurred_at": datetime(2025, 2, 1)} for c in who
+        ]
+        + [{"event_id": "e-k1-t", "customer_id": "k1", "stage_id": "t", "occurred_at": datetime(2025, 2, 2)}],
+        survey_responses=[
+            {
+                "response_id": f"r-{c}",
+                "customer_id": c,
+                "stage_id": "s",
+                "survey": "csat",
+                "score": 5 if c == "k3" else 2,
+                "responded_at": datetime(2025, 2, 3),
+            }
+            for c in who
+        ],
+        tickets=[
+            {
+                "ticket_id": f"t-{c}",
+                "customer_id": c,
+                "opened_at": datetime(2025, 2, 4),
+                "entry_channel": "chat",
+                "final_line": 1,
+                "bot_resolved": False,
+                "contacts": 1,
+                "reopened": False,
+                "category": "technical",
+            }
+            for c in who
+        ],
+        orders=[
+            {"order_id": f"o-{c}", "customer_id": c, "ordered_at": datetime(2025, 2, 5), "amount": 10.0} for c in who
+        ],
+    )
+    return engine
+
+
+def copies(engine: Engine, table: sa.Table) -> dict[str, tuple[object, ...]]:
+    """customer -> (segment, persona, plan) as the table's rows hold them (one value per customer)."""
+    own = schema.stored_attributes(table)
+    assert own is not None
+    with store.connect(engine) as conn:
+        rows = conn.execute(
+            sa.select(table.c.customer_id, own["segment"], own["persona"], own["plan"]).distinct()
+        ).all()
+    return {str(r[0]): tuple(r[1:]) for r in rows}
+
+
+def stage_counts(engine: Engine, filters: Filters, *, stored: bool) -> dict[str, int]:
+    with store.connect(engine) as conn:
+        rows = conn.execute(kpis.customers_per_stage_query(filters, stored=stored)).all()
+    return {str(stage): int(n) for stage, n in rows}
+
+
+def test_every_row_carries_its_customers_attributes(company: Engine) -> None:
+    expected = {"k1": ("B2C", "Parent", "basic"), "k2": ("B2C", None, "basic"), "k3": ("B2B", None, "pro")}
+    for table in schema.ATTRIBUTE_TABLES:
+        assert copies(company, table) == expected, table.name
+    with store.connect(company) as conn:
+        assert all(attributes.differing(conn, t) == 0 for t in schema.ATTRIBUTE_TABLES)
+
+
+def test_a_later_customers_load_rewrites_the_copies(company: Engine) -> None:
+    b2b = Filters(segment=("B2B",))
+    assert stage_counts(company, b2b, stored=True) == {"s": 1}  # k3
+    # k1 moves to B2B and loses their persona; k2 changes plan: one customers file, nothing else
+    put(company, customers=[person("k1", "B2B"), person("k2", "B2C", plan="pro")])
+    expected = {"k1": ("B2B", None, "basic"), "k2": ("B2C", None, "pro"), "k3": ("B2B", None, "pro")}
+    for table in schema.ATTRIBUTE_TABLES:
+        assert copies(company, table) == expected, table.name
+    for stored in (True, False):  # the derived table and the raw events agree
+        assert stage_counts(company, b2b, stored=stored) == {"s": 2, "t": 1}  # k1 and k3; k1 at t
+        assert stage_counts(company, Filters(plan=("pro",)), stored=stored) == {"s": 2}  # k2 and k3
+    with store.connect(company) as conn:  # a metric over the answers follows: k1's 2 and k3's 5 -> 1 of 2 satisfied
+        frame = kpis.stage_kpis_on(conn, b2b)
+    row = frame.filter(frame["stage_id"] == "s").to_dicts()[0]
+    assert row["csat_n"] == 2 and row["csat"] == pytest.approx(50.0)
+
+
+def test_a_refused_customers_load_leaves_the_copies(company: Engine) -> None:
+    before = {t.name: copies(company, t) for t in schema.ATTRIBUTE_TABLES}
+    frames = [
+        ("customers", ingest.typed_frame("customers", [person("k1", "B2B")])),
+        (
+            "orders",
+            ingest.typed_frame(
+                "orders",
+                [{"order_id": "o-x", "customer_id": "nobody", "amount": 1.0, "ordered_at": datetime(2025, 3, 1)}],
+            ),
+        ),
+    ]
+    with pytest.raises(ingest.LoadRejected):
+        ingest.write(company, frames, mode="append")
+    assert {t.name: copies(company, t) for t in schema.ATTRIBUTE_TABLES} == before
+
+
+def test_a_fact_load_stamps_only_its_rows(company: Engine) -> None:
+    put(
+        company,
+        journey_events=[
+            {"event_id": "e-new", "customer_id": "k3", "stage_id": "t", "occurred_at": datetime(2025, 3, 1)}
+        ],
+    )
+    assert copies(company, schema.journey_events)["k3"] == ("B2B", None, "pro")
+    assert stage_counts(company, Filters(segment=("B2B",)), stored=True) == {"s": 1, "t": 1}
+
+
+def sql(clause: sa.ColumnElement[bool]) -> str:
+    return str(clause.compile(compile_kwargs={"literal_binds": True}))
+
+
+def test_a_filter_reads_the_tables_own_copies() -> None:
+    filters = Filters(segment=("B2C",), channel=("web",), scope=Scope(segments=("B2C", "B2B")))
+    ev = schema.journey_events
+    on_events = sql(filters.customer_clause(ev.c.customer_id))
+    assert "customers" not in on_events and "journey_events.customer_segment IN ('B2C')" in on_events
+    assert "journey_events.customer_channel IN ('web')" in on_events
+    alias = ev.alias("e2")
+    assert "e2.customer_segment IN ('B2C', 'B2B')" in sql(filters.customer_clause(alias.c.customer_id))
+    on_offers = sql(filters.customer_clause(schema.offers.c.customer_id))  # a table without copies: a semi-join
+    assert "offers.customer_id IN (SELECT customers.customer_id" in on_offers
+    assert sql(Filters().customer_clause(ev.c.customer_id)) == "true"
+
+
+def made_before_the_copies(engine: Engine) -> None:
+    """Gives a store the shape a store made by the previous version has: no copies on any row."""
+    with store.connect(engine, write=True) as conn:
+        for table in schema.ATTRIBUTE_TABLES:
+            for dimension in schema.FILTER_DIMENSIONS:
+                name = conn.dialect.identifier_preparer.quote(schema.attribute_column(dimension))
+                target = conn.dialect.identifier_preparer.format_table(table)
+                conn.exec_driver_sql(f"ALTER TABLE {target} DROP COLUMN {name}")
+
+
+def test_a_store_made_before_the_copies_gets_them_when_upgraded(company: Engine) -> None:
+    made_before_the_copies(company)
+    assert store.outdated_tables(company) == [t.name for t in schema.ATTRIBUTE_TABLES]
+    store.init_store(company)
+    assert store.outdated_tables(company) == []
+    for table in schema.ATTRIBUTE_TABLES:
+        assert copies(company, table)["k1"] == ("B2C", "Parent", "basic"), table.name
+
+
+def test_the_sample_is_generated_with_its_copies(duck_url: str) -> None:
+    engine = store.create_store_engine(duck_url)
+    ingest.seed(engine, 2_000, 7)
+    with store.connect(engine) as conn:
+        for table in schema.ATTRIBUTE_TABLES:
+            rows = conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+            empty = conn.execute(
+                sa.select(sa.func.count()).select_from(table).where(table.c.customer_segment.is_(None))
+            ).scalar_one()
+            assert rows > 0 and empty == 0 and attributes.differing(conn, table) == 0, table.name
+    engine.dispose()
+
+
+def test_an_earlier_versions_store_is_named_not_a_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"duckdb:///{tmp_path / 'old.duckdb'}"
+    engine = store.create_store_engine(url)
+    ingest.seed(engine, 300, 3)
+    made_before_the_copies(engine)
+    engine.dispose()
+    monkeypatch.setenv("CJM_DATABASE_URL", url)
+    at = AppTest.from_file(APP, default_timeout=60).run()  # a store the dashboard does not own: it says what to do
+    assert not at.exception and not at.error
+    assert any("made by an earlier version" in i.value and "init" in i.value for i in at.info)
+    done = cli("kpis", "--db", url)
+    assert done.returncode == 1 and "Traceback" not in done.stderr and "data_access init" in done.stderr
+    assert cli("init", "--db", url).returncode == 0
+    assert cli("kpis", "--db", url).returncode == 0
+
+
+def test_the_dashboards_own_store_is_brought_up_to_date(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = store.create_store_engine(f"duckdb:///{tmp_path / 'cjm.duckdb'}")
+    ingest.seed(engine, 300, 3)
+    made_before_the_copies(engine)
+    engine.dispose()
+    monkeypatch.delenv("CJM_DATABASE_URL", raising=False)
+    monkeypatch.setenv("CJM_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    assert not at.exception and not at.error
+    assert at.title[0].value == "Overview" and len(at.metric) == 9
+    engine = store.create_store_engine(f"duckdb:///{tmp_path / 'cjm.duckdb'}", read_only=True)
+    assert store.outdated_tables(engine) == []
+    engine.dispose()
+
+
+def test_rows_written_around_a_load_get_their_copies_from_refresh(company: Engine, store_url: str) -> None:
+    with store.connect(company, write=True) as conn:  # another tool writes an event straight into the store
+        conn.execute(
+            schema.journey_events.insert().values(
+                event_id="other", customer_id="k3", stage_id="t", occurred_at=datetime(2025, 3, 1)
+            )
+        )
+    b2b = Filters(segment=("B2B",))
+    assert stage_counts(company, b2b, stored=False) == {"s": 1}  # a row without copies: no filter selects it
+    done = cli("refresh", "--db", store_url)
+    assert done.returncode == 0, done.stderr
+    assert "journey_events: 1 rows given their customer's attributes" in done.stdout
+    assert stage_counts(company, b2b, stored=False) == {"s": 1, "t": 1}
