@@ -521,7 +521,7 @@ def seed(
         # Emptied in one transaction, then a commit per generated block: memory stays bounded at any size
         # (one transaction holding every row would grow with N). An interrupted seed leaves part of the
         # sample; running it again starts over.
-        store.upgrade(conn)
+        store.upgrade(conn, fill=False)  # no copies to write onto rows that go next
         store.clear_tables(conn, list(schema.TABLES))
         conn.commit()
         block_customers = pl.DataFrame()

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 
 from data_access import schema
 from data_access.store import clickhouse
-from data_access.store.engine import has_table
+from data_access.store.engine import StoreError, has_table
 
 cu = schema.customers
 
@@ -63,6 +63,11 @@ def _rewrite(conn: Connection, table: sa.Table) -> int:
     count = differing(conn, table)
     if not count:
         return 0
+    if clickhouse.on_cluster(conn):
+        raise StoreError(
+            f"This load changes the customers' attributes on {count:,} {table.name} rows, and writing them again is "
+            "not built for a ClickHouse cluster yet: load into a single-node store"
+        )
     theirs = {schema.attribute_column(d): cu.c[d] for d in schema.FILTER_DIMENSIONS}
     rows = sa.select(*(theirs.get(c.name, c).label(c.name) for c in table.columns)).select_from(
         table.outerjoin(cu, table.c.customer_id == cu.c.customer_id)

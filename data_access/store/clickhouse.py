@@ -271,12 +271,8 @@ def staged(conn: Connection, tables: list[sa.Table], *, database: str) -> Iterat
 def rewrite(conn: Connection, table: sa.Table, rows: sa.Select) -> None:
     """Writes ``table`` again as ``rows`` (every column, in the table's order): into a new table made like it, which
     then takes its place (``EXCHANGE TABLES``, atomic) while the old rows are dropped. Inside a load it is the staging
-    copy that is written again. Not on a cluster, where a table is a Distributed table over every shard's."""
-    if on_cluster(conn):
-        raise NotImplementedError(
-            f"{table.name}: writing a table again is not built for a ClickHouse cluster (the customer attributes on "
-            "the facts need it); load into a single-node store"
-        )
+    copy that is written again. Not on a cluster (:func:`on_cluster`), where a table is a Distributed table over
+    every shard's."""
     database = staging_database(conn)
     prefix = f"{_quote(database)}." if database else ""
     fresh = f"{table.name}_rewritten"

@@ -65,7 +65,7 @@ def upgrade_store(engine: Engine) -> None:
         pass
 
 
-def upgrade(conn: Connection) -> list[str]:
+def upgrade(conn: Connection, *, fill: bool = True) -> list[str]:
     """On a connection in a write transaction: creates the missing tables, then adds each optional (nullable)
     column that an existing table lacks, empty (the customer attributes on the facts are then copied in); returns
     the ``table.column`` names added. Identifiers
@@ -92,7 +92,9 @@ def upgrade(conn: Connection) -> list[str]:
                 )
             added.append(f"{table.name}.{column.name}")
     # a store made before the customer attributes on the facts: copied onto every row now, in this transaction
-    attributes.stamp(conn, [t for t in schema.ATTRIBUTE_TABLES if f"{t.name}.customer_segment" in added])
+    # (unless the caller empties the tables next: ``fill`` False)
+    if fill:
+        attributes.stamp(conn, [t for t in schema.ATTRIBUTE_TABLES if f"{t.name}.customer_segment" in added])
     return added
 
 
