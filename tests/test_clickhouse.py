@@ -129,6 +129,9 @@ def test_the_sample_gives_duckdbs_figures_on_chdb(pair: tuple[sa.Engine, sa.Engi
         "funnel (stored)": lambda c: funnel.reach_and_time(c, stored, Filters()),
         "funnel (live)": lambda c: funnel.reach_and_time(c, live, b2b),
         "funnel by channel": lambda c: funnel.breakdown(c, live, Filters(), "channel").sort(pl.all()),
+        # every step's times in one row of -If combinators on ClickHouse, grouped per step elsewhere
+        "time to convert (stored)": lambda c: funnel.time_to_convert(c, stored, Filters()),
+        "time to convert (live, B2B)": lambda c: funnel.time_to_convert(c, live, b2b),
         # the counts alone: windowFunnel on ClickHouse, the attempts kept per step on DuckDB
         "funnel steps (live)": lambda c: funnel.steps(c, funnel.FunnelSpec(tuple(FUNNEL), live.window_seconds), b2b),
         "support": lambda c: support.lines(c, Filters()),

@@ -58,15 +58,26 @@ def visits(engine: Engine) -> Engine:
 
 def customers_at(engine: Engine, filters: Filters, *, stored: bool) -> dict[str, int]:
     with store.connect(engine) as conn:
-        rows = conn.execute(kpis.customers_per_stage_query(filters, stored=stored)).all()
+        within = kpis.stored_period(conn, filters) if stored else False
+        assert within is not None
+        rows = conn.execute(kpis.customers_per_stage_query(filters, stored=within)).all()
     return {str(stage): int(n) for stage, n in rows}
 
 
 # case -> (filters, customers per stage, whether the stored table is read: not where a customer's events at a stage
-# begin before the period and end after it, as k2's and k3's do around February)
+# begin before the period and end after it, as k2's and k3's do around a half of February, unless the period is
+# whole months, which the months each customer was at a stage answer)
+FEB_HALF = Period.parse("2025-02-01", "2025-02-14")
 CASES = {
-    "February": (Filters(period=FEB), {"s": 3, "t": 1}, False),  # k3 (its Feb 10), k4, k6 (Feb 1 00:00); k1 at t
-    "February, segment A": (Filters(period=FEB, segment=("A",)), {"s": 1, "t": 1}, False),  # k3
+    "February": (Filters(period=FEB), {"s": 3, "t": 1}, True),  # k3 (its Feb 10), k4, k6 (Feb 1 00:00); k1 at t
+    "February, segment A": (Filters(period=FEB, segment=("A",)), {"s": 1, "t": 1}, True),  # k3
+    "January and February": (
+        Filters(period=Period.parse("2025-01-01", "2025-02-28")),
+        {"s": 5, "t": 1},
+        True,
+    ),  # not k5
+    "half of February": (Filters(period=FEB_HALF), {"s": 2, "t": 1}, False),  # k3 (Feb 10), k6 (Feb 1); k1 at t
+    "half of February, segment A": (Filters(period=FEB_HALF, segment=("A",)), {"s": 1, "t": 1}, False),  # k3
     "February and March": (Filters(period=Period.parse("2025-02-01", "2025-03-31")), {"s": 5, "t": 1}, True),
     "to an inclusive instant": (  # the end instant itself counts: k2's and k5's March 1 too
         Filters(period=Period.parse("2025-02-01", "2025-03-01T00:00:00")),
@@ -122,3 +133,39 @@ def test_a_stage_list_change_rebuilds_the_funnel_for_the_new_steps(visits: Engin
         assert not funnel.attempts_stored(conn, funnel.FunnelSpec(("s", "t")), Filters())
         assert conn.execute(sa.select(sa.func.count()).select_from(schema.funnel_attempts)).scalar_one() == 0
         assert kpis.stage_customers_stored(conn, Filters())
+
+
+def test_events_over_more_than_62_months_leave_the_months_empty(engine: Engine) -> None:
+    put(
+        engine,
+        stages=[{"stage_id": "s", "name": "S", "position": 1, "in_funnel": True}],
+        customers=[
+            {
+                "customer_id": "k",
+                "signup_at": datetime(2019, 12, 1),
+                "segment": "A",
+                "channel": "web",
+                "region": "EU",
+                "plan": "p",
+            }
+        ],
+        journey_events=[
+            {"event_id": "e1", "customer_id": "k", "stage_id": "s", "occurred_at": datetime(2020, 1, 5)},
+            {
+                "event_id": "e2",
+                "customer_id": "k",
+                "stage_id": "s",
+                "occurred_at": datetime(2026, 1, 5),
+            },  # 72 months on
+        ],
+    )
+    between = Filters(period=Period.parse("2023-01-01", "2023-12-31"))  # whole months, with k's events around them
+    with store.connect(engine) as conn:
+        assert (
+            conn.execute(sa.select(sa.func.count()).where(schema.stage_customers.c.months.is_not(None))).scalar() == 0
+        )
+        assert kpis.stored_period(conn, between) is None  # only the events can tell
+        assert kpis.stage_kpis_on(conn, between)["customers"].to_list() == [0]
+        assert kpis.stage_kpis_on(conn, Filters(period=Period.parse("2026-01-01", "2026-01-31")))[
+            "customers"
+        ].to_list() == [1]

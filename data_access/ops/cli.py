@@ -196,6 +196,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="instead: recompute an audience of three leaves, and time every page filtered by it against no filter",
     )
+    p.add_argument(
+        "--statements",
+        action="store_true",
+        help="instead: each page's five slowest statements, cold (on ClickHouse with EXPLAIN indexes = 1)",
+    )
 
     p = commands.add_parser(
         "loadtest", help="start the dashboard and time every page for one session, then for many at once"
@@ -387,6 +392,10 @@ def run(args: argparse.Namespace) -> int:
         from data_access.ops import bench_audiences
 
         return bench_audiences.main(location, args.customers, args.seed, reuse=args.reuse, progress=console)
+    if args.command == "bench" and args.statements:
+        from data_access.ops import bench_statements
+
+        return bench_statements.run(location, args.customers, args.seed, args.page, reuse=args.reuse, progress=console)
     if args.command == "bench":
         from data_access.ops import bench
 

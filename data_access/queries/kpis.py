@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from datetime import date, datetime
+
 import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -9,10 +12,10 @@ from sqlalchemy.engine import Connection, Engine
 from data_access import metrics, schema
 from data_access.access import masked
 from data_access.config import SETTINGS
-from data_access.filters import Filters
+from data_access.filters import Filters, Period
 from data_access.i18n import _
 from data_access.store import connect, contact_columns, derived, fetch_frame, has_column
-from data_access.store.dialect import period_date, period_start
+from data_access.store.dialect import MONTH_BITS, bit_or, has_bits, month_bit, months_between, period_date, period_start
 
 STAGE_COLUMNS = ("stage_id", "name", "position", "in_funnel", "phase")
 _STAGE_TYPES = {
@@ -44,60 +47,109 @@ def stage_list(engine: Engine) -> pl.DataFrame:
         return stages_on(conn)
 
 
-def customers_per_stage_query(filters: Filters, *, stored: bool = False) -> sa.Select:
+def customers_per_stage_query(filters: Filters, *, stored: sa.ColumnElement[bool] | bool = False) -> sa.Select:
     """Customers at a stage = distinct customers with a journey event at that stage in the period.
 
-    ``stored``: from ``stage_customers`` (one row per stage and customer with their first and last event there),
-    counting those whose first or last event at the stage is in the period; exact where no customer's events at a
-    stage begin before the period and end after it, which :func:`stage_customers_stored` checks."""
+    ``stored``: from ``stage_customers`` (one row per stage and customer), the rows that meet this condition
+    (:func:`stored_period`); True: those whose first or last event at the stage is in the period, which is exact
+    where no customer's events at a stage begin before the period and end after it."""
     e = schema.journey_events.c
-    if not stored:
-        return (
-            sa.select(e.stage_id, sa.func.count(sa.distinct(e.customer_id)).label("customers"))
+    if stored is False:  # the distinct pairs, then counted: 176 against 316 ms for COUNT(DISTINCT), DuckDB, 1M, B2C, H1
+        pairs = (
+            sa.select(e.stage_id, e.customer_id)
             .where(filters.where(e.occurred_at, e.customer_id))
-            .group_by(e.stage_id)
+            .distinct()
+            .subquery("stage_customer_pairs")
         )
-    period, sc = filters.period, schema.stage_customers.c
+        return sa.select(pairs.c.stage_id, sa.func.count().label("customers")).group_by(pairs.c.stage_id)
+    sc = schema.stage_customers.c
+    within = _first_or_last_inside(filters.period) if stored is True else stored
     return (
         sa.select(sc.stage_id, sa.func.count().label("customers"))
-        .where(sa.or_(period.clause(sc.first_at), period.clause(sc.last_at)), filters.customer_clause(sc.customer_id))
+        .where(within, filters.customer_clause(sc.customer_id))
         .group_by(sc.stage_id)
     )
 
 
-STAGE_CUSTOMERS_SPEC = "first and last event per stage and customer, shape 1"
+def _first_or_last_inside(period: Period) -> sa.ColumnElement[bool]:
+    sc = schema.stage_customers.c
+    return sa.or_(period.clause(sc.first_at), period.clause(sc.last_at))
+
+
+STAGE_CUSTOMERS_SPEC = "first and last event per stage and customer, the months with one"
+_SHAPE = "shape 2"
+
+
+def _spec(first_month: date | None) -> str:
+    months = f"months from {first_month:%Y-%m}" if first_month else "no months"
+    return f"{STAGE_CUSTOMERS_SPEC}, {months}, {_SHAPE}"
+
+
+def _first_month(spec: str) -> date | None:
+    """The month bit 0 of ``months`` stands for, from the table's spec (None: the column is empty)."""
+    found = re.search(r"months from (\d{4})-(\d{2})", spec)
+    return date(int(found[1]), int(found[2]), 1) if found else None
+
+
+def _whole_months(period: Period) -> bool:
+    """Whether the period runs from the start of a month to the start of a later one (its end exclusive)."""
+    ends = (period.start, period.end)
+    return not period.end_inclusive and all(
+        t is not None and t.day == 1 and t.time() == datetime.min.time() for t in ends
+    )
+
+
+def stored_period(conn: Connection, filters: Filters) -> sa.ColumnElement[bool] | None:
+    """The condition on ``stage_customers`` that selects each stage's customers in the filters' period, or None when
+    only the events can tell (or the table is not current). A period open at one end: the first or last event in
+    it. A period of whole months: a bit of ``months`` in it. Another period: the first or last event in it, where no
+    customer has events at a stage both before and after the period (checked), else None."""
+    spec = derived.current_spec(conn, schema.stage_customers)
+    if spec is None or not spec.startswith(STAGE_CUSTOMERS_SPEC) or not spec.endswith(_SHAPE):
+        return None
+    period, sc = filters.period, schema.stage_customers.c
+    if period.start is None or period.end is None:
+        return _first_or_last_inside(period)
+    first_month = _first_month(spec)
+    if first_month is not None and _whole_months(period):
+        lo = max(months_between(first_month, period.start), 0)
+        hi = min(months_between(first_month, period.end), MONTH_BITS)  # no events beyond the data's months
+        bits = sum(1 << k for k in range(lo, hi))
+        return has_bits(sc.months, bits) if bits else sa.false()
+    after = sa.not_(period.before_end(sc.last_at))  # last_at is never null
+    before = sc.first_at < sa.bindparam(None, period.start, type_=schema.TIMESTAMP)
+    straddle = conn.execute(sa.select(sa.literal(1)).where(before, after).limit(1)).first()
+    return _first_or_last_inside(period) if straddle is None else None
 
 
 def stage_customers_stored(conn: Connection, filters: Filters) -> bool:
-    """Whether :func:`customers_per_stage_query` can read ``stage_customers`` for these filters: it is current, and
-    no customer has events at a stage both before and after the period (whether one of theirs falls inside it
-    only the events can tell). That holds for a period that is open at one end or covers all the data; for a
-    shorter one the events are counted."""
-    if not derived.is_current(conn, schema.stage_customers, STAGE_CUSTOMERS_SPEC):
-        return False
-    period, sc = filters.period, schema.stage_customers.c
-    if period.start is None or period.end is None:
-        return True
-    after = sa.not_(period.before_end(sc.last_at))  # last_at is never null
-    before = sc.first_at < sa.bindparam(None, period.start, type_=schema.TIMESTAMP)
-    return conn.execute(sa.select(sa.literal(1)).where(before, after).limit(1)).first() is None
+    """Whether :func:`customers_per_stage_query` can read ``stage_customers`` for these filters."""
+    return stored_period(conn, filters) is not None
 
 
 def refresh_stage_customers(conn: Connection) -> int:
-    """Rebuilds ``stage_customers`` from every journey event, with the customer's attributes the events carry (on a
-    connection in a write transaction)."""
+    """Rebuilds ``stage_customers`` from every journey event, with the months of each customer's events at each stage
+    (when the events span at most 62 months) and the customer's attributes the events carry (on a connection in a
+    write transaction)."""
     sc, e = schema.stage_customers, schema.journey_events.c
     derived.recreate(conn, sc)
+    first, last = conn.execute(sa.select(sa.func.min(e.occurred_at), sa.func.max(e.occurred_at))).one()
+    first_month = date(first.year, first.month, 1) if first is not None else None
+    if first_month is not None and months_between(first_month, last) >= MONTH_BITS:
+        first_month = None
+    months = bit_or(month_bit(e.occurred_at, first_month)) if first_month else sa.cast(sa.null(), sa.BigInteger)
     copies = [schema.attribute_column(d) for d in schema.FILTER_DIMENSIONS]
     rows = sa.select(
         e.stage_id,
         e.customer_id,
         sa.func.min(e.occurred_at),
         sa.func.max(e.occurred_at),
+        months,
         *(sa.func.min(e[c]) for c in copies),  # one value per customer
     ).group_by(e.stage_id, e.customer_id)
-    conn.execute(sa.insert(sc).from_select(["stage_id", "customer_id", "first_at", "last_at", *copies], rows))
-    return derived.mark_built(conn, sc, STAGE_CUSTOMERS_SPEC)
+    names = ["stage_id", "customer_id", "first_at", "last_at", "months", *copies]
+    conn.execute(sa.insert(sc).from_select(names, rows))
+    return derived.mark_built(conn, sc, _spec(first_month))
 
 
 def metric_query(
@@ -279,7 +331,8 @@ def stage_kpis(engine: Engine, filters: Filters, min_n: int = SETTINGS.min_n) ->
 def stage_kpis_on(conn: Connection, filters: Filters, min_n: int = SETTINGS.min_n) -> pl.DataFrame:
     """:func:`stage_kpis` on an open connection."""
     frame, targets = stages_and_targets(conn)
-    query = customers_per_stage_query(filters, stored=stage_customers_stored(conn, filters))
+    within = stored_period(conn, filters)
+    query = customers_per_stage_query(filters, stored=within if within is not None else False)
     customers = fetch_frame(conn, query, {"stage_id": pl.String, "customers": pl.Int64})
     parts = [
         fetch_frame(

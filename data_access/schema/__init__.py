@@ -335,6 +335,11 @@ stage_customers = sa.Table(
     sa.Column("customer_id", ID, nullable=False, info={"doc": "A customer with an event at it"}),
     sa.Column("first_at", TIMESTAMP, nullable=False, info={"doc": "The customer's first event at the stage"}),
     sa.Column("last_at", TIMESTAMP, nullable=False, info={"doc": "Their last event at the stage"}),
+    sa.Column(
+        "months",
+        sa.BigInteger,
+        info={"doc": "Bit k: an event at the stage in the k-th month from the data's first (empty beyond 62 months)"},
+    ),
 )
 derived_state = sa.Table(
     "derived_state",

@@ -34,14 +34,21 @@ def source(conn: Connection) -> tuple[int, datetime | None, datetime | None]:
 
 def is_current(conn: Connection, table: sa.Table, spec: str) -> bool:
     """Whether ``table`` was built for ``spec`` from the journey events as they are now."""
+    return current_spec(conn, table, spec) == spec
+
+
+def current_spec(conn: Connection, table: sa.Table, wanted: str | None = None) -> str | None:
+    """What ``table`` was built for, while it was built from the journey events as they are now (else None). With
+    ``wanted``, a table built for something else is None at once, without looking at the events."""
     if not has_table(conn, ds):
-        return False
+        return None
     built = conn.execute(
         sa.select(ds.c.spec, ds.c.source_rows, ds.c.source_first, ds.c.source_last).where(ds.c.name == table.name)
     ).one_or_none()
-    if built is None or built.spec != spec:
-        return False
-    return (int(built.source_rows), built.source_first, built.source_last) == source(conn)
+    if built is None or (wanted is not None and built.spec != wanted):
+        return None
+    current = (int(built.source_rows), built.source_first, built.source_last) == source(conn)
+    return str(built.spec) if current else None
 
 
 def recreate(conn: Connection, table: sa.Table) -> None:

@@ -8,6 +8,8 @@
 - ``bit_or(x)``: the bitwise OR of a group's integers (SQLite has none: there the values must be distinct powers
   of two, whose sum over DISTINCT values is their OR).
 - ``window_funnel(window, ms, step_0, ..., step_k)``: ClickHouse's ordered funnel aggregate (see ``WINDOW_FUNNEL``).
+- ``quantile_if(x, p, condition)``: an interpolated quantile over the rows where ``condition`` holds (ClickHouse's
+  ``-If`` combinator; see ``QUANTILE_IF``).
 - ``constant_rows(name, columns, rows)``: a small table of constants, the same on every store.
 - ``in_list(column, param)``: ``column`` is one of the values of one list parameter, where the store takes a whole
   list as one parameter (:data:`LIST_PARAMETER`); elsewhere the caller binds the values in chunks.
@@ -237,6 +239,17 @@ def _quantile_postgresql(element: quantile_cont, compiler: Any, **kw: Any) -> st
     return f"percentile_cont({compiler.process(p, **kw)}) WITHIN GROUP (ORDER BY {compiler.process(x, **kw)})"
 
 
+class quantile_if(FunctionElement):
+    """``quantile_cont`` of the rows where a condition holds (``quantile_if(x, p, condition)``), as ClickHouse's
+    ``-If`` combinator: several columns' quantiles in one pass over the same rows (see QUANTILE_IF)."""
+
+    type = sa.Float()
+    inherit_cache = True
+
+
+QUANTILE_IF = CLICKHOUSE  # databases whose aggregates take a condition of their own (-If combinators)
+
+
 class arg_min(FunctionElement):
     """The value of a group's row with the smallest key, as an aggregate, where the database has one (see ARG_MIN)."""
 
@@ -317,6 +330,12 @@ def _bit_or_clickhouse(element: bit_or, compiler: Any, **kw: Any) -> str:
 def _quantile_clickhouse(element: quantile_cont, compiler: Any, **kw: Any) -> str:
     x, p = _args(element, compiler, **kw)
     return f"quantileExactInclusive({p})({x})"
+
+
+@_on_clickhouse(quantile_if)
+def _quantile_if_clickhouse(element: quantile_if, compiler: Any, **kw: Any) -> str:
+    x, p, condition = _args(element, compiler, **kw)
+    return f"quantileExactInclusiveIf({p})({x}, {condition})"
 
 
 @_on_clickhouse(arg_min)

@@ -14,11 +14,7 @@ from data_access.queries.funnel.attempts import chosen_attempts, how, step_time
 from data_access.queries.funnel.counts import steps
 from data_access.queries.funnel.spec import FunnelSpec
 from data_access.store import connect, fetch_frame
-from data_access.store.dialect import (
-    constant_rows,
-    period_date,
-    period_start,
-)
+from data_access.store.dialect import QUANTILE_IF, constant_rows, period_date, period_start, quantile_if
 
 # Buckets of the time-to-convert histogram: (label, upper bound in seconds, exclusive); the last is open.
 TIME_BUCKETS: tuple[tuple[str, float], ...] = (
@@ -72,11 +68,54 @@ def durations_query(
     return metrics.percentile_query(gaps, ["step"], "ms", buckets, dialect).order_by("step")
 
 
+def wide_durations_query(
+    spec: FunnelSpec, filters: Filters, dialect: str = "", *, first: bool = False, stored: bool = False
+) -> sa.Select:
+    """:func:`durations_query` as one row, on ClickHouse: every step's ``n_k``, percentiles (``p50_k``...) and histogram
+    counts (``bucket_i_k``) side by side, from one pass over the chosen attempts with ``-If`` combinators, instead of
+    the attempts set beside every step and grouped (at 1M customers on chDB: 0.27 s against 0.9-1.1 s).
+    :func:`_durations` turns it into :func:`durations_query`'s rows."""
+    chosen = chosen_attempts(spec, filters, stored=stored, dialect=dialect)
+    columns: list[sa.Label] = []
+    for k in range(0 if first else 1, len(spec.steps)):
+        at = chosen.c[step_time(k)]
+        ms = at - chosen.c[step_time(k - 1)] if k else sa.literal(0)
+        reached = at.is_not(None)
+        columns.append(metrics.count_if(reached).label(f"n_{k}"))
+        for name, p in MEDIAN if first else metrics.PERCENTILES:
+            columns.append(quantile_if(ms, sa.literal(p, sa.Float()), reached).label(f"{name}_{k}"))
+        for i, (_label, upper) in enumerate(() if first else TIME_BUCKETS):
+            inside = [reached, ms < upper * 1000] if upper != float("inf") else [reached]
+            if i:
+                inside.append(ms >= TIME_BUCKETS[i - 1][1] * 1000)
+            columns.append(metrics.count_if(sa.and_(*inside)).label(f"bucket_{i}_{k}"))
+    return sa.select(*columns)
+
+
+def _durations(conn: Connection, spec: FunnelSpec, filters: Filters, *, first: bool = False) -> pl.DataFrame:
+    """:func:`durations_query`'s rows (step, n, p50_low/high/frac..., bucket_i), on ClickHouse from
+    :func:`wide_durations_query`."""
+    chosen = how(conn, spec, filters)
+    if chosen["dialect"] not in QUANTILE_IF:
+        return fetch_frame(conn, durations_query(spec, filters, first=first, **chosen))
+    row = fetch_frame(conn, wide_durations_query(spec, filters, first=first, **chosen)).row(0, named=True)
+    rows = []
+    for k in range(0 if first else 1, len(spec.steps)):
+        if not row[f"n_{k}"]:
+            continue  # no customer reaches the step: no row, as in the grouped form
+        one: dict[str, object] = {"step": k, "n": row[f"n_{k}"]}
+        for name, _p in MEDIAN if first else metrics.PERCENTILES:
+            one |= {f"{name}_low": row[f"{name}_{k}"], f"{name}_high": None, f"{name}_frac": 0.0}
+        one |= {f"bucket_{i}": row[f"bucket_{i}_{k}"] for i in range(0 if first else len(TIME_BUCKETS))}
+        rows.append(one)
+    return pl.DataFrame(rows, infer_schema_length=None) if rows else pl.DataFrame()
+
+
 def time_to_convert(conn: Connection, spec: FunnelSpec, filters: Filters) -> pl.DataFrame:
     """Per step k >= 1: n, median and p90 seconds from step k-1, and the histogram counts."""
     schema_ = {"step": pl.Int64, "n": pl.Int64, "p50_seconds": pl.Float64, "p90_seconds": pl.Float64}
     schema_ |= {f"bucket_{i}": pl.Int64 for i in range(len(TIME_BUCKETS))}
-    raw = fetch_frame(conn, durations_query(spec, filters, **how(conn, spec, filters)))
+    raw = _durations(conn, spec, filters)
     if raw.height == 0:
         return pl.DataFrame(schema=schema_)
     done = metrics.with_percentiles(raw, scale=1000, suffix="_seconds")
@@ -86,7 +125,7 @@ def time_to_convert(conn: Connection, spec: FunnelSpec, filters: Filters) -> pl.
 def reach_and_time(conn: Connection, spec: FunnelSpec, filters: Filters) -> pl.DataFrame:
     """Per step: ``customers`` who reach it (as :func:`steps`) and ``p50_seconds`` from the step before (as
     :func:`time_to_convert`; null for the first step), from one pass over the chosen attempts."""
-    raw = fetch_frame(conn, durations_query(spec, filters, first=True, **how(conn, spec, filters)))
+    raw = _durations(conn, spec, filters, first=True)
     frame = pl.DataFrame({"step": list(range(len(spec.steps))), "stage_id": list(spec.steps)})
     if raw.height == 0:
         return frame.with_columns(pl.lit(0, pl.Int64).alias("customers"), pl.lit(None, pl.Float64).alias("p50_seconds"))
