@@ -358,7 +358,7 @@ DERIVED_TABLES: tuple[sa.Table, ...] = (funnel_attempts, stage_customers, derive
 # (``data_access.store.attributes``), so that a customer filter is a predicate on a column of the table being read
 # instead of a semi-join of every row on the customer key.
 FILTER_DIMENSIONS: tuple[str, ...] = ("segment", "persona", "channel", "region", "plan")
-ATTRIBUTE_FACTS: tuple[sa.Table, ...] = (journey_events, survey_responses, tickets, orders)
+ATTRIBUTE_FACTS: tuple[sa.Table, ...] = (journey_events, survey_responses, tickets, orders, offers, experiments)
 ATTRIBUTE_DERIVED: tuple[sa.Table, ...] = (funnel_attempts, stage_customers)
 ATTRIBUTE_TABLES: tuple[sa.Table, ...] = (*ATTRIBUTE_FACTS, *ATTRIBUTE_DERIVED)
 
