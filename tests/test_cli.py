@@ -230,3 +230,18 @@ def test_the_ratio_tables_worked_by_hand() -> None:
     lines: list[str] = []
     assert bench_ratios.write(lines.append, "t", ("x", "y"), bench_ratios.filtered_rows(totals)) == 1  # B is over
     assert bench_ratios.ratio(1.0, 0.0) is None
+
+
+def test_bench_statements_lists_each_pages_slowest(tmp_path: Path) -> None:
+    """bench --statements: each page's five slowest statements, cold, slowest first, under each filter case; on
+    ClickHouse each with what EXPLAIN says it reads."""
+    for db in (f"duckdb:///{tmp_path / 'bench.duckdb'}", f"chdb:///{tmp_path / 'bench-chdb'}"):
+        done = cli("bench", "--statements", "--db", db, "--customers", "300", "--page", "Stage KPIs")
+        assert done.returncode == 0, done.stderr
+        out = done.stdout
+        for case in ("2025-01-01 to 2026-10-31 (all data)", "B2C, 2026-H1"):
+            section = out[out.index(f"== Stage KPIs, {case}") :].split("\n== ")[0]
+            times = [float(m) for m in re.findall(r"^ +([\d.]+) ms  SELECT", section, flags=re.MULTILINE)]
+            assert 1 <= len(times) <= 5 and times == sorted(times, reverse=True), section
+            assert ("reads survey_responses" in section) is db.startswith("chdb"), section
+        assert "Journey map" not in out

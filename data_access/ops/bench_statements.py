@@ -31,6 +31,8 @@ def _recorder(engine: Engine) -> list[tuple[float, str, Any]]:
     @sa.event.listens_for(engine, "after_execute")
     def _stop(conn: Any, clause: Any, multiparams: Any, params: Any, options: Any, result: Any) -> None:
         started = conn.info["cjm_started"].pop()
+        if isinstance(clause, sa.TextClause) and params:  # shown with its values, as the database got them
+            clause = clause.bindparams(**params)
         if isinstance(clause, sa.sql.ClauseElement):
             seen.append((time.perf_counter() - started, _sql(clause, conn.dialect), clause))
 
