@@ -1,8 +1,9 @@
 """Customer attributes on the facts (as PostHog's "persons on events"): every row of the journey events, survey
-answers, tickets and orders, and of the derived tables built from the events, carries its customer's filter
-attributes (``customer_segment``, ``customer_persona``... :data:`schema.ATTRIBUTE_TABLES`), so that a customer
-filter is a predicate on the table being read (:meth:`Filters.customer_clause`) instead of a semi-join of every row
-on the customer key. The columns are the store's business, not the contract's: no file carries them.
+answers, tickets, orders, offers and experiment assignments, and of the derived tables built from the events, carries
+its customer's filter attributes (``customer_segment``, ``customer_persona``... :data:`schema.ATTRIBUTE_TABLES`),
+so that a customer filter is a predicate on the table being read (:meth:`Filters.customer_clause`) instead of a
+semi-join of every row on the customer key. The columns are the store's business, not the contract's: no file
+carries them.
 
 They are written in the load that writes either side, inside its all-or-nothing transaction: a load of facts stamps
 its tables, a load of customers stamps every table whose copies it changed, and a store made before them gets them
