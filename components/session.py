@@ -74,30 +74,35 @@ def first_start(path: Path) -> None:
 
 
 def has_tables(url: str, *, explain: bool = True) -> bool:
-    """Whether the store holds the contract's tables; if not, says how to get them (the Data page still works)."""
+    """Whether the store holds the contract's tables, made by this version; if not, says how to get them (the Data
+    page still works)."""
     missing = guarded(cache.missing_tables, url)
-    if missing and explain:
-        st.info(
+    if missing:
+        _say(
+            explain,
             _(
                 "The store has no {tables} table(s) yet. Load your files on the Data page (that creates them), or "
                 "run `python -m data_access init` (empty tables) or `seed` (the sample company) with `--db` set to "
                 "this store."
             ).format(tables=", ".join(missing)),
-            icon=":material/info:",
         )
-    if missing:
         return False
     outdated = guarded(cache.outdated_tables, url)
-    if outdated and explain:
-        st.info(
+    if outdated:
+        _say(
+            explain,
             _(
                 "The store was made by an earlier version: its {tables} table(s) lack the customers' attributes on "
                 "their rows. Run `python -m data_access init` with `--db` set to this store, or load any file on the "
                 "Data page: either brings it up to date."
             ).format(tables=", ".join(outdated)),
-            icon=":material/info:",
         )
     return not outdated
+
+
+def _say(explain: bool, text: str) -> None:
+    if explain:
+        st.info(text, icon=":material/info:")
 
 
 def guarded(load: Callable[..., T], *args: object) -> T:

@@ -197,15 +197,14 @@ class Filters:
         table that carries its customers' attributes (the facts and the derived tables), a predicate on those
         columns; on ``customers`` itself, on its own; elsewhere a semi-join on ``customers``."""
         members = [customer_column.in_(self._members())] if self.audience is not None else []
-        if not self.customer_conditions():
-            return sa.and_(sa.true(), *members)
-        if customer_column.compare(schema.customers.c.customer_id):  # the customers table itself
-            return sa.and_(*self.customer_conditions(), *members)
         own = schema.stored_attributes(getattr(customer_column, "table", None))
         if own is not None and customer_column.key == "customer_id":
-            return sa.and_(*self.customer_conditions(own), *members)
-        chosen = self.customer_conditions()
-        return sa.and_(customer_column.in_(sa.select(schema.customers.c.customer_id).where(*chosen)), *members)
+            chosen = self.customer_conditions(own)
+        else:
+            chosen = self.customer_conditions()
+            if chosen and not customer_column.compare(schema.customers.c.customer_id):  # not customers itself
+                chosen = [customer_column.in_(sa.select(schema.customers.c.customer_id).where(*chosen))]
+        return sa.and_(sa.true(), *chosen, *members)
 
     def where(self, time_column: ColumnElement, customer_column: ColumnElement) -> ColumnElement[bool]:
         """Period on ``time_column`` and the attribute filters on ``customer_column``."""

@@ -133,7 +133,7 @@ def refresh_stage_customers(conn: Connection) -> int:
     write transaction)."""
     sc, e = schema.stage_customers, schema.journey_events.c
     derived.recreate(conn, sc)
-    first, last = conn.execute(sa.select(sa.func.min(e.occurred_at), sa.func.max(e.occurred_at))).one()
+    _rows, first, last = derived.source(conn)  # the events' time range
     first_month = date(first.year, first.month, 1) if first is not None else None
     if first_month is not None and months_between(first_month, last) >= MONTH_BITS:
         first_month = None

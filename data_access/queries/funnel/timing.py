@@ -95,10 +95,10 @@ def wide_durations_query(
 def _durations(conn: Connection, spec: FunnelSpec, filters: Filters, *, first: bool = False) -> pl.DataFrame:
     """:func:`durations_query`'s rows (step, n, p50_low/high/frac..., bucket_i), on ClickHouse from
     :func:`wide_durations_query`."""
-    chosen = how(conn, spec, filters)
-    if chosen["dialect"] not in QUANTILE_IF:
-        return fetch_frame(conn, durations_query(spec, filters, first=first, **chosen))
-    row = fetch_frame(conn, wide_durations_query(spec, filters, first=first, **chosen)).row(0, named=True)
+    reading = how(conn, spec, filters)
+    if reading["dialect"] not in QUANTILE_IF:
+        return fetch_frame(conn, durations_query(spec, filters, first=first, **reading))
+    row = fetch_frame(conn, wide_durations_query(spec, filters, first=first, **reading)).row(0, named=True)
     rows = []
     for k in range(0 if first else 1, len(spec.steps)):
         if not row[f"n_{k}"]:
