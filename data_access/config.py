@@ -43,6 +43,8 @@ class Settings:
     live_refresh_seconds: int = _env_int("CJM_LIVE_REFRESH", 30)  # the Support page's live panel redraws this often
     # memory the embedded DuckDB may use for the dashboard's queries; beyond it joins and groupings spill to disk
     read_memory_mb: int = _env_int("CJM_READ_MEMORY_MB", 3072)
+    # the same for loads, seeding and the derived tables' builds (an embedded DuckDB or chDB)
+    write_memory_mb: int = _env_int("CJM_WRITE_MEMORY_MB", 2048)
 
 
 SETTINGS = Settings()

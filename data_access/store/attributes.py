@@ -77,6 +77,15 @@ def _rewrite(conn: Connection, table: sa.Table) -> int:
     return count
 
 
+def with_copies(rows: sa.Subquery) -> tuple[list[str], sa.Select]:
+    """``rows`` (with a ``customer_id``) and their customer's attributes, as an INSERT ... SELECT takes them: (the
+    column names, the select). A derived table is built with its copies so, instead of an UPDATE of every row after
+    it (which DuckDB holds in memory until the load commits)."""
+    theirs = [cu.c[d].label(schema.attribute_column(d)) for d in schema.FILTER_DIMENSIONS]
+    stmt = sa.select(*rows.c, *theirs).select_from(rows.outerjoin(cu, rows.c.customer_id == cu.c.customer_id))
+    return [*(c.name for c in rows.c), *(c.name for c in theirs)], stmt
+
+
 def stamped_frame(frame: pl.DataFrame, customers: pl.DataFrame) -> pl.DataFrame:
     """A fact's rows with their customers' attributes (from the frame of those customers), as the store keeps them:
     the sample's generator writes them so, block by block, with no UPDATE afterwards."""

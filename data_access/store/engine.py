@@ -102,8 +102,9 @@ def create_store_engine(url: str, *, read_only: bool = False) -> Engine:
             @sa.event.listens_for(engine, "connect")
             def _quiet(dbapi_conn: Any, _record: Any) -> None:
                 dbapi_conn.execute("SET enable_progress_bar = false")  # it would draw on the user's terminal
-                if read_only:  # the pages' queries: bounded, spilling to <file>.tmp beyond the bound
-                    dbapi_conn.execute(f"SET memory_limit = '{int(SETTINGS.read_memory_mb)}MB'")
+                # bounded, spilling to <file>.tmp beyond the bound: the pages' queries, and loads apart
+                bound = SETTINGS.read_memory_mb if read_only else SETTINGS.write_memory_mb
+                dbapi_conn.execute(f"SET memory_limit = '{int(bound)}MB'")
 
             if read_only:
                 _interrupt_after(engine, SETTINGS.statement_timeout_seconds)

@@ -295,8 +295,9 @@ def refresh_attempts(conn: Connection, spec: FunnelSpec | None = None) -> int:
             sa.case((alone, True), else_=False).label("single"),
         )
         .group_by(attempts.c.customer_id, attempts.c.entered_at)
-        .order_by(attempts.c.entered_at)  # DuckDB then skips whole row groups outside a period
+        .subquery("attempt_rows")
     )
-    conn.execute(sa.insert(fa).from_select(["customer_id", "entered_at", *times, "single"], rows))
-    attributes.stamp(conn, [fa])  # each attempt with its customer's attributes
+    names, stamped = attributes.with_copies(rows)  # each attempt with its customer's attributes
+    # in the order of entered_at: DuckDB then skips whole row groups outside a period
+    conn.execute(sa.insert(fa).from_select(names, stamped.order_by(rows.c.entered_at)))
     return derived.mark_built(conn, fa, _spec_key(spec))
