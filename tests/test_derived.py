@@ -13,6 +13,7 @@ from data_access import schema, store
 from data_access.filters import Filters, Period
 from data_access.loading import ingest
 from data_access.queries import funnel, kpis
+from data_access.store import derived
 from tests.conftest import put
 
 FEB = Period.parse("2025-02-01", "2025-02-28")  # [Feb 1, Mar 1)
@@ -169,3 +170,27 @@ def test_events_over_more_than_62_months_leave_the_months_empty(engine: Engine) 
         assert kpis.stage_kpis_on(conn, Filters(period=Period.parse("2026-01-01", "2026-01-31")))[
             "customers"
         ].to_list() == [1]
+
+
+def _attempt_rows(engine: Engine) -> list[tuple]:
+    fa = schema.funnel_attempts
+    with store.connect(engine) as conn:
+        rows = conn.execute(sa.select(*fa.c).order_by(fa.c.customer_id, fa.c.entered_at)).all()
+    return [tuple(r) for r in rows]
+
+
+def test_the_attempts_built_a_range_of_customers_at_a_time_are_the_same(
+    visits: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    whole = _attempt_rows(visits)
+    assert len(whole) == 10
+    monkeypatch.setattr(derived, "CHUNK_EVENTS", 4)  # 12 events: three ranges of two customers
+    with store.connect(visits, write=True) as conn:
+        ranges = derived.customer_ranges(conn, schema.customers.c.customer_id)
+        assert len(ranges) == 3
+        counts = [
+            conn.execute(sa.select(sa.func.count()).select_from(schema.customers).where(r)).scalar_one() for r in ranges
+        ]
+        assert counts == [2, 2, 2]  # every customer in exactly one range
+        assert ingest.refresh_derived(conn)["funnel_attempts"] == 10
+    assert _attempt_rows(visits) == whole

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from data_access import schema, store
 from data_access.filters import Filters
+from data_access.loading import ingest
 from data_access.queries.kpis import stage_kpis
 from tests.test_cli import cli
 
@@ -81,6 +82,18 @@ def test_the_dashboards_queries_are_bounded_in_memory(tiny_duck: str, monkeypatc
         limit = conn.execute(sa.text("SELECT current_setting('memory_limit')")).scalar_one()
     assert limit == "61.0 MiB"  # 64 MB (10**6 bytes) in DuckDB's binary units
     assert stage_kpis(reader, Filters()).height == 3
+
+
+def test_loads_are_bounded_in_memory(tiny_duck: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The writing engine caps DuckDB at CJM_WRITE_MEMORY_MB (seeding, loads and the derived tables' builds);
+    the derived tables are still built under a tight cap."""
+    monkeypatch.setattr(store.engine, "SETTINGS", dataclasses.replace(store.engine.SETTINGS, write_memory_mb=64))
+    writer = store.create_store_engine(tiny_duck)
+    with store.write_transaction(writer) as conn:
+        limit = conn.execute(sa.text("SELECT current_setting('memory_limit')")).scalar_one()
+        built = ingest.refresh_derived(conn)
+    assert limit == "61.0 MiB"
+    assert built["stage_customers"] > 0
 
 
 def test_read_only_on_every_store(tiny: sa.Engine, store_url: str) -> None:

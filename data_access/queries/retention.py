@@ -42,12 +42,15 @@ def _cohort_customers(filters: Filters, grain: str, by: str | None) -> sa.CTE:
     return sa.select(*columns).where(filters.where(cu.c.signup_at, cu.c.customer_id)).cte("cohort_customers")
 
 
-def _activity(grain: str) -> sa.Subquery:
-    """(customer, period) once for each period in which the customer has a journey event or an order. Made distinct
-    before it is joined to the cohorts: on DuckDB at 1M customers that is about a third faster than counting
-    distinct customers after the join."""
+def _activity(filters: Filters, grain: str) -> sa.Subquery:
+    """(customer, period) once for each period in which one of the filtered customers has a journey event or an
+    order. Made distinct before it is joined to the cohorts: on DuckDB at 1M customers that is about a third faster
+    than counting distinct customers after the join. The customer filter here only spares rows the join to the
+    cohorts would drop: on the facts' own copies of the attributes it costs a column read."""
     parts = [
-        sa.select(table.c.customer_id, period_start(table.c[column], grain).label("active_period"))
+        sa.select(table.c.customer_id, period_start(table.c[column], grain).label("active_period")).where(
+            filters.customer_clause(table.c.customer_id)
+        )
         for table, column in ACTIVITY
     ]
     every = sa.union_all(*parts).subquery("every_activity")
@@ -63,7 +66,7 @@ def cohorts_query(filters: Filters, grain: str, by: str | None = None) -> tuple[
     cohort = _cohort_customers(filters, grain, by)
     keys = [cohort.c.cohort] + ([cohort.c.grp] if by else [])
     sizes = sa.select(*keys, sa.func.count().label("cohort_size")).group_by(*keys)
-    activity = _activity(grain)
+    activity = _activity(filters, grain)
     joined = cohort.join(activity, activity.c.customer_id == cohort.c.customer_id)
     active = (
         sa.select(*keys, activity.c.active_period, sa.func.count().label("active"))
@@ -92,6 +95,7 @@ def _active_by_month_bits(conn: Connection, filters: Filters, by: str | None, fi
         sa.select(table.c.customer_id, table.c[column].label("ts")).where(
             table.c[column] >= sa.bindparam(None, datetime.combine(first, time()), type_=schema.TIMESTAMP),
             table.c[column] < sa.bindparam(None, datetime.combine(end, time()), type_=schema.TIMESTAMP),
+            filters.customer_clause(table.c.customer_id),  # as in _activity
         )
         for table, column in ACTIVITY
     ]

@@ -10,6 +10,7 @@ The tables' builders live beside the queries that read them (``queries.funnel.re
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -21,6 +22,7 @@ from data_access.store.writes import ensure_table, recreate_table
 
 ds = schema.derived_state
 ev = schema.journey_events
+cu = schema.customers
 
 
 def source(conn: Connection) -> tuple[int, datetime | None, datetime | None]:
@@ -30,6 +32,36 @@ def source(conn: Connection) -> tuple[int, datetime | None, datetime | None]:
         sa.select(sa.func.count(), sa.func.min(ev.c.occurred_at), sa.func.max(ev.c.occurred_at))
     ).one()
     return int(rows), first, last
+
+
+CHUNK_EVENTS = 10_000_000  # journey events per range of customers a derived table is built from at a time
+
+
+def customer_ranges(
+    conn: Connection, customer: sa.ColumnElement, events: int | None = None
+) -> list[sa.ColumnElement[bool]]:
+    """Conditions on ``customer`` (a customer_id column) that split the customers into ranges of about
+    :data:`CHUNK_EVENTS` journey events each, in key order (one range, ``true``, up to that many events): a
+    derived table built a range at a time needs memory for one range, at any size. The bounds are customer ids
+    read at even offsets of ``customers`` (an ordered read: the key is its table's sort key)."""
+    if events is None:
+        events = source(conn)[0]
+    count = -(-events // CHUNK_EVENTS)
+    if count <= 1:
+        return [sa.true()]
+    total = int(conn.execute(sa.select(sa.func.count()).select_from(cu)).scalar_one())
+    bounds = []
+    for k in range(1, count):
+        bound = conn.execute(
+            sa.select(cu.c.customer_id).order_by(cu.c.customer_id).limit(1).offset(total * k // count)
+        ).scalar()
+        if bound is not None and bound not in bounds:
+            bounds.append(bound)
+    edges = [None, *bounds, None]
+    return [
+        sa.and_(*(() if lo is None else (customer >= lo,)), *(() if hi is None else (customer < hi,)))
+        for lo, hi in itertools.pairwise(edges)
+    ]
 
 
 def is_current(conn: Connection, table: sa.Table, spec: str) -> bool:

@@ -30,20 +30,25 @@ def step_time(k: int) -> str:
     return f"t{k}"
 
 
-def _step_events(stage_id: str, filters: Filters, name: str) -> sa.Subquery:
+def _step_events(
+    stage_id: str, filters: Filters, name: str, within: sa.ColumnElement[bool] | None = None
+) -> sa.Subquery:
     """The filters' events of one stage with their epoch ms (read straight from the table, so that the store
-    can use the stage and the period to skip what it does not need)."""
+    can use the stage and the period to skip what it does not need); ``within`` narrows them further (a condition
+    on the journey events)."""
+    narrowed = () if within is None else (within,)
     return (
         sa.select(ev.c.customer_id, ev.c.occurred_at, epoch_ms(ev.c.occurred_at).label("ms"))
-        .where(ev.c.stage_id == stage_id, filters.where(ev.c.occurred_at, ev.c.customer_id))
+        .where(ev.c.stage_id == stage_id, filters.where(ev.c.occurred_at, ev.c.customer_id), *narrowed)
         .subquery(name)
     )
 
 
-def _live_attempts(spec: FunnelSpec, filters: Filters) -> sa.Subquery:
-    """Every attempt once per step it reached, from the raw events: ``customer_id``, ``entered_at`` (timestamp of the
-    first step), ``t0..t{K-1}`` (epoch ms of each step reached, null beyond ``depth``), ``depth`` (1..K)."""
-    reached = _live_levels(spec, filters)
+def _live_attempts(spec: FunnelSpec, filters: Filters, within: sa.ColumnElement[bool] | None = None) -> sa.Subquery:
+    """Every attempt once per step it reached, from the raw events (``within``: of those events only):
+    ``customer_id``, ``entered_at`` (timestamp of the first step), ``t0..t{K-1}`` (epoch ms of each step reached,
+    null beyond ``depth``), ``depth`` (1..K)."""
+    reached = _live_levels(spec, filters, within=within)
     never = sa.cast(sa.null(), sa.BigInteger)
     return sa.union_all(
         *(
@@ -58,7 +63,9 @@ def _live_attempts(spec: FunnelSpec, filters: Filters) -> sa.Subquery:
     ).subquery("attempts")
 
 
-def _live_levels(spec: FunnelSpec, filters: Filters, *, every_time: bool = True) -> list[sa.CTE]:
+def _live_levels(
+    spec: FunnelSpec, filters: Filters, *, every_time: bool = True, within: sa.ColumnElement[bool] | None = None
+) -> list[sa.CTE]:
     """Per step k, the attempts that reach it: ``customer_id``, ``t0`` (epoch ms of the first step), ``last``
     (epoch ms of step k) and, with ``every_time``, ``entered_at`` (timestamp of the first step) and ``t1..tk``.
 
@@ -66,14 +73,14 @@ def _live_levels(spec: FunnelSpec, filters: Filters, *, every_time: bool = True)
     (each step reads its own stage from the table, and the join sees only the attempts still going). An attempt is
     known by its customer and first-step time: attempts that start at the same instant are one."""
     window_ms = spec.window_seconds * 1000
-    first = _step_events(spec.steps[0], filters, "step_0")
+    first = _step_events(spec.steps[0], filters, "step_0", within)
     columns = [first.c.customer_id, first.c.ms.label(step_time(0)), first.c.ms.label("last")]
     if every_time:
         columns.insert(1, first.c.occurred_at.label("entered_at"))
     alive = sa.select(*columns).cte("attempt_0")
     reached = [alive]
     for k in range(1, len(spec.steps)):
-        e = _step_events(spec.steps[k], filters, f"step_{k}")
+        e = _step_events(spec.steps[k], filters, f"step_{k}", within)
         kept = [alive.c.customer_id, alive.c[step_time(0)]]
         if every_time:
             kept += [alive.c.entered_at, *(alive.c[step_time(i)] for i in range(1, k))]
@@ -284,20 +291,23 @@ def refresh_attempts(conn: Connection, spec: FunnelSpec | None = None) -> int:
         spec = FunnelSpec(funnel_stages(conn), parse_window(DEFAULT_WINDOW))
     if not MIN_STEPS <= len(spec.steps) <= schema.FUNNEL_ATTEMPT_STEPS or spec.exclusions:
         return 0
-    attempts = _live_attempts(spec, Filters())
-    times = [step_time(k) for k in range(len(spec.steps))]
-    alone = sa.func.count().over(partition_by=attempts.c.customer_id) == 1  # over the grouped rows: the attempts
-    rows = (
-        sa.select(
-            attempts.c.customer_id,
-            attempts.c.entered_at,
-            *(sa.func.max(attempts.c[t]).label(t) for t in times),
-            sa.case((alone, True), else_=False).label("single"),
+    # a customer's attempts depend on their events only: built a range of customers at a time, each bounded in
+    # memory (at 10M customers DuckDB needs about 2 GB for 2M of them), each range's rows in time order
+    for within in derived.customer_ranges(conn, ev.c.customer_id):
+        attempts = _live_attempts(spec, Filters(), within)
+        times = [step_time(k) for k in range(len(spec.steps))]
+        alone = sa.func.count().over(partition_by=attempts.c.customer_id) == 1  # over the grouped rows: the attempts
+        rows = (
+            sa.select(
+                attempts.c.customer_id,
+                attempts.c.entered_at,
+                *(sa.func.max(attempts.c[t]).label(t) for t in times),
+                sa.case((alone, True), else_=False).label("single"),
+            )
+            .group_by(attempts.c.customer_id, attempts.c.entered_at)
+            .subquery("attempt_rows")
         )
-        .group_by(attempts.c.customer_id, attempts.c.entered_at)
-        .subquery("attempt_rows")
-    )
-    names, stamped = attributes.with_copies(rows)  # each attempt with its customer's attributes
-    # in the order of entered_at: DuckDB then skips whole row groups outside a period
-    conn.execute(sa.insert(fa).from_select(names, stamped.order_by(rows.c.entered_at)))
+        names, stamped = attributes.with_copies(rows)  # each attempt with its customer's attributes
+        # in the order of entered_at: DuckDB then skips whole row groups outside a period
+        conn.execute(sa.insert(fa).from_select(names, stamped.order_by(rows.c.entered_at)))
     return derived.mark_built(conn, fa, _spec_key(spec))
