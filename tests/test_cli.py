@@ -236,6 +236,40 @@ def test_the_ratio_tables_worked_by_hand() -> None:
     assert bench_ratios.ratio(1.0, 0.0) is None
 
 
+def test_a_run_against_a_saved_run_worked_by_hand(tmp_path: Path) -> None:
+    """--compare: each page against the saved run's, with the growth in customers as the target (10x customers:
+    at most 10x the time); per store, only the stores both runs have."""
+    from data_access.ops import bench_ratios
+
+    saved = tmp_path / "small.json"
+    bench_ratios.save(saved, 1000, {"first": {"all": {"A": 10.0, "B": 20.0}}, "second": {}})
+    lines: list[str] = []
+    now = {"first": {"all": {"A": 90.0, "B": 250.0}}, "second": {"all": {"A": 1.0}}}
+    assert bench_ratios.compare(lines.append, 10_000, now, saved) == 1  # B grew 12.5x, A 9x
+    text = "".join(lines)
+    assert "the first store at 10,000 customers against the saved run at 1,000, cold (target: at most 10.0x)" in text
+    assert re.search(r"A\s+10\.0\s+90\.0\s+9\.00x  within", text)
+    assert re.search(r"B\s+20\.0\s+250\.0\s+12\.50x  OVER", text)
+    assert "second store" not in text  # the saved run has none
+    bad = tmp_path / "bad.json"
+    bad.write_text("[]", encoding="utf-8")
+    with pytest.raises(ValueError, match="not a benchmark run saved with --save"):
+        bench_ratios.load(bad)
+
+
+def test_bench_saves_a_run_and_compares_the_next_with_it(tmp_path: Path) -> None:
+    db, saved = f"duckdb:///{tmp_path / 'bench.duckdb'}", tmp_path / "run.json"
+    first = cli("bench", "--db", db, "--customers", "300", "--page", "Retention", "--save", str(saved))
+    assert first.returncode in (0, 1), first.stderr
+    assert f"cold times saved to {saved}" in first.stdout
+    again = cli("bench", "--db", db, "--customers", "300", "--reuse", "--page", "Retention", "--compare", str(saved))
+    assert again.returncode in (0, 1), again.stderr
+    table = again.stdout[again.stdout.index("against the saved run at 300, cold (target: at most 1.0x)") :]
+    assert re.search(r"Retention\s+[\d.]+\s+[\d.]+\s+[\d.]+x", table)
+    wrong = cli("bench", "--db", db, "--customers", "300", "--compare", str(tmp_path / "none.json"))
+    assert wrong.returncode == 2 and "is not a benchmark run saved with --save" in wrong.stderr
+
+
 def test_bench_statements_lists_each_pages_slowest(tmp_path: Path) -> None:
     """bench --statements: each page's five slowest statements, cold, slowest first, under each filter case; on
     ClickHouse each with what EXPLAIN says it reads."""

@@ -471,10 +471,14 @@ def main(
     pages: Sequence[str] | None = None,
     against: StoreLocation | None = None,
     progress: Callable[[float, str], None],
+    save: Path | None = None,
+    compare: Path | None = None,
 ) -> int:
     unknown = sorted(set(pages or ()) - set(PAGES))
     if unknown:
         raise ValueError(f"unknown page {unknown[0]!r}; pages: {', '.join(p for p in PAGES if p != SIDEBAR)}")
+    if compare is not None:
+        bench_ratios.load(compare)  # a file that is not a saved run stops the benchmark before it seeds
     timed = {p: q for p, q in PAGES.items() if not pages or p == SIDEBAR or p in pages}
     url = seeded_store(location, customers, seed, reuse=reuse, progress=progress, title="Benchmark")
     out = sys.stdout.write
@@ -497,6 +501,7 @@ def main(
     bench_ratios.write(
         out, "each page filtered against all data, cold", ("all ms", "filtered"), bench_ratios.filtered_rows(totals)
     )
+    runs = {"first": totals}
     if against is not None:
         other = seeded_store(against, customers, seed, reuse=reuse, progress=progress, title="Against")
         more, theirs = _time_pages(other, timed, cold_budget_ms(customers), out)
@@ -513,6 +518,12 @@ def main(
             ("all ms", "filtered"),
             bench_ratios.filtered_rows(theirs),
         )
+        runs["second"] = theirs
+    if save is not None:
+        bench_ratios.save(save, customers, runs)
+        out(f"\ncold times saved to {save}\n")
+    if compare is not None:
+        bench_ratios.compare(out, customers, runs, compare)
     if not pages or "Funnel" in pages:
         bench_floors.against_floors(url, _spec(url, OTHER_WINDOW), next(iter(FILTER_CASES.values())), out)
     peak = _peak_mb()

@@ -201,6 +201,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="instead: each page's five slowest statements, cold (on ClickHouse with EXPLAIN indexes = 1)",
     )
+    p.add_argument("--save", metavar="FILE", help="write each page's cold times of this run to FILE (JSON)")
+    p.add_argument(
+        "--compare",
+        metavar="FILE",
+        help="print each page's time against the run saved in FILE, with the growth in customers as the target "
+        "(e.g. this run at 10M against a saved run at 1M: at most 10x)",
+    )
 
     p = commands.add_parser(
         "loadtest", help="start the dashboard and time every page for one session, then for many at once"
@@ -401,7 +408,15 @@ def run(args: argparse.Namespace) -> int:
 
         against = StoreLocation(args.against, "--against") if args.against else None
         return bench.main(
-            location, args.customers, args.seed, reuse=args.reuse, pages=args.page, against=against, progress=console
+            location,
+            args.customers,
+            args.seed,
+            reuse=args.reuse,
+            pages=args.page,
+            against=against,
+            progress=console,
+            save=Path(args.save) if args.save else None,
+            compare=Path(args.compare) if args.compare else None,
         )
     if args.command == "loadtest":
         from data_access.ops import loadtest
