@@ -172,25 +172,27 @@ def test_events_over_more_than_62_months_leave_the_months_empty(engine: Engine) 
         ].to_list() == [1]
 
 
-def _attempt_rows(engine: Engine) -> list[tuple]:
-    fa = schema.funnel_attempts
+def _rows(engine: Engine, table: sa.Table) -> list[tuple]:
     with store.connect(engine) as conn:
-        rows = conn.execute(sa.select(*fa.c).order_by(fa.c.customer_id, fa.c.entered_at)).all()
-    return [tuple(r) for r in rows]
+        rows = conn.execute(sa.select(*table.c)).all()
+    return sorted((tuple(r) for r in rows), key=repr)
 
 
-def test_the_attempts_built_a_range_of_customers_at_a_time_are_the_same(
+def test_the_derived_tables_built_a_range_of_customers_at_a_time_are_the_same(
     visits: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    whole = _attempt_rows(visits)
-    assert len(whole) == 10
+    whole = {t.name: _rows(visits, t) for t in (schema.funnel_attempts, schema.stage_customers)}
+    assert len(whole["funnel_attempts"]) == 10
     monkeypatch.setattr(derived, "CHUNK_EVENTS", 4)  # 12 events: three ranges of two customers
     with store.connect(visits, write=True) as conn:
-        ranges = derived.customer_ranges(conn, schema.customers.c.customer_id)
+        ranges = derived.customer_ranges(conn)
         assert len(ranges) == 3
+        key = schema.customers.c.customer_id
         counts = [
-            conn.execute(sa.select(sa.func.count()).select_from(schema.customers).where(r)).scalar_one() for r in ranges
+            conn.execute(sa.select(sa.func.count()).select_from(schema.customers).where(r.on(key))).scalar_one()
+            for r in ranges
         ]
         assert counts == [2, 2, 2]  # every customer in exactly one range
-        assert ingest.refresh_derived(conn)["funnel_attempts"] == 10
-    assert _attempt_rows(visits) == whole
+        assert ingest.refresh_derived(conn) == {"funnel_attempts": 10, "stage_customers": 7}
+    assert {t.name: _rows(visits, t) for t in (schema.funnel_attempts, schema.stage_customers)} == whole
+    assert customers_at(visits, Filters(period=FEB), stored=True) == {"s": 3, "t": 1}  # as in CASES

@@ -133,22 +133,29 @@ def refresh_stage_customers(conn: Connection) -> int:
     write transaction)."""
     sc, e = schema.stage_customers, schema.journey_events.c
     derived.recreate(conn, sc)
-    _rows, first, last = derived.source(conn)  # the events' time range
+    rows, first, last = derived.source(conn)  # the events' count and time range
     first_month = date(first.year, first.month, 1) if first is not None else None
     if first_month is not None and months_between(first_month, last) >= MONTH_BITS:
         first_month = None
     months = bit_or(month_bit(e.occurred_at, first_month)) if first_month else sa.cast(sa.null(), sa.BigInteger)
     copies = [schema.attribute_column(d) for d in schema.FILTER_DIMENSIONS]
-    rows = sa.select(
-        e.stage_id,
-        e.customer_id,
-        sa.func.min(e.occurred_at),
-        sa.func.max(e.occurred_at),
-        months,
-        *(sa.func.min(e[c]) for c in copies),  # one value per customer
-    ).group_by(e.stage_id, e.customer_id)
     names = ["stage_id", "customer_id", "first_at", "last_at", "months", *copies]
-    conn.execute(sa.insert(sc).from_select(names, rows))
+    # a range of customers at a time, as the funnel's attempts: one grouping of every event holds a group per
+    # stage and customer (34M at 10M customers, 11 GB on chDB)
+    for customers in derived.customer_ranges(conn, rows):
+        grouped = (
+            sa.select(
+                e.stage_id,
+                e.customer_id,
+                sa.func.min(e.occurred_at),
+                sa.func.max(e.occurred_at),
+                months,
+                *(sa.func.min(e[c]) for c in copies),  # one value per customer
+            )
+            .where(customers.on(e.customer_id))
+            .group_by(e.stage_id, e.customer_id)
+        )
+        conn.execute(sa.insert(sc).from_select(names, grouped))
     return derived.mark_built(conn, sc, _spec(first_month))
 
 

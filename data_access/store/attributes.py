@@ -77,12 +77,16 @@ def _rewrite(conn: Connection, table: sa.Table) -> int:
     return count
 
 
-def with_copies(rows: sa.Subquery) -> tuple[list[str], sa.Select]:
+def with_copies(rows: sa.Subquery, customers: sa.ColumnElement[bool] | None = None) -> tuple[list[str], sa.Select]:
     """``rows`` (with a ``customer_id``) and their customer's attributes, as an INSERT ... SELECT takes them: (the
-    column names, the select). A derived table is built with its copies so, instead of an UPDATE of every row after
-    it (which DuckDB holds in memory until the load commits)."""
-    theirs = [cu.c[d].label(schema.attribute_column(d)) for d in schema.FILTER_DIMENSIONS]
-    stmt = sa.select(*rows.c, *theirs).select_from(rows.outerjoin(cu, rows.c.customer_id == cu.c.customer_id))
+    column names, the select); ``customers``: a condition on ``customers`` that holds for every customer of
+    ``rows`` (ClickHouse builds its join's table from what it is given: all customers, otherwise). A derived table
+    is built with its copies so, instead of an UPDATE of every row after it (which DuckDB holds in memory until the
+    load commits)."""
+    names = ["customer_id", *schema.FILTER_DIMENSIONS]
+    whose = sa.select(*(cu.c[n] for n in names)).where(*(() if customers is None else (customers,))).subquery("whose")
+    theirs = [whose.c[d].label(schema.attribute_column(d)) for d in schema.FILTER_DIMENSIONS]
+    stmt = sa.select(*rows.c, *theirs).select_from(rows.outerjoin(whose, rows.c.customer_id == whose.c.customer_id))
     return [*(c.name for c in rows.c), *(c.name for c in theirs)], stmt
 
 

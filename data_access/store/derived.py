@@ -11,6 +11,7 @@ The tables' builders live beside the queries that read them (``queries.funnel.re
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -37,20 +38,34 @@ def source(conn: Connection) -> tuple[int, datetime | None, datetime | None]:
 CHUNK_EVENTS = 10_000_000  # journey events per range of customers a derived table is built from at a time
 
 
-def customer_ranges(
-    conn: Connection, customer: sa.ColumnElement, events: int | None = None
-) -> list[sa.ColumnElement[bool]]:
-    """Conditions on ``customer`` (a customer_id column) that split the customers into ranges of about
-    :data:`CHUNK_EVENTS` journey events each, in key order (one range, ``true``, up to that many events): a
-    derived table built a range at a time needs memory for one range, at any size. The bounds are customer ids
-    read at even offsets of ``customers`` (an ordered read: the key is its table's sort key)."""
+@dataclass(frozen=True)
+class CustomerRange:
+    """Customers from ``lo`` (included) to ``hi`` (excluded) by their key; None: unbounded."""
+
+    lo: str | None = None
+    hi: str | None = None
+
+    def on(self, customer: sa.ColumnElement) -> sa.ColumnElement[bool]:
+        """The condition that ``customer`` (a customer_id column of any table) is in the range."""
+        bounds = [
+            *(() if self.lo is None else (customer >= self.lo,)),
+            *(() if self.hi is None else (customer < self.hi,)),
+        ]
+        return sa.and_(*bounds) if bounds else sa.true()
+
+
+def customer_ranges(conn: Connection, events: int | None = None) -> list[CustomerRange]:
+    """The customers split into ranges of about :data:`CHUNK_EVENTS` journey events each, in key order (one range
+    of every customer up to that many events): a derived table built a range at a time needs memory for one range,
+    at any size. The bounds are customer ids read at even offsets of ``customers`` (an ordered read: the key is
+    its table's sort key)."""
     if events is None:
         events = source(conn)[0]
     count = -(-events // CHUNK_EVENTS)
     if count <= 1:
-        return [sa.true()]
+        return [CustomerRange()]
     total = int(conn.execute(sa.select(sa.func.count()).select_from(cu)).scalar_one())
-    bounds = []
+    bounds: list[str] = []
     for k in range(1, count):
         bound = conn.execute(
             sa.select(cu.c.customer_id).order_by(cu.c.customer_id).limit(1).offset(total * k // count)
@@ -58,10 +73,7 @@ def customer_ranges(
         if bound is not None and bound not in bounds:
             bounds.append(bound)
     edges = [None, *bounds, None]
-    return [
-        sa.and_(*(() if lo is None else (customer >= lo,)), *(() if hi is None else (customer < hi,)))
-        for lo, hi in itertools.pairwise(edges)
-    ]
+    return [CustomerRange(lo, hi) for lo, hi in itertools.pairwise(edges)]
 
 
 def is_current(conn: Connection, table: sa.Table, spec: str) -> bool:

@@ -17,6 +17,7 @@ from data_access.queries.funnel.spec import DEFAULT_WINDOW, MIN_STEPS, FunnelSpe
 from data_access.store import attributes, derived
 from data_access.store.dialect import (
     ARG_MIN,
+    CLICKHOUSE,
     WINDOW_FUNNEL,
     arg_min,
     epoch_ms,
@@ -44,11 +45,13 @@ def _step_events(
     )
 
 
-def _live_attempts(spec: FunnelSpec, filters: Filters, within: sa.ColumnElement[bool] | None = None) -> sa.Subquery:
+def _live_attempts(
+    spec: FunnelSpec, filters: Filters, within: sa.ColumnElement[bool] | None = None, dialect: str = ""
+) -> sa.Subquery:
     """Every attempt once per step it reached, from the raw events (``within``: of those events only):
     ``customer_id``, ``entered_at`` (timestamp of the first step), ``t0..t{K-1}`` (epoch ms of each step reached,
     null beyond ``depth``), ``depth`` (1..K)."""
-    reached = _live_levels(spec, filters, within=within)
+    reached = _live_levels(spec, filters, within=within, dialect=dialect)
     never = sa.cast(sa.null(), sa.BigInteger)
     return sa.union_all(
         *(
@@ -64,20 +67,33 @@ def _live_attempts(spec: FunnelSpec, filters: Filters, within: sa.ColumnElement[
 
 
 def _live_levels(
-    spec: FunnelSpec, filters: Filters, *, every_time: bool = True, within: sa.ColumnElement[bool] | None = None
+    spec: FunnelSpec,
+    filters: Filters,
+    *,
+    every_time: bool = True,
+    within: sa.ColumnElement[bool] | None = None,
+    dialect: str = "",
 ) -> list[sa.CTE]:
     """Per step k, the attempts that reach it: ``customer_id``, ``t0`` (epoch ms of the first step), ``last``
     (epoch ms of step k) and, with ``every_time``, ``entered_at`` (timestamp of the first step) and ``t1..tk``.
 
     Attempts that reach step k are built from those that reach step k-1 by an inner join with the step's events
     (each step reads its own stage from the table, and the join sees only the attempts still going). An attempt is
-    known by its customer and first-step time: attempts that start at the same instant are one."""
+    known by its customer and first-step time: attempts that start at the same instant are one.
+
+    Each level is read twice (by the next level and by the caller): on ClickHouse, which runs a CTE again wherever
+    it is read, the levels are ``MATERIALIZED`` (run once each)."""
     window_ms = spec.window_seconds * 1000
+
+    def level(stmt: sa.Select, name: str) -> sa.CTE:
+        cte = stmt.cte(name)
+        return cte.prefix_with("MATERIALIZED") if dialect in CLICKHOUSE else cte
+
     first = _step_events(spec.steps[0], filters, "step_0", within)
     columns = [first.c.customer_id, first.c.ms.label(step_time(0)), first.c.ms.label("last")]
     if every_time:
         columns.insert(1, first.c.occurred_at.label("entered_at"))
-    alive = sa.select(*columns).cte("attempt_0")
+    alive = level(sa.select(*columns), "attempt_0")
     reached = [alive]
     for k in range(1, len(spec.steps)):
         e = _step_events(spec.steps[k], filters, f"step_{k}", within)
@@ -85,7 +101,7 @@ def _live_levels(
         if every_time:
             kept += [alive.c.entered_at, *(alive.c[step_time(i)] for i in range(1, k))]
         step = sa.func.min(e.c.ms)
-        alive = (
+        alive = level(
             sa.select(*kept, *([step.label(step_time(k))] if every_time else []), step.label("last"))
             .select_from(
                 alive.join(
@@ -97,8 +113,8 @@ def _live_levels(
                     ),
                 )
             )
-            .group_by(*kept)
-            .cte(f"attempt_{k}")
+            .group_by(*kept),
+            f"attempt_{k}",
         )
         reached.append(alive)
     return reached
@@ -293,8 +309,8 @@ def refresh_attempts(conn: Connection, spec: FunnelSpec | None = None) -> int:
         return 0
     # a customer's attempts depend on their events only: built a range of customers at a time, each bounded in
     # memory (at 10M customers DuckDB needs about 2 GB for 2M of them), each range's rows in time order
-    for within in derived.customer_ranges(conn, ev.c.customer_id):
-        attempts = _live_attempts(spec, Filters(), within)
+    for customers in derived.customer_ranges(conn):
+        attempts = _live_attempts(spec, Filters(), customers.on(ev.c.customer_id), conn.dialect.name)
         times = [step_time(k) for k in range(len(spec.steps))]
         alone = sa.func.count().over(partition_by=attempts.c.customer_id) == 1  # over the grouped rows: the attempts
         rows = (
@@ -307,7 +323,8 @@ def refresh_attempts(conn: Connection, spec: FunnelSpec | None = None) -> int:
             .group_by(attempts.c.customer_id, attempts.c.entered_at)
             .subquery("attempt_rows")
         )
-        names, stamped = attributes.with_copies(rows)  # each attempt with its customer's attributes
+        # each attempt with its customer's attributes
+        names, stamped = attributes.with_copies(rows, customers.on(attributes.cu.c.customer_id))
         # in the order of entered_at: DuckDB then skips whole row groups outside a period
         conn.execute(sa.insert(fa).from_select(names, stamped.order_by(rows.c.entered_at)))
     return derived.mark_built(conn, fa, _spec_key(spec))
