@@ -290,3 +290,30 @@ def test_bench_statements_lists_each_pages_slowest(tmp_path: Path) -> None:
             assert "Journey map" not in out
     finally:
         drop_chdb_database(chdb)
+
+
+def test_a_floor_the_store_stops_is_reported_and_the_run_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At 10M on a busy machine a hand-written floor can pass the statement timeout: it is reported as stopped and
+    left out of the ratio, and the benchmark goes on."""
+    from data_access.ops import bench, bench_floors
+
+    url = f"duckdb:///{tmp_path / 'floors.duckdb'}"
+    ingest.seed(store.create_store_engine(url), 300, 42)
+    real = bench_floors._floor_counts
+
+    def slow_asof(url_: str, sql: str, *args: object) -> list[int]:
+        if sql == bench_floors.FLOOR_ASOF:
+            raise store.StoreError("The query ran longer than 60 s and was stopped")
+        return real(url_, sql, *args)
+
+    monkeypatch.setattr(bench_floors, "_floor_counts", slow_asof)
+    lines: list[str] = []
+    bench_floors.against_floors(
+        url, bench._spec(url, bench.OTHER_WINDOW), next(iter(bench.FILTER_CASES.values())), lines.append
+    )
+    text = "".join(lines)
+    assert "floor: ASOF join         stopped: The query ran longer than 60 s and was stopped" in text
+    assert re.search(r"floor: range join +[\d.]+ ms", text) and "COUNTS DIFFER" not in text
+    assert re.search(r"the dashboard's query / the faster floor: [\d.]+x", text)

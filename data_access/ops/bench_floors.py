@@ -110,11 +110,23 @@ def against_floors(url: str, spec: funnel.FunnelSpec, filters: Filters, out: Cal
         out("  (the hand-written floors are DuckDB SQL for the sample's six funnel steps: not run here)\n")
     times: dict[str, list[float]] = {name: [] for name in runs}
     counts: dict[str, list[int]] = {}
+    stopped: dict[str, str] = {}  # a formulation the store stopped (its statement timeout) is not run again
     for _ in range(FLOOR_RUNS):
         for name, run in runs.items():
+            if name in stopped:
+                continue
             started = time.perf_counter()
-            counts[name] = run()
+            try:
+                counts[name] = run()
+            except store.StoreError as exc:
+                stopped[name] = str(exc).splitlines()[0]
+                continue
             times[name].append((time.perf_counter() - started) * 1000)
+    for name, why in stopped.items():
+        out(f"  {name:<24} stopped: {why}\n")
+        times.pop(name)
+    if mine not in times:
+        return
     medians = {name: statistics.median(t) for name, t in times.items()}
     floors = [m for name, m in medians.items() if name.startswith("floor")]
     for name, median in medians.items():
