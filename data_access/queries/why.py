@@ -370,7 +370,8 @@ def variant_outcomes(
                     epoch_ms(e.occurred_at) <= epoch_ms(member.c.assigned_at) + days * DAY_MS,
                 ),
             )
-            .where(member.c.experiment == name)
+            # the filter's customers only (on the events' own copies): the set is read for those alone
+            .where(member.c.experiment == name, filters.customer_clause(e.customer_id))
         )
         # an uncorrelated IN: ClickHouse runs no correlated subquery inside an aggregate
         success = ex.c.customer_id.in_(converted) if target else sa.false()
@@ -381,10 +382,11 @@ def variant_outcomes(
             metrics.count_if(mature).label("n"),
             metrics.count_if(sa.and_(mature, success)).label("k"),
         )
-        .join_from(ex, cu, cu.c.customer_id == ex.c.customer_id)
-        .where(ex.c.experiment == name, filters.customer_clause(cu.c.customer_id))  # on the joined customer
+        .where(*where)
         .group_by(ex.c.variant)
     )
+    if metric == "retention_90d":  # the customers' churn dates: only this metric joins them
+        stmt = stmt.join_from(ex, cu, cu.c.customer_id == ex.c.customer_id)
     frame = fetch_frame(conn, stmt, {"variant": pl.String})
     return frame.with_columns(pl.col("assigned", "n", "k").cast(pl.Int64)).sort("variant")
 
