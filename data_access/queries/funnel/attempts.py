@@ -309,9 +309,9 @@ def refresh_attempts(conn: Connection, spec: FunnelSpec | None = None) -> int:
         return 0
     # a customer's attempts depend on their events only: built a range of customers at a time, each bounded in
     # memory (at 10M customers DuckDB needs about 2 GB for 2M of them), each range's rows in time order
+    times = [step_time(k) for k in range(len(spec.steps))]
     for customers in derived.customer_ranges(conn):
         attempts = _live_attempts(spec, Filters(), customers.on(ev.c.customer_id), conn.dialect.name)
-        times = [step_time(k) for k in range(len(spec.steps))]
         alone = sa.func.count().over(partition_by=attempts.c.customer_id) == 1  # over the grouped rows: the attempts
         rows = (
             sa.select(
@@ -324,7 +324,7 @@ def refresh_attempts(conn: Connection, spec: FunnelSpec | None = None) -> int:
             .subquery("attempt_rows")
         )
         # each attempt with its customer's attributes
-        names, stamped = attributes.with_copies(rows, customers.on(attributes.cu.c.customer_id))
+        names, stamped = attributes.with_copies(rows, customers.on(schema.customers.c.customer_id))
         # in the order of entered_at: DuckDB then skips whole row groups outside a period
         conn.execute(sa.insert(fa).from_select(names, stamped.order_by(rows.c.entered_at)))
     return derived.mark_built(conn, fa, _spec_key(spec))
