@@ -194,23 +194,59 @@ def test_a_filter_reads_the_tables_own_copies() -> None:
     assert sql(Filters().customer_clause(ev.c.customer_id)) == "true"
 
 
-def made_before_the_copies(engine: Engine) -> None:
-    """Gives a store the shape a store made by the previous version has: no copies on any row."""
+def made_before_the_copies(engine: Engine, *, numbers_only: bool = False) -> None:
+    """Gives a store the shape a store made by an earlier version has: no copies on any row, and no customer numbers
+    (``numbers_only``: the version before the numbers, which had the attributes)."""
     with store.connect(engine, write=True) as conn:
-        for table in schema.ATTRIBUTE_TABLES:
-            for dimension in schema.FILTER_DIMENSIONS:
-                name = conn.dialect.identifier_preparer.quote(schema.attribute_column(dimension))
-                target = conn.dialect.identifier_preparer.format_table(table)
-                conn.exec_driver_sql(f"ALTER TABLE {target} DROP COLUMN {name}")
+        for table in (schema.customers, *schema.ATTRIBUTE_TABLES):
+            for column in table.columns:
+                if column.info.get("store_only") and (column.name == schema.CUSTOMER_KEY or not numbers_only):
+                    name = conn.dialect.identifier_preparer.quote(column.name)
+                    target = conn.dialect.identifier_preparer.format_table(table)
+                    conn.exec_driver_sql(f"ALTER TABLE {target} DROP COLUMN {name}")
 
 
-def test_a_store_made_before_the_copies_gets_them_when_upgraded(company: Engine) -> None:
-    made_before_the_copies(company)
-    assert store.outdated_tables(company) == [t.name for t in schema.ATTRIBUTE_TABLES]
+def numbers(engine: Engine, table: sa.Table = schema.customers) -> dict[str, int]:
+    """customer -> the number the table's rows hold for them (one per customer)."""
+    with store.connect(engine) as conn:
+        rows = conn.execute(sa.select(table.c.customer_id, table.c[schema.CUSTOMER_KEY]).distinct()).all()
+    assert len(rows) == len({r[0] for r in rows}), f"{table.name}: a customer with two numbers"
+    return {str(r[0]): int(r[1]) for r in rows}
+
+
+@pytest.mark.parametrize("numbers_only", [False, True], ids=["before the copies", "before the numbers"])
+def test_a_store_made_before_the_copies_gets_them_when_upgraded(company: Engine, numbers_only: bool) -> None:
+    made_before_the_copies(company, numbers_only=numbers_only)
+    outdated = [t.name for t in (schema.customers, *schema.ATTRIBUTE_TABLES)]
+    assert store.outdated_tables(company) == outdated
     store.init_store(company)
     assert store.outdated_tables(company) == []
     for table in schema.ATTRIBUTE_TABLES:
         assert copies(company, table)["k1"] == ("B2C", "Parent", "basic"), table.name
+        assert numbers(company, table) == numbers(company), table.name
+    assert sorted(numbers(company).values()) == [1, 2, 3]
+
+
+def test_each_customer_keeps_a_number_of_their_own_across_loads(company: Engine) -> None:
+    first = numbers(company)
+    assert sorted(first.values()) == [1, 2, 3]  # numbered in the order of their keys: k1 1, k2 2, k3 3
+    assert first == {"k1": 1, "k2": 2, "k3": 3}
+    # a later load: k1 again (moved to B2B), two new customers (numbered after the others, in key order), and an
+    # event of one of them
+    put(
+        company,
+        customers=[person("k5", "B2C"), person("k1", "B2B"), person("k4", "B2B")],
+        journey_events=[
+            {"event_id": "e-k5", "customer_id": "k5", "stage_id": "s", "occurred_at": datetime(2025, 3, 1)}
+        ],
+    )
+    assert numbers(company) == {"k1": 1, "k2": 2, "k3": 3, "k4": 4, "k5": 5}
+    for table in schema.ATTRIBUTE_TABLES:  # every row carries its customer's number, old rows and new
+        held = numbers(company, table)
+        assert held == {c: n for c, n in numbers(company).items() if c in held}, table.name
+    assert numbers(company, schema.journey_events)["k5"] == 5
+    with store.connect(company) as conn:
+        assert all(attributes.differing(conn, t) == 0 for t in schema.ATTRIBUTE_TABLES)
 
 
 def test_the_sample_is_generated_with_its_copies(duck_url: str) -> None:
@@ -223,6 +259,11 @@ def test_the_sample_is_generated_with_its_copies(duck_url: str) -> None:
                 sa.select(sa.func.count()).select_from(table).where(table.c.customer_segment.is_(None))
             ).scalar_one()
             assert rows > 0 and empty == 0 and attributes.differing(conn, table) == 0, table.name
+        unnumbered = conn.execute(
+            sa.select(sa.func.count()).where(attributes.unnumbered(schema.customers.c.customer_key))
+        ).scalar_one()
+        distinct = conn.execute(sa.select(sa.func.count(sa.distinct(schema.customers.c.customer_key)))).scalar_one()
+        assert unnumbered == 0 and distinct == 2_000
     engine.dispose()
 
 

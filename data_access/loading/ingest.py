@@ -398,6 +398,8 @@ def write(
             for start in range(0, max(frame.height, 1), chunk):
                 part = frame.slice(start, chunk)
                 if mode == "append":
+                    if table is schema.customers:
+                        part = store.kept_numbers(conn, part)
                     store.delete_rows_with_keys(conn, table, part)
                 store.bulk_insert(conn, table, part)
                 done += part.height
@@ -524,10 +526,14 @@ def seed(
         store.upgrade(conn, fill=False)  # no copies to write onto rows that go next
         store.clear_tables(conn, list(schema.TABLES))
         conn.commit()
-        block_customers = pl.DataFrame()
+        block_customers, numbered = pl.DataFrame(), 0
         for name, frame in frames():
             table = schema.TABLES_BY_NAME[name]
-            if name == "customers":  # each block's customers come before their rows
+            if name == "customers":  # each block's customers come before their rows, numbered as they come
+                frame = frame.with_columns(
+                    pl.int_range(numbered + 1, numbered + 1 + frame.height, dtype=pl.Int64).alias(schema.CUSTOMER_KEY)
+                )
+                numbered += frame.height
                 block_customers = frame
             elif table in schema.ATTRIBUTE_FACTS:
                 frame = attributes.stamped_frame(frame, block_customers)

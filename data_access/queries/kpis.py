@@ -138,7 +138,7 @@ def refresh_stage_customers(conn: Connection) -> int:
     if first_month is not None and months_between(first_month, last) >= MONTH_BITS:
         first_month = None
     months = bit_or(month_bit(e.occurred_at, first_month)) if first_month else sa.cast(sa.null(), sa.BigInteger)
-    copies = [schema.attribute_column(d) for d in schema.FILTER_DIMENSIONS]
+    copies = list(schema.COPY_COLUMNS)
     names = ["stage_id", "customer_id", "first_at", "last_at", "months", *copies]
     # a range of customers at a time, as the funnel's attempts: one grouping of every event holds a group per
     # stage and customer (34M at 10M customers, 11 GB on chDB)

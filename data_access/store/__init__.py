@@ -40,6 +40,7 @@ from data_access.store.writes import (
     empty_table,
     ensure_table,
     init_store,
+    kept_numbers,
     load_transaction,
     outside_staging,
     recreate_table,

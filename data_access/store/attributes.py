@@ -1,9 +1,10 @@
 """Customer attributes on the facts (as PostHog's "persons on events"): every row of the journey events, survey
 answers, tickets, orders, offers and experiment assignments, and of the derived tables built from the events, carries
-its customer's filter attributes (``customer_segment``, ``customer_persona``... :data:`schema.ATTRIBUTE_TABLES`),
-so that a customer filter is a predicate on the table being read (:meth:`Filters.customer_clause`) instead of a
-semi-join of every row on the customer key. The columns are the store's business, not the contract's: no file
-carries them.
+its customer's filter attributes (``customer_segment``, ``customer_persona``... :data:`schema.ATTRIBUTE_TABLES`), so
+that a customer filter is a predicate on the table being read (:meth:`Filters.customer_clause`) instead of a
+semi-join of every row on the customer key; and its customer's number (``customer_key``, an integer the store gives
+each customer, :func:`number_customers`), so that grouping or joining every row by customer reads an integer instead
+of a text. The columns are the store's business, not the contract's: no file carries them.
 
 They are written in the load that writes either side, inside its all-or-nothing transaction: a load of facts stamps
 its tables, a load of customers stamps every table whose copies it changed, and a store made before them gets them
@@ -25,11 +26,48 @@ from data_access.store.engine import StoreError, has_table
 cu = schema.customers
 
 
+KEY = schema.CUSTOMER_KEY
+COPIED: tuple[str, ...] = (*schema.FILTER_DIMENSIONS, KEY)  # the customers' columns the facts copy
+
+
+def _copy_name(column: str) -> str:
+    return column if column == KEY else schema.attribute_column(column)
+
+
 def _pairs(table: sa.Table) -> list[tuple[sa.ColumnElement, sa.ColumnElement]]:
-    """(the table's copy, the customer's attribute) per dimension."""
+    """(the table's copy, the customer's column) per copied column: the attributes and the customer's number."""
     own = schema.stored_attributes(table)
     assert own is not None, f"{table.name} carries no customer attributes"
-    return [(own[d], cu.c[d]) for d in schema.FILTER_DIMENSIONS]
+    return [(own[d], cu.c[d]) for d in schema.FILTER_DIMENSIONS] + [(table.c[KEY], cu.c[KEY])]
+
+
+def unnumbered(key: sa.ColumnElement) -> sa.ColumnElement[bool]:
+    """No number yet: empty, or 0 on ClickHouse (whose column is not Nullable)."""
+    return sa.or_(key.is_(None), key == 0)
+
+
+def number_customers(conn: Connection) -> int:
+    """Gives each customer without a number the next free ones, in the order of their keys (on a connection in a
+    write transaction); returns how many. A customer keeps their number across loads (:func:`kept_numbers`)."""
+    key = cu.c[KEY]
+    new = int(conn.execute(sa.select(sa.func.count()).where(unnumbered(key))).scalar_one())
+    if not new:
+        return 0
+    base = sa.literal(int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(key), 0))).scalar_one()), sa.BigInteger)
+    if clickhouse.is_clickhouse(conn.dialect.name):
+        if clickhouse.on_cluster(conn):
+            raise StoreError(
+                f"This load brings {new:,} new customers, and numbering them is not built for a ClickHouse cluster "
+                "yet: load into a single-node store"
+            )
+        rank = sa.func.row_number().over(partition_by=unnumbered(key), order_by=cu.c.customer_id)
+        number = sa.case((unnumbered(key), base + rank), else_=key)
+        clickhouse.rewrite(conn, cu, sa.select(*(number.label(c.name) if c.name == KEY else c for c in cu.columns)))
+        return new
+    rank = sa.func.row_number().over(order_by=cu.c.customer_id)
+    numbered = sa.select(cu.c.customer_id, (base + rank).label("number")).where(unnumbered(key)).subquery("numbered")
+    conn.execute(sa.update(cu).where(cu.c.customer_id == numbered.c.customer_id).values({KEY: numbered.c.number}))
+    return new
 
 
 def _differs(table: sa.Table) -> sa.ColumnElement[bool]:
@@ -43,9 +81,12 @@ def differing(conn: Connection, table: sa.Table) -> int:
 
 
 def stamp(conn: Connection, tables: Iterable[sa.Table]) -> dict[str, int]:
-    """Copies each customer's attributes onto the rows of ``tables`` whose copies differ (on a connection in a write
-    transaction); returns the rows written per table. A row whose customer is unknown keeps empty copies."""
+    """Numbers the customers who have no number yet, then copies each customer's attributes and number onto the rows
+    of ``tables`` whose copies differ (on a connection in a write transaction); returns the rows written per table.
+    A row whose customer is unknown keeps empty copies."""
     written: dict[str, int] = {}
+    if has_table(conn, cu):
+        number_customers(conn)
     for table in tables:
         if not has_table(conn, table):
             continue
@@ -69,7 +110,8 @@ def _rewrite(conn: Connection, table: sa.Table) -> int:
             f"This load changes the customers' attributes on {count:,} {table.name} rows, and writing them again is "
             "not built for a ClickHouse cluster yet: load into a single-node store"
         )
-    theirs = {schema.attribute_column(d): cu.c[d] for d in schema.FILTER_DIMENSIONS}
+    theirs = {_copy_name(c): cu.c[c] for c in COPIED}
+    theirs[KEY] = sa.func.coalesce(cu.c[KEY], 0)  # an unknown customer's row: 0, the column is not Nullable
     rows = sa.select(*(theirs.get(c.name, c).label(c.name) for c in table.columns)).select_from(
         table.outerjoin(cu, table.c.customer_id == cu.c.customer_id)
     )
@@ -83,9 +125,9 @@ def with_copies(rows: sa.Subquery, customers: sa.ColumnElement[bool] | None = No
     ``rows`` (ClickHouse builds its join's table from what it is given: all customers, otherwise). A derived table
     is built with its copies so, instead of an UPDATE of every row after it (which DuckDB holds in memory until the
     load commits)."""
-    names = ["customer_id", *schema.FILTER_DIMENSIONS]
+    names = ["customer_id", *COPIED]
     whose = sa.select(*(cu.c[n] for n in names)).where(*(() if customers is None else (customers,))).subquery("whose")
-    theirs = [whose.c[d].label(schema.attribute_column(d)) for d in schema.FILTER_DIMENSIONS]
+    theirs = [whose.c[c].label(_copy_name(c)) for c in COPIED]
     stmt = sa.select(*rows.c, *theirs).select_from(rows.outerjoin(whose, rows.c.customer_id == whose.c.customer_id))
     return [*(c.name for c in rows.c), *(c.name for c in theirs)], stmt
 
@@ -93,9 +135,7 @@ def with_copies(rows: sa.Subquery, customers: sa.ColumnElement[bool] | None = No
 def stamped_frame(frame: pl.DataFrame, customers: pl.DataFrame) -> pl.DataFrame:
     """A fact's rows with their customers' attributes (from the frame of those customers), as the store keeps them:
     the sample's generator writes them so, block by block, with no UPDATE afterwards."""
-    copies = customers.select(
-        "customer_id", *(pl.col(d).alias(schema.attribute_column(d)) for d in schema.FILTER_DIMENSIONS)
-    )
+    copies = customers.select("customer_id", *(pl.col(c).alias(_copy_name(c)) for c in COPIED))
     return frame.join(copies, on="customer_id", how="left", maintain_order="left")
 
 

@@ -93,6 +93,8 @@ def is_clickhouse(dialect_name: str) -> bool:
 def column_type(column: sa.Column) -> str:
     """The ClickHouse type of a contract column."""
     t = column.type
+    if column.name == schema.CUSTOMER_KEY and column.info.get("store_only"):
+        return "UInt64"  # not Nullable: a null map makes every grouping by it slower; 0 is "none yet"
     if isinstance(t, sa.DateTime):
         base = "DateTime64(6)"
     elif isinstance(t, sa.Boolean):

@@ -390,11 +390,16 @@ def missing_tables(engine: Engine, *, optional: bool = False) -> list[str]:
 
 
 def outdated_tables(engine: Engine) -> list[str]:
-    """The tables of a store made by an earlier version that lack the customer attributes on their rows
-    (``store.attributes``): an upgrade adds and fills them (``python -m data_access init``, or any load)."""
-    copy = schema.attribute_column("segment")
+    """The tables of a store made by an earlier version that lack the customer attributes on their rows, or the
+    customers' numbers (``store.attributes``): an upgrade adds and fills them (``python -m data_access init``, or
+    any load)."""
     with connect(engine) as conn:
-        return [t.name for t in schema.ATTRIBUTE_TABLES if has_table(conn, t) and copy not in table_columns(conn, t)]
+        return [
+            t.name
+            for t in (schema.customers, *schema.ATTRIBUTE_TABLES)
+            if has_table(conn, t)
+            and not {c.name for c in t.columns if c.info.get("store_only")} <= table_columns(conn, t)
+        ]
 
 
 def fetch_frame(conn: Connection, stmt: sa.Executable, schema_overrides: dict[str, Any] | None = None) -> pl.DataFrame:

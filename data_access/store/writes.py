@@ -94,7 +94,8 @@ def upgrade(conn: Connection, *, fill: bool = True) -> list[str]:
     # a store made before the customer attributes on the facts: copied onto every row now, in this transaction
     # (unless the caller empties the tables next: ``fill`` False)
     if fill:
-        attributes.stamp(conn, [t for t in schema.ATTRIBUTE_TABLES if f"{t.name}.customer_segment" in added])
+        copies = ("customer_segment", schema.CUSTOMER_KEY)
+        attributes.stamp(conn, [t for t in schema.ATTRIBUTE_TABLES if any(f"{t.name}.{c}" in added for c in copies)])
     return added
 
 
@@ -177,6 +178,27 @@ def delete_rows_with_keys(conn: Connection, table: sa.Table, frame: pl.DataFrame
         part = frame.slice(start, 1_000).select(keys)
         values = list(part.iter_rows()) if len(keys) > 1 else part.to_series().to_list()
         conn.execute(sa.delete(table).where(key_tuple.in_(values)))
+
+
+def kept_numbers(conn: Connection, frame: pl.DataFrame) -> pl.DataFrame:
+    """A frame of customers about to replace their rows in the store (a load in append mode), with the numbers the
+    store gave them (``customer_key``): a customer keeps their number across loads, so their rows' copies stay
+    as they are; new customers are numbered after the load (``attributes.number_customers``)."""
+    key, cu = schema.CUSTOMER_KEY, schema.customers
+    if key in frame.columns or key not in table_columns(conn, cu):
+        return frame
+    pick = sa.select(cu.c.customer_id, cu.c[key])
+    found: list[tuple[Any, ...]] = []
+    if conn.dialect.name == "duckdb":
+        with _registered(conn, frame.select("customer_id")) as chunk:
+            found = [tuple(r) for r in conn.execute(pick.join_from(chunk, cu, chunk.c.customer_id == cu.c.customer_id))]
+    else:
+        for start in range(0, frame.height, 1_000):
+            ids = frame["customer_id"].slice(start, 1_000).to_list()
+            found += [tuple(r) for r in conn.execute(pick.where(cu.c.customer_id.in_(ids)))]
+    numbers = pl.DataFrame(found, schema={"customer_id": pl.String, key: pl.Int64}, orient="row")
+    numbers = numbers.filter(pl.col(key).is_not_null() & (pl.col(key) != 0))
+    return frame.join(numbers, on="customer_id", how="left", maintain_order="left")
 
 
 @contextmanager
