@@ -72,6 +72,7 @@ __all__ = [
     "has_column",
     "has_table",
     "init_store",
+    "kept_numbers",
     "load_transaction",
     "missing_tables",
     "orphans",
