@@ -147,24 +147,23 @@ def _line_months(w: Windows) -> list[date]:
 
 
 def _activity_rows(filters: Filters, w: Windows, first: date, *, after_churn: bool = False) -> sa.Subquery:
-    """(customer_id, ts) of the filtered customers' journey events and orders from the month ``first`` to the
-    window's end; with ``after_churn`` only the ones after their customer's ``churned_at``."""
+    """(customer, ts) of the filtered customers' journey events and orders from the month ``first`` to the
+    window's end, the customer by their number; with ``after_churn`` only the ones after their customer's
+    ``churned_at``. Rows not numbered yet (written around a load, until ``refresh``) are left out."""
     parts = []
     for table, column in retention.ACTIVITY:
-        ts = table.c[column]
-        stmt = sa.select(table.c.customer_id, ts.label("ts")).where(
-            ts >= _ts(first), ts < _ts(w.end), filters.customer_clause(table.c.customer_id)
+        ts, key = table.c[column], table.c[retention.KEY]
+        stmt = sa.select(key.label("customer"), ts.label("ts")).where(
+            ts >= _ts(first), ts < _ts(w.end), key > 0, filters.customer_clause(table.c.customer_id)
         )
         if after_churn:
-            stmt = stmt.join(cu, cu.c.customer_id == table.c.customer_id).where(
-                cu.c.churned_at.is_not(None), ts > cu.c.churned_at
-            )
+            stmt = stmt.join(cu, cu.c[retention.KEY] == key).where(cu.c.churned_at.is_not(None), ts > cu.c.churned_at)
         parts.append(stmt)
     return sa.union_all(*parts).subquery("every_activity")
 
 
 def _presence(conn: Connection, rows: sa.Subquery, w: Windows) -> tuple[pl.DataFrame, dict[str, int]]:
-    """Over (customer_id, ts) rows: per month of the lines the customers present (``present``), present the
+    """Over (customer, ts) rows: per month of the lines the customers present (``present``), present the
     month before (``before``) and in both (``kept``); per window the customers present (``current``,
     ``previous``, ``earlier``) and present in a window and in the one before it (``kept``, ``kept_before``).
 
@@ -172,8 +171,8 @@ def _presence(conn: Connection, rows: sa.Subquery, w: Windows) -> tuple[pl.DataF
     every figure is a sum over customers of a test on their bits."""
     first = w.scan_first
     per_customer = (
-        sa.select(rows.c.customer_id, bit_or(month_bit(rows.c.ts, first)).label("mask"))
-        .group_by(rows.c.customer_id)
+        sa.select(rows.c.customer, bit_or(month_bit(rows.c.ts, first)).label("mask"))
+        .group_by(rows.c.customer)
         .subquery("per_customer")
     )
     mask = per_customer.c.mask

@@ -31,12 +31,14 @@ ev = schema.journey_events
 od = schema.orders
 # What makes a customer active: a journey event or an order, each table with its time column.
 ACTIVITY: tuple[tuple[sa.Table, str], ...] = ((ev, "occurred_at"), (od, "ordered_at"))
+# Customers are grouped and joined by their number (``customer_key``, copied onto the facts), not their text key.
+KEY = schema.CUSTOMER_KEY
 MODES = ("in", "or_later")  # active in period n; active in period n or any later one
 CLI_COLUMNS = ("cohort", "age", "cohort_size", "active", "retention")
 
 
 def _cohort_customers(filters: Filters, grain: str, by: str | None) -> sa.CTE:
-    columns = [cu.c.customer_id, period_start(cu.c.signup_at, grain).label("cohort")]
+    columns = [cu.c[KEY], period_start(cu.c.signup_at, grain).label("cohort")]
     if by is not None:
         columns.append(cu.c[by].label("grp"))
     return sa.select(*columns).where(filters.where(cu.c.signup_at, cu.c.customer_id)).cte("cohort_customers")
@@ -48,15 +50,15 @@ def _activity(filters: Filters, grain: str) -> sa.Subquery:
     than counting distinct customers after the join. The customer filter here only spares rows the join to the
     cohorts would drop: on the facts' own copies of the attributes it costs a column read."""
     parts = [
-        sa.select(table.c.customer_id, period_start(table.c[column], grain).label("active_period")).where(
+        sa.select(table.c[KEY], period_start(table.c[column], grain).label("active_period")).where(
             filters.customer_clause(table.c.customer_id)
         )
         for table, column in ACTIVITY
     ]
     every = sa.union_all(*parts).subquery("every_activity")
     return (
-        sa.select(every.c.customer_id, every.c.active_period)
-        .group_by(every.c.customer_id, every.c.active_period)
+        sa.select(every.c[KEY], every.c.active_period)
+        .group_by(every.c[KEY], every.c.active_period)
         .subquery("activity")
     )
 
@@ -67,16 +69,16 @@ def cohorts_query(filters: Filters, grain: str, by: str | None = None) -> tuple[
     keys = [cohort.c.cohort] + ([cohort.c.grp] if by else [])
     sizes = sa.select(*keys, sa.func.count().label("cohort_size")).group_by(*keys)
     activity = _activity(filters, grain)
-    joined = cohort.join(activity, activity.c.customer_id == cohort.c.customer_id)
+    joined = cohort.join(activity, activity.c[KEY] == cohort.c[KEY])
     active = (
         sa.select(*keys, activity.c.active_period, sa.func.count().label("active"))
         .select_from(joined)
         .group_by(*keys, activity.c.active_period)
     )
     last = (
-        sa.select(cohort.c.customer_id, *keys, sa.func.max(activity.c.active_period).label("last_period"))
+        sa.select(cohort.c[KEY], *keys, sa.func.max(activity.c.active_period).label("last_period"))
         .select_from(joined)
-        .group_by(cohort.c.customer_id, *keys)
+        .group_by(cohort.c[KEY], *keys)
         .subquery("last_activity")
     )
     latest = sa.select(
@@ -92,7 +94,7 @@ def _active_by_month_bits(conn: Connection, filters: Filters, by: str | None, fi
     only for spans of :data:`MONTH_BITS` months or fewer. Columns: cohort, [grp,] active_period, active."""
     end = add_months(last, 1)
     parts = [
-        sa.select(table.c.customer_id, table.c[column].label("ts")).where(
+        sa.select(table.c[KEY], table.c[column].label("ts")).where(
             table.c[column] >= sa.bindparam(None, datetime.combine(first, time()), type_=schema.TIMESTAMP),
             table.c[column] < sa.bindparam(None, datetime.combine(end, time()), type_=schema.TIMESTAMP),
             filters.customer_clause(table.c.customer_id),  # as in _activity
@@ -101,8 +103,8 @@ def _active_by_month_bits(conn: Connection, filters: Filters, by: str | None, fi
     ]
     rows = sa.union_all(*parts).subquery("every_activity")
     masks = (
-        sa.select(rows.c.customer_id, bit_or(month_bit(rows.c.ts, first)).label("mask"))
-        .group_by(rows.c.customer_id)
+        sa.select(rows.c[KEY], bit_or(month_bit(rows.c.ts, first)).label("mask"))
+        .group_by(rows.c[KEY])
         .subquery("months_active")
     )
     cohort = _cohort_customers(filters, "month", by)
@@ -110,7 +112,7 @@ def _active_by_month_bits(conn: Connection, filters: Filters, by: str | None, fi
     months = months_between(first, last) + 1
     stmt = (
         sa.select(*keys, *(metrics.count_if(has_bits(masks.c.mask, 1 << k)).label(f"m{k}") for k in range(months)))
-        .select_from(cohort.join(masks, masks.c.customer_id == cohort.c.customer_id))
+        .select_from(cohort.join(masks, masks.c[KEY] == cohort.c[KEY]))
         .group_by(*keys)
     )
     frame = fetch_frame(conn, stmt)
@@ -259,7 +261,7 @@ def revenue(conn: Connection, filters: Filters, grain: str = "month", by: str | 
     spent = period_start(od.c.ordered_at, grain)
     stmt = (
         sa.select(*keys, spent.label("active_period"), sa.func.sum(od.c.amount).label("revenue"))
-        .select_from(cohort.join(od, od.c.customer_id == cohort.c.customer_id))
+        .select_from(cohort.join(od, od.c[KEY] == cohort.c[KEY]))
         .group_by(*keys, spent)
     )
     paid = fetch_frame(conn, stmt).with_columns(
@@ -293,9 +295,9 @@ def repeat_purchase(conn: Connection, filters: Filters, by: str | None = None) -
     """Customers with two or more orders over customers with one or more, among the cohorts' customers."""
     cohort = _cohort_customers(filters, "month", by)
     per_customer = (
-        sa.select(od.c.customer_id, sa.func.count().label("orders"))
-        .where(od.c.customer_id.in_(sa.select(cohort.c.customer_id)))
-        .group_by(od.c.customer_id)
+        sa.select(od.c[KEY], sa.func.count().label("orders"))
+        .where(od.c[KEY].in_(sa.select(cohort.c[KEY])))
+        .group_by(od.c[KEY])
         .subquery("orders_per_customer")
     )
     group = [cohort.c.grp] if by else []
@@ -305,7 +307,7 @@ def repeat_purchase(conn: Connection, filters: Filters, by: str | None = None) -
             sa.func.count().label("buyers"),
             metrics.count_if(per_customer.c.orders >= 2).label("repeat_buyers"),
         )
-        .select_from(per_customer.join(cohort, cohort.c.customer_id == per_customer.c.customer_id))
+        .select_from(per_customer.join(cohort, cohort.c[KEY] == per_customer.c[KEY]))
         .group_by(*group)
     )
     raw = fetch_frame(conn, stmt)
@@ -380,17 +382,15 @@ def churn_over_time(conn: Connection, filters: Filters, grain: str = "month") ->
     first signup to the newest activity is listed."""
     who = filters.customer_clause(cu.c.customer_id)
     parts = [
-        sa.select(table.c.customer_id, period_start(table.c[column], grain).label("period"))
-        .join(cu, cu.c.customer_id == table.c.customer_id)
+        sa.select(table.c[KEY], period_start(table.c[column], grain).label("period"))
+        .join(cu, cu.c[KEY] == table.c[KEY])
         .where(who, cu.c.churned_at.is_not(None), table.c[column] > cu.c.churned_at)
         for table, column in ACTIVITY
     ]
     back = sa.union_all(*parts).subquery("after_churn")
     returns = fetch_frame(
         conn,
-        sa.select(back.c.period, sa.func.count(sa.distinct(back.c.customer_id)).label("reactivated")).group_by(
-            back.c.period
-        ),
+        sa.select(back.c.period, sa.func.count(sa.distinct(back.c[KEY])).label("reactivated")).group_by(back.c.period),
     )
     schema_ = {
         "period": pl.Date,

@@ -199,9 +199,9 @@ def _journey(conn: Connection, filters: Filters) -> pl.DataFrame:
     if start is None or period.end is None:
         raise ValueError("a review period needs a start and an end")
     per_buyer = (
-        sa.select(od.c.customer_id, sa.func.count().label("orders"))
+        sa.select(od.c[retention.KEY], sa.func.count().label("orders"))
         .where(filters.where(od.c.ordered_at, od.c.customer_id))
-        .group_by(od.c.customer_id)
+        .group_by(od.c[retention.KEY])
         .subquery("orders_in_period")
     )
     buyers = sa.select(sa.func.count(), metrics.count_if(per_buyer.c.orders >= 2)).select_from(per_buyer)
@@ -220,8 +220,8 @@ def _journey(conn: Connection, filters: Filters) -> pl.DataFrame:
     )
     back = sa.union(
         *(
-            sa.select(table.c.customer_id)
-            .join(cu, cu.c.customer_id == table.c.customer_id)
+            sa.select(table.c[retention.KEY])
+            .join(cu, cu.c[retention.KEY] == table.c[retention.KEY])
             .where(who, churned_by_end, table.c[column] > cu.c.churned_at, period.clause(table.c[column]))
             for table, column in retention.ACTIVITY
         )

@@ -21,6 +21,7 @@ from data_access.store.dialect import epoch_ms, period_date, period_start
 
 r, cu = schema.survey_responses, schema.customers
 of, ex, ei = schema.offers, schema.experiments, schema.experiment_info
+KEY = schema.CUSTOMER_KEY  # customers are joined by their number (copied onto the facts), not their text key
 DAY_MS = 86_400_000
 # an offer's outcomes: values of the frames, shown through _()
 ACCEPTED, DECLINED, NOT_OFFERED = N_("accepted"), N_("declined"), N_("not offered")
@@ -181,16 +182,16 @@ def offer_outcomes(
             of.c.offer_id,
             of.c.offer_type.label("offer_type"),
             outcome.label("outcome"),
-            of.c.customer_id,
+            of.c[KEY],
             of.c.offered_at,
             sa.case((_kept(cu.c.churned_at, of.c.offered_at, days), 1), else_=0).label("kept"),
             *group,
         )
-        .join_from(of, cu, cu.c.customer_id == of.c.customer_id)
+        .join_from(of, cu, cu.c[KEY] == of.c[KEY])
         .where(filters.where(of.c.offered_at, cu.c.customer_id))  # on the joined customer: no semi-join
         .subquery("offers_made")
     )
-    revenue = _revenue_after(offers, "offer_id", "customer_id", "offered_at", days)
+    revenue = _revenue_after(offers, "offer_id", KEY, "offered_at", days)
     per_offer = (
         sa.select(
             offers.c.offer_type,
@@ -220,8 +221,9 @@ def offer_outcomes(
 
 
 def _revenue_after(rows: sa.Subquery, key: str, customer: str, at: str, days: int) -> sa.Subquery:
-    """Per row of ``rows`` (by its ``key`` column): the amounts of the customer's orders in the ``days`` after the
-    row's ``at`` (a row without orders is absent: join it outer and take 0)."""
+    """Per row of ``rows`` (by its ``key`` column): the amounts of the customer's orders (``customer``: the column
+    holding the customer's number) in the ``days`` after the row's ``at`` (a row without orders is absent: join it
+    outer and take 0)."""
     o = schema.orders.c
     return (
         sa.select(rows.c[key], sa.func.sum(o.amount).label("revenue"))
@@ -229,7 +231,7 @@ def _revenue_after(rows: sa.Subquery, key: str, customer: str, at: str, days: in
             rows,
             schema.orders,
             sa.and_(
-                o.customer_id == rows.c[customer],
+                o[KEY] == rows.c[customer],
                 epoch_ms(o.ordered_at) > epoch_ms(rows.c[at]),
                 epoch_ms(o.ordered_at) <= epoch_ms(rows.c[at]) + days * DAY_MS,
             ),
@@ -251,13 +253,13 @@ def _kept_shares(frame: pl.DataFrame) -> pl.DataFrame:
 def _not_offered(conn: Connection, filters: Filters, stage: str, days: int, by: str | None = None) -> pl.DataFrame:
     e = schema.journey_events.c
     first = (
-        sa.select(e.customer_id, sa.func.min(e.occurred_at).label("at"))
+        sa.select(e[KEY], sa.func.min(e.occurred_at).label("at"))
         .where(e.stage_id == stage, filters.where(e.occurred_at, e.customer_id))
-        .group_by(e.customer_id)
+        .group_by(e[KEY])
         .subquery("attempts")
     )
-    offered = sa.select(of.c.customer_id).where(filters.period.clause(of.c.offered_at))
-    revenue = _revenue_after(first, "customer_id", "customer_id", "at", days)
+    offered = sa.select(of.c[KEY]).where(filters.period.clause(of.c.offered_at))
+    revenue = _revenue_after(first, KEY, KEY, "at", days)
     group = [sa.func.coalesce(cu.c[by], "(none)").label(by)] if by else []
     per = (
         sa.select(
@@ -265,12 +267,8 @@ def _not_offered(conn: Connection, filters: Filters, stage: str, days: int, by: 
             sa.func.coalesce(revenue.c.revenue, 0.0).label("revenue"),
             *group,
         )
-        .select_from(
-            first.join(cu, cu.c.customer_id == first.c.customer_id).outerjoin(
-                revenue, revenue.c.customer_id == first.c.customer_id
-            )
-        )
-        .where(first.c.customer_id.not_in(offered))
+        .select_from(first.join(cu, cu.c[KEY] == first.c[KEY]).outerjoin(revenue, revenue.c[KEY] == first.c[KEY]))
+        .where(first.c[KEY].not_in(offered))
         .subquery("not_offered")
     )
     keys = [per.c[by]] if by else []
@@ -344,7 +342,7 @@ def variant_outcomes(
         good = metrics.count_if(r.c.score >= 4)
         answers = (
             sa.select(ex.c.variant, sa.func.count().label("n"), good.label("k"))
-            .join_from(ex, r, r.c.customer_id == ex.c.customer_id)
+            .join_from(ex, r, r.c[KEY] == ex.c[KEY])
             .where(*where, r.c.survey == "csat", r.c.stage_id == info["stage_id"], r.c.responded_at >= ex.c.assigned_at)
             .group_by(ex.c.variant)
         )
@@ -359,12 +357,12 @@ def variant_outcomes(
         e = schema.journey_events.c
         member = schema.experiments.alias("member")
         converted = (
-            sa.select(member.c.customer_id)
+            sa.select(member.c[KEY])
             .join_from(
                 member,
                 schema.journey_events,
                 sa.and_(
-                    e.customer_id == member.c.customer_id,
+                    e[KEY] == member.c[KEY],
                     e.stage_id == target,
                     epoch_ms(e.occurred_at) >= epoch_ms(member.c.assigned_at),
                     epoch_ms(e.occurred_at) <= epoch_ms(member.c.assigned_at) + days * DAY_MS,
@@ -374,7 +372,7 @@ def variant_outcomes(
             .where(member.c.experiment == name, filters.customer_clause(e.customer_id))
         )
         # an uncorrelated IN: ClickHouse runs no correlated subquery inside an aggregate
-        success = ex.c.customer_id.in_(converted) if target else sa.false()
+        success = ex.c[KEY].in_(converted) if target else sa.false()
     stmt = (
         sa.select(
             ex.c.variant,
@@ -386,7 +384,7 @@ def variant_outcomes(
         .group_by(ex.c.variant)
     )
     if metric == "retention_90d":  # the customers' churn dates: only this metric joins them
-        stmt = stmt.join_from(ex, cu, cu.c.customer_id == ex.c.customer_id)
+        stmt = stmt.join_from(ex, cu, cu.c[KEY] == ex.c[KEY])
     frame = fetch_frame(conn, stmt, {"variant": pl.String})
     return frame.with_columns(pl.col("assigned", "n", "k").cast(pl.Int64)).sort("variant")
 
