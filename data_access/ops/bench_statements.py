@@ -49,8 +49,11 @@ def _sql(clause: sa.sql.ClauseElement, dialect: sa.Dialect) -> str:
 def _explain(engine: Engine, sql: str) -> str:
     """What ClickHouse reads for ``sql`` (``EXPLAIN indexes = 1``): each table read with the granules its sort key
     lets through out of all ("journey_events 580/580"), and the joins and groupings of the plan."""
-    with store.connect(engine) as conn:
-        lines = [str(r[0]) for r in conn.exec_driver_sql(f"EXPLAIN indexes = 1 {sql}").all()]
+    try:
+        with store.connect(engine) as conn:
+            lines = [str(r[0]) for r in conn.exec_driver_sql(f"EXPLAIN indexes = 1 {sql}").all()]
+    except (sa.exc.DBAPIError, store.StoreError) as exc:  # a catalogue lookup whose value went as a driver parameter
+        return f"no plan ({str(getattr(exc, 'orig', exc)).splitlines()[0][:80]})"
     reads, table = [], ""
     for line in lines:
         text = line.strip(" │└─")

@@ -31,6 +31,7 @@ ev = schema.journey_events
 sv = schema.survey_responses
 tk = schema.tickets
 CLI_COLUMNS = ("customer_id", "score", "reasons")
+KEY = schema.CUSTOMER_KEY  # each source is grouped by the customer's number (copied onto its rows), not the text key
 
 
 @dataclass(frozen=True)
@@ -60,15 +61,21 @@ def at_risk_query(
     now = schema.bound_time(as_of)
     recent = schema.bound_time(as_of - timedelta(days=triggers.window_days))
     before = schema.bound_time(as_of - timedelta(days=2 * triggers.window_days))
+
+    def mine(table: sa.FromClause) -> sa.ColumnElement[bool]:
+        """The filter's customers, on the source's own copies (the join to ``customers`` below applies it anyway:
+        this only spares the grouping the other customers' rows)."""
+        return filters.customer_clause(table.c.customer_id)
+
     activity = (
         sa.select(
-            ev.c.customer_id,
+            ev.c[KEY],
             metrics.count_if(ev.c.occurred_at > recent).label("recent"),
             metrics.count_if(ev.c.occurred_at <= recent).label("earlier"),
             sa.func.max(ev.c.occurred_at).label("last_at"),
         )
-        .where(ev.c.occurred_at > before, ev.c.occurred_at <= now)
-        .group_by(ev.c.customer_id)
+        .where(ev.c.occurred_at > before, ev.c.occurred_at <= now, mine(ev))
+        .group_by(ev.c[KEY])
         .subquery("activity")
     )
     # where the customer is in the journey: the stage of their latest event in the two windows (ties: the first id),
@@ -76,7 +83,7 @@ def at_risk_query(
     latest = ev.alias("latest_event")
     journey = (
         sa.select(
-            activity.c.customer_id,
+            activity.c[KEY],
             sa.func.min(latest.c.stage_id).label("stage_id"),
             sa.func.max(activity.c.recent).label("recent"),
             sa.func.max(activity.c.earlier).label("earlier"),
@@ -84,11 +91,11 @@ def at_risk_query(
         .select_from(
             latest.join(
                 activity,
-                sa.and_(latest.c.customer_id == activity.c.customer_id, latest.c.occurred_at == activity.c.last_at),
+                sa.and_(latest.c[KEY] == activity.c[KEY], latest.c.occurred_at == activity.c.last_at),
             )
         )
-        .where(latest.c.occurred_at > before, latest.c.occurred_at <= now)
-        .group_by(activity.c.customer_id)
+        .where(latest.c.occurred_at > before, latest.c.occurred_at <= now, mine(latest))
+        .group_by(activity.c[KEY])
         .subquery("journey")
     )
     decline = sa.and_(journey.c.earlier > 0, journey.c.recent < triggers.decline_share * journey.c.earlier)
@@ -99,9 +106,9 @@ def at_risk_query(
     names = ("activity_decline", "detractor", "low_ticket_rating", "unresolved_or_reopened_ticket")
 
     def flagged(table: sa.FromClause, stage: sa.ColumnElement, **on: sa.ColumnElement) -> sa.Select:
-        """(customer_id, stage_id, one 0/1 column per trigger) rows of one source."""
+        """(customer's number, stage_id, one 0/1 column per trigger) rows of one source."""
         return sa.select(
-            table.c.customer_id,
+            table.c[KEY],
             stage.label("stage_id"),
             *(sa.case((on[n], 1), else_=0).label(n) if n in on else sa.literal(0).label(n) for n in names),
         )
@@ -109,7 +116,7 @@ def at_risk_query(
     rows = sa.union_all(
         flagged(journey, journey.c.stage_id, activity_decline=decline),
         flagged(sv, no_stage, detractor=sa.true()).where(
-            sv.c.survey == "nps", sv.c.score <= 6, sv.c.responded_at > recent, sv.c.responded_at <= now
+            sv.c.survey == "nps", sv.c.score <= 6, sv.c.responded_at > recent, sv.c.responded_at <= now, mine(sv)
         ),
         flagged(
             tk,
@@ -117,16 +124,18 @@ def at_risk_query(
             low_ticket_rating=sa.and_(tk.c.csat <= triggers.low_csat, tk.c.opened_at > recent),
             unresolved_or_reopened_ticket=open_ticket,
         ).where(
-            tk.c.opened_at <= now, sa.or_(tk.c.opened_at > recent, tk.c.resolved_at.is_(None), tk.c.resolved_at > now)
+            tk.c.opened_at <= now,
+            sa.or_(tk.c.opened_at > recent, tk.c.resolved_at.is_(None), tk.c.resolved_at > now),
+            mine(tk),
         ),
     ).subquery("trigger_rows")
     triggered = (
         sa.select(
-            rows.c.customer_id,
+            rows.c[KEY],
             sa.func.min(rows.c.stage_id).label("stage_id"),
             *(sa.func.max(rows.c[n]).label(n) for n in names),
         )
-        .group_by(rows.c.customer_id)
+        .group_by(rows.c[KEY])
         .having(sa.or_(*(sa.func.max(rows.c[n]) > 0 for n in names)))
         .subquery("triggered")
     )
@@ -143,7 +152,7 @@ def at_risk_query(
             *(triggered.c[n] for n in names),
             score.label("score"),
         )
-        .select_from(cu.join(triggered, triggered.c.customer_id == cu.c.customer_id))
+        .select_from(cu.join(triggered, triggered.c[KEY] == cu.c[KEY]))
         .where(
             filters.customer_clause(cu.c.customer_id),
             cu.c.signup_at <= now,
@@ -220,19 +229,21 @@ def unsubscribe_spikes(
     business = sa.select(be.c.occurred_at, be.c.name, be.c.segment).where(which).subquery("business")
     at, span = epoch_ms(ev.c.occurred_at), days * 86_400_000
     event_at = epoch_ms(business.c.occurred_at)
-    keys = [business.c.name, business.c.occurred_at, business.c.segment, cu.c.segment.label("customer_segment")]
+    keys = [
+        business.c.name,
+        business.c.occurred_at,
+        business.c.segment,
+        ev.c.customer_segment.label("customer_segment"),
+    ]
     stmt = (  # one scan of the unsubscribe actions for every business event at once
         sa.select(
             *keys,
             metrics.count_if(at < event_at).label("before"),
             metrics.count_if(at >= event_at).label("after"),
         )
-        .select_from(
-            ev.join(cu, cu.c.customer_id == ev.c.customer_id).join(
-                business, sa.and_(at >= event_at - span, at < event_at + span)
-            )
-        )
-        .where(ev.c.action == "unsubscribe", filters.customer_clause(cu.c.customer_id))
+        .select_from(ev.join(business, sa.and_(at >= event_at - span, at < event_at + span)))
+        # the event's own copy of its customer's segment; a row of no known customer has no number and is left out
+        .where(ev.c.action == "unsubscribe", ev.c[KEY] > 0, filters.customer_clause(ev.c.customer_id))
         .group_by(*keys)
     )
     rows = []
