@@ -242,3 +242,19 @@ def test_chdb_results_come_as_arrow_in_the_types_of_the_cursors_rows(pair: tuple
             store.fetch_frame(conn, sa.select(sa.func.throwIf(sa.literal(1), sa.literal("boom"))))
         # the option was this statement's only: the next ones run through the cursor as before
         assert conn.execute(sa.select(sa.func.count()).select_from(schema.customers)).scalar_one() == 1_500
+
+
+def test_chdb_groupings_and_sorts_spill_beyond_their_share_of_the_bounds(pair: tuple[sa.Engine, sa.Engine]) -> None:
+    """The embedded server runs in the dashboard's process: a page's groupings and sorts spill to disk beyond half
+    of its share of CJM_READ_MEMORY_MB (its statements run two at a time), a load's beyond half of
+    CJM_WRITE_MEMORY_MB."""
+    asked = "SELECT getSetting('max_bytes_before_external_group_by'), getSetting('max_bytes_before_external_sort')"
+    reader = store.create_store_engine(SAMPLE_PAIR, read_only=True)
+    with store.connect(reader) as conn:
+        read = tuple(int(v) for v in conn.exec_driver_sql(asked).one())
+    reader.dispose()
+    with store.connect(pair[1]) as conn:
+        written = tuple(int(v) for v in conn.exec_driver_sql(asked).one())
+    share = store.engine.SETTINGS.read_memory_mb // store.engine.PARALLEL_QUERIES
+    assert read == (share * 1_000_000 // 2,) * 2 == (768_000_000,) * 2  # the default 3,072 MB, two at a time
+    assert written == (store.engine.SETTINGS.write_memory_mb * 1_000_000 // 2,) * 2 == (1_024_000_000,) * 2

@@ -160,13 +160,13 @@ def _clickhouse_engine(u: sa.URL, *, read_only: bool) -> Engine:
         {"max_execution_time": SETTINGS.statement_timeout_seconds, "readonly": 2} if read_only else {}
     )
     if u.get_backend_name() == "chdb":
-        if not read_only:  # loads in this process: groupings and sorts spill beyond half the bound
-            spill = SETTINGS.write_memory_mb * 1_000_000 // 2
-            settings |= {
-                "max_bytes_before_external_group_by": spill,
-                "max_bytes_before_external_sort": spill,
-                "enable_materialized_cte": 1,  # the funnel attempts' levels, run once each (queries.funnel)
-            }
+        # the server runs in this process: a load's groupings and sorts spill to disk beyond half its bound, and a
+        # page's beyond half its share of the read bound (its statements run PARALLEL_QUERIES at a time)
+        bound = SETTINGS.read_memory_mb // PARALLEL_QUERIES if read_only else SETTINGS.write_memory_mb
+        spill = bound * 1_000_000 // 2
+        settings |= {"max_bytes_before_external_group_by": spill, "max_bytes_before_external_sort": spill}
+        if not read_only:
+            settings["enable_materialized_cte"] = 1  # the funnel attempts' levels, run once each (queries.funnel)
         database = u.query.get("database")
         if database:
             settings["database"] = database
