@@ -4,9 +4,10 @@ in the same all-or-nothing load, on every store, and a filter reads them instead
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
+import polars as pl
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -15,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 from data_access import schema, store
 from data_access.filters import Filters, Scope
 from data_access.loading import ingest
-from data_access.queries import kpis
+from data_access.queries import kpis, retention
 from data_access.store import attributes
 from tests.conftest import put
 from tests.test_cli import cli
@@ -326,3 +327,24 @@ def test_bench_seeds_an_earlier_versions_store_again(tmp_path: Path) -> None:
     engine = store.create_store_engine(url, read_only=True)
     assert store.outdated_tables(engine) == []
     engine.dispose()
+
+
+def test_a_later_churn_date_reaches_every_row_and_the_figures_after_it(company: Engine) -> None:
+    """The rows copy their customer's churn date too: reactivation (an event or an order after it) is read from the
+    rows themselves, and follows a later customers load that gives k2 one."""
+
+    def reactivated_in_february() -> int:
+        with store.connect(company) as conn:
+            frame = retention.churn_over_time(conn, Filters(), "month")
+        return int(frame.filter(pl.col("period") == date(2025, 2, 1))["reactivated"].item())
+
+    assert reactivated_in_february() == 0
+    gone = person("k2", "B2C") | {"churned_at": datetime(2025, 1, 15)}  # before k2's event (Feb 1) and order (Feb 5)
+    put(company, customers=[gone])
+    churned = schema.attribute_column(schema.CHURN_COPY)
+    with store.connect(company) as conn:
+        for table in schema.ATTRIBUTE_TABLES:
+            held = dict(conn.execute(sa.select(table.c.customer_id, table.c[churned]).distinct()).all())
+            assert held == {"k1": None, "k2": datetime(2025, 1, 15), "k3": None}, table.name
+        assert all(attributes.differing(conn, t) == 0 for t in schema.ATTRIBUTE_TABLES)
+    assert reactivated_in_february() == 1  # k2, once, though both an event and an order came after

@@ -156,8 +156,9 @@ def _activity_rows(filters: Filters, w: Windows, first: date, *, after_churn: bo
         stmt = sa.select(key.label("customer"), ts.label("ts")).where(
             ts >= _ts(first), ts < _ts(w.end), key > 0, filters.customer_clause(table.c.customer_id)
         )
-        if after_churn:
-            stmt = stmt.join(cu, cu.c[retention.KEY] == key).where(cu.c.churned_at.is_not(None), ts > cu.c.churned_at)
+        if after_churn:  # the row's own copy of its customer's churn date: no join to customers
+            churned = table.c[retention.CHURNED]
+            stmt = stmt.where(churned.is_not(None), ts > churned)
         parts.append(stmt)
     return sa.union_all(*parts).subquery("every_activity")
 

@@ -33,6 +33,8 @@ od = schema.orders
 ACTIVITY: tuple[tuple[sa.Table, str], ...] = ((ev, "occurred_at"), (od, "ordered_at"))
 # Customers are grouped and joined by their number (``customer_key``, copied onto the facts), not their text key.
 KEY = schema.CUSTOMER_KEY
+# ... and a fact's own copy of its customer's churn date stands in for a join to customers
+CHURNED = schema.attribute_column(schema.CHURN_COPY)
 MODES = ("in", "or_later")  # active in period n; active in period n or any later one
 CLI_COLUMNS = ("cohort", "age", "cohort_size", "active", "retention")
 
@@ -380,11 +382,13 @@ def churn_over_time(conn: Connection, filters: Filters, grain: str = "month") ->
     and not churned by then; reactivation rate = churned customers active again (an event or an order after
     ``churned_at``) in it over customers churned before its start. Customer filters apply; every period from the
     first signup to the newest activity is listed."""
-    who = filters.customer_clause(cu.c.customer_id)
     parts = [
-        sa.select(table.c[KEY], period_start(table.c[column], grain).label("period"))
-        .join(cu, cu.c[KEY] == table.c[KEY])
-        .where(who, cu.c.churned_at.is_not(None), table.c[column] > cu.c.churned_at)
+        sa.select(table.c[KEY], period_start(table.c[column], grain).label("period")).where(
+            table.c[KEY] > 0,  # a row of a known customer (numbered)
+            filters.customer_clause(table.c.customer_id),
+            table.c[CHURNED].is_not(None),
+            table.c[column] > table.c[CHURNED],
+        )
         for table, column in ACTIVITY
     ]
     back = sa.union_all(*parts).subquery("after_churn")

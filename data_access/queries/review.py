@@ -220,9 +220,13 @@ def _journey(conn: Connection, filters: Filters) -> pl.DataFrame:
     )
     back = sa.union(
         *(
-            sa.select(table.c[retention.KEY])
-            .join(cu, cu.c[retention.KEY] == table.c[retention.KEY])
-            .where(who, churned_by_end, table.c[column] > cu.c.churned_at, period.clause(table.c[column]))
+            sa.select(table.c[retention.KEY]).where(  # the rows' own copies of the churn date: no join
+                table.c[retention.KEY] > 0,
+                filters.customer_clause(table.c.customer_id),
+                period.before_end(table.c[retention.CHURNED]),
+                table.c[column] > table.c[retention.CHURNED],
+                period.clause(table.c[column]),
+            )
             for table, column in retention.ACTIVITY
         )
     ).subquery("back")

@@ -22,6 +22,7 @@ from data_access.store.dialect import epoch_ms, period_date, period_start
 r, cu = schema.survey_responses, schema.customers
 of, ex, ei = schema.offers, schema.experiments, schema.experiment_info
 KEY = schema.CUSTOMER_KEY  # customers are joined by their number (copied onto the facts), not their text key
+CHURNED = schema.attribute_column(schema.CHURN_COPY)  # a row's own copy of its customer's churn date
 DAY_MS = 86_400_000
 # an offer's outcomes: values of the frames, shown through _()
 ACCEPTED, DECLINED, NOT_OFFERED = N_("accepted"), N_("declined"), N_("not offered")
@@ -171,7 +172,7 @@ def offer_outcomes(
     also per its value, in a column of that name."""
     if by is not None and by not in schema.FILTER_DIMENSIONS:
         raise ValueError(f"offers are broken down by one of {', '.join(schema.FILTER_DIMENSIONS)}, not {by!r}")
-    group = [sa.func.coalesce(cu.c[by], "(none)").label(by)] if by else []
+    group = [sa.func.coalesce(of.c[schema.attribute_column(by)], "(none)").label(by)] if by else []
     columns = {"offer_type": pl.String, "outcome": pl.String, "customers": pl.Int64, "kept": pl.Int64}
     columns |= {"revenue": pl.Float64} | ({by: pl.String} if by else {})
     if not has_table(conn, of):
@@ -184,11 +185,11 @@ def offer_outcomes(
             outcome.label("outcome"),
             of.c[KEY],
             of.c.offered_at,
-            sa.case((_kept(cu.c.churned_at, of.c.offered_at, days), 1), else_=0).label("kept"),
+            sa.case((_kept(of.c[CHURNED], of.c.offered_at, days), 1), else_=0).label("kept"),
             *group,
         )
-        .join_from(of, cu, cu.c[KEY] == of.c[KEY])
-        .where(filters.where(of.c.offered_at, cu.c.customer_id))  # on the joined customer: no semi-join
+        # the offer's own copies of its customer's attributes and churn date: no join to customers
+        .where(of.c[KEY] > 0, filters.where(of.c.offered_at, of.c.customer_id))
         .subquery("offers_made")
     )
     revenue = _revenue_after(offers, "offer_id", KEY, "offered_at", days)
@@ -253,21 +254,26 @@ def _kept_shares(frame: pl.DataFrame) -> pl.DataFrame:
 def _not_offered(conn: Connection, filters: Filters, stage: str, days: int, by: str | None = None) -> pl.DataFrame:
     e = schema.journey_events.c
     first = (
-        sa.select(e[KEY], sa.func.min(e.occurred_at).label("at"))
-        .where(e.stage_id == stage, filters.where(e.occurred_at, e.customer_id))
+        sa.select(
+            e[KEY],
+            sa.func.min(e.occurred_at).label("at"),
+            sa.func.min(e[CHURNED]).label("churned_at"),  # the events' copies: one value per customer
+            *((sa.func.min(e[schema.attribute_column(by)]).label(by),) if by else ()),
+        )
+        .where(e.stage_id == stage, e[KEY] > 0, filters.where(e.occurred_at, e.customer_id))
         .group_by(e[KEY])
         .subquery("attempts")
     )
     offered = sa.select(of.c[KEY]).where(filters.period.clause(of.c.offered_at))
     revenue = _revenue_after(first, KEY, KEY, "at", days)
-    group = [sa.func.coalesce(cu.c[by], "(none)").label(by)] if by else []
+    group = [sa.func.coalesce(first.c[by], "(none)").label(by)] if by else []
     per = (
         sa.select(
-            sa.case((_kept(cu.c.churned_at, first.c.at, days), 1), else_=0).label("kept"),
+            sa.case((_kept(first.c.churned_at, first.c.at, days), 1), else_=0).label("kept"),
             sa.func.coalesce(revenue.c.revenue, 0.0).label("revenue"),
             *group,
         )
-        .select_from(first.join(cu, cu.c[KEY] == first.c[KEY]).outerjoin(revenue, revenue.c[KEY] == first.c[KEY]))
+        .select_from(first.outerjoin(revenue, revenue.c[KEY] == first.c[KEY]))
         .where(first.c[KEY].not_in(offered))
         .subquery("not_offered")
     )
@@ -350,8 +356,9 @@ def variant_outcomes(
         a = fetch_frame(conn, assigned, {"variant": pl.String})
         b = fetch_frame(conn, answers, {"variant": pl.String})
         return a.join(b, on="variant", how="left").with_columns(pl.col("n", "k").fill_null(0).cast(pl.Int64))
-    if metric == "retention_90d":
-        success = _kept(cu.c.churned_at, ex.c.assigned_at, days)
+    if metric == "retention_90d":  # the assignment's own copy of the customer's churn date
+        where.append(ex.c[KEY] > 0)  # of a known customer, as the join to customers this replaces kept them
+        success = _kept(ex.c[CHURNED], ex.c.assigned_at, days)
     else:
         target = next_funnel_stage(conn, info["stage_id"] or "")
         e = schema.journey_events.c
@@ -383,8 +390,6 @@ def variant_outcomes(
         .where(*where)
         .group_by(ex.c.variant)
     )
-    if metric == "retention_90d":  # the customers' churn dates: only this metric joins them
-        stmt = stmt.join_from(ex, cu, cu.c[KEY] == ex.c[KEY])
     frame = fetch_frame(conn, stmt, {"variant": pl.String})
     return frame.with_columns(pl.col("assigned", "n", "k").cast(pl.Int64)).sort("variant")
 

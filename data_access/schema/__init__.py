@@ -410,8 +410,31 @@ for _table in (customers, *ATTRIBUTE_TABLES):
         )
     )
 
-# Every store-only column a fact or derived row copies from its customer: the attributes, then the number.
-COPY_COLUMNS: tuple[str, ...] = (*(attribute_column(d) for d in FILTER_DIMENSIONS), CUSTOMER_KEY)
+# The customer's churn date, copied too (``customer_churned_at``): what happened after it (a reactivation), or
+# whether an offer's or an experiment's customer was kept, is then read from the row itself, without a join of
+# every row to ``customers``.
+CHURN_COPY = "churned_at"
+for _table in ATTRIBUTE_TABLES:
+    _table.append_column(
+        sa.Column(
+            attribute_column(CHURN_COPY),
+            TIMESTAMP,
+            nullable=True,
+            info={
+                "doc": "When the customer cancelled, copied from customers (store-only)",
+                "example": "",
+                "required": False,
+                "made_up": False,
+                "enum": None,
+                "range": None,
+                "store_only": True,
+            },
+        )
+    )
+# The customers' columns the facts copy under attribute_column names: the filter attributes and the churn date.
+COPIED_ATTRIBUTES: tuple[str, ...] = (*FILTER_DIMENSIONS, CHURN_COPY)
+# Every store-only column a fact or derived row copies from its customer: those, then the number.
+COPY_COLUMNS: tuple[str, ...] = (*(attribute_column(c) for c in COPIED_ATTRIBUTES), CUSTOMER_KEY)
 
 
 def contract_columns(table: sa.Table) -> list[sa.Column]:

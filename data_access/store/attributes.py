@@ -27,7 +27,7 @@ cu = schema.customers
 
 
 KEY = schema.CUSTOMER_KEY
-COPIED: tuple[str, ...] = (*schema.FILTER_DIMENSIONS, KEY)  # the customers' columns the facts copy
+COPIED: tuple[str, ...] = (*schema.COPIED_ATTRIBUTES, KEY)  # the customers' columns the facts copy
 
 
 def _copy_name(column: str) -> str:
@@ -35,10 +35,9 @@ def _copy_name(column: str) -> str:
 
 
 def _pairs(table: sa.Table) -> list[tuple[sa.ColumnElement, sa.ColumnElement]]:
-    """(the table's copy, the customer's column) per copied column: the attributes and the customer's number."""
-    own = schema.stored_attributes(table)
-    assert own is not None, f"{table.name} carries no customer attributes"
-    return [(own[d], cu.c[d]) for d in schema.FILTER_DIMENSIONS] + [(table.c[KEY], cu.c[KEY])]
+    """(the table's copy, the customer's column) per copied column: the attributes, the churn date, the number."""
+    assert schema.stored_attributes(table) is not None, f"{table.name} carries no customer attributes"
+    return [(table.c[_copy_name(c)], cu.c[c]) for c in COPIED]
 
 
 def unnumbered(key: sa.ColumnElement) -> sa.ColumnElement[bool]:

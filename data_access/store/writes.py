@@ -94,7 +94,7 @@ def upgrade(conn: Connection, *, fill: bool = True) -> list[str]:
     # a store made before the customer attributes on the facts: copied onto every row now, in this transaction
     # (unless the caller empties the tables next: ``fill`` False)
     if fill:
-        copies = ("customer_segment", schema.CUSTOMER_KEY)
+        copies = schema.COPY_COLUMNS
         attributes.stamp(conn, [t for t in schema.ATTRIBUTE_TABLES if any(f"{t.name}.{c}" in added for c in copies)])
     return added
 
