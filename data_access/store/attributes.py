@@ -4,7 +4,8 @@ its customer's filter attributes (``customer_segment``, ``customer_persona``... 
 that a customer filter is a predicate on the table being read (:meth:`Filters.customer_clause`) instead of a
 semi-join of every row on the customer key; and its customer's number (``customer_key``, an integer the store gives
 each customer, :func:`number_customers`), so that grouping or joining every row by customer reads an integer instead
-of a text. The columns are the store's business, not the contract's: no file carries them.
+of a text; and its customer's churn date (``customer_churned_at``), so that what came after it is read without a
+join to ``customers``. The columns are the store's business, not the contract's: no file carries them.
 
 They are written in the load that writes either side, inside its all-or-nothing transaction: a load of facts stamps
 its tables, a load of customers stamps every table whose copies it changed, and a store made before them gets them
@@ -80,9 +81,9 @@ def differing(conn: Connection, table: sa.Table) -> int:
 
 
 def stamp(conn: Connection, tables: Iterable[sa.Table]) -> dict[str, int]:
-    """Numbers the customers who have no number yet, then copies each customer's attributes and number onto the rows
-    of ``tables`` whose copies differ (on a connection in a write transaction); returns the rows written per table.
-    A row whose customer is unknown keeps empty copies."""
+    """Numbers the customers who have no number yet, then copies each customer's attributes, churn date and number
+    onto the rows of ``tables`` whose copies differ (on a connection in a write transaction); returns the rows
+    written per table. A row whose customer is unknown keeps empty copies."""
     written: dict[str, int] = {}
     if has_table(conn, cu):
         number_customers(conn)
