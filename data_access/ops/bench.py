@@ -315,9 +315,33 @@ def _ingest_child(url: str, folder: str) -> None:
     ingest.ingest(store.create_store_engine(url), sources, mode="replace")
 
 
-def _child(target: Callable[..., None], args: tuple[object, ...], peak: object) -> None:
-    target(*args)
+def _child(target: Callable[..., object], args: tuple[object, ...], peak: object, answer: object = None) -> None:
+    got = target(*args)
     peak.value = _peak_mb()
+    if answer is not None and isinstance(got, int):
+        answer.value = got
+
+
+def _stored_customers(url: str) -> int:
+    """The customers a store holds, 0 when it is missing or was made by an earlier version (then seeded again)."""
+    try:
+        engine = store.create_store_engine(url, read_only=True)
+        return 0 if store.outdated_tables(engine) else store.row_counts(engine).get("customers", 0)
+    except store.StoreError:
+        return 0
+
+
+def _answer_in_child(target: Callable[..., int], *args: object) -> int:
+    """``target``'s answer, asked in a fresh process: chDB keeps one embedded server per folder and process, so a
+    parent that opened the store could not let a child seed it."""
+    context = multiprocessing.get_context("spawn")
+    peak, answer = context.Value("d", 0.0), context.Value("q", -1)
+    proc = context.Process(target=_child, args=(target, args, peak, answer))
+    proc.start()
+    proc.join()
+    if proc.exitcode != 0:
+        raise store.StoreError(f"benchmark step {target.__name__} failed (exit {proc.exitcode})")
+    return int(answer.value)
 
 
 def _in_child(target: Callable[..., None], *args: object) -> tuple[float, float]:
@@ -382,14 +406,9 @@ def seeded_store(
         url = f"duckdb:///{path}"
     out = sys.stdout.write
     out(f"{title}: {customers:,} customers, store {store.safe_url(url)}\n")
-    have = 0
-    if reuse:
-        try:
-            engine = store.create_store_engine(url, read_only=True)
-            # a store made by an earlier version (no customer attributes on its rows) is seeded again
-            have = 0 if store.outdated_tables(engine) else store.row_counts(engine).get("customers", 0)
-        except store.StoreError:
-            have = 0
+    # a store made by an earlier version (no customer attributes on its rows) is seeded again; asked in a child
+    # process, which lets go of the store before the seed's own process opens it
+    have = _answer_in_child(_stored_customers, url) if reuse else 0
     if have != customers:
         progress(0.0, f"seeding {customers:,} customers")
         seconds, peak = _in_child(_seed_child, url, customers, seed)
