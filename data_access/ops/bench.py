@@ -322,13 +322,22 @@ def _child(target: Callable[..., object], args: tuple[object, ...], peak: object
         answer.value = got
 
 
-def _stored_customers(url: str) -> int:
-    """The customers a store holds, 0 when it is missing or was made by an earlier version (then seeded again)."""
+def _stored_customers(url: str, *, asked_apart: bool = False) -> int:
+    """The customers a store holds, 0 when it is missing or was made by an earlier version (then seeded again);
+    ``asked_apart`` (in a child process): -1 when this process cannot open the store at all."""
     try:
         engine = store.create_store_engine(url, read_only=True)
         return 0 if store.outdated_tables(engine) else store.row_counts(engine).get("customers", 0)
     except store.StoreError:
         return 0
+    except Exception:  # chDB's embedded server would not start here: the parent asks itself
+        if asked_apart:
+            return -1
+        raise
+
+
+def _stored_customers_apart(url: str) -> int:
+    return _stored_customers(url, asked_apart=True)
 
 
 def _answer_in_child(target: Callable[..., int], *args: object) -> int:
@@ -408,7 +417,9 @@ def seeded_store(
     out(f"{title}: {customers:,} customers, store {store.safe_url(url)}\n")
     # a store made by an earlier version (no customer attributes on its rows) is seeded again; asked in a child
     # process, which lets go of the store before the seed's own process opens it
-    have = _answer_in_child(_stored_customers, url) if reuse else 0
+    have = _answer_in_child(_stored_customers_apart, url) if reuse else 0
+    if have < 0:  # the child could not open it (a folder another process's embedded server holds): asked here
+        have = _stored_customers(url)
     if have != customers:
         progress(0.0, f"seeding {customers:,} customers")
         seconds, peak = _in_child(_seed_child, url, customers, seed)
