@@ -208,6 +208,8 @@ def _is_lock_error(exc: BaseException) -> bool:
         or "database is locked" in text
         # DuckDB in this process has the file open read-only while a save opens it to write, or the other way round
         or "different configuration than existing connections" in text
+        # two threads of this process opening the same file at the same moment (a page's statements side by side)
+        or "Unique file handle conflict" in text
     )
 
 
