@@ -264,7 +264,8 @@ def _not_offered(conn: Connection, filters: Filters, stage: str, days: int, by: 
         .group_by(e[KEY])
         .subquery("attempts")
     )
-    offered = sa.select(of.c[KEY]).where(filters.period.clause(of.c.offered_at))
+    # numbered rows only: a NULL in a NOT IN's list (a row another tool wrote, before refresh) would drop every row
+    offered = sa.select(of.c[KEY]).where(filters.period.clause(of.c.offered_at), of.c[KEY] > 0)
     revenue = _revenue_after(first, KEY, KEY, "at", days)
     group = [sa.func.coalesce(first.c[by], "(none)").label(by)] if by else []
     per = (
