@@ -315,10 +315,10 @@ def _ingest_child(url: str, folder: str) -> None:
     ingest.ingest(store.create_store_engine(url), sources, mode="replace")
 
 
-def _child(target: Callable[..., object], args: tuple[object, ...], peak: object, answer: object = None) -> None:
+def _child(target: Callable[..., object], args: tuple[object, ...], peak: object, answer: object) -> None:
     got = target(*args)
     peak.value = _peak_mb()
-    if answer is not None and isinstance(got, int):
+    if isinstance(got, int):
         answer.value = got
 
 
@@ -340,30 +340,30 @@ def _stored_customers_apart(url: str) -> int:
     return _stored_customers(url, asked_apart=True)
 
 
-def _answer_in_child(target: Callable[..., int], *args: object) -> int:
-    """``target``'s answer, asked in a fresh process: chDB keeps one embedded server per folder and process, so a
-    parent that opened the store could not let a child seed it."""
+def _run_in_child(target: Callable[..., object], args: tuple[object, ...]) -> tuple[float, float, int]:
+    """(seconds, peak MB, answer: what ``target`` returned when an int, else -1) of ``target`` run in a fresh
+    process."""
     context = multiprocessing.get_context("spawn")
     peak, answer = context.Value("d", 0.0), context.Value("q", -1)
+    started = time.perf_counter()
     proc = context.Process(target=_child, args=(target, args, peak, answer))
     proc.start()
     proc.join()
     if proc.exitcode != 0:
         raise store.StoreError(f"benchmark step {target.__name__} failed (exit {proc.exitcode})")
-    return int(answer.value)
+    return time.perf_counter() - started, peak.value, int(answer.value)
+
+
+def _answer_in_child(target: Callable[..., int], *args: object) -> int:
+    """``target``'s answer, asked in a fresh process: chDB keeps one embedded server per folder and process, so a
+    parent that opened the store could not let a child seed it."""
+    return _run_in_child(target, args)[2]
 
 
 def _in_child(target: Callable[..., None], *args: object) -> tuple[float, float]:
     """(seconds, peak MB) of ``target`` run in a fresh process."""
-    context = multiprocessing.get_context("spawn")
-    peak = context.Value("d", 0.0)
-    started = time.perf_counter()
-    proc = context.Process(target=_child, args=(target, args, peak))
-    proc.start()
-    proc.join()
-    if proc.exitcode != 0:
-        raise store.StoreError(f"benchmark step {target.__name__} failed (exit {proc.exitcode})")
-    return time.perf_counter() - started, peak.value
+    seconds, peak, _answer = _run_in_child(target, args)
+    return seconds, peak
 
 
 def _ingest_target(url: str, folder: Path) -> str:

@@ -368,69 +368,42 @@ def attribute_column(dimension: str) -> str:
     return f"customer_{dimension}"
 
 
-for _table in ATTRIBUTE_TABLES:
-    for _dimension in FILTER_DIMENSIONS:
-        _table.append_column(
-            sa.Column(
-                attribute_column(_dimension),
-                NAME,
-                nullable=True,
-                info={
-                    "doc": f"The customer's {_dimension}, copied from customers (store-only)",
-                    "example": "",
-                    "required": False,
-                    "made_up": False,
-                    "enum": None,
-                    "range": None,
-                    "store_only": True,
-                },
-            )
-        )
+def _store_only(tables: tuple[sa.Table, ...], name: str, type_: sa.types.TypeEngine, doc: str) -> None:
+    """Appends a nullable store-only column (no file carries it, the contract does not list it) to ``tables``."""
+    info = {"doc": doc, "example": "", "required": False, "made_up": False, "enum": None, "range": None}
+    for table in tables:
+        table.append_column(sa.Column(name, type_, nullable=True, info={**info, "store_only": True}))
 
+
+for _dimension in FILTER_DIMENSIONS:
+    _store_only(
+        ATTRIBUTE_TABLES,
+        attribute_column(_dimension),
+        NAME,
+        f"The customer's {_dimension}, copied from customers (store-only)",
+    )
 
 # The customer's number (store-only): an integer given to each customer when first loaded, kept across loads, and
 # copied onto the facts with the attributes. Grouping and joining every fact row by customer reads this integer
 # instead of the text key (on ClickHouse 1.3-1.8x faster per statement, see the README's issue 30 section).
 CUSTOMER_KEY = "customer_key"
-for _table in (customers, *ATTRIBUTE_TABLES):
-    _table.append_column(
-        sa.Column(
-            CUSTOMER_KEY,
-            sa.BigInteger,
-            nullable=True,
-            info={
-                "doc": "The customer's number, given by the store (store-only)",
-                "example": "",
-                "required": False,
-                "made_up": False,
-                "enum": None,
-                "range": None,
-                "store_only": True,
-            },
-        )
-    )
+_store_only(
+    (customers, *ATTRIBUTE_TABLES),
+    CUSTOMER_KEY,
+    sa.BigInteger(),
+    "The customer's number, given by the store (store-only)",
+)
 
 # The customer's churn date, copied too (``customer_churned_at``): what happened after it (a reactivation), or
 # whether an offer's or an experiment's customer was kept, is then read from the row itself, without a join of
 # every row to ``customers``.
 CHURN_COPY = "churned_at"
-for _table in ATTRIBUTE_TABLES:
-    _table.append_column(
-        sa.Column(
-            attribute_column(CHURN_COPY),
-            TIMESTAMP,
-            nullable=True,
-            info={
-                "doc": "When the customer cancelled, copied from customers (store-only)",
-                "example": "",
-                "required": False,
-                "made_up": False,
-                "enum": None,
-                "range": None,
-                "store_only": True,
-            },
-        )
-    )
+_store_only(
+    ATTRIBUTE_TABLES,
+    attribute_column(CHURN_COPY),
+    TIMESTAMP,
+    "When the customer cancelled, copied from customers (store-only)",
+)
 # The customers' columns the facts copy under attribute_column names: the filter attributes and the churn date.
 COPIED_ATTRIBUTES: tuple[str, ...] = (*FILTER_DIMENSIONS, CHURN_COPY)
 # Every store-only column a fact or derived row copies from its customer: those, then the number.

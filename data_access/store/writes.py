@@ -94,8 +94,8 @@ def upgrade(conn: Connection, *, fill: bool = True) -> list[str]:
     # a store made before the customer attributes on the facts: copied onto every row now, in this transaction
     # (unless the caller empties the tables next: ``fill`` False)
     if fill:
-        copies = schema.COPY_COLUMNS
-        attributes.stamp(conn, [t for t in schema.ATTRIBUTE_TABLES if any(f"{t.name}.{c}" in added for c in copies)])
+        copied = [t for t in schema.ATTRIBUTE_TABLES if any(f"{t.name}.{c}" in added for c in schema.COPY_COLUMNS)]
+        attributes.stamp(conn, copied)
     return added
 
 
@@ -187,7 +187,7 @@ def kept_numbers(conn: Connection, frame: pl.DataFrame) -> pl.DataFrame:
     key, cu = schema.CUSTOMER_KEY, schema.customers
     if key in frame.columns or key not in table_columns(conn, cu):
         return frame
-    pick = sa.select(cu.c.customer_id, cu.c[key])
+    pick = sa.select(cu.c.customer_id, cu.c[key]).where(sa.not_(attributes.unnumbered(cu.c[key])))
     found: list[tuple[Any, ...]] = []
     if conn.dialect.name == "duckdb":
         with _registered(conn, frame.select("customer_id")) as chunk:
@@ -197,7 +197,6 @@ def kept_numbers(conn: Connection, frame: pl.DataFrame) -> pl.DataFrame:
             ids = frame["customer_id"].slice(start, 1_000).to_list()
             found += [tuple(r) for r in conn.execute(pick.where(cu.c.customer_id.in_(ids)))]
     numbers = pl.DataFrame(found, schema={"customer_id": pl.String, key: pl.Int64}, orient="row")
-    numbers = numbers.filter(pl.col(key).is_not_null() & (pl.col(key) != 0))
     return frame.join(numbers, on="customer_id", how="left", maintain_order="left")
 
 
