@@ -173,6 +173,39 @@ def test_a_refused_load_leaves_chdb_as_it_was(pair: tuple[sa.Engine, sa.Engine])
     assert staging == 0  # the staging copies went with the refusal
 
 
+def _sorting_key(conn: sa.Connection, table: str) -> str:
+    return conn.exec_driver_sql(
+        f"SELECT sorting_key FROM system.tables WHERE database = currentDatabase() AND name = '{table}'"
+    ).scalar_one()
+
+
+def test_a_store_sorted_by_an_earlier_version_still_loads_and_takes_the_new_key_on_refresh(
+    pair: tuple[sa.Engine, sa.Engine],
+) -> None:
+    engine = pair[1]
+    with store.connect(engine) as conn:  # funnel_attempts as the version before sorted it: by customer
+        conn.exec_driver_sql(
+            "CREATE TABLE fa_then AS funnel_attempts ENGINE = MergeTree ORDER BY (customer_id, entered_at)"
+        )
+        conn.exec_driver_sql("INSERT INTO fa_then SELECT * FROM funnel_attempts")
+        conn.exec_driver_sql("EXCHANGE TABLES funnel_attempts AND fa_then")
+        conn.exec_driver_sql("DROP TABLE fa_then")
+        assert _sorting_key(conn, "funnel_attempts") == "customer_id, entered_at"
+        spec = funnel.FunnelSpec(tuple(FUNNEL), funnel.parse_window(funnel.DEFAULT_WINDOW))
+        steps = funnel.steps(conn, spec, Filters())
+        first = conn.execute(sa.select(sa.func.min(schema.customers.c.customer_id))).scalar_one()
+    # a load stages every table it touches as it is (ATTACH PARTITION needs the copy sorted like the original)
+    again = [dict(r, customer_id=first) for r in _one_customer()]  # a customer sent again: no row more
+    ingest.write(engine, [("customers", ingest.typed_frame("customers", again))], mode="append")
+    # and the refresh builds the derived table again with this version's key
+    done = cli("refresh", "--db", SAMPLE_PAIR)
+    assert done.returncode == 0, done.stderr
+    with store.connect(engine) as conn:
+        assert _sorting_key(conn, "funnel_attempts") == ", ".join(clickhouse.ORDER_BY["funnel_attempts"])
+        assert clickhouse.ORDER_BY["funnel_attempts"][0] == "entered_at"  # read by a period of first steps
+        assert_frame_equal(funnel.steps(conn, spec, Filters()), steps)
+
+
 def _one_customer() -> list[dict]:
     from datetime import datetime
 

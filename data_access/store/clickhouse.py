@@ -53,7 +53,9 @@ ORDER_BY: dict[str, tuple[str, ...]] = {
     "offers": ("customer_id", "offered_at", "offer_id"),
     "experiment_info": ("experiment",),
     "experiments": ("experiment", "customer_id"),
-    "funnel_attempts": ("customer_id", "entered_at"),
+    # read by a period of first steps, never by customer: in time order a half-year reads a quarter of the granules
+    # (the KPI review's funnel statements at 1M: about 130-240 ms by customer, 55-120 ms by time)
+    "funnel_attempts": ("entered_at", "customer_id"),
     "stage_customers": ("stage_id", "customer_id"),
     "audit_log": ("logged_at", "entry_id"),
 }
@@ -256,9 +258,10 @@ def staged(conn: Connection, tables: list[sa.Table], *, database: str) -> Iterat
     conn.exec_driver_sql(f"CREATE DATABASE {prefix}")
     try:
         for table in tables:
-            [ddl] = create_table_ddl(table, database=database)
-            conn.exec_driver_sql(ddl)
             copy, original = f"{prefix}.{_quote(table.name)}", _quote(table.name)
+            # made like the original as it is (an earlier version's sort key included: ATTACH needs the same one),
+            # not as this version would make it; a derived table rebuilt in the load gets this version's
+            conn.exec_driver_sql(f"CREATE TABLE {copy} AS {original}")
             conn.exec_driver_sql(f"ALTER TABLE {copy} ATTACH PARTITION ALL FROM {original}")
         yield conn.execution_options(schema_translate_map={None: database})
         current = conn.exec_driver_sql("SELECT currentDatabase()").scalar_one()
