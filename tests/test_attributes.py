@@ -341,7 +341,7 @@ def test_a_later_churn_date_reaches_every_row_and_the_figures_after_it(company: 
     assert reactivated_in_february() == 0
     gone = person("k2", "B2C") | {"churned_at": datetime(2025, 1, 15)}  # before k2's event (Feb 1) and order (Feb 5)
     put(company, customers=[gone])
-    churned = schema.attribute_column(schema.CHURN_COPY)
+    churned = schema.CHURN_COPY_COLUMN
     with store.connect(company) as conn:
         for table in schema.ATTRIBUTE_TABLES:
             held = dict(conn.execute(sa.select(table.c.customer_id, table.c[churned]).distinct()).all())

@@ -34,7 +34,7 @@ ACTIVITY: tuple[tuple[sa.Table, str], ...] = ((ev, "occurred_at"), (od, "ordered
 # Customers are grouped and joined by their number (``customer_key``, copied onto the facts), not their text key.
 KEY = schema.CUSTOMER_KEY
 # ... and a fact's own copy of its customer's churn date stands in for a join to customers
-CHURNED = schema.attribute_column(schema.CHURN_COPY)
+CHURNED = schema.CHURN_COPY_COLUMN
 MODES = ("in", "or_later")  # active in period n; active in period n or any later one
 CLI_COLUMNS = ("cohort", "age", "cohort_size", "active", "retention")
 

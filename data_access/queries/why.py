@@ -22,7 +22,7 @@ from data_access.store.dialect import epoch_ms, period_date, period_start
 r, cu = schema.survey_responses, schema.customers
 of, ex, ei = schema.offers, schema.experiments, schema.experiment_info
 KEY = schema.CUSTOMER_KEY  # customers are joined by their number (copied onto the facts), not their text key
-CHURNED = schema.attribute_column(schema.CHURN_COPY)  # a row's own copy of its customer's churn date
+CHURNED = schema.CHURN_COPY_COLUMN  # a row's own copy of its customer's churn date
 DAY_MS = 86_400_000
 # an offer's outcomes: values of the frames, shown through _()
 ACCEPTED, DECLINED, NOT_OFFERED = N_("accepted"), N_("declined"), N_("not offered")

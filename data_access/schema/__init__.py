@@ -398,9 +398,10 @@ _store_only(
 # whether an offer's or an experiment's customer was kept, is then read from the row itself, without a join of
 # every row to ``customers``.
 CHURN_COPY = "churned_at"
+CHURN_COPY_COLUMN = attribute_column(CHURN_COPY)  # the rows' column: customer_churned_at
 _store_only(
     ATTRIBUTE_TABLES,
-    attribute_column(CHURN_COPY),
+    CHURN_COPY_COLUMN,
     TIMESTAMP,
     "When the customer cancelled, copied from customers (store-only)",
 )
