@@ -19,7 +19,15 @@ from data_access.filters import Filters, Period
 from data_access.i18n import N_
 from data_access.queries import kpis
 from data_access.store import fetch_frame, side_by_side
-from data_access.store.dialect import constant_rows, epoch_ms, period_date, period_start
+from data_access.store.dialect import (
+    QUANTILE_IF,
+    constant_rows,
+    each_value,
+    epoch_ms,
+    period_date,
+    period_start,
+    quantile_if,
+)
 
 t = schema.tickets
 cu = schema.customers
@@ -183,11 +191,61 @@ def _finish(frame: pl.DataFrame, chosen: tuple[str, ...], min_n: int) -> pl.Data
     return frame
 
 
+def _one_pass_durations_query(filters: Filters, keys: list[sa.ColumnElement] | None) -> sa.Select:
+    """On ClickHouse, :func:`line_durations_query` (``keys`` None) or :func:`durations_query` as one read of the
+    tickets: per group each measure's ``n_<measure>`` and percentiles (``p50_<measure>``...) side by side through
+    ``-If`` combinators, and each ticket in each of its line rows (``each_value``), where the UNION ALL read the
+    tickets once per measure and line row (six times for the line table)."""
+    if keys is None:
+        bot = sa.case((t.c.entry_channel == "bot", sa.literal("bot")))
+        keys = [each_value(sa.cast(t.c.final_line, sa.String(8)), bot, sa.literal("all")).label("line")]
+    spans = [(epoch_ms(col) - epoch_ms(t.c.opened_at)).label(f"ms_{name}") for name, col in MEASURES.items()]
+    rows = sa.select(*keys, *spans).where(_in_period(filters)).subquery("ticket_durations")
+    columns = []
+    for name in MEASURES:
+        x = rows.c[f"ms_{name}"]
+        columns.append(metrics.count_if(x.is_not(None)).label(f"n_{name}"))
+        for label, p in metrics.PERCENTILES:
+            columns.append(quantile_if(x, sa.literal(p, sa.Float()), x.is_not(None)).label(f"{label}_{name}"))
+    group = [rows.c[k.name] for k in keys]
+    return sa.select(*group, *columns).group_by(*group)
+
+
+def _timing(conn: Connection, filters: Filters, keys: list[sa.ColumnElement] | None = None) -> pl.DataFrame:
+    """Median and p90 seconds to first response and to resolution per ``keys`` (per row of the line table when
+    None), wide (:func:`_durations_wide`)."""
+    names = [k.name for k in keys] if keys is not None else ["line"]
+    dialect = conn.dialect.name
+    if dialect not in QUANTILE_IF:
+        stmt = line_durations_query(filters, dialect) if keys is None else durations_query(filters, keys, t, dialect)
+        frame = fetch_frame(conn, stmt, dict.fromkeys(names, pl.String) if keys is None else None)
+        return _durations_wide(frame, names)
+    wide = fetch_frame(conn, _one_pass_durations_query(filters, keys))
+    parts = [  # the long rows of the UNION ALL form: a group and measure without a value has no row
+        wide.filter(pl.col(f"n_{name}") > 0).select(
+            *names,
+            pl.lit(name).alias("measure"),
+            pl.col(f"n_{name}").alias("n"),
+            *(
+                e
+                for label, _p in metrics.PERCENTILES
+                for e in (
+                    pl.col(f"{label}_{name}").cast(pl.Float64).alias(f"{label}_low"),
+                    pl.lit(None, pl.Float64).alias(f"{label}_high"),
+                    pl.lit(0.0).alias(f"{label}_frac"),
+                )
+            ),
+        )
+        for name in MEASURES
+    ]
+    return _durations_wide(pl.concat(parts), names)
+
+
 def lines(conn: Connection, filters: Filters, verify_days: int = metrics.VERIFY_DAYS, min_n: int = 30) -> pl.DataFrame:
     """One row per line in LINES order (lines without tickets included, with nulls)."""
     raw = _line_label(fetch_frame(conn, lines_query(filters, verify_days), {"line": pl.String}))
-    timing = fetch_frame(conn, line_durations_query(filters, conn.dialect.name), {"line": pl.String})
-    timing = _durations_wide(_line_label(timing) if timing.height else timing, ["line"])
+    timing = _timing(conn, filters)
+    timing = _line_label(timing) if timing.height else timing
     frame = pl.DataFrame({"line": list(LINES)}).join(raw, on="line", how="left")
     frame = (
         frame.join(timing, on="line", how="left")
@@ -256,10 +314,7 @@ def agents(conn: Connection, filters: Filters, min_n: int) -> pl.DataFrame:
     raw = _grouped(conn, filters, [line, t.c.agent_id], chosen, t.c.agent_id.is_not(None))
     if raw.height == 0:
         return raw
-    timing = _durations_wide(
-        fetch_frame(conn, durations_query(filters, [t.c.final_line, t.c.agent_id], t, conn.dialect.name)),
-        ["final_line", "agent_id"],
-    )
+    timing = _timing(conn, filters, [t.c.final_line, t.c.agent_id])
     raw = raw.with_columns(pl.col("final_line").cast(pl.String), pl.col("tickets").cast(pl.Int64))
     k = raw.select("final_line", "agent_id", "fcr__k", "fcr_n")
     frame = _finish(raw.join(timing, on=["final_line", "agent_id"], how="left"), chosen, min_n)
@@ -289,15 +344,7 @@ def clusters(conn: Connection, filters: Filters, min_n: int) -> pl.DataFrame:
     raw = _grouped(conn, filters, [t.c.category, line], chosen)
     if raw.height == 0:
         return raw
-    timing = _durations_wide(
-        fetch_frame(
-            conn,
-            durations_query(
-                filters, [t.c.category, sa.cast(t.c.final_line, sa.String(8)).label("line")], t, conn.dialect.name
-            ),
-        ),
-        ["category", "line"],
-    )
+    timing = _timing(conn, filters, [t.c.category, sa.cast(t.c.final_line, sa.String(8)).label("line")])
     raw = _line_label(raw).with_columns(pl.col("tickets").cast(pl.Int64))
     timing = _line_label(timing) if timing.height else timing
     frame = _finish(raw.join(timing, on=["category", "line"], how="left"), chosen, min_n)

@@ -10,6 +10,8 @@
 - ``window_funnel(window, ms, step_0, ..., step_k)``: ClickHouse's ordered funnel aggregate (see ``WINDOW_FUNNEL``).
 - ``quantile_if(x, p, condition)``: an interpolated quantile over the rows where ``condition`` holds (ClickHouse's
   ``-If`` combinator; see ``QUANTILE_IF``).
+- ``each_value(a, b, ...)``: the row once for each of the values that is not NULL (ClickHouse's ``arrayJoin``; see
+  ``EACH_VALUE``).
 - ``constant_rows(name, columns, rows)``: a small table of constants, the same on every store.
 - ``in_list(column, param)``: ``column`` is one of the values of one list parameter, where the store takes a whole
   list as one parameter (:data:`LIST_PARAMETER`); elsewhere the caller binds the values in chunks.
@@ -250,6 +252,19 @@ class quantile_if(FunctionElement):
 QUANTILE_IF = CLICKHOUSE  # databases whose aggregates take a condition of their own (-If combinators)
 
 
+class each_value(FunctionElement):
+    """The row repeated once for each of its arguments that is not NULL, this column holding that value
+    (ClickHouse's ``arrayJoin``): one read of a table serves several overlapping groupings (a ticket counts in its
+    line's row, in the bot's row when it entered there, and in all), where elsewhere a UNION ALL reads it again for
+    each (see EACH_VALUE)."""
+
+    type = sa.String()
+    inherit_cache = True
+
+
+EACH_VALUE = CLICKHOUSE  # databases where each_value() compiles
+
+
 class arg_min(FunctionElement):
     """The value of a group's row with the smallest key, as an aggregate, where the database has one (see ARG_MIN)."""
 
@@ -336,6 +351,11 @@ def _quantile_clickhouse(element: quantile_cont, compiler: Any, **kw: Any) -> st
 def _quantile_if_clickhouse(element: quantile_if, compiler: Any, **kw: Any) -> str:
     x, p, condition = _args(element, compiler, **kw)
     return f"quantileExactInclusiveIf({p})({x}, {condition})"
+
+
+@_on_clickhouse(each_value)
+def _each_value_clickhouse(element: each_value, compiler: Any, **kw: Any) -> str:
+    return f"arrayJoin(arrayFilter(v -> v IS NOT NULL, [{', '.join(_args(element, compiler, **kw))}]))"
 
 
 @_on_clickhouse(arg_min)
