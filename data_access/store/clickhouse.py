@@ -319,25 +319,30 @@ def on_connect(settings: dict[str, Any]) -> Any:
 
 ARROW_OPTION = "cjm_arrow"  # execution option: chDB hands this statement's rows over as an Arrow table
 _ARROW_RESULT = "cjm_arrow_result"
-_NOTHING = "SELECT 1 WHERE 0"  # what the DB-API cursor runs instead of a statement whose rows came as Arrow
 
 
-def arrow_instead(
-    conn: Connection, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
-) -> tuple[str, Any]:
-    """A ``before_cursor_execute`` listener (``retval=True``) on chDB engines: a statement executed with
-    :data:`ARROW_OPTION` runs here, its parameters bound exactly as the cursor binds them, through chDB's Arrow output
-    on the same session (its settings and timeout apply); the table waits on the connection for
-    :func:`fetch_arrow` and the cursor runs an empty statement. Errors are raised as the cursor raises them."""
-    if executemany or not context.execution_options.get(ARROW_OPTION):
-        return statement, parameters
+def arrow_instead(cursor: Any, statement: str, parameters: Any, context: Any) -> bool:
+    """A ``do_execute`` (and ``do_execute_no_params``) listener on chDB engines: a statement executed with
+    :data:`ARROW_OPTION` runs here instead of on the DB-API cursor, its parameters bound exactly as the cursor binds
+    them, through chDB's Arrow output on the same session (its settings and timeout apply); the table waits on the
+    connection for :func:`fetch_arrow`, and the cursor is left unexecuted (returning True tells SQLAlchemy the
+    statement ran; it once ran an empty statement instead, a second round trip of about 1 ms for every query). Errors
+    are raised as the cursor raises them."""
+    if not context.execution_options.get(ARROW_OPTION):
+        return False
+    conn = context.root_connection
     sql = cursor.mogrify(statement, parameters)
     session = conn.connection.dbapi_connection._conn._conn  # chdb-sqlalchemy's wrapper > chdb.dbapi > the session
     try:
         conn.info[_ARROW_RESULT] = session.query(sql, "ArrowTable")
     except Exception as exc:  # chDB raises bare exceptions; the driver's DatabaseError is what SQLAlchemy wraps
         raise conn.dialect.loaded_dbapi.DatabaseError(str(exc)) from exc
-    return _NOTHING, None
+    return True
+
+
+def arrow_instead_no_params(cursor: Any, statement: str, context: Any) -> bool:
+    """:func:`arrow_instead` for a statement without parameters."""
+    return arrow_instead(cursor, statement, None, context)
 
 
 def fetch_arrow(conn: Connection, stmt: sa.Executable) -> Any:

@@ -175,7 +175,8 @@ def _clickhouse_engine(u: sa.URL, *, read_only: bool) -> Engine:
             raise StoreError(_NO_STORE().format(path=u.database, url=u))
         engine = sa.create_engine(u)
         sa.event.listen(engine, "connect", clickhouse.on_connect(settings))
-        sa.event.listen(engine, "before_cursor_execute", clickhouse.arrow_instead, retval=True)
+        sa.event.listen(engine, "do_execute", clickhouse.arrow_instead)
+        sa.event.listen(engine, "do_execute_no_params", clickhouse.arrow_instead_no_params)
         return engine
     # a server: the settings travel with every HTTP request of the client (clickhouse-connect's generic args)
     return sa.create_engine(u, pool_pre_ping=True, connect_args={**clickhouse.SESSION_SETTINGS, **settings})
