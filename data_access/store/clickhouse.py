@@ -7,7 +7,8 @@ what differs from the other stores, in one place.
   With a cluster name the tables are ``ReplicatedMergeTree`` on every node plus a ``Distributed`` table over
   them, sharded by ``cityHash64(customer_id)`` so that one customer's rows live on one shard.
 - Sessions: ``cast_keep_nullable`` (a CAST of NULL stays NULL, as in SQL), ``join_use_nulls`` (an outer join's
-  missing side is NULL, not 0 or ''), ``mutations_sync`` (a DELETE is done when it returns), UTC.
+  missing side is NULL, not 0 or ''), ``mutations_sync`` (a DELETE is done when it returns), UTC, and no JIT
+  compilation of expressions.
 - Loads: ClickHouse has no multi-statement transaction, so a load writes into staging copies of the tables
   (``store.write_transaction``) and swaps them in with ``EXCHANGE TABLES`` once everything was checked.
 - Rows arrive through Parquet (a temporary file that chDB reads itself, or ``clickhouse-connect``'s Arrow insert
@@ -37,6 +38,13 @@ SESSION_SETTINGS: dict[str, str | int] = {
     "mutations_sync": 2,
     "session_timezone": "UTC",
     "allow_experimental_correlated_subqueries": 1,
+    # no JIT: each expression is compiled to machine code at its third use, tens of ms inside that query, and the
+    # dashboard's many statements over a few million rows gain nothing back (at 1M customers the Overview's second
+    # cold run in a process took 1.34-1.52 s with it, 0.90-1.02 s without; the KPI review's first 0.86-1.13 s
+    # against 0.71-0.77 s)
+    "compile_expressions": 0,
+    "compile_aggregate_expressions": 0,
+    "compile_sort_description": 0,
 }
 
 # The sorting key of each table (MergeTree's ORDER BY): what the queries filter and join on first.
