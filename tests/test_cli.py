@@ -317,34 +317,3 @@ def test_a_floor_the_store_stops_is_reported_and_the_run_goes_on(
     assert "floor: ASOF join         stopped: The query ran longer than 60 s and was stopped" in text
     assert re.search(r"floor: range join +[\d.]+ ms", text) and "COUNTS DIFFER" not in text
     assert re.search(r"the dashboard's query / the faster floor: [\d.]+x", text)
-
-
-def test_bench_times_two_stores_in_turn(monkeypatch: pytest.MonkeyPatch) -> None:
-    """With --against each query's runs alternate between the stores (a slow minute on the machine falls on both),
-    and each store's cold time is the median of its own cold runs."""
-    from data_access.ops import bench_timing
-
-    class FakeEngine:
-        def __init__(self, url: str) -> None:
-            self.url = url
-
-        def dispose(self) -> None:
-            pass
-
-    calls: list[str] = []
-    costs = {"a": iter([30.0, 10.0, 20.0, 1.0]), "b": iter([5.0, 6.0, 7.0, 2.0])}
-    clock = [0.0]
-    monkeypatch.setattr(bench_timing.store, "create_store_engine", lambda url, read_only: FakeEngine(url))
-    monkeypatch.setattr(bench_timing.time, "perf_counter", lambda: clock[0])
-
-    def cold(engine: FakeEngine, _filters: object) -> None:
-        calls.append(engine.url)
-        clock[0] += next(costs[engine.url]) / 1000
-
-    def cached(url: str, _filters: object) -> None:
-        calls.append(f"cached {url}")
-
-    got = bench_timing._query(["a", "b"], cold, cached, None)
-    assert calls[:8] == ["a", "b", "a", "b", "a", "b", "a", "b"]  # three cold runs in turn, then the warm ones
-    assert got["a"][:2] == (pytest.approx(20.0), pytest.approx(1.0))  # the median of 30, 10, 20; warm 1
-    assert got["b"][:2] == (pytest.approx(6.0), pytest.approx(2.0))

@@ -14,7 +14,7 @@ from data_access import audiences, schema, store
 from data_access.audiences import Audience
 from data_access.config import StoreLocation
 from data_access.filters import Filters
-from data_access.ops import bench, bench_timing
+from data_access.ops import bench
 
 KEY = "bench-three-leaves"
 RULE = {
@@ -31,7 +31,7 @@ def _page_ms(url: str, queries: list, filters: Filters) -> float:
     total = 0.0
     for _name, cold, _cached in queries:
         engine = store.create_store_engine(url, read_only=True)
-        total += bench_timing.elapsed_ms(lambda c=cold, e=engine: c(e, filters))
+        total += bench._time(lambda c=cold, e=engine: c(e, filters))
         engine.dispose()
     return total
 
@@ -52,9 +52,9 @@ def main(
                 store.delete_where(conn, table, table.c.audience == KEY)
     progress(0.3, "recomputing the audience")
     audiences.preview(engine, RULE, as_of)  # once before the clock: the store's file and the rule's tables read in
-    count_ms = bench_timing.elapsed_ms(lambda: audiences.preview(engine, RULE, as_of))
-    first_ms = bench_timing.elapsed_ms(lambda: audiences.recompute(engine, as_of, (KEY,)))
-    again_ms = bench_timing.elapsed_ms(lambda: audiences.recompute(engine, as_of, (KEY,)))
+    count_ms = bench._time(lambda: audiences.preview(engine, RULE, as_of))
+    first_ms = bench._time(lambda: audiences.recompute(engine, as_of, (KEY,)))
+    again_ms = bench._time(lambda: audiences.recompute(engine, as_of, (KEY,)))
     chosen = audiences.choice(engine, KEY)
     engine.dispose()
     out(
