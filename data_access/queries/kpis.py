@@ -15,7 +15,16 @@ from data_access.config import SETTINGS
 from data_access.filters import Filters, Period
 from data_access.i18n import _
 from data_access.store import connect, contact_columns, derived, fetch_frame, has_column
-from data_access.store.dialect import MONTH_BITS, bit_or, has_bits, month_bit, months_between, period_date, period_start
+from data_access.store.dialect import (
+    MONTH_BITS,
+    bit_or,
+    constant_rows,
+    has_bits,
+    month_bit,
+    months_between,
+    period_date,
+    period_start,
+)
 
 STAGE_COLUMNS = ("stage_id", "name", "position", "in_funnel", "phase")
 _STAGE_TYPES = {
@@ -183,6 +192,35 @@ def metric_query(
 def metric_per_stage_query(source: sa.Table, chosen: list[metrics.Metric], filters: Filters) -> sa.Select:
     """All metrics of one source table, per stage."""
     return metric_query(source, chosen, filters, [source.c.stage_id.label("stage_id")], source.c.stage_id.is_not(None))
+
+
+def metric_per_stage_and_overall_query(source: sa.Table, chosen: list[metrics.Metric], filters: Filters) -> sa.Select:
+    """:func:`metric_per_stage_query`'s rows (``whole`` 0) and the same metrics over every row (``whole`` 1,
+    ``stage_id`` empty), from one read of the source: its pieces per stage (counts and sums, which add up) are summed
+    per stage and in all, each beside a small table of the two ways, and each metric's value formula is applied to
+    every sum. No row at all when the source has none in the period."""
+    time_column = source.c[chosen[0].time_column]
+    pieces = (
+        sa.select(source.c.stage_id.label("stage_id"), *(c for m in chosen for c in metrics.aggregate_columns(m)))
+        .where(filters.where(time_column, source.c.customer_id))
+        .group_by(source.c.stage_id)
+        .subquery("pieces")
+    )
+    names = [c.name for c in pieces.c if c.name != "stage_id"]
+    ways = constant_rows("ways", ("whole",), [(0,), (1,)])
+    keyed = (
+        sa.select(
+            ways.c.whole.label("whole"),
+            sa.case((ways.c.whole == 0, pieces.c.stage_id)).label("stage_id"),
+            *(pieces.c[n] for n in names),
+        )
+        .select_from(pieces.join(ways, sa.true()))
+        .where(sa.or_(ways.c.whole == 1, pieces.c.stage_id.is_not(None)))
+        .subquery("keyed")
+    )
+    keys = (keyed.c.whole, keyed.c.stage_id)
+    summed = sa.select(*keys, *(sa.func.sum(keyed.c[n]).label(n) for n in names)).group_by(*keys).subquery("agg")
+    return sa.select(summed.c.whole, summed.c.stage_id, *(c for m in chosen for c in metrics.value_columns(m, summed)))
 
 
 def _on_line(source: sa.Table, line: int | None) -> sa.ColumnElement[bool]:

@@ -156,8 +156,14 @@ def _rated(conn: Connection, filters: Filters) -> pl.DataFrame:
     parts = []
     for source_name, chosen in metrics.STAGE_METRICS_BY_SOURCE.items():
         source = schema.TABLES_BY_NAME[source_name]
-        per_stage = fetch_frame(conn, kpis.metric_per_stage_query(source, chosen, filters), {"stage_id": pl.String})
-        overall = fetch_frame(conn, kpis.metric_query(source, chosen, filters, []))
+        both = fetch_frame(
+            conn, kpis.metric_per_stage_and_overall_query(source, chosen, filters), {"stage_id": pl.String}
+        )
+        per_stage = both.filter(pl.col("whole") == 0)
+        overall = both.filter(pl.col("whole") == 1)
+        if overall.height == 0:  # no answer or ticket in the period: the whole journey's row says n = 0
+            empty = pl.DataFrame([dict.fromkeys(both.columns)], schema=both.schema)
+            overall = empty.with_columns(pl.lit(0).alias(f"{m.name}_n") for m in chosen)
         for frame in (per_stage, overall.with_columns(pl.lit(WHOLE_JOURNEY).alias("stage_id"))):
             for metric in chosen:
                 first, second = _PIECES[KPIS[metric.name].test]
