@@ -20,6 +20,7 @@ from data_access.i18n import N_
 from data_access.queries import kpis
 from data_access.store import fetch_frame, side_by_side
 from data_access.store.dialect import (
+    EACH_VALUE,
     QUANTILE_IF,
     constant_rows,
     each_value,
@@ -216,7 +217,7 @@ def _timing(conn: Connection, filters: Filters, keys: list[sa.ColumnElement] | N
     None), wide (:func:`_durations_wide`)."""
     names = [k.name for k in keys] if keys is not None else ["line"]
     dialect = conn.dialect.name
-    if dialect not in QUANTILE_IF:
+    if dialect not in QUANTILE_IF or (keys is None and dialect not in EACH_VALUE):
         stmt = line_durations_query(filters, dialect) if keys is None else durations_query(filters, keys, t, dialect)
         frame = fetch_frame(conn, stmt, dict.fromkeys(names, pl.String) if keys is None else None)
         return _durations_wide(frame, names)
