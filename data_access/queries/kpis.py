@@ -194,11 +194,42 @@ def metric_per_stage_query(source: sa.Table, chosen: list[metrics.Metric], filte
     return metric_query(source, chosen, filters, [source.c.stage_id.label("stage_id")], source.c.stage_id.is_not(None))
 
 
+def summed_ways(
+    pieces: sa.Subquery,
+    chosen: list[metrics.Metric],
+    ways: dict[str, tuple[dict[str, sa.ColumnElement], sa.ColumnElement[bool]]],
+) -> sa.Select:
+    """The ``chosen`` metrics summed several ways from one read of ``pieces`` (their aggregate pieces, counts and
+    sums, which add up, per some grouping): each of ``ways`` is a name, the key columns its rows carry (by name) and
+    the condition on ``pieces`` of the rows it sums. Every piece row is set beside a small table of the ways, keyed
+    and summed, and each metric's value formula is applied to every sum. A row carries the keys of its way; the keys
+    of the other ways are empty (ClickHouse would run a CTE or each part of a UNION ALL again, re-reading the source
+    for every way)."""
+    names = [c.name for m in chosen for c in metrics.aggregate_columns(m)]
+    keys = list(dict.fromkeys(k for columns, _ in ways.values() for k in columns))
+    table = constant_rows("ways", ("way",), [(w,) for w in ways])
+    way = table.c.way
+    keyed = (
+        sa.select(
+            *(
+                sa.case(*((way == w, columns[k]) for w, (columns, _) in ways.items() if k in columns)).label(k)
+                for k in keys
+            ),
+            *(pieces.c[n] for n in names),
+        )
+        .select_from(pieces.join(table, sa.true()))
+        .where(sa.or_(*(sa.and_(way == w, condition) for w, (_, condition) in ways.items())))
+        .subquery("keyed")
+    )
+    grouped = [keyed.c[k] for k in keys]
+    summed = sa.select(*grouped, *(sa.func.sum(keyed.c[n]).label(n) for n in names)).group_by(*grouped)
+    summed = summed.subquery("summed")
+    return sa.select(*(summed.c[k] for k in keys), *(c for m in chosen for c in metrics.value_columns(m, summed)))
+
+
 def metric_per_stage_and_overall_query(source: sa.Table, chosen: list[metrics.Metric], filters: Filters) -> sa.Select:
-    """:func:`metric_per_stage_query`'s rows (``whole`` 0) and the same metrics over every row (``whole`` 1,
-    ``stage_id`` empty), from one read of the source: its pieces per stage (counts and sums, which add up) are summed
-    per stage and in all, each beside a small table of the two ways, and each metric's value formula is applied to
-    every sum. No row at all when the source has none in the period."""
+    """:func:`metric_per_stage_query`'s rows and the same metrics over every row (``stage_id`` empty), from one read
+    of the source (:func:`summed_ways`). No row at all when the source has none in the period."""
     time_column = source.c[chosen[0].time_column]
     pieces = (
         sa.select(source.c.stage_id.label("stage_id"), *(c for m in chosen for c in metrics.aggregate_columns(m)))
@@ -206,21 +237,8 @@ def metric_per_stage_and_overall_query(source: sa.Table, chosen: list[metrics.Me
         .group_by(source.c.stage_id)
         .subquery("pieces")
     )
-    names = [c.name for c in pieces.c if c.name != "stage_id"]
-    ways = constant_rows("ways", ("whole",), [(0,), (1,)])
-    keyed = (
-        sa.select(
-            ways.c.whole.label("whole"),
-            sa.case((ways.c.whole == 0, pieces.c.stage_id)).label("stage_id"),
-            *(pieces.c[n] for n in names),
-        )
-        .select_from(pieces.join(ways, sa.true()))
-        .where(sa.or_(ways.c.whole == 1, pieces.c.stage_id.is_not(None)))
-        .subquery("keyed")
-    )
-    keys = (keyed.c.whole, keyed.c.stage_id)
-    summed = sa.select(*keys, *(sa.func.sum(keyed.c[n]).label(n) for n in names)).group_by(*keys).subquery("agg")
-    return sa.select(summed.c.whole, summed.c.stage_id, *(c for m in chosen for c in metrics.value_columns(m, summed)))
+    stage = pieces.c.stage_id
+    return summed_ways(pieces, chosen, {"stage": ({"stage_id": stage}, stage.is_not(None)), "whole": ({}, sa.true())})
 
 
 def _on_line(source: sa.Table, line: int | None) -> sa.ColumnElement[bool]:

@@ -37,7 +37,6 @@ from data_access.store import fetch_frame, side_by_side
 from data_access.store.dialect import (
     add_months,
     bit_or,
-    constant_rows,
     has_bits,
     month_bit,
     months_between,
@@ -247,36 +246,21 @@ def _rated_query(source: sa.Table, group: list[metrics.Metric], filters: Filters
         .group_by(month, source.c.stage_id)
         .subquery("pieces")
     )
-    names = [c.name for c in pieces.c if c.name not in ("month", "stage_id")]
-    # the pieces are read once, each beside the three ways of summing them: a row keyed by its month, by its window
-    # (from the previous window on), by its stage (current window)
-    kinds = constant_rows("kinds", ("kind",), [("month",), ("window",), ("stage",)])
+    # the pieces are read once, each beside the three ways of summing them: by month, by window (from the previous
+    # window on), by stage (current window)
     window = sa.case(
         (pieces.c.month >= _day(w.current_first), "current"),
         (pieces.c.month >= _day(w.previous_first), "previous"),
     )
-    kind = kinds.c.kind
-    keyed = (
-        sa.select(
-            sa.case((kind == "month", pieces.c.month)).label("month"),
-            sa.case((kind == "window", window)).label("window"),
-            sa.case((kind == "stage", pieces.c.stage_id)).label("stage_id"),
-            *(pieces.c[n] for n in names),
-        )
-        .select_from(pieces.join(kinds, sa.true()))
-        .where(
-            sa.or_(
-                kind == "month",
-                sa.and_(kind == "window", pieces.c.month >= _day(w.previous_first)),
-                sa.and_(kind == "stage", pieces.c.month >= _day(w.current_first), pieces.c.stage_id.is_not(None)),
-            )
-        )
-        .subquery("keyed")
-    )
-    keys = (keyed.c.month, keyed.c.window, keyed.c.stage_id)
-    summed = sa.select(*keys, *(sa.func.sum(keyed.c[n]).label(n) for n in names)).group_by(*keys).subquery("summed")
-    values = (c for m in group for c in metrics.value_columns(m, summed))
-    return sa.select(summed.c.month, summed.c.window, summed.c.stage_id, *values)
+    ways = {
+        "month": ({"month": pieces.c.month}, sa.true()),
+        "window": ({"window": window}, pieces.c.month >= _day(w.previous_first)),
+        "stage": (
+            {"stage_id": pieces.c.stage_id},
+            sa.and_(pieces.c.month >= _day(w.current_first), pieces.c.stage_id.is_not(None)),
+        ),
+    }
+    return kpis.summed_ways(pieces, group, ways)
 
 
 def _survey_and_tickets(conn: Connection, filters: Filters, w: Windows, min_n: int) -> dict[str, pl.DataFrame]:

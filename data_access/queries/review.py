@@ -159,8 +159,8 @@ def _rated(conn: Connection, filters: Filters) -> pl.DataFrame:
         both = fetch_frame(
             conn, kpis.metric_per_stage_and_overall_query(source, chosen, filters), {"stage_id": pl.String}
         )
-        per_stage = both.filter(pl.col("whole") == 0)
-        overall = both.filter(pl.col("whole") == 1)
+        per_stage = both.filter(pl.col("stage_id").is_not_null())
+        overall = both.filter(pl.col("stage_id").is_null())
         if overall.height == 0:  # no answer or ticket in the period: the whole journey's row says n = 0
             empty = pl.DataFrame([dict.fromkeys(both.columns)], schema=both.schema)
             overall = empty.with_columns(pl.lit(0).alias(f"{m.name}_n") for m in chosen)
