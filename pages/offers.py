@@ -23,7 +23,9 @@ attempt = st.selectbox(
     format_func=lambda s: _("(nobody)") if s is None else names[s],
     key="offers_attempt_stage",
 )
-outcomes = session.guarded(cache.offer_outcomes, url, chosen, attempt)
+# the whole from the default breakdown's rows: one read for the page as it opens
+by_segment = session.guarded(cache.offer_outcomes, url, chosen, attempt, "segment")
+outcomes = why.outcomes_overall(by_segment, "segment", attempt)
 st.caption(
     chosen.caption()
     + " · "
@@ -49,5 +51,5 @@ by = (
     )
     or "segment"
 )  # fmt: skip
-grouped = session.guarded(cache.offer_outcomes, url, chosen, attempt, by)
+grouped = by_segment if by == "segment" else session.guarded(cache.offer_outcomes, url, chosen, attempt, by)
 st.dataframe(tables.arrow(why_view.outcomes_table(grouped, by)), hide_index=True, width="stretch")

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 from sqlalchemy.engine import Engine
 
 from data_access import metrics, store
@@ -233,5 +234,13 @@ def test_offer_outcomes_per_segment_add_up_to_the_whole(company: Engine) -> None
     assert set(per["segment"]) == {"B2C"}  # every offered or attempting customer of the tiny company is B2C
     summed = per.group_by("offer_type", "outcome").agg(pl.col("customers", "kept").sum()).sort("offer_type", "outcome")
     assert summed.rows() == whole.select("offer_type", "outcome", "customers", "kept").rows()
+    # the Retention offers page reads the breakdown once and takes the whole from it: the same frame
+    assert_frame_equal(why.outcomes_overall(per, "segment", "churn"), whole, check_column_order=False)
+    with store.connect(company) as conn:  # a stage nobody reached: the whole still says 0 not offered
+        nowhere = why.offer_outcomes(conn, Filters(), attempt_stage="nowhere")
+        nowhere_per = why.offer_outcomes(conn, Filters(), attempt_stage="nowhere", by="plan")
+    assert nowhere_per.filter(pl.col("outcome") == why.NOT_OFFERED).height == 0
+    assert nowhere.filter(pl.col("outcome") == why.NOT_OFFERED)["customers"].to_list() == [0]
+    assert_frame_equal(why.outcomes_overall(nowhere_per, "plan", "nowhere"), nowhere, check_column_order=False)
     with pytest.raises(ValueError, match="broken down by one of"), store.connect(company) as conn:
         why.offer_outcomes(conn, Filters(), by="shoe_size")

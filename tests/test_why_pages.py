@@ -70,6 +70,12 @@ def test_the_success_call_keeps_more_than_the_discount(big: str, monkeypatch: py
     per_segment = next(d.value for d in at.dataframe if "segment" in d.value.columns)
     assert set(per_segment["segment"]) == {"B2B", "B2C"}
     assert per_segment["customers"].sum() == outcomes["customers"].sum()
+    at.segmented_control(key="offers_by").set_value("plan").run()  # another breakdown: its own read, same whole
+    assert not at.exception
+    per_plan = next(d.value for d in at.dataframe if "plan" in d.value.columns)
+    assert per_plan["customers"].sum() == outcomes["customers"].sum() and per_plan["plan"].nunique() > 1
+    again = next(d.value for d in at.dataframe if "outcome" in d.value.columns)
+    assert again.equals(outcomes)
 
 
 def test_the_checklist_wins_and_the_pricing_page_is_flat(big: str, monkeypatch: pytest.MonkeyPatch) -> None:

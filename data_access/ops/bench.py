@@ -218,15 +218,16 @@ QUERIES: dict[str, list[tuple[str, Callable[[Engine, Filters], object], Callable
         ),
     ],
     "offers": [
-        (
+        (  # as the page opens: the outcomes by segment, and the whole from them
             "outcomes",
-            lambda e, f: _with_conn(e, why.offer_outcomes, f, "churn_attempt"),
-            lambda u, f: _cache().offer_outcomes(u, f, "churn_attempt"),
-        ),
-        (
-            "by segment",
-            lambda e, f: _with_conn(e, why.offer_outcomes, f, "churn_attempt", why.WINDOW_DAYS, "segment"),
-            lambda u, f: _cache().offer_outcomes(u, f, "churn_attempt", "segment"),
+            lambda e, f: why.outcomes_overall(
+                _with_conn(e, why.offer_outcomes, f, "churn_attempt", why.WINDOW_DAYS, "segment"),
+                "segment",
+                "churn_attempt",
+            ),
+            lambda u, f: why.outcomes_overall(
+                _cache().offer_outcomes(u, f, "churn_attempt", "segment"), "segment", "churn_attempt"
+            ),
         ),
     ],
     "experiments": [
