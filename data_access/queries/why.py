@@ -59,7 +59,6 @@ def exit_reasons(conn: Connection, filters: Filters, by: str | None = None) -> p
     if by is None:  # one group: grouped by the reason alone (a bound constant cannot be a GROUP BY key in DuckDB)
         stmt = (
             sa.select(r.c.reason.label("reason"), sa.func.count().label("answers"))
-            .join_from(r, cu, cu.c.customer_id == r.c.customer_id)
             .where(*_exit_where(filters))
             .group_by(r.c.reason)
         )
@@ -69,12 +68,11 @@ def exit_reasons(conn: Connection, filters: Filters, by: str | None = None) -> p
     if by == "month":
         key = period_start(r.c.responded_at, "month")
     elif by in schema.FILTER_DIMENSIONS:
-        key = sa.func.coalesce(cu.c[by], "(none)")
+        key = sa.func.coalesce(r.c[schema.attribute_column(by)], "(none)")  # the answer's copy: no join
     else:
         raise ValueError(f"exit reasons are broken down by one of {', '.join(BY_CHOICES)}, not {by!r}")
     grouped = (
         sa.select(key.label("group"), r.c.reason.label("reason"), sa.func.count().label("answers"))
-        .join_from(r, cu, cu.c.customer_id == r.c.customer_id)
         .where(*_exit_where(filters))
         .group_by(key, r.c.reason)
     )
@@ -90,20 +88,27 @@ def exit_comments(conn: Connection, filters: Filters, reason: str, limit: int = 
     plan (and the e-mail), masked per the viewer's scope."""
     if not has_exits(conn):
         return pl.DataFrame(schema={"responded_at": pl.Datetime("us"), "comment": pl.String})
-    stmt = (
+    # the newest answers first, from their own copies of the segment and plan; then the e-mail of those alone
+    newest = (
         sa.select(
+            r.c.response_id,
             r.c.responded_at,
             r.c.score,
             r.c.comment,
             r.c.customer_id,
-            cu.c.segment,
-            cu.c.plan,
-            *contact_columns(conn)[:1],
+            r.c[schema.attribute_column("segment")].label("segment"),
+            r.c[schema.attribute_column("plan")].label("plan"),
         )
-        .join_from(r, cu, cu.c.customer_id == r.c.customer_id)
         .where(*_exit_where(filters), r.c.reason == reason, r.c.comment.is_not(None))
         .order_by(r.c.responded_at.desc(), r.c.response_id)
         .limit(limit)
+        .subquery("newest")
+    )
+    shown = [newest.c[n] for n in ("responded_at", "score", "comment", "customer_id", "segment", "plan")]
+    stmt = (
+        sa.select(*shown, *contact_columns(conn)[:1])
+        .join_from(newest, cu, cu.c.customer_id == newest.c.customer_id)
+        .order_by(newest.c.responded_at.desc(), newest.c.response_id)
     )
     return masked(fetch_frame(conn, stmt, {"comment": pl.String, "email": pl.String}), filters.scope)
 
@@ -118,7 +123,6 @@ def exits_by_bad_stage(conn: Connection, filters: Filters) -> pl.DataFrame:
     low = sa.or_(*(sa.and_(bad.c.survey == name, bad.c.score <= top) for name, top in BAD.items()))
     exits = (
         sa.select(r.c.response_id, r.c.customer_id, r.c.responded_at, r.c.reason)
-        .join_from(r, cu, cu.c.customer_id == r.c.customer_id)
         .where(*_exit_where(filters))
         .subquery("exits")
     )
