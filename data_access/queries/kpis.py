@@ -292,13 +292,12 @@ def stage_breakdown(
     if by not in breakdowns(metric_name):
         raise ValueError(f"cannot break down {metric_name} by {by!r}")
     metric = metrics.METRICS[metric_name]
-    source, cu = metric.source, schema.customers
+    source = metric.source
     where = [source.c.stage_id == stage_id, _on_line(source, line)]
     if by == PROBLEM_TYPE:
         group = sa.func.coalesce(source.c.category, "(none)").label("value")
     else:
-        group = sa.func.coalesce(cu.c[by], "(none)").label("value")
-        where.append(cu.c.customer_id == source.c.customer_id)
+        group = sa.func.coalesce(source.c[schema.attribute_column(by)], "(none)").label("value")  # the row's copy
     stmt = metric_query(source, [metric], filters, [group], *where)
     with connect(engine) as conn:
         frame = fetch_frame(conn, stmt, {"value": pl.String})

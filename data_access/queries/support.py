@@ -31,7 +31,6 @@ from data_access.store.dialect import (
 )
 
 t = schema.tickets
-cu = schema.customers
 LINES = ("1", "2", "3", "bot", "all")
 LINE_METRICS = ("fcr", "ticket_csat", "reopen_rate", "escalation_rate", "containment", "verified_containment")
 MEASURES = {"first_response": t.c.first_response_at, "resolution": t.c.resolved_at}
@@ -378,8 +377,7 @@ def cluster_spikes(conn: Connection, filters: Filters, weeks: int = 8, z_alert: 
     (z-score of the last week's count over the mean and standard deviation of those weeks)."""
     week = period_start(t.c.opened_at, "week").label("week")
     inner = (
-        sa.select(cu.c.segment, t.c.category, week)
-        .join_from(t, cu, cu.c.customer_id == t.c.customer_id)
+        sa.select(t.c[schema.attribute_column("segment")].label("segment"), t.c.category, week)  # the ticket's copy
         .where(_in_period(filters))
         .subquery("weekly")
     )
@@ -426,19 +424,22 @@ def churn_effect(conn: Connection, filters: Filters, low_csat: int = 2) -> pl.Da
     below) against the other customers with a ticket, with the difference and its 95% (Wald) interval."""
     problem = sa.or_(t.c.resolved_at.is_(None), t.c.reopened.is_(True), t.c.csat <= low_csat)
     per_customer = (
-        sa.select(t.c.customer_id, sa.func.max(sa.case((problem, 1), else_=0)).label("problem"))
+        sa.select(
+            t.c.customer_id,
+            sa.func.max(sa.case((problem, 1), else_=0)).label("problem"),
+            sa.func.min(t.c[schema.CHURN_COPY_COLUMN]).label(
+                "churned_at"
+            ),  # the tickets' copies: one value per customer, no join
+        )
         .where(_in_period(filters))
         .group_by(t.c.customer_id)
         .subquery("ticket_customers")
     )
-    churned = sa.and_(cu.c.churned_at.is_not(None), filters.period.clause(cu.c.churned_at))
-    stmt = (
-        sa.select(
-            per_customer.c.problem, sa.func.count().label("customers"), metrics.count_if(churned).label("churned")
-        )
-        .select_from(per_customer.join(cu, cu.c.customer_id == per_customer.c.customer_id))
-        .group_by(per_customer.c.problem)
-    )
+    gone = per_customer.c.churned_at
+    churned = sa.and_(gone.is_not(None), filters.period.clause(gone))
+    stmt = sa.select(
+        per_customer.c.problem, sa.func.count().label("customers"), metrics.count_if(churned).label("churned")
+    ).group_by(per_customer.c.problem)
     raw = {int(r.problem): (int(r.customers), int(r.churned or 0)) for r in conn.execute(stmt)}
     (n1, k1), (n0, k0) = raw.get(1, (0, 0)), raw.get(0, (0, 0))
     r1 = k1 / n1 if n1 else None
