@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 from data_access import schema, store
 from data_access.filters import Filters, Scope
 from data_access.loading import ingest
-from data_access.queries import kpis, retention
+from data_access.queries import funnel, kpis, retention
 from data_access.store import attributes
 from tests.conftest import put
 from tests.test_cli import cli
@@ -148,6 +148,14 @@ def test_a_later_customers_load_rewrites_the_copies(company: Engine) -> None:
         frame = kpis.stage_kpis_on(conn, b2b)
     row = frame.filter(frame["stage_id"] == "s").to_dicts()[0]
     assert row["csat_n"] == 2 and row["csat"] == pytest.approx(50.0)
+    # the funnel per segment: read from the stored attempts' copies, and live from the events, k1 now in B2B
+    for window in (funnel.DEFAULT_WINDOW, "30d"):
+        spec = funnel.FunnelSpec(("s", "t"), funnel.parse_window(window))
+        with store.connect(company) as conn:
+            stored = funnel.how(conn, spec, Filters())["stored"]
+            per = funnel.breakdown(conn, spec, Filters(), "segment").sort("value")
+        assert stored is (window == funnel.DEFAULT_WINDOW)
+        assert per.rows() == [("B2B", 2, 1), ("B2C", 1, 0)], window  # k1 and k3 at s, k1 at t; k2 at s
 
 
 def test_a_refused_customers_load_leaves_the_copies(company: Engine) -> None:

@@ -135,6 +135,10 @@ def test_the_sample_gives_duckdbs_figures_on_chdb(pair: tuple[sa.Engine, sa.Engi
         "time to convert (live, B2B)": lambda c: funnel.time_to_convert(c, live, b2b),
         # the counts alone: windowFunnel on ClickHouse, the attempts kept per step on DuckDB
         "funnel steps (live)": lambda c: funnel.steps(c, funnel.FunnelSpec(tuple(FUNNEL), live.window_seconds), b2b),
+        "funnel steps (live, all)": lambda c: funnel.steps(
+            c, funnel.FunnelSpec(tuple(FUNNEL), live.window_seconds), Filters()
+        ),
+        "funnel by segment (stored)": lambda c: funnel.breakdown(c, stored, Filters(), "segment").sort(pl.all()),
         "support": lambda c: support.lines(c, Filters()),
         "retention": lambda c: retention.cohorts(c, Filters(), "month", "in").sort("cohort", "age"),
         "at risk": lambda c: risk.at_risk(c, Filters(), as_of).sort("customer_id"),
@@ -148,6 +152,19 @@ def test_the_sample_gives_duckdbs_figures_on_chdb(pair: tuple[sa.Engine, sa.Engi
             _same(*frames)
         except AssertionError as exc:
             raise AssertionError(f"{name}: {exc}") from exc
+
+
+def test_the_ordered_funnel_groups_in_the_events_order_on_clickhouse_only() -> None:
+    spec = funnel.FunnelSpec(tuple(FUNNEL), funnel.parse_window("30d"))
+    for name in ("chdb", "duckdb"):
+        sql = str(funnel.counts_query(spec, Filters(), dialect=name).compile(dialect=_dialect(name)))
+        assert sql.rstrip().endswith("SETTINGS optimize_aggregation_in_order = 1") is (name == "chdb"), name
+    stored = str(funnel.counts_query(spec, Filters(), stored=True, dialect="chdb").compile(dialect=_dialect("chdb")))
+    assert "optimize_aggregation_in_order" not in stored  # the stored attempts are read by time, grouped by hash
+
+
+def _dialect(name: str) -> sa.Dialect:
+    return sa.dialects.registry.load(name)()  # the dialect alone: no engine, no embedded server
 
 
 def test_a_refused_load_leaves_chdb_as_it_was(pair: tuple[sa.Engine, sa.Engine]) -> None:

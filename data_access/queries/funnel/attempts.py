@@ -151,7 +151,7 @@ def reach(spec: FunnelSpec, filters: Filters, dialect: str) -> sa.Subquery:
     )
 
 
-def _stored_attempts(spec: FunnelSpec, filters: Filters) -> sa.Subquery:
+def _stored_attempts(spec: FunnelSpec, filters: Filters, carry: tuple[str, ...] = ()) -> sa.Subquery:
     """The same attempts read from ``funnel_attempts`` (one row per attempt, see :func:`refresh_attempts`): those
     whose first step is in the period and the filters, each cut where a step falls at or after the period's end.
 
@@ -174,6 +174,7 @@ def _stored_attempts(spec: FunnelSpec, filters: Filters) -> sa.Subquery:
             *(sa.case((inside(k), fa.c[step_time(k)])).label(step_time(k)) for k in k_steps),
             depth.label("depth"),
             fa.c.single,
+            *(fa.c[c] for c in carry),
         )
         .where(filters.where(fa.c.entered_at, fa.c.customer_id))
         .subquery("attempts")
@@ -181,7 +182,7 @@ def _stored_attempts(spec: FunnelSpec, filters: Filters) -> sa.Subquery:
 
 
 def chosen_attempts(
-    spec: FunnelSpec, filters: Filters, *, stored: bool = False, dialect: str = ""
+    spec: FunnelSpec, filters: Filters, *, stored: bool = False, dialect: str = "", carry: tuple[str, ...] = ()
 ) -> sa.Subquery | sa.CTE:
     """One row per customer in the funnel: ``customer_id``, ``depth`` (steps reached, 1..K), ``entered_at``
     (timestamp of the first step), ``t0..t{K-1}`` (epoch ms of each step reached, null beyond ``depth``): the
@@ -189,20 +190,22 @@ def chosen_attempts(
 
     ``stored``: read the attempts from ``funnel_attempts`` (only where :func:`attempts_stored` says so) instead of
     the raw events. There most customers have one attempt in all, which is then their chosen one; only the others
-    are ranked (``dialect``: by one grouping where the database has ``arg_min``)."""
+    are ranked (``dialect``: by one grouping where the database has ``arg_min``). A stored read can ``carry`` more
+    of the attempts' columns, one value per customer (their copies of the customer's attributes): a breakdown by
+    one then needs no join to ``customers``."""
     if not stored:
         return _ranked(_live_attempts(spec, filters), spec, filters)
-    attempts = _stored_attempts(spec, filters)
-    names = ["customer_id", "depth", "entered_at", *(step_time(k) for k in range(len(spec.steps)))]
+    attempts = _stored_attempts(spec, filters, carry)
+    names = ["customer_id", "depth", "entered_at", *(step_time(k) for k in range(len(spec.steps))), *carry]
     several = sa.select(attempts).where(attempts.c.single.is_(False)).subquery("several")
-    chosen = _first_by_key(several, spec) if dialect in ARG_MIN else _ranked(several, spec, filters)
+    chosen = _first_by_key(several, spec, carry) if dialect in ARG_MIN else _ranked(several, spec, filters, carry)
     return sa.union_all(
         sa.select(*(attempts.c[n] for n in names)).where(attempts.c.single.is_(True)),
         sa.select(*(chosen.c[n] for n in names)),
     ).cte("chosen_attempts")  # a CTE: computed once where a query reads it per step
 
 
-def _first_by_key(attempts: sa.Subquery, spec: FunnelSpec) -> sa.Subquery:
+def _first_by_key(attempts: sa.Subquery, spec: FunnelSpec, carry: tuple[str, ...] = ()) -> sa.Subquery:
     """Untainted attempts' choice by one grouping: the smallest key is the deepest attempt, then the earliest."""
     key = attempts.c[step_time(0)] - attempts.c.depth * _DEEPER
     return (
@@ -214,13 +217,14 @@ def _first_by_key(attempts: sa.Subquery, spec: FunnelSpec) -> sa.Subquery:
                 sa.type_coerce(arg_min(attempts.c[step_time(k)], key), sa.BigInteger).label(step_time(k))
                 for k in range(len(spec.steps))
             ),
+            *(sa.func.min(attempts.c[c]).label(c) for c in carry),
         )
         .group_by(attempts.c.customer_id)
         .subquery("first_by_key")
     )
 
 
-def _ranked(attempts: sa.Subquery, spec: FunnelSpec, filters: Filters) -> sa.Subquery:
+def _ranked(attempts: sa.Subquery, spec: FunnelSpec, filters: Filters, carry: tuple[str, ...] = ()) -> sa.Subquery:
     """Per customer, the deepest untainted attempt, the earliest of those (see :func:`chosen_attempts`)."""
     window_ms = spec.window_seconds * 1000
     # Each exclusion marks the attempts with an excluded event in their span by an outer join and a grouping, not by
@@ -256,7 +260,7 @@ def _ranked(attempts: sa.Subquery, spec: FunnelSpec, filters: Filters) -> sa.Sub
         .label("rank"),
     ).cte(f"ranked_{attempts.name}")
     columns = [ranked.c.customer_id, ranked.c.depth, ranked.c.entered_at]
-    columns += [ranked.c[step_time(k)] for k in range(len(spec.steps))]
+    columns += [ranked.c[step_time(k)] for k in range(len(spec.steps))] + [ranked.c[c] for c in carry]
     return sa.select(*columns).where(ranked.c.rank == 1, ranked.c.tainted == 0).subquery("funnel_customers")
 
 

@@ -12,6 +12,7 @@ from data_access.i18n import _
 from data_access.queries.funnel.attempts import chosen_attempts, how, reach
 from data_access.queries.funnel.spec import BREAKDOWNS, RETURNING, FunnelError, FunnelSpec, cu, od
 from data_access.store import fetch_frame
+from data_access.store.dialect import WINDOW_FUNNEL, in_table_order
 
 
 def _breakdown_column(by: str, chosen: sa.Subquery, filters: Filters) -> sa.ColumnElement:
@@ -32,23 +33,29 @@ def counts_query(
     spec: FunnelSpec, filters: Filters, by: str | None = None, *, stored: bool = False, dialect: str = ""
 ) -> sa.Select:
     """Customers reaching each step (cumulative), optionally per value of a breakdown."""
-    if stored or spec.exclusions:
-        chosen: sa.Subquery | sa.CTE = chosen_attempts(spec, filters, stored=stored, dialect=dialect)
-    else:  # each customer's furthest step, without choosing an attempt
-        chosen = reach(spec, filters, dialect)
-    if by is None:
-        return sa.select(*_reached(chosen.c.depth, len(spec.steps)))
-    if by not in BREAKDOWNS:
+    if by is not None and by not in BREAKDOWNS:
         raise FunnelError(
             _("Cannot break down by {by} (choose from {choices})").format(by=repr(by), choices=", ".join(BREAKDOWNS))
         )
-    group = sa.func.coalesce(_breakdown_column(by, chosen, filters), "(none)").label("value")
-    inner = sa.select(group, chosen.c.depth).subquery("with_value")
-    return (
-        sa.select(inner.c.value, *_reached(inner.c.depth, len(spec.steps)))
-        .group_by(inner.c.value)
-        .order_by(inner.c.value)
-    )
+    # stored attempts carry their customer's attributes: a breakdown by one reads it there, with no join to customers
+    carry = (schema.attribute_column(by),) if stored and by in schema.FILTER_DIMENSIONS else ()
+    if stored or spec.exclusions:
+        chosen: sa.Subquery | sa.CTE = chosen_attempts(spec, filters, stored=stored, dialect=dialect, carry=carry)
+    else:  # each customer's furthest step, without choosing an attempt
+        chosen = reach(spec, filters, dialect)
+    if by is None:
+        stmt = sa.select(*_reached(chosen.c.depth, len(spec.steps)))
+    else:
+        value = chosen.c[carry[0]] if carry else _breakdown_column(by, chosen, filters)
+        group = sa.func.coalesce(value, "(none)").label("value")
+        inner = sa.select(group, chosen.c.depth).subquery("with_value")
+        stmt = (
+            sa.select(inner.c.value, *_reached(inner.c.depth, len(spec.steps)))
+            .group_by(inner.c.value)
+            .order_by(inner.c.value)
+        )
+    # the ordered funnel's grouping per customer, in the events' order where the store can (ClickHouse)
+    return in_table_order(stmt) if not (stored or spec.exclusions) and dialect in WINDOW_FUNNEL else stmt
 
 
 def _steps_frame(spec: FunnelSpec, counts: list[int]) -> pl.DataFrame:
