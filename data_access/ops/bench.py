@@ -11,6 +11,7 @@ page that reads the journey data (``reads_data`` in the page registry) has its q
 from __future__ import annotations
 
 import multiprocessing
+import os
 import resource
 import statistics
 import sys
@@ -29,7 +30,7 @@ from data_access import pages as registry
 from data_access.config import SETTINGS, StoreLocation, default_store_path
 from data_access.filters import Filters, Period
 from data_access.loading import ingest
-from data_access.ops import bench_floors, bench_ratios
+from data_access.ops import bench_floors, bench_ratios, loadtest
 from data_access.queries import catalog, funnel, journey, kpis, overview, retention, review, risk, support, why
 from data_access.store import clickhouse
 from data_access.store.dialect import CLICKHOUSE
@@ -305,7 +306,11 @@ FILTER_CASES = {
 
 
 def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+    """This process's peak resident memory since it started, or since :func:`loadtest.restart_peak`."""
+    try:
+        return loadtest.usage(os.getpid()).peak_mb
+    except OSError:  # no /proc: the process's peak (Linux reports KiB)
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _seed_child(url: str, customers: int, seed: int) -> None:
@@ -546,14 +551,18 @@ def main(
     # the clock starts (scipy.stats alone takes about 0.8 s), so that "cold" means a query on a cold cache.
     import scipy.stats  # noqa: F401
 
+    loadtest.restart_peak()  # each store's pages report their own peak (a dashboard runs on one store)
     failures, totals = _time_pages(url, timed, cold_budget_ms(customers), out)
+    peaks = [_peak_mb()]
     bench_ratios.write(
         out, "each page filtered against all data, cold", ("all ms", "filtered"), bench_ratios.filtered_rows(totals)
     )
     runs = {"first": totals}
     if against is not None:
         other = seeded_store(against, customers, seed, reuse=reuse, progress=progress, title="Against")
+        loadtest.restart_peak()  # from what the first store left resident, which the second's peak then includes
         more, theirs = _time_pages(other, timed, cold_budget_ms(customers), out)
+        peaks.append(_peak_mb())
         failures += more
         bench_ratios.write(
             out,
@@ -573,14 +582,17 @@ def main(
         out(f"\ncold times saved to {save}\n")
     if compare is not None:
         bench_ratios.compare(out, customers, runs, compare)
-    if not pages or "Funnel" in pages:
-        bench_floors.against_floors(url, _spec(url, OTHER_WINDOW), next(iter(FILTER_CASES.values())), out)
-    peak = _peak_mb()
+    peak = max(peaks)
     within = peak < PEAK_BUDGET_MB
     failures += not within
+    each = " and ".join(f"{p:,.0f}" for p in peaks)
     out(
-        f"\npeak memory of the query process: {peak:,.0f} MB "
+        f"\npeak memory of the query process, the pages of each store: {each} MB "
         f"({'within' if within else 'OVER'} the {PEAK_BUDGET_MB:,.0f} MB budget)\n"
     )
+    if not pages or "Funnel" in pages:  # hand-written DuckDB SQL for reference: its memory is not the dashboard's
+        loadtest.restart_peak()
+        bench_floors.against_floors(url, _spec(url, OTHER_WINDOW), next(iter(FILTER_CASES.values())), out)
+        out(f"peak memory of the funnel's floors: {_peak_mb():,.0f} MB (information)\n")
     progress(1.0, "benchmark done")
     return 0 if failures == 0 else 1

@@ -126,6 +126,16 @@ def stop_app(process: subprocess.Popen) -> None:
             process.wait()
 
 
+def restart_peak(pid: int | str = "self") -> bool:
+    """Starts a process's peak resident memory (``VmHWM``) over from its current size (Linux 4.0+, writing 5 to
+    ``/proc/<pid>/clear_refs``), so that one phase of a long run reports its own peak; False where it cannot."""
+    try:
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
 def usage(pid: int) -> Usage:
     """CPU seconds of ``pid`` so far and its peak resident memory (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
