@@ -25,7 +25,7 @@ attempt = st.selectbox(
 )
 # the whole from the default breakdown's rows: one read for the page as it opens
 by_segment = session.guarded(cache.offer_outcomes, url, chosen, attempt, "segment")
-outcomes = why.outcomes_overall(by_segment, "segment", attempt)
+outcomes = why.outcomes_overall(by_segment, attempt)
 st.caption(
     chosen.caption()
     + " · "

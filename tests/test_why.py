@@ -235,12 +235,12 @@ def test_offer_outcomes_per_segment_add_up_to_the_whole(company: Engine) -> None
     summed = per.group_by("offer_type", "outcome").agg(pl.col("customers", "kept").sum()).sort("offer_type", "outcome")
     assert summed.rows() == whole.select("offer_type", "outcome", "customers", "kept").rows()
     # the Retention offers page reads the breakdown once and takes the whole from it: the same frame
-    assert_frame_equal(why.outcomes_overall(per, "segment", "churn"), whole, check_column_order=False)
+    assert_frame_equal(why.outcomes_overall(per, "churn"), whole, check_column_order=False)
     with store.connect(company) as conn:  # a stage nobody reached: the whole still says 0 not offered
         nowhere = why.offer_outcomes(conn, Filters(), attempt_stage="nowhere")
         nowhere_per = why.offer_outcomes(conn, Filters(), attempt_stage="nowhere", by="plan")
     assert nowhere_per.filter(pl.col("outcome") == why.NOT_OFFERED).height == 0
     assert nowhere.filter(pl.col("outcome") == why.NOT_OFFERED)["customers"].to_list() == [0]
-    assert_frame_equal(why.outcomes_overall(nowhere_per, "plan", "nowhere"), nowhere, check_column_order=False)
+    assert_frame_equal(why.outcomes_overall(nowhere_per, "nowhere"), nowhere, check_column_order=False)
     with pytest.raises(ValueError, match="broken down by one of"), store.connect(company) as conn:
         why.offer_outcomes(conn, Filters(), by="shoe_size")

@@ -222,12 +222,10 @@ QUERIES: dict[str, list[tuple[str, Callable[[Engine, Filters], object], Callable
         (  # as the page opens: the outcomes by segment, and the whole from them
             "outcomes",
             lambda e, f: why.outcomes_overall(
-                _with_conn(e, why.offer_outcomes, f, "churn_attempt", why.WINDOW_DAYS, "segment"),
-                "segment",
-                "churn_attempt",
+                _with_conn(e, why.offer_outcomes, f, "churn_attempt", why.WINDOW_DAYS, "segment"), "churn_attempt"
             ),
             lambda u, f: why.outcomes_overall(
-                _cache().offer_outcomes(u, f, "churn_attempt", "segment"), "segment", "churn_attempt"
+                _cache().offer_outcomes(u, f, "churn_attempt", "segment"), "churn_attempt"
             ),
         ),
     ],

@@ -427,9 +427,8 @@ def churn_effect(conn: Connection, filters: Filters, low_csat: int = 2) -> pl.Da
         sa.select(
             t.c.customer_id,
             sa.func.max(sa.case((problem, 1), else_=0)).label("problem"),
-            sa.func.min(t.c[schema.CHURN_COPY_COLUMN]).label(
-                "churned_at"
-            ),  # the tickets' copies: one value per customer, no join
+            # the tickets' copies of the churn date: one value per customer, and no join to customers
+            sa.func.min(t.c[schema.CHURN_COPY_COLUMN]).label("churned_at"),
         )
         .where(_in_period(filters))
         .group_by(t.c.customer_id)

@@ -214,12 +214,12 @@ def offer_outcomes(
     return _kept_shares(frame).sort(["offer_type", "outcome", *([by] if by else [])])
 
 
-def outcomes_overall(grouped: pl.DataFrame, by: str, attempt_stage: str | None = None) -> pl.DataFrame:
-    """:func:`offer_outcomes` without a breakdown, from its frame broken down by ``by``: every offer and every
+def outcomes_overall(grouped: pl.DataFrame, attempt_stage: str | None = None) -> pl.DataFrame:
+    """:func:`offer_outcomes` without a breakdown, from its frame broken down by an attribute: every offer and every
     customer not offered sits in one value's row, so the sums are the whole's, and a page that shows both reads
     once (at 1M customers the Retention offers page's statements take about half the time)."""
     summed = grouped.group_by("offer_type", "outcome").agg(pl.col("customers", "kept", "revenue").sum())
-    if attempt_stage and summed.filter(pl.col("outcome") == NOT_OFFERED).height == 0:  # as without ``by``: 0 shown
+    if attempt_stage and summed.filter(pl.col("outcome") == NOT_OFFERED).height == 0:  # as without a breakdown: 0 shown
         nobody = {"offer_type": "(no offer)", "outcome": NOT_OFFERED, "customers": 0, "kept": 0, "revenue": 0.0}
         summed = pl.concat([summed, pl.DataFrame([nobody], schema=summed.schema)])
     return _kept_shares(summed).sort(["offer_type", "outcome"])
