@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 from streamlit.testing.v1 import AppTest
 
 from data_access import schema, store
-from data_access.filters import Filters, Scope
+from data_access.filters import Filters, Period, Scope
 from data_access.loading import ingest
 from data_access.queries import funnel, kpis, retention
 from data_access.store import attributes
@@ -356,3 +356,38 @@ def test_a_later_churn_date_reaches_every_row_and_the_figures_after_it(company: 
             assert held == {"k1": None, "k2": datetime(2025, 1, 15), "k3": None}, table.name
         assert all(attributes.differing(conn, t) == 0 for t in schema.ATTRIBUTE_TABLES)
     assert reactivated_in_february() == 1  # k2, once, though both an event and an order came after
+
+
+def test_a_later_signup_moves_the_orders_to_the_new_cohort(company: Engine) -> None:
+    """The rows copy their customer's signup time too: the cohorts' revenue and repeat purchase group the orders by
+    it, and follow a later customers load that moves k3 (B2B) from January's cohort to December's, out of the
+    period of 2025."""
+    in_2025 = Filters(period=Period.days(date(2025, 1, 1), date(2025, 12, 31)))
+
+    def revenue_and_buyers() -> tuple[dict[date, float], dict[str, int]]:
+        with store.connect(company) as conn:
+            value = retention.revenue(conn, Filters(), "month")
+            repeat = retention.repeat_purchase(conn, in_2025, by="segment")
+        at_age_0 = value.filter(pl.col("age") == 0)
+        return (
+            dict(zip(at_age_0["cohort"], at_age_0["revenue"], strict=True)),
+            dict(zip(repeat["segment"], repeat["buyers"], strict=True)),
+        )
+
+    assert revenue_and_buyers() == ({date(2025, 1, 1): 0.0}, {"B2B": 1, "B2C": 2})  # ordered in February: age 1
+    moved = person("k3", "B2B", plan="pro") | {"signup_at": datetime(2024, 12, 20)}
+    put(company, customers=[moved])
+    signed_up = schema.attribute_column(schema.SIGNUP_COPY)
+    with store.connect(company) as conn:
+        for table in schema.ATTRIBUTE_TABLES:
+            held = dict(conn.execute(sa.select(table.c.customer_id, table.c[signed_up]).distinct()).all())
+            assert held == {"k1": datetime(2025, 1, 1), "k2": datetime(2025, 1, 1), "k3": datetime(2024, 12, 20)}
+        assert all(attributes.differing(conn, t) == 0 for t in schema.ATTRIBUTE_TABLES)
+    value, buyers = revenue_and_buyers()
+    assert value == {date(2024, 12, 1): 0.0, date(2025, 1, 1): 0.0}
+    assert buyers == {"B2C": 2}  # k3's order left with k3's cohort
+    with store.connect(company) as conn:
+        value = retention.revenue(conn, Filters(), "month")
+    ages = dict(zip(zip(value["cohort"], value["age"], strict=True), value["revenue"], strict=True))
+    assert ages[(date(2024, 12, 1), 2)] == 10.0  # k3's February order, two months after December
+    assert ages[(date(2025, 1, 1), 1)] == 20.0  # k1's and k2's

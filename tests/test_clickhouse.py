@@ -64,6 +64,7 @@ def test_cluster_tables_shard_by_customer_and_replicate_the_rest() -> None:
         "experiments",
         "funnel_attempts",
         "stage_customers",
+        "customer_activity",
         "audience_members",  # an audience's members: each with its customer
         "audience_pushes",  # and the messages about them
     }

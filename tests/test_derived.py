@@ -122,7 +122,7 @@ def test_derived_tables_are_read_only_while_current(visits: Engine) -> None:
     assert dict(frame.select("stage_id", "customers").iter_rows())["s"] == 6  # from the events
     with store.connect(visits, write=True) as conn:
         # an attempt per event at s (11 with the new one); a row per stage and customer (6 at s, k1 at t)
-        assert ingest.refresh_derived(conn) == {"funnel_attempts": 11, "stage_customers": 7}
+        assert ingest.refresh_derived(conn) == {"funnel_attempts": 11, "stage_customers": 7, "customer_activity": 6}
     with store.connect(visits) as conn:
         assert kpis.stage_customers_stored(conn, Filters()) and funnel.attempts_stored(conn, spec, Filters(period=FEB))
     assert customers_at(visits, Filters(period=FEB), stored=False) == {"s": 4, "t": 1}  # k2 now counts
@@ -172,6 +172,9 @@ def test_events_over_more_than_62_months_leave_the_months_empty(engine: Engine) 
         ].to_list() == [1]
 
 
+DERIVED = (schema.funnel_attempts, schema.stage_customers, schema.customer_activity)
+
+
 def _rows(engine: Engine, table: sa.Table) -> list[tuple]:
     with store.connect(engine) as conn:
         rows = conn.execute(sa.select(*table.c)).all()
@@ -181,7 +184,7 @@ def _rows(engine: Engine, table: sa.Table) -> list[tuple]:
 def test_the_derived_tables_built_a_range_of_customers_at_a_time_are_the_same(
     visits: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    whole = {t.name: _rows(visits, t) for t in (schema.funnel_attempts, schema.stage_customers)}
+    whole = {t.name: _rows(visits, t) for t in DERIVED}
     assert len(whole["funnel_attempts"]) == 10
     monkeypatch.setattr(derived, "CHUNK_EVENTS", 4)  # 12 events: three ranges of two customers
     with store.connect(visits, write=True) as conn:
@@ -193,6 +196,6 @@ def test_the_derived_tables_built_a_range_of_customers_at_a_time_are_the_same(
             for r in ranges
         ]
         assert counts == [2, 2, 2]  # every customer in exactly one range
-        assert ingest.refresh_derived(conn) == {"funnel_attempts": 10, "stage_customers": 7}
-    assert {t.name: _rows(visits, t) for t in (schema.funnel_attempts, schema.stage_customers)} == whole
+        assert ingest.refresh_derived(conn) == {"funnel_attempts": 10, "stage_customers": 7, "customer_activity": 6}
+    assert {t.name: _rows(visits, t) for t in DERIVED} == whole
     assert customers_at(visits, Filters(period=FEB), stored=True) == {"s": 3, "t": 1}  # as in CASES

@@ -21,13 +21,18 @@ from data_access import i18n, metrics, schema, store
 from data_access.config import SETTINGS
 from data_access.i18n import _
 from data_access.loading.problems import LoadRejected, Problem, Problems
-from data_access.queries import funnel, kpis
+from data_access.queries import activity, funnel, kpis
 from data_access.store import attributes
 
 Progress = Callable[[float, str], None]
 SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".xlsx": "excel", ".xls": "excel"}
 MODES = ("append", "replace")
-DERIVED_FROM = {"journey_events", "stages"}  # a load of these rebuilds the derived tables (data_access.store.derived)
+# A load of these rebuilds the derived tables built from them (data_access.store.derived): the funnel's attempts and
+# each stage's customers from the events and the stages, each customer's months of activity from the events and the
+# orders.
+DERIVED_FROM = {"journey_events", "stages", "orders"}
+_FROM_EVENTS = {"journey_events", "stages"}
+_FROM_ACTIVITY = {"journey_events", "orders"}
 TIME_FORMATS_TZ = ("%Y-%m-%dT%H:%M:%S%.f%#z", "%Y-%m-%dT%H:%M%#z")  # ISO with an offset ("Z" made "+00:00")
 TIME_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d")  # ISO without one
 
@@ -421,10 +426,12 @@ def write(
         progress(1.0, _("copying the customers' attributes onto their rows"))
         attributes.stamp(conn, attributes.to_stamp(written))
         if DERIVED_FROM & set(written):
-            progress(1.0, "deriving the funnel's attempts and each stage's customers")
-            refresh_derived(conn)  # in the same transaction: the store never holds a stale copy
-        elif "customers" in written:
-            attributes.stamp(conn, schema.ATTRIBUTE_DERIVED)
+            progress(1.0, "deriving the funnel's attempts, each stage's customers and each customer's months")
+            built = refresh_derived(conn, set(written))  # in the same transaction: the store never holds a stale copy
+        else:
+            built = {}
+        if "customers" in written:  # the derived tables not built again get the customers' new copies
+            attributes.stamp(conn, [t for t in schema.ATTRIBUTE_DERIVED if t.name not in built])
     if set(written) & AUDIENCE_FACTS:
         from data_access.audiences import membership  # reads the queries that read this module's tables
 
@@ -436,13 +443,16 @@ def write(
 AUDIENCE_FACTS = {"customers", "journey_events", "tickets", "survey_responses", "orders"}  # what an audience reads
 
 
-def refresh_derived(conn: Connection) -> dict[str, int]:
-    """Rebuilds every derived table (``data_access.store.derived``) on a connection in a write transaction; returns the
-    rows of each."""
-    return {
-        str(schema.funnel_attempts.name): funnel.refresh_attempts(conn),
-        str(schema.stage_customers.name): kpis.refresh_stage_customers(conn),
-    }
+def refresh_derived(conn: Connection, written: set[str] | None = None) -> dict[str, int]:
+    """Rebuilds the derived tables (``data_access.store.derived``) on a connection in a write transaction, every one
+    or those built from the ``written`` tables; returns the rows of each."""
+    built = {}
+    if written is None or written & _FROM_EVENTS:
+        built[str(schema.funnel_attempts.name)] = funnel.refresh_attempts(conn)
+        built[str(schema.stage_customers.name)] = kpis.refresh_stage_customers(conn)
+    if written is None or written & _FROM_ACTIVITY:
+        built[str(schema.customer_activity.name)] = activity.refresh(conn)
+    return built
 
 
 def ingest(
@@ -540,7 +550,7 @@ def seed(
             store.bulk_insert(conn, table, frame)
             conn.commit()
             written[name] = written.get(name, 0) + frame.height
-    progress(0.96, "deriving the funnel's attempts and each stage's customers")
+    progress(0.96, "deriving the funnel's attempts, each stage's customers and each customer's months")
     with store.write_transaction(engine) as conn:
         refresh_derived(conn)
     from data_access.audiences import membership

@@ -32,7 +32,7 @@ from sqlalchemy.engine import Connection, Engine
 from data_access import i18n, metrics, schema
 from data_access.filters import Filters, Period
 from data_access.i18n import N_, _
-from data_access.queries import catalog, funnel, kpis, retention, risk, support, why
+from data_access.queries import activity, catalog, funnel, kpis, retention, risk, support, why
 from data_access.store import fetch_frame, side_by_side
 from data_access.store.dialect import (
     add_months,
@@ -162,20 +162,34 @@ def _activity_rows(filters: Filters, w: Windows, first: date, *, after_churn: bo
     return sa.union_all(*parts).subquery("every_activity")
 
 
-def _presence(conn: Connection, rows: sa.Subquery, w: Windows) -> tuple[pl.DataFrame, dict[str, int]]:
-    """Over (customer, ts) rows: per month of the lines the customers present (``present``), present the
-    month before (``before``) and in both (``kept``); per window the customers present (``current``,
-    ``previous``, ``earlier``) and present in a window and in the one before it (``kept``, ``kept_before``).
-
-    One pass: each customer's months become the bits of one integer (bit k = month ``w.scan_first`` + k), then
-    every figure is a sum over customers of a test on their bits."""
-    first = w.scan_first
-    per_customer = (
+def _masks(rows: sa.Subquery, first: date) -> sa.Subquery:
+    """Each customer's months of (customer, ts) rows as the bits of one integer ``mask``, bit k for month first + k."""
+    return (
         sa.select(rows.c.customer, bit_or(month_bit(rows.c.ts, first)).label("mask"))
         .group_by(rows.c.customer)
         .subquery("per_customer")
     )
-    mask = per_customer.c.mask
+
+
+def _activity_masks(conn: Connection, filters: Filters, w: Windows) -> tuple[sa.Subquery, date]:
+    """The filtered customers' months of activity and the month of their bit 0: from ``customer_activity`` where it
+    is current and reaches back to ``w.scan_first``, else from the raw events and orders."""
+    origin = activity.stored_origin(conn, w.scan_first, w.end)
+    if origin is None:
+        return _masks(_activity_rows(filters, w, w.scan_first), w.scan_first), w.scan_first
+    ca = schema.customer_activity.c
+    stored = sa.select(ca.months.label("mask")).where(filters.customer_clause(ca.customer_id))
+    return stored.subquery("per_customer"), origin
+
+
+def _presence(conn: Connection, masks: sa.Subquery, first: date, w: Windows) -> tuple[pl.DataFrame, dict[str, int]]:
+    """Over each customer's months (``masks``: bit k = month ``first`` + k, ``first`` at or before ``w.scan_first``;
+    months before ``w.scan_first`` are never read): per month of the lines the customers present (``present``),
+    present the month before (``before``) and in both (``kept``); per window the customers present (``current``,
+    ``previous``, ``earlier``) and present in a window and in the one before it (``kept``, ``kept_before``).
+
+    One pass: every figure is a sum over customers of a test on their bits."""
+    mask = masks.c.mask
 
     def count(*bits: int) -> sa.ColumnElement:
         """Customers with at least one of each set of ``bits``."""
@@ -308,9 +322,11 @@ CARD_SCHEMA = {
 def headline_queries(filters: Filters, w: Windows, min_n: int) -> dict[str, Callable[[Connection], Any]]:
     """The headline's independent queries, by name (:func:`load` runs them side by side)."""
     return {
-        "activity": lambda c: _presence(c, _activity_rows(filters, w, w.scan_first), w),
+        "activity": lambda c: _presence(c, *_activity_masks(c, filters, w), w),
         # reactivation has no retention of the window before: it needs the lines' months only
-        "reactivation": lambda c: _presence(c, _activity_rows(filters, w, w.spark_first, after_churn=True), w),
+        "reactivation": lambda c: _presence(
+            c, _masks(_activity_rows(filters, w, w.spark_first, after_churn=True), w.scan_first), w.scan_first, w
+        ),
         "base": lambda c: retention.customer_base(c, filters, "month").rename({"period": "month"}),
         "money": lambda c: _money(c, filters),
         "rated": lambda c: _survey_and_tickets(c, filters, w, min_n),

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from data_access import metrics, schema
 from data_access.filters import Filters
+from data_access.queries import activity
 from data_access.store import fetch_frame, side_by_side
 from data_access.store.dialect import (
     GRAINS,
@@ -29,12 +30,12 @@ from data_access.store.dialect import (
 cu = schema.customers
 ev = schema.journey_events
 od = schema.orders
-# What makes a customer active: a journey event or an order, each table with its time column.
-ACTIVITY: tuple[tuple[sa.Table, str], ...] = ((ev, "occurred_at"), (od, "ordered_at"))
-# Customers are grouped and joined by their number (``customer_key``, copied onto the facts), not their text key.
-KEY = schema.CUSTOMER_KEY
+# What makes a customer active (a journey event or an order) and the customer's number (``customer_key``, copied
+# onto the facts), by which customers are grouped and joined instead of their text key: see queries.activity.
+ACTIVITY, KEY = activity.ACTIVITY, activity.KEY
 # ... and a fact's own copy of its customer's churn date stands in for a join to customers
 CHURNED = schema.CHURN_COPY_COLUMN
+SIGNED_UP = schema.SIGNUP_COPY_COLUMN  # and of the signup time: a cohort's rows are read without a join
 MODES = ("in", "or_later")  # active in period n; active in period n or any later one
 CLI_COLUMNS = ("cohort", "age", "cohort_size", "active", "retention")
 
@@ -44,6 +45,19 @@ def _cohort_customers(filters: Filters, grain: str, by: str | None) -> sa.CTE:
     if by is not None:
         columns.append(cu.c[by].label("grp"))
     return sa.select(*columns).where(filters.where(cu.c.signup_at, cu.c.customer_id)).cte("cohort_customers")
+
+
+def _own_cohort(table: sa.Table, grain: str, by: str | None) -> list[sa.ColumnElement]:
+    """A fact's own copies of its customer's cohort (the period of their signup) and, with ``by``, group: the
+    columns of :func:`_cohort_customers` read from the row itself."""
+    cohort = period_start(table.c[SIGNED_UP], grain).label("cohort")
+    return [cohort, table.c[schema.attribute_column(by)].label("grp")] if by else [cohort]
+
+
+def _of_cohorts(table: sa.Table, filters: Filters) -> list[sa.ColumnElement[bool]]:
+    """The rows of the cohorts' customers (signed up in the filters' period, the attribute filters), by the row's own
+    copies; rows not numbered yet (written around a load, until ``refresh``) are left out, as a join would."""
+    return [table.c[KEY] > 0, filters.where(table.c[SIGNED_UP], table.c.customer_id)]
 
 
 def _activity(filters: Filters, grain: str) -> sa.Subquery:
@@ -95,6 +109,21 @@ def _active_by_month_bits(conn: Connection, filters: Filters, by: str | None, fi
     summed bit by bit. About a quarter faster on DuckDB at 1M customers than a distinct (customer, month) join;
     only for spans of :data:`MONTH_BITS` months or fewer. Columns: cohort, [grp,] active_period, active."""
     end = add_months(last, 1)
+    months = months_between(first, last) + 1
+    origin = activity.stored_origin(conn, first, end)
+    if origin is not None:  # each customer's months stored: summed by their own copies of cohort and group
+        ca = schema.customer_activity
+        shift = months_between(origin, first)
+        keys = _own_cohort(ca, "month", by)
+        stmt = (
+            sa.select(
+                *keys,
+                *(metrics.count_if(has_bits(ca.c.months, 1 << (shift + k))).label(f"m{k}") for k in range(months)),
+            )
+            .where(filters.where(ca.c[SIGNED_UP], ca.c.customer_id))
+            .group_by(*keys)
+        )
+        return _unpivot_months(fetch_frame(conn, stmt), ["cohort", *(["grp"] if by else [])], first, months)
     parts = [
         sa.select(table.c[KEY], table.c[column].label("ts")).where(
             table.c[column] >= sa.bindparam(None, datetime.combine(first, time()), type_=schema.TIMESTAMP),
@@ -111,14 +140,17 @@ def _active_by_month_bits(conn: Connection, filters: Filters, by: str | None, fi
     )
     cohort = _cohort_customers(filters, "month", by)
     keys = [cohort.c.cohort] + ([cohort.c.grp] if by else [])
-    months = months_between(first, last) + 1
     stmt = (
         sa.select(*keys, *(metrics.count_if(has_bits(masks.c.mask, 1 << k)).label(f"m{k}") for k in range(months)))
         .select_from(cohort.join(masks, masks.c[KEY] == cohort.c[KEY]))
         .group_by(*keys)
     )
-    frame = fetch_frame(conn, stmt)
-    names = [k.name for k in keys]
+    return _unpivot_months(fetch_frame(conn, stmt), [k.name for k in keys], first, months)
+
+
+def _unpivot_months(frame: pl.DataFrame, names: list[str], first: date, months: int) -> pl.DataFrame:
+    """Columns m0, m1... (the customers active in month ``first`` + k) as rows: cohort, [grp,] active_period,
+    active."""
     if frame.height == 0:
         return pl.DataFrame(
             schema={n: pl.Date if n == "cohort" else pl.String for n in names}
@@ -261,10 +293,11 @@ def revenue(conn: Connection, filters: Filters, grain: str = "month", by: str | 
         )
     sizes = sizes.with_columns(period_date("cohort"), pl.col("cohort_size").cast(pl.Int64))
     spent = period_start(od.c.ordered_at, grain)
+    own = _own_cohort(od, grain, by)  # the orders' own copies: no join to the cohorts' customers
     stmt = (
-        sa.select(*keys, spent.label("active_period"), sa.func.sum(od.c.amount).label("revenue"))
-        .select_from(cohort.join(od, od.c[KEY] == cohort.c[KEY]))
-        .group_by(*keys, spent)
+        sa.select(*own, spent.label("active_period"), sa.func.sum(od.c.amount).label("revenue"))
+        .where(*_of_cohorts(od, filters))
+        .group_by(*own, spent)
     )
     paid = fetch_frame(conn, stmt).with_columns(
         period_date("cohort"), period_date("active_period"), pl.col("revenue").cast(pl.Float64)
@@ -295,30 +328,26 @@ def value_curves(frame: pl.DataFrame, by: str) -> pl.DataFrame:
 
 def repeat_purchase(conn: Connection, filters: Filters, by: str | None = None) -> pl.DataFrame:
     """Customers with two or more orders over customers with one or more, among the cohorts' customers."""
-    cohort = _cohort_customers(filters, "month", by)
+    own = _own_cohort(od, "month", by)[1:]  # the orders' own copy of the group, one value per customer
     per_customer = (
-        sa.select(od.c[KEY], sa.func.count().label("orders"))
-        .where(od.c[KEY].in_(sa.select(cohort.c[KEY])))
-        .group_by(od.c[KEY])
+        sa.select(od.c[KEY], *own, sa.func.count().label("orders"))
+        .where(*_of_cohorts(od, filters))
+        .group_by(od.c[KEY], *own)
         .subquery("orders_per_customer")
     )
-    group = [cohort.c.grp] if by else []
-    stmt = (
-        sa.select(
-            *group,
-            sa.func.count().label("buyers"),
-            metrics.count_if(per_customer.c.orders >= 2).label("repeat_buyers"),
-        )
-        .select_from(per_customer.join(cohort, cohort.c[KEY] == per_customer.c[KEY]))
-        .group_by(*group)
-    )
+    group = [per_customer.c.grp] if by else []
+    stmt = sa.select(
+        *group,
+        sa.func.count().label("buyers"),
+        metrics.count_if(per_customer.c.orders >= 2).label("repeat_buyers"),
+    ).group_by(*group)
     raw = fetch_frame(conn, stmt)
     if raw.height == 0:
         return pl.DataFrame(schema={"buyers": pl.Int64, "repeat_buyers": pl.Int64, "repeat_rate": pl.Float64})
     frame = raw.with_columns(pl.col("buyers").cast(pl.Int64), pl.col("repeat_buyers").cast(pl.Int64)).with_columns(
         (100 * pl.col("repeat_buyers") / pl.col("buyers")).alias("repeat_rate")
     )
-    return frame.rename({"grp": by}) if by else frame
+    return frame.rename({"grp": by}).sort(by, nulls_last=True) if by else frame
 
 
 _BASE_SCHEMA = {
