@@ -108,15 +108,11 @@ def test_retentions_cohorts_from_the_table_and_from_the_rows(shop: Engine, monke
     b2b = cohorts(shop, Filters(segment=("B2B",), period=Period.parse("2025-02-01", "2025-02-28")))
     monkeypatch.setattr(activity, "stored_origin", lambda *a: None)  # the raw events and orders
     assert_frame_equal(cohorts(shop, Filters()), stored)
-    assert_frame_equal(
-        cohorts(shop, Filters(segment=("B2B",), period=Period.parse("2025-02-01", "2025-02-28"))), b2b
-    )
+    assert_frame_equal(cohorts(shop, Filters(segment=("B2B",), period=Period.parse("2025-02-01", "2025-02-28"))), b2b)
     assert b2b["active"].to_list() == [1, 0, 1]
 
 
-def test_the_overviews_activity_from_the_table_and_from_the_rows(
-    shop: Engine, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_overviews_activity_from_the_table_and_from_the_rows(shop: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     w = overview.windows_ending(date(2025, 4, 30), 1)  # April against March; the lines from May 2024
 
     def presence(filters: Filters) -> tuple[pl.DataFrame, dict[str, int]]:
