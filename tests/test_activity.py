@@ -15,17 +15,18 @@ from sqlalchemy.engine import Engine
 from data_access import schema, store
 from data_access.filters import Filters, Period
 from data_access.loading import ingest
-from data_access.queries import activity, overview, retention
+from data_access.queries import activity, overview, retention, review
 from data_access.store.dialect import MONTH_BITS, add_months, months_between
 from tests.conftest import put
 
 ORIGIN = add_months(date(2025, 4, 1), 1 - MONTH_BITS)  # the data's last month (April 2025) is the last bit
 
 
-def person(customer: str, segment: str, signup: datetime) -> dict[str, object]:
+def person(customer: str, segment: str, signup: datetime, churned: datetime | None = None) -> dict[str, object]:
     return {
         "customer_id": customer,
         "signup_at": signup,
+        "churned_at": churned,
         "segment": segment,
         "channel": "web",
         "region": "EU",
@@ -43,15 +44,16 @@ def order(customer: str, when: datetime) -> dict[str, object]:
 
 @pytest.fixture
 def shop(engine: Engine) -> Engine:
-    """a1 and a2 (B2C) signed up in January, b1 and b2 (B2B) in February. a1: events in January and March; a2: an
-    order in February; b1: an event in February and an order in April; b2: nothing."""
+    """a1 and a2 (B2C) signed up in January, b1 and b2 (B2B) in February. a1: events in January and March, churned
+    on February 1 (so back in March); a2: an order in February; b1: an event in February and an order in April at
+    the very instant of their churn (not after it); b2: nothing."""
     put(
         engine,
         stages=[{"stage_id": "s", "name": "S", "position": 1, "in_funnel": True}],
         customers=[
-            person("a1", "B2C", datetime(2025, 1, 10)),
+            person("a1", "B2C", datetime(2025, 1, 10), datetime(2025, 2, 1)),
             person("a2", "B2C", datetime(2025, 1, 20)),
-            person("b1", "B2B", datetime(2025, 2, 3)),
+            person("b1", "B2B", datetime(2025, 2, 3), datetime(2025, 4, 1)),
             person("b2", "B2B", datetime(2025, 2, 10)),
         ],
         journey_events=[
@@ -68,10 +70,10 @@ def bits(*months: date) -> int:
     return sum(1 << months_between(ORIGIN, m) for m in months)
 
 
-def stored_months(engine: Engine) -> dict[str, tuple[int, str]]:
+def stored_months(engine: Engine, column: str = "months") -> dict[str, tuple[int, str]]:
     ca = schema.customer_activity.c
     with store.connect(engine) as conn:
-        rows = conn.execute(sa.select(ca.customer_id, ca.months, ca.customer_segment)).all()
+        rows = conn.execute(sa.select(ca.customer_id, ca[column], ca.customer_segment)).all()
     return {str(r[0]): (int(r[1]), str(r[2])) for r in rows}
 
 
@@ -158,3 +160,34 @@ def test_an_orders_load_rebuilds_the_table_and_an_order_past_it_is_read_raw(shop
         assert ingest.refresh_derived(conn, {"orders"}) == {"customer_activity": 4}  # the others stand
         assert activity.stored_origin(conn, date(2025, 1, 1), date(2025, 5, 1)) == ORIGIN
     assert_frame_equal(cohorts(shop, Filters(segment=("B2B",))), frame)
+
+
+def test_reactivation_from_the_table_and_from_the_rows(shop: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    mar = date(2025, 3, 1)
+    assert stored_months(shop, "months_back") == {"a1": (bits(mar), "B2C"), "a2": (0, "B2C"), "b1": (0, "B2B")}
+    w = overview.windows_ending(date(2025, 4, 30), 1)
+    half = Filters(period=Period.days(date(2025, 1, 1), date(2025, 6, 30)))
+
+    def figures() -> tuple[object, ...]:
+        with store.connect(shop) as conn:
+            lines, windows = overview._presence(
+                conn, *overview._activity_masks(conn, Filters(), w, after_churn=True), w
+            )
+            return (
+                lines.filter(pl.col("present") > 0).select("month", "present").rows(),
+                windows,
+                review._journey(conn, half).filter(pl.col("metric") == "reactivation").rows(),
+                retention.churn_over_time(conn, Filters(), "month").select("period", "reactivated").rows(),
+            )
+
+    stored = figures()
+    assert stored[0] == [(mar, 1)]  # a1
+    assert stored[1] == {"current": 0, "previous": 1, "earlier": 0, "kept": 0, "kept_before": 0}
+    assert stored[2] == [("*", "reactivation", 50.0, 2, 1.0, None)]  # a1 of a1 and b1, churned by June's end
+    assert dict(stored[3])[mar] == 1 and sum(n for _, n in stored[3]) == 1
+    monkeypatch.setattr(activity, "stored_origin", lambda *a: None)
+    assert figures() == stored
+    monkeypatch.undo()
+    put(shop, customers=[person("a1", "B2C", datetime(2025, 1, 10))])  # a1's churn taken back: the table again
+    assert stored_months(shop, "months_back")["a1"] == (0, "B2C")
+    assert figures()[1]["previous"] == 0

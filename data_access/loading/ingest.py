@@ -28,11 +28,10 @@ Progress = Callable[[float, str], None]
 SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".xlsx": "excel", ".xls": "excel"}
 MODES = ("append", "replace")
 # A load of these rebuilds the derived tables built from them (data_access.store.derived): the funnel's attempts and
-# each stage's customers from the events and the stages, each customer's months of activity from the events and the
-# orders.
-DERIVED_FROM = {"journey_events", "stages", "orders"}
+# each stage's customers from the events and the stages, each customer's months of activity from the events, the
+# orders and the customers' churn dates.
 _FROM_EVENTS = {"journey_events", "stages"}
-_FROM_ACTIVITY = {"journey_events", "orders"}
+DERIVED_FROM = _FROM_EVENTS | activity.BUILT_FROM
 TIME_FORMATS_TZ = ("%Y-%m-%dT%H:%M:%S%.f%#z", "%Y-%m-%dT%H:%M%#z")  # ISO with an offset ("Z" made "+00:00")
 TIME_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d")  # ISO without one
 
@@ -450,7 +449,7 @@ def refresh_derived(conn: Connection, written: set[str] | None = None) -> dict[s
     if written is None or written & _FROM_EVENTS:
         built[str(schema.funnel_attempts.name)] = funnel.refresh_attempts(conn)
         built[str(schema.stage_customers.name)] = kpis.refresh_stage_customers(conn)
-    if written is None or written & _FROM_ACTIVITY:
+    if written is None or written & activity.BUILT_FROM:
         built[str(schema.customer_activity.name)] = activity.refresh(conn)
     return built
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import date
 
 import polars as pl
 import sqlalchemy as sa
@@ -14,6 +14,7 @@ from data_access.access import masked
 from data_access.config import SETTINGS
 from data_access.filters import Filters, Period
 from data_access.i18n import _
+from data_access.queries import activity
 from data_access.store import connect, contact_columns, derived, fetch_frame, has_column
 from data_access.store.dialect import (
     MONTH_BITS,
@@ -100,14 +101,6 @@ def _first_month(spec: str) -> date | None:
     return date(int(found[1]), int(found[2]), 1) if found else None
 
 
-def _whole_months(period: Period) -> bool:
-    """Whether the period runs from the start of a month to the start of a later one (its end exclusive)."""
-    ends = (period.start, period.end)
-    return not period.end_inclusive and all(
-        t is not None and t.day == 1 and t.time() == datetime.min.time() for t in ends
-    )
-
-
 def stored_period(conn: Connection, filters: Filters) -> sa.ColumnElement[bool] | None:
     """The condition on ``stage_customers`` that selects each stage's customers in the filters' period, or None when
     only the events can tell (or the table is not current). A period open at one end: the first or last event in
@@ -120,7 +113,7 @@ def stored_period(conn: Connection, filters: Filters) -> sa.ColumnElement[bool] 
     if period.start is None or period.end is None:
         return _first_or_last_inside(period)
     first_month = _first_month(spec)
-    if first_month is not None and _whole_months(period):
+    if first_month is not None and activity.whole_months(period) is not None:
         lo = max(months_between(first_month, period.start), 0)
         hi = min(months_between(first_month, period.end), MONTH_BITS)  # no events beyond the data's months
         bits = sum(1 << k for k in range(lo, hi))

@@ -171,15 +171,19 @@ def _masks(rows: sa.Subquery, first: date) -> sa.Subquery:
     )
 
 
-def _activity_masks(conn: Connection, filters: Filters, w: Windows) -> tuple[sa.Subquery, date]:
-    """The filtered customers' months of activity and the month of their bit 0: from ``customer_activity`` where it
-    is current and reaches back to ``w.scan_first``, else from the raw events and orders."""
+def _activity_masks(
+    conn: Connection, filters: Filters, w: Windows, *, after_churn: bool = False
+) -> tuple[sa.Subquery, date]:
+    """The filtered customers' months of activity (with ``after_churn``, of their activity after their churn date)
+    and the month of their bit 0: from ``customer_activity`` where it is current and reaches back to
+    ``w.scan_first``, else from the raw events and orders."""
     origin = activity.stored_origin(conn, w.scan_first, w.end)
     if origin is None:
-        return _masks(_activity_rows(filters, w, w.scan_first), w.scan_first), w.scan_first
+        first = w.spark_first if after_churn else w.scan_first  # reactivation needs the lines' months only
+        return _masks(_activity_rows(filters, w, first, after_churn=after_churn), w.scan_first), w.scan_first
     ca = schema.customer_activity.c
-    stored = sa.select(ca.months.label("mask")).where(filters.customer_clause(ca.customer_id))
-    return stored.subquery("per_customer"), origin
+    stored = sa.select((ca.months_back if after_churn else ca.months).label("mask"))
+    return stored.where(filters.customer_clause(ca.customer_id)).subquery("per_customer"), origin
 
 
 def _presence(conn: Connection, masks: sa.Subquery, first: date, w: Windows) -> tuple[pl.DataFrame, dict[str, int]]:
@@ -196,17 +200,12 @@ def _presence(conn: Connection, masks: sa.Subquery, first: date, w: Windows) -> 
         present = sa.and_(*(has_bits(mask, b) for b in bits))
         return sa.func.sum(sa.case((present, 1), else_=0))
 
-    def span(lo: date, hi: date) -> int:
-        """The bits of the months from ``lo`` up to ``hi`` (excluded); months before ``first`` have none."""
-        a, b = max(months_between(first, lo), 0), months_between(first, hi)
-        return sum(1 << k for k in range(a, b))
-
     months = _line_months(w)
     index = [months_between(first, m) for m in months]
     windows = {
-        "current": span(w.current_first, w.end),
-        "previous": span(w.previous_first, w.current_first),
-        "earlier": span(w.earlier_first, w.previous_first),
+        "current": activity.span(first, w.current_first, w.end),
+        "previous": activity.span(first, w.previous_first, w.current_first),
+        "earlier": activity.span(first, w.earlier_first, w.previous_first),
     }
     totals: dict[str, sa.ColumnElement] = {}
     for k in index:
@@ -323,10 +322,7 @@ def headline_queries(filters: Filters, w: Windows, min_n: int) -> dict[str, Call
     """The headline's independent queries, by name (:func:`load` runs them side by side)."""
     return {
         "activity": lambda c: _presence(c, *_activity_masks(c, filters, w), w),
-        # reactivation has no retention of the window before: it needs the lines' months only
-        "reactivation": lambda c: _presence(
-            c, _masks(_activity_rows(filters, w, w.spark_first, after_churn=True), w.scan_first), w.scan_first, w
-        ),
+        "reactivation": lambda c: _presence(c, *_activity_masks(c, filters, w, after_churn=True), w),
         "base": lambda c: retention.customer_base(c, filters, "month").rename({"period": "month"}),
         "money": lambda c: _money(c, filters),
         "rated": lambda c: _survey_and_tickets(c, filters, w, min_n),

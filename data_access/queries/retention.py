@@ -406,11 +406,20 @@ def customer_base(conn: Connection, filters: Filters, grain: str = "month") -> p
     return frame.select(list(_BASE_SCHEMA))
 
 
-def churn_over_time(conn: Connection, filters: Filters, grain: str = "month") -> pl.DataFrame:
-    """Per period: churn rate = customers whose ``churned_at`` falls in it over customers signed up before its start
-    and not churned by then; reactivation rate = churned customers active again (an event or an order after
-    ``churned_at``) in it over customers churned before its start. Customer filters apply; every period from the
-    first signup to the newest activity is listed."""
+def _reactivated_per_period(conn: Connection, filters: Filters, grain: str) -> pl.DataFrame:
+    """Per period with any: the customers with an event or an order after their churn date in it (period,
+    reactivated); by month from each customer's stored months after it when they hold the whole data."""
+    origin = activity.stored_origin(conn, None, None) if grain == "month" else None
+    if origin is not None:
+        ca = schema.customer_activity.c
+        sums = sa.select(
+            *(metrics.count_if(has_bits(ca.months_back, 1 << k)).label(f"m{k}") for k in range(MONTH_BITS))
+        ).where(filters.customer_clause(ca.customer_id))
+        row = conn.execute(sums).one()
+        counts = [(add_months(origin, k), int(n or 0)) for k, n in enumerate(row)]
+        return pl.DataFrame(
+            [c for c in counts if c[1]], schema={"period": pl.Date, "reactivated": pl.Int64}, orient="row"
+        )
     parts = [
         sa.select(table.c[KEY], period_start(table.c[column], grain).label("period")).where(
             table.c[KEY] > 0,  # a row of a known customer (numbered)
@@ -421,10 +430,18 @@ def churn_over_time(conn: Connection, filters: Filters, grain: str = "month") ->
         for table, column in ACTIVITY
     ]
     back = sa.union_all(*parts).subquery("after_churn")
-    returns = fetch_frame(
+    return fetch_frame(
         conn,
         sa.select(back.c.period, sa.func.count(sa.distinct(back.c[KEY])).label("reactivated")).group_by(back.c.period),
     )
+
+
+def churn_over_time(conn: Connection, filters: Filters, grain: str = "month") -> pl.DataFrame:
+    """Per period: churn rate = customers whose ``churned_at`` falls in it over customers signed up before its start
+    and not churned by then; reactivation rate = churned customers active again (an event or an order after
+    ``churned_at``) in it over customers churned before its start. Customer filters apply; every period from the
+    first signup to the newest activity is listed."""
+    returns = _reactivated_per_period(conn, filters, grain)
     schema_ = {
         "period": pl.Date,
         "base": pl.Int64,

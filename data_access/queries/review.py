@@ -37,8 +37,9 @@ from sqlalchemy.engine import Connection, Engine
 from data_access import exports, i18n, metrics, schema
 from data_access.filters import Filters, Period
 from data_access.i18n import N_, _
-from data_access.queries import funnel, kpis, retention, why
+from data_access.queries import activity, funnel, kpis, retention, why
 from data_access.store import fetch_frame, side_by_side
+from data_access.store.dialect import has_bits
 
 cu, od, tk = schema.customers, schema.orders, schema.tickets
 WHOLE_JOURNEY = schema.ALL_STAGES
@@ -198,6 +199,35 @@ def _bound(moment: datetime | None) -> sa.BindParameter | None:
     return None if moment is None else sa.bindparam(None, moment, type_=schema.TIMESTAMP)
 
 
+def _reactivated(conn: Connection, filters: Filters) -> sa.Select:
+    """The customers churned by the period's end and active again in it (an event or an order after their churn
+    date): from each customer's stored months after it where they cover the period's whole months, else from the
+    events' and orders' own copies of the churn date (no join)."""
+    period = filters.period
+    months = activity.whole_months(period)
+    origin = activity.stored_origin(conn, *months) if months else None
+    if months and origin is not None:
+        ca = schema.customer_activity.c
+        return sa.select(sa.func.count()).where(
+            filters.customer_clause(ca.customer_id),
+            period.before_end(ca[retention.CHURNED]),
+            has_bits(ca.months_back, activity.span(origin, *months)),
+        )
+    back = sa.union(
+        *(
+            sa.select(table.c[retention.KEY]).where(
+                table.c[retention.KEY] > 0,
+                filters.customer_clause(table.c.customer_id),
+                period.before_end(table.c[retention.CHURNED]),
+                table.c[column] > table.c[retention.CHURNED],
+                period.clause(table.c[column]),
+            )
+            for table, column in retention.ACTIVITY
+        )
+    ).subquery("back")
+    return sa.select(sa.func.count()).select_from(back)
+
+
 def _journey(conn: Connection, filters: Filters) -> pl.DataFrame:
     """Repeat purchase, contacts per customer, churn and reactivation over the period (see the module)."""
     period, who = filters.period, filters.customer_clause(cu.c.customer_id)
@@ -224,19 +254,7 @@ def _journey(conn: Connection, filters: Filters) -> pl.DataFrame:
     contacts = sa.select(sa.func.coalesce(sa.func.sum(tk.c.contacts), 0)).where(
         filters.where(tk.c.opened_at, tk.c.customer_id)
     )
-    back = sa.union(
-        *(
-            sa.select(table.c[retention.KEY]).where(  # the rows' own copies of the churn date: no join
-                table.c[retention.KEY] > 0,
-                filters.customer_clause(table.c.customer_id),
-                period.before_end(table.c[retention.CHURNED]),
-                table.c[column] > table.c[retention.CHURNED],
-                period.clause(table.c[column]),
-            )
-            for table, column in retention.ACTIVITY
-        )
-    ).subquery("back")
-    returned = sa.select(sa.func.count()).select_from(back)
+    returned = _reactivated(conn, filters)
     bought, repeat = (int(v or 0) for v in conn.execute(buyers).one())
     books, at_start, churned, gone_by_end = (int(v or 0) for v in conn.execute(base).one())
     touched = float(conn.execute(contacts).scalar_one() or 0)

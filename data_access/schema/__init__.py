@@ -351,6 +351,12 @@ customer_activity = sa.Table(
         nullable=False,
         info={"doc": "Bit k: an event or an order in the k-th month from the table's first (at most 62 months)"},
     ),
+    sa.Column(
+        "months_back",
+        sa.BigInteger,
+        nullable=False,
+        info={"doc": "The same bits for the events and orders after the customer's churn date (a reactivation)"},
+    ),
 )
 derived_state = sa.Table(
     "derived_state",
