@@ -5,7 +5,8 @@ current. ``derived_state`` records, for each derived table, what it was built fo
 otherwise computes its figure from the raw events, with the same result.
 
 The tables' builders live beside the queries that read them (``queries.funnel.refresh_attempts``,
-``queries.kpis.refresh_stage_customers``); ``ingest.refresh_derived`` runs every one.
+``queries.kpis.refresh_stage_customers``, ``queries.activity.refresh``, which also records the orders it was built
+from in its spec); ``ingest.refresh_derived`` runs them.
 """
 
 from __future__ import annotations
