@@ -107,7 +107,9 @@ def _active_by_month_bits(conn: Connection, filters: Filters, by: str | None, fi
     """The monthly "active in that period" counts per cohort (and group) in one pass: each customer's months with
     an event or an order from ``first`` to ``last`` become the bits of one integer, joined to the cohorts and
     summed bit by bit. About a quarter faster on DuckDB at 1M customers than a distinct (customer, month) join;
-    only for spans of :data:`MONTH_BITS` months or fewer. Columns: cohort, [grp,] active_period, active."""
+    only for spans of :data:`MONTH_BITS` months or fewer. Where ``customer_activity`` holds those months, its
+    stored integers are summed by their rows' own cohort and group instead (:mod:`queries.activity`: no grouping of
+    every event and order, no join). Columns: cohort, [grp,] active_period, active."""
     end = add_months(last, 1)
     months = months_between(first, last) + 1
     origin = activity.stored_origin(conn, first, end)
