@@ -14,7 +14,6 @@ without the table computes its figure from the raw rows, with the same result.
 
 from __future__ import annotations
 
-import re
 from datetime import date, datetime, time
 
 import sqlalchemy as sa
@@ -40,12 +39,18 @@ SPEC = "each customer's months with an event or an order, and after their churn 
 _SHAPE = "shape 2"
 
 
-def _orders(conn: Connection) -> str:
-    """The orders' count and time range, as the spec records them."""
+def _orders(conn: Connection) -> tuple[int, datetime | None, datetime | None]:
+    """The orders' count and time range."""
     rows, first, last = conn.execute(
         sa.select(sa.func.count(), sa.func.min(od.c.ordered_at), sa.func.max(od.c.ordered_at))
     ).one()
-    return f"orders {int(rows)} {first.isoformat() if first else '-'} {last.isoformat() if last else '-'}"
+    return int(rows), first, last
+
+
+def _recorded(orders: tuple[int, datetime | None, datetime | None]) -> str:
+    """The orders' count and time range as the spec records them."""
+    rows, first, last = orders
+    return f"orders {rows} {first.isoformat() if first else '-'} {last.isoformat() if last else '-'}"
 
 
 def _month(moment: datetime) -> date:
@@ -57,16 +62,14 @@ def refresh(conn: Connection) -> int:
     data (on a connection in a write transaction), a range of customers at a time; returns its rows."""
     derived.recreate(conn, ca)
     events, *event_range = derived.source(conn)
-    orders = _orders(conn)
-    order_range = conn.execute(sa.select(sa.func.min(od.c.ordered_at), sa.func.max(od.c.ordered_at))).one()
+    orders, *order_range = order_source = _orders(conn)
     moments = [t for t in (*event_range, *order_range) if t is not None]
     if not moments:
-        return derived.mark_built(conn, ca, f"{SPEC}, no months, {orders}, {_SHAPE}")
+        return derived.mark_built(conn, ca, f"{SPEC}, no months, {_recorded(order_source)}, {_SHAPE}")
     origin = add_months(_month(max(moments)), 1 - MONTH_BITS)  # months before the data's first hold no bits
     since = sa.bindparam(None, datetime.combine(origin, time()), type_=schema.TIMESTAMP)
     copies = list(schema.COPY_COLUMNS)
-    count = int(orders.split()[1])
-    for customers in derived.customer_ranges(conn, events + count):
+    for customers in derived.customer_ranges(conn, events + orders):
         rows = sa.union_all(
             *(
                 sa.select(t.c.customer_id, t.c[column].label("ts"), *(t.c[c] for c in copies)).where(
@@ -84,7 +87,8 @@ def refresh(conn: Connection) -> int:
             *(sa.func.min(rows.c[c]) for c in copies),  # one value per customer
         ).group_by(rows.c.customer_id)
         conn.execute(sa.insert(ca).from_select(["customer_id", "months", "months_back", *copies], grouped))
-    spec = f"{SPEC}, months from {origin:%Y-%m}, data from {_month(min(moments)):%Y-%m}, {orders}, {_SHAPE}"
+    data_first = _month(min(moments))
+    spec = f"{SPEC}, months from {origin:%Y-%m}, data from {data_first:%Y-%m}, {_recorded(order_source)}, {_SHAPE}"
     return derived.mark_built(conn, ca, spec)
 
 
@@ -92,12 +96,12 @@ def _current(conn: Connection) -> tuple[date, date] | None:
     """The month of bit 0 and the data's first month, when ``customer_activity`` was built from the journey events
     and the orders as they are now; else None."""
     spec = derived.current_spec(conn, ca)
-    if spec is None or not spec.startswith(SPEC) or not spec.endswith(_SHAPE) or f", {_orders(conn)}," not in spec:
+    if spec is None or not spec.startswith(SPEC) or not spec.endswith(_SHAPE):
         return None
-    found = re.search(r"months from (\d{4})-(\d{2}), data from (\d{4})-(\d{2})", spec)
-    if found is None:
+    origin, data_first = derived.spec_month(spec, "months from"), derived.spec_month(spec, "data from")
+    if origin is None or data_first is None or f", {_recorded(_orders(conn))}," not in spec:
         return None
-    return date(int(found[1]), int(found[2]), 1), date(int(found[3]), int(found[4]), 1)
+    return origin, data_first
 
 
 def stored_origin(conn: Connection, first: date | None, end: date | None) -> date | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date
 
 import polars as pl
@@ -95,12 +94,6 @@ def _spec(first_month: date | None) -> str:
     return f"{STAGE_CUSTOMERS_SPEC}, {months}, {_SHAPE}"
 
 
-def _first_month(spec: str) -> date | None:
-    """The month bit 0 of ``months`` stands for, from the table's spec (None: the column is empty)."""
-    found = re.search(r"months from (\d{4})-(\d{2})", spec)
-    return date(int(found[1]), int(found[2]), 1) if found else None
-
-
 def stored_period(conn: Connection, filters: Filters) -> sa.ColumnElement[bool] | None:
     """The condition on ``stage_customers`` that selects each stage's customers in the filters' period, or None when
     only the events can tell (or the table is not current). A period open at one end: the first or last event in
@@ -112,7 +105,7 @@ def stored_period(conn: Connection, filters: Filters) -> sa.ColumnElement[bool] 
     period, sc = filters.period, schema.stage_customers.c
     if period.start is None or period.end is None:
         return _first_or_last_inside(period)
-    first_month = _first_month(spec)
+    first_month = derived.spec_month(spec, "months from")  # bit 0 of ``months`` (None: the column is empty)
     if first_month is not None and activity.whole_months(period) is not None:
         lo = max(months_between(first_month, period.start), 0)
         hi = min(months_between(first_month, period.end), MONTH_BITS)  # no events beyond the data's months

@@ -416,23 +416,13 @@ _store_only(
 # every row to ``customers``.
 CHURN_COPY = "churned_at"
 CHURN_COPY_COLUMN = attribute_column(CHURN_COPY)  # the rows' column: customer_churned_at
-_store_only(
-    ATTRIBUTE_TABLES,
-    CHURN_COPY_COLUMN,
-    TIMESTAMP,
-    "When the customer cancelled, copied from customers (store-only)",
-)
 # And the customer's signup time (``customer_signup_at``): a cohort (the customers who signed up in a period) is
 # then read from the rows themselves; the cohorts' revenue and repeat purchase group the orders by it, without a join
 # of every order to the customers of the cohorts (at 10M customers on chDB that join was 2-3 s a statement).
 SIGNUP_COPY = "signup_at"
 SIGNUP_COPY_COLUMN = attribute_column(SIGNUP_COPY)  # the rows' column: customer_signup_at
-_store_only(
-    ATTRIBUTE_TABLES,
-    SIGNUP_COPY_COLUMN,
-    TIMESTAMP,
-    "When the customer signed up, copied from customers (store-only)",
-)
+for _column, _what in ((CHURN_COPY_COLUMN, "cancelled"), (SIGNUP_COPY_COLUMN, "signed up")):
+    _store_only(ATTRIBUTE_TABLES, _column, TIMESTAMP, f"When the customer {_what}, copied from customers (store-only)")
 # The customers' columns the facts copy under attribute_column names: the filter attributes, the churn date and the
 # signup time.
 COPIED_ATTRIBUTES: tuple[str, ...] = (*FILTER_DIMENSIONS, CHURN_COPY, SIGNUP_COPY)

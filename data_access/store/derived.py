@@ -12,8 +12,9 @@ from in its spec); ``ingest.refresh_derived`` runs them.
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -75,6 +76,13 @@ def customer_ranges(conn: Connection, events: int | None = None) -> list[Custome
             bounds.append(bound)
     edges = [None, *bounds, None]
     return [CustomerRange(lo, hi) for lo, hi in itertools.pairwise(edges)]
+
+
+def spec_month(spec: str, label: str) -> date | None:
+    """The month a derived table's spec names after ``label`` ("months from 2025-01": the month of its bit 0), or
+    None when it names none."""
+    found = re.search(rf"{re.escape(label)} (\d{{4}})-(\d{{2}})", spec)
+    return date(int(found[1]), int(found[2]), 1) if found else None
 
 
 def is_current(conn: Connection, table: sa.Table, spec: str) -> bool:
